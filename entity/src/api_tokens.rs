@@ -1,0 +1,24 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "api_tokens")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub practice_id: Uuid,
+    pub member_id: Uuid,
+    pub name: String,
+    /// The first characters of the token, so its owner can recognise it.
+    pub prefix: String,
+    #[sea_orm(unique)]
+    pub token_hash: String,
+    pub created_at: TimeDateTimeWithTimeZone,
+    pub expires_at: TimeDateTimeWithTimeZone,
+    pub last_used_at: Option<TimeDateTimeWithTimeZone>,
+    pub revoked_at: Option<TimeDateTimeWithTimeZone>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

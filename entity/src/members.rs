@@ -1,0 +1,25 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "members")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub practice_id: Uuid,
+    /// Lower-cased; unique within a practice.
+    pub email: String,
+    pub display_name: String,
+    /// PHC string (argon2id); `None` until the member sets a password.
+    pub password_hash: Option<String>,
+    /// Comma-separated role names, parsed by `tandem::practice::Roles`.
+    pub roles: String,
+    pub active: bool,
+    pub created_at: TimeDateTimeWithTimeZone,
+    pub updated_at: TimeDateTimeWithTimeZone,
+    pub deactivated_at: Option<TimeDateTimeWithTimeZone>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,16 @@
+//! Tandem's schema history. Migrations are append-only: once one has landed on
+//! main it is never edited; a change to the schema is a new migration. They use
+//! sea-query builders only, so one history serves SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_foundation::Migration)]
+    }
+}

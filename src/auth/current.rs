@@ -1,0 +1,213 @@
+use axum::{
+    extract::{FromRequestParts, OptionalFromRequestParts},
+    http::{Method, header, request::Parts},
+};
+use sea_orm::EntityTrait;
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use entity::{members, practices};
+
+use super::{AUTH_KEY, csrf, tokens};
+use crate::{
+    AppState,
+    error::{AppError, PageError},
+    practice::Roles,
+    scope::PracticeScope,
+};
+
+/// What a browser session remembers about the person signed in to it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuthState {
+    pub member_id: Uuid,
+    pub practice_id: Uuid,
+    /// Unix seconds; the absolute timeout counts from here.
+    pub signed_in_at: i64,
+    /// Unix seconds; refreshed at most once a minute.
+    pub last_seen_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    Session,
+    Token { token_id: Uuid },
+}
+
+/// The signed-in member a request acts for, with their practice's scope.
+#[derive(Clone, Debug)]
+pub struct CurrentMember {
+    pub member: members::Model,
+    pub practice: practices::Model,
+    pub roles: Roles,
+    pub scope: PracticeScope,
+    pub method: AuthMethod,
+}
+
+impl CurrentMember {
+    pub fn id(&self) -> Uuid {
+        self.member.id
+    }
+
+    pub fn require(&self, role: crate::practice::Role) -> Result<(), AppError> {
+        if self.roles.contains(role) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!("This needs the {} role.", role.as_str())))
+        }
+    }
+}
+
+/// Gives the session of the request; the session layer wraps every route.
+pub(crate) async fn session_of(parts: &mut Parts, state: &AppState) -> Result<Session, AppError> {
+    Session::from_request_parts(parts, state)
+        .await
+        .map_err(|(_, msg)| AppError::Internal(anyhow::anyhow!("session layer missing: {msg}")))
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+async fn authenticate(parts: &mut Parts, state: &AppState, api: bool) -> Result<CurrentMember, AppError> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        // A request that names a credential is judged by it alone; it never
+        // falls back to a cookie.
+        let presented = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(AppError::Unauthenticated)?;
+        let (token, member) = tokens::authenticate(state, presented.trim()).await?;
+        return member_in_practice(state, member, AuthMethod::Token { token_id: token.id }).await;
+    }
+
+    let session = session_of(parts, state).await?;
+    let Some(mut auth) = session
+        .get::<AuthState>(AUTH_KEY)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading session: {e}"))?
+    else {
+        return Err(AppError::Unauthenticated);
+    };
+    let now = state.clock.now().unix_timestamp();
+    let expired = now - auth.signed_in_at > state.config.session_max().whole_seconds()
+        || now - auth.last_seen_at > state.config.session_idle().whole_seconds();
+    if expired {
+        end(&session).await?;
+        return Err(AppError::Unauthenticated);
+    }
+    let scope = PracticeScope::trusted(auth.practice_id);
+    let member = scope.by_id::<members::Entity>(auth.member_id).one(&state.db).await?;
+    let Some(member) = member.filter(|m| m.active) else {
+        end(&session).await?;
+        return Err(AppError::Unauthenticated);
+    };
+    if api && is_unsafe(&parts.method) {
+        // Cookies ride along on cross-site requests; a header a page on
+        // another site cannot set proves the request came from our pages.
+        let presented = parts
+            .headers
+            .get(csrf::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        csrf::verify(&session, presented).await?;
+    }
+    if now - auth.last_seen_at >= 60 {
+        auth.last_seen_at = now;
+        session
+            .insert(AUTH_KEY, &auth)
+            .await
+            .map_err(|e| anyhow::anyhow!("writing session: {e}"))?;
+    }
+    member_in_practice(state, member, AuthMethod::Session).await
+}
+
+async fn member_in_practice(
+    state: &AppState,
+    member: members::Model,
+    method: AuthMethod,
+) -> Result<CurrentMember, AppError> {
+    let practice = practices::Entity::find_by_id(member.practice_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("member without practice"))?;
+    let roles = Roles::from_stored(&member.roles).map_err(|e| anyhow::anyhow!("stored roles: {e}"))?;
+    Ok(CurrentMember {
+        scope: PracticeScope::trusted(member.practice_id),
+        member,
+        practice,
+        roles,
+        method,
+    })
+}
+
+/// Signs the browser session in as `member`: a new session id (so an id
+/// planted before sign-in is worthless), a new CSRF token, fresh timestamps.
+pub async fn establish(session: &Session, state: &AppState, member: &members::Model) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(|e| anyhow::anyhow!("cycling session id: {e}"))?;
+    let now = state.clock.now().unix_timestamp();
+    let auth = AuthState {
+        member_id: member.id,
+        practice_id: member.practice_id,
+        signed_in_at: now,
+        last_seen_at: now,
+    };
+    session
+        .insert(AUTH_KEY, &auth)
+        .await
+        .map_err(|e| anyhow::anyhow!("writing session: {e}"))?;
+    csrf::rotate(session).await?;
+    Ok(())
+}
+
+/// Signs the session out and forgets everything in it.
+pub async fn end(session: &Session) -> Result<(), AppError> {
+    session.flush().await.map_err(|e| anyhow::anyhow!("ending session: {e}"))?;
+    Ok(())
+}
+
+impl FromRequestParts<AppState> for CurrentMember {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state, true).await
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for CurrentMember {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        match authenticate(parts, state, true).await {
+            Ok(member) => Ok(Some(member)),
+            Err(AppError::Unauthenticated) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+/// A signed-in member on a web page: not signed in sends the browser to the
+/// sign-in page. CSRF for forms is checked by [`super::csrf::CsrfForm`].
+#[derive(Clone, Debug)]
+pub struct SignedIn(pub CurrentMember);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(SignedIn(authenticate(parts, state, false).await?))
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for SignedIn {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        match authenticate(parts, state, false).await {
+            Ok(member) => Ok(Some(SignedIn(member))),
+            Err(AppError::Unauthenticated) => Ok(None),
+            Err(other) => Err(other.into()),
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Browser sessions live in the database (table `web_sessions`), so they
+//! survive restarts and any replica can serve any request. The row key is the
+//! SHA-256 of the cookie's session id: reading the table does not let anyone
+//! sign in. A session expires after the configured idle time, measured by the
+//! application clock.
+
+use std::sync::Arc;
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    sea_query::OnConflict,
+};
+use tower_sessions::{
+    SessionStore,
+    session::{Id, Record},
+    session_store::{self, ExpiredDeletion},
+};
+use uuid::Uuid;
+
+use entity::web_sessions;
+
+use crate::{auth::AUTH_KEY, clock::Clock};
+
+#[derive(Clone)]
+pub struct DbSessionStore {
+    db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+    idle: time::Duration,
+}
+
+impl std::fmt::Debug for DbSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbSessionStore").field("idle", &self.idle).finish_non_exhaustive()
+    }
+}
+
+impl DbSessionStore {
+    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, idle: time::Duration) -> Self {
+        Self { db, clock, idle }
+    }
+
+    /// Ends every browser session of a member (deactivation, password change).
+    pub async fn end_sessions_of(db: &DatabaseConnection, member_id: Uuid) -> Result<(), sea_orm::DbErr> {
+        web_sessions::Entity::delete_many()
+            .filter(web_sessions::Column::MemberId.eq(member_id))
+            .exec(db)
+            .await?;
+        Ok(())
+    }
+}
+
+fn key(id: &Id) -> String {
+    crate::secret::hash(&id.to_string())
+}
+
+fn backend(err: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(err.to_string())
+}
+
+#[async_trait::async_trait]
+impl SessionStore for DbSessionStore {
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let member_id = record
+            .data
+            .get(AUTH_KEY)
+            .and_then(|auth| auth.get("member_id"))
+            .and_then(|v| v.as_str())
+            .and_then(|s| Uuid::parse_str(s).ok());
+        let row = web_sessions::ActiveModel {
+            id: Set(key(&record.id)),
+            data: Set(data),
+            expires_at: Set(self.clock.now() + self.idle),
+            member_id: Set(member_id),
+        };
+        web_sessions::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(web_sessions::Column::Id)
+                    .update_columns([
+                        web_sessions::Column::Data,
+                        web_sessions::Column::ExpiresAt,
+                        web_sessions::Column::MemberId,
+                    ])
+                    .to_owned(),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        let row = web_sessions::Entity::find_by_id(key(session_id))
+            .filter(web_sessions::Column::ExpiresAt.gt(self.clock.now()))
+            .one(&self.db)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let data = serde_json::from_str(&row.data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        Ok(Some(Record {
+            id: *session_id,
+            data,
+            expiry_date: row.expires_at,
+        }))
+    }
+
+    async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
+        web_sessions::Entity::delete_by_id(key(session_id))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ExpiredDeletion for DbSessionStore {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        web_sessions::Entity::delete_many()
+            .filter(web_sessions::Column::ExpiresAt.lte(self.clock.now()))
+            .exec(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}

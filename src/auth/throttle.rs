@@ -1,0 +1,126 @@
+//! Failed sign-ins, counted in the database per account and per client
+//! address, so every replica sees the same counts. After too many failures in
+//! the window the key is locked for the lockout time; a success clears the
+//! account's count (not the address's: one right password must not reset an
+//! attacker's budget for guessing other accounts).
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
+use time::OffsetDateTime;
+
+use entity::sign_in_throttle as throttle;
+
+use crate::{AppState, error::AppError};
+
+pub fn account_key(practice_slug: &str, email: &str) -> String {
+    format!("account:{practice_slug}:{email}")
+}
+
+pub fn address_key(addr: &str) -> String {
+    format!("address:{addr}")
+}
+
+/// Fails with 429 if any of the keys is locked now.
+pub async fn check(state: &AppState, keys: &[String]) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let locked = throttle::Entity::find()
+        .filter(throttle::Column::Key.is_in(keys.iter().cloned()))
+        .filter(throttle::Column::LockedUntil.gt(now))
+        .all(&state.db)
+        .await?;
+    if let Some(until) = locked.iter().filter_map(|r| r.locked_until).max() {
+        let secs = Ord::max((until - now).whole_seconds(), 1) as u64;
+        return Err(AppError::TooManyRequests {
+            retry_after_secs: secs,
+            detail: format!(
+                "Too many failed sign-ins. Try again in {} minute(s).",
+                secs.div_ceil(60)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Counts one failure against `key`, locking it once `max` is reached.
+pub async fn record_failure(state: &AppState, key: &str, max: u32) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let window = time::Duration::minutes(state.config.sign_in_lockout_minutes.into());
+    let existing = throttle::Entity::find_by_id(key.to_owned()).one(&state.db).await?;
+    let fresh_window = existing
+        .as_ref()
+        .is_none_or(|row| row.window_started_at + window <= now);
+    if fresh_window {
+        upsert(&state.db, key, 1, now, lock_if(1, max, now, window)).await?;
+        return Ok(());
+    }
+    // Increment in SQL so concurrent failures all count.
+    throttle::Entity::update_many()
+        .col_expr(throttle::Column::Failures, Expr::col(throttle::Column::Failures).add(1))
+        .filter(throttle::Column::Key.eq(key))
+        .exec(&state.db)
+        .await?;
+    if let Some(row) = throttle::Entity::find_by_id(key.to_owned()).one(&state.db).await?
+        && let Some(until) = lock_if(row.failures, max, now, window)
+    {
+        throttle::Entity::update_many()
+            .col_expr(throttle::Column::LockedUntil, Expr::value(until))
+            .filter(throttle::Column::Key.eq(key))
+            .exec(&state.db)
+            .await?;
+    }
+    Ok(())
+}
+
+fn lock_if(failures: i32, max: u32, now: OffsetDateTime, window: time::Duration) -> Option<OffsetDateTime> {
+    (failures >= max as i32).then_some(now + window)
+}
+
+async fn upsert(
+    db: &impl ConnectionTrait,
+    key: &str,
+    failures: i32,
+    now: OffsetDateTime,
+    locked_until: Option<OffsetDateTime>,
+) -> Result<(), AppError> {
+    throttle::Entity::insert(throttle::ActiveModel {
+        key: Set(key.to_owned()),
+        failures: Set(failures),
+        window_started_at: Set(now),
+        locked_until: Set(locked_until),
+    })
+    .on_conflict(
+        OnConflict::column(throttle::Column::Key)
+            .update_columns([
+                throttle::Column::Failures,
+                throttle::Column::WindowStartedAt,
+                throttle::Column::LockedUntil,
+            ])
+            .to_owned(),
+    )
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn clear(state: &AppState, key: &str) -> Result<(), AppError> {
+    throttle::Entity::delete_by_id(key.to_owned()).exec(&state.db).await?;
+    Ok(())
+}
+
+/// Drops counters whose window and lock have both passed.
+pub async fn prune(state: &AppState) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let window = time::Duration::minutes(state.config.sign_in_lockout_minutes.into());
+    throttle::Entity::delete_many()
+        .filter(throttle::Column::WindowStartedAt.lte(now - window))
+        .filter(
+            throttle::Column::LockedUntil
+                .is_null()
+                .or(throttle::Column::LockedUntil.lte(now)),
+        )
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! Personal API tokens for scripts and integrations: shown once, stored as a
+//! hash, expiring, revocable. Sent as `Authorization: Bearer tdm_...`.
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, sea_query::Expr,
+};
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use entity::{api_tokens, members};
+
+use crate::{AppState, error::AppError, scope::PracticeScope};
+
+pub const TOKEN_PREFIX: &str = "tdm_";
+pub const MAX_DAYS: i64 = 365;
+pub const DEFAULT_DAYS: i64 = 90;
+
+/// A token as its owner sees it in lists: never the secret.
+#[derive(Clone, Debug, Serialize)]
+pub struct TokenView {
+    pub id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl From<api_tokens::Model> for TokenView {
+    fn from(t: api_tokens::Model) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            prefix: t.prefix,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+}
+
+pub struct NewToken {
+    pub view: TokenView,
+    /// Shown to the member once, never stored.
+    pub secret: String,
+}
+
+pub fn parse_token_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    match name.chars().count() {
+        0 => Err("name the token after what will use it".into()),
+        n if n > 80 => Err("use at most 80 characters".into()),
+        _ => Ok(name.to_owned()),
+    }
+}
+
+pub fn parse_days(days: Option<i64>) -> Result<i64, String> {
+    match days.unwrap_or(DEFAULT_DAYS) {
+        d if (1..=MAX_DAYS).contains(&d) => Ok(d),
+        _ => Err(format!("choose between 1 and {MAX_DAYS} days")),
+    }
+}
+
+pub async fn create(
+    db: &impl ConnectionTrait,
+    scope: PracticeScope,
+    member_id: Uuid,
+    name: String,
+    days: i64,
+    now: OffsetDateTime,
+) -> Result<NewToken, AppError> {
+    let secret = format!("{TOKEN_PREFIX}{}", crate::secret::generate());
+    let row = api_tokens::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        practice_id: Set(scope.practice_id()),
+        member_id: Set(member_id),
+        name: Set(name),
+        prefix: Set(secret[..12].to_owned()),
+        token_hash: Set(crate::secret::hash(&secret)),
+        created_at: Set(now),
+        expires_at: Set(now + time::Duration::days(days)),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(NewToken { view: row.into(), secret })
+}
+
+pub async fn list(
+    db: &impl ConnectionTrait,
+    scope: PracticeScope,
+    member_id: Uuid,
+) -> Result<Vec<TokenView>, AppError> {
+    Ok(scope
+        .select::<api_tokens::Entity>()
+        .filter(api_tokens::Column::MemberId.eq(member_id))
+        .order_by_desc(api_tokens::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(TokenView::from)
+        .collect())
+}
+
+/// Revokes one of the member's own tokens; another member's token is "not found".
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    scope: PracticeScope,
+    member_id: Uuid,
+    token_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    let token = scope
+        .by_id::<api_tokens::Entity>(token_id)
+        .filter(api_tokens::Column::MemberId.eq(member_id))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if token.revoked_at.is_none() {
+        scope
+            .update_many::<api_tokens::Entity>()
+            .col_expr(api_tokens::Column::RevokedAt, Expr::value(now))
+            .filter(api_tokens::Column::Id.eq(token.id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Revokes every token of a member (on deactivation).
+pub async fn revoke_all(
+    db: &impl ConnectionTrait,
+    scope: PracticeScope,
+    member_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    scope
+        .update_many::<api_tokens::Entity>()
+        .col_expr(api_tokens::Column::RevokedAt, Expr::value(now))
+        .filter(api_tokens::Column::MemberId.eq(member_id))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Finds the live token and its active member. The lookup is by the hash of
+/// the secret, before any practice is known: the token itself names it.
+pub async fn authenticate(
+    state: &AppState,
+    presented: &str,
+) -> Result<(api_tokens::Model, members::Model), AppError> {
+    if !presented.starts_with(TOKEN_PREFIX) || presented.len() > 100 {
+        return Err(AppError::Unauthenticated);
+    }
+    let now = state.clock.now();
+    let token = api_tokens::Entity::find()
+        .filter(api_tokens::Column::TokenHash.eq(crate::secret::hash(presented)))
+        .one(&state.db)
+        .await?
+        .filter(|t| t.revoked_at.is_none() && t.expires_at > now)
+        .ok_or(AppError::Unauthenticated)?;
+    let scope = PracticeScope::trusted(token.practice_id);
+    let member = scope
+        .by_id::<members::Entity>(token.member_id)
+        .one(&state.db)
+        .await?
+        .filter(|m| m.active)
+        .ok_or(AppError::Unauthenticated)?;
+    // Note use at most once a minute, to keep reads from becoming writes.
+    if token.last_used_at.is_none_or(|t| now - t >= time::Duration::minutes(1)) {
+        scope
+            .update_many::<api_tokens::Entity>()
+            .col_expr(api_tokens::Column::LastUsedAt, Expr::value(now))
+            .filter(api_tokens::Column::Id.eq(token.id))
+            .exec(&state.db)
+            .await?;
+    }
+    Ok((token, member))
+}

@@ -1,0 +1,185 @@
+//! Layered settings: built-in defaults < optional TOML file < `TANDEM_*`
+//! environment variables. Secrets are wrapped in [`Secret`] so that printing the
+//! configuration (or logging it) never reveals them.
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Documented in `tandem --help`; keep the two in step.
+pub const ENV_HELP: &str = "\
+Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environment):
+  TANDEM_DATABASE_URL          sqlite://data/tandem.db?mode=rwc (default, created on first start)
+                               or postgres://user:password@host/db
+  TANDEM_BIND                  address to listen on [default: 127.0.0.1:8080]
+  TANDEM_PUBLIC_URL            URL people use to reach Tandem, for links and cookies
+                               [default: http://<bind>]; https makes cookies Secure
+  TANDEM_LOG_FORMAT            pretty | json [default: pretty]
+  TANDEM_LOG_FILTER            tracing filter [default: info,sqlx=warn,sea_orm=warn]
+  TANDEM_SESSION_IDLE_MINUTES  sign out after this much inactivity [default: 30]
+  TANDEM_SESSION_MAX_HOURS     sign out this long after sign-in, whatever happens [default: 12]
+  TANDEM_INVITATION_TTL_HOURS  invitation links expire after [default: 72]
+  TANDEM_SETUP_TTL_HOURS       the first-start setup link expires after [default: 24]
+  TANDEM_SIGN_IN_MAX_FAILURES_PER_ACCOUNT  failures before an account is locked [default: 5]
+  TANDEM_SIGN_IN_MAX_FAILURES_PER_ADDRESS  failures before an address is locked [default: 50]
+  TANDEM_SIGN_IN_LOCKOUT_MINUTES           failure window and lock length [default: 15]
+  TANDEM_TRUST_FORWARDED_FOR   take the client address from the last X-Forwarded-For hop
+                               (only behind a proxy that sets it) [default: false]
+  TANDEM_REQUEST_TIMEOUT_SECONDS  [default: 30]
+  TANDEM_SHUTDOWN_GRACE_SECONDS   time in-flight requests get after SIGTERM [default: 20]
+  TANDEM_DATABASE_MAX_CONNECTIONS [default: 10]";
+
+/// A value that must never be printed. `Debug` and `Display` show a placeholder.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Config {
+    /// May carry a password, hence secret; see [`Config::database_url_redacted`].
+    pub database_url: Secret<String>,
+    pub bind: SocketAddr,
+    pub public_url: Option<Url>,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub session_idle_minutes: u32,
+    pub session_max_hours: u32,
+    pub invitation_ttl_hours: u32,
+    pub setup_ttl_hours: u32,
+    pub sign_in_max_failures_per_account: u32,
+    pub sign_in_max_failures_per_address: u32,
+    pub sign_in_lockout_minutes: u32,
+    pub trust_forwarded_for: bool,
+    pub request_timeout_seconds: u64,
+    pub shutdown_grace_seconds: u64,
+    pub database_max_connections: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: Secret::new("sqlite://data/tandem.db?mode=rwc".into()),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            log_format: LogFormat::Pretty,
+            log_filter: "info,sqlx=warn,sea_orm=warn".into(),
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+            invitation_ttl_hours: 72,
+            setup_ttl_hours: 24,
+            sign_in_max_failures_per_account: 5,
+            sign_in_max_failures_per_address: 50,
+            sign_in_lockout_minutes: 15,
+            trust_forwarded_for: false,
+            request_timeout_seconds: 30,
+            shutdown_grace_seconds: 20,
+            database_max_connections: 10,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the layers. `file` is the `--config` argument, if any.
+    pub fn load(file: Option<PathBuf>) -> Result<Self, Box<figment::Error>> {
+        Self::figment(file).extract().map_err(Box::new)
+    }
+
+    pub fn figment(file: Option<PathBuf>) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let file = file.or_else(|| std::env::var_os("TANDEM_CONFIG").map(PathBuf::from));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment.merge(Env::prefixed("TANDEM_").ignore(&["config"]))
+    }
+
+    /// The URL people reach Tandem at, without a trailing slash.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
+    }
+
+    /// The database URL with any password replaced, for messages and logs.
+    pub fn database_url_redacted(&self) -> String {
+        match Url::parse(self.database_url.expose()) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("redacted"));
+                url.to_string()
+            }
+            Ok(url) => url.to_string(),
+            Err(_) => "[unparseable database url]".into(),
+        }
+    }
+
+    pub fn session_idle(&self) -> time::Duration {
+        time::Duration::minutes(self.session_idle_minutes.into())
+    }
+
+    pub fn session_max(&self) -> time::Duration {
+        time::Duration::hours(self.session_max_hours.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_database_password() {
+        let config = Config {
+            database_url: Secret::new("postgres://tandem:hunter2-secret@db/tandem".into()),
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2-secret"), "{printed}");
+        assert!(!config.database_url_redacted().contains("hunter2-secret"));
+        assert!(config.database_url_redacted().contains("redacted"));
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TANDEM_BIND", "0.0.0.0:9000");
+            jail.set_env("TANDEM_LOG_FORMAT", "json");
+            jail.create_file("tandem.toml", "bind = \"127.0.0.1:7000\"\nsession_idle_minutes = 5")?;
+            let config: Config = Config::figment(Some("tandem.toml".into())).extract()?;
+            assert_eq!(config.bind.to_string(), "0.0.0.0:9000");
+            assert_eq!(config.session_idle_minutes, 5);
+            assert_eq!(config.log_format, LogFormat::Json);
+            Ok(())
+        });
+    }
+}

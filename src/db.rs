@@ -1,0 +1,68 @@
+//! Connecting to SQLite or PostgreSQL with the settings each needs to be
+//! durable, and bringing the schema up to date.
+
+use std::{path::Path, time::Duration};
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
+
+use crate::config::Config;
+
+pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    connect_url(config.database_url.expose(), config.database_max_connections).await
+}
+
+pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    if url.starts_with("sqlite:") {
+        ensure_sqlite_parent_dir(url)?;
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        // WAL lets readers run beside the writer; FULL makes a commit survive
+        // power loss, not just a crash of the process.
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .create_if_missing(true)
+        });
+    Database::connect(options)
+        .await
+        .context("could not connect to the database")
+}
+
+/// `sqlite://data/tandem.db` needs `data/` to exist before SQLite can create the file.
+fn ensure_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("could not create {}", parent.display()))?;
+    }
+    Ok(())
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None)
+        .await
+        .context("could not apply database migrations")
+}

@@ -1,0 +1,227 @@
+//! One error type for the whole service. API responses become RFC 9457
+//! problem+json; pages wrap it in [`PageError`] to get an HTML error page.
+//! Internal causes are logged once (inside the request's span, which carries
+//! the request id) and never reach the client.
+
+use axum::{
+    Json,
+    extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use sea_orm::{DbErr, SqlErr};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{detail}")]
+    TooManyRequests { retry_after_secs: u64, detail: String },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: &str) -> Self {
+        Self::Invalid(vec![FieldError::new(field, message)])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the person is told. Internal errors say nothing about their cause.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::NotFound => "There is nothing here, or you may not see it.".into(),
+            Self::Unauthenticated => "Sign in, or send a valid API token.".into(),
+            Self::Invalid(errors) => errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Self::Internal(_) => "Something went wrong on our side. It has been logged.".into(),
+            other => other.to_string(),
+        }
+    }
+
+    fn log(&self) {
+        if let Self::Internal(err) = self {
+            tracing::error!(error = format!("{err:#}"), "request failed");
+        }
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        Self::Internal(anyhow::Error::new(err))
+    }
+}
+
+/// Turns a unique-constraint violation into a 409 naming the field; any other
+/// database error stays internal.
+pub fn on_unique(err: DbErr, field: &str, message: &str) -> AppError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            AppError::Conflict(format!("{field}: {message}"))
+        }
+        _ => err.into(),
+    }
+}
+
+#[derive(Serialize)]
+struct Problem {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<FieldError>,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        let status = self.status();
+        let problem = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.detail(),
+            errors: match &self {
+                Self::Invalid(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+        };
+        let mut response = (status, Json(problem)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Self::TooManyRequests { retry_after_secs, .. } = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(err) => AppError::Invalid(vec![FieldError::new(
+                "body",
+                std::error::Error::source(&err)
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| err.body_text()),
+            )]),
+            JsonRejection::JsonSyntaxError(_) => {
+                AppError::BadRequest("The request body is not valid JSON.".into())
+            }
+            JsonRejection::MissingJsonContentType(_) => AppError::BadRequest(
+                "Send the body as JSON with Content-Type: application/json.".into(),
+            ),
+            other => AppError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<FormRejection> for AppError {
+    fn from(rejection: FormRejection) -> Self {
+        match rejection {
+            FormRejection::FailedToDeserializeForm(err) => {
+                AppError::Invalid(vec![FieldError::new("form", err.body_text())])
+            }
+            other => AppError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> Self {
+        AppError::Invalid(vec![FieldError::new("query", rejection.body_text())])
+    }
+}
+
+impl From<PathRejection> for AppError {
+    // A malformed id cannot name anything the caller may see.
+    fn from(_: PathRejection) -> Self {
+        AppError::NotFound
+    }
+}
+
+/// The same errors, for people using a browser: an HTML page, or the sign-in
+/// page when they are not signed in.
+#[derive(Debug)]
+pub struct PageError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for PageError {
+    fn from(err: E) -> Self {
+        Self(err.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let err = self.0;
+        if matches!(err, AppError::Unauthenticated) {
+            return Redirect::to("/sign-in").into_response();
+        }
+        err.log();
+        let status = err.status();
+        let page = crate::web::templates::ErrorPage {
+            nav: None,
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            message: err.detail(),
+            status: status.as_u16(),
+        };
+        let mut response = (status, crate::web::render(&page)).into_response();
+        if let AppError::TooManyRequests { retry_after_secs, .. } = err {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

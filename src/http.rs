@@ -1,0 +1,132 @@
+//! The layers every request passes through, outermost first: request id,
+//! trace span, timeout, body limit, security headers, sessions, and the
+//! cross-site check. Spans carry the method, the matched route template and
+//! the request id; never the raw URI (links carry secrets) nor a body.
+
+use std::time::Duration;
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, MatchedPath, Request},
+    http::{HeaderName, HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use tower::ServiceBuilder;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+use tower_sessions::{SessionManagerLayer, cookie::SameSite};
+use tracing::{Span, field::Empty};
+
+use crate::{
+    AppState,
+    auth::{csrf, session_store::DbSessionStore},
+    error::{AppError, PageError},
+};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn session_cookie_name(https: bool) -> &'static str {
+    // The __Host- prefix makes browsers refuse the cookie unless it is Secure,
+    // host-only and for the whole site.
+    if https { "__Host-tandem_session" } else { "tandem_session" }
+}
+
+pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
+    let https = state.config.is_https();
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(
+        state.db.clone(),
+        state.clock.clone(),
+        state.config.session_idle(),
+    ))
+    .with_name(session_cookie_name(https))
+    .with_secure(https)
+    .with_http_only(true)
+    .with_same_site(SameSite::Lax)
+    .with_path("/");
+
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request| {
+            let request_id = req
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), route = Empty, request_id = %request_id)
+        })
+        .on_request(())
+        .on_response(|res: &Response, latency: Duration, _span: &Span| {
+            tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
+        });
+
+    let hsts = https.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+
+    let routes = routes
+        .route_layer(middleware::from_fn(record_route))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::same_origin))
+        .layer(sessions)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+
+    routes
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(trace)
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Duration::from_secs(state.config.request_timeout_seconds),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_FRAME_OPTIONS,
+                    HeaderValue::from_static("DENY"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                ))
+                // Records of care must not linger in shared or proxy caches;
+                // the stylesheet opts out of this explicitly.
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::STRICT_TRANSPORT_SECURITY,
+                    hsts,
+                )),
+        )
+        .with_state(state)
+}
+
+async fn record_route(req: Request, next: Next) -> Response {
+    if let Some(path) = req.extensions().get::<MatchedPath>() {
+        Span::current().record("route", path.as_str());
+    }
+    next.run(req).await
+}
+
+async fn not_found(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        AppError::NotFound.into_response()
+    } else {
+        PageError(AppError::NotFound).into_response()
+    }
+}

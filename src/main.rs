@@ -1,0 +1,185 @@
+//! The `tandem` command: serve the application, or administer it from a shell.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tandem::{
+    AppState,
+    auth::{session_store::DbSessionStore, throttle},
+    clock::SystemClock,
+    config::{Config, ENV_HELP},
+    db,
+    practice::{Email, parse_name, parse_slug, parse_time_zone, setup},
+};
+use tower_sessions::session_store::ExpiredDeletion;
+
+#[derive(Parser)]
+#[command(
+    name = "tandem",
+    version,
+    about = "Case management for counselors who work with couples in recovery.",
+    after_help = ENV_HELP
+)]
+struct Cli {
+    /// A TOML file with settings (environment variables override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web service (the default). Applies pending migrations first.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the effective configuration, with secrets redacted.
+    Config,
+    /// Manage practices.
+    #[command(subcommand)]
+    Practice(PracticeCommand),
+}
+
+#[derive(Subcommand)]
+enum PracticeCommand {
+    /// Create a practice and print an invitation link for its first admin.
+    Create {
+        /// The practice's name, as people see it.
+        #[arg(long)]
+        name: String,
+        /// Short name for web addresses: lower-case letters, digits, hyphens.
+        #[arg(long)]
+        slug: String,
+        /// IANA time zone, e.g. Europe/Berlin.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+        /// Email address of the first admin; they choose their password via the link.
+        #[arg(long)]
+        admin_email: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(cli.config).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    tandem::telemetry::init(config.log_format, &config.log_filter);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let conn = db::connect(&config).await?;
+            db::migrate(&conn).await?;
+            println!("Database {} is up to date.", config.database_url_redacted());
+            Ok(())
+        }
+        Command::Config => {
+            println!("{config:#?}");
+            Ok(())
+        }
+        Command::Practice(PracticeCommand::Create { name, slug, time_zone, admin_email }) => {
+            let state = connect(config).await?;
+            let practice = setup::NewPractice {
+                name: parse_name(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?,
+                slug: parse_slug(&slug).map_err(|e| anyhow::anyhow!("--slug: {e}"))?,
+                time_zone: parse_time_zone(&time_zone).map_err(|e| anyhow::anyhow!("--time-zone: {e}"))?,
+            };
+            let email = Email::parse(&admin_email).map_err(|e| anyhow::anyhow!("--admin-email: {e}"))?;
+            let (practice, link) = setup::create_from_cli(&state, practice, email)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.detail()))?;
+            println!("Created practice {} ({}).", practice.name, practice.slug);
+            println!("Invitation link for its first admin (single use, expires in {} hours):", state.config.invitation_ttl_hours);
+            println!("{link}");
+            Ok(())
+        }
+    }
+}
+
+async fn connect(config: Config) -> anyhow::Result<AppState> {
+    let conn = db::connect(&config).await?;
+    db::migrate(&conn).await?;
+    Ok(AppState::new(conn, config, Arc::new(SystemClock)))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    tracing::info!(database = %config.database_url_redacted(), "starting");
+    let state = connect(config).await?;
+
+    if let Some(link) = setup::issue_setup_link(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("issuing setup link: {e}"))?
+    {
+        // Printed, not logged: it is a secret for the person at the console.
+        println!();
+        println!("Tandem has no practice yet. Open this link to create one (single use, expires in {} hours):", state.config.setup_ttl_hours);
+        println!("  {link}");
+        println!();
+    }
+
+    tokio::spawn(housekeeping(state.clone()));
+
+    let listener = tokio::net::TcpListener::bind(state.config.bind)
+        .await
+        .with_context(|| format!("could not listen on {}", state.config.bind))?;
+    tracing::info!(address = %state.config.bind, public_url = %state.config.public_base(), "listening");
+    let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(
+        listener,
+        tandem::app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing in-flight requests");
+        let _ = stop_tx.send(true);
+    });
+    // In-flight requests get `grace` to finish; after that the process exits anyway.
+    let deadline = async move {
+        let _ = stop_rx.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result.context("server failed")?,
+        () = deadline => tracing::warn!("grace period over; exiting with requests still open"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Deletes expired sessions and stale sign-in counters every ten minutes.
+async fn housekeeping(state: AppState) {
+    let store = DbSessionStore::new(state.db.clone(), state.clock.clone(), state.config.session_idle());
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        if let Err(err) = store.delete_expired().await {
+            tracing::warn!(error = %err, "could not delete expired sessions");
+        }
+        if let Err(err) = throttle::prune(&state).await {
+            tracing::warn!(error = %err, "could not prune sign-in counters");
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Invitations: an admin names an email address and roles; the person gets a
+//! single-use link that expires, and through it chooses a name and password.
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait, sea_query::Expr,
+};
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use entity::{invitations, members, practices};
+
+use super::{Email, Roles, setup::insert_member};
+use crate::{AppState, auth::password, error::AppError, scope::PracticeScope};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InvitationView {
+    pub id: Uuid,
+    pub email: String,
+    pub roles: Roles,
+    pub status: InvitationStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+impl InvitationView {
+    fn from_model(m: invitations::Model, now: OffsetDateTime) -> Result<Self, AppError> {
+        let status = if m.accepted_at.is_some() {
+            InvitationStatus::Accepted
+        } else if m.revoked_at.is_some() {
+            InvitationStatus::Revoked
+        } else if m.expires_at <= now {
+            InvitationStatus::Expired
+        } else {
+            InvitationStatus::Pending
+        };
+        Ok(Self {
+            id: m.id,
+            email: m.email,
+            roles: Roles::from_stored(&m.roles).map_err(|e| anyhow::anyhow!("stored roles: {e}"))?,
+            status,
+            created_at: m.created_at,
+            expires_at: m.expires_at,
+        })
+    }
+}
+
+pub fn link(state: &AppState, secret: &str) -> String {
+    format!("{}/join/{secret}", state.config.public_base())
+}
+
+/// Creates an invitation inside `db` (a transaction or a connection) and
+/// returns it with its secret, which is shown once and never stored.
+pub(crate) async fn insert(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    scope: PracticeScope,
+    invited_by: Option<Uuid>,
+    email: Email,
+    roles: Roles,
+) -> Result<(invitations::Model, String), AppError> {
+    let taken = scope
+        .select::<members::Entity>()
+        .filter(members::Column::Email.eq(email.as_str()))
+        .one(db)
+        .await?
+        .is_some();
+    if taken {
+        return Err(AppError::Conflict(
+            "email: a member of this practice already uses this email address".into(),
+        ));
+    }
+    let now = state.clock.now();
+    let secret = crate::secret::generate();
+    let row = invitations::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        practice_id: Set(scope.practice_id()),
+        email: Set(email.as_str().to_owned()),
+        roles: Set(roles.to_stored()),
+        token_hash: Set(crate::secret::hash(&secret)),
+        invited_by: Set(invited_by),
+        created_at: Set(now),
+        expires_at: Set(now + time::Duration::hours(state.config.invitation_ttl_hours.into())),
+        accepted_at: Set(None),
+        accepted_member_id: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok((row, secret))
+}
+
+pub struct CreatedInvitation {
+    pub view: InvitationView,
+    pub link: String,
+}
+
+pub async fn create(
+    state: &AppState,
+    scope: PracticeScope,
+    invited_by: Uuid,
+    email: Email,
+    roles: Roles,
+) -> Result<CreatedInvitation, AppError> {
+    let (row, secret) = insert(&state.db, state, scope, Some(invited_by), email, roles).await?;
+    tracing::info!(invitation_id = %row.id, practice_id = %scope.practice_id(), "invitation created");
+    Ok(CreatedInvitation {
+        view: InvitationView::from_model(row, state.clock.now())?,
+        link: link(state, &secret),
+    })
+}
+
+pub async fn list(state: &AppState, scope: PracticeScope) -> Result<Vec<InvitationView>, AppError> {
+    let now = state.clock.now();
+    scope
+        .select::<invitations::Entity>()
+        .order_by_desc(invitations::Column::CreatedAt)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|m| InvitationView::from_model(m, now))
+        .collect()
+}
+
+pub async fn revoke(state: &AppState, scope: PracticeScope, id: Uuid) -> Result<InvitationView, AppError> {
+    let now = state.clock.now();
+    let invitation = scope
+        .by_id::<invitations::Entity>(id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if invitation.accepted_at.is_some() {
+        return Err(AppError::Conflict("This invitation has already been accepted.".into()));
+    }
+    if invitation.revoked_at.is_none() {
+        scope
+            .update_many::<invitations::Entity>()
+            .col_expr(invitations::Column::RevokedAt, Expr::value(now))
+            .filter(invitations::Column::Id.eq(id))
+            .exec(&state.db)
+            .await?;
+    }
+    let updated = scope.by_id::<invitations::Entity>(id).one(&state.db).await?.ok_or(AppError::NotFound)?;
+    InvitationView::from_model(updated, now)
+}
+
+/// An invitation that can still be accepted, with its practice. Looked up by
+/// the hash of the link's secret: the link names the practice.
+pub async fn find_open(
+    state: &AppState,
+    secret: &str,
+) -> Result<Option<(invitations::Model, practices::Model)>, AppError> {
+    let now = state.clock.now();
+    let Some(invitation) = invitations::Entity::find()
+        .filter(invitations::Column::TokenHash.eq(crate::secret::hash(secret)))
+        .one(&state.db)
+        .await?
+        .filter(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > now)
+    else {
+        return Ok(None);
+    };
+    let practice = practices::Entity::find_by_id(invitation.practice_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("invitation without practice"))?;
+    Ok(Some((invitation, practice)))
+}
+
+pub const INVITATION_GONE: &str =
+    "This invitation link has been used, was withdrawn, or has expired. Ask your practice admin for a new one.";
+
+/// Uses the invitation once and creates the member.
+pub async fn accept(
+    state: &AppState,
+    secret: &str,
+    display_name: String,
+    new_password: String,
+) -> Result<members::Model, AppError> {
+    let Some((invitation, _)) = find_open(state, secret).await? else {
+        return Err(AppError::Conflict(INVITATION_GONE.into()));
+    };
+    let password_hash = password::hash(new_password).await?;
+    let now = state.clock.now();
+    let scope = PracticeScope::trusted(invitation.practice_id);
+    let email = Email::parse(&invitation.email).map_err(|e| anyhow::anyhow!("stored email: {e}"))?;
+    let roles = Roles::from_stored(&invitation.roles).map_err(|e| anyhow::anyhow!("stored roles: {e}"))?;
+
+    let txn = state.db.begin().await?;
+    let claimed = scope
+        .update_many::<invitations::Entity>()
+        .col_expr(invitations::Column::AcceptedAt, Expr::value(now))
+        .filter(invitations::Column::Id.eq(invitation.id))
+        .filter(invitations::Column::AcceptedAt.is_null())
+        .filter(invitations::Column::RevokedAt.is_null())
+        .filter(invitations::Column::ExpiresAt.gt(now))
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(AppError::Conflict(INVITATION_GONE.into()));
+    }
+    let member = insert_member(&txn, scope, &email, display_name, Some(password_hash), &roles, now).await?;
+    scope
+        .update_many::<invitations::Entity>()
+        .col_expr(invitations::Column::AcceptedMemberId, Expr::value(member.id))
+        .filter(invitations::Column::Id.eq(invitation.id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    tracing::info!(invitation_id = %invitation.id, member_id = %member.id, "invitation accepted");
+    Ok(member)
+}

@@ -1,0 +1,604 @@
+//! Server-rendered pages. Handlers parse the form, call the same services the
+//! API uses, and render a template; validation errors re-render the form with
+//! the person's input and a message next to each field.
+
+pub mod templates;
+
+use askama::Template;
+use axum::{
+    Router,
+    extract::{Query, State},
+    http::{HeaderValue, header},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use self::templates::*;
+use crate::{
+    AppState,
+    api::Path,
+    auth::{
+        ClientAddr, CurrentMember, SignedIn,
+        csrf::{self, CsrfForm},
+        current::{end, establish},
+        sign_in::{self, WRONG_CREDENTIALS},
+        tokens,
+    },
+    error::{AppError, PageError},
+    practice::{
+        Email, Fields, Role, Roles, invitations, members, parse_name, parse_new_password,
+        parse_slug, parse_time_zone,
+        setup::{self, FirstAdmin, NewPractice},
+    },
+};
+
+type PageResult = Result<Response, PageError>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/static/tandem.css", get(stylesheet))
+        .route("/setup", get(setup_form).post(setup_submit))
+        .route("/sign-in", get(sign_in_form).post(sign_in_submit))
+        .route("/sign-out", post(sign_out))
+        .route("/join/{token}", get(join_form).post(join_submit))
+        .route("/members", get(members_page))
+        .route("/members/invite", post(invite_submit))
+        .route("/members/{id}/deactivate", post(deactivate_submit))
+        .route("/members/{id}/reactivate", post(reactivate_submit))
+        .route("/invitations/{id}/revoke", post(revoke_invitation_submit))
+        .route("/tokens", get(tokens_page).post(token_submit))
+        .route("/tokens/{id}/revoke", post(revoke_token_submit))
+}
+
+/// Renders a page; a template error is an internal error, not a blank page.
+pub fn render<T: Template>(page: &T) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(err) => AppError::Internal(anyhow::anyhow!("template: {err}")).into_response(),
+    }
+}
+
+/// A time as the practice reads it: its own time zone, to the minute.
+pub fn local_time(at: OffsetDateTime, time_zone: &str) -> String {
+    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    match jiff::Timestamp::from_second(at.unix_timestamp()) {
+        Ok(ts) => ts.to_zoned(tz).strftime("%Y-%m-%d %H:%M %Z").to_string(),
+        Err(_) => at.to_string(),
+    }
+}
+
+async fn nav(session: &Session, current: &CurrentMember) -> Result<Option<Nav>, AppError> {
+    Ok(Some(Nav {
+        display_name: current.member.display_name.clone(),
+        practice_name: current.practice.name.clone(),
+        is_admin: current.roles.contains(Role::Admin),
+        csrf_token: csrf::token(session).await?,
+    }))
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        include_str!("../../templates/static/tandem.css"),
+    )
+}
+
+async fn home(session: Session, current: Option<SignedIn>) -> PageResult {
+    let Some(SignedIn(current)) = current else {
+        return Ok(Redirect::to("/sign-in").into_response());
+    };
+    Ok(render(&HomePage {
+        nav: nav(&session, &current).await?,
+        display_name: current.member.display_name.clone(),
+        practice_name: current.practice.name.clone(),
+        roles: current.roles.labels(),
+        is_admin: current.roles.contains(Role::Admin),
+    }))
+}
+
+// ---- first-start setup -------------------------------------------------------
+
+#[derive(Deserialize)]
+struct SetupQuery {
+    #[serde(default)]
+    token: String,
+}
+
+async fn setup_form(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<SetupQuery>,
+) -> PageResult {
+    if !setup::setup_link_is_valid(&state, &query.token).await? {
+        return Err(AppError::Conflict(
+            "This setup link has been used or has expired.".into(),
+        )
+        .into());
+    }
+    Ok(render(&SetupPage {
+        nav: None,
+        csrf_token: csrf::token(&session).await?,
+        token: query.token,
+        values: SetupValues { time_zone: "UTC".into(), ..SetupValues::default() },
+        errors: FormErrors::default(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct SetupForm {
+    token: String,
+    practice_name: String,
+    slug: String,
+    time_zone: String,
+    display_name: String,
+    email: String,
+    password: String,
+}
+
+async fn setup_submit(
+    State(state): State<AppState>,
+    session: Session,
+    CsrfForm(form): CsrfForm<SetupForm>,
+) -> PageResult {
+    let mut fields = Fields::default();
+    let practice_name = fields.check("practice_name", parse_name(&form.practice_name));
+    let slug = fields.check("slug", parse_slug(&form.slug));
+    let time_zone = fields.check("time_zone", parse_time_zone(&form.time_zone));
+    let display_name = fields.check("display_name", parse_name(&form.display_name));
+    let email = fields.check("email", Email::parse(&form.email));
+    let password = fields.check("password", parse_new_password(&form.password));
+    let result = match (fields.finish(), practice_name, slug, time_zone, display_name, email, password) {
+        (Ok(()), Some(name), Some(slug), Some(time_zone), Some(display_name), Some(email), Some(password)) => {
+            setup::complete_setup(
+                &state,
+                &form.token,
+                NewPractice { name, slug, time_zone },
+                FirstAdmin { display_name, email, password },
+            )
+            .await
+        }
+        (Err(err), ..) => Err(err),
+        _ => unreachable!("every field was checked"),
+    };
+    match result {
+        Ok(member) => {
+            establish(&session, &state, &member).await?;
+            Ok(Redirect::to("/members").into_response())
+        }
+        Err(err) => {
+            let errors = match err {
+                AppError::Invalid(errors) => errors.into(),
+                AppError::Conflict(message) if message.starts_with("slug:") => {
+                    FormErrors::from(vec![crate::error::FieldError::new("slug", message.trim_start_matches("slug: "))])
+                }
+                AppError::Conflict(message) => FormErrors::form(message),
+                other => return Err(other.into()),
+            };
+            Ok(render(&SetupPage {
+                nav: None,
+                csrf_token: csrf::token(&session).await?,
+                values: SetupValues {
+                    practice_name: form.practice_name,
+                    slug: form.slug,
+                    time_zone: form.time_zone,
+                    display_name: form.display_name,
+                    email: form.email,
+                },
+                token: form.token,
+                errors,
+            }))
+        }
+    }
+}
+
+// ---- sign-in and sign-out -------------------------------------------------------
+
+#[derive(Deserialize)]
+struct SignInQuery {
+    practice: Option<String>,
+}
+
+async fn sign_in_form(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<SignInQuery>,
+) -> PageResult {
+    // With a single practice there is nothing to choose; fill it in.
+    let practice = match query.practice {
+        Some(p) => p,
+        None => only_practice_slug(&state).await?.unwrap_or_default(),
+    };
+    Ok(render(&SignInPage {
+        nav: None,
+        csrf_token: csrf::token(&session).await?,
+        practice,
+        email: String::new(),
+        error: None,
+    }))
+}
+
+async fn only_practice_slug(state: &AppState) -> Result<Option<String>, AppError> {
+    use sea_orm::{EntityTrait, QuerySelect};
+    let practices = entity::practices::Entity::find().limit(2).all(&state.db).await?;
+    Ok(match practices.as_slice() {
+        [only] => Some(only.slug.clone()),
+        _ => None,
+    })
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    practice: String,
+    email: String,
+    password: String,
+}
+
+async fn sign_in_submit(
+    State(state): State<AppState>,
+    session: Session,
+    addr: ClientAddr,
+    CsrfForm(form): CsrfForm<SignInForm>,
+) -> PageResult {
+    let error = match sign_in::with_password(&state, &form.practice, &form.email, &form.password, addr).await {
+        Ok(member) => {
+            establish(&session, &state, &member).await?;
+            return Ok(Redirect::to("/").into_response());
+        }
+        Err(AppError::Unauthenticated) => WRONG_CREDENTIALS.to_owned(),
+        Err(err @ AppError::TooManyRequests { .. }) => {
+            let mut response = render(&SignInPage {
+                nav: None,
+                csrf_token: csrf::token(&session).await?,
+                practice: form.practice,
+                email: form.email,
+                error: Some(err.detail()),
+            });
+            *response.status_mut() = err.status();
+            return Ok(response);
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let mut response = render(&SignInPage {
+        nav: None,
+        csrf_token: csrf::token(&session).await?,
+        practice: form.practice,
+        email: form.email,
+        error: Some(error),
+    });
+    *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+    Ok(response)
+}
+
+/// For forms that carry nothing but their CSRF token (buttons).
+type CsrfOnly = serde::de::IgnoredAny;
+
+async fn sign_out(session: Session, CsrfForm(_): CsrfForm<CsrfOnly>) -> PageResult {
+    end(&session).await?;
+    Ok(Redirect::to("/sign-in").into_response())
+}
+
+// ---- accepting an invitation --------------------------------------------------
+
+async fn join_form(
+    State(state): State<AppState>,
+    session: Session,
+    Path(token): Path<String>,
+) -> PageResult {
+    let Some((invitation, practice)) = invitations::find_open(&state, &token).await? else {
+        return Err(AppError::Conflict(invitations::INVITATION_GONE.into()).into());
+    };
+    Ok(render(&JoinPage {
+        nav: None,
+        csrf_token: csrf::token(&session).await?,
+        token,
+        practice_name: practice.name,
+        email: invitation.email,
+        roles: Roles::from_stored(&invitation.roles).map(|r| r.labels()).unwrap_or_default(),
+        display_name: String::new(),
+        errors: FormErrors::default(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct JoinForm {
+    display_name: String,
+    password: String,
+}
+
+async fn join_submit(
+    State(state): State<AppState>,
+    session: Session,
+    Path(token): Path<String>,
+    CsrfForm(form): CsrfForm<JoinForm>,
+) -> PageResult {
+    let Some((invitation, practice)) = invitations::find_open(&state, &token).await? else {
+        return Err(AppError::Conflict(invitations::INVITATION_GONE.into()).into());
+    };
+    let mut fields = Fields::default();
+    let display_name = fields.check("display_name", parse_name(&form.display_name));
+    let password = fields.check("password", parse_new_password(&form.password));
+    let result = match (fields.finish(), display_name, password) {
+        (Ok(()), Some(display_name), Some(password)) => {
+            invitations::accept(&state, &token, display_name, password).await
+        }
+        (Err(err), ..) => Err(err),
+        _ => unreachable!("every field was checked"),
+    };
+    match result {
+        Ok(member) => {
+            establish(&session, &state, &member).await?;
+            Ok(Redirect::to("/").into_response())
+        }
+        Err(AppError::Invalid(errors)) => Ok(render(&JoinPage {
+            nav: None,
+            csrf_token: csrf::token(&session).await?,
+            token,
+            practice_name: practice.name,
+            email: invitation.email,
+            roles: Roles::from_stored(&invitation.roles).map(|r| r.labels()).unwrap_or_default(),
+            display_name: form.display_name,
+            errors: errors.into(),
+        })),
+        Err(other) => Err(other.into()),
+    }
+}
+
+// ---- members and invitations (admins) -------------------------------------------
+
+struct InviteDraft {
+    email: String,
+    roles: Vec<String>,
+    errors: FormErrors,
+    new_link: Option<String>,
+}
+
+async fn members_view(state: &AppState, session: &Session, current: &CurrentMember, draft: InviteDraft) -> PageResult {
+    current.require(Role::Admin)?;
+    let tz = current.practice.time_zone.as_str();
+    let members = members::list(state, current.scope)
+        .await?
+        .into_iter()
+        .map(|m| MemberRow {
+            id: m.id.to_string(),
+            toggle_action: format!("/members/{}/{}", m.id, if m.active { "deactivate" } else { "reactivate" }),
+            toggle_label: if m.active { "Deactivate" } else { "Reactivate" },
+            is_self: m.id == current.id(),
+            display_name: m.display_name,
+            email: m.email,
+            roles: m.roles.labels(),
+            active: m.active,
+        })
+        .collect();
+    let invitations = invitations::list(state, current.scope)
+        .await?
+        .into_iter()
+        .map(|i| InvitationRow {
+            id: i.id.to_string(),
+            email: i.email,
+            roles: i.roles.labels(),
+            pending: i.status == invitations::InvitationStatus::Pending,
+            status: match i.status {
+                invitations::InvitationStatus::Pending => "Waiting",
+                invitations::InvitationStatus::Accepted => "Accepted",
+                invitations::InvitationStatus::Revoked => "Withdrawn",
+                invitations::InvitationStatus::Expired => "Expired",
+            },
+            expires_at: local_time(i.expires_at, tz),
+        })
+        .collect();
+    let role_options = Role::ALL
+        .into_iter()
+        .map(|r| RoleOption {
+            value: r.as_str(),
+            label: r.label(),
+            checked: draft.roles.iter().any(|x| x == r.as_str()),
+        })
+        .collect();
+    Ok(render(&MembersPage {
+        nav: nav(session, current).await?,
+        csrf_token: csrf::token(session).await?,
+        practice_name: current.practice.name.clone(),
+        members,
+        invitations,
+        new_link: draft.new_link,
+        invitation_ttl_hours: state.config.invitation_ttl_hours,
+        invite_email: draft.email,
+        role_options,
+        errors: draft.errors,
+    }))
+}
+
+async fn members_page(State(state): State<AppState>, session: Session, SignedIn(current): SignedIn) -> PageResult {
+    let draft = InviteDraft { email: String::new(), roles: vec![], errors: FormErrors::default(), new_link: None };
+    members_view(&state, &session, &current, draft).await
+}
+
+async fn invite_submit(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(current): SignedIn,
+    CsrfForm(form): CsrfForm<InviteForm>,
+) -> PageResult {
+    current.require(Role::Admin)?;
+    let mut fields = Fields::default();
+    let email = fields.check("email", Email::parse(&form.email));
+    let roles = fields.check(
+        "roles",
+        form.roles
+            .iter()
+            .map(|r| r.parse::<Role>())
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(Roles::new),
+    );
+    let result = match (fields.finish(), email, roles) {
+        (Ok(()), Some(email), Some(roles)) => {
+            invitations::create(&state, current.scope, current.id(), email, roles).await
+        }
+        (Err(err), ..) => Err(err),
+        _ => unreachable!("every field was checked"),
+    };
+    let draft = match result {
+        Ok(created) => InviteDraft {
+            email: String::new(),
+            roles: vec![],
+            errors: FormErrors::default(),
+            new_link: Some(created.link),
+        },
+        Err(AppError::Invalid(errors)) => InviteDraft { email: form.email, roles: form.roles, errors: errors.into(), new_link: None },
+        Err(AppError::Conflict(message)) => InviteDraft {
+            email: form.email,
+            roles: form.roles,
+            errors: vec![crate::error::FieldError::new("email", message.trim_start_matches("email: "))].into(),
+            new_link: None,
+        },
+        Err(other) => return Err(other.into()),
+    };
+    members_view(&state, &session, &current, draft).await
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    email: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+async fn deactivate_submit(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<CsrfOnly>,
+) -> PageResult {
+    current.require(Role::Admin)?;
+    members::deactivate(&state, current.scope, current.id(), id).await?;
+    Ok(Redirect::to("/members").into_response())
+}
+
+async fn reactivate_submit(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<CsrfOnly>,
+) -> PageResult {
+    current.require(Role::Admin)?;
+    members::reactivate(&state, current.scope, id).await?;
+    Ok(Redirect::to("/members").into_response())
+}
+
+async fn revoke_invitation_submit(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<CsrfOnly>,
+) -> PageResult {
+    current.require(Role::Admin)?;
+    invitations::revoke(&state, current.scope, id).await?;
+    Ok(Redirect::to("/members").into_response())
+}
+
+// ---- personal API tokens --------------------------------------------------------
+
+struct TokenDraft {
+    name: String,
+    expires_in_days: String,
+    errors: FormErrors,
+    new_secret: Option<String>,
+}
+
+async fn tokens_view(state: &AppState, session: &Session, current: &CurrentMember, draft: TokenDraft) -> PageResult {
+    let tz = current.practice.time_zone.as_str();
+    let tokens = tokens::list(&state.db, current.scope, current.id())
+        .await?
+        .into_iter()
+        .map(|t| TokenRow {
+            id: t.id.to_string(),
+            name: t.name,
+            prefix: t.prefix,
+            expires_at: local_time(t.expires_at, tz),
+            last_used_at: t.last_used_at.map(|at| local_time(at, tz)).unwrap_or_else(|| "Never".into()),
+            revoked: t.revoked_at.is_some(),
+        })
+        .collect();
+    Ok(render(&TokensPage {
+        nav: nav(session, current).await?,
+        csrf_token: csrf::token(session).await?,
+        tokens,
+        new_secret: draft.new_secret,
+        name: draft.name,
+        expires_in_days: draft.expires_in_days,
+        errors: draft.errors,
+    }))
+}
+
+async fn tokens_page(State(state): State<AppState>, session: Session, SignedIn(current): SignedIn) -> PageResult {
+    let draft = TokenDraft {
+        name: String::new(),
+        expires_in_days: tokens::DEFAULT_DAYS.to_string(),
+        errors: FormErrors::default(),
+        new_secret: None,
+    };
+    tokens_view(&state, &session, &current, draft).await
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    name: String,
+    expires_in_days: String,
+}
+
+async fn token_submit(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(current): SignedIn,
+    CsrfForm(form): CsrfForm<TokenForm>,
+) -> PageResult {
+    let mut fields = Fields::default();
+    let name = fields.check("name", tokens::parse_token_name(&form.name));
+    let days = fields.check(
+        "expires_in_days",
+        form.expires_in_days
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| "enter a number of days".to_owned())
+            .and_then(|d| tokens::parse_days(Some(d))),
+    );
+    let draft = match (fields.finish(), name, days) {
+        (Ok(()), Some(name), Some(days)) => {
+            let created =
+                tokens::create(&state.db, current.scope, current.id(), name, days, state.clock.now()).await?;
+            TokenDraft {
+                name: String::new(),
+                expires_in_days: tokens::DEFAULT_DAYS.to_string(),
+                errors: FormErrors::default(),
+                new_secret: Some(created.secret),
+            }
+        }
+        (Err(AppError::Invalid(errors)), ..) => TokenDraft {
+            name: form.name,
+            expires_in_days: form.expires_in_days,
+            errors: errors.into(),
+            new_secret: None,
+        },
+        (Err(other), ..) => return Err(other.into()),
+        _ => unreachable!("every field was checked"),
+    };
+    tokens_view(&state, &session, &current, draft).await
+}
+
+async fn revoke_token_submit(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<CsrfOnly>,
+) -> PageResult {
+    tokens::revoke(&state.db, current.scope, current.id(), id, state.clock.now()).await?;
+    Ok(Redirect::to("/tokens").into_response())
+}
