@@ -69,11 +69,13 @@ pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
 
     let hsts = https.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
 
+    // Route layers run only for matched routes, innermost first: the route
+    // is recorded before the session layer opens a span of its own.
     let routes = routes
+        .route_layer(sessions)
         .route_layer(middleware::from_fn(record_route))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::same_origin))
-        .layer(sessions)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
 
     routes

@@ -1,1 +1,14 @@
-fn main(){}
+//! Tandem's integration tests: one binary, a module per area. Every test gets
+//! a fresh database with the real migrations; tests declared with [`both!`]
+//! run on SQLite and, when `TANDEM_TEST_POSTGRES_URL` is set, on PostgreSQL.
+
+mod helpers;
+
+mod access_tokens;
+mod errors_and_headers;
+mod health;
+mod invitations;
+mod isolation;
+mod members;
+mod setup;
+mod sign_in;

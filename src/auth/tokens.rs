@@ -104,6 +104,8 @@ pub async fn list(
         .select::<api_tokens::Entity>()
         .filter(api_tokens::Column::MemberId.eq(member_id))
         .order_by_desc(api_tokens::Column::CreatedAt)
+        // Ids are UUIDv7: a tie on the timestamp still lists newest first.
+        .order_by_desc(api_tokens::Column::Id)
         .all(db)
         .await?
         .into_iter()

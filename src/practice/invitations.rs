@@ -127,6 +127,8 @@ pub async fn list(state: &AppState, scope: PracticeScope) -> Result<Vec<Invitati
     scope
         .select::<invitations::Entity>()
         .order_by_desc(invitations::Column::CreatedAt)
+        // Ids are UUIDv7: a tie on the timestamp still lists newest first.
+        .order_by_desc(invitations::Column::Id)
         .all(&state.db)
         .await?
         .into_iter()

@@ -44,6 +44,7 @@ pub async fn list(state: &AppState, scope: PracticeScope) -> Result<Vec<MemberVi
     scope
         .select::<members::Entity>()
         .order_by_asc(members::Column::DisplayName)
+        .order_by_asc(members::Column::Id)
         .all(&state.db)
         .await?
         .into_iter()

@@ -262,6 +262,9 @@ async fn sign_in_submit(
                 error: Some(err.detail()),
             });
             *response.status_mut() = err.status();
+            if let AppError::TooManyRequests { retry_after_secs, .. } = err {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
             return Ok(response);
         }
         Err(other) => return Err(other.into()),

@@ -1,0 +1,82 @@
+//! Personal API tokens: shown once, hashed at rest, expiring, revocable.
+
+use axum::http::{Method, StatusCode};
+use sea_orm::EntityTrait;
+use time::Duration;
+
+use crate::{both, helpers::*};
+
+async fn tokens_authenticate_until_revoked(app: TestApp) {
+    let practice = app.practice("reed").await;
+    let mut admin = practice.admin;
+    let (id, secret) = admin.create_token("nightly export").await;
+    assert!(secret.starts_with("tdm_"));
+
+    // Stored only as a hash.
+    let rows = entity::api_tokens::Entity::find().all(&app.state.db).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_ne!(rows[0].token_hash, secret);
+    assert!(!rows[0].token_hash.contains(&secret[4..]));
+
+    let mut script = Client::with_bearer(&app, &secret);
+    let me = script.get("/api/v1/me").await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["email"], "admin@reed.example");
+    // Bearer requests need no CSRF token.
+    let res = script
+        .send(Method::POST, "/api/v1/tokens", &[("content-type", "application/json")], r#"{"name":"second"}"#.into())
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+
+    let list = admin.get("/api/v1/tokens").await;
+    assert!(!list.text().contains(&secret), "lists never show the secret");
+    assert_eq!(list.json().as_array().unwrap().len(), 2);
+
+    let res = admin.json(Method::DELETE, &format!("/api/v1/tokens/{id}"), None).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    assert_eq!(script.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn tokens_expire(app: TestApp) {
+    let practice = app.practice("sedge").await;
+    let mut admin = practice.admin;
+    let (_, secret) = admin.create_token("short lived").await; // 30 days
+    let mut script = Client::with_bearer(&app, &secret);
+    app.clock.advance(Duration::days(29));
+    assert_eq!(script.get("/api/v1/me").await.status, StatusCode::OK);
+    app.clock.advance(Duration::days(2));
+    assert_eq!(script.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn bad_credentials_never_fall_back_to_the_cookie(app: TestApp) {
+    let practice = app.practice("moss").await;
+    let mut admin = practice.admin;
+    admin.bearer = Some("tdm_not-a-real-token".into());
+    let res = admin.get("/api/v1/me").await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.header("www-authenticate"), Some("Bearer"));
+    admin.bearer = None;
+    assert_eq!(admin.get("/api/v1/me").await.status, StatusCode::OK);
+}
+
+async fn token_input_is_validated(app: TestApp) {
+    let practice = app.practice("fern").await;
+    let mut admin = practice.admin;
+    let res = admin
+        .json(Method::POST, "/api/v1/tokens", Some(serde_json::json!({"name": "", "expires_in_days": 9999})))
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.json()["errors"].as_array().unwrap().len(), 2);
+    // Through the page: the secret is shown once, then only its prefix.
+    let res = admin.submit("/tokens", "/tokens", &[("name", "backup script"), ("expires_in_days", "7")]).await;
+    let html = res.text();
+    assert!(html.contains("Copy it now"));
+    let start = html.find("tdm_").unwrap();
+    let secret = &html[start..start + html[start..].find('<').unwrap()];
+    assert_eq!(Client::with_bearer(&app, secret).get("/api/v1/me").await.status, StatusCode::OK);
+    let again = admin.get("/tokens").await.text();
+    assert!(!again.contains(secret));
+    assert!(again.contains("backup script"));
+}
+
+both!(tokens_authenticate_until_revoked, tokens_expire, bad_credentials_never_fall_back_to_the_cookie, token_input_is_validated);

@@ -1,0 +1,22 @@
+//! Liveness and readiness probes.
+
+use axum::http::StatusCode;
+
+use crate::{both, helpers::*};
+
+async fn ready_while_the_database_answers(app: TestApp) {
+    let mut probe = app.client();
+    assert_eq!(probe.get("/healthz").await.status, StatusCode::OK);
+    let ready = probe.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.json()["status"], "ready");
+
+    app.state.db.close_by_ref().await.unwrap();
+    let ready = probe.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.header("content-type"), Some("application/problem+json"));
+    // The process itself is still alive.
+    assert_eq!(probe.get("/healthz").await.status, StatusCode::OK);
+}
+
+both!(ready_while_the_database_answers);

@@ -1,0 +1,371 @@
+//! A test app per test: fresh database, real migrations, a manual clock, and
+//! a small cookie-keeping client that drives `tandem::app` without a socket.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex, Once},
+};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::ConnectInfo,
+    http::{HeaderMap, Method, Request, StatusCode, header},
+};
+use http_body_util::BodyExt;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+use tandem::{AppState, clock::ManualClock, config::Config};
+use tower::ServiceExt;
+
+/// Runs each named `async fn(TestApp)` on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::helpers::TestApp::sqlite().await).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::postgres().await {
+                    super::$name(app).await;
+                }
+            }
+        }
+    )+};
+}
+
+pub const PASSWORD: &str = "a long enough test password";
+
+/// Everything the suite logged, as JSON lines, unless `TEST_LOG` sends it to
+/// the terminal instead. Uses the production default filter, so tests can
+/// check what a real deployment would write.
+static CAPTURED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+#[derive(Clone, Copy)]
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURED.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            tandem::telemetry::init(tandem::config::LogFormat::Pretty, "debug,sqlx=warn");
+        } else {
+            tracing_subscriber::fmt()
+                .json()
+                .with_env_filter(tandem::config::Config::default().log_filter)
+                .with_writer(|| Capture)
+                .init();
+        }
+    });
+}
+
+/// The logs captured so far (empty when `TEST_LOG` is set).
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&CAPTURED.lock().unwrap()).into_owned()
+}
+
+pub fn test_config() -> Config {
+    Config { database_max_connections: 5, ..Config::default() }
+}
+
+enum Store {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Store::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs inside the test's runtime; use a runtime of our own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    if let Ok(db) = Database::connect(admin_url).await {
+                        let _ = db
+                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    pub clock: ManualClock,
+    pub router: Router,
+    _store: Store,
+}
+
+impl TestApp {
+    pub async fn sqlite() -> Self {
+        Self::sqlite_with(test_config()).await
+    }
+
+    pub async fn sqlite_with(config: Config) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("tandem.db").display());
+        Self::build(url, config, Store::Sqlite(dir)).await
+    }
+
+    /// `None` (skip) when no PostgreSQL is configured, except in CI, where
+    /// a missing PostgreSQL fails the test.
+    pub async fn postgres() -> Option<Self> {
+        Self::postgres_with(test_config()).await
+    }
+
+    pub async fn postgres_with(config: Config) -> Option<Self> {
+        let Ok(admin_url) = std::env::var("TANDEM_TEST_POSTGRES_URL") else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but TANDEM_TEST_POSTGRES_URL is not set: PostgreSQL tests must run in CI");
+            }
+            eprintln!("skipping PostgreSQL: TANDEM_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let name = format!("tandem_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(admin_url.clone())
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at TANDEM_TEST_POSTGRES_URL is unreachable: {e}"));
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let mut url = url::Url::parse(&admin_url).expect("TANDEM_TEST_POSTGRES_URL is a URL");
+        url.set_path(&name);
+        Some(Self::build(url.to_string(), config, Store::Postgres { admin_url, name }).await)
+    }
+
+    async fn build(url: String, mut config: Config, store: Store) -> Self {
+        init_logs();
+        config.database_url = tandem::config::Secret::new(url.clone());
+        let db = tandem::db::connect(&config).await.expect("connect");
+        tandem::db::migrate(&db).await.expect("migrate");
+        let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+        let state = AppState::new(db, config, Arc::new(clock.clone()));
+        let router = tandem::app(state.clone());
+        Self { state, clock, router, _store: store }
+    }
+
+    pub fn client(&self) -> Client<'_> {
+        self.client_from("198.51.100.7:50000")
+    }
+
+    pub fn client_from(&self, addr: &str) -> Client<'_> {
+        Client { app: self, cookies: HashMap::new(), bearer: None, addr: addr.parse().unwrap() }
+    }
+
+    /// A practice made the way a script would make it, with its first admin
+    /// signed in through the pages.
+    pub async fn practice(&self, slug: &str) -> Practice<'_> {
+        let (practice, link) = tandem::practice::setup::create_from_cli(
+            &self.state,
+            tandem::practice::setup::NewPractice {
+                name: format!("Practice {slug}"),
+                slug: slug.into(),
+                time_zone: "Europe/Berlin".into(),
+            },
+            tandem::practice::Email::parse(&format!("admin@{slug}.example")).unwrap(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create practice: {e}"));
+        let mut admin = self.client();
+        admin.accept_invitation(&link, "Ada Admin").await;
+        Practice { id: practice.id, admin }
+    }
+}
+
+pub struct Practice<'a> {
+    pub id: uuid::Uuid,
+    pub admin: Client<'a>,
+}
+
+impl<'a> Practice<'a> {
+    /// Invites `email` with `roles`, and has them accept; returns them signed in.
+    pub async fn member(&mut self, email: &str, roles: &[&str]) -> (uuid::Uuid, Client<'a>) {
+        let link = self.admin.invite(email, roles).await;
+        let mut client = self.admin.app.client();
+        client.accept_invitation(&link, "Casey Counselor").await;
+        let me = client.get("/api/v1/me").await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.text());
+        (me.json()["id"].as_str().unwrap().parse().unwrap(), client)
+    }
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn location(&self) -> Option<&str> {
+        self.header("location")
+    }
+
+    /// The CSRF token of the first form on the page.
+    pub fn csrf_token(&self) -> String {
+        let text = self.text();
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = text.find(marker).unwrap_or_else(|| panic!("no CSRF token in: {text}")) + marker.len();
+        text[start..start + text[start..].find('"').unwrap()].to_owned()
+    }
+}
+
+/// A browser-like client: keeps cookies, or sends a bearer token.
+pub struct Client<'a> {
+    pub app: &'a TestApp,
+    pub cookies: HashMap<String, String>,
+    pub bearer: Option<String>,
+    pub addr: SocketAddr,
+}
+
+impl<'a> Client<'a> {
+    pub fn with_bearer(app: &'a TestApp, token: &str) -> Self {
+        let mut client = app.client();
+        client.bearer = Some(token.to_owned());
+        client
+    }
+
+    pub async fn send(&mut self, method: Method, path: &str, headers: &[(&str, &str)], body: Body) -> TestResponse {
+        let mut req = Request::builder().method(method).uri(path);
+        if !self.cookies.is_empty() {
+            let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+            req = req.header(header::COOKIE, cookie);
+        }
+        if let Some(token) = &self.bearer {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let mut req = req.body(body).unwrap();
+        req.extensions_mut().insert(ConnectInfo(self.addr));
+        let res = self.app.router.clone().oneshot(req).await.unwrap();
+        let (parts, body) = res.into_parts();
+        for value in parts.headers.get_all(header::SET_COOKIE) {
+            let value = value.to_str().unwrap();
+            let pair = value.split(';').next().unwrap();
+            let (name, val) = pair.split_once('=').unwrap();
+            let removed = value.to_ascii_lowercase().contains("max-age=0") || val.is_empty();
+            if removed {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), val.to_owned());
+            }
+        }
+        let body = body.collect().await.unwrap().to_bytes().to_vec();
+        TestResponse { status: parts.status, headers: parts.headers, body }
+    }
+
+    pub async fn get(&mut self, path: &str) -> TestResponse {
+        self.send(Method::GET, path, &[], Body::empty()).await
+    }
+
+    pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        let body = serde_html_form::to_string(fields).unwrap();
+        self.send(
+            Method::POST,
+            path,
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Body::from(body),
+        )
+        .await
+    }
+
+    /// Posts a form the way a browser would after showing `page`: with its CSRF token.
+    pub async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> TestResponse {
+        let token = self.get(page).await.csrf_token();
+        let mut all = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_form(action, &all).await
+    }
+
+    /// Sends JSON. With a session cookie it adds the session's CSRF header, as
+    /// Tandem's own pages would.
+    pub async fn json(&mut self, method: Method, path: &str, body: Option<Value>) -> TestResponse {
+        let csrf = if self.bearer.is_none() && method != Method::GET {
+            Some(self.get("/tokens").await.csrf_token())
+        } else {
+            None
+        };
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(token) = &csrf {
+            headers.push(("x-csrf-token", token.as_str()));
+        }
+        let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
+        self.send(method, path, &headers, body).await
+    }
+
+    pub async fn sign_in(&mut self, practice: &str, email: &str, password: &str) -> TestResponse {
+        self.submit(
+            "/sign-in",
+            "/sign-in",
+            &[("practice", practice), ("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn accept_invitation(&mut self, link: &str, name: &str) -> TestResponse {
+        let path = link_path(link);
+        let res = self.submit(&path, &path, &[("display_name", name), ("password", PASSWORD)]).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "accepting {path}: {}", res.text());
+        res
+    }
+
+    /// Invites through the API (as an admin) and returns the link.
+    pub async fn invite(&mut self, email: &str, roles: &[&str]) -> String {
+        let res = self
+            .json(Method::POST, "/api/v1/invitations", Some(serde_json::json!({ "email": email, "roles": roles })))
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+        res.json()["link"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn create_token(&mut self, name: &str) -> (uuid::Uuid, String) {
+        let res = self
+            .json(Method::POST, "/api/v1/tokens", Some(serde_json::json!({ "name": name, "expires_in_days": 30 })))
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+        let body = res.json();
+        (body["id"].as_str().unwrap().parse().unwrap(), body["token_secret"].as_str().unwrap().to_owned())
+    }
+}
+
+/// `http://host/join/abc` -> `/join/abc`
+pub fn link_path(link: &str) -> String {
+    let url = url::Url::parse(link).expect("absolute link");
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    }
+}

@@ -1,0 +1,112 @@
+//! Nothing crosses practices: a member of practice B gets 404 for every id
+//! of practice A, on every route that takes one, and nothing in A changes.
+
+use axum::http::{Method, StatusCode};
+
+use crate::{both, helpers::*};
+
+/// Every route with an id, as (method, API or page, path template).
+const ID_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/members/{id}"),
+    ("POST", "/api/v1/members/{id}/deactivate"),
+    ("POST", "/api/v1/members/{id}/reactivate"),
+    ("PUT", "/api/v1/members/{id}/roles"),
+    ("DELETE", "/api/v1/invitations/{id}"),
+    ("DELETE", "/api/v1/tokens/{id}"),
+    ("POST", "/members/{id}/deactivate"),
+    ("POST", "/members/{id}/reactivate"),
+    ("POST", "/invitations/{id}/revoke"),
+    ("POST", "/tokens/{id}/revoke"),
+];
+
+/// A route added with an `{id}` but not listed above fails this test, so the
+/// cross-practice check below cannot silently miss it.
+#[test]
+fn every_route_with_an_id_is_covered() {
+    let mut found = Vec::new();
+    for (file, prefix) in [("src/api/members.rs", "/api/v1"), ("src/api/me.rs", "/api/v1"), ("src/web/mod.rs", "")] {
+        let source = std::fs::read_to_string(file).unwrap();
+        for line in source.lines().filter(|l| l.contains(".route(\"")) {
+            let path = line.split('"').nth(1).unwrap();
+            if path.contains("{id}") {
+                found.push(format!("{prefix}{path}"));
+            }
+        }
+    }
+    let listed: Vec<&str> = ID_ROUTES.iter().map(|(_, p)| *p).collect();
+    for path in &found {
+        assert!(listed.contains(&path.as_str()), "{path} takes an id but is not in ID_ROUTES");
+    }
+    let api_dir: Vec<_> = std::fs::read_dir("src/api").unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(api_dir.len(), 3, "a new API module must be added to the scan above: {api_dir:?}");
+}
+
+async fn foreign_ids_answer_not_found(app: TestApp) {
+    let mut a = app.practice("alpha").await;
+    let (a_member, mut a_counselor) = a.member("c@alpha.example", &["counselor"]).await;
+    a.admin.invite("pending@alpha.example", &["client"]).await;
+    let a_invitation = a.admin.get("/api/v1/invitations").await.json()[0]["id"].as_str().unwrap().to_owned();
+    let (a_token, a_secret) = a_counselor.create_token("alpha script").await;
+
+    let b = app.practice("beta").await;
+    let mut b_admin = b.admin;
+    let (_, b_secret) = b_admin.create_token("beta script").await;
+
+    let id_for = |path: &str| -> String {
+        if path.contains("invitations") {
+            a_invitation.clone()
+        } else if path.contains("tokens") {
+            a_token.to_string()
+        } else {
+            a_member.to_string()
+        }
+    };
+
+    for (method, template) in ID_ROUTES {
+        let path = template.replace("{id}", &id_for(template));
+        let method: Method = method.parse().unwrap();
+        let res = if path.starts_with("/api/") {
+            let body = (method == Method::PUT).then(|| serde_json::json!({"roles": ["client"]}));
+            // Both ways of calling the API: session cookie and bearer token.
+            let by_session = b_admin.json(method.clone(), &path, body.clone()).await;
+            assert_eq!(by_session.status, StatusCode::NOT_FOUND, "{method} {path} (session): {}", by_session.text());
+            assert_eq!(by_session.header("content-type"), Some("application/problem+json"));
+            let mut script = Client::with_bearer(&app, &b_secret);
+            script.json(method.clone(), &path, body).await
+        } else {
+            b_admin.submit("/", &path, &[]).await
+        };
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{method} {path}: {}", res.text());
+    }
+
+    // A is untouched: member active with its roles, invitation pending, token live.
+    let member = a.admin.get(&format!("/api/v1/members/{a_member}")).await.json();
+    assert_eq!(member["active"], true);
+    assert_eq!(member["roles"], serde_json::json!(["counselor"]));
+    assert_eq!(a.admin.get("/api/v1/invitations").await.json()[0]["status"], "pending");
+    assert_eq!(Client::with_bearer(&app, &a_secret).get("/api/v1/me").await.status, StatusCode::OK);
+
+    // B's lists show none of A's rows.
+    let b_members = b_admin.get("/api/v1/members").await.text();
+    assert!(!b_members.contains("alpha.example"));
+    let b_invitations = b_admin.get("/api/v1/invitations").await.text();
+    assert!(!b_invitations.contains("alpha.example"), "{b_invitations}");
+
+    // Malformed ids are "not found" too, never a parser error.
+    assert_eq!(b_admin.get("/api/v1/members/not-a-uuid").await.status, StatusCode::NOT_FOUND);
+}
+
+async fn a_token_acts_only_in_its_own_practice(app: TestApp) {
+    let a = app.practice("gamma").await;
+    let b = app.practice("delta").await;
+    let mut a_admin = a.admin;
+    let (_, secret) = a_admin.create_token("x").await;
+    let mut script = Client::with_bearer(&app, &secret);
+    let me = script.get("/api/v1/me").await.json();
+    assert_eq!(me["practice"]["id"], a.id.to_string());
+    let members = script.get("/api/v1/members").await.text();
+    assert!(!members.contains("delta.example"));
+    drop(b);
+}
+
+both!(foreign_ids_answer_not_found, a_token_acts_only_in_its_own_practice);

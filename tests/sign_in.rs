@@ -1,0 +1,171 @@
+//! Password sign-in, sessions (rotation, idle and absolute timeouts, sign-out)
+//! and throttling of failed attempts.
+
+use axum::http::StatusCode;
+use time::Duration;
+
+use crate::{both, helpers::*};
+
+async fn sign_in_rotates_the_session_and_sign_out_ends_it(app: TestApp) {
+    let practice = app.practice("oak").await;
+    drop(practice);
+    let mut browser = app.client();
+    let page = browser.get("/sign-in").await;
+    assert_eq!(page.status, StatusCode::OK);
+    // One practice: its short name is filled in.
+    assert!(page.text().contains("value=\"oak\""));
+    let before = browser.cookies.get("tandem_session").cloned().expect("anonymous session for the form");
+
+    let res = browser.sign_in("oak", "admin@oak.example", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let set_cookie = res.header("set-cookie").unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    assert!(!set_cookie.contains("Secure"), "plain http must not set Secure: {set_cookie}");
+    let after = browser.cookies.get("tandem_session").cloned().unwrap();
+    assert_ne!(before, after, "the session id changes at sign-in");
+
+    let home = browser.get("/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.text().contains("Ada Admin") && home.text().contains("Practice oak"));
+
+    // The pre-sign-in id is worthless.
+    let mut planted = app.client();
+    planted.cookies.insert("tandem_session".into(), before);
+    assert_eq!(planted.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+
+    // Sign-out ends the session server-side: a stolen copy of the cookie stops working.
+    let mut copy = app.client();
+    copy.cookies.insert("tandem_session".into(), after);
+    assert_eq!(copy.get("/api/v1/me").await.status, StatusCode::OK);
+    let res = browser.submit("/", "/sign-out", &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(copy.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(browser.get("/").await.location(), Some("/sign-in"));
+}
+
+async fn wrong_password_and_unknown_account_look_the_same(app: TestApp) {
+    app.practice("elm").await;
+    let mut a = app.client_from("203.0.113.1:1");
+    let wrong_password = a.sign_in("elm", "admin@elm.example", "not the right password").await;
+    let mut b = app.client_from("203.0.113.2:1");
+    let unknown_account = b.sign_in("elm", "nobody@elm.example", "not the right password").await;
+    let mut c = app.client_from("203.0.113.3:1");
+    let unknown_practice = c.sign_in("nope", "admin@elm.example", "not the right password").await;
+    for res in [&wrong_password, &unknown_account, &unknown_practice] {
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        assert!(res.text().contains("The practice, email or password is not right."));
+    }
+    let strip = |s: String| s.replace("nobody@", "admin@").replace("value=\"nope\"", "value=\"elm\"");
+    let normalise = |res: &TestResponse| {
+        let text = res.text();
+        let token = res.csrf_token();
+        strip(text.replace(&token, "TOKEN"))
+    };
+    assert_eq!(normalise(&wrong_password), normalise(&unknown_account));
+    assert_eq!(normalise(&wrong_password), normalise(&unknown_practice));
+}
+
+async fn deactivated_members_cannot_sign_in(app: TestApp) {
+    let mut practice = app.practice("ash").await;
+    let (id, mut counselor) = practice.member("c@ash.example", &["counselor"]).await;
+    let res = practice
+        .admin
+        .json(axum::http::Method::POST, &format!("/api/v1/members/{id}/deactivate"), None)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    // Their open session ends at once...
+    assert_eq!(counselor.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    // ...and the right password no longer works.
+    let res = app.client().sign_in("ash", "c@ash.example", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn sessions_expire_after_idle_time(app: TestApp) {
+    app.practice("fir").await;
+    let mut browser = app.client();
+    browser.sign_in("fir", "admin@fir.example", PASSWORD).await;
+    // Activity keeps the session alive past the idle limit in total...
+    for _ in 0..3 {
+        app.clock.advance(Duration::minutes(20));
+        assert_eq!(browser.get("/").await.status, StatusCode::OK);
+    }
+    // ...but 31 quiet minutes end it.
+    app.clock.advance(Duration::minutes(31));
+    let res = browser.get("/").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.location(), Some("/sign-in"));
+    assert_eq!(browser.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn sessions_end_at_the_absolute_limit(app: TestApp) {
+    app.practice("yew").await;
+    let mut browser = app.client();
+    browser.sign_in("yew", "admin@yew.example", PASSWORD).await;
+    // Active every 25 minutes for 11.9 hours: still signed in.
+    for _ in 0..28 {
+        app.clock.advance(Duration::minutes(25));
+        assert_eq!(browser.get("/api/v1/me").await.status, StatusCode::OK);
+    }
+    app.clock.advance(Duration::minutes(25));
+    assert_eq!(browser.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn failed_sign_ins_lock_the_account_for_a_while(app: TestApp) {
+    app.practice("pine").await;
+    for i in 0..5 {
+        // From different addresses: the per-account counter is what locks.
+        let mut attacker = app.client_from(&format!("203.0.113.{}:1", 10 + i));
+        let res = attacker.sign_in("pine", "admin@pine.example", "guess number one").await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+    let mut owner = app.client_from("192.0.2.50:1");
+    let res = owner.sign_in("pine", "admin@pine.example", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.text());
+    assert!(res.header("retry-after").is_some());
+    assert!(res.text().contains("Too many failed sign-ins"));
+
+    app.clock.advance(Duration::minutes(16));
+    let res = owner.sign_in("pine", "admin@pine.example", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+}
+
+async fn failed_sign_ins_lock_the_address(app: TestApp) {
+    app.practice("cedar").await;
+    let max = app.state.config.sign_in_max_failures_per_address as usize;
+    let mut attacker = app.client_from("203.0.113.99:1");
+    for i in 0..max {
+        // A different account each time: the per-address counter is what locks.
+        let res = attacker.sign_in("cedar", &format!("guess{i}@cedar.example"), "password guess x").await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let res = attacker.sign_in("cedar", "admin@cedar.example", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    // Someone else, elsewhere, is not affected.
+    let res = app.client_from("192.0.2.1:1").sign_in("cedar", "admin@cedar.example", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+}
+
+both!(
+    sign_in_rotates_the_session_and_sign_out_ends_it,
+    wrong_password_and_unknown_account_look_the_same,
+    deactivated_members_cannot_sign_in,
+    sessions_expire_after_idle_time,
+    sessions_end_at_the_absolute_limit,
+    failed_sign_ins_lock_the_account_for_a_while,
+    failed_sign_ins_lock_the_address,
+);
+
+#[tokio::test]
+async fn cookies_are_secure_behind_https() {
+    let config = tandem::config::Config {
+        public_url: Some("https://tandem.example.org".parse().unwrap()),
+        ..test_config()
+    };
+    let app = TestApp::sqlite_with(config).await;
+    let res = app.client().get("/sign-in").await;
+    let set_cookie = res.header("set-cookie").unwrap();
+    assert!(set_cookie.starts_with("__Host-tandem_session="), "{set_cookie}");
+    assert!(set_cookie.contains("Secure") && set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(res.header("strict-transport-security").is_some());
+}
