@@ -110,3 +110,46 @@ async fn a_token_acts_only_in_its_own_practice(app: TestApp) {
 }
 
 both!(foreign_ids_answer_not_found, a_token_acts_only_in_its_own_practice);
+
+/// Practice-owned tables are queried through `PracticeScope` only. A direct
+/// `Entity::find()` (or update/delete) on one of them must say why it is safe
+/// with an `// unscoped:` comment on the line before; everything else fails here.
+#[test]
+fn practice_owned_tables_are_only_queried_through_the_scope() {
+    let scope = std::fs::read_to_string("src/scope.rs").unwrap();
+    let owned: Vec<String> = scope
+        .lines()
+        .filter_map(|l| l.strip_prefix("impl PracticeOwned for "))
+        .map(|rest| rest.split("::Entity").next().unwrap().to_owned())
+        .collect();
+    assert!(owned.len() >= 3, "found {owned:?}");
+
+    let mut offenders = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.ends_with("scope.rs") || path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let source = std::fs::read_to_string(&path).unwrap();
+            let lines: Vec<&str> = source.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                for table in &owned {
+                    let direct = ["find(", "find_by_id(", "update_many(", "delete_many(", "delete_by_id("]
+                        .iter()
+                        .any(|m| line.contains(&format!("{table}::Entity::{m}")));
+                    let explained = i > 0 && lines[i - 1].trim_start().starts_with("// unscoped:");
+                    if direct && !explained {
+                        offenders.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "unscoped queries on practice data:\n{}", offenders.join("\n"));
+}

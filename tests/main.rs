@@ -5,6 +5,7 @@
 mod helpers;
 
 mod access_tokens;
+mod binary;
 mod errors_and_headers;
 mod health;
 mod invitations;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     sea_query::OnConflict,
 };
 use tower_sessions::{
@@ -40,7 +40,7 @@ impl DbSessionStore {
     }
 
     /// Ends every browser session of a member (deactivation, password change).
-    pub async fn end_sessions_of(db: &DatabaseConnection, member_id: Uuid) -> Result<(), sea_orm::DbErr> {
+    pub async fn end_sessions_of(db: &impl ConnectionTrait, member_id: Uuid) -> Result<(), sea_orm::DbErr> {
         web_sessions::Entity::delete_many()
             .filter(web_sessions::Column::MemberId.eq(member_id))
             .exec(db)

@@ -165,6 +165,7 @@ pub async fn authenticate(
         return Err(AppError::Unauthenticated);
     }
     let now = state.clock.now();
+    // unscoped: the secret's hash is the key; the row names the practice.
     let token = api_tokens::Entity::find()
         .filter(api_tokens::Column::TokenHash.eq(crate::secret::hash(presented)))
         .one(&state.db)

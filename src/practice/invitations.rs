@@ -165,6 +165,7 @@ pub async fn find_open(
     secret: &str,
 ) -> Result<Option<(invitations::Model, practices::Model)>, AppError> {
     let now = state.clock.now();
+    // unscoped: the secret's hash is the key; the row names the practice.
     let Some(invitation) = invitations::Entity::find()
         .filter(invitations::Column::TokenHash.eq(crate::secret::hash(secret)))
         .one(&state.db)

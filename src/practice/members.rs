@@ -1,16 +1,21 @@
 //! A practice's members as its admins manage them.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, IntoActiveModel, QueryOrder, TransactionTrait,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use entity::{members, web_sessions};
+use entity::members;
 
 use super::{Role, Roles};
-use crate::{AppState, auth::tokens, error::AppError, scope::PracticeScope};
+use crate::{
+    AppState,
+    auth::{session_store::DbSessionStore, tokens},
+    error::AppError,
+    scope::PracticeScope,
+};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct MemberView {
@@ -81,11 +86,7 @@ pub async fn deactivate(
     } else {
         member
     };
-    use sea_orm::{ColumnTrait, QueryFilter};
-    web_sessions::Entity::delete_many()
-        .filter(web_sessions::Column::MemberId.eq(updated.id))
-        .exec(&txn)
-        .await?;
+    DbSessionStore::end_sessions_of(&txn, updated.id).await?;
     tokens::revoke_all(&txn, scope, updated.id, now).await?;
     txn.commit().await?;
     tracing::info!(member_id = %updated.id, "member deactivated");

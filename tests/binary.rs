@@ -1,0 +1,143 @@
+//! The real `tandem` binary: command-line help, redacted config, the setup
+//! link printed on first start, serving over TCP, and a bounded graceful
+//! shutdown on SIGTERM.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tandem");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn help_documents_the_configuration() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for name in ["TANDEM_DATABASE_URL", "TANDEM_BIND", "TANDEM_PUBLIC_URL", "TANDEM_LOG_FORMAT", "practice", "migrate"] {
+        assert!(help.contains(name), "--help does not mention {name}");
+    }
+}
+
+#[test]
+fn printed_config_redacts_the_database_password() {
+    let out = Command::new(BIN)
+        .arg("config")
+        .env("TANDEM_DATABASE_URL", "postgres://tandem:s3cret-pw@db.internal/tandem")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(printed.contains("database_url: [redacted]"), "{printed}");
+    assert!(!printed.contains("s3cret-pw"));
+}
+
+#[test]
+fn practice_create_prints_an_invitation_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let out = Command::new(BIN)
+        .args(["practice", "create", "--name", "Harbor Counseling", "--slug", "harbor", "--admin-email", "owner@harbor.example"])
+        .env("TANDEM_DATABASE_URL", &url)
+        .env("TANDEM_PUBLIC_URL", "https://tandem.harbor.example")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(printed.contains("https://tandem.harbor.example/join/"), "{printed}");
+
+    let out = Command::new(BIN)
+        .args(["practice", "create", "--name", "X", "--slug", "Bad Slug!", "--admin-email", "a@b.example"])
+        .env("TANDEM_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--slug"));
+}
+
+#[test]
+fn serves_prints_the_setup_link_and_stops_on_sigterm_within_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = Command::new(BIN)
+        .env("TANDEM_DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()))
+        .env("TANDEM_BIND", format!("127.0.0.1:{port}"))
+        .env("TANDEM_LOG_FORMAT", "json")
+        .env("TANDEM_SHUTDOWN_GRACE_SECONDS", "2")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let stdout = running.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut link = None;
+    let mut listening = false;
+    while (link.is_none() || !listening) && Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else { continue };
+        if line.starts_with('{') {
+            let event: serde_json::Value = serde_json::from_str(&line).expect("json log lines");
+            listening |= event["fields"]["message"] == "listening";
+        } else if let Some(start) = line.find("http://") {
+            link = Some(line[start..].trim().to_owned());
+        }
+    }
+    let link = link.expect("setup link printed on first start");
+    assert!(listening, "server said it is listening");
+    assert!(link.starts_with(&format!("http://127.0.0.1:{port}/setup?token=")), "{link}");
+
+    assert!(http_get(port, "/readyz").starts_with("HTTP/1.1 200"));
+    let path = link.split_once(&format!(":{port}")).unwrap().1;
+    let page = http_get(port, path);
+    assert!(page.starts_with("HTTP/1.1 200") && page.contains("Set up your practice"));
+
+    // A client that never finishes its request must not hold the process up
+    // past the grace period.
+    let mut stuck = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stuck, "GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+
+    let pid = running.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let stopping = Instant::now();
+    loop {
+        if let Some(status) = running.0.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(stopping.elapsed() < Duration::from_secs(15), "still running after SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(stuck);
+}
