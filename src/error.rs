@@ -38,6 +38,10 @@ pub enum AppError {
     Invalid(Vec<FieldError>),
     #[error("{0}")]
     Conflict(String),
+    #[error("send If-Match with the ETag of the version you edited")]
+    PreconditionRequired,
+    #[error("someone else changed this since you loaded it; reload, compare, and try again")]
+    PreconditionFailed,
     #[error("{detail}")]
     TooManyRequests { retry_after_secs: u64, detail: String },
     #[error("{0}")]
@@ -59,6 +63,8 @@ impl AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -70,6 +76,12 @@ impl AppError {
         match self {
             Self::NotFound => "There is nothing here, or you may not see it.".into(),
             Self::Unauthenticated => "Sign in, or send a valid API token.".into(),
+            Self::PreconditionRequired => {
+                "Send If-Match with the ETag of the version you edited.".into()
+            }
+            Self::PreconditionFailed => {
+                "Someone else changed this since you loaded it. Reload it, compare, and try again.".into()
+            }
             Self::Invalid(errors) => errors
                 .iter()
                 .map(|e| format!("{}: {}", e.field, e.message))

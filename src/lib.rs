@@ -3,6 +3,7 @@
 //! [`AppState`]; `main` only wires configuration to it, and tests drive it
 //! without a socket.
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod clock;
@@ -12,6 +13,7 @@ pub mod error;
 mod health;
 mod http;
 pub mod practice;
+pub mod records;
 pub mod scope;
 pub mod secret;
 pub mod telemetry;
@@ -42,7 +44,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .merge(web::routes())
-        .nest("/api/v1", api::routes())
+        .merge(api::router())
         .merge(health::routes());
     http::wrap(routes, state)
 }

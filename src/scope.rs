@@ -10,7 +10,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use entity::{api_tokens, invitations, members};
+use entity::{
+    api_tokens, boundaries, boundary_events, boundary_versions, care_team_members, couples,
+    custom_milestones, invitations, lapses, members, note_addenda, partners, private_notes,
+    relapse_plans, safety_plans, session_notes, supervisions, therapy_sessions,
+};
 
 /// A table whose rows each belong to exactly one practice.
 pub trait PracticeOwned: EntityTrait {
@@ -32,6 +36,96 @@ impl PracticeOwned for invitations::Entity {
 impl PracticeOwned for api_tokens::Entity {
     fn practice_column() -> Self::Column {
         api_tokens::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for couples::Entity {
+    fn practice_column() -> Self::Column {
+        couples::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for partners::Entity {
+    fn practice_column() -> Self::Column {
+        partners::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for care_team_members::Entity {
+    fn practice_column() -> Self::Column {
+        care_team_members::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for supervisions::Entity {
+    fn practice_column() -> Self::Column {
+        supervisions::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for therapy_sessions::Entity {
+    fn practice_column() -> Self::Column {
+        therapy_sessions::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for session_notes::Entity {
+    fn practice_column() -> Self::Column {
+        session_notes::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for note_addenda::Entity {
+    fn practice_column() -> Self::Column {
+        note_addenda::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for private_notes::Entity {
+    fn practice_column() -> Self::Column {
+        private_notes::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for boundaries::Entity {
+    fn practice_column() -> Self::Column {
+        boundaries::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for boundary_versions::Entity {
+    fn practice_column() -> Self::Column {
+        boundary_versions::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for boundary_events::Entity {
+    fn practice_column() -> Self::Column {
+        boundary_events::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for relapse_plans::Entity {
+    fn practice_column() -> Self::Column {
+        relapse_plans::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for safety_plans::Entity {
+    fn practice_column() -> Self::Column {
+        safety_plans::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for lapses::Entity {
+    fn practice_column() -> Self::Column {
+        lapses::Column::PracticeId
+    }
+}
+
+impl PracticeOwned for custom_milestones::Entity {
+    fn practice_column() -> Self::Column {
+        custom_milestones::Column::PracticeId
     }
 }
 

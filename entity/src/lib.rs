@@ -3,9 +3,24 @@
 //! crate, which also decides how each table is scoped to a practice.
 
 pub mod api_tokens;
+pub mod boundaries;
+pub mod boundary_events;
+pub mod boundary_versions;
+pub mod care_team_members;
+pub mod couples;
+pub mod custom_milestones;
 pub mod invitations;
+pub mod lapses;
 pub mod members;
+pub mod note_addenda;
+pub mod partners;
 pub mod practices;
+pub mod private_notes;
+pub mod relapse_plans;
+pub mod safety_plans;
+pub mod session_notes;
 pub mod setup_tokens;
 pub mod sign_in_throttle;
+pub mod supervisions;
+pub mod therapy_sessions;
 pub mod web_sessions;

@@ -1,16 +1,12 @@
 //! The caller's own account: who they are, and their API tokens.
 
-use axum::{
-    Router,
-    extract::State,
-    http::StatusCode,
-    response::IntoResponse,
-    routing::{delete, get},
-};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{Json, Path};
+use super::{Json, Path, Problem};
 use crate::{
     AppState,
     auth::{CurrentMember, tokens},
@@ -18,24 +14,25 @@ use crate::{
     practice::{Fields, Roles},
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/me", get(me))
-        .route("/practice", get(practice))
-        .route("/tokens", get(list_tokens).post(create_token))
-        .route("/tokens/{id}", delete(revoke_token))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(practice))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Me {
     id: Uuid,
     email: String,
     display_name: String,
+    #[schema(value_type = Vec<String>, example = json!(["counselor"]))]
     roles: Roles,
     practice: PracticeView,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PracticeView {
     id: Uuid,
     slug: String,
@@ -49,6 +46,9 @@ impl From<&entity::practices::Model> for PracticeView {
     }
 }
 
+/// Who the caller is, with their roles and practice.
+#[utoipa::path(get, path = "/me", tag = "account",
+    responses((status = 200, body = Me), (status = 401, body = Problem)))]
 async fn me(current: CurrentMember) -> axum::Json<Me> {
     axum::Json(Me {
         id: current.member.id,
@@ -59,10 +59,16 @@ async fn me(current: CurrentMember) -> axum::Json<Me> {
     })
 }
 
+/// The caller's practice.
+#[utoipa::path(get, path = "/practice", tag = "account",
+    responses((status = 200, body = PracticeView), (status = 401, body = Problem)))]
 async fn practice(current: CurrentMember) -> axum::Json<PracticeView> {
     axum::Json((&current.practice).into())
 }
 
+/// The caller's API tokens (never their secrets).
+#[utoipa::path(get, path = "/tokens", tag = "account",
+    responses((status = 200, body = Vec<tokens::TokenView>), (status = 401, body = Problem)))]
 async fn list_tokens(
     State(state): State<AppState>,
     current: CurrentMember,
@@ -70,14 +76,17 @@ async fn list_tokens(
     Ok(axum::Json(tokens::list(&state.db, current.scope, current.id()).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "nightly export", "expires_in_days": 30}))]
 struct NewTokenBody {
+    /// What will use the token (1-80 characters).
     name: String,
+    /// 1-365, default 90.
     expires_in_days: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CreatedToken {
     #[serde(flatten)]
     token: tokens::TokenView,
@@ -85,6 +94,9 @@ struct CreatedToken {
     token_secret: String,
 }
 
+/// Creates an API token; its secret is in this response only.
+#[utoipa::path(post, path = "/tokens", tag = "account", request_body = NewTokenBody,
+    responses((status = 201, body = CreatedToken), (status = 422, body = Problem)))]
 async fn create_token(
     State(state): State<AppState>,
     current: CurrentMember,
@@ -103,6 +115,9 @@ async fn create_token(
     ))
 }
 
+/// Revokes one of the caller's tokens.
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "account", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
 async fn revoke_token(
     State(state): State<AppState>,
     current: CurrentMember,

@@ -1,16 +1,12 @@
-//! Members and invitations, for practice admins.
+//! Members, invitations and supervision, for practice admins.
 
-use axum::{
-    Router,
-    extract::State,
-    http::StatusCode,
-    response::IntoResponse,
-    routing::{delete, get, post, put},
-};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{Json, Path};
+use super::{Json, Path, Problem};
 use crate::{
     AppState,
     auth::CurrentMember,
@@ -18,25 +14,30 @@ use crate::{
     practice::{
         Email, Fields, Role, Roles,
         invitations::{self, InvitationView},
-        members::{self, MemberView},
+        members::{self, MemberView, Supervision},
     },
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/members", get(list_members))
-        .route("/members/{id}", get(get_member))
-        .route("/members/{id}/deactivate", post(deactivate))
-        .route("/members/{id}/reactivate", post(reactivate))
-        .route("/members/{id}/roles", put(set_roles))
-        .route("/invitations", get(list_invitations).post(invite))
-        .route("/invitations/{id}", delete(revoke_invitation))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_members))
+        .routes(routes!(get_member))
+        .routes(routes!(deactivate))
+        .routes(routes!(reactivate))
+        .routes(routes!(set_roles))
+        .routes(routes!(list_invitations, invite))
+        .routes(routes!(revoke_invitation))
+        .routes(routes!(list_supervisions, add_supervision))
+        .routes(routes!(remove_supervision))
 }
 
 fn admin(current: &CurrentMember) -> Result<(), AppError> {
     current.require(Role::Admin)
 }
 
+/// Every member of the practice.
+#[utoipa::path(get, path = "/members", tag = "practice",
+    responses((status = 200, body = Vec<MemberView>), (status = 403, body = Problem)))]
 async fn list_members(
     State(state): State<AppState>,
     current: CurrentMember,
@@ -45,6 +46,9 @@ async fn list_members(
     Ok(axum::Json(members::list(&state, current.scope).await?))
 }
 
+/// One member.
+#[utoipa::path(get, path = "/members/{id}", tag = "practice", params(("id" = Uuid, Path)),
+    responses((status = 200, body = MemberView), (status = 404, body = Problem)))]
 async fn get_member(
     State(state): State<AppState>,
     current: CurrentMember,
@@ -54,6 +58,9 @@ async fn get_member(
     Ok(axum::Json(members::get(&state, current.scope, id).await?.try_into()?))
 }
 
+/// Ends a member's access: sessions end, tokens are revoked, records stay.
+#[utoipa::path(post, path = "/members/{id}/deactivate", tag = "practice", params(("id" = Uuid, Path)),
+    responses((status = 200, body = MemberView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn deactivate(
     State(state): State<AppState>,
     current: CurrentMember,
@@ -63,6 +70,9 @@ async fn deactivate(
     Ok(axum::Json(members::deactivate(&state, current.scope, current.id(), id).await?))
 }
 
+/// Lets a deactivated member sign in again.
+#[utoipa::path(post, path = "/members/{id}/reactivate", tag = "practice", params(("id" = Uuid, Path)),
+    responses((status = 200, body = MemberView), (status = 404, body = Problem)))]
 async fn reactivate(
     State(state): State<AppState>,
     current: CurrentMember,
@@ -72,9 +82,11 @@ async fn reactivate(
     Ok(axum::Json(members::reactivate(&state, current.scope, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"roles": ["counselor", "supervisor"]}))]
 struct RolesBody {
+    /// Any of admin, counselor, supervisor, client; a client has no other role.
     roles: Vec<String>,
 }
 
@@ -83,6 +95,10 @@ fn parse_roles(raw: &[String]) -> Result<Roles, String> {
     Roles::new(roles)
 }
 
+/// Replaces a member's roles.
+#[utoipa::path(put, path = "/members/{id}/roles", tag = "practice", params(("id" = Uuid, Path)),
+    request_body = RolesBody,
+    responses((status = 200, body = MemberView), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn set_roles(
     State(state): State<AppState>,
     current: CurrentMember,
@@ -94,6 +110,9 @@ async fn set_roles(
     Ok(axum::Json(members::set_roles(&state, current.scope, current.id(), id, roles).await?))
 }
 
+/// All invitations, newest first.
+#[utoipa::path(get, path = "/invitations", tag = "practice",
+    responses((status = 200, body = Vec<InvitationView>), (status = 403, body = Problem)))]
 async fn list_invitations(
     State(state): State<AppState>,
     current: CurrentMember,
@@ -102,14 +121,15 @@ async fn list_invitations(
     Ok(axum::Json(invitations::list(&state, current.scope).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "sam.rivera@example.org", "roles": ["counselor"]}))]
 struct InviteBody {
     email: String,
     roles: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CreatedInvitation {
     #[serde(flatten)]
     invitation: InvitationView,
@@ -117,6 +137,9 @@ struct CreatedInvitation {
     link: String,
 }
 
+/// Creates a single-use, expiring invitation link.
+#[utoipa::path(post, path = "/invitations", tag = "practice", request_body = InviteBody,
+    responses((status = 201, body = CreatedInvitation), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn invite(
     State(state): State<AppState>,
     current: CurrentMember,
@@ -135,6 +158,9 @@ async fn invite(
     ))
 }
 
+/// Withdraws an invitation that has not been accepted.
+#[utoipa::path(delete, path = "/invitations/{id}", tag = "practice", params(("id" = Uuid, Path)),
+    responses((status = 200, body = InvitationView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn revoke_invitation(
     State(state): State<AppState>,
     current: CurrentMember,
@@ -142,4 +168,48 @@ async fn revoke_invitation(
 ) -> Result<axum::Json<InvitationView>, AppError> {
     admin(&current)?;
     Ok(axum::Json(invitations::revoke(&state, current.scope, id).await?))
+}
+
+/// Who supervises whom.
+#[utoipa::path(get, path = "/supervisions", tag = "practice",
+    responses((status = 200, body = Vec<Supervision>), (status = 403, body = Problem)))]
+async fn list_supervisions(
+    State(state): State<AppState>,
+    current: CurrentMember,
+) -> Result<axum::Json<Vec<Supervision>>, AppError> {
+    admin(&current)?;
+    Ok(axum::Json(members::supervisions(&state, current.scope).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SupervisionBody {
+    supervisor_id: Uuid,
+    counselor_id: Uuid,
+}
+
+/// Makes a supervisor responsible for reviewing a counselor's work.
+#[utoipa::path(post, path = "/supervisions", tag = "practice", request_body = SupervisionBody,
+    responses((status = 201, body = Supervision), (status = 422, body = Problem)))]
+async fn add_supervision(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    Json(body): Json<SupervisionBody>,
+) -> Result<impl IntoResponse, AppError> {
+    admin(&current)?;
+    let created = members::add_supervision(&state, current.scope, body.supervisor_id, body.counselor_id).await?;
+    Ok((StatusCode::CREATED, axum::Json(created)))
+}
+
+/// Ends a supervision.
+#[utoipa::path(delete, path = "/supervisions/{id}", tag = "practice", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+async fn remove_supervision(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, AppError> {
+    admin(&current)?;
+    members::remove_supervision(&state, current.scope, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

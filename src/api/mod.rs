@@ -1,19 +1,81 @@
-//! The JSON API under `/api/v1`, for scripts and integrations. Callers
-//! authenticate with `Authorization: Bearer <token>` (or, from Tandem's own
-//! pages, the session cookie plus `X-CSRF-Token`). Errors are problem+json.
+//! The JSON API under `/api/v1`, for scripts and integrations, described by
+//! an OpenAPI document at `/api/openapi.json` generated from the handlers
+//! themselves. Callers authenticate with `Authorization: Bearer <token>` (or,
+//! from Tandem's own pages, the session cookie plus `X-CSRF-Token`). Errors
+//! are RFC 9457 problem+json.
 
+mod clinical;
 mod members;
 mod me;
 
 use axum::{
     Router,
     extract::{FromRequest, FromRequestParts},
+    routing::get,
 };
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{AppState, error::AppError};
 
-pub fn routes() -> Router<AppState> {
-    Router::new().merge(me::routes()).merge(members::routes())
+/// Tag of every route that reads or changes clinical records.
+pub const CLINICAL: &str = "clinical";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tandem API",
+        description = "Case management for counselors who work with couples in recovery. \
+            Authenticate with a personal API token: `Authorization: Bearer tdm_…`. \
+            Editable records return an `ETag`; send it back as `If-Match` to change them \
+            (428 without it, 412 when someone else changed the record first). \
+            Errors are application/problem+json (RFC 9457); 422 responses list each bad field in `errors`. \
+            Ids of other practices, and of records you may not see, answer 404."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "account", description = "The caller's own account and API tokens"),
+        (name = "practice", description = "Members, invitations and supervision (practice admins)"),
+        (name = "clinical", description = "Couples and their clinical records")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API routes and the OpenAPI document describing exactly them.
+pub fn router() -> Router<AppState> {
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest(
+            "/api/v1",
+            OpenApiRouter::new()
+                .merge(me::routes())
+                .merge(members::routes())
+                .merge(clinical::routes()),
+        )
+        .split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    router.route(
+        "/api/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { axum::Json((*doc).clone()) }
+        }),
+    )
 }
 
 /// JSON request bodies; malformed ones answer problem+json naming the problem.
@@ -25,3 +87,27 @@ pub struct Json<T>(pub T);
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(AppError))]
 pub struct Path<T>(pub T);
+
+/// Query parameters; bad ones answer 422 naming the parameter.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct Query<T>(pub T);
+
+/// The problem+json body of every error response, for the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Problem {
+    #[schema(rename = "type")]
+    kind: String,
+    title: String,
+    status: u16,
+    detail: String,
+    errors: Option<Vec<ProblemField>>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ProblemField {
+    field: String,
+    message: String,
+}

@@ -18,7 +18,7 @@ pub const MAX_DAYS: i64 = 365;
 pub const DEFAULT_DAYS: i64 = 90;
 
 /// A token as its owner sees it in lists: never the secret.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenView {
     pub id: Uuid,
     pub name: String,

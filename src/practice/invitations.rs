@@ -14,7 +14,7 @@ use entity::{invitations, members, practices};
 use super::{Email, Roles, setup::insert_member};
 use crate::{AppState, auth::password, error::AppError, scope::PracticeScope};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InvitationStatus {
     Pending,
@@ -23,10 +23,11 @@ pub enum InvitationStatus {
     Expired,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct InvitationView {
     pub id: Uuid,
     pub email: String,
+    #[schema(value_type = Vec<String>, example = json!(["counselor"]))]
     pub roles: Roles,
     pub status: InvitationStatus,
     #[serde(with = "time::serde::rfc3339")]

@@ -1,13 +1,14 @@
 //! A practice's members as its admins manage them.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, IntoActiveModel, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use entity::members;
+use entity::{members, supervisions};
 
 use super::{Role, Roles};
 use crate::{
@@ -17,11 +18,12 @@ use crate::{
     scope::PracticeScope,
 };
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     pub id: Uuid,
     pub email: String,
     pub display_name: String,
+    #[schema(value_type = Vec<String>, example = json!(["counselor"]))]
     pub roles: Roles,
     pub active: bool,
     #[serde(with = "time::serde::rfc3339")]
@@ -123,4 +125,81 @@ pub async fn set_roles(
     active.roles = Set(roles.to_stored());
     active.updated_at = Set(state.clock.now());
     active.update(&state.db).await?.try_into()
+}
+
+/// A supervisor reviewing a counselor's work: they may read (never change)
+/// the records of couples that counselor cares for.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Supervision {
+    pub id: Uuid,
+    pub supervisor_id: Uuid,
+    pub counselor_id: Uuid,
+}
+
+pub async fn supervisions(state: &AppState, scope: PracticeScope) -> Result<Vec<Supervision>, AppError> {
+    Ok(scope
+        .select::<supervisions::Entity>()
+        .order_by_asc(supervisions::Column::Id)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|s| Supervision { id: s.id, supervisor_id: s.supervisor_id, counselor_id: s.counselor_id })
+        .collect())
+}
+
+pub async fn add_supervision(
+    state: &AppState,
+    scope: PracticeScope,
+    supervisor_id: Uuid,
+    counselor_id: Uuid,
+) -> Result<Supervision, AppError> {
+    let has = |m: &Option<members::Model>, role: Role| {
+        m.as_ref()
+            .filter(|m| m.active)
+            .and_then(|m| Roles::from_stored(&m.roles).ok())
+            .is_some_and(|r| r.contains(role))
+    };
+    let supervisor = scope.by_id::<members::Entity>(supervisor_id).one(&state.db).await?;
+    let counselor = scope.by_id::<members::Entity>(counselor_id).one(&state.db).await?;
+    let mut fields = super::Fields::default();
+    if !has(&supervisor, Role::Supervisor) {
+        fields.check::<()>("supervisor_id", Err("choose an active supervisor of this practice".into()));
+    }
+    if !has(&counselor, Role::Counselor) || supervisor_id == counselor_id {
+        fields.check::<()>("counselor_id", Err("choose another active counselor of this practice".into()));
+    }
+    fields.finish()?;
+    let existing = scope
+        .select::<supervisions::Entity>()
+        .filter(supervisions::Column::SupervisorId.eq(supervisor_id))
+        .filter(supervisions::Column::CounselorId.eq(counselor_id))
+        .one(&state.db)
+        .await?;
+    let row = match existing {
+        Some(row) => row,
+        None => {
+            supervisions::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                practice_id: Set(scope.practice_id()),
+                supervisor_id: Set(supervisor_id),
+                counselor_id: Set(counselor_id),
+                created_at: Set(state.clock.now()),
+            }
+            .insert(&state.db)
+            .await?
+        }
+    };
+    Ok(Supervision { id: row.id, supervisor_id: row.supervisor_id, counselor_id: row.counselor_id })
+}
+
+pub async fn remove_supervision(state: &AppState, scope: PracticeScope, id: Uuid) -> Result<(), AppError> {
+    let deleted = scope
+        .delete_many::<supervisions::Entity>()
+        .filter(supervisions::Column::Id.eq(id))
+        .exec(&state.db)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
 }

@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+/// A boundary agreement; its wording lives in numbered versions.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "boundaries")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub practice_id: Uuid,
+    pub couple_id: Uuid,
+    pub holder: String,
+    pub category: String,
+    pub audience: String,
+    pub status: String,
+    pub current_version: i32,
+    pub agreed_a_at: Option<TimeDateTimeWithTimeZone>,
+    pub agreed_a_by: Option<Uuid>,
+    pub agreed_b_at: Option<TimeDateTimeWithTimeZone>,
+    pub agreed_b_by: Option<Uuid>,
+    pub created_by: Uuid,
+    pub created_at: TimeDateTimeWithTimeZone,
+    pub updated_at: TimeDateTimeWithTimeZone,
+    pub version: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

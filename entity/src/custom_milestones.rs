@@ -1,0 +1,21 @@
+use sea_orm::entity::prelude::*;
+
+/// A milestone the couple chose to celebrate, such as a first meeting.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "custom_milestones")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub practice_id: Uuid,
+    pub couple_id: Uuid,
+    pub title: String,
+    pub achieved_on: TimeDate,
+    pub audience: String,
+    pub created_by: Uuid,
+    pub created_at: TimeDateTimeWithTimeZone,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,23 @@
+use sea_orm::entity::prelude::*;
+
+/// A correction or addition appended to a signed note.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "note_addenda")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub practice_id: Uuid,
+    pub couple_id: Uuid,
+    pub note_id: Uuid,
+    pub author_id: Uuid,
+    pub reason: String,
+    #[sea_orm(column_type = "Text")]
+    pub body: String,
+    pub audience: String,
+    pub created_at: TimeDateTimeWithTimeZone,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+/// One of the two people in a couple.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "partners")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub practice_id: Uuid,
+    pub couple_id: Uuid,
+    pub slot: String,
+    pub recovery_role: String,
+    pub full_name: String,
+    pub preferred_name: Option<String>,
+    pub pronouns: Option<String>,
+    pub date_of_birth: Option<TimeDate>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub emergency_contact: Option<String>,
+    pub member_id: Option<Uuid>,
+    pub updated_at: TimeDateTimeWithTimeZone,
+    pub version: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,24 @@
+use sea_orm::entity::prelude::*;
+
+/// A Stanley-Brown safety plan, for the couple or one partner.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "safety_plans")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub practice_id: Uuid,
+    pub couple_id: Uuid,
+    pub owner: String,
+    pub audience: String,
+    #[sea_orm(column_type = "Text")]
+    pub content: String,
+    pub created_by: Uuid,
+    pub created_at: TimeDateTimeWithTimeZone,
+    pub updated_at: TimeDateTimeWithTimeZone,
+    pub version: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

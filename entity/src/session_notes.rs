@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+/// Clinical documentation of a session; immutable once signed.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "session_notes")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub practice_id: Uuid,
+    pub couple_id: Uuid,
+    pub session_id: Uuid,
+    pub author_id: Uuid,
+    pub format: String,
+    #[sea_orm(column_type = "Text")]
+    pub content: String,
+    pub status: String,
+    pub signed_by: Option<Uuid>,
+    pub signed_at: Option<TimeDateTimeWithTimeZone>,
+    pub cosigned_by: Option<Uuid>,
+    pub cosigned_at: Option<TimeDateTimeWithTimeZone>,
+    pub created_at: TimeDateTimeWithTimeZone,
+    pub updated_at: TimeDateTimeWithTimeZone,
+    pub version: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

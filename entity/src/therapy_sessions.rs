@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+/// A scheduled or held session with a couple or one partner.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "therapy_sessions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub practice_id: Uuid,
+    pub couple_id: Uuid,
+    pub starts_at: TimeDateTimeWithTimeZone,
+    pub ends_at: TimeDateTimeWithTimeZone,
+    pub kind: String,
+    pub partner_slot: Option<String>,
+    pub modality: String,
+    #[sea_orm(column_type = "Text")]
+    pub attendees: String,
+    pub location: Option<String>,
+    pub telehealth: bool,
+    pub created_by: Uuid,
+    pub created_at: TimeDateTimeWithTimeZone,
+    pub updated_at: TimeDateTimeWithTimeZone,
+    pub version: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,240 @@
+//! THE choke point for clinical records. A handler obtains a couple, and
+//! through it any record of that couple, only from [`couple`]: it loads the
+//! couple inside the caller's practice, works out how the caller relates to
+//! it (care team, supervisor, partner), refuses everyone else with "not
+//! found", and hands back a [`CoupleAccess`] whose methods decide which
+//! audiences the caller may read. The access log (recording each view and
+//! change) hooks in here.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use entity::{care_team_members, couples, partners, supervisions};
+
+use crate::{
+    auth::CurrentMember,
+    error::AppError,
+    practice::Role,
+    records::common::{Audience, PartnerSlot},
+    scope::PracticeScope,
+};
+
+/// How the caller stands to a couple.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relation {
+    /// A counselor on the couple's care team.
+    CareTeam,
+    /// A supervisor of a counselor on the care team: reads, co-signs, never edits.
+    Supervisor,
+    /// One of the partners, through their client account.
+    Partner(PartnerSlot),
+}
+
+/// What the caller wants to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Read what their relation and each item's audience allow.
+    Read,
+    /// Create or change clinical records: the care team only.
+    Write,
+    /// Co-sign a note: supervisors only.
+    Cosign,
+    /// Act as a partner on shared items (agree to a boundary), or record it as the care team.
+    PartnerOrCareTeam,
+}
+
+/// Proof that the caller may act on this couple, with their relation.
+#[derive(Clone, Debug)]
+pub struct CoupleAccess {
+    pub couple: couples::Model,
+    pub relation: Relation,
+    pub member_id: Uuid,
+    pub scope: PracticeScope,
+}
+
+impl CoupleAccess {
+    pub fn couple_id(&self) -> Uuid {
+        self.couple.id
+    }
+
+    pub fn is_clinician(&self) -> bool {
+        matches!(self.relation, Relation::CareTeam | Relation::Supervisor)
+    }
+
+    pub fn partner_slot(&self) -> Option<PartnerSlot> {
+        match self.relation {
+            Relation::Partner(slot) => Some(slot),
+            _ => None,
+        }
+    }
+
+    /// Whether the caller may read an item shared with `audience`.
+    pub fn sees(&self, audience: Audience) -> bool {
+        match self.relation {
+            Relation::CareTeam | Relation::Supervisor => true,
+            Relation::Partner(slot) => audience.includes_partner(slot),
+        }
+    }
+
+    /// The audiences the caller may read, for filtering in SQL.
+    pub fn visible_audiences(&self) -> Vec<String> {
+        use crate::records::common::StoredEnum;
+        [Audience::Clinician, Audience::Couple, Audience::PartnerA, Audience::PartnerB]
+            .into_iter()
+            .filter(|a| self.sees(*a))
+            .map(|a| a.as_str())
+            .collect()
+    }
+
+    /// "Not found" unless the caller may read an item shared with `audience`.
+    pub fn require_sees(&self, audience: Audience) -> Result<(), AppError> {
+        if self.sees(audience) { Ok(()) } else { Err(AppError::NotFound) }
+    }
+}
+
+/// Authorizes `current` for `need` on couple `couple_id` of their practice.
+/// Anyone without a relation, or whose relation does not allow `need`, gets
+/// "not found": the answer never reveals whether the couple exists.
+pub async fn couple(
+    db: &impl ConnectionTrait,
+    current: &CurrentMember,
+    couple_id: Uuid,
+    need: Need,
+) -> Result<CoupleAccess, AppError> {
+    let scope = current.scope;
+    let couple = scope
+        .by_id::<couples::Entity>(couple_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let relation = relation(db, current, &couple).await?.ok_or(AppError::NotFound)?;
+    let allowed = match need {
+        Need::Read => true,
+        Need::Write => relation == Relation::CareTeam,
+        Need::Cosign => relation == Relation::Supervisor,
+        Need::PartnerOrCareTeam => matches!(relation, Relation::CareTeam | Relation::Partner(_)),
+    };
+    if !allowed {
+        return Err(AppError::NotFound);
+    }
+    Ok(CoupleAccess { couple, relation, member_id: current.id(), scope })
+}
+
+async fn relation(
+    db: &impl ConnectionTrait,
+    current: &CurrentMember,
+    couple: &couples::Model,
+) -> Result<Option<Relation>, AppError> {
+    let scope = current.scope;
+    let me = current.id();
+    if current.roles.contains(Role::Counselor) && on_care_team(db, scope, couple.id, me).await? {
+        return Ok(Some(Relation::CareTeam));
+    }
+    if current.roles.contains(Role::Supervisor) {
+        let supervisees = supervisees(db, scope, me).await?;
+        if !supervisees.is_empty() {
+            let supervised = scope
+                .select::<care_team_members::Entity>()
+                .filter(care_team_members::Column::CoupleId.eq(couple.id))
+                .filter(care_team_members::Column::MemberId.is_in(supervisees))
+                .one(db)
+                .await?
+                .is_some();
+            if supervised {
+                return Ok(Some(Relation::Supervisor));
+            }
+        }
+    }
+    if current.roles.contains(Role::Client) {
+        let partner = scope
+            .select::<partners::Entity>()
+            .filter(partners::Column::CoupleId.eq(couple.id))
+            .filter(partners::Column::MemberId.eq(me))
+            .one(db)
+            .await?;
+        if let Some(partner) = partner {
+            use crate::records::common::StoredEnum;
+            return Ok(Some(Relation::Partner(PartnerSlot::from_stored(&partner.slot)?)));
+        }
+    }
+    Ok(None)
+}
+
+pub async fn on_care_team(
+    db: &impl ConnectionTrait,
+    scope: PracticeScope,
+    couple_id: Uuid,
+    member_id: Uuid,
+) -> Result<bool, AppError> {
+    Ok(scope
+        .select::<care_team_members::Entity>()
+        .filter(care_team_members::Column::CoupleId.eq(couple_id))
+        .filter(care_team_members::Column::MemberId.eq(member_id))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// The ids of couples the caller has any relation to, for lists.
+pub async fn visible_couple_ids(
+    db: &impl ConnectionTrait,
+    current: &CurrentMember,
+) -> Result<Vec<Uuid>, AppError> {
+    let scope = current.scope;
+    let me = current.id();
+    let mut ids: Vec<Uuid> = Vec::new();
+    if current.roles.contains(Role::Counselor) {
+        ids.extend(
+            scope
+                .select::<care_team_members::Entity>()
+                .filter(care_team_members::Column::MemberId.eq(me))
+                .select_only()
+                .column(care_team_members::Column::CoupleId)
+                .into_tuple::<Uuid>()
+                .all(db)
+                .await?,
+        );
+    }
+    if current.roles.contains(Role::Supervisor) {
+        let supervisees = supervisees(db, scope, me).await?;
+        if !supervisees.is_empty() {
+            ids.extend(
+                scope
+                    .select::<care_team_members::Entity>()
+                    .filter(care_team_members::Column::MemberId.is_in(supervisees))
+                    .select_only()
+                    .column(care_team_members::Column::CoupleId)
+                    .into_tuple::<Uuid>()
+                    .all(db)
+                    .await?,
+            );
+        }
+    }
+    if current.roles.contains(Role::Client) {
+        ids.extend(
+            scope
+                .select::<partners::Entity>()
+                .filter(partners::Column::MemberId.eq(me))
+                .select_only()
+                .column(partners::Column::CoupleId)
+                .into_tuple::<Uuid>()
+                .all(db)
+                .await?,
+        );
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The counselors a supervisor supervises.
+async fn supervisees(db: &impl ConnectionTrait, scope: PracticeScope, supervisor: Uuid) -> Result<Vec<Uuid>, AppError> {
+    Ok(scope
+        .select::<supervisions::Entity>()
+        .filter(supervisions::Column::SupervisorId.eq(supervisor))
+        .select_only()
+        .column(supervisions::Column::CounselorId)
+        .into_tuple()
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,34 @@
+//! Routes for clinical records. Every handler starts with
+//! `access::couple(...)`; the records module only accepts what it returns.
+//! Responses carry `Cache-Control: no-store` (set for every response by the
+//! HTTP layers) and, for editable records, an `ETag`.
+
+mod couples;
+mod sessions;
+
+use axum::{
+    http::{HeaderMap, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::{
+    AppState,
+    records::common::{Versioned, etag},
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(couples::routes()).merge(sessions::routes())
+}
+
+/// A JSON body with the ETag of the version it shows.
+pub struct Tagged<T>(pub T);
+
+impl<T: Serialize + Versioned> IntoResponse for Tagged<T> {
+    fn into_response(self) -> Response {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ETAG, etag(self.0.version()));
+        (headers, axum::Json(self.0)).into_response()
+    }
+}

@@ -1,0 +1,190 @@
+//! Pieces every clinical record shares: audiences, partner slots, optimistic
+//! versions (ETag / If-Match), bounded text, and pages of results.
+
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderValue, header, request::Parts},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// One of the two partners of a couple.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerSlot {
+    A,
+    B,
+}
+
+impl PartnerSlot {
+    /// The audience of material about this partner alone.
+    pub fn own_audience(self) -> Audience {
+        match self {
+            PartnerSlot::A => Audience::PartnerA,
+            PartnerSlot::B => Audience::PartnerB,
+        }
+    }
+}
+
+/// Who besides the care team may read an item. Private notes have none: only
+/// their author reads them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// The care team (and their supervisors) only.
+    Clinician,
+    /// Both partners.
+    Couple,
+    /// Partner A only.
+    PartnerA,
+    /// Partner B only.
+    PartnerB,
+}
+
+impl Audience {
+    /// Whether a partner in `slot` may read an item with this audience.
+    pub fn includes_partner(self, slot: PartnerSlot) -> bool {
+        matches!(
+            (self, slot),
+            (Audience::Couple, _) | (Audience::PartnerA, PartnerSlot::A) | (Audience::PartnerB, PartnerSlot::B)
+        )
+    }
+}
+
+/// A simple string enum stored as text, with its accepted values listed in
+/// errors and in the OpenAPI document.
+pub trait StoredEnum: Sized + Copy + Serialize + for<'de> Deserialize<'de> {
+    fn as_str(&self) -> String {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(s)) => s,
+            _ => unreachable!("stored enums serialise as strings"),
+        }
+    }
+
+    fn from_stored(stored: &str) -> Result<Self, AppError> {
+        serde_json::from_value(serde_json::Value::String(stored.to_owned()))
+            .map_err(|_| anyhow::anyhow!("stored value {stored:?} is not valid").into())
+    }
+}
+
+impl StoredEnum for Audience {}
+impl StoredEnum for PartnerSlot {}
+
+/// A view of an editable record, which knows the version it shows.
+pub trait Versioned {
+    fn version(&self) -> i32;
+}
+
+/// Implements [`Versioned`] for views with a `version` field.
+#[macro_export]
+macro_rules! versioned {
+    ($($view:ty),+ $(,)?) => {$(
+        impl $crate::records::common::Versioned for $view {
+            fn version(&self) -> i32 {
+                self.version
+            }
+        }
+    )+};
+}
+
+/// The strong ETag for version `n` of a record.
+pub fn etag(version: i32) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header value")
+}
+
+/// The version a write was based on, from `If-Match`. Writes to editable
+/// records require it: without it the server cannot tell a stale edit from a
+/// fresh one.
+#[derive(Clone, Copy, Debug)]
+pub struct IfMatch(pub i32);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::IF_MATCH) else {
+            return Err(AppError::PreconditionRequired);
+        };
+        value
+            .to_str()
+            .ok()
+            .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+            .and_then(|v| v.parse::<i32>().ok())
+            .map(IfMatch)
+            // An ETag we never issued cannot match the current version.
+            .ok_or(AppError::PreconditionFailed)
+    }
+}
+
+/// Checks a bounded text field: trimmed, not empty, at most `max` characters.
+pub fn required_text(value: &str, max: usize) -> Result<String, String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err("this is required".into());
+    }
+    bounded(trimmed, max).map(str::to_owned)
+}
+
+/// Like [`required_text`], but empty means "none".
+pub fn optional_text(value: Option<&str>, max: usize) -> Result<Option<String>, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => bounded(v, max).map(|v| Some(v.to_owned())),
+    }
+}
+
+fn bounded(value: &str, max: usize) -> Result<&str, String> {
+    if value.chars().count() > max {
+        Err(format!("use at most {max} characters"))
+    } else if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        Err("remove control characters".into())
+    } else {
+        Ok(value)
+    }
+}
+
+/// Size limits, stated once and published in the OpenAPI document.
+pub mod limits {
+    pub const SHORT: usize = 200;
+    pub const MEDIUM: usize = 2_000;
+    pub const LONG: usize = 20_000;
+    pub const LIST_ITEMS: usize = 50;
+}
+
+/// `?limit=&cursor=`: newest first; pass `next_cursor` back for the next page.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// At most this many items (1-200, default 50).
+    pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<Uuid>,
+}
+
+impl PageQuery {
+    pub fn limit(&self) -> Result<u64, AppError> {
+        match self.limit.unwrap_or(50) {
+            n @ 1..=200 => Ok(n),
+            _ => Err(AppError::invalid("limit", "choose between 1 and 200")),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    /// Present when there are more items.
+    pub next_cursor: Option<Uuid>,
+}
+
+/// Cuts a page of `limit` from rows fetched with `limit + 1`, returning the
+/// cursor of the next page when there is one.
+pub fn split_page<T>(mut rows: Vec<T>, limit: u64, id: impl Fn(&T) -> Uuid) -> (Vec<T>, Option<Uuid>) {
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let next = if more { rows.last().map(&id) } else { None };
+    (rows, next)
+}

@@ -1,0 +1,10 @@
+//! Clinical records and their rules. Every function here takes a
+//! [`crate::access::CoupleAccess`] (or creates the couple it will hand out),
+//! so no record is reachable without the access check.
+
+pub mod common;
+pub mod couples;
+pub mod notes;
+pub mod private_notes;
+pub mod sessions;
+pub mod sobriety;

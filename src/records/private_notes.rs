@@ -1,0 +1,133 @@
+//! Private notes (psychotherapy notes): a counselor's own working notes about
+//! a couple. Only their author ever reads them: not the rest of the care
+//! team, not supervisors, never partners, never in PDFs or exports.
+
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use entity::private_notes;
+
+use super::{
+    common::{IfMatch, Page, PageQuery, limits, required_text, split_page},
+    sessions,
+};
+use crate::{AppState, access::CoupleAccess, error::AppError};
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"text": "Wonder whether Dan's 'fine' covers shame about the lapse; try an externalising question next time."}))]
+pub struct PrivateNoteInput {
+    /// The session it belongs to, if any.
+    pub session_id: Option<Uuid>,
+    /// At most 20,000 characters.
+    pub text: String,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct PrivateNoteView {
+    pub id: Uuid,
+    pub session_id: Option<Uuid>,
+    pub text: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub version: i32,
+}
+
+fn to_view(row: private_notes::Model) -> PrivateNoteView {
+    PrivateNoteView {
+        id: row.id,
+        session_id: row.session_id,
+        text: row.body,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        version: row.version,
+    }
+}
+
+/// The caller's own notes only; anyone else's answer "not found".
+fn mine(access: &CoupleAccess) -> sea_orm::Select<private_notes::Entity> {
+    access
+        .scope
+        .select::<private_notes::Entity>()
+        .filter(private_notes::Column::CoupleId.eq(access.couple_id()))
+        .filter(private_notes::Column::AuthorId.eq(access.member_id))
+}
+
+pub async fn create(state: &AppState, access: &CoupleAccess, input: PrivateNoteInput) -> Result<PrivateNoteView, AppError> {
+    let text = required_text(&input.text, limits::LONG).map_err(|e| AppError::invalid("text", &e))?;
+    if let Some(session_id) = input.session_id {
+        sessions::load(&state.db, access, session_id)
+            .await
+            .map_err(|_| AppError::invalid("session_id", "choose a session of this couple"))?;
+    }
+    let now = state.clock.now();
+    let row = private_notes::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        practice_id: Set(access.scope.practice_id()),
+        couple_id: Set(access.couple_id()),
+        session_id: Set(input.session_id),
+        author_id: Set(access.member_id),
+        body: Set(text),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+    }
+    .insert(&state.db)
+    .await?;
+    Ok(to_view(row))
+}
+
+pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<PrivateNoteView, AppError> {
+    mine(access)
+        .filter(private_notes::Column::Id.eq(id))
+        .one(&state.db)
+        .await?
+        .map(to_view)
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> Result<Page<PrivateNoteView>, AppError> {
+    let limit = page.limit()?;
+    let mut query = mine(access).order_by_desc(private_notes::Column::Id).limit(limit + 1);
+    if let Some(cursor) = page.cursor {
+        query = query.filter(private_notes::Column::Id.lt(cursor));
+    }
+    let (rows, next_cursor) = split_page(query.all(&state.db).await?, limit, |r| r.id);
+    Ok(Page { items: rows.into_iter().map(to_view).collect(), next_cursor })
+}
+
+pub async fn update(
+    state: &AppState,
+    access: &CoupleAccess,
+    id: Uuid,
+    IfMatch(expected): IfMatch,
+    input: PrivateNoteInput,
+) -> Result<PrivateNoteView, AppError> {
+    let current = get(state, access, id).await?;
+    if input.session_id != current.session_id {
+        return Err(AppError::invalid("session_id", "a private note stays with its session"));
+    }
+    let text = required_text(&input.text, limits::LONG).map_err(|e| AppError::invalid("text", &e))?;
+    let result = access
+        .scope
+        .update_many::<private_notes::Entity>()
+        .col_expr(private_notes::Column::Body, Expr::value(text))
+        .col_expr(private_notes::Column::UpdatedAt, Expr::value(state.clock.now()))
+        .col_expr(private_notes::Column::Version, Expr::value(expected + 1))
+        .filter(private_notes::Column::Id.eq(id))
+        .filter(private_notes::Column::AuthorId.eq(access.member_id))
+        .filter(private_notes::Column::Version.eq(expected))
+        .exec(&state.db)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(AppError::PreconditionFailed);
+    }
+    get(state, access, id).await
+}
+
+crate::versioned!(PrivateNoteView);

@@ -1,0 +1,254 @@
+//! Sessions with a couple: joint, with one partner, or collateral (with
+//! someone else in the couple's life).
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::Expr,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use entity::therapy_sessions;
+
+use super::{
+    common::{
+        Audience, IfMatch, Page, PageQuery, PartnerSlot, StoredEnum, limits, optional_text, required_text,
+        split_page,
+    },
+    couples::SecretsPolicy,
+};
+use crate::{AppState, access::CoupleAccess, error::AppError, practice::Fields};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    Joint,
+    Individual,
+    /// With someone else in the couple's life (family, sponsor), not a partner.
+    Collateral,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Modality {
+    RelapsePrevention,
+    BehavioralCouplesTherapy,
+    Craft,
+    Other,
+}
+
+impl StoredEnum for SessionKind {}
+impl StoredEnum for Modality {}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "starts_at": "2026-11-24T17:00:00Z", "ends_at": "2026-11-24T17:50:00Z", "kind": "joint",
+    "modality": "behavioral_couples_therapy", "attendees": ["Dan", "Marisol"],
+    "location": "Room 2", "telehealth": false
+}))]
+pub struct SessionInput {
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub ends_at: OffsetDateTime,
+    pub kind: SessionKind,
+    /// Which partner, for an individual session.
+    pub partner: Option<PartnerSlot>,
+    pub modality: Modality,
+    /// Who attended (at most 50 names).
+    #[serde(default)]
+    pub attendees: Vec<String>,
+    pub location: Option<String>,
+    #[serde(default)]
+    pub telehealth: bool,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub couple_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub starts_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub ends_at: OffsetDateTime,
+    pub kind: SessionKind,
+    pub partner: Option<PartnerSlot>,
+    pub modality: Modality,
+    pub attendees: Vec<String>,
+    pub location: Option<String>,
+    pub telehealth: bool,
+    pub version: i32,
+}
+
+/// Who may know a session took place: a joint session is the couple's; an
+/// individual one is that partner's (or the couple's, under a no-secrets
+/// agreement); a collateral one is the care team's.
+pub fn audience(row: &therapy_sessions::Model, policy: SecretsPolicy) -> Result<Audience, AppError> {
+    Ok(match SessionKind::from_stored(&row.kind)? {
+        SessionKind::Joint => Audience::Couple,
+        SessionKind::Collateral => Audience::Clinician,
+        SessionKind::Individual => match (policy, row.partner_slot.as_deref()) {
+            (SecretsPolicy::NoSecrets, _) => Audience::Couple,
+            (_, Some(slot)) => PartnerSlot::from_stored(slot)?.own_audience(),
+            (_, None) => Audience::Clinician,
+        },
+    })
+}
+
+struct Parsed {
+    attendees: String,
+    location: Option<String>,
+}
+
+fn parse(input: &SessionInput) -> Result<Parsed, AppError> {
+    let mut fields = Fields::default();
+    if input.ends_at <= input.starts_at {
+        fields.check::<()>("ends_at", Err("end after the start".into()));
+    }
+    if (input.ends_at - input.starts_at) > time::Duration::hours(12) {
+        fields.check::<()>("ends_at", Err("a session lasts at most 12 hours".into()));
+    }
+    match (input.kind, input.partner) {
+        (SessionKind::Individual, None) => {
+            fields.check::<()>("partner", Err("say which partner the individual session is with".into()));
+        }
+        (SessionKind::Joint | SessionKind::Collateral, Some(_)) => {
+            fields.check::<()>("partner", Err("only individual sessions name a partner".into()));
+        }
+        _ => {}
+    }
+    if input.attendees.len() > limits::LIST_ITEMS {
+        fields.check::<()>("attendees", Err(format!("list at most {} attendees", limits::LIST_ITEMS)));
+    }
+    let attendees: Vec<String> = input
+        .attendees
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| fields.check(&format!("attendees[{i}]"), required_text(a, limits::SHORT)))
+        .collect();
+    let location = fields.check("location", optional_text(input.location.as_deref(), limits::SHORT));
+    fields.finish()?;
+    Ok(Parsed {
+        attendees: serde_json::to_string(&attendees).map_err(anyhow::Error::from)?,
+        location: location.flatten(),
+    })
+}
+
+fn to_view(row: therapy_sessions::Model) -> Result<SessionView, AppError> {
+    Ok(SessionView {
+        id: row.id,
+        couple_id: row.couple_id,
+        starts_at: row.starts_at,
+        ends_at: row.ends_at,
+        kind: SessionKind::from_stored(&row.kind)?,
+        partner: row.partner_slot.as_deref().map(PartnerSlot::from_stored).transpose()?,
+        modality: Modality::from_stored(&row.modality)?,
+        attendees: serde_json::from_str(&row.attendees).map_err(anyhow::Error::from)?,
+        location: row.location,
+        telehealth: row.telehealth,
+        version: row.version,
+    })
+}
+
+pub async fn create(state: &AppState, access: &CoupleAccess, input: SessionInput) -> Result<SessionView, AppError> {
+    let parsed = parse(&input)?;
+    let now = state.clock.now();
+    let row = therapy_sessions::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        practice_id: Set(access.scope.practice_id()),
+        couple_id: Set(access.couple_id()),
+        starts_at: Set(input.starts_at),
+        ends_at: Set(input.ends_at),
+        kind: Set(input.kind.as_str()),
+        partner_slot: Set(input.partner.map(|p| p.as_str())),
+        modality: Set(input.modality.as_str()),
+        attendees: Set(parsed.attendees),
+        location: Set(parsed.location),
+        telehealth: Set(input.telehealth),
+        created_by: Set(access.member_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+    }
+    .insert(&state.db)
+    .await?;
+    to_view(row)
+}
+
+/// Loads a session of the couple that the caller may know about.
+pub async fn load(db: &impl ConnectionTrait, access: &CoupleAccess, id: Uuid) -> Result<therapy_sessions::Model, AppError> {
+    let row = access
+        .scope
+        .by_id::<therapy_sessions::Entity>(id)
+        .filter(therapy_sessions::Column::CoupleId.eq(access.couple_id()))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    access.require_sees(audience(&row, SecretsPolicy::from_stored(&access.couple.secrets_policy)?)?)?;
+    Ok(row)
+}
+
+pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<SessionView, AppError> {
+    to_view(load(&state.db, access, id).await?)
+}
+
+/// Sessions, latest start first.
+pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> Result<Page<SessionView>, AppError> {
+    let limit = page.limit()?;
+    let policy = SecretsPolicy::from_stored(&access.couple.secrets_policy)?;
+    let mut query = access
+        .scope
+        .select::<therapy_sessions::Entity>()
+        .filter(therapy_sessions::Column::CoupleId.eq(access.couple_id()))
+        .order_by_desc(therapy_sessions::Column::Id)
+        .limit(limit + 1);
+    if let Some(cursor) = page.cursor {
+        query = query.filter(therapy_sessions::Column::Id.lt(cursor));
+    }
+    let (rows, next_cursor) = split_page(query.all(&state.db).await?, limit, |r| r.id);
+    let mut items = Vec::new();
+    for row in rows {
+        if access.sees(audience(&row, policy)?) {
+            items.push(to_view(row)?);
+        }
+    }
+    items.sort_by(|a, b| b.starts_at.cmp(&a.starts_at));
+    Ok(Page { items, next_cursor })
+}
+
+pub async fn update(
+    state: &AppState,
+    access: &CoupleAccess,
+    id: Uuid,
+    IfMatch(expected): IfMatch,
+    input: SessionInput,
+) -> Result<SessionView, AppError> {
+    load(&state.db, access, id).await?;
+    let parsed = parse(&input)?;
+    let result = access
+        .scope
+        .update_many::<therapy_sessions::Entity>()
+        .col_expr(therapy_sessions::Column::StartsAt, Expr::value(input.starts_at))
+        .col_expr(therapy_sessions::Column::EndsAt, Expr::value(input.ends_at))
+        .col_expr(therapy_sessions::Column::Kind, Expr::value(input.kind.as_str()))
+        .col_expr(therapy_sessions::Column::PartnerSlot, Expr::value(input.partner.map(|p| p.as_str())))
+        .col_expr(therapy_sessions::Column::Modality, Expr::value(input.modality.as_str()))
+        .col_expr(therapy_sessions::Column::Attendees, Expr::value(parsed.attendees))
+        .col_expr(therapy_sessions::Column::Location, Expr::value(parsed.location))
+        .col_expr(therapy_sessions::Column::Telehealth, Expr::value(input.telehealth))
+        .col_expr(therapy_sessions::Column::UpdatedAt, Expr::value(state.clock.now()))
+        .col_expr(therapy_sessions::Column::Version, Expr::value(expected + 1))
+        .filter(therapy_sessions::Column::Id.eq(id))
+        .filter(therapy_sessions::Column::Version.eq(expected))
+        .exec(&state.db)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(AppError::PreconditionFailed);
+    }
+    get(state, access, id).await
+}
+
+crate::versioned!(SessionView);
