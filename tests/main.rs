@@ -6,6 +6,9 @@ mod helpers;
 
 mod access_tokens;
 mod binary;
+mod clinical_matrix;
+mod clinical_records;
+mod clinical_world;
 mod errors_and_headers;
 mod health;
 mod invitations;

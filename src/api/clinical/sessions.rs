@@ -14,7 +14,7 @@ use crate::{
     records::{
         common::{IfMatch, Page, PageQuery},
         notes::{self, AddendumInput, NoteInput, NoteView},
-        private_notes::{self, PrivateNoteInput, PrivateNoteView},
+        private_notes::{self, PrivateNoteEdit, PrivateNoteInput, PrivateNoteView},
         sessions::{self, SessionInput, SessionView},
     },
 };
@@ -249,7 +249,7 @@ async fn get_private_note(
 /// Rewrites one of the caller's private notes (If-Match).
 #[utoipa::path(put, path = "/couples/{couple_id}/private-notes/{note_id}", tag = "clinical",
     params(("couple_id" = Uuid, Path), ("note_id" = Uuid, Path), ("If-Match" = String, Header)),
-    request_body = PrivateNoteInput,
+    request_body = PrivateNoteEdit,
     responses((status = 200, body = PrivateNoteView, headers(("ETag" = String))), (status = 404, body = Problem),
         (status = 412, body = Problem), (status = 428, body = Problem), (status = 422, body = Problem)))]
 async fn update_private_note(
@@ -257,7 +257,7 @@ async fn update_private_note(
     current: CurrentMember,
     Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
     if_match: IfMatch,
-    Json(body): Json<PrivateNoteInput>,
+    Json(body): Json<PrivateNoteEdit>,
 ) -> Result<Tagged<PrivateNoteView>, AppError> {
     let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
     Ok(Tagged(private_notes::update(&state, &access, note_id, if_match, body).await?))

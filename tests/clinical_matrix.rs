@@ -1,0 +1,189 @@
+//! The authorization matrix: every clinical operation in the OpenAPI
+//! document, for every kind of caller, must answer as the access rules say
+//! (allowed, 404, 403 where no record is involved, 401 without credentials),
+//! and no response may carry a canary outside the caller's audience. The
+//! operations come from the generated document, so a new clinical route is
+//! walked automatically, and fails here until it is given a rule.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{
+    both,
+    clinical_world::{Actor, World, assert_no_leak, csrf},
+    helpers::*,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Allowed,
+    NotFound,
+    Forbidden,
+    Unauthorized,
+}
+
+const READERS: &[Actor] = &[Actor::CareTeam, Actor::Supervisor, Actor::PartnerA, Actor::PartnerB];
+const CARE_TEAM: &[Actor] = &[Actor::CareTeam];
+const SUPERVISOR: &[Actor] = &[Actor::Supervisor];
+
+/// Who may do what. Returns `None` for an operation nobody has decided on.
+fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
+    let p = path.trim_start_matches("/api/v1");
+    Some(match (method, p) {
+        ("GET", "/couples/{couple_id}")
+        | ("GET", "/couples/{couple_id}/care-team")
+        | ("GET", "/couples/{couple_id}/sessions")
+        | ("GET", "/couples/{couple_id}/sessions/{session_id}")
+        | ("GET", "/couples/{couple_id}/sessions/{session_id}/notes")
+        | ("GET", "/couples/{couple_id}/notes")
+        | ("GET", "/couples/{couple_id}/notes/{note_id}") => READERS,
+        ("PATCH", "/couples/{couple_id}")
+        | ("PUT", "/couples/{couple_id}/partners/{slot}")
+        | ("POST", "/couples/{couple_id}/care-team")
+        | ("DELETE", "/couples/{couple_id}/care-team/{member_id}")
+        | ("POST", "/couples/{couple_id}/sessions")
+        | ("PUT", "/couples/{couple_id}/sessions/{session_id}")
+        | ("POST", "/couples/{couple_id}/sessions/{session_id}/notes")
+        | ("PUT", "/couples/{couple_id}/notes/{note_id}")
+        | ("POST", "/couples/{couple_id}/notes/{note_id}/sign")
+        | ("POST", "/couples/{couple_id}/notes/{note_id}/addenda")
+        // Private notes: the author, who is on the care team, and nobody else.
+        | ("GET", "/couples/{couple_id}/private-notes")
+        | ("POST", "/couples/{couple_id}/private-notes")
+        | ("GET", "/couples/{couple_id}/private-notes/{note_id}")
+        | ("PUT", "/couples/{couple_id}/private-notes/{note_id}") => CARE_TEAM,
+        ("POST", "/couples/{couple_id}/notes/{note_id}/cosign") => SUPERVISOR,
+        _ => return None,
+    })
+}
+
+fn expected(method: &str, path: &str, actor: Actor) -> Outcome {
+    if actor == Actor::Anonymous {
+        return Outcome::Unauthorized;
+    }
+    match (method, path) {
+        // Lists of couples answer everyone signed in, with what is theirs.
+        ("GET", "/api/v1/couples") => Outcome::Allowed,
+        // Taking a couple into care is for counselors, in their own practice.
+        ("POST", "/api/v1/couples") => match actor {
+            Actor::CareTeam | Actor::OtherCounselor | Actor::OtherPractice => Outcome::Allowed,
+            _ => Outcome::Forbidden,
+        },
+        _ => {
+            let allowed = rule(method, path).unwrap_or_else(|| panic!("{method} {path} has no rule in the matrix"));
+            if allowed.contains(&actor) { Outcome::Allowed } else { Outcome::NotFound }
+        }
+    }
+}
+
+fn fill(world: &World<'_>, method: &str, template: &str) -> String {
+    let note = if template.contains("private-notes") {
+        world.private_note
+    } else if template.ends_with("/sign") || (method == "PUT" && template.ends_with("{note_id}")) {
+        world.draft_note
+    } else {
+        world.signed_note
+    };
+    template
+        .replace("{couple_id}", &world.couple.to_string())
+        .replace("{session_id}", &world.joint_session.to_string())
+        .replace("{note_id}", &note.to_string())
+        .replace("{member_id}", &world.extra_counselor.to_string())
+        .replace("{slot}", "a")
+}
+
+/// The example request body the OpenAPI document gives, with the few
+/// overrides the fixture needs to stay intact.
+fn body(world: &World<'_>, doc: &Value, op: &Value, path: &str) -> Option<Value> {
+    if path.ends_with("/care-team") {
+        return Some(json!({"member_id": world.extra_counselor}));
+    }
+    let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+    if schema.is_null() {
+        return None;
+    }
+    let name = schema["$ref"].as_str().unwrap_or_else(|| panic!("{path}: inline request schema")).rsplit('/').next().unwrap();
+    let mut example = doc["components"]["schemas"][name]["example"].clone();
+    assert!(!example.is_null(), "schema {name} needs an example for the matrix (and for readers of the API docs)");
+    if path.ends_with("/partners/{slot}") {
+        example["member_id"] = json!(world.partner_a_member);
+    }
+    Some(example)
+}
+
+/// The ETag of what a write is about to change, as the care team sees it.
+async fn etag_for(world: &mut World<'_>, path: &str) -> String {
+    let (read_path, partner) = if let Some(base) = path.strip_suffix("/sign") {
+        (base.to_owned(), false)
+    } else if let Some((base, _)) = path.split_once("/partners/") {
+        (base.to_owned(), true)
+    } else {
+        (path.to_owned(), false)
+    };
+    let res = world.client(Actor::CareTeam).get(&read_path).await;
+    assert_eq!(res.status, StatusCode::OK, "reading {read_path} for its ETag: {}", res.text());
+    if partner {
+        format!("\"{}\"", res.json()["partners"][0]["version"])
+    } else {
+        res.header("etag").expect("ETag on an editable record").to_owned()
+    }
+}
+
+async fn call(world: &mut World<'_>, actor: Actor, method: &str, path: &str, body: Option<Value>, needs_etag: bool) -> TestResponse {
+    let etag = if needs_etag { Some(etag_for(world, path).await) } else { None };
+    let client = world.client(actor);
+    let token = if method != "GET" && actor != Actor::Anonymous { Some(csrf(client).await) } else { None };
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(t) = &token {
+        headers.push(("x-csrf-token", t));
+    }
+    if let Some(e) = &etag {
+        headers.push(("if-match", e));
+    }
+    let body = body.map(|b| axum::body::Body::from(b.to_string())).unwrap_or_else(axum::body::Body::empty);
+    client.send(method.parse::<Method>().unwrap(), path, &headers, body).await
+}
+
+async fn every_clinical_route_answers_by_the_rules_and_leaks_nothing(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let doc = app.client().get("/api/openapi.json").await.json();
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op["tags"].as_array().is_some_and(|t| t.iter().any(|t| t == "clinical")) {
+                operations.push((method.to_uppercase(), path.clone(), op.clone()));
+            }
+        }
+    }
+    // Writes that change the fixture's shape run last; within an operation,
+    // the callers who must be refused go first, so a refusal is checked
+    // against the record as it was.
+    operations.sort_by_key(|(m, p, _)| (m == "DELETE", p.ends_with("/sign"), m != "GET"));
+    assert!(operations.len() >= 20, "only {} clinical operations found", operations.len());
+
+    for (method, template, op) in &operations {
+        let path = fill(&world, method, template);
+        let needs_etag = op["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["name"] == "If-Match"));
+        let mut actors = Actor::ALL.to_vec();
+        actors.sort_by_key(|a| expected(method, template, *a) == Outcome::Allowed);
+        for actor in actors {
+            let want = expected(method, template, actor);
+            let body = body(&world, &doc, op, template);
+            let res = call(&mut world, actor, method, &path, body, needs_etag).await;
+            let got = match res.status {
+                s if s.is_success() => Outcome::Allowed,
+                StatusCode::NOT_FOUND => Outcome::NotFound,
+                StatusCode::FORBIDDEN => Outcome::Forbidden,
+                StatusCode::UNAUTHORIZED => Outcome::Unauthorized,
+                other => panic!("{actor:?} {method} {template}: unexpected {other}: {}", res.text()),
+            };
+            assert_eq!(got, want, "{actor:?} {method} {template}: {}", res.text());
+            assert_no_leak(actor, &format!("{method} {template}"), &res.text());
+            if method == "GET" && template == "/api/v1/couples" && matches!(actor, Actor::OtherCounselor | Actor::Admin | Actor::OtherPractice) {
+                assert!(!res.text().contains(&world.couple.to_string()), "{actor:?} lists a couple they have no relation to");
+            }
+        }
+    }
+}
+
+both!(every_clinical_route_answers_by_the_rules_and_leaks_nothing);

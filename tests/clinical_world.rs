@@ -1,0 +1,207 @@
+//! A practice with one couple in care and everyone who might ask about it:
+//! the counselor on the care team, a counselor who is not, a supervisor of
+//! the first, both partners, the admin, a counselor of another practice and
+//! an anonymous caller. Records carry canary strings named after who may
+//! read them, so a response can be checked for anything it must not contain.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+/// Canary prefixes. A partner must never see another audience's canaries;
+/// no one but the author sees PRIVATE; partners never see DRAFT.
+pub const CLINICIAN: &str = "CANARY_CLINICIAN";
+pub const PARTNER_A: &str = "CANARY_PARTNER_A";
+pub const PARTNER_B: &str = "CANARY_PARTNER_B";
+pub const DRAFT: &str = "CANARY_DRAFT";
+pub const PRIVATE: &str = "CANARY_PRIVATE";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    CareTeam,
+    OtherCounselor,
+    Supervisor,
+    PartnerA,
+    PartnerB,
+    Admin,
+    OtherPractice,
+    Anonymous,
+}
+
+impl Actor {
+    pub const ALL: [Actor; 8] = [
+        Actor::CareTeam,
+        Actor::OtherCounselor,
+        Actor::Supervisor,
+        Actor::PartnerA,
+        Actor::PartnerB,
+        Actor::Admin,
+        Actor::OtherPractice,
+        Actor::Anonymous,
+    ];
+
+    /// Canary prefixes this actor must never receive.
+    pub fn forbidden(self) -> &'static [&'static str] {
+        match self {
+            Actor::CareTeam => &[],
+            Actor::Supervisor => &[PRIVATE],
+            Actor::PartnerA => &[CLINICIAN, PARTNER_B, DRAFT, PRIVATE],
+            Actor::PartnerB => &[CLINICIAN, PARTNER_A, DRAFT, PRIVATE],
+            _ => &[CLINICIAN, PARTNER_A, PARTNER_B, DRAFT, PRIVATE],
+        }
+    }
+}
+
+pub struct World<'a> {
+    pub clients: Vec<(Actor, Client<'a>)>,
+    pub couple: Uuid,
+    pub joint_session: Uuid,
+    pub b_individual_session: Uuid,
+    pub signed_note: Uuid,
+    pub draft_note: Uuid,
+    pub private_note: Uuid,
+    pub extra_counselor: Uuid,
+    pub partner_a_member: Uuid,
+}
+
+impl<'a> World<'a> {
+    pub fn client(&mut self, actor: Actor) -> &mut Client<'a> {
+        &mut self.clients.iter_mut().find(|(a, _)| *a == actor).unwrap().1
+    }
+
+    pub async fn build(app: &'a TestApp) -> World<'a> {
+        let mut practice = app.practice("harbor").await;
+        let (c1_id, mut c1) = practice.member("casey@harbor.example", &["counselor"]).await;
+        let (_, c2) = practice.member("drew@harbor.example", &["counselor"]).await;
+        let (c3_id, _) = practice.member("emery@harbor.example", &["counselor"]).await;
+        let (sup_id, sup) = practice.member("sasha@harbor.example", &["supervisor"]).await;
+        let (pa_id, pa) = practice.member("dan@home.example", &["client"]).await;
+        let (pb_id, pb) = practice.member("marisol@home.example", &["client"]).await;
+        let res = practice
+            .admin
+            .json(Method::POST, "/api/v1/supervisions", Some(json!({"supervisor_id": sup_id, "counselor_id": c1_id})))
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+
+        let mut other = app.practice("elsewhere").await;
+        let (_, x) = other.member("xavier@elsewhere.example", &["counselor"]).await;
+
+        let couple = c1
+            .json(
+                Method::POST,
+                "/api/v1/couples",
+                Some(json!({
+                    "label": "Okafor & Reyes",
+                    "status": "active",
+                    "secrets_policy": "individual_confidential",
+                    "care_started_on": "2026-03-02",
+                    "partner_a": {"recovery_role": "in_recovery", "full_name": "Daniel Okafor",
+                        "phone": format!("{PARTNER_A}_PHONE"), "member_id": pa_id},
+                    "partner_b": {"recovery_role": "supporting", "full_name": "Marisol Reyes",
+                        "phone": format!("{PARTNER_B}_PHONE"), "member_id": pb_id}
+                })),
+            )
+            .await;
+        assert_eq!(couple.status, StatusCode::CREATED, "{}", couple.text());
+        let couple: Uuid = couple.json()["id"].as_str().unwrap().parse().unwrap();
+        let base = format!("/api/v1/couples/{couple}");
+        let res = c1.json(Method::POST, &format!("{base}/care-team"), Some(json!({"member_id": c3_id}))).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+
+        let joint = created(c1.json(Method::POST, &format!("{base}/sessions"), Some(session("joint", None, "Room 2"))).await);
+        let individual = created(
+            c1.json(Method::POST, &format!("{base}/sessions"), Some(session("individual", Some("b"), &format!("{PARTNER_B}_ROOM")))).await,
+        );
+
+        let signed_note = created(c1.json(Method::POST, &format!("{base}/sessions/{joint}/notes"), Some(note("SIGNED"))).await);
+        let token = csrf(&mut c1).await;
+        let res = c1
+            .send(
+                Method::POST,
+                &format!("{base}/notes/{signed_note}/sign"),
+                &[("if-match", "\"1\""), ("x-csrf-token", &token)],
+                axum::body::Body::empty(),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        let draft_note = created(
+            c1.json(
+                Method::POST,
+                &format!("{base}/sessions/{joint}/notes"),
+                Some(json!({"format": "dap", "content": {"sections": {"data": {"text": format!("{DRAFT}_DATA"), "audience": "couple"}}}})),
+            )
+            .await,
+        );
+        let private_note = created(
+            c1.json(Method::POST, &format!("{base}/private-notes"), Some(json!({"text": format!("{PRIVATE}_THOUGHTS"), "session_id": joint}))).await,
+        );
+
+        let clients = vec![
+            (Actor::CareTeam, c1),
+            (Actor::OtherCounselor, c2),
+            (Actor::Supervisor, sup),
+            (Actor::PartnerA, pa),
+            (Actor::PartnerB, pb),
+            (Actor::Admin, practice.admin),
+            (Actor::OtherPractice, x),
+            (Actor::Anonymous, app.client()),
+        ];
+        World {
+            clients,
+            couple,
+            joint_session: joint,
+            b_individual_session: individual,
+            signed_note,
+            draft_note,
+            private_note,
+            extra_counselor: c3_id,
+            partner_a_member: pa_id,
+        }
+    }
+}
+
+pub async fn csrf(client: &mut Client<'_>) -> String {
+    client.get("/tokens").await.csrf_token()
+}
+
+pub fn created(res: TestResponse) -> Uuid {
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    res.json()["id"].as_str().unwrap().parse().unwrap()
+}
+
+pub fn session(kind: &str, partner: Option<&str>, location: &str) -> Value {
+    json!({
+        "starts_at": "2026-11-24T17:00:00Z", "ends_at": "2026-11-24T17:50:00Z",
+        "kind": kind, "partner": partner, "modality": "behavioral_couples_therapy",
+        "attendees": ["Dan", "Marisol"], "location": location, "telehealth": false
+    })
+}
+
+/// A SOAP note with a part for every audience.
+pub fn note(tag: &str) -> Value {
+    json!({
+        "format": "soap",
+        "content": {
+            "sections": {
+                "subjective": {"text": format!("{CLINICIAN}_{tag}_SUBJECTIVE"), "audience": "clinician"},
+                "plan": {"text": format!("Shared plan {tag}: daily trust discussion"), "audience": "couple"}
+            },
+            "partner_blocks": [
+                {"partner": "a", "mood": format!("{PARTNER_A}_{tag}_MOOD"), "audience": "partner_a",
+                 "risk": {"self_harm": "none", "partner_violence": "none"}},
+                {"partner": "b", "mood": format!("{PARTNER_B}_{tag}_MOOD"), "audience": "partner_b"}
+            ],
+            "homework": {"text": format!("Homework {tag}: list two warning signs"), "audience": "couple"},
+            "goals_addressed": [format!("{CLINICIAN}_{tag}_GOAL")]
+        }
+    })
+}
+
+/// Fails when `body` holds a canary `actor` may not see.
+pub fn assert_no_leak(actor: Actor, what: &str, body: &str) {
+    for canary in actor.forbidden() {
+        assert!(!body.contains(canary), "{actor:?} received {canary} from {what}: {body}");
+    }
+}
