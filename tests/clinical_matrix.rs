@@ -25,6 +25,8 @@ enum Outcome {
 const READERS: &[Actor] = &[Actor::CareTeam, Actor::Supervisor, Actor::PartnerA, Actor::PartnerB];
 const CARE_TEAM: &[Actor] = &[Actor::CareTeam];
 const SUPERVISOR: &[Actor] = &[Actor::Supervisor];
+const CLINICIANS: &[Actor] = &[Actor::CareTeam, Actor::Supervisor];
+const PARTNERS_AND_CARE_TEAM: &[Actor] = &[Actor::CareTeam, Actor::PartnerA, Actor::PartnerB];
 
 /// Who may do what. Returns `None` for an operation nobody has decided on.
 fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
@@ -36,7 +38,21 @@ fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
         | ("GET", "/couples/{couple_id}/sessions/{session_id}")
         | ("GET", "/couples/{couple_id}/sessions/{session_id}/notes")
         | ("GET", "/couples/{couple_id}/notes")
-        | ("GET", "/couples/{couple_id}/notes/{note_id}") => READERS,
+        | ("GET", "/couples/{couple_id}/notes/{note_id}")
+        | ("GET", "/couples/{couple_id}/boundaries")
+        | ("GET", "/couples/{couple_id}/boundaries/{boundary_id}")
+        | ("GET", "/couples/{couple_id}/boundaries/{boundary_id}/versions")
+        | ("GET", "/couples/{couple_id}/plan")
+        | ("GET", "/couples/{couple_id}/plan/versions/{version}")
+        | ("GET", "/couples/{couple_id}/safety-plans")
+        | ("GET", "/couples/{couple_id}/safety-plans/{plan_id}")
+        | ("GET", "/couples/{couple_id}/lapses")
+        | ("GET", "/couples/{couple_id}/lapses/{lapse_id}")
+        | ("GET", "/couples/{couple_id}/sobriety")
+        | ("GET", "/couples/{couple_id}/milestones") => READERS,
+        // Earlier versions of the plan are the care team's working history.
+        ("GET", "/couples/{couple_id}/plan/versions") => CLINICIANS,
+        ("POST", "/couples/{couple_id}/boundaries/{boundary_id}/agree") => PARTNERS_AND_CARE_TEAM,
         ("PATCH", "/couples/{couple_id}")
         | ("PUT", "/couples/{couple_id}/partners/{slot}")
         | ("POST", "/couples/{couple_id}/care-team")
@@ -51,7 +67,17 @@ fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
         | ("GET", "/couples/{couple_id}/private-notes")
         | ("POST", "/couples/{couple_id}/private-notes")
         | ("GET", "/couples/{couple_id}/private-notes/{note_id}")
-        | ("PUT", "/couples/{couple_id}/private-notes/{note_id}") => CARE_TEAM,
+        | ("PUT", "/couples/{couple_id}/private-notes/{note_id}")
+        | ("POST", "/couples/{couple_id}/boundaries")
+        | ("PUT", "/couples/{couple_id}/boundaries/{boundary_id}")
+        | ("POST", "/couples/{couple_id}/boundaries/{boundary_id}/retire")
+        | ("POST", "/couples/{couple_id}/boundaries/{boundary_id}/events")
+        | ("PUT", "/couples/{couple_id}/plan")
+        | ("POST", "/couples/{couple_id}/safety-plans")
+        | ("PUT", "/couples/{couple_id}/safety-plans/{plan_id}")
+        | ("POST", "/couples/{couple_id}/lapses")
+        | ("PUT", "/couples/{couple_id}/lapses/{lapse_id}")
+        | ("POST", "/couples/{couple_id}/milestones") => CARE_TEAM,
         ("POST", "/couples/{couple_id}/notes/{note_id}/cosign") => SUPERVISOR,
         _ => return None,
     })
@@ -89,14 +115,22 @@ fn fill(world: &World<'_>, method: &str, template: &str) -> String {
         .replace("{session_id}", &world.joint_session.to_string())
         .replace("{note_id}", &note.to_string())
         .replace("{member_id}", &world.extra_counselor.to_string())
+        .replace("{boundary_id}", &world.shared_boundary.to_string())
+        .replace("{plan_id}", &world.couple_safety_plan.to_string())
+        .replace("{lapse_id}", &world.shared_lapse.to_string())
+        .replace("{version}", "1")
         .replace("{slot}", "a")
 }
 
 /// The example request body the OpenAPI document gives, with the few
 /// overrides the fixture needs to stay intact.
-fn body(world: &World<'_>, doc: &Value, op: &Value, path: &str) -> Option<Value> {
+fn body(world: &World<'_>, doc: &Value, op: &Value, path: &str, actor: Actor) -> Option<Value> {
     if path.ends_with("/care-team") {
         return Some(json!({"member_id": world.extra_counselor}));
+    }
+    if path.ends_with("/agree") {
+        // A partner agrees for themself; the care team names the partner.
+        return Some(if actor == Actor::CareTeam { json!({"partner": "a"}) } else { json!({}) });
     }
     let schema = &op["requestBody"]["content"]["application/json"]["schema"];
     if schema.is_null() {
@@ -108,12 +142,17 @@ fn body(world: &World<'_>, doc: &Value, op: &Value, path: &str) -> Option<Value>
     if path.ends_with("/partners/{slot}") {
         example["member_id"] = json!(world.partner_a_member);
     }
+    if path.ends_with("/safety-plans/{plan_id}") {
+        example["owner"] = json!("couple");
+    }
     Some(example)
 }
 
 /// The ETag of what a write is about to change, as the care team sees it.
 async fn etag_for(world: &mut World<'_>, path: &str) -> String {
-    let (read_path, partner) = if let Some(base) = path.strip_suffix("/sign") {
+    // An action (sign, agree, retire) is guarded by the ETag of the record it acts on.
+    let action = ["/sign", "/agree", "/retire"].iter().find_map(|a| path.strip_suffix(a));
+    let (read_path, partner) = if let Some(base) = action {
         (base.to_owned(), false)
     } else if let Some((base, _)) = path.split_once("/partners/") {
         (base.to_owned(), true)
@@ -158,7 +197,7 @@ async fn every_clinical_route_answers_by_the_rules_and_leaks_nothing(app: TestAp
     // Writes that change the fixture's shape run last; within an operation,
     // the callers who must be refused go first, so a refusal is checked
     // against the record as it was.
-    operations.sort_by_key(|(m, p, _)| (m == "DELETE", p.ends_with("/sign"), m != "GET"));
+    operations.sort_by_key(|(m, p, _)| (m == "DELETE", p.ends_with("/sign") || p.ends_with("/retire"), m != "GET"));
     assert!(operations.len() >= 20, "only {} clinical operations found", operations.len());
 
     for (method, template, op) in &operations {
@@ -168,7 +207,7 @@ async fn every_clinical_route_answers_by_the_rules_and_leaks_nothing(app: TestAp
         actors.sort_by_key(|a| expected(method, template, *a) == Outcome::Allowed);
         for actor in actors {
             let want = expected(method, template, actor);
-            let body = body(&world, &doc, op, template);
+            let body = body(&world, &doc, op, template, actor);
             let res = call(&mut world, actor, method, &path, body, needs_etag).await;
             let got = match res.status {
                 s if s.is_success() => Outcome::Allowed,

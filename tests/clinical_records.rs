@@ -143,4 +143,115 @@ async fn racing_updates_lose_nothing(app: TestApp) {
     assert_eq!(label, format!("Label {}", winners[0].0));
 }
 
-both!(partners_see_only_their_audience, signed_notes_never_change, writes_need_the_current_version, racing_updates_lose_nothing);
+async fn boundaries_are_agreed_separately_and_revisions_keep_history(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let path = format!("/api/v1/couples/{}/boundaries/{}", w.couple, w.shared_boundary);
+    let etag = w.client(Actor::PartnerA).get(&path).await.header("etag").unwrap().to_owned();
+    let res = send_with_etag(w.client(Actor::PartnerA), Method::POST, &format!("{path}/agree"), &etag, Some(json!({}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.json()["status"], "proposed");
+    assert!(res.json()["agreed_by_a_at"].is_string() && res.json()["agreed_by_b_at"].is_null());
+    // A partner cannot agree for the other.
+    let etag = res.header("etag").unwrap().to_owned();
+    let res = send_with_etag(w.client(Actor::PartnerA), Method::POST, &format!("{path}/agree"), &etag, Some(json!({"partner": "b"}))).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Agreeing to wording that changed meanwhile is refused.
+    let res = send_with_etag(w.client(Actor::PartnerB), Method::POST, &format!("{path}/agree"), "\"1\"", Some(json!({}))).await;
+    assert_eq!(res.status, StatusCode::PRECONDITION_FAILED);
+    let res = send_with_etag(w.client(Actor::PartnerB), Method::POST, &format!("{path}/agree"), &etag, Some(json!({}))).await;
+    assert_eq!(res.json()["status"], "agreed");
+
+    // A revision is a new version that needs agreeing again; the old wording stays.
+    let etag = res.header("etag").unwrap().to_owned();
+    let revised = json!({"holder": "both", "category": "money", "statement": "If money goes missing, we each keep our own account for a month.",
+        "consequence": "We review it in session."});
+    let res = send_with_etag(w.client(Actor::CareTeam), Method::PUT, &path, &etag, Some(revised)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let body = res.json();
+    assert_eq!(body["status"], "revised");
+    assert_eq!(body["current"]["number"], 2);
+    assert!(body["agreed_by_a_at"].is_null());
+    let versions = w.client(Actor::PartnerB).get(&format!("{path}/versions")).await.json();
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+    assert!(versions[0]["statement"].as_str().unwrap().contains("pause the joint account"));
+
+    // Tested or kept, logged; retired boundaries stay readable and frozen.
+    let res = w.client(Actor::CareTeam)
+        .json(Method::POST, &format!("{path}/events"), Some(json!({"kind": "kept", "occurred_on": "2026-04-02"})))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let etag = w.client(Actor::CareTeam).get(&path).await.header("etag").unwrap().to_owned();
+    let res = send_with_etag(w.client(Actor::CareTeam), Method::POST, &format!("{path}/retire"), &etag, None).await;
+    assert_eq!(res.json()["status"], "retired");
+    assert_eq!(res.json()["events"][0]["kind"], "kept");
+    // A boundary for partner B alone is not A's to see.
+    let b_only = format!("/api/v1/couples/{}/boundaries/{}", w.couple, w.b_boundary);
+    assert_eq!(w.client(Actor::PartnerA).get(&b_only).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(w.client(Actor::PartnerB).get(&b_only).await.status, StatusCode::OK);
+}
+
+async fn plan_versions_are_kept_and_saves_do_not_collide(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let path = format!("/api/v1/couples/{}/plan", w.couple);
+    let content = json!({"reasons_for_recovery": {"items": ["Version two"]}});
+    let first = send_with_etag(w.client(Actor::CareTeam), Method::PUT, &path, "\"1\"", Some(content.clone())).await;
+    let second = send_with_etag(w.client(Actor::CareTeam), Method::PUT, &path, "\"1\"", Some(content)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    assert_eq!(first.header("etag"), Some("\"2\""));
+    assert_eq!(second.status, StatusCode::PRECONDITION_FAILED);
+    let versions = w.client(Actor::Supervisor).get(&format!("{path}/versions")).await.json();
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+    let old = w.client(Actor::CareTeam).get(&format!("{path}/versions/1")).await.json();
+    assert_eq!(old["content"]["reasons_for_recovery"]["items"][0], "Be present for Lucía");
+    // Partners see the current plan's shared sections, not its history.
+    assert_eq!(w.client(Actor::PartnerA).get(&format!("{path}/versions")).await.status, StatusCode::NOT_FOUND);
+    let seen = w.client(Actor::PartnerB).get(&format!("{path}/versions/1")).await.json();
+    assert!(seen["content"]["high_risk_situations"].is_null(), "clinician-only section hidden");
+    assert_eq!(seen["content"]["supporting_partner_care"]["audience"], "partner_b");
+    // Bad input names the field.
+    let res = send_with_etag(w.client(Actor::CareTeam), Method::PUT, &path, "\"2\"",
+        Some(json!({"support_people": {"items": [{"name": "", "role": "sponsor", "consent_to_contact": true}]}}))).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.json()["errors"][0]["field"], "support_people.items[0].name");
+}
+
+async fn confidential_lapses_stay_out_of_the_other_partners_figures(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let base = format!("/api/v1/couples/{}", w.couple);
+    // The world has two 2-day lapses for partner A on the same days: one
+    // shared with the couple, one for A alone. Add a later one, A's alone.
+    let res = w.client(Actor::CareTeam)
+        .json(Method::POST, &format!("{base}/lapses"), Some(json!({"partner": "a", "occurred_on": "2026-05-01", "substance": "alcohol",
+            "reported_by": "self", "kind": "lapse"})))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    assert_eq!(res.json()["audience"], "partner_a", "individual confidentiality is the default audience");
+    let own = w.client(Actor::PartnerA).get(&format!("{base}/sobriety")).await.json();
+    let other = w.client(Actor::PartnerB).get(&format!("{base}/sobriety")).await.json();
+    let team = w.client(Actor::CareTeam).get(&format!("{base}/sobriety")).await.json();
+    assert_eq!(own["partners"][0]["use_days"], 3);
+    assert_eq!(team["partners"][0]["use_days"], 3);
+    assert_eq!(other["partners"][0]["use_days"], 2, "B sees only the shared lapse");
+    assert_eq!(own["partners"][0]["sober_since"], "2026-05-02");
+    assert_eq!(other["partners"][0]["sober_since"], "2026-03-12");
+    // The total survives the lapse; the streak restarts.
+    let a = &team["partners"][0];
+    assert_eq!(a["total_abstinent_days"].as_u64().unwrap() + 3, a["days_in_care"].as_u64().unwrap());
+    assert!(a["current_streak_days"].as_u64().unwrap() < a["total_abstinent_days"].as_u64().unwrap());
+    let a_lapse = format!("{base}/lapses/{}", w.a_lapse);
+    assert_eq!(w.client(Actor::PartnerB).get(&a_lapse).await.status, StatusCode::NOT_FOUND);
+    // A partner's own safety plan is theirs alone.
+    let b_plan = format!("{base}/safety-plans/{}", w.b_safety_plan);
+    assert_eq!(w.client(Actor::PartnerA).get(&b_plan).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(w.client(Actor::PartnerB).get(&b_plan).await.json()["audience"], "partner_b");
+}
+
+both!(
+    partners_see_only_their_audience,
+    signed_notes_never_change,
+    writes_need_the_current_version,
+    racing_updates_lose_nothing,
+    boundaries_are_agreed_separately_and_revisions_keep_history,
+    plan_versions_are_kept_and_saves_do_not_collide,
+    confidential_lapses_stay_out_of_the_other_partners_figures,
+);

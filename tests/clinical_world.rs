@@ -64,6 +64,12 @@ pub struct World<'a> {
     pub private_note: Uuid,
     pub extra_counselor: Uuid,
     pub partner_a_member: Uuid,
+    pub shared_boundary: Uuid,
+    pub b_boundary: Uuid,
+    pub couple_safety_plan: Uuid,
+    pub b_safety_plan: Uuid,
+    pub shared_lapse: Uuid,
+    pub a_lapse: Uuid,
 }
 
 impl<'a> World<'a> {
@@ -138,6 +144,48 @@ impl<'a> World<'a> {
             c1.json(Method::POST, &format!("{base}/private-notes"), Some(json!({"text": format!("{PRIVATE}_THOUGHTS"), "session_id": joint}))).await,
         );
 
+        let plan = json!({
+            "reasons_for_recovery": {"items": ["Be present for Lucía"], "audience": "couple"},
+            "high_risk_situations": {"items": [{"category": "conflict", "situation": format!("{CLINICIAN}_PLAN_SITUATION"),
+                "response": "cope"}], "audience": "clinician"},
+            "lapse_response": {"items": [{"when": "immediately", "who": "partner_in_recovery", "action": "Tell Marisol and call Luis"}], "audience": "couple"},
+            "supporting_partner_care": {"items": [format!("{PARTNER_B}_PLAN_SELF_CARE")], "audience": "partner_b"}
+        });
+        let token = csrf(&mut c1).await;
+        let res = c1.send(
+            Method::PUT,
+            &format!("{base}/plan"),
+            &[("content-type", "application/json"), ("if-match", "\"0\""), ("x-csrf-token", &token)],
+            plan.to_string().into(),
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        let boundary = |holder: &str, audience: &str, text: String| {
+            json!({"holder": holder, "category": "money", "statement": text, "consequence": "We talk it through in session.", "audience": audience})
+        };
+        let shared_boundary = created(
+            c1.json(Method::POST, &format!("{base}/boundaries"), Some(boundary("both", "couple", "If money goes missing, we pause the joint account.".into()))).await,
+        );
+        let b_boundary = created(
+            c1.json(Method::POST, &format!("{base}/boundaries"), Some(boundary("partner_b", "partner_b", format!("{PARTNER_B}_BOUNDARY")))).await,
+        );
+        let safety = |owner: &str, sign: String| json!({"owner": owner, "content": {"warning_signs": [sign], "professionals_and_crisis_lines": [{"name": "988 Lifeline", "phone": "988"}]}});
+        let couple_safety_plan =
+            created(c1.json(Method::POST, &format!("{base}/safety-plans"), Some(safety("couple", "Shouting at home".into()))).await);
+        let b_safety_plan =
+            created(c1.json(Method::POST, &format!("{base}/safety-plans"), Some(safety("partner_b", format!("{PARTNER_B}_SAFETY")))).await);
+        let lapse = |audience: Option<&str>, setting: String| {
+            json!({"partner": "a", "occurred_on": "2026-03-10", "days": 2, "substance": "alcohol", "setting": setting,
+                   "reported_by": "self", "kind": "lapse", "audience": audience})
+        };
+        let shared_lapse = created(c1.json(Method::POST, &format!("{base}/lapses"), Some(lapse(Some("couple"), "work party".into()))).await);
+        // No audience given: individual confidentiality makes it partner A's alone.
+        let a_lapse = created(c1.json(Method::POST, &format!("{base}/lapses"), Some(lapse(None, format!("{PARTNER_A}_LAPSE_SETTING")))).await);
+        let res = c1
+            .json(Method::POST, &format!("{base}/milestones"), Some(json!({"title": format!("{CLINICIAN}_MILESTONE"), "achieved_on": "2026-04-01", "audience": "clinician"})))
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+
         let clients = vec![
             (Actor::CareTeam, c1),
             (Actor::OtherCounselor, c2),
@@ -158,6 +206,12 @@ impl<'a> World<'a> {
             private_note,
             extra_counselor: c3_id,
             partner_a_member: pa_id,
+            shared_boundary,
+            b_boundary,
+            couple_safety_plan,
+            b_safety_plan,
+            shared_lapse,
+            a_lapse,
         }
     }
 }

@@ -3,7 +3,10 @@
 //! Responses carry `Cache-Control: no-store` (set for every response by the
 //! HTTP layers) and, for editable records, an `ETag`.
 
+mod boundaries;
 mod couples;
+mod plans;
+mod recovery;
 mod sessions;
 
 use axum::{
@@ -19,7 +22,12 @@ use crate::{
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(couples::routes()).merge(sessions::routes())
+    OpenApiRouter::new()
+        .merge(couples::routes())
+        .merge(sessions::routes())
+        .merge(boundaries::routes())
+        .merge(plans::routes())
+        .merge(recovery::routes())
 }
 
 /// A JSON body with the ETag of the version it shows.

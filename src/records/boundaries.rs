@@ -1,0 +1,459 @@
+//! Boundary agreements: "If X happens, I will Y", held by one partner or
+//! both. Each partner's agreement is recorded separately; a revision is a new
+//! numbered version (old wording is kept) that needs agreeing again; a
+//! retired boundary stays in the record. Times a boundary was tested or kept
+//! are logged without blame.
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, sea_query::Expr,
+};
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use entity::{boundaries, boundary_events, boundary_versions};
+
+use super::common::{
+    Audience, IfMatch, Page, PageQuery, PartnerSlot, StoredEnum, limits, optional_text, required_text, split_page,
+};
+use crate::{
+    AppState,
+    access::{CoupleAccess, Relation},
+    error::AppError,
+    practice::Fields,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Holder {
+    PartnerA,
+    PartnerB,
+    Both,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundaryCategory {
+    Money,
+    SubstancesAtHome,
+    ContactWithPeopleWhoUse,
+    HonestyAndDisclosure,
+    SelfCare,
+    ContactAndSeparation,
+    Safety,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundaryStatus {
+    /// Waiting for both partners' agreement.
+    Proposed,
+    /// Both partners agreed to the current wording.
+    Agreed,
+    /// Reworded; waiting for both partners to agree to the new version.
+    Revised,
+    Retired,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundaryEventKind {
+    Tested,
+    Kept,
+}
+
+impl StoredEnum for Holder {}
+impl StoredEnum for BoundaryCategory {}
+impl StoredEnum for BoundaryStatus {}
+impl StoredEnum for BoundaryEventKind {}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "holder": "partner_b", "category": "substances_at_home",
+    "statement": "If alcohol is brought into our home, I will stay at my sister's that night.",
+    "consequence": "Marisol leaves for the night; we talk about it with our counselor, not at home.",
+    "effective_on": "2026-03-16", "review_on": "2026-06-16", "audience": "couple"
+}))]
+pub struct BoundaryInput {
+    pub holder: Holder,
+    pub category: BoundaryCategory,
+    /// "If X happens, I will Y" (at most 2,000 characters).
+    pub statement: String,
+    /// What both understand will happen (at most 2,000 characters).
+    pub consequence: String,
+    pub effective_on: Option<Date>,
+    pub review_on: Option<Date>,
+    /// Default: couple.
+    pub audience: Option<Audience>,
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"partner": "a"}))]
+pub struct AgreeInput {
+    /// Which partner agrees. A partner signed in to the portal agrees for
+    /// themself and may leave this out; the care team recording an agreement
+    /// made in session must name the partner.
+    pub partner: Option<PartnerSlot>,
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "kept", "occurred_on": "2026-04-02", "note": "Dan texted before the work party and left early."}))]
+pub struct BoundaryEventInput {
+    pub kind: BoundaryEventKind,
+    pub occurred_on: Date,
+    /// At most 2,000 characters.
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct BoundaryEventView {
+    pub id: Uuid,
+    pub kind: BoundaryEventKind,
+    pub occurred_on: Date,
+    pub note: Option<String>,
+    pub recorded_by: Uuid,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct BoundaryVersionView {
+    pub number: i32,
+    pub statement: String,
+    pub consequence: String,
+    pub effective_on: Option<Date>,
+    pub review_on: Option<Date>,
+    pub created_by: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct BoundaryView {
+    pub id: Uuid,
+    pub holder: Holder,
+    pub category: BoundaryCategory,
+    pub audience: Audience,
+    pub status: BoundaryStatus,
+    /// The current wording.
+    pub current: BoundaryVersionView,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub agreed_by_a_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub agreed_by_b_at: Option<OffsetDateTime>,
+    pub events: Vec<BoundaryEventView>,
+    pub version: i32,
+}
+
+crate::versioned!(BoundaryView);
+
+struct Wording {
+    statement: String,
+    consequence: String,
+}
+
+fn parse(input: &BoundaryInput) -> Result<Wording, AppError> {
+    let mut fields = Fields::default();
+    let statement = fields.check("statement", required_text(&input.statement, limits::MEDIUM));
+    let consequence = fields.check("consequence", required_text(&input.consequence, limits::MEDIUM));
+    if let (Some(from), Some(review)) = (input.effective_on, input.review_on)
+        && review < from
+    {
+        fields.check::<()>("review_on", Err("review on or after the day it takes effect".into()));
+    }
+    fields.finish()?;
+    let (Some(statement), Some(consequence)) = (statement, consequence) else { unreachable!("checked above") };
+    Ok(Wording { statement, consequence })
+}
+
+fn version_view(v: boundary_versions::Model) -> BoundaryVersionView {
+    BoundaryVersionView {
+        number: v.number,
+        statement: v.statement,
+        consequence: v.consequence,
+        effective_on: v.effective_on,
+        review_on: v.review_on,
+        created_by: v.created_by,
+        created_at: v.created_at,
+    }
+}
+
+async fn load_row(db: &impl ConnectionTrait, access: &CoupleAccess, id: Uuid) -> Result<boundaries::Model, AppError> {
+    let row = access
+        .scope
+        .by_id::<boundaries::Entity>(id)
+        .filter(boundaries::Column::CoupleId.eq(access.couple_id()))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    access.require_sees(Audience::from_stored(&row.audience)?)?;
+    Ok(row)
+}
+
+async fn to_view(db: &impl ConnectionTrait, access: &CoupleAccess, row: boundaries::Model) -> Result<BoundaryView, AppError> {
+    let current = access
+        .scope
+        .select::<boundary_versions::Entity>()
+        .filter(boundary_versions::Column::BoundaryId.eq(row.id))
+        .filter(boundary_versions::Column::Number.eq(row.current_version))
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("boundary without its current version"))?;
+    let events = access
+        .scope
+        .select::<boundary_events::Entity>()
+        .filter(boundary_events::Column::BoundaryId.eq(row.id))
+        .order_by_asc(boundary_events::Column::OccurredOn)
+        .order_by_asc(boundary_events::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| {
+            Ok(BoundaryEventView {
+                kind: BoundaryEventKind::from_stored(&e.kind)?,
+                id: e.id,
+                occurred_on: e.occurred_on,
+                note: e.note,
+                recorded_by: e.recorded_by,
+            })
+        })
+        .collect::<Result<_, AppError>>()?;
+    Ok(BoundaryView {
+        id: row.id,
+        holder: Holder::from_stored(&row.holder)?,
+        category: BoundaryCategory::from_stored(&row.category)?,
+        audience: Audience::from_stored(&row.audience)?,
+        status: BoundaryStatus::from_stored(&row.status)?,
+        current: version_view(current),
+        agreed_by_a_at: row.agreed_a_at,
+        agreed_by_b_at: row.agreed_b_at,
+        events,
+        version: row.version,
+    })
+}
+
+async fn insert_version(
+    db: &impl ConnectionTrait,
+    access: &CoupleAccess,
+    boundary_id: Uuid,
+    number: i32,
+    wording: Wording,
+    input: &BoundaryInput,
+    now: OffsetDateTime,
+) -> Result<(), AppError> {
+    boundary_versions::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        practice_id: Set(access.scope.practice_id()),
+        boundary_id: Set(boundary_id),
+        number: Set(number),
+        statement: Set(wording.statement),
+        consequence: Set(wording.consequence),
+        effective_on: Set(input.effective_on),
+        review_on: Set(input.review_on),
+        created_by: Set(access.member_id),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn create(state: &AppState, access: &CoupleAccess, input: BoundaryInput) -> Result<BoundaryView, AppError> {
+    let wording = parse(&input)?;
+    let now = state.clock.now();
+    let id = Uuid::now_v7();
+    let txn = state.db.begin().await?;
+    boundaries::ActiveModel {
+        id: Set(id),
+        practice_id: Set(access.scope.practice_id()),
+        couple_id: Set(access.couple_id()),
+        holder: Set(input.holder.as_str()),
+        category: Set(input.category.as_str()),
+        audience: Set(input.audience.unwrap_or(Audience::Couple).as_str()),
+        status: Set(BoundaryStatus::Proposed.as_str()),
+        current_version: Set(1),
+        agreed_a_at: Set(None),
+        agreed_a_by: Set(None),
+        agreed_b_at: Set(None),
+        agreed_b_by: Set(None),
+        created_by: Set(access.member_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+    }
+    .insert(&txn)
+    .await?;
+    insert_version(&txn, access, id, 1, wording, &input, now).await?;
+    let row = load_row(&txn, access, id).await?;
+    let view = to_view(&txn, access, row).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<BoundaryView, AppError> {
+    let row = load_row(&state.db, access, id).await?;
+    to_view(&state.db, access, row).await
+}
+
+pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> Result<Page<BoundaryView>, AppError> {
+    let limit = page.limit()?;
+    let mut query = access
+        .scope
+        .select::<boundaries::Entity>()
+        .filter(boundaries::Column::CoupleId.eq(access.couple_id()))
+        .filter(boundaries::Column::Audience.is_in(access.visible_audiences()))
+        .order_by_desc(boundaries::Column::Id)
+        .limit(limit + 1);
+    if let Some(cursor) = page.cursor {
+        query = query.filter(boundaries::Column::Id.lt(cursor));
+    }
+    let (rows, next_cursor) = split_page(query.all(&state.db).await?, limit, |r| r.id);
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        items.push(to_view(&state.db, access, row).await?);
+    }
+    Ok(Page { items, next_cursor })
+}
+
+pub async fn versions(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<Vec<BoundaryVersionView>, AppError> {
+    load_row(&state.db, access, id).await?;
+    Ok(access
+        .scope
+        .select::<boundary_versions::Entity>()
+        .filter(boundary_versions::Column::BoundaryId.eq(id))
+        .order_by_asc(boundary_versions::Column::Number)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(version_view)
+        .collect())
+}
+
+/// Rewords a boundary: a new version, kept beside the old ones, which both
+/// partners agree to afresh.
+pub async fn revise(
+    state: &AppState,
+    access: &CoupleAccess,
+    id: Uuid,
+    IfMatch(expected): IfMatch,
+    input: BoundaryInput,
+) -> Result<BoundaryView, AppError> {
+    let row = load_row(&state.db, access, id).await?;
+    if row.status == BoundaryStatus::Retired.as_str() {
+        return Err(AppError::Conflict("A retired boundary is kept as it was; propose a new one.".into()));
+    }
+    let wording = parse(&input)?;
+    let now = state.clock.now();
+    let next = row.current_version + 1;
+    let txn = state.db.begin().await?;
+    let result = access
+        .scope
+        .update_many::<boundaries::Entity>()
+        .col_expr(boundaries::Column::Holder, Expr::value(input.holder.as_str()))
+        .col_expr(boundaries::Column::Category, Expr::value(input.category.as_str()))
+        .col_expr(boundaries::Column::Audience, Expr::value(input.audience.unwrap_or(Audience::Couple).as_str()))
+        .col_expr(boundaries::Column::Status, Expr::value(BoundaryStatus::Revised.as_str()))
+        .col_expr(boundaries::Column::CurrentVersion, Expr::value(next))
+        .col_expr(boundaries::Column::AgreedAAt, Expr::value(Option::<OffsetDateTime>::None))
+        .col_expr(boundaries::Column::AgreedABy, Expr::value(Option::<Uuid>::None))
+        .col_expr(boundaries::Column::AgreedBAt, Expr::value(Option::<OffsetDateTime>::None))
+        .col_expr(boundaries::Column::AgreedBBy, Expr::value(Option::<Uuid>::None))
+        .col_expr(boundaries::Column::UpdatedAt, Expr::value(now))
+        .col_expr(boundaries::Column::Version, Expr::value(expected + 1))
+        .filter(boundaries::Column::Id.eq(id))
+        .filter(boundaries::Column::Version.eq(expected))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(AppError::PreconditionFailed);
+    }
+    insert_version(&txn, access, id, next, wording, &input, now).await?;
+    txn.commit().await?;
+    get(state, access, id).await
+}
+
+/// Records one partner's agreement to the current wording. If-Match ties
+/// the agreement to the version the partner read.
+pub async fn agree(
+    state: &AppState,
+    access: &CoupleAccess,
+    id: Uuid,
+    IfMatch(expected): IfMatch,
+    input: AgreeInput,
+) -> Result<BoundaryView, AppError> {
+    let row = load_row(&state.db, access, id).await?;
+    let slot = match (access.relation, input.partner) {
+        (Relation::Partner(me), None) => me,
+        (Relation::Partner(me), Some(named)) if named == me => me,
+        (Relation::Partner(_), Some(_)) => {
+            return Err(AppError::invalid("partner", "you can agree only for yourself"));
+        }
+        (_, Some(named)) => named,
+        (_, None) => return Err(AppError::invalid("partner", "say which partner agreed")),
+    };
+    if row.status == BoundaryStatus::Retired.as_str() {
+        return Err(AppError::Conflict("This boundary is retired.".into()));
+    }
+    let now = state.clock.now();
+    let (at, by, other_at) = match slot {
+        PartnerSlot::A => (boundaries::Column::AgreedAAt, boundaries::Column::AgreedABy, row.agreed_b_at),
+        PartnerSlot::B => (boundaries::Column::AgreedBAt, boundaries::Column::AgreedBBy, row.agreed_a_at),
+    };
+    let status = if other_at.is_some() { BoundaryStatus::Agreed } else { BoundaryStatus::from_stored(&row.status)? };
+    let result = access
+        .scope
+        .update_many::<boundaries::Entity>()
+        .col_expr(at, Expr::value(now))
+        .col_expr(by, Expr::value(access.member_id))
+        .col_expr(boundaries::Column::Status, Expr::value(status.as_str()))
+        .col_expr(boundaries::Column::UpdatedAt, Expr::value(now))
+        .col_expr(boundaries::Column::Version, Expr::value(expected + 1))
+        .filter(boundaries::Column::Id.eq(id))
+        .filter(boundaries::Column::Version.eq(expected))
+        .exec(&state.db)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(AppError::PreconditionFailed);
+    }
+    get(state, access, id).await
+}
+
+pub async fn retire(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch) -> Result<BoundaryView, AppError> {
+    load_row(&state.db, access, id).await?;
+    let result = access
+        .scope
+        .update_many::<boundaries::Entity>()
+        .col_expr(boundaries::Column::Status, Expr::value(BoundaryStatus::Retired.as_str()))
+        .col_expr(boundaries::Column::UpdatedAt, Expr::value(state.clock.now()))
+        .col_expr(boundaries::Column::Version, Expr::value(expected + 1))
+        .filter(boundaries::Column::Id.eq(id))
+        .filter(boundaries::Column::Version.eq(expected))
+        .exec(&state.db)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(AppError::PreconditionFailed);
+    }
+    get(state, access, id).await
+}
+
+/// Logs a time the boundary was tested or kept. The log only grows.
+pub async fn log_event(state: &AppState, access: &CoupleAccess, id: Uuid, input: BoundaryEventInput) -> Result<BoundaryView, AppError> {
+    load_row(&state.db, access, id).await?;
+    let note = optional_text(input.note.as_deref(), limits::MEDIUM).map_err(|e| AppError::invalid("note", &e))?;
+    boundary_events::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        practice_id: Set(access.scope.practice_id()),
+        boundary_id: Set(id),
+        kind: Set(input.kind.as_str()),
+        occurred_on: Set(input.occurred_on),
+        note: Set(note),
+        recorded_by: Set(access.member_id),
+        created_at: Set(state.clock.now()),
+    }
+    .insert(&state.db)
+    .await?;
+    get(state, access, id).await
+}

@@ -1,0 +1,264 @@
+//! Lapses: when, what, how much and how long, where, which high-risk
+//! situation, who reported it, whether it was a short lapse or a return to
+//! sustained use, what was learned, which step of the lapse-response timeline
+//! started, and whether safety was checked. Recording one never erases
+//! progress: sobriety shows the streak and the total side by side.
+
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
+use serde::{Deserialize, Serialize};
+use time::Date;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use entity::lapses;
+
+use super::{
+    common::{Audience, IfMatch, Page, PageQuery, PartnerSlot, StoredEnum, limits, optional_text, required_text, split_page},
+    couples::SecretsPolicy,
+    plans::{HighRiskCategory, TimelineWhen},
+};
+use crate::{AppState, access::CoupleAccess, error::AppError, practice::Fields};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportedBy {
+    /// The partner who used told the counselor.
+    #[serde(rename = "self")]
+    Myself,
+    Partner,
+    Test,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LapseKind {
+    /// A short return to use, used to learn.
+    Lapse,
+    /// A return to sustained use.
+    Relapse,
+}
+
+impl StoredEnum for ReportedBy {}
+impl StoredEnum for LapseKind {}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "partner": "a", "occurred_on": "2026-03-10", "days": 2, "substance": "alcohol",
+    "amount": "about six beers each evening", "setting": "colleague's leaving party",
+    "high_risk_category": "social_pressure", "reported_by": "self", "kind": "lapse",
+    "learned": "Saying yes to 'just one' at work events is the door; leave before the second round.",
+    "timeline_step": "first_week", "safety_checked": true, "audience": "couple"
+}))]
+pub struct LapseInput {
+    /// The partner who used.
+    pub partner: PartnerSlot,
+    /// The first day of use.
+    pub occurred_on: Date,
+    /// How many consecutive days of use (1-366, default 1).
+    pub days: Option<i32>,
+    pub substance: String,
+    pub amount: Option<String>,
+    pub setting: Option<String>,
+    pub high_risk_category: Option<HighRiskCategory>,
+    pub reported_by: ReportedBy,
+    pub kind: LapseKind,
+    pub learned: Option<String>,
+    /// The lapse-response step under way.
+    pub timeline_step: Option<TimelineWhen>,
+    #[serde(default)]
+    pub safety_checked: bool,
+    /// Default: set by the couple's secrets policy (the couple under
+    /// no-secrets, the partner alone under individual confidentiality).
+    pub audience: Option<Audience>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct LapseView {
+    pub id: Uuid,
+    pub partner: PartnerSlot,
+    pub occurred_on: Date,
+    pub days: i32,
+    pub substance: String,
+    pub amount: Option<String>,
+    pub setting: Option<String>,
+    pub high_risk_category: Option<HighRiskCategory>,
+    pub reported_by: ReportedBy,
+    pub kind: LapseKind,
+    pub learned: Option<String>,
+    pub timeline_step: Option<TimelineWhen>,
+    pub safety_checked: bool,
+    pub audience: Audience,
+    pub version: i32,
+}
+
+crate::versioned!(LapseView);
+
+struct Parsed {
+    days: i32,
+    substance: String,
+    amount: Option<String>,
+    setting: Option<String>,
+    learned: Option<String>,
+}
+
+fn parse(input: &LapseInput) -> Result<Parsed, AppError> {
+    let mut f = Fields::default();
+    let days = f.check(
+        "days",
+        match input.days.unwrap_or(1) {
+            d @ 1..=366 => Ok(d),
+            _ => Err("between 1 and 366 days".to_owned()),
+        },
+    );
+    let substance = f.check("substance", required_text(&input.substance, limits::SHORT));
+    let amount = f.check("amount", optional_text(input.amount.as_deref(), limits::SHORT));
+    let setting = f.check("setting", optional_text(input.setting.as_deref(), limits::MEDIUM));
+    let learned = f.check("learned", optional_text(input.learned.as_deref(), limits::LONG));
+    f.finish()?;
+    let (Some(days), Some(substance), Some(amount), Some(setting), Some(learned)) = (days, substance, amount, setting, learned) else {
+        unreachable!("checked above")
+    };
+    Ok(Parsed { days, substance, amount, setting, learned })
+}
+
+fn default_audience(access: &CoupleAccess, partner: PartnerSlot) -> Result<Audience, AppError> {
+    Ok(match SecretsPolicy::from_stored(&access.couple.secrets_policy)? {
+        SecretsPolicy::NoSecrets => Audience::Couple,
+        SecretsPolicy::IndividualConfidential => partner.own_audience(),
+    })
+}
+
+fn to_view(row: lapses::Model) -> Result<LapseView, AppError> {
+    let reported_by = ReportedBy::from_stored(&row.reported_by)?;
+    Ok(LapseView {
+        id: row.id,
+        partner: PartnerSlot::from_stored(&row.partner_slot)?,
+        occurred_on: row.occurred_on,
+        days: row.days,
+        substance: row.substance,
+        amount: row.amount,
+        setting: row.setting,
+        high_risk_category: row.high_risk_category.as_deref().map(HighRiskCategory::from_stored).transpose()?,
+        reported_by,
+        kind: LapseKind::from_stored(&row.kind)?,
+        learned: row.learned,
+        timeline_step: row.timeline_step.as_deref().map(TimelineWhen::from_stored).transpose()?,
+        safety_checked: row.safety_checked,
+        audience: Audience::from_stored(&row.audience)?,
+        version: row.version,
+    })
+}
+
+pub async fn create(state: &AppState, access: &CoupleAccess, input: LapseInput) -> Result<LapseView, AppError> {
+    let p = parse(&input)?;
+    let now = state.clock.now();
+    let audience = match input.audience {
+        Some(a) => a,
+        None => default_audience(access, input.partner)?,
+    };
+    let row = lapses::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        practice_id: Set(access.scope.practice_id()),
+        couple_id: Set(access.couple_id()),
+        partner_slot: Set(input.partner.as_str()),
+        occurred_on: Set(input.occurred_on),
+        days: Set(p.days),
+        substance: Set(p.substance),
+        amount: Set(p.amount),
+        setting: Set(p.setting),
+        high_risk_category: Set(input.high_risk_category.map(|c| c.as_str())),
+        reported_by: Set(input.reported_by.as_str()),
+        kind: Set(input.kind.as_str()),
+        learned: Set(p.learned),
+        timeline_step: Set(input.timeline_step.map(|t| t.as_str())),
+        safety_checked: Set(input.safety_checked),
+        audience: Set(audience.as_str()),
+        created_by: Set(access.member_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+    }
+    .insert(&state.db)
+    .await?;
+    to_view(row)
+}
+
+pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<LapseView, AppError> {
+    let row = access
+        .scope
+        .by_id::<lapses::Entity>(id)
+        .filter(lapses::Column::CoupleId.eq(access.couple_id()))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    access.require_sees(Audience::from_stored(&row.audience)?)?;
+    to_view(row)
+}
+
+/// Every lapse the caller may see, oldest first (for sobriety arithmetic).
+pub async fn all_visible(db: &impl ConnectionTrait, access: &CoupleAccess) -> Result<Vec<LapseView>, AppError> {
+    access
+        .scope
+        .select::<lapses::Entity>()
+        .filter(lapses::Column::CoupleId.eq(access.couple_id()))
+        .filter(lapses::Column::Audience.is_in(access.visible_audiences()))
+        .order_by_asc(lapses::Column::OccurredOn)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_view)
+        .collect()
+}
+
+/// Lapses, most recently recorded first.
+pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> Result<Page<LapseView>, AppError> {
+    let limit = page.limit()?;
+    let mut query = access
+        .scope
+        .select::<lapses::Entity>()
+        .filter(lapses::Column::CoupleId.eq(access.couple_id()))
+        .filter(lapses::Column::Audience.is_in(access.visible_audiences()))
+        .order_by_desc(lapses::Column::Id)
+        .limit(limit + 1);
+    if let Some(cursor) = page.cursor {
+        query = query.filter(lapses::Column::Id.lt(cursor));
+    }
+    let (rows, next_cursor) = split_page(query.all(&state.db).await?, limit, |r| r.id);
+    Ok(Page { items: rows.into_iter().map(to_view).collect::<Result<_, _>>()?, next_cursor })
+}
+
+pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch, input: LapseInput) -> Result<LapseView, AppError> {
+    get(state, access, id).await?;
+    let p = parse(&input)?;
+    let audience = match input.audience {
+        Some(a) => a,
+        None => default_audience(access, input.partner)?,
+    };
+    let result = access
+        .scope
+        .update_many::<lapses::Entity>()
+        .col_expr(lapses::Column::PartnerSlot, Expr::value(input.partner.as_str()))
+        .col_expr(lapses::Column::OccurredOn, Expr::value(input.occurred_on))
+        .col_expr(lapses::Column::Days, Expr::value(p.days))
+        .col_expr(lapses::Column::Substance, Expr::value(p.substance))
+        .col_expr(lapses::Column::Amount, Expr::value(p.amount))
+        .col_expr(lapses::Column::Setting, Expr::value(p.setting))
+        .col_expr(lapses::Column::HighRiskCategory, Expr::value(input.high_risk_category.map(|c| c.as_str())))
+        .col_expr(lapses::Column::ReportedBy, Expr::value(input.reported_by.as_str()))
+        .col_expr(lapses::Column::Kind, Expr::value(input.kind.as_str()))
+        .col_expr(lapses::Column::Learned, Expr::value(p.learned))
+        .col_expr(lapses::Column::TimelineStep, Expr::value(input.timeline_step.map(|t| t.as_str())))
+        .col_expr(lapses::Column::SafetyChecked, Expr::value(input.safety_checked))
+        .col_expr(lapses::Column::Audience, Expr::value(audience.as_str()))
+        .col_expr(lapses::Column::UpdatedAt, Expr::value(state.clock.now()))
+        .col_expr(lapses::Column::Version, Expr::value(expected + 1))
+        .filter(lapses::Column::Id.eq(id))
+        .filter(lapses::Column::Version.eq(expected))
+        .exec(&state.db)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(AppError::PreconditionFailed);
+    }
+    get(state, access, id).await
+}

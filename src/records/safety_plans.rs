@@ -1,0 +1,220 @@
+//! Stanley-Brown safety plans. A plan belongs to the couple or to one partner;
+//! a partner's own plan (for example, a supporting partner's plan for
+//! violence at home) has that partner as its only client audience.
+
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, sea_query::Expr};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use entity::safety_plans;
+
+use super::common::{Audience, IfMatch, PartnerSlot, StoredEnum, limits, optional_text, required_text};
+use crate::{AppState, access::CoupleAccess, error::AppError, practice::Fields};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SafetyPlanOwner {
+    Couple,
+    PartnerA,
+    PartnerB,
+}
+
+impl StoredEnum for SafetyPlanOwner {}
+
+impl SafetyPlanOwner {
+    /// A partner's own plan is for that partner (and the care team) only.
+    pub fn audience(self) -> Audience {
+        match self {
+            SafetyPlanOwner::Couple => Audience::Couple,
+            SafetyPlanOwner::PartnerA => PartnerSlot::A.own_audience(),
+            SafetyPlanOwner::PartnerB => PartnerSlot::B.own_audience(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub name: String,
+    pub phone: Option<String>,
+    /// When or how to reach them.
+    pub note: Option<String>,
+}
+
+/// The six steps of a Stanley-Brown safety plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SafetyPlanContent {
+    /// 1. Warning signs that a crisis may be developing.
+    #[serde(default)]
+    pub warning_signs: Vec<String>,
+    /// 2. Things I can do on my own to take my mind off it.
+    #[serde(default)]
+    pub internal_coping: Vec<String>,
+    /// 3. People and places that provide distraction.
+    #[serde(default)]
+    pub distraction_people_and_places: Vec<String>,
+    /// 4. People I can ask for help.
+    #[serde(default)]
+    pub people_to_ask_for_help: Vec<Contact>,
+    /// 5. Professionals and crisis lines.
+    #[serde(default)]
+    pub professionals_and_crisis_lines: Vec<Contact>,
+    /// 6. Making the environment safe.
+    #[serde(default)]
+    pub making_environment_safe: Vec<String>,
+    /// The one thing most important to me and worth living for.
+    pub reasons_for_living: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "owner": "partner_b",
+    "content": {
+        "warning_signs": ["He comes home late and won't say where he was", "Raised voice, slammed doors"],
+        "internal_coping": ["Box breathing", "Walk around the block"],
+        "distraction_people_and_places": ["My sister's kitchen", "The library"],
+        "people_to_ask_for_help": [{"name": "Ana (sister)", "phone": "+1 312 555 0177"}],
+        "professionals_and_crisis_lines": [
+            {"name": "988 Suicide & Crisis Lifeline", "phone": "988"},
+            {"name": "National Domestic Violence Hotline", "phone": "1-800-799-7233"}],
+        "making_environment_safe": ["Keep car keys and phone charged by the door"],
+        "reasons_for_living": "Our daughter, Lucía"
+    }
+}))]
+pub struct SafetyPlanInput {
+    pub owner: SafetyPlanOwner,
+    pub content: SafetyPlanContent,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SafetyPlanView {
+    pub id: Uuid,
+    pub owner: SafetyPlanOwner,
+    pub audience: Audience,
+    pub content: SafetyPlanContent,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub version: i32,
+}
+
+crate::versioned!(SafetyPlanView);
+
+fn validate(input: &SafetyPlanInput) -> Result<String, AppError> {
+    let mut f = Fields::default();
+    let c = &input.content;
+    for (name, list) in [
+        ("warning_signs", &c.warning_signs),
+        ("internal_coping", &c.internal_coping),
+        ("distraction_people_and_places", &c.distraction_people_and_places),
+        ("making_environment_safe", &c.making_environment_safe),
+    ] {
+        if list.len() > limits::LIST_ITEMS {
+            f.check::<()>(&format!("content.{name}"), Err(format!("at most {} items", limits::LIST_ITEMS)));
+        }
+        for (i, t) in list.iter().enumerate() {
+            f.check(&format!("content.{name}[{i}]"), required_text(t, limits::MEDIUM));
+        }
+    }
+    for (name, list) in [("people_to_ask_for_help", &c.people_to_ask_for_help), ("professionals_and_crisis_lines", &c.professionals_and_crisis_lines)] {
+        if list.len() > limits::LIST_ITEMS {
+            f.check::<()>(&format!("content.{name}"), Err(format!("at most {} items", limits::LIST_ITEMS)));
+        }
+        for (i, contact) in list.iter().enumerate() {
+            f.check(&format!("content.{name}[{i}].name"), required_text(&contact.name, limits::SHORT));
+            f.check(&format!("content.{name}[{i}].phone"), optional_text(contact.phone.as_deref(), 40));
+            f.check(&format!("content.{name}[{i}].note"), optional_text(contact.note.as_deref(), limits::SHORT));
+        }
+    }
+    f.check("content.reasons_for_living", optional_text(c.reasons_for_living.as_deref(), limits::MEDIUM));
+    f.finish()?;
+    Ok(serde_json::to_string(c).map_err(anyhow::Error::from)?)
+}
+
+fn to_view(row: safety_plans::Model) -> Result<SafetyPlanView, AppError> {
+    Ok(SafetyPlanView {
+        id: row.id,
+        owner: SafetyPlanOwner::from_stored(&row.owner)?,
+        audience: Audience::from_stored(&row.audience)?,
+        content: serde_json::from_str(&row.content).map_err(anyhow::Error::from)?,
+        updated_at: row.updated_at,
+        version: row.version,
+    })
+}
+
+pub async fn create(state: &AppState, access: &CoupleAccess, input: SafetyPlanInput) -> Result<SafetyPlanView, AppError> {
+    let content = validate(&input)?;
+    let now = state.clock.now();
+    let row = safety_plans::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        practice_id: Set(access.scope.practice_id()),
+        couple_id: Set(access.couple_id()),
+        owner: Set(input.owner.as_str()),
+        audience: Set(input.owner.audience().as_str()),
+        content: Set(content),
+        created_by: Set(access.member_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+    }
+    .insert(&state.db)
+    .await?;
+    to_view(row)
+}
+
+pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<SafetyPlanView, AppError> {
+    let row = access
+        .scope
+        .by_id::<safety_plans::Entity>(id)
+        .filter(safety_plans::Column::CoupleId.eq(access.couple_id()))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    access.require_sees(Audience::from_stored(&row.audience)?)?;
+    to_view(row)
+}
+
+pub async fn list(state: &AppState, access: &CoupleAccess) -> Result<Vec<SafetyPlanView>, AppError> {
+    access
+        .scope
+        .select::<safety_plans::Entity>()
+        .filter(safety_plans::Column::CoupleId.eq(access.couple_id()))
+        .filter(safety_plans::Column::Audience.is_in(access.visible_audiences()))
+        .order_by_asc(safety_plans::Column::Id)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(to_view)
+        .collect()
+}
+
+pub async fn update(
+    state: &AppState,
+    access: &CoupleAccess,
+    id: Uuid,
+    IfMatch(expected): IfMatch,
+    input: SafetyPlanInput,
+) -> Result<SafetyPlanView, AppError> {
+    let existing = get(state, access, id).await?;
+    if existing.owner != input.owner {
+        return Err(AppError::invalid("owner", "a safety plan keeps its owner; write a new plan for someone else"));
+    }
+    let content = validate(&input)?;
+    let result = access
+        .scope
+        .update_many::<safety_plans::Entity>()
+        .col_expr(safety_plans::Column::Content, Expr::value(content))
+        .col_expr(safety_plans::Column::UpdatedAt, Expr::value(state.clock.now()))
+        .col_expr(safety_plans::Column::Version, Expr::value(expected + 1))
+        .filter(safety_plans::Column::Id.eq(id))
+        .filter(safety_plans::Column::Version.eq(expected))
+        .exec(&state.db)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(AppError::PreconditionFailed);
+    }
+    get(state, access, id).await
+}
