@@ -37,6 +37,8 @@ enum Command {
     Migrate,
     /// Print the effective configuration, with secrets redacted.
     Config,
+    /// Load a demo practice with a couple in care, and print how to sign in as each person.
+    Demo,
     /// Manage practices.
     #[command(subcommand)]
     Practice(PracticeCommand),
@@ -72,6 +74,19 @@ async fn main() -> anyhow::Result<()> {
             let conn = db::connect(&config).await?;
             db::migrate(&conn).await?;
             println!("Database {} is up to date.", config.database_url_redacted());
+            Ok(())
+        }
+        Command::Demo => {
+            let state = connect(config).await?;
+            let demo = tandem::demo::load(&state).await.map_err(|e| anyhow::anyhow!("{}", e.detail()))?;
+            println!("Loaded the demo practice \"{}\". Start Tandem (cargo run --release) and sign in at", demo.practice_slug);
+            println!("  {}/sign-in?practice={}", state.config.public_base(), demo.practice_slug);
+            println!();
+            for a in &demo.accounts {
+                println!("  {:<21} {:<15} {:<30} password: {}", a.role, a.name, a.email, a.password);
+            }
+            println!();
+            println!("API: create a token at /tokens, then e.g. curl -H 'Authorization: Bearer tdm_...' {}/api/v1/couples", state.config.public_base());
             Ok(())
         }
         Command::Config => {

@@ -9,6 +9,7 @@ mod binary;
 mod clinical_matrix;
 mod clinical_records;
 mod clinical_world;
+mod demo;
 mod errors_and_headers;
 mod health;
 mod invitations;

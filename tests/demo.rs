@@ -1,0 +1,55 @@
+//! `tandem demo` gives a newcomer a realistic couple to look at.
+
+use axum::http::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_demo_couple_is_there_for_each_person() {
+    let app = TestApp::sqlite().await;
+    let demo = tandem::demo::load(&app.state).await.unwrap_or_else(|e| panic!("{e:?}"));
+    let login = |role: &str| demo.accounts.iter().find(|a| a.role == role).unwrap();
+
+    let mut counselor = app.client();
+    let c = login("counselor");
+    assert_eq!(counselor.sign_in("riverside", c.email, &c.password).await.status, StatusCode::SEE_OTHER);
+    let couples = counselor.get("/api/v1/couples").await.json();
+    let couple = couples["items"][0]["id"].as_str().unwrap().to_owned();
+    let base = format!("/api/v1/couples/{couple}");
+    let notes = counselor.get(&format!("{base}/notes")).await.json();
+    assert!(notes["items"].as_array().unwrap().iter().filter(|n| n["status"] == "signed").count() >= 5);
+    let plan = counselor.get(&format!("{base}/plan")).await.json();
+    assert_eq!(plan["content"]["lapse_response"]["items"].as_array().unwrap().len(), 9);
+    let sobriety = counselor.get(&format!("{base}/sobriety")).await.json();
+    let dan = &sobriety["partners"][0];
+    assert_eq!(dan["use_days"], 2);
+    assert!(dan["current_streak_days"].as_u64().unwrap() >= 90);
+    assert!(dan["reached"].as_array().unwrap().iter().any(|m| m["days"] == 90));
+
+    let mut partner = app.client();
+    let m = login("supporting partner");
+    partner.sign_in("riverside", m.email, &m.password).await;
+    let plan = partner.get(&format!("{base}/plan")).await.json();
+    assert!(plan["content"]["lapse_response"].is_object());
+    let safety = partner.get(&format!("{base}/safety-plans")).await.json();
+    assert_eq!(safety.as_array().unwrap().len(), 2, "the couple's plan and her own");
+    let boundaries = partner.get(&format!("{base}/boundaries")).await.json();
+    assert_eq!(boundaries["items"].as_array().unwrap().len(), 3);
+
+    let mut dan_client = app.client();
+    let d = login("partner in recovery");
+    dan_client.sign_in("riverside", d.email, &d.password).await;
+    let safety = dan_client.get(&format!("{base}/safety-plans")).await.json();
+    assert_eq!(safety.as_array().unwrap().len(), 1, "not Marisol's own plan");
+    let private = dan_client.get(&format!("{base}/private-notes")).await;
+    assert_eq!(private.status, StatusCode::NOT_FOUND);
+
+    let mut supervisor = app.client();
+    let s = login("supervisor");
+    supervisor.sign_in("riverside", s.email, &s.password).await;
+    let notes = supervisor.get(&format!("{base}/notes")).await.json();
+    assert!(notes["items"].as_array().unwrap().iter().any(|n| n["cosigned_by"].is_string()));
+
+    // Loading twice is refused rather than doubling the practice.
+    assert!(tandem::demo::load(&app.state).await.is_err());
+}
