@@ -21,113 +21,96 @@ pub trait PracticeOwned: EntityTrait {
     fn practice_column() -> Self::Column;
 }
 
-impl PracticeOwned for members::Entity {
-    fn practice_column() -> Self::Column {
-        members::Column::PracticeId
-    }
+/// A table whose rows each belong to one couple (and so to its practice).
+/// Reached only through [`crate::access::CoupleAccess::records`].
+pub trait CoupleOwned: PracticeOwned {
+    fn couple_column() -> Self::Column;
 }
 
-impl PracticeOwned for invitations::Entity {
-    fn practice_column() -> Self::Column {
-        invitations::Column::PracticeId
-    }
+/// A table of editable records carrying an optimistic-lock version.
+pub trait VersionedRow: EntityTrait {
+    fn id_column() -> Self::Column;
+    fn version_column() -> Self::Column;
 }
 
-impl PracticeOwned for api_tokens::Entity {
-    fn practice_column() -> Self::Column {
-        api_tokens::Column::PracticeId
-    }
+macro_rules! practice_owned {
+    ($($table:ident),+ $(,)?) => {$(
+        impl PracticeOwned for $table::Entity {
+            fn practice_column() -> Self::Column {
+                $table::Column::PracticeId
+            }
+        }
+    )+};
 }
 
-impl PracticeOwned for couples::Entity {
-    fn practice_column() -> Self::Column {
-        couples::Column::PracticeId
-    }
+macro_rules! couple_owned {
+    ($($table:ident),+ $(,)?) => {$(
+        impl CoupleOwned for $table::Entity {
+            fn couple_column() -> Self::Column {
+                $table::Column::CoupleId
+            }
+        }
+    )+};
 }
 
-impl PracticeOwned for partners::Entity {
-    fn practice_column() -> Self::Column {
-        partners::Column::PracticeId
-    }
+macro_rules! versioned_row {
+    ($($table:ident),+ $(,)?) => {$(
+        impl VersionedRow for $table::Entity {
+            fn id_column() -> Self::Column {
+                $table::Column::Id
+            }
+            fn version_column() -> Self::Column {
+                $table::Column::Version
+            }
+        }
+    )+};
 }
 
-impl PracticeOwned for care_team_members::Entity {
-    fn practice_column() -> Self::Column {
-        care_team_members::Column::PracticeId
-    }
-}
+practice_owned![
+    api_tokens,
+    boundaries,
+    boundary_events,
+    boundary_versions,
+    care_team_members,
+    couples,
+    custom_milestones,
+    invitations,
+    lapses,
+    members,
+    note_addenda,
+    partners,
+    private_notes,
+    relapse_plans,
+    safety_plans,
+    session_notes,
+    supervisions,
+    therapy_sessions,
+];
 
-impl PracticeOwned for supervisions::Entity {
-    fn practice_column() -> Self::Column {
-        supervisions::Column::PracticeId
-    }
-}
+couple_owned![
+    boundaries,
+    care_team_members,
+    custom_milestones,
+    lapses,
+    note_addenda,
+    partners,
+    private_notes,
+    relapse_plans,
+    safety_plans,
+    session_notes,
+    therapy_sessions,
+];
 
-impl PracticeOwned for therapy_sessions::Entity {
-    fn practice_column() -> Self::Column {
-        therapy_sessions::Column::PracticeId
-    }
-}
-
-impl PracticeOwned for session_notes::Entity {
-    fn practice_column() -> Self::Column {
-        session_notes::Column::PracticeId
-    }
-}
-
-impl PracticeOwned for note_addenda::Entity {
-    fn practice_column() -> Self::Column {
-        note_addenda::Column::PracticeId
-    }
-}
-
-impl PracticeOwned for private_notes::Entity {
-    fn practice_column() -> Self::Column {
-        private_notes::Column::PracticeId
-    }
-}
-
-impl PracticeOwned for boundaries::Entity {
-    fn practice_column() -> Self::Column {
-        boundaries::Column::PracticeId
-    }
-}
-
-impl PracticeOwned for boundary_versions::Entity {
-    fn practice_column() -> Self::Column {
-        boundary_versions::Column::PracticeId
-    }
-}
-
-impl PracticeOwned for boundary_events::Entity {
-    fn practice_column() -> Self::Column {
-        boundary_events::Column::PracticeId
-    }
-}
-
-impl PracticeOwned for relapse_plans::Entity {
-    fn practice_column() -> Self::Column {
-        relapse_plans::Column::PracticeId
-    }
-}
-
-impl PracticeOwned for safety_plans::Entity {
-    fn practice_column() -> Self::Column {
-        safety_plans::Column::PracticeId
-    }
-}
-
-impl PracticeOwned for lapses::Entity {
-    fn practice_column() -> Self::Column {
-        lapses::Column::PracticeId
-    }
-}
-
-impl PracticeOwned for custom_milestones::Entity {
-    fn practice_column() -> Self::Column {
-        custom_milestones::Column::PracticeId
-    }
-}
+versioned_row![
+    couples,
+    partners,
+    therapy_sessions,
+    session_notes,
+    private_notes,
+    boundaries,
+    safety_plans,
+    lapses,
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PracticeScope {

@@ -136,45 +136,86 @@ async fn a_token_acts_only_in_its_own_practice(app: TestApp) {
 
 both!(foreign_ids_answer_not_found, a_token_acts_only_in_its_own_practice);
 
-/// Practice-owned tables are queried through `PracticeScope` only. A direct
-/// `Entity::find()` (or update/delete) on one of them must say why it is safe
-/// with an `// unscoped:` comment on the line before; everything else fails here.
-#[test]
-fn practice_owned_tables_are_only_queried_through_the_scope() {
+/// The tables named inside `macro_name![...]` in src/scope.rs.
+fn tables_in(macro_name: &str) -> Vec<String> {
     let scope = std::fs::read_to_string("src/scope.rs").unwrap();
-    let owned: Vec<String> = scope
-        .lines()
-        .filter_map(|l| l.strip_prefix("impl PracticeOwned for "))
-        .map(|rest| rest.split("::Entity").next().unwrap().to_owned())
-        .collect();
-    assert!(owned.len() >= 3, "found {owned:?}");
+    let start = scope.find(&format!("{macro_name}![")).unwrap_or_else(|| panic!("{macro_name}! in scope.rs"));
+    let body = &scope[start..];
+    body[body.find('[').unwrap() + 1..body.find(']').unwrap()]
+        .split(',')
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
 
-    let mut offenders = Vec::new();
-    let mut stack = vec![std::path::PathBuf::from("src")];
+fn rust_files(dir: &str) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from(dir)];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
-                continue;
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
             }
-            if path.ends_with("scope.rs") || path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let source = std::fs::read_to_string(&path).unwrap();
-            let lines: Vec<&str> = source.lines().collect();
-            for (i, line) in lines.iter().enumerate() {
-                for table in &owned {
-                    let direct = ["find(", "find_by_id(", "update_many(", "delete_many(", "delete_by_id("]
-                        .iter()
-                        .any(|m| line.contains(&format!("{table}::Entity::{m}")));
-                    let explained = i > 0 && lines[i - 1].trim_start().starts_with("// unscoped:");
-                    if direct && !explained {
-                        offenders.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
-                    }
+        }
+    }
+    files
+}
+
+/// Practice-owned tables are queried through `PracticeScope` only. A direct
+/// `Entity::find()` (or update/delete) on one of them must say why it is safe
+/// with an `// unscoped:` comment on the line before; everything else fails here.
+#[test]
+fn practice_owned_tables_are_only_queried_through_the_scope() {
+    let owned = tables_in("practice_owned");
+    assert!(owned.len() >= 15, "found {owned:?}");
+    let mut offenders = Vec::new();
+    for path in rust_files("src") {
+        if path.ends_with("scope.rs") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = source.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            for table in &owned {
+                let direct = ["find(", "find_by_id(", "update_many(", "delete_many(", "delete_by_id("]
+                    .iter()
+                    .any(|m| line.contains(&format!("{table}::Entity::{m}")));
+                let explained = i > 0 && lines[i - 1].trim_start().starts_with("// unscoped:");
+                if direct && !explained {
+                    offenders.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
                 }
             }
         }
     }
     assert!(offenders.is_empty(), "unscoped queries on practice data:\n{}", offenders.join("\n"));
+}
+
+/// A couple's records are reached through `CoupleAccess` (which exists only
+/// after the access check): outside src/access, no code builds a query on a
+/// couple-owned table from the practice scope alone.
+#[test]
+fn couple_records_are_only_reached_through_the_access_check() {
+    let owned = tables_in("couple_owned");
+    assert!(owned.len() >= 10, "found {owned:?}");
+    let mut offenders = Vec::new();
+    for path in rust_files("src") {
+        if path.starts_with("src/access") || path.ends_with("scope.rs") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        for (i, line) in source.lines().enumerate() {
+            for table in &owned {
+                let via_scope = ["select::<", "by_id::<", "update_many::<", "delete_many::<"]
+                    .iter()
+                    .any(|m| line.contains(&format!("{m}{table}::Entity>")));
+                if via_scope {
+                    offenders.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "couple records reached without CoupleAccess:\n{}", offenders.join("\n"));
 }

@@ -6,7 +6,7 @@
 //! audiences the caller may read. The access log (recording each view and
 //! change) hooks in here.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect, Select, UpdateMany, sea_query::Expr};
 use uuid::Uuid;
 
 use entity::{care_team_members, couples, partners, supervisions};
@@ -16,7 +16,7 @@ use crate::{
     error::AppError,
     practice::Role,
     records::common::{Audience, PartnerSlot},
-    scope::PracticeScope,
+    scope::{CoupleOwned, PracticeScope, VersionedRow},
 };
 
 /// How the caller stands to a couple.
@@ -86,10 +86,44 @@ impl CoupleAccess {
             .collect()
     }
 
+    /// Rows of `E` that belong to this couple: the way records are read.
+    pub fn records<E: CoupleOwned>(&self) -> Select<E> {
+        self.scope.select::<E>().filter(E::couple_column().eq(self.couple.id))
+    }
+
+    /// An update of rows of `E` that belong to this couple.
+    pub fn update_records<E: CoupleOwned>(&self) -> UpdateMany<E> {
+        self.scope.update_many::<E>().filter(E::couple_column().eq(self.couple.id))
+    }
+
+    /// A delete of rows of `E` that belong to this couple.
+    pub fn delete_records<E: CoupleOwned>(&self) -> sea_orm::DeleteMany<E> {
+        self.scope.delete_many::<E>().filter(E::couple_column().eq(self.couple.id))
+    }
+
+    /// An update of record `id` of this couple that lands only while the
+    /// record is still at version `expected`, and moves it to the next
+    /// version. Check and write are one statement, so of two edits based on
+    /// the same version exactly one lands. Run it with [`exec_at_version`].
+    pub fn update_at_version<E: CoupleOwned + VersionedRow>(&self, id: Uuid, expected: i32) -> UpdateMany<E> {
+        self.scope
+            .update_many::<E>()
+            .col_expr(E::version_column(), Expr::value(expected + 1))
+            .filter(E::couple_column().eq(self.couple.id))
+            .filter(E::id_column().eq(id))
+            .filter(E::version_column().eq(expected))
+    }
+
     /// "Not found" unless the caller may read an item shared with `audience`.
     pub fn require_sees(&self, audience: Audience) -> Result<(), AppError> {
         if self.sees(audience) { Ok(()) } else { Err(AppError::NotFound) }
     }
+}
+
+/// Runs an update built by [`CoupleAccess::update_at_version`]: 412 when the
+/// record had moved on, and nothing changed.
+pub async fn exec_at_version<E: sea_orm::EntityTrait>(update: UpdateMany<E>, db: &impl ConnectionTrait) -> Result<(), AppError> {
+    if update.exec(db).await?.rows_affected == 1 { Ok(()) } else { Err(AppError::PreconditionFailed) }
 }
 
 /// Authorizes `current` for `need` on couple `couple_id` of their practice.

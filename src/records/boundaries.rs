@@ -20,7 +20,7 @@ use super::common::{
 };
 use crate::{
     AppState,
-    access::{CoupleAccess, Relation},
+    access::{CoupleAccess, Relation, exec_at_version},
     error::AppError,
     practice::Fields,
 };
@@ -183,9 +183,8 @@ fn version_view(v: boundary_versions::Model) -> BoundaryVersionView {
 
 async fn load_row(db: &impl ConnectionTrait, access: &CoupleAccess, id: Uuid) -> Result<boundaries::Model, AppError> {
     let row = access
-        .scope
-        .by_id::<boundaries::Entity>(id)
-        .filter(boundaries::Column::CoupleId.eq(access.couple_id()))
+        .records::<boundaries::Entity>()
+        .filter(boundaries::Column::Id.eq(id))
         .one(db)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -301,9 +300,7 @@ pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<Bo
 pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> Result<Page<BoundaryView>, AppError> {
     let limit = page.limit()?;
     let mut query = access
-        .scope
-        .select::<boundaries::Entity>()
-        .filter(boundaries::Column::CoupleId.eq(access.couple_id()))
+        .records::<boundaries::Entity>()
         .filter(boundaries::Column::Audience.is_in(access.visible_audiences()))
         .order_by_desc(boundaries::Column::Id)
         .limit(limit + 1);
@@ -349,9 +346,8 @@ pub async fn revise(
     let now = state.clock.now();
     let next = row.current_version + 1;
     let txn = state.db.begin().await?;
-    let result = access
-        .scope
-        .update_many::<boundaries::Entity>()
+    let update = access
+        .update_at_version::<boundaries::Entity>(id, expected)
         .col_expr(boundaries::Column::Holder, Expr::value(input.holder.as_str()))
         .col_expr(boundaries::Column::Category, Expr::value(input.category.as_str()))
         .col_expr(boundaries::Column::Audience, Expr::value(input.audience.unwrap_or(Audience::Couple).as_str()))
@@ -361,15 +357,8 @@ pub async fn revise(
         .col_expr(boundaries::Column::AgreedABy, Expr::value(Option::<Uuid>::None))
         .col_expr(boundaries::Column::AgreedBAt, Expr::value(Option::<OffsetDateTime>::None))
         .col_expr(boundaries::Column::AgreedBBy, Expr::value(Option::<Uuid>::None))
-        .col_expr(boundaries::Column::UpdatedAt, Expr::value(now))
-        .col_expr(boundaries::Column::Version, Expr::value(expected + 1))
-        .filter(boundaries::Column::Id.eq(id))
-        .filter(boundaries::Column::Version.eq(expected))
-        .exec(&txn)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(AppError::PreconditionFailed);
-    }
+        .col_expr(boundaries::Column::UpdatedAt, Expr::value(now));
+    exec_at_version(update, &txn).await?;
     insert_version(&txn, access, id, next, wording, &input, now).await?;
     txn.commit().await?;
     get(state, access, id).await
@@ -403,39 +392,23 @@ pub async fn agree(
         PartnerSlot::B => (boundaries::Column::AgreedBAt, boundaries::Column::AgreedBBy, row.agreed_a_at),
     };
     let status = if other_at.is_some() { BoundaryStatus::Agreed } else { BoundaryStatus::from_stored(&row.status)? };
-    let result = access
-        .scope
-        .update_many::<boundaries::Entity>()
+    let update = access
+        .update_at_version::<boundaries::Entity>(id, expected)
         .col_expr(at, Expr::value(now))
         .col_expr(by, Expr::value(access.member_id))
         .col_expr(boundaries::Column::Status, Expr::value(status.as_str()))
-        .col_expr(boundaries::Column::UpdatedAt, Expr::value(now))
-        .col_expr(boundaries::Column::Version, Expr::value(expected + 1))
-        .filter(boundaries::Column::Id.eq(id))
-        .filter(boundaries::Column::Version.eq(expected))
-        .exec(&state.db)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(AppError::PreconditionFailed);
-    }
+        .col_expr(boundaries::Column::UpdatedAt, Expr::value(now));
+    exec_at_version(update, &state.db).await?;
     get(state, access, id).await
 }
 
 pub async fn retire(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch) -> Result<BoundaryView, AppError> {
     load_row(&state.db, access, id).await?;
-    let result = access
-        .scope
-        .update_many::<boundaries::Entity>()
+    let update = access
+        .update_at_version::<boundaries::Entity>(id, expected)
         .col_expr(boundaries::Column::Status, Expr::value(BoundaryStatus::Retired.as_str()))
-        .col_expr(boundaries::Column::UpdatedAt, Expr::value(state.clock.now()))
-        .col_expr(boundaries::Column::Version, Expr::value(expected + 1))
-        .filter(boundaries::Column::Id.eq(id))
-        .filter(boundaries::Column::Version.eq(expected))
-        .exec(&state.db)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(AppError::PreconditionFailed);
-    }
+        .col_expr(boundaries::Column::UpdatedAt, Expr::value(state.clock.now()));
+    exec_at_version(update, &state.db).await?;
     get(state, access, id).await
 }
 

@@ -283,9 +283,7 @@ pub async fn create(state: &AppState, current: &CurrentMember, input: NewCouple)
 pub async fn view(db: &impl ConnectionTrait, access: &CoupleAccess) -> Result<CoupleView, AppError> {
     let couple = &access.couple;
     let rows = access
-        .scope
-        .select::<partners::Entity>()
-        .filter(partners::Column::CoupleId.eq(couple.id))
+        .records::<partners::Entity>()
         .order_by_asc(partners::Column::Slot)
         .all(db)
         .await?;
@@ -322,9 +320,7 @@ pub async fn view(db: &impl ConnectionTrait, access: &CoupleAccess) -> Result<Co
 
 pub async fn care_team(db: &impl ConnectionTrait, access: &CoupleAccess) -> Result<Vec<CareTeamMember>, AppError> {
     let ids: Vec<Uuid> = access
-        .scope
-        .select::<care_team_members::Entity>()
-        .filter(care_team_members::Column::CoupleId.eq(access.couple_id()))
+        .records::<care_team_members::Entity>()
         .select_only()
         .column(care_team_members::Column::MemberId)
         .into_tuple()
@@ -426,9 +422,7 @@ pub async fn update_partner(
     let Some(p) = parsed else { unreachable!("checked above") };
     check_portal_account(&state.db, current, "member_id", p.member_id).await?;
     let other = access
-        .scope
-        .select::<partners::Entity>()
-        .filter(partners::Column::CoupleId.eq(access.couple_id()))
+        .records::<partners::Entity>()
         .filter(partners::Column::Slot.ne(slot.as_str()))
         .one(&state.db)
         .await?
@@ -440,8 +434,7 @@ pub async fn update_partner(
         return Err(AppError::invalid("recovery_role", "at least one partner is in recovery"));
     }
     let result = access
-        .scope
-        .update_many::<partners::Entity>()
+        .update_records::<partners::Entity>()
         .col_expr(partners::Column::RecoveryRole, Expr::value(p.recovery_role.as_str()))
         .col_expr(partners::Column::FullName, Expr::value(p.full_name))
         .col_expr(partners::Column::PreferredName, Expr::value(p.preferred_name))
@@ -453,7 +446,6 @@ pub async fn update_partner(
         .col_expr(partners::Column::MemberId, Expr::value(p.member_id))
         .col_expr(partners::Column::UpdatedAt, Expr::value(state.clock.now()))
         .col_expr(partners::Column::Version, Expr::value(expected + 1))
-        .filter(partners::Column::CoupleId.eq(access.couple_id()))
         .filter(partners::Column::Slot.eq(slot.as_str()))
         .filter(partners::Column::Version.eq(expected))
         .exec(&state.db)
@@ -511,9 +503,7 @@ pub async fn remove_from_care_team(
         return Err(AppError::Conflict("A couple in care keeps at least one counselor on its care team.".into()));
     }
     access
-        .scope
-        .delete_many::<care_team_members::Entity>()
-        .filter(care_team_members::Column::CoupleId.eq(access.couple_id()))
+        .delete_records::<care_team_members::Entity>()
         .filter(care_team_members::Column::MemberId.eq(member_id))
         .exec(&state.db)
         .await?;

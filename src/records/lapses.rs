@@ -17,7 +17,7 @@ use super::{
     couples::SecretsPolicy,
     plans::{HighRiskCategory, TimelineWhen},
 };
-use crate::{AppState, access::CoupleAccess, error::AppError, practice::Fields};
+use crate::{AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -186,9 +186,8 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: LapseInput) 
 
 pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<LapseView, AppError> {
     let row = access
-        .scope
-        .by_id::<lapses::Entity>(id)
-        .filter(lapses::Column::CoupleId.eq(access.couple_id()))
+        .records::<lapses::Entity>()
+        .filter(lapses::Column::Id.eq(id))
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -199,9 +198,7 @@ pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<La
 /// Every lapse the caller may see, oldest first (for sobriety arithmetic).
 pub async fn all_visible(db: &impl ConnectionTrait, access: &CoupleAccess) -> Result<Vec<LapseView>, AppError> {
     access
-        .scope
-        .select::<lapses::Entity>()
-        .filter(lapses::Column::CoupleId.eq(access.couple_id()))
+        .records::<lapses::Entity>()
         .filter(lapses::Column::Audience.is_in(access.visible_audiences()))
         .order_by_asc(lapses::Column::OccurredOn)
         .all(db)
@@ -215,9 +212,7 @@ pub async fn all_visible(db: &impl ConnectionTrait, access: &CoupleAccess) -> Re
 pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> Result<Page<LapseView>, AppError> {
     let limit = page.limit()?;
     let mut query = access
-        .scope
-        .select::<lapses::Entity>()
-        .filter(lapses::Column::CoupleId.eq(access.couple_id()))
+        .records::<lapses::Entity>()
         .filter(lapses::Column::Audience.is_in(access.visible_audiences()))
         .order_by_desc(lapses::Column::Id)
         .limit(limit + 1);
@@ -235,9 +230,8 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         Some(a) => a,
         None => default_audience(access, input.partner)?,
     };
-    let result = access
-        .scope
-        .update_many::<lapses::Entity>()
+    let update = access
+        .update_at_version::<lapses::Entity>(id, expected)
         .col_expr(lapses::Column::PartnerSlot, Expr::value(input.partner.as_str()))
         .col_expr(lapses::Column::OccurredOn, Expr::value(input.occurred_on))
         .col_expr(lapses::Column::Days, Expr::value(p.days))
@@ -251,14 +245,7 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         .col_expr(lapses::Column::TimelineStep, Expr::value(input.timeline_step.map(|t| t.as_str())))
         .col_expr(lapses::Column::SafetyChecked, Expr::value(input.safety_checked))
         .col_expr(lapses::Column::Audience, Expr::value(audience.as_str()))
-        .col_expr(lapses::Column::UpdatedAt, Expr::value(state.clock.now()))
-        .col_expr(lapses::Column::Version, Expr::value(expected + 1))
-        .filter(lapses::Column::Id.eq(id))
-        .filter(lapses::Column::Version.eq(expected))
-        .exec(&state.db)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(AppError::PreconditionFailed);
-    }
+        .col_expr(lapses::Column::UpdatedAt, Expr::value(state.clock.now()));
+    exec_at_version(update, &state.db).await?;
     get(state, access, id).await
 }

@@ -92,9 +92,7 @@ pub async fn sobriety(state: &AppState, access: &CoupleAccess, time_zone: &str) 
     let start = access.couple.care_started_on;
     let lapses = lapses::all_visible(&state.db, access).await?;
     let in_recovery = access
-        .scope
-        .select::<partners::Entity>()
-        .filter(partners::Column::CoupleId.eq(access.couple_id()))
+        .records::<partners::Entity>()
         .filter(partners::Column::RecoveryRole.eq(RecoveryRole::InRecovery.as_str()))
         .order_by_asc(partners::Column::Slot)
         .all(&state.db)
@@ -124,9 +122,7 @@ pub async fn sobriety(state: &AppState, access: &CoupleAccess, time_zone: &str) 
 
 pub async fn custom(state: &AppState, access: &CoupleAccess) -> Result<Vec<CustomMilestoneView>, AppError> {
     access
-        .scope
-        .select::<custom_milestones::Entity>()
-        .filter(custom_milestones::Column::CoupleId.eq(access.couple_id()))
+        .records::<custom_milestones::Entity>()
         .filter(custom_milestones::Column::Audience.is_in(access.visible_audiences()))
         .order_by_asc(custom_milestones::Column::AchievedOn)
         .all(&state.db)

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    QuerySelect,
+    sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -21,7 +22,7 @@ use super::{
     common::{Audience, IfMatch, Page, PageQuery, PartnerSlot, StoredEnum, limits, optional_text, required_text, split_page},
     sessions,
 };
-use crate::{AppState, access::CoupleAccess, error::AppError, practice::Fields};
+use crate::{AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -278,8 +279,7 @@ fn visible(access: &CoupleAccess, row: session_notes::Model, addenda: Vec<note_a
 
 async fn addenda_of(db: &impl ConnectionTrait, access: &CoupleAccess, note_ids: Vec<Uuid>) -> Result<Vec<note_addenda::Model>, AppError> {
     Ok(access
-        .scope
-        .select::<note_addenda::Entity>()
+        .records::<note_addenda::Entity>()
         .filter(note_addenda::Column::NoteId.is_in(note_ids))
         .order_by_asc(note_addenda::Column::Id)
         .all(db)
@@ -288,9 +288,8 @@ async fn addenda_of(db: &impl ConnectionTrait, access: &CoupleAccess, note_ids: 
 
 async fn load_row(db: &impl ConnectionTrait, access: &CoupleAccess, id: Uuid) -> Result<session_notes::Model, AppError> {
     access
-        .scope
-        .by_id::<session_notes::Entity>(id)
-        .filter(session_notes::Column::CoupleId.eq(access.couple_id()))
+        .records::<session_notes::Entity>()
+        .filter(session_notes::Column::Id.eq(id))
         .one(db)
         .await?
         .ok_or(AppError::NotFound)
@@ -335,9 +334,7 @@ pub async fn list(state: &AppState, access: &CoupleAccess, session_id: Option<Uu
     }
     let limit = page.limit()?;
     let mut query = access
-        .scope
-        .select::<session_notes::Entity>()
-        .filter(session_notes::Column::CoupleId.eq(access.couple_id()))
+        .records::<session_notes::Entity>()
         .order_by_desc(session_notes::Column::Id)
         .limit(limit + 1);
     if let Some(session_id) = session_id {
@@ -374,20 +371,14 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         return Err(AppError::Conflict(SIGNED_IS_FINAL.into()));
     }
     let content = validate(&input)?;
-    let result = access
-        .scope
-        .update_many::<session_notes::Entity>()
+    let update = access
+        .update_at_version::<session_notes::Entity>(id, expected)
         .col_expr(session_notes::Column::Format, Expr::value(input.format.as_str()))
         .col_expr(session_notes::Column::Content, Expr::value(content))
         .col_expr(session_notes::Column::UpdatedAt, Expr::value(state.clock.now()))
-        .col_expr(session_notes::Column::Version, Expr::value(expected + 1))
-        .filter(session_notes::Column::Id.eq(id))
-        .filter(session_notes::Column::Version.eq(expected))
         // Signing races an edit: whichever lands first wins, the other changes nothing.
-        .filter(session_notes::Column::Status.eq(NoteStatus::Draft.as_str()))
-        .exec(&state.db)
-        .await?;
-    if result.rows_affected != 1 {
+        .filter(session_notes::Column::Status.eq(NoteStatus::Draft.as_str()));
+    if exec_at_version(update, &state.db).await.is_err() {
         let now_row = load_row(&state.db, access, id).await?;
         return Err(if now_row.status != NoteStatus::Draft.as_str() {
             AppError::Conflict(SIGNED_IS_FINAL.into())
@@ -408,22 +399,14 @@ pub async fn sign(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(exp
         return Err(AppError::Conflict("This note is already signed.".into()));
     }
     let now = state.clock.now();
-    let result = access
-        .scope
-        .update_many::<session_notes::Entity>()
+    let update = access
+        .update_at_version::<session_notes::Entity>(id, expected)
         .col_expr(session_notes::Column::Status, Expr::value(NoteStatus::Signed.as_str()))
         .col_expr(session_notes::Column::SignedBy, Expr::value(access.member_id))
         .col_expr(session_notes::Column::SignedAt, Expr::value(now))
         .col_expr(session_notes::Column::UpdatedAt, Expr::value(now))
-        .col_expr(session_notes::Column::Version, Expr::value(expected + 1))
-        .filter(session_notes::Column::Id.eq(id))
-        .filter(session_notes::Column::Version.eq(expected))
-        .filter(session_notes::Column::Status.eq(NoteStatus::Draft.as_str()))
-        .exec(&state.db)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(AppError::PreconditionFailed);
-    }
+        .filter(session_notes::Column::Status.eq(NoteStatus::Draft.as_str()));
+    exec_at_version(update, &state.db).await?;
     get(state, access, id).await
 }
 
@@ -438,11 +421,13 @@ pub async fn cosign(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result
         return Err(AppError::Conflict("This note is already co-signed.".into()));
     }
     let now = state.clock.now();
+    // The note's content stays as signed; its representation gains the
+    // co-signature, so its version (ETag) moves on.
     let result = access
-        .scope
-        .update_many::<session_notes::Entity>()
+        .update_records::<session_notes::Entity>()
         .col_expr(session_notes::Column::CosignedBy, Expr::value(access.member_id))
         .col_expr(session_notes::Column::CosignedAt, Expr::value(now))
+        .col_expr(session_notes::Column::Version, Expr::col(session_notes::Column::Version).add(1))
         .filter(session_notes::Column::Id.eq(id))
         .filter(session_notes::Column::CosignedBy.is_null())
         .exec(&state.db)

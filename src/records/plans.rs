@@ -305,9 +305,7 @@ fn to_view(access: &CoupleAccess, row: relapse_plans::Model) -> Result<PlanView,
 
 async fn latest(db: &impl ConnectionTrait, access: &CoupleAccess) -> Result<Option<relapse_plans::Model>, AppError> {
     Ok(access
-        .scope
-        .select::<relapse_plans::Entity>()
-        .filter(relapse_plans::Column::CoupleId.eq(access.couple_id()))
+        .records::<relapse_plans::Entity>()
         .order_by_desc(relapse_plans::Column::Number)
         .one(db)
         .await?)
@@ -361,9 +359,7 @@ pub async fn versions(state: &AppState, access: &CoupleAccess) -> Result<Vec<Pla
         return Err(AppError::NotFound);
     }
     Ok(access
-        .scope
-        .select::<relapse_plans::Entity>()
-        .filter(relapse_plans::Column::CoupleId.eq(access.couple_id()))
+        .records::<relapse_plans::Entity>()
         .order_by_desc(relapse_plans::Column::Number)
         .all(&state.db)
         .await?
@@ -375,9 +371,7 @@ pub async fn versions(state: &AppState, access: &CoupleAccess) -> Result<Vec<Pla
 /// One earlier version, as the caller may see it.
 pub async fn version(state: &AppState, access: &CoupleAccess, number: i32) -> Result<PlanView, AppError> {
     let row = access
-        .scope
-        .select::<relapse_plans::Entity>()
-        .filter(relapse_plans::Column::CoupleId.eq(access.couple_id()))
+        .records::<relapse_plans::Entity>()
         .filter(relapse_plans::Column::Number.eq(number))
         .one(&state.db)
         .await?

@@ -14,7 +14,11 @@ use super::{
     common::{IfMatch, Page, PageQuery, limits, required_text, split_page},
     sessions,
 };
-use crate::{AppState, access::CoupleAccess, error::AppError};
+use crate::{
+    AppState,
+    access::{CoupleAccess, exec_at_version},
+    error::AppError,
+};
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -60,9 +64,7 @@ fn to_view(row: private_notes::Model) -> PrivateNoteView {
 /// The caller's own notes only; anyone else's answer "not found".
 fn mine(access: &CoupleAccess) -> sea_orm::Select<private_notes::Entity> {
     access
-        .scope
-        .select::<private_notes::Entity>()
-        .filter(private_notes::Column::CoupleId.eq(access.couple_id()))
+        .records::<private_notes::Entity>()
         .filter(private_notes::Column::AuthorId.eq(access.member_id))
 }
 
@@ -118,20 +120,12 @@ pub async fn update(
 ) -> Result<PrivateNoteView, AppError> {
     get(state, access, id).await?;
     let text = required_text(&input.text, limits::LONG).map_err(|e| AppError::invalid("text", &e))?;
-    let result = access
-        .scope
-        .update_many::<private_notes::Entity>()
+    let update = access
+        .update_at_version::<private_notes::Entity>(id, expected)
         .col_expr(private_notes::Column::Body, Expr::value(text))
         .col_expr(private_notes::Column::UpdatedAt, Expr::value(state.clock.now()))
-        .col_expr(private_notes::Column::Version, Expr::value(expected + 1))
-        .filter(private_notes::Column::Id.eq(id))
-        .filter(private_notes::Column::AuthorId.eq(access.member_id))
-        .filter(private_notes::Column::Version.eq(expected))
-        .exec(&state.db)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(AppError::PreconditionFailed);
-    }
+        .filter(private_notes::Column::AuthorId.eq(access.member_id));
+    exec_at_version(update, &state.db).await?;
     get(state, access, id).await
 }
 

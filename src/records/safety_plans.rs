@@ -11,7 +11,7 @@ use uuid::Uuid;
 use entity::safety_plans;
 
 use super::common::{Audience, IfMatch, PartnerSlot, StoredEnum, limits, optional_text, required_text};
-use crate::{AppState, access::CoupleAccess, error::AppError, practice::Fields};
+use crate::{AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -167,9 +167,8 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: SafetyPlanIn
 
 pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<SafetyPlanView, AppError> {
     let row = access
-        .scope
-        .by_id::<safety_plans::Entity>(id)
-        .filter(safety_plans::Column::CoupleId.eq(access.couple_id()))
+        .records::<safety_plans::Entity>()
+        .filter(safety_plans::Column::Id.eq(id))
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -179,9 +178,7 @@ pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<Sa
 
 pub async fn list(state: &AppState, access: &CoupleAccess) -> Result<Vec<SafetyPlanView>, AppError> {
     access
-        .scope
-        .select::<safety_plans::Entity>()
-        .filter(safety_plans::Column::CoupleId.eq(access.couple_id()))
+        .records::<safety_plans::Entity>()
         .filter(safety_plans::Column::Audience.is_in(access.visible_audiences()))
         .order_by_asc(safety_plans::Column::Id)
         .all(&state.db)
@@ -203,18 +200,10 @@ pub async fn update(
         return Err(AppError::invalid("owner", "a safety plan keeps its owner; write a new plan for someone else"));
     }
     let content = validate(&input)?;
-    let result = access
-        .scope
-        .update_many::<safety_plans::Entity>()
+    let update = access
+        .update_at_version::<safety_plans::Entity>(id, expected)
         .col_expr(safety_plans::Column::Content, Expr::value(content))
-        .col_expr(safety_plans::Column::UpdatedAt, Expr::value(state.clock.now()))
-        .col_expr(safety_plans::Column::Version, Expr::value(expected + 1))
-        .filter(safety_plans::Column::Id.eq(id))
-        .filter(safety_plans::Column::Version.eq(expected))
-        .exec(&state.db)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(AppError::PreconditionFailed);
-    }
+        .col_expr(safety_plans::Column::UpdatedAt, Expr::value(state.clock.now()));
+    exec_at_version(update, &state.db).await?;
     get(state, access, id).await
 }

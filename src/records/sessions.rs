@@ -19,7 +19,7 @@ use super::{
     },
     couples::SecretsPolicy,
 };
-use crate::{AppState, access::CoupleAccess, error::AppError, practice::Fields};
+use crate::{AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -181,9 +181,8 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: SessionInput
 /// Loads a session of the couple that the caller may know about.
 pub async fn load(db: &impl ConnectionTrait, access: &CoupleAccess, id: Uuid) -> Result<therapy_sessions::Model, AppError> {
     let row = access
-        .scope
-        .by_id::<therapy_sessions::Entity>(id)
-        .filter(therapy_sessions::Column::CoupleId.eq(access.couple_id()))
+        .records::<therapy_sessions::Entity>()
+        .filter(therapy_sessions::Column::Id.eq(id))
         .one(db)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -200,9 +199,7 @@ pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> 
     let limit = page.limit()?;
     let policy = SecretsPolicy::from_stored(&access.couple.secrets_policy)?;
     let mut query = access
-        .scope
-        .select::<therapy_sessions::Entity>()
-        .filter(therapy_sessions::Column::CoupleId.eq(access.couple_id()))
+        .records::<therapy_sessions::Entity>()
         .order_by_desc(therapy_sessions::Column::Id)
         .limit(limit + 1);
     if let Some(cursor) = page.cursor {
@@ -228,9 +225,8 @@ pub async fn update(
 ) -> Result<SessionView, AppError> {
     load(&state.db, access, id).await?;
     let parsed = parse(&input)?;
-    let result = access
-        .scope
-        .update_many::<therapy_sessions::Entity>()
+    let update = access
+        .update_at_version::<therapy_sessions::Entity>(id, expected)
         .col_expr(therapy_sessions::Column::StartsAt, Expr::value(input.starts_at))
         .col_expr(therapy_sessions::Column::EndsAt, Expr::value(input.ends_at))
         .col_expr(therapy_sessions::Column::Kind, Expr::value(input.kind.as_str()))
@@ -239,15 +235,8 @@ pub async fn update(
         .col_expr(therapy_sessions::Column::Attendees, Expr::value(parsed.attendees))
         .col_expr(therapy_sessions::Column::Location, Expr::value(parsed.location))
         .col_expr(therapy_sessions::Column::Telehealth, Expr::value(input.telehealth))
-        .col_expr(therapy_sessions::Column::UpdatedAt, Expr::value(state.clock.now()))
-        .col_expr(therapy_sessions::Column::Version, Expr::value(expected + 1))
-        .filter(therapy_sessions::Column::Id.eq(id))
-        .filter(therapy_sessions::Column::Version.eq(expected))
-        .exec(&state.db)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(AppError::PreconditionFailed);
-    }
+        .col_expr(therapy_sessions::Column::UpdatedAt, Expr::value(state.clock.now()));
+    exec_at_version(update, &state.db).await?;
     get(state, access, id).await
 }
 
