@@ -170,6 +170,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail decides the closure's error type
     fn environment_overrides_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("TANDEM_BIND", "0.0.0.0:9000");

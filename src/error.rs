@@ -44,6 +44,8 @@ pub enum AppError {
     PreconditionFailed,
     #[error("{detail}")]
     TooManyRequests { retry_after_secs: u64, detail: String },
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
     #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -66,6 +68,7 @@ impl AppError {
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -168,6 +171,9 @@ impl From<JsonRejection> for AppError {
             )]),
             JsonRejection::JsonSyntaxError(_) => {
                 AppError::BadRequest("The request body is not valid JSON.".into())
+            }
+            JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                AppError::TooLarge(crate::http::MAX_BODY_BYTES)
             }
             JsonRejection::MissingJsonContentType(_) => AppError::BadRequest(
                 "Send the body as JSON with Content-Type: application/json.".into(),

@@ -29,7 +29,8 @@ use crate::{
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The largest request body accepted; larger ones answer 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";

@@ -131,3 +131,19 @@ async fn logs_carry_no_passwords_tokens_or_cookies() {
         assert!(!logs.contains(secret_text), "logs contain {secret_text:?}");
     }
 }
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413() {
+    let app = TestApp::sqlite().await;
+    let practice = app.practice("big").await;
+    let mut admin = practice.admin;
+    let (_, secret) = admin.create_token("t").await;
+    let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    let res = Client::with_bearer(&app, &secret)
+        .send(Method::POST, "/api/v1/tokens", &[("content-type", "application/json")], huge.into())
+        .await;
+    assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(res.header("content-type"), Some("application/problem+json"));
+    let doc = app.client().get("/api/openapi.json").await.json();
+    assert!(doc["info"]["description"].as_str().unwrap().contains("at most 20,000"), "limits are published");
+}

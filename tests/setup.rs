@@ -116,8 +116,7 @@ async fn cli_practice_create_invites_the_first_admin(app: TestApp) {
         tandem::practice::Email::parse("x@y.example").unwrap(),
     )
     .await
-    .err()
-    .expect("duplicate slug refused");
+    .expect_err("duplicate slug refused");
     assert_eq!(err.status(), StatusCode::CONFLICT);
 }
 

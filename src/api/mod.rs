@@ -33,7 +33,11 @@ pub const CLINICAL: &str = "clinical";
             Editable records return an `ETag`; send it back as `If-Match` to change them \
             (428 without it, 412 when someone else changed the record first). \
             Errors are application/problem+json (RFC 9457); 422 responses list each bad field in `errors`. \
-            Ids of other practices, and of records you may not see, answer 404."
+            Ids of other practices, and of records you may not see, answer 404. \n\n\
+            Size limits: request bodies at most 1 MiB (413 beyond); names and other short \
+            fields at most 200 characters; descriptions and list items at most 2,000; note \
+            sections, lessons learned and other long texts at most 20,000; lists at most 50 \
+            items; pages at most 200 items (`limit`, default 50)."
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -38,7 +38,7 @@ where
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(|v| v.split(','))
                 .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-                .last()
+                .next_back()
         {
             return Ok(ClientAddr(Some(ip)));
         }

@@ -212,7 +212,7 @@ pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> 
             items.push(to_view(row)?);
         }
     }
-    items.sort_by(|a, b| b.starts_at.cmp(&a.starts_at));
+    items.sort_by_key(|s| std::cmp::Reverse(s.starts_at));
     Ok(Page { items, next_cursor })
 }
 
