@@ -19,6 +19,7 @@ use crate::{
     records::{
         boundaries::{self, AgreeInput, BoundaryEventInput, BoundaryInput},
         common::{IfMatch, PartnerSlot},
+        contract::{self, CheckIn, ContractContent},
         couples::{self, NewCouple},
         lapses::{self, LapseInput},
         milestones::{self, CustomMilestoneInput},
@@ -70,7 +71,7 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
     if practices::Entity::find().filter(practices::Column::Slug.eq(SLUG)).one(&state.db).await?.is_some() {
         return Err(AppError::Conflict(format!("A practice named `{SLUG}` exists already; the demo loads into a database without it.")));
     }
-    let today = state.clock.now().date();
+    let today = milestones::practice_today(state, "America/Chicago");
     let start = today - Duration::days(240);
 
     let practice = {
@@ -271,6 +272,26 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
         "learned": "Saying yes to 'just one' at work events is the door. Leave before the second round and call Luis from the car.",
         "timeline_step": "first_month", "safety_checked": true, "audience": "couple"
     }))?).await?;
+    contract::save(state, &access, IfMatch(0), from_json::<ContractContent>(json!({
+        "intention_statement": "I intend not to drink or use today. Thank you for listening and for supporting me.",
+        "trust_discussion_time": "9 pm, at the kitchen table",
+        "meetings": ["AA Tuesday and Thursday, 7 am"],
+        "medication": "Naltrexone 50 mg each morning, taken while Marisol is there",
+        "tests": "Breathalyzer on request",
+        "other_commitments": ["No talk about past use at home; it goes to the session", "Thank each other for one thing every day"]
+    }))?).await?;
+    for days_ago in 0..14i64 {
+        let day = today - Duration::days(days_ago);
+        let missed = days_ago == 5;
+        for slot in [PartnerSlot::A, PartnerSlot::B] {
+            contract::check_in(state, &access, day, today, from_json::<CheckIn>(json!({
+                "partner": slot, "trust_discussion": !missed,
+                "meeting_attended": if slot == PartnerSlot::A && days_ago % 7 < 2 { Some(true) } else { None },
+                "medication_taken": if slot == PartnerSlot::A { Some(true) } else { None },
+                "note": if missed { Some("Late night at work; we talked in the morning instead.") } else { None }
+            }))?).await?;
+        }
+    }
     milestones::add_custom(state, &access, from_json::<CustomMilestoneInput>(json!({
         "title": "First AA meeting together", "achieved_on": start + Duration::days(21)
     }))?).await?;

@@ -11,9 +11,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use entity::{
-    api_tokens, boundaries, boundary_events, boundary_versions, care_team_members, couples,
+    api_tokens, boundaries, boundary_events, boundary_versions, care_team_members, contract_checkins, couples,
     custom_milestones, invitations, lapses, members, note_addenda, partners, private_notes,
-    relapse_plans, safety_plans, session_notes, supervisions, therapy_sessions,
+    recovery_contracts, relapse_plans, safety_plans, session_notes, supervisions, therapy_sessions,
 };
 
 /// A table whose rows each belong to exactly one practice.
@@ -67,6 +67,8 @@ macro_rules! versioned_row {
 }
 
 practice_owned![
+    contract_checkins,
+    recovery_contracts,
     api_tokens,
     boundaries,
     boundary_events,
@@ -88,6 +90,8 @@ practice_owned![
 ];
 
 couple_owned![
+    contract_checkins,
+    recovery_contracts,
     boundaries,
     care_team_members,
     custom_milestones,
@@ -102,6 +106,7 @@ couple_owned![
 ];
 
 versioned_row![
+    recovery_contracts,
     couples,
     partners,
     therapy_sessions,

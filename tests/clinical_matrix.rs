@@ -49,7 +49,11 @@ fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
         | ("GET", "/couples/{couple_id}/lapses")
         | ("GET", "/couples/{couple_id}/lapses/{lapse_id}")
         | ("GET", "/couples/{couple_id}/sobriety")
-        | ("GET", "/couples/{couple_id}/milestones") => READERS,
+        | ("GET", "/couples/{couple_id}/milestones")
+        | ("GET", "/couples/{couple_id}/recovery-contract")
+        | ("GET", "/couples/{couple_id}/recovery-contract/days") => READERS,
+        // Each partner checks off their own days; the care team may record for them.
+        ("PUT", "/couples/{couple_id}/recovery-contract/days/{day}") => PARTNERS_AND_CARE_TEAM,
         // Earlier versions of the plan are the care team's working history.
         ("GET", "/couples/{couple_id}/plan/versions") => CLINICIANS,
         ("POST", "/couples/{couple_id}/boundaries/{boundary_id}/agree") => PARTNERS_AND_CARE_TEAM,
@@ -77,7 +81,8 @@ fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
         | ("PUT", "/couples/{couple_id}/safety-plans/{plan_id}")
         | ("POST", "/couples/{couple_id}/lapses")
         | ("PUT", "/couples/{couple_id}/lapses/{lapse_id}")
-        | ("POST", "/couples/{couple_id}/milestones") => CARE_TEAM,
+        | ("POST", "/couples/{couple_id}/milestones")
+        | ("PUT", "/couples/{couple_id}/recovery-contract") => CARE_TEAM,
         ("POST", "/couples/{couple_id}/notes/{note_id}/cosign") => SUPERVISOR,
         _ => return None,
     })
@@ -119,6 +124,7 @@ fn fill(world: &World<'_>, method: &str, template: &str) -> String {
         .replace("{plan_id}", &world.couple_safety_plan.to_string())
         .replace("{lapse_id}", &world.shared_lapse.to_string())
         .replace("{version}", "1")
+        .replace("{day}", &world.today.to_string())
         .replace("{slot}", "a")
 }
 
@@ -127,6 +133,13 @@ fn fill(world: &World<'_>, method: &str, template: &str) -> String {
 fn body(world: &World<'_>, doc: &Value, op: &Value, path: &str, actor: Actor) -> Option<Value> {
     if path.ends_with("/care-team") {
         return Some(json!({"member_id": world.extra_counselor}));
+    }
+    if path.ends_with("/days/{day}") {
+        let mut check_in = json!({"trust_discussion": true, "medication_taken": true});
+        if actor == Actor::CareTeam {
+            check_in["partner"] = json!("a");
+        }
+        return Some(check_in);
     }
     if path.ends_with("/agree") {
         // A partner agrees for themself; the care team names the partner.

@@ -246,7 +246,39 @@ async fn confidential_lapses_stay_out_of_the_other_partners_figures(app: TestApp
     assert_eq!(w.client(Actor::PartnerB).get(&b_plan).await.json()["audience"], "partner_b");
 }
 
+async fn each_partner_checks_off_their_own_days(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let base = format!("/api/v1/couples/{}/recovery-contract", w.couple);
+    let today = w.today;
+    let day = |d: time::Date| format!("{base}/days/{d}");
+    let res = w.client(Actor::PartnerA).json(Method::PUT, &day(today), Some(json!({"trust_discussion": true, "meeting_attended": true}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.json()["partner"], "a");
+    let res = w.client(Actor::PartnerB).json(Method::PUT, &day(today), Some(json!({"trust_discussion": true}))).await;
+    assert_eq!(res.json()["partner"], "b");
+    // Not for the other partner, not ahead of time, not long ago.
+    let res = w.client(Actor::PartnerA).json(Method::PUT, &day(today), Some(json!({"partner": "b", "trust_discussion": false}))).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = w.client(Actor::PartnerA).json(Method::PUT, &day(today + time::Duration::days(1)), Some(json!({"trust_discussion": true}))).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let old = today - time::Duration::days(20);
+    let res = w.client(Actor::PartnerA).json(Method::PUT, &day(old), Some(json!({"trust_discussion": true}))).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = w.client(Actor::CareTeam).json(Method::PUT, &day(old), Some(json!({"partner": "a", "trust_discussion": true}))).await;
+    assert_eq!(res.status, StatusCode::OK, "the care team fills in older days");
+    // Checking off again corrects the day rather than adding a second entry.
+    w.client(Actor::PartnerA).json(Method::PUT, &day(today), Some(json!({"trust_discussion": true, "meeting_attended": false}))).await;
+    let calendar = w.client(Actor::Supervisor).get(&format!("{base}/days?from={old}&to={today}")).await.json();
+    let entries = calendar.as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    let a_today = entries.iter().find(|e| e["partner"] == "a" && e["day"] == today.to_string()).unwrap();
+    assert_eq!(a_today["check_in"]["meeting_attended"], false);
+    let res = w.client(Actor::CareTeam).get(&format!("{base}/days?from={today}&to={old}")).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
 both!(
+    each_partner_checks_off_their_own_days,
     partners_see_only_their_audience,
     signed_notes_never_change,
     writes_need_the_current_version,

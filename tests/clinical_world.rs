@@ -70,6 +70,8 @@ pub struct World<'a> {
     pub b_safety_plan: Uuid,
     pub shared_lapse: Uuid,
     pub a_lapse: Uuid,
+    /// Today in the practice's time zone.
+    pub today: time::Date,
 }
 
 impl<'a> World<'a> {
@@ -186,6 +188,31 @@ impl<'a> World<'a> {
             .await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
 
+        let contract = json!({"intention_statement": "I intend not to drink today.", "meetings": ["AA Tuesday"],
+            "other_commitments": [format!("{CLINICIAN}_CONTRACT_NOTE")], "audience": "clinician"});
+        let token = csrf(&mut c1).await;
+        let res = c1
+            .send(
+                Method::PUT,
+                &format!("{base}/recovery-contract"),
+                &[("content-type", "application/json"), ("if-match", "\"0\""), ("x-csrf-token", &token)],
+                contract.to_string().into(),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        // The contract is shared with the couple after all (the matrix's PUT keeps it so).
+        let shared = json!({"intention_statement": "I intend not to drink today.", "meetings": ["AA Tuesday"], "audience": "couple"});
+        let res = c1
+            .send(
+                Method::PUT,
+                &format!("{base}/recovery-contract"),
+                &[("content-type", "application/json"), ("if-match", "\"1\""), ("x-csrf-token", &token)],
+                shared.to_string().into(),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        let today = tandem::records::milestones::practice_today(&app.state, "Europe/Berlin");
+
         let clients = vec![
             (Actor::CareTeam, c1),
             (Actor::OtherCounselor, c2),
@@ -212,6 +239,7 @@ impl<'a> World<'a> {
             b_safety_plan,
             shared_lapse,
             a_lapse,
+            today,
         }
     }
 }

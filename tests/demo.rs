@@ -33,6 +33,8 @@ async fn the_demo_couple_is_there_for_each_person() {
     assert!(plan["content"]["lapse_response"].is_object());
     let safety = partner.get(&format!("{base}/safety-plans")).await.json();
     assert_eq!(safety.as_array().unwrap().len(), 2, "the couple's plan and her own");
+    let calendar = partner.get(&format!("{base}/recovery-contract/days")).await.json();
+    assert_eq!(calendar.as_array().unwrap().len(), 28, "two weeks, both partners");
     let boundaries = partner.get(&format!("{base}/boundaries")).await.json();
     assert_eq!(boundaries["items"].as_array().unwrap().len(), 3);
 

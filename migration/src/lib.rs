@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod helpers;
 mod m20261123_000001_foundation;
 mod m20261123_000002_clinical_records;
+mod m20261123_000003_recovery_contract;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_clinical_records::Migration),
+            Box::new(m20261123_000003_recovery_contract::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod boundaries;
 pub mod common;
+pub mod contract;
 pub mod lapses;
 pub mod milestones;
 pub mod couples;

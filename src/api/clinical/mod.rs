@@ -4,6 +4,7 @@
 //! HTTP layers) and, for editable records, an `ETag`.
 
 mod boundaries;
+mod contract;
 mod couples;
 mod plans;
 mod recovery;
@@ -28,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(boundaries::routes())
         .merge(plans::routes())
         .merge(recovery::routes())
+        .merge(contract::routes())
 }
 
 /// A JSON body with the ETag of the version it shows.
