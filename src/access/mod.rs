@@ -68,6 +68,18 @@ impl CoupleAccess {
         }
     }
 
+    /// The partner an action is for: a partner acts for themself (naming
+    /// anyone else is refused); the care team must name the partner.
+    pub fn acting_for(&self, named: Option<PartnerSlot>) -> Result<PartnerSlot, AppError> {
+        match (self.relation, named) {
+            (Relation::Partner(me), None) => Ok(me),
+            (Relation::Partner(me), Some(other)) if other == me => Ok(me),
+            (Relation::Partner(_), Some(_)) => Err(AppError::invalid("partner", "you can act only for yourself")),
+            (_, Some(named)) => Ok(named),
+            (_, None) => Err(AppError::invalid("partner", "say which partner this is for")),
+        }
+    }
+
     /// Whether the caller may read an item shared with `audience`.
     pub fn sees(&self, audience: Audience) -> bool {
         match self.relation {

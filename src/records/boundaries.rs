@@ -20,7 +20,7 @@ use super::common::{
 };
 use crate::{
     AppState,
-    access::{CoupleAccess, Relation, exec_at_version},
+    access::{CoupleAccess, exec_at_version},
     error::AppError,
     practice::Fields,
 };
@@ -374,15 +374,7 @@ pub async fn agree(
     input: AgreeInput,
 ) -> Result<BoundaryView, AppError> {
     let row = load_row(&state.db, access, id).await?;
-    let slot = match (access.relation, input.partner) {
-        (Relation::Partner(me), None) => me,
-        (Relation::Partner(me), Some(named)) if named == me => me,
-        (Relation::Partner(_), Some(_)) => {
-            return Err(AppError::invalid("partner", "you can agree only for yourself"));
-        }
-        (_, Some(named)) => named,
-        (_, None) => return Err(AppError::invalid("partner", "say which partner agreed")),
-    };
+    let slot = access.acting_for(input.partner)?;
     if row.status == BoundaryStatus::Retired.as_str() {
         return Err(AppError::Conflict("This boundary is retired.".into()));
     }

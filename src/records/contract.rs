@@ -212,13 +212,7 @@ pub async fn days(state: &AppState, access: &CoupleAccess, range: &DayRange, tod
 /// day for a partner. Days after today cannot be checked off.
 pub async fn check_in(state: &AppState, access: &CoupleAccess, day: Date, today: Date, input: CheckIn) -> Result<DayView, AppError> {
     get(state, access).await?;
-    let slot = match (access.relation, input.partner) {
-        (Relation::Partner(me), None) => me,
-        (Relation::Partner(me), Some(named)) if named == me => me,
-        (Relation::Partner(_), Some(_)) => return Err(AppError::invalid("partner", "you check off only your own days")),
-        (_, Some(named)) => named,
-        (_, None) => return Err(AppError::invalid("partner", "say which partner this day is for")),
-    };
+    let slot = access.acting_for(input.partner)?;
     if day > today {
         return Err(AppError::invalid("day", "days can be checked off once they have come"));
     }
