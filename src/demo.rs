@@ -13,6 +13,7 @@ use entity::{members, practices};
 use crate::{
     AppState,
     access::{self, Need},
+    audit::AuditContext,
     auth::{AuthMethod, CurrentMember, password},
     error::AppError,
     practice::{Email, Role, Roles, setup},
@@ -107,9 +108,13 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
     let [_, casey, sasha, dan, marisol] = models.try_into().map_err(|_| anyhow::anyhow!("five members"))?;
     crate::practice::members::add_supervision(state, scope, sasha.id, casey.id).await?;
 
+    // The demo's records are written in one transaction, as a script, not
+    // as anyone's access to them.
+    let audit = AuditContext::offline();
     let counselor = current(&casey, &practice)?;
     let couple = couples::create(
         state,
+        &audit,
         &counselor,
         from_json::<NewCouple>(json!({
             "label": "Okafor & Reyes", "status": "active", "secrets_policy": "individual_confidential",
@@ -124,7 +129,7 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
         }))?,
     )
     .await?;
-    let access = access::couple(&state.db, &counselor, couple.id, Need::Write).await?;
+    let access = access::couple(state, &audit, &counselor, couple.id, Need::Write).await?;
 
     plans::save(state, &access, IfMatch(0), from_json::<PlanContent>(json!({
         "reasons_for_recovery": {"items": ["Be present for our daughter, Lucía", "Trust each other again", "Keep my job and my health"]},
@@ -211,7 +216,7 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
         "content": {"sections": {"subjective": {"text": "Both arrived on time; Dan mentioned a stressful week at work."}}}
     }))?).await?;
     let supervisor = current(&sasha, &practice)?;
-    let supervising = access::couple(&state.db, &supervisor, couple.id, Need::Cosign).await?;
+    let supervising = access::couple(state, &audit, &supervisor, couple.id, Need::Cosign).await?;
     notes::cosign(state, &supervising, signed[0]).await?;
     private_notes::create(state, &access, from_json::<PrivateNoteInput>(json!({
         "session_id": session_ids[0].1,
@@ -229,7 +234,7 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
         "consequence": "No blame; it goes on the agenda for the next session.", "effective_on": start + Duration::days(14)
     }))?).await?;
     for (boundary, slot) in [(home.id, PartnerSlot::A), (home.id, PartnerSlot::B), (money.id, PartnerSlot::B)] {
-        let version = boundaries::get(state, &access, boundary).await?.version;
+        let version = boundaries::get(&access, boundary).await?.version;
         boundaries::agree(state, &access, boundary, IfMatch(version), AgreeInput { partner: Some(slot) }).await?;
     }
     boundaries::log_event(state, &access, home.id, from_json::<BoundaryEventInput>(json!({
@@ -296,6 +301,8 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
         "title": "First AA meeting together", "achieved_on": start + Duration::days(21)
     }))?).await?;
 
+    drop((access, supervising));
+    audit.commit_offline().await?;
     Ok(Demo { practice_slug: SLUG, accounts })
 }
 

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -45,7 +46,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .merge(web::routes())
-        .merge(api::router())
+        .merge(api::router(state.clone()))
         .merge(health::routes());
     http::wrap(routes, state)
 }

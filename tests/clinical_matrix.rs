@@ -181,11 +181,28 @@ async fn etag_for(world: &mut World<'_>, path: &str) -> String {
     }
 }
 
-async fn call(world: &mut World<'_>, actor: Actor, method: &str, path: &str, body: Option<Value>, needs_etag: bool) -> TestResponse {
+async fn event_count(app: &TestApp) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    entity::access_events::Entity::find().count(&app.state.db).await.unwrap()
+}
+
+async fn last_event(app: &TestApp) -> entity::access_events::Model {
+    use sea_orm::{EntityTrait, QueryOrder};
+    entity::access_events::Entity::find()
+        .order_by_desc(entity::access_events::Column::OccurredAt)
+        .order_by_desc(entity::access_events::Column::Id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("an event")
+}
+
+/// Sends one request and returns it with the number of access events it left.
+async fn call(world: &mut World<'_>, app: &TestApp, actor: Actor, method: &str, path: &str, body: Option<Value>, needs_etag: bool) -> (TestResponse, u64) {
     let etag = if needs_etag { Some(etag_for(world, path).await) } else { None };
     let client = world.client(actor);
     let token = if method != "GET" && actor != Actor::Anonymous { Some(csrf(client).await) } else { None };
-    let mut headers = vec![("content-type", "application/json")];
+    let mut headers = vec![("content-type", "application/json"), ("user-agent", "matrix-test/1.0")];
     if let Some(t) = &token {
         headers.push(("x-csrf-token", t));
     }
@@ -193,7 +210,9 @@ async fn call(world: &mut World<'_>, actor: Actor, method: &str, path: &str, bod
         headers.push(("if-match", e));
     }
     let body = body.map(|b| axum::body::Body::from(b.to_string())).unwrap_or_else(axum::body::Body::empty);
-    client.send(method.parse::<Method>().unwrap(), path, &headers, body).await
+    let before = event_count(app).await;
+    let res = world.client(actor).send(method.parse::<Method>().unwrap(), path, &headers, body).await;
+    (res, event_count(app).await - before)
 }
 
 async fn every_clinical_route_answers_by_the_rules_and_leaks_nothing(app: TestApp) {
@@ -221,7 +240,7 @@ async fn every_clinical_route_answers_by_the_rules_and_leaks_nothing(app: TestAp
         for actor in actors {
             let want = expected(method, template, actor);
             let body = body(&world, &doc, op, template, actor);
-            let res = call(&mut world, actor, method, &path, body, needs_etag).await;
+            let (res, events) = call(&mut world, &app, actor, method, &path, body, needs_etag).await;
             let got = match res.status {
                 s if s.is_success() => Outcome::Allowed,
                 StatusCode::NOT_FOUND => Outcome::NotFound,
@@ -230,6 +249,24 @@ async fn every_clinical_route_answers_by_the_rules_and_leaks_nothing(app: TestAp
                 other => panic!("{actor:?} {method} {template}: unexpected {other}: {}", res.text()),
             };
             assert_eq!(got, want, "{actor:?} {method} {template}: {}", res.text());
+            // Exactly one access event per request of a signed-in caller,
+            // allowed or not; anonymous requests reach no practice's log.
+            let expected_events = u64::from(actor != Actor::Anonymous);
+            assert_eq!(events, expected_events, "{actor:?} {method} {template}: {events} events");
+            if expected_events == 1 {
+                let e = last_event(&app).await;
+                let outcome = if want == Outcome::Allowed { "success" } else { "denied" };
+                assert_eq!(e.outcome, outcome, "{actor:?} {method} {template}");
+                assert_eq!(e.status, i32::from(res.status.as_u16()));
+                assert!(e.member_id.is_some() && !e.role.is_empty() && !e.action.is_empty());
+                assert!(e.record_kind.is_some(), "{method} {template} names no record kind");
+                assert_eq!(e.request_id.as_deref(), res.header("x-request-id"));
+                assert_eq!(e.user_agent.as_deref(), Some("matrix-test/1.0"));
+                assert!(e.client_addr.is_some());
+                if template.contains("{couple_id}") {
+                    assert!(e.couple_id.is_some(), "{method} {template}: no couple on the event");
+                }
+            }
             assert_no_leak(actor, &format!("{method} {template}"), &res.text());
             if method == "GET" && template == "/api/v1/couples" && matches!(actor, Actor::OtherCounselor | Actor::Admin | Actor::OtherPractice) {
                 assert!(!res.text().contains(&world.couple.to_string()), "{actor:?} lists a couple they have no relation to");

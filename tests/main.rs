@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod access_log;
 mod access_tokens;
 mod binary;
 mod clinical_matrix;

@@ -2,7 +2,11 @@
 //! here: rules (who may see what, lifecycles, arithmetic) live in the `tandem`
 //! crate, which also decides how each table is scoped to a practice.
 
+pub mod access_events;
 pub mod api_tokens;
+pub mod audit_checkpoints;
+pub mod audit_heads;
+pub mod audit_verifications;
 pub mod boundaries;
 pub mod boundary_events;
 pub mod boundary_versions;
@@ -10,6 +14,7 @@ pub mod care_team_members;
 pub mod contract_checkins;
 pub mod couples;
 pub mod custom_milestones;
+pub mod emergency_accesses;
 pub mod invitations;
 pub mod lapses;
 pub mod members;

@@ -8,6 +8,7 @@ mod helpers;
 mod m20261123_000001_foundation;
 mod m20261123_000002_clinical_records;
 mod m20261123_000003_recovery_contract;
+mod m20261123_000004_access_log;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_clinical_records::Migration),
             Box::new(m20261123_000003_recovery_contract::Migration),
+            Box::new(m20261123_000004_access_log::Migration),
         ]
     }
 }

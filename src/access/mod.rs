@@ -3,15 +3,23 @@
 //! couple inside the caller's practice, works out how the caller relates to
 //! it (care team, supervisor, partner), refuses everyone else with "not
 //! found", and hands back a [`CoupleAccess`] whose methods decide which
-//! audiences the caller may read. The access log (recording each view and
-//! change) hooks in here.
+//! audiences the caller may read. Every decision, yes or no, is handed to the
+//! request's [`AuditContext`], from which the access log records the event;
+//! a write also runs in the transaction the event will be appended to.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QuerySelect, Select, UpdateMany, sea_query::Expr};
+use std::sync::Arc;
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, QueryFilter, QuerySelect,
+    Select, UpdateMany, sea_query::Expr,
+};
 use uuid::Uuid;
 
 use entity::{care_team_members, couples, partners, supervisions};
 
 use crate::{
+    AppState,
+    audit::{Actor, AuditContext},
     auth::CurrentMember,
     error::AppError,
     practice::Role,
@@ -43,16 +51,46 @@ pub enum Need {
     PartnerOrCareTeam,
 }
 
-/// Proof that the caller may act on this couple, with their relation.
+impl Relation {
+    /// How the access log names the relation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::CareTeam => "care_team",
+            Relation::Supervisor => "supervisor",
+            Relation::Partner(PartnerSlot::A) => "partner_a",
+            Relation::Partner(PartnerSlot::B) => "partner_b",
+        }
+    }
+}
+
+/// Proof that the caller may act on this couple, with their relation, and
+/// the connection its records are read and written through.
 #[derive(Clone, Debug)]
 pub struct CoupleAccess {
     pub couple: couples::Model,
     pub relation: Relation,
     pub member_id: Uuid,
     pub scope: PracticeScope,
+    pool: DatabaseConnection,
+    /// Present for writes: the request's transaction, which the access
+    /// event joins before it commits.
+    txn: Option<Arc<DatabaseTransaction>>,
 }
 
 impl CoupleAccess {
+    /// The same access, with the couple as it is after a change to it.
+    pub fn with_couple(self, couple: couples::Model) -> Self {
+        Self { couple, ..self }
+    }
+
+    /// Where this request's queries on the couple's records run.
+    pub fn db(&self) -> DatabaseExecutor<'_> {
+        match &self.txn {
+            Some(txn) => DatabaseExecutor::Transaction(txn),
+            None => DatabaseExecutor::Connection(&self.pool),
+        }
+    }
+
     pub fn couple_id(&self) -> Uuid {
         self.couple.id
     }
@@ -138,15 +176,80 @@ pub async fn exec_at_version<E: sea_orm::EntityTrait>(update: UpdateMany<E>, db:
     if update.exec(db).await?.rows_affected == 1 { Ok(()) } else { Err(AppError::PreconditionFailed) }
 }
 
+/// The practice roles of a member, as the access log names someone with no
+/// relation to the couple.
+fn roles_of(current: &CurrentMember) -> String {
+    current.roles.to_stored()
+}
+
 /// Authorizes `current` for `need` on couple `couple_id` of their practice.
 /// Anyone without a relation, or whose relation does not allow `need`, gets
-/// "not found": the answer never reveals whether the couple exists.
+/// "not found": the answer never reveals whether the couple exists. The
+/// decision goes to the request's access log entry either way.
 pub async fn couple(
-    db: &impl ConnectionTrait,
+    state: &AppState,
+    audit: &AuditContext,
     current: &CurrentMember,
     couple_id: Uuid,
     need: Need,
 ) -> Result<CoupleAccess, AppError> {
+    let txn = match need {
+        Need::Read => None,
+        _ => Some(audit.write_txn(&state.db).await?),
+    };
+    let pool = state.db.clone();
+    let db = match &txn {
+        Some(txn) => DatabaseExecutor::Transaction(txn),
+        None => DatabaseExecutor::Connection(&pool),
+    };
+    let decided = decide(&db, current, couple_id, need).await;
+    drop(db);
+    let mut actor = Actor {
+        practice_id: current.scope.practice_id(),
+        member_id: current.id(),
+        role: roles_of(current),
+        couple_id: Some(couple_id),
+        denied: true,
+        emergency: false,
+        reason: None,
+        kind: None,
+    };
+    match decided {
+        Ok((couple, relation)) => {
+            actor.role = relation.as_str().to_owned();
+            actor.denied = false;
+            audit.set_actor(actor);
+            Ok(CoupleAccess { couple, relation, member_id: current.id(), scope: current.scope, pool, txn })
+        }
+        Err(AppError::NotFound) => {
+            audit.set_actor(actor);
+            Err(AppError::NotFound)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Records a clinical read that is not about one couple (lists across
+/// couples, the access log): the caller acts in their practice role.
+pub fn practice_level(audit: &AuditContext, current: &CurrentMember, kind: Option<&'static str>, denied: bool) {
+    audit.set_actor(Actor {
+        practice_id: current.scope.practice_id(),
+        member_id: current.id(),
+        role: roles_of(current),
+        couple_id: None,
+        denied,
+        emergency: false,
+        reason: None,
+        kind,
+    });
+}
+
+async fn decide(
+    db: &impl ConnectionTrait,
+    current: &CurrentMember,
+    couple_id: Uuid,
+    need: Need,
+) -> Result<(couples::Model, Relation), AppError> {
     let scope = current.scope;
     let couple = scope
         .by_id::<couples::Entity>(couple_id)
@@ -163,7 +266,7 @@ pub async fn couple(
     if !allowed {
         return Err(AppError::NotFound);
     }
-    Ok(CoupleAccess { couple, relation, member_id: current.id(), scope })
+    Ok((couple, relation))
 }
 
 async fn relation(

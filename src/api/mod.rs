@@ -62,14 +62,14 @@ impl Modify for BearerAuth {
 }
 
 /// The API routes and the OpenAPI document describing exactly them.
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest(
             "/api/v1",
             OpenApiRouter::new()
                 .merge(me::routes())
                 .merge(members::routes())
-                .merge(clinical::routes()),
+                .merge(clinical::routes(state)),
         )
         .split_for_parts();
     let doc = std::sync::Arc::new(doc);

@@ -264,7 +264,7 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: BoundaryInpu
     let wording = parse(&input)?;
     let now = state.clock.now();
     let id = Uuid::now_v7();
-    let txn = state.db.begin().await?;
+    let txn = access.db().begin().await?;
     boundaries::ActiveModel {
         id: Set(id),
         practice_id: Set(access.scope.practice_id()),
@@ -292,12 +292,12 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: BoundaryInpu
     Ok(view)
 }
 
-pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<BoundaryView, AppError> {
-    let row = load_row(&state.db, access, id).await?;
-    to_view(&state.db, access, row).await
+pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<BoundaryView, AppError> {
+    let row = load_row(&access.db(), access, id).await?;
+    to_view(&access.db(), access, row).await
 }
 
-pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> Result<Page<BoundaryView>, AppError> {
+pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<BoundaryView>, AppError> {
     let limit = page.limit()?;
     let mut query = access
         .records::<boundaries::Entity>()
@@ -307,22 +307,22 @@ pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> 
     if let Some(cursor) = page.cursor {
         query = query.filter(boundaries::Column::Id.lt(cursor));
     }
-    let (rows, next_cursor) = split_page(query.all(&state.db).await?, limit, |r| r.id);
+    let (rows, next_cursor) = split_page(query.all(&access.db()).await?, limit, |r| r.id);
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
-        items.push(to_view(&state.db, access, row).await?);
+        items.push(to_view(&access.db(), access, row).await?);
     }
     Ok(Page { items, next_cursor })
 }
 
-pub async fn versions(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<Vec<BoundaryVersionView>, AppError> {
-    load_row(&state.db, access, id).await?;
+pub async fn versions(access: &CoupleAccess, id: Uuid) -> Result<Vec<BoundaryVersionView>, AppError> {
+    load_row(&access.db(), access, id).await?;
     Ok(access
         .scope
         .select::<boundary_versions::Entity>()
         .filter(boundary_versions::Column::BoundaryId.eq(id))
         .order_by_asc(boundary_versions::Column::Number)
-        .all(&state.db)
+        .all(&access.db())
         .await?
         .into_iter()
         .map(version_view)
@@ -338,14 +338,14 @@ pub async fn revise(
     IfMatch(expected): IfMatch,
     input: BoundaryInput,
 ) -> Result<BoundaryView, AppError> {
-    let row = load_row(&state.db, access, id).await?;
+    let row = load_row(&access.db(), access, id).await?;
     if row.status == BoundaryStatus::Retired.as_str() {
         return Err(AppError::Conflict("A retired boundary is kept as it was; propose a new one.".into()));
     }
     let wording = parse(&input)?;
     let now = state.clock.now();
     let next = row.current_version + 1;
-    let txn = state.db.begin().await?;
+    let txn = access.db().begin().await?;
     let update = access
         .update_at_version::<boundaries::Entity>(id, expected)
         .col_expr(boundaries::Column::Holder, Expr::value(input.holder.as_str()))
@@ -361,7 +361,7 @@ pub async fn revise(
     exec_at_version(update, &txn).await?;
     insert_version(&txn, access, id, next, wording, &input, now).await?;
     txn.commit().await?;
-    get(state, access, id).await
+    get(access, id).await
 }
 
 /// Records one partner's agreement to the current wording. If-Match ties
@@ -373,7 +373,7 @@ pub async fn agree(
     IfMatch(expected): IfMatch,
     input: AgreeInput,
 ) -> Result<BoundaryView, AppError> {
-    let row = load_row(&state.db, access, id).await?;
+    let row = load_row(&access.db(), access, id).await?;
     let slot = access.acting_for(input.partner)?;
     if row.status == BoundaryStatus::Retired.as_str() {
         return Err(AppError::Conflict("This boundary is retired.".into()));
@@ -390,23 +390,23 @@ pub async fn agree(
         .col_expr(by, Expr::value(access.member_id))
         .col_expr(boundaries::Column::Status, Expr::value(status.as_str()))
         .col_expr(boundaries::Column::UpdatedAt, Expr::value(now));
-    exec_at_version(update, &state.db).await?;
-    get(state, access, id).await
+    exec_at_version(update, &access.db()).await?;
+    get(access, id).await
 }
 
 pub async fn retire(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch) -> Result<BoundaryView, AppError> {
-    load_row(&state.db, access, id).await?;
+    load_row(&access.db(), access, id).await?;
     let update = access
         .update_at_version::<boundaries::Entity>(id, expected)
         .col_expr(boundaries::Column::Status, Expr::value(BoundaryStatus::Retired.as_str()))
         .col_expr(boundaries::Column::UpdatedAt, Expr::value(state.clock.now()));
-    exec_at_version(update, &state.db).await?;
-    get(state, access, id).await
+    exec_at_version(update, &access.db()).await?;
+    get(access, id).await
 }
 
 /// Logs a time the boundary was tested or kept. The log only grows.
 pub async fn log_event(state: &AppState, access: &CoupleAccess, id: Uuid, input: BoundaryEventInput) -> Result<BoundaryView, AppError> {
-    load_row(&state.db, access, id).await?;
+    load_row(&access.db(), access, id).await?;
     let note = optional_text(input.note.as_deref(), limits::MEDIUM).map_err(|e| AppError::invalid("note", &e))?;
     boundary_events::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -418,7 +418,7 @@ pub async fn log_event(state: &AppState, access: &CoupleAccess, id: Uuid, input:
         recorded_by: Set(access.member_id),
         created_at: Set(state.clock.now()),
     }
-    .insert(&state.db)
+    .insert(&access.db())
     .await?;
-    get(state, access, id).await
+    get(access, id).await
 }

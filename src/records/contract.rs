@@ -126,16 +126,16 @@ fn validate(content: &ContractContent) -> Result<String, AppError> {
     Ok(serde_json::to_string(content).map_err(anyhow::Error::from)?)
 }
 
-async fn row(state: &AppState, access: &CoupleAccess) -> Result<Option<recovery_contracts::Model>, AppError> {
-    Ok(access.records::<recovery_contracts::Entity>().one(&state.db).await?)
+async fn row(access: &CoupleAccess) -> Result<Option<recovery_contracts::Model>, AppError> {
+    Ok(access.records::<recovery_contracts::Entity>().one(&access.db()).await?)
 }
 
 fn audience_of(row: &recovery_contracts::Model) -> Result<Audience, AppError> {
     Audience::from_stored(&row.audience)
 }
 
-pub async fn get(state: &AppState, access: &CoupleAccess) -> Result<ContractView, AppError> {
-    let row = row(state, access).await?.ok_or(AppError::NotFound)?;
+pub async fn get(access: &CoupleAccess) -> Result<ContractView, AppError> {
+    let row = row(access).await?.ok_or(AppError::NotFound)?;
     access.require_sees(audience_of(&row)?)?;
     Ok(ContractView {
         couple_id: row.couple_id,
@@ -149,7 +149,7 @@ pub async fn get(state: &AppState, access: &CoupleAccess) -> Result<ContractView
 pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): IfMatch, content: ContractContent) -> Result<ContractView, AppError> {
     let json = validate(&content)?;
     let now = state.clock.now();
-    match row(state, access).await? {
+    match row(access).await? {
         None if expected == 0 => {
             recovery_contracts::ActiveModel {
                 id: Set(Uuid::now_v7()),
@@ -162,7 +162,7 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
                 updated_at: Set(now),
                 version: Set(1),
             }
-            .insert(&state.db)
+            .insert(&access.db())
             .await
             .map_err(|e| match e.sql_err() {
                 // Someone else created it first.
@@ -176,16 +176,16 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
                 .col_expr(recovery_contracts::Column::Content, Expr::value(json))
                 .col_expr(recovery_contracts::Column::Audience, Expr::value(content.audience.as_str()))
                 .col_expr(recovery_contracts::Column::UpdatedAt, Expr::value(now));
-            exec_at_version(update, &state.db).await?;
+            exec_at_version(update, &access.db()).await?;
         }
         None => return Err(AppError::PreconditionFailed),
     }
-    get(state, access).await
+    get(access).await
 }
 
 /// The calendar between two days, both partners' check-offs.
-pub async fn days(state: &AppState, access: &CoupleAccess, range: &DayRange, today: Date) -> Result<Vec<DayView>, AppError> {
-    get(state, access).await?;
+pub async fn days(access: &CoupleAccess, range: &DayRange, today: Date) -> Result<Vec<DayView>, AppError> {
+    get(access).await?;
     let to = range.to.unwrap_or(today);
     let from = range.from.unwrap_or(to - time::Duration::days(13));
     if to < from || (to - from).whole_days() > 92 {
@@ -196,7 +196,7 @@ pub async fn days(state: &AppState, access: &CoupleAccess, range: &DayRange, tod
         .filter(contract_checkins::Column::Day.between(from, to))
         .order_by_asc(contract_checkins::Column::Day)
         .order_by_asc(contract_checkins::Column::PartnerSlot)
-        .all(&state.db)
+        .all(&access.db())
         .await?
         .into_iter()
         .map(|r| {
@@ -211,7 +211,7 @@ pub async fn days(state: &AppState, access: &CoupleAccess, range: &DayRange, tod
 /// off their own days, up to a week back; the care team may record any past
 /// day for a partner. Days after today cannot be checked off.
 pub async fn check_in(state: &AppState, access: &CoupleAccess, day: Date, today: Date, input: CheckIn) -> Result<DayView, AppError> {
-    get(state, access).await?;
+    get(access).await?;
     let slot = access.acting_for(input.partner)?;
     if day > today {
         return Err(AppError::invalid("day", "days can be checked off once they have come"));
@@ -245,7 +245,7 @@ pub async fn check_in(state: &AppState, access: &CoupleAccess, day: Date, today:
         ])
         .to_owned(),
     )
-    .exec(&state.db)
+    .exec(&access.db())
     .await?;
     Ok(DayView { day, partner: slot, check_in: stored, recorded_by: access.member_id })
 }

@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait, sea_query::Expr,
+    QueryOrder, QuerySelect, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -18,6 +18,7 @@ use super::common::{
 use crate::{
     AppState,
     access::{self, CoupleAccess},
+    audit::AuditContext,
     auth::CurrentMember,
     error::{AppError, FieldError},
     practice::{Email, Fields, Role, Roles},
@@ -205,8 +206,11 @@ async fn check_portal_account(
     }
 }
 
-pub async fn create(state: &AppState, current: &CurrentMember, input: NewCouple) -> Result<CoupleView, AppError> {
-    current.require(Role::Counselor)?;
+pub async fn create(state: &AppState, audit: &AuditContext, current: &CurrentMember, input: NewCouple) -> Result<CoupleView, AppError> {
+    if let Err(refused) = current.require(Role::Counselor) {
+        access::practice_level(audit, current, None, true);
+        return Err(refused);
+    }
     let mut fields = Fields::default();
     let label = fields.check("label", required_text(&input.label, limits::SHORT));
     let a = parse_partner(&mut fields, "partner_a.", &input.partner_a);
@@ -227,7 +231,8 @@ pub async fn create(state: &AppState, current: &CurrentMember, input: NewCouple)
     let now = state.clock.now();
     let scope = current.scope;
     let id = Uuid::now_v7();
-    let txn = state.db.begin().await?;
+    let txn = audit.write_txn(&state.db).await?;
+    let txn = txn.as_ref();
     couples::ActiveModel {
         id: Set(id),
         practice_id: Set(scope.practice_id()),
@@ -240,7 +245,7 @@ pub async fn create(state: &AppState, current: &CurrentMember, input: NewCouple)
         updated_at: Set(now),
         version: Set(1),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     for (slot, p) in [(PartnerSlot::A, a), (PartnerSlot::B, b)] {
         partners::ActiveModel {
@@ -260,7 +265,7 @@ pub async fn create(state: &AppState, current: &CurrentMember, input: NewCouple)
             updated_at: Set(now),
             version: Set(1),
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
     }
     care_team_members::ActiveModel {
@@ -271,16 +276,17 @@ pub async fn create(state: &AppState, current: &CurrentMember, input: NewCouple)
         added_by: Set(current.id()),
         added_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    let access = access::couple(&txn, current, id, access::Need::Write).await?;
-    let view = view(&txn, &access).await?;
-    txn.commit().await?;
+    // The new couple's access check runs in the same transaction, which the
+    // access log commits together with its event.
+    let access = access::couple(state, audit, current, id, access::Need::Write).await?;
     tracing::info!(couple_id = %id, "couple created");
-    Ok(view)
+    view(&access).await
 }
 
-pub async fn view(db: &impl ConnectionTrait, access: &CoupleAccess) -> Result<CoupleView, AppError> {
+pub async fn view(access: &CoupleAccess) -> Result<CoupleView, AppError> {
+    let db = &access.db();
     let couple = &access.couple;
     let rows = access
         .records::<partners::Entity>()
@@ -313,12 +319,13 @@ pub async fn view(db: &impl ConnectionTrait, access: &CoupleAccess) -> Result<Co
         secrets_policy: SecretsPolicy::from_stored(&couple.secrets_policy)?,
         care_started_on: couple.care_started_on,
         partners,
-        care_team: care_team(db, access).await?,
+        care_team: care_team(access).await?,
         version: couple.version,
     })
 }
 
-pub async fn care_team(db: &impl ConnectionTrait, access: &CoupleAccess) -> Result<Vec<CareTeamMember>, AppError> {
+pub async fn care_team(access: &CoupleAccess) -> Result<Vec<CareTeamMember>, AppError> {
+    let db = &access.db();
     let ids: Vec<Uuid> = access
         .records::<care_team_members::Entity>()
         .select_only()
@@ -395,17 +402,17 @@ pub async fn update(
     }
     // The version in the WHERE clause makes the check and the write one step:
     // of two edits based on the same version, exactly one matches.
-    if update.exec(&state.db).await?.rows_affected != 1 {
+    if update.exec(&access.db()).await?.rows_affected != 1 {
         return Err(AppError::PreconditionFailed);
     }
     let couple = access
         .scope
         .by_id::<couples::Entity>(access.couple_id())
-        .one(&state.db)
+        .one(&access.db())
         .await?
         .ok_or(AppError::NotFound)?;
-    let access = CoupleAccess { couple, ..access.clone() };
-    view(&state.db, &access).await
+    let access = access.clone().with_couple(couple);
+    view(&access).await
 }
 
 pub async fn update_partner(
@@ -420,11 +427,11 @@ pub async fn update_partner(
     let parsed = parse_partner(&mut fields, "", &input);
     fields.finish()?;
     let Some(p) = parsed else { unreachable!("checked above") };
-    check_portal_account(&state.db, current, "member_id", p.member_id).await?;
+    check_portal_account(&access.db(), current, "member_id", p.member_id).await?;
     let other = access
         .records::<partners::Entity>()
         .filter(partners::Column::Slot.ne(slot.as_str()))
-        .one(&state.db)
+        .one(&access.db())
         .await?
         .ok_or_else(|| anyhow::anyhow!("couple without its other partner"))?;
     if p.member_id.is_some() && other.member_id == p.member_id {
@@ -448,12 +455,12 @@ pub async fn update_partner(
         .col_expr(partners::Column::Version, Expr::value(expected + 1))
         .filter(partners::Column::Slot.eq(slot.as_str()))
         .filter(partners::Column::Version.eq(expected))
-        .exec(&state.db)
+        .exec(&access.db())
         .await?;
     if result.rows_affected != 1 {
         return Err(AppError::PreconditionFailed);
     }
-    let couple = view(&state.db, access).await?;
+    let couple = view(access).await?;
     couple
         .partners
         .into_iter()
@@ -466,7 +473,7 @@ pub async fn add_to_care_team(
     access: &CoupleAccess,
     member_id: Uuid,
 ) -> Result<Vec<CareTeamMember>, AppError> {
-    let member = access.scope.by_id::<members::Entity>(member_id).one(&state.db).await?;
+    let member = access.scope.by_id::<members::Entity>(member_id).one(&access.db()).await?;
     let is_counselor = member
         .as_ref()
         .filter(|m| m.active)
@@ -475,7 +482,7 @@ pub async fn add_to_care_team(
     if !is_counselor {
         return Err(AppError::invalid("member_id", "choose an active counselor of this practice"));
     }
-    if !access::on_care_team(&state.db, access.scope, access.couple_id(), member_id).await? {
+    if !access::on_care_team(&access.db(), access.scope, access.couple_id(), member_id).await? {
         care_team_members::ActiveModel {
             id: Set(Uuid::now_v7()),
             practice_id: Set(access.scope.practice_id()),
@@ -484,18 +491,16 @@ pub async fn add_to_care_team(
             added_by: Set(access.member_id),
             added_at: Set(state.clock.now()),
         }
-        .insert(&state.db)
+        .insert(&access.db())
         .await?;
     }
-    care_team(&state.db, access).await
+    care_team(access).await
 }
 
-pub async fn remove_from_care_team(
-    state: &AppState,
-    access: &CoupleAccess,
+pub async fn remove_from_care_team(access: &CoupleAccess,
     member_id: Uuid,
 ) -> Result<Vec<CareTeamMember>, AppError> {
-    let team = care_team(&state.db, access).await?;
+    let team = care_team(access).await?;
     if !team.iter().any(|m| m.member_id == member_id) {
         return Err(AppError::NotFound);
     }
@@ -505,9 +510,9 @@ pub async fn remove_from_care_team(
     access
         .delete_records::<care_team_members::Entity>()
         .filter(care_team_members::Column::MemberId.eq(member_id))
-        .exec(&state.db)
+        .exec(&access.db())
         .await?;
-    care_team(&state.db, access).await
+    care_team(access).await
 }
 
 crate::versioned!(CoupleView, PartnerView);

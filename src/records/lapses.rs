@@ -179,16 +179,16 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: LapseInput) 
         updated_at: Set(now),
         version: Set(1),
     }
-    .insert(&state.db)
+    .insert(&access.db())
     .await?;
     to_view(row)
 }
 
-pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<LapseView, AppError> {
+pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<LapseView, AppError> {
     let row = access
         .records::<lapses::Entity>()
         .filter(lapses::Column::Id.eq(id))
-        .one(&state.db)
+        .one(&access.db())
         .await?
         .ok_or(AppError::NotFound)?;
     access.require_sees(Audience::from_stored(&row.audience)?)?;
@@ -209,7 +209,7 @@ pub async fn all_visible(db: &impl ConnectionTrait, access: &CoupleAccess) -> Re
 }
 
 /// Lapses, most recently recorded first.
-pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> Result<Page<LapseView>, AppError> {
+pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<LapseView>, AppError> {
     let limit = page.limit()?;
     let mut query = access
         .records::<lapses::Entity>()
@@ -219,12 +219,12 @@ pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> 
     if let Some(cursor) = page.cursor {
         query = query.filter(lapses::Column::Id.lt(cursor));
     }
-    let (rows, next_cursor) = split_page(query.all(&state.db).await?, limit, |r| r.id);
+    let (rows, next_cursor) = split_page(query.all(&access.db()).await?, limit, |r| r.id);
     Ok(Page { items: rows.into_iter().map(to_view).collect::<Result<_, _>>()?, next_cursor })
 }
 
 pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch, input: LapseInput) -> Result<LapseView, AppError> {
-    get(state, access, id).await?;
+    get(access, id).await?;
     let p = parse(&input)?;
     let audience = match input.audience {
         Some(a) => a,
@@ -246,6 +246,6 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         .col_expr(lapses::Column::SafetyChecked, Expr::value(input.safety_checked))
         .col_expr(lapses::Column::Audience, Expr::value(audience.as_str()))
         .col_expr(lapses::Column::UpdatedAt, Expr::value(state.clock.now()));
-    exec_at_version(update, &state.db).await?;
-    get(state, access, id).await
+    exec_at_version(update, &access.db()).await?;
+    get(access, id).await
 }

@@ -90,12 +90,12 @@ pub fn practice_today(state: &AppState, time_zone: &str) -> Date {
 pub async fn sobriety(state: &AppState, access: &CoupleAccess, time_zone: &str) -> Result<SobrietyView, AppError> {
     let today = practice_today(state, time_zone);
     let start = access.couple.care_started_on;
-    let lapses = lapses::all_visible(&state.db, access).await?;
+    let lapses = lapses::all_visible(&access.db(), access).await?;
     let in_recovery = access
         .records::<partners::Entity>()
         .filter(partners::Column::RecoveryRole.eq(RecoveryRole::InRecovery.as_str()))
         .order_by_asc(partners::Column::Slot)
-        .all(&state.db)
+        .all(&access.db())
         .await?;
     let mut partners = Vec::new();
     for p in in_recovery {
@@ -117,15 +117,15 @@ pub async fn sobriety(state: &AppState, access: &CoupleAccess, time_zone: &str) 
             next: s.next.map(|n| NextMilestoneView { days: n.days, label: n.label, on: n.on, days_to_go: n.days_to_go }),
         });
     }
-    Ok(SobrietyView { care_started_on: start, today, partners, custom_milestones: custom(state, access).await? })
+    Ok(SobrietyView { care_started_on: start, today, partners, custom_milestones: custom(access).await? })
 }
 
-pub async fn custom(state: &AppState, access: &CoupleAccess) -> Result<Vec<CustomMilestoneView>, AppError> {
+pub async fn custom(access: &CoupleAccess) -> Result<Vec<CustomMilestoneView>, AppError> {
     access
         .records::<custom_milestones::Entity>()
         .filter(custom_milestones::Column::Audience.is_in(access.visible_audiences()))
         .order_by_asc(custom_milestones::Column::AchievedOn)
-        .all(&state.db)
+        .all(&access.db())
         .await?
         .into_iter()
         .map(|m| {
@@ -147,7 +147,7 @@ pub async fn add_custom(state: &AppState, access: &CoupleAccess, input: CustomMi
         created_by: Set(access.member_id),
         created_at: Set(state.clock.now()),
     }
-    .insert(&state.db)
+    .insert(&access.db())
     .await?;
     Ok(CustomMilestoneView { id: row.id, title: row.title, achieved_on: row.achieved_on, audience })
 }

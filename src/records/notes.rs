@@ -295,14 +295,14 @@ async fn load_row(db: &impl ConnectionTrait, access: &CoupleAccess, id: Uuid) ->
         .ok_or(AppError::NotFound)
 }
 
-pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<NoteView, AppError> {
-    let row = load_row(&state.db, access, id).await?;
-    let addenda = addenda_of(&state.db, access, vec![id]).await?;
+pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<NoteView, AppError> {
+    let row = load_row(&access.db(), access, id).await?;
+    let addenda = addenda_of(&access.db(), access, vec![id]).await?;
     visible(access, row, addenda)?.ok_or(AppError::NotFound)
 }
 
 pub async fn create(state: &AppState, access: &CoupleAccess, session_id: Uuid, input: NoteInput) -> Result<NoteView, AppError> {
-    sessions::load(&state.db, access, session_id).await?;
+    sessions::load(&access.db(), access, session_id).await?;
     let content = validate(&input)?;
     let now = state.clock.now();
     let row = session_notes::ActiveModel {
@@ -322,15 +322,15 @@ pub async fn create(state: &AppState, access: &CoupleAccess, session_id: Uuid, i
         updated_at: Set(now),
         version: Set(1),
     }
-    .insert(&state.db)
+    .insert(&access.db())
     .await?;
     visible(access, row, vec![])?.ok_or(AppError::NotFound)
 }
 
 /// Notes of a session (or of the whole couple), newest first.
-pub async fn list(state: &AppState, access: &CoupleAccess, session_id: Option<Uuid>, page: &PageQuery) -> Result<Page<NoteView>, AppError> {
+pub async fn list(access: &CoupleAccess, session_id: Option<Uuid>, page: &PageQuery) -> Result<Page<NoteView>, AppError> {
     if let Some(session_id) = session_id {
-        sessions::load(&state.db, access, session_id).await?;
+        sessions::load(&access.db(), access, session_id).await?;
     }
     let limit = page.limit()?;
     let mut query = access
@@ -346,8 +346,8 @@ pub async fn list(state: &AppState, access: &CoupleAccess, session_id: Option<Uu
     if let Some(cursor) = page.cursor {
         query = query.filter(session_notes::Column::Id.lt(cursor));
     }
-    let (rows, next_cursor) = split_page(query.all(&state.db).await?, limit, |r| r.id);
-    let mut addenda = addenda_of(&state.db, access, rows.iter().map(|r| r.id).collect()).await?;
+    let (rows, next_cursor) = split_page(query.all(&access.db()).await?, limit, |r| r.id);
+    let mut addenda = addenda_of(&access.db(), access, rows.iter().map(|r| r.id).collect()).await?;
     let mut items = Vec::new();
     for row in rows {
         let (mine, rest): (Vec<_>, Vec<_>) = addenda.into_iter().partition(|a| a.note_id == row.id);
@@ -363,7 +363,7 @@ const SIGNED_IS_FINAL: &str = "This note is signed and cannot change. Add an add
 
 /// Edits a draft. Only its author may, and only while it is a draft.
 pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch, input: NoteInput) -> Result<NoteView, AppError> {
-    let row = load_row(&state.db, access, id).await?;
+    let row = load_row(&access.db(), access, id).await?;
     if row.author_id != access.member_id {
         return Err(AppError::Forbidden("Only the author may edit a draft note.".into()));
     }
@@ -378,20 +378,20 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         .col_expr(session_notes::Column::UpdatedAt, Expr::value(state.clock.now()))
         // Signing races an edit: whichever lands first wins, the other changes nothing.
         .filter(session_notes::Column::Status.eq(NoteStatus::Draft.as_str()));
-    if exec_at_version(update, &state.db).await.is_err() {
-        let now_row = load_row(&state.db, access, id).await?;
+    if exec_at_version(update, &access.db()).await.is_err() {
+        let now_row = load_row(&access.db(), access, id).await?;
         return Err(if now_row.status != NoteStatus::Draft.as_str() {
             AppError::Conflict(SIGNED_IS_FINAL.into())
         } else {
             AppError::PreconditionFailed
         });
     }
-    get(state, access, id).await
+    get(access, id).await
 }
 
 /// Signs a draft: from now on it is final. Only its author signs.
 pub async fn sign(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch) -> Result<NoteView, AppError> {
-    let row = load_row(&state.db, access, id).await?;
+    let row = load_row(&access.db(), access, id).await?;
     if row.author_id != access.member_id {
         return Err(AppError::Forbidden("Only the author may sign a note.".into()));
     }
@@ -406,14 +406,14 @@ pub async fn sign(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(exp
         .col_expr(session_notes::Column::SignedAt, Expr::value(now))
         .col_expr(session_notes::Column::UpdatedAt, Expr::value(now))
         .filter(session_notes::Column::Status.eq(NoteStatus::Draft.as_str()));
-    exec_at_version(update, &state.db).await?;
-    get(state, access, id).await
+    exec_at_version(update, &access.db()).await?;
+    get(access, id).await
 }
 
 /// A supervisor's co-signature on a signed note. It records who reviewed the
 /// note and when; the note itself does not change.
 pub async fn cosign(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<NoteView, AppError> {
-    let row = load_row(&state.db, access, id).await?;
+    let row = load_row(&access.db(), access, id).await?;
     if row.status != NoteStatus::Signed.as_str() {
         return Err(AppError::Conflict("Only a signed note can be co-signed.".into()));
     }
@@ -430,17 +430,17 @@ pub async fn cosign(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result
         .col_expr(session_notes::Column::Version, Expr::col(session_notes::Column::Version).add(1))
         .filter(session_notes::Column::Id.eq(id))
         .filter(session_notes::Column::CosignedBy.is_null())
-        .exec(&state.db)
+        .exec(&access.db())
         .await?;
     if result.rows_affected != 1 {
         return Err(AppError::Conflict("This note is already co-signed.".into()));
     }
-    get(state, access, id).await
+    get(access, id).await
 }
 
 /// Appends a correction or addition to a signed note.
 pub async fn add_addendum(state: &AppState, access: &CoupleAccess, id: Uuid, input: AddendumInput) -> Result<NoteView, AppError> {
-    let row = load_row(&state.db, access, id).await?;
+    let row = load_row(&access.db(), access, id).await?;
     if row.status != NoteStatus::Signed.as_str() {
         return Err(AppError::Conflict("A draft is edited directly; addenda are for signed notes.".into()));
     }
@@ -460,9 +460,9 @@ pub async fn add_addendum(state: &AppState, access: &CoupleAccess, id: Uuid, inp
         audience: Set(input.audience.as_str()),
         created_at: Set(state.clock.now()),
     }
-    .insert(&state.db)
+    .insert(&access.db())
     .await?;
-    get(state, access, id).await
+    get(access, id).await
 }
 
 crate::versioned!(NoteView);

@@ -312,8 +312,8 @@ async fn latest(db: &impl ConnectionTrait, access: &CoupleAccess) -> Result<Opti
 }
 
 /// The current plan as the caller may see it.
-pub async fn current(state: &AppState, access: &CoupleAccess) -> Result<PlanView, AppError> {
-    let row = latest(&state.db, access).await?.ok_or(AppError::NotFound)?;
+pub async fn current(access: &CoupleAccess) -> Result<PlanView, AppError> {
+    let row = latest(&access.db(), access).await?.ok_or(AppError::NotFound)?;
     to_view(access, row)
 }
 
@@ -330,7 +330,7 @@ pub async fn current_content(db: &impl ConnectionTrait, access: &CoupleAccess) -
 /// both land, because version numbers are unique per couple.
 pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): IfMatch, content: PlanContent) -> Result<PlanView, AppError> {
     let json = validate(&content)?;
-    let current = latest(&state.db, access).await?.map_or(0, |r| r.number);
+    let current = latest(&access.db(), access).await?.map_or(0, |r| r.number);
     if current != expected {
         return Err(AppError::PreconditionFailed);
     }
@@ -344,7 +344,7 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
         created_by: Set(access.member_id),
         created_at: Set(state.clock.now()),
     }
-    .insert(&state.db)
+    .insert(&access.db())
     .await
     .map_err(|e| match e.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => AppError::PreconditionFailed,
@@ -354,14 +354,14 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
 }
 
 /// Earlier versions, newest first (care team and supervisors).
-pub async fn versions(state: &AppState, access: &CoupleAccess) -> Result<Vec<PlanVersionSummary>, AppError> {
+pub async fn versions(access: &CoupleAccess) -> Result<Vec<PlanVersionSummary>, AppError> {
     if !access.is_clinician() {
         return Err(AppError::NotFound);
     }
     Ok(access
         .records::<relapse_plans::Entity>()
         .order_by_desc(relapse_plans::Column::Number)
-        .all(&state.db)
+        .all(&access.db())
         .await?
         .into_iter()
         .map(|r| PlanVersionSummary { version: r.number, created_by: r.created_by, created_at: r.created_at })
@@ -369,11 +369,11 @@ pub async fn versions(state: &AppState, access: &CoupleAccess) -> Result<Vec<Pla
 }
 
 /// One earlier version, as the caller may see it.
-pub async fn version(state: &AppState, access: &CoupleAccess, number: i32) -> Result<PlanView, AppError> {
+pub async fn version(access: &CoupleAccess, number: i32) -> Result<PlanView, AppError> {
     let row = access
         .records::<relapse_plans::Entity>()
         .filter(relapse_plans::Column::Number.eq(number))
-        .one(&state.db)
+        .one(&access.db())
         .await?
         .ok_or(AppError::NotFound)?;
     to_view(access, row)

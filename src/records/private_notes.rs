@@ -71,7 +71,7 @@ fn mine(access: &CoupleAccess) -> sea_orm::Select<private_notes::Entity> {
 pub async fn create(state: &AppState, access: &CoupleAccess, input: PrivateNoteInput) -> Result<PrivateNoteView, AppError> {
     let text = required_text(&input.text, limits::LONG).map_err(|e| AppError::invalid("text", &e))?;
     if let Some(session_id) = input.session_id {
-        sessions::load(&state.db, access, session_id)
+        sessions::load(&access.db(), access, session_id)
             .await
             .map_err(|_| AppError::invalid("session_id", "choose a session of this couple"))?;
     }
@@ -87,27 +87,27 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: PrivateNoteI
         updated_at: Set(now),
         version: Set(1),
     }
-    .insert(&state.db)
+    .insert(&access.db())
     .await?;
     Ok(to_view(row))
 }
 
-pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<PrivateNoteView, AppError> {
+pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<PrivateNoteView, AppError> {
     mine(access)
         .filter(private_notes::Column::Id.eq(id))
-        .one(&state.db)
+        .one(&access.db())
         .await?
         .map(to_view)
         .ok_or(AppError::NotFound)
 }
 
-pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> Result<Page<PrivateNoteView>, AppError> {
+pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<PrivateNoteView>, AppError> {
     let limit = page.limit()?;
     let mut query = mine(access).order_by_desc(private_notes::Column::Id).limit(limit + 1);
     if let Some(cursor) = page.cursor {
         query = query.filter(private_notes::Column::Id.lt(cursor));
     }
-    let (rows, next_cursor) = split_page(query.all(&state.db).await?, limit, |r| r.id);
+    let (rows, next_cursor) = split_page(query.all(&access.db()).await?, limit, |r| r.id);
     Ok(Page { items: rows.into_iter().map(to_view).collect(), next_cursor })
 }
 
@@ -118,15 +118,15 @@ pub async fn update(
     IfMatch(expected): IfMatch,
     input: PrivateNoteEdit,
 ) -> Result<PrivateNoteView, AppError> {
-    get(state, access, id).await?;
+    get(access, id).await?;
     let text = required_text(&input.text, limits::LONG).map_err(|e| AppError::invalid("text", &e))?;
     let update = access
         .update_at_version::<private_notes::Entity>(id, expected)
         .col_expr(private_notes::Column::Body, Expr::value(text))
         .col_expr(private_notes::Column::UpdatedAt, Expr::value(state.clock.now()))
         .filter(private_notes::Column::AuthorId.eq(access.member_id));
-    exec_at_version(update, &state.db).await?;
-    get(state, access, id).await
+    exec_at_version(update, &access.db()).await?;
+    get(access, id).await
 }
 
 crate::versioned!(PrivateNoteView);

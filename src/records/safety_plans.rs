@@ -160,28 +160,28 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: SafetyPlanIn
         updated_at: Set(now),
         version: Set(1),
     }
-    .insert(&state.db)
+    .insert(&access.db())
     .await?;
     to_view(row)
 }
 
-pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<SafetyPlanView, AppError> {
+pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<SafetyPlanView, AppError> {
     let row = access
         .records::<safety_plans::Entity>()
         .filter(safety_plans::Column::Id.eq(id))
-        .one(&state.db)
+        .one(&access.db())
         .await?
         .ok_or(AppError::NotFound)?;
     access.require_sees(Audience::from_stored(&row.audience)?)?;
     to_view(row)
 }
 
-pub async fn list(state: &AppState, access: &CoupleAccess) -> Result<Vec<SafetyPlanView>, AppError> {
+pub async fn list(access: &CoupleAccess) -> Result<Vec<SafetyPlanView>, AppError> {
     access
         .records::<safety_plans::Entity>()
         .filter(safety_plans::Column::Audience.is_in(access.visible_audiences()))
         .order_by_asc(safety_plans::Column::Id)
-        .all(&state.db)
+        .all(&access.db())
         .await?
         .into_iter()
         .map(to_view)
@@ -195,7 +195,7 @@ pub async fn update(
     IfMatch(expected): IfMatch,
     input: SafetyPlanInput,
 ) -> Result<SafetyPlanView, AppError> {
-    let existing = get(state, access, id).await?;
+    let existing = get(access, id).await?;
     if existing.owner != input.owner {
         return Err(AppError::invalid("owner", "a safety plan keeps its owner; write a new plan for someone else"));
     }
@@ -204,6 +204,6 @@ pub async fn update(
         .update_at_version::<safety_plans::Entity>(id, expected)
         .col_expr(safety_plans::Column::Content, Expr::value(content))
         .col_expr(safety_plans::Column::UpdatedAt, Expr::value(state.clock.now()));
-    exec_at_version(update, &state.db).await?;
-    get(state, access, id).await
+    exec_at_version(update, &access.db()).await?;
+    get(access, id).await
 }

@@ -173,7 +173,7 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: SessionInput
         updated_at: Set(now),
         version: Set(1),
     }
-    .insert(&state.db)
+    .insert(&access.db())
     .await?;
     to_view(row)
 }
@@ -190,12 +190,12 @@ pub async fn load(db: &impl ConnectionTrait, access: &CoupleAccess, id: Uuid) ->
     Ok(row)
 }
 
-pub async fn get(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<SessionView, AppError> {
-    to_view(load(&state.db, access, id).await?)
+pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<SessionView, AppError> {
+    to_view(load(&access.db(), access, id).await?)
 }
 
 /// Sessions, latest start first.
-pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> Result<Page<SessionView>, AppError> {
+pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<SessionView>, AppError> {
     let limit = page.limit()?;
     let policy = SecretsPolicy::from_stored(&access.couple.secrets_policy)?;
     let mut query = access
@@ -205,7 +205,7 @@ pub async fn list(state: &AppState, access: &CoupleAccess, page: &PageQuery) -> 
     if let Some(cursor) = page.cursor {
         query = query.filter(therapy_sessions::Column::Id.lt(cursor));
     }
-    let (rows, next_cursor) = split_page(query.all(&state.db).await?, limit, |r| r.id);
+    let (rows, next_cursor) = split_page(query.all(&access.db()).await?, limit, |r| r.id);
     let mut items = Vec::new();
     for row in rows {
         if access.sees(audience(&row, policy)?) {
@@ -223,7 +223,7 @@ pub async fn update(
     IfMatch(expected): IfMatch,
     input: SessionInput,
 ) -> Result<SessionView, AppError> {
-    load(&state.db, access, id).await?;
+    load(&access.db(), access, id).await?;
     let parsed = parse(&input)?;
     let update = access
         .update_at_version::<therapy_sessions::Entity>(id, expected)
@@ -236,8 +236,8 @@ pub async fn update(
         .col_expr(therapy_sessions::Column::Location, Expr::value(parsed.location))
         .col_expr(therapy_sessions::Column::Telehealth, Expr::value(input.telehealth))
         .col_expr(therapy_sessions::Column::UpdatedAt, Expr::value(state.clock.now()));
-    exec_at_version(update, &state.db).await?;
-    get(state, access, id).await
+    exec_at_version(update, &access.db()).await?;
+    get(access, id).await
 }
 
 crate::versioned!(SessionView);

@@ -9,6 +9,7 @@ use crate::{
     AppState,
     access::{self, Need},
     api::{Json, Path, Problem, Query},
+    audit::AuditContext,
     auth::CurrentMember,
     error::AppError,
     records::{
@@ -34,11 +35,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn list_boundaries(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<BoundaryView>>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(axum::Json(boundaries::list(&state, &access, &page).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(axum::Json(boundaries::list(&access, &page).await?))
 }
 
 /// Proposes a boundary (care team); both partners then agree to it.
@@ -48,10 +50,11 @@ async fn list_boundaries(
 async fn create_boundary(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     Json(body): Json<BoundaryInput>,
 ) -> Result<impl IntoResponse, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok((StatusCode::CREATED, Tagged(boundaries::create(&state, &access, body).await?)))
 }
 
@@ -62,10 +65,11 @@ async fn create_boundary(
 async fn get_boundary(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Tagged<BoundaryView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(Tagged(boundaries::get(&state, &access, boundary_id).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(Tagged(boundaries::get(&access, boundary_id).await?))
 }
 
 /// Rewords a boundary as a new version (care team; If-Match). Agreements start over.
@@ -77,11 +81,12 @@ async fn get_boundary(
 async fn revise_boundary(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<BoundaryInput>,
 ) -> Result<Tagged<BoundaryView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(Tagged(boundaries::revise(&state, &access, boundary_id, if_match, body).await?))
 }
 
@@ -92,10 +97,11 @@ async fn revise_boundary(
 async fn boundary_versions(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
 ) -> Result<axum::Json<Vec<BoundaryVersionView>>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(axum::Json(boundaries::versions(&state, &access, boundary_id).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(axum::Json(boundaries::versions(&access, boundary_id).await?))
 }
 
 /// Records a partner's agreement to the current wording: a partner for
@@ -108,11 +114,12 @@ async fn boundary_versions(
 async fn agree_to_boundary(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<AgreeInput>,
 ) -> Result<Tagged<BoundaryView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::PartnerOrCareTeam).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
     Ok(Tagged(boundaries::agree(&state, &access, boundary_id, if_match, body).await?))
 }
 
@@ -124,10 +131,11 @@ async fn agree_to_boundary(
 async fn retire_boundary(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
     if_match: IfMatch,
 ) -> Result<Tagged<BoundaryView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(Tagged(boundaries::retire(&state, &access, boundary_id, if_match).await?))
 }
 
@@ -138,9 +146,10 @@ async fn retire_boundary(
 async fn log_boundary_event(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
     Json(body): Json<BoundaryEventInput>,
 ) -> Result<impl IntoResponse, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok((StatusCode::CREATED, axum::Json(boundaries::log_event(&state, &access, boundary_id, body).await?)))
 }

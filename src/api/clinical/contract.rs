@@ -10,6 +10,7 @@ use crate::{
     AppState,
     access::{self, Need},
     api::{Json, Path, Problem, Query},
+    audit::AuditContext,
     auth::CurrentMember,
     error::AppError,
     records::{
@@ -32,10 +33,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn get_contract(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
 ) -> Result<Tagged<ContractView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(Tagged(contract::get(&state, &access).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(Tagged(contract::get(&access).await?))
 }
 
 /// Writes the recovery contract (care team). `If-Match: "0"` creates it.
@@ -46,11 +48,12 @@ async fn get_contract(
 async fn save_contract(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     if_match: IfMatch,
     Json(body): Json<ContractContent>,
 ) -> Result<Tagged<ContractView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(Tagged(contract::save(&state, &access, if_match, body).await?))
 }
 
@@ -61,12 +64,13 @@ async fn save_contract(
 async fn list_days(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     Query(range): Query<DayRange>,
 ) -> Result<axum::Json<Vec<DayView>>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     let today = practice_today(&state, &current.practice.time_zone);
-    Ok(axum::Json(contract::days(&state, &access, &range, today).await?))
+    Ok(axum::Json(contract::days(&access, &range, today).await?))
 }
 
 /// Checks off a day: a partner for themself, or the care team for a partner.
@@ -76,10 +80,11 @@ async fn list_days(
 async fn check_in_day(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, day)): Path<(Uuid, Date)>,
     Json(body): Json<CheckIn>,
 ) -> Result<axum::Json<DayView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::PartnerOrCareTeam).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
     let today = practice_today(&state, &current.practice.time_zone);
     Ok(axum::Json(contract::check_in(&state, &access, day, today, body).await?))
 }

@@ -11,6 +11,7 @@ use crate::{
     AppState,
     access::{self, Need},
     api::{Json, Path, Problem, Query},
+    audit::AuditContext,
     auth::CurrentMember,
     error::AppError,
     records::{
@@ -34,8 +35,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn list_couples(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<CoupleSummary>>, AppError> {
+    access::practice_level(&audit, &current, None, false);
     Ok(axum::Json(couples::list(&state, &current, &page).await?))
 }
 
@@ -46,9 +49,10 @@ async fn list_couples(
 async fn create_couple(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Json(body): Json<NewCouple>,
 ) -> Result<impl IntoResponse, AppError> {
-    Ok((StatusCode::CREATED, Tagged(couples::create(&state, &current, body).await?)))
+    Ok((StatusCode::CREATED, Tagged(couples::create(&state, &audit, &current, body).await?)))
 }
 
 /// A couple with its partners and care team. Partners see each other's names,
@@ -58,10 +62,11 @@ async fn create_couple(
 async fn get_couple(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
 ) -> Result<Tagged<CoupleView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(Tagged(couples::view(&state.db, &access).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(Tagged(couples::view(&access).await?))
 }
 
 /// Changes status, label, secrets policy or start date (care team; needs If-Match).
@@ -73,11 +78,12 @@ async fn get_couple(
 async fn update_couple(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     if_match: IfMatch,
     Json(body): Json<CouplePatch>,
 ) -> Result<Tagged<CoupleView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(Tagged(couples::update(&state, &access, if_match, body).await?))
 }
 
@@ -91,11 +97,12 @@ async fn update_couple(
 async fn update_partner(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, slot)): Path<(Uuid, PartnerSlot)>,
     if_match: IfMatch,
     Json(body): Json<PartnerInput>,
 ) -> Result<Tagged<PartnerView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(Tagged(couples::update_partner(&state, &current, &access, slot, if_match, body).await?))
 }
 
@@ -105,10 +112,11 @@ async fn update_partner(
 async fn list_care_team(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
 ) -> Result<axum::Json<Vec<CareTeamMember>>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(axum::Json(couples::care_team(&state.db, &access).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(axum::Json(couples::care_team(&access).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -125,10 +133,11 @@ struct CareTeamBody {
 async fn add_care_team_member(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     Json(body): Json<CareTeamBody>,
 ) -> Result<axum::Json<Vec<CareTeamMember>>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(axum::Json(couples::add_to_care_team(&state, &access, body.member_id).await?))
 }
 
@@ -139,8 +148,9 @@ async fn add_care_team_member(
 async fn remove_care_team_member(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, member_id)): Path<(Uuid, Uuid)>,
 ) -> Result<axum::Json<Vec<CareTeamMember>>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
-    Ok(axum::Json(couples::remove_from_care_team(&state, &access, member_id).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
+    Ok(axum::Json(couples::remove_from_care_team(&access, member_id).await?))
 }

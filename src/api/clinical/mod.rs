@@ -22,7 +22,8 @@ use crate::{
     records::common::{Versioned, etag},
 };
 
-pub fn routes() -> OpenApiRouter<AppState> {
+/// Clinical routes, each wrapped by the access log.
+pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(couples::routes())
         .merge(sessions::routes())
@@ -30,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(plans::routes())
         .merge(recovery::routes())
         .merge(contract::routes())
+        .route_layer(axum::middleware::from_fn_with_state(state, crate::audit::context::record_requests))
 }
 
 /// A JSON body with the ETag of the version it shows.

@@ -9,6 +9,7 @@ use crate::{
     AppState,
     access::{self, Need},
     api::{Json, Path, Problem},
+    audit::AuditContext,
     auth::CurrentMember,
     error::AppError,
     records::{
@@ -33,10 +34,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn get_plan(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
 ) -> Result<Tagged<PlanView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(Tagged(plans::current(&state, &access).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(Tagged(plans::current(&access).await?))
 }
 
 /// Saves a new version of the plan (care team). Send `If-Match` with the
@@ -48,11 +50,12 @@ async fn get_plan(
 async fn save_plan(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     if_match: IfMatch,
     Json(body): Json<PlanContent>,
 ) -> Result<Tagged<PlanView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(Tagged(plans::save(&state, &access, if_match, body).await?))
 }
 
@@ -62,10 +65,11 @@ async fn save_plan(
 async fn plan_versions(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
 ) -> Result<axum::Json<Vec<PlanVersionSummary>>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(axum::Json(plans::versions(&state, &access).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(axum::Json(plans::versions(&access).await?))
 }
 
 /// One version of the plan, with the sections shared with the caller.
@@ -75,10 +79,11 @@ async fn plan_versions(
 async fn plan_version(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, version)): Path<(Uuid, i32)>,
 ) -> Result<axum::Json<PlanView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(axum::Json(plans::version(&state, &access, version).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(axum::Json(plans::version(&access, version).await?))
 }
 
 /// Safety plans shared with the caller.
@@ -87,10 +92,11 @@ async fn plan_version(
 async fn list_safety_plans(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
 ) -> Result<axum::Json<Vec<SafetyPlanView>>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(axum::Json(safety_plans::list(&state, &access).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(axum::Json(safety_plans::list(&access).await?))
 }
 
 /// Writes a safety plan for the couple or for one partner (care team).
@@ -100,10 +106,11 @@ async fn list_safety_plans(
 async fn create_safety_plan(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     Json(body): Json<SafetyPlanInput>,
 ) -> Result<impl IntoResponse, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok((StatusCode::CREATED, Tagged(safety_plans::create(&state, &access, body).await?)))
 }
 
@@ -114,10 +121,11 @@ async fn create_safety_plan(
 async fn get_safety_plan(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, plan_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Tagged<SafetyPlanView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(Tagged(safety_plans::get(&state, &access, plan_id).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(Tagged(safety_plans::get(&access, plan_id).await?))
 }
 
 /// Rewrites a safety plan (care team; If-Match).
@@ -129,10 +137,11 @@ async fn get_safety_plan(
 async fn update_safety_plan(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, plan_id)): Path<(Uuid, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<SafetyPlanInput>,
 ) -> Result<Tagged<SafetyPlanView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(Tagged(safety_plans::update(&state, &access, plan_id, if_match, body).await?))
 }

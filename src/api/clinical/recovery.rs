@@ -9,6 +9,7 @@ use crate::{
     AppState,
     access::{self, Need},
     api::{Json, Path, Problem, Query},
+    audit::AuditContext,
     auth::CurrentMember,
     error::AppError,
     records::{
@@ -33,11 +34,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn list_lapses(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<LapseView>>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(axum::Json(lapses::list(&state, &access, &page).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(axum::Json(lapses::list(&access, &page).await?))
 }
 
 /// Records a lapse (care team). It resets the streak, never the total.
@@ -47,10 +49,11 @@ async fn list_lapses(
 async fn record_lapse(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     Json(body): Json<LapseInput>,
 ) -> Result<impl IntoResponse, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok((StatusCode::CREATED, Tagged(lapses::create(&state, &access, body).await?)))
 }
 
@@ -61,10 +64,11 @@ async fn record_lapse(
 async fn get_lapse(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, lapse_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Tagged<LapseView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(Tagged(lapses::get(&state, &access, lapse_id).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(Tagged(lapses::get(&access, lapse_id).await?))
 }
 
 /// Corrects a lapse record (care team; If-Match).
@@ -76,11 +80,12 @@ async fn get_lapse(
 async fn update_lapse(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, lapse_id)): Path<(Uuid, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<LapseInput>,
 ) -> Result<Tagged<LapseView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(Tagged(lapses::update(&state, &access, lapse_id, if_match, body).await?))
 }
 
@@ -91,9 +96,10 @@ async fn update_lapse(
 async fn get_sobriety(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
 ) -> Result<axum::Json<SobrietyView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(axum::Json(milestones::sobriety(&state, &access, &current.practice.time_zone).await?))
 }
 
@@ -103,10 +109,11 @@ async fn get_sobriety(
 async fn list_milestones(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
 ) -> Result<axum::Json<Vec<CustomMilestoneView>>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(axum::Json(milestones::custom(&state, &access).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(axum::Json(milestones::custom(&access).await?))
 }
 
 /// Adds a milestone to celebrate, such as a first meeting together (care team).
@@ -116,9 +123,10 @@ async fn list_milestones(
 async fn add_milestone(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     Json(body): Json<CustomMilestoneInput>,
 ) -> Result<impl IntoResponse, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok((StatusCode::CREATED, axum::Json(milestones::add_custom(&state, &access, body).await?)))
 }

@@ -9,6 +9,7 @@ use crate::{
     AppState,
     access::{self, Need},
     api::{Json, Path, Problem, Query},
+    audit::AuditContext,
     auth::CurrentMember,
     error::AppError,
     records::{
@@ -40,11 +41,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn list_sessions(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<SessionView>>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(axum::Json(sessions::list(&state, &access, &page).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(axum::Json(sessions::list(&access, &page).await?))
 }
 
 /// Schedules or records a session (care team).
@@ -54,10 +56,11 @@ async fn list_sessions(
 async fn create_session(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     Json(body): Json<SessionInput>,
 ) -> Result<impl IntoResponse, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok((StatusCode::CREATED, Tagged(sessions::create(&state, &access, body).await?)))
 }
 
@@ -68,10 +71,11 @@ async fn create_session(
 async fn get_session(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Tagged<SessionView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(Tagged(sessions::get(&state, &access, session_id).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(Tagged(sessions::get(&access, session_id).await?))
 }
 
 /// Replaces a session's details (care team; If-Match).
@@ -83,11 +87,12 @@ async fn get_session(
 async fn update_session(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<SessionInput>,
 ) -> Result<Tagged<SessionView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(Tagged(sessions::update(&state, &access, session_id, if_match, body).await?))
 }
 
@@ -98,11 +103,12 @@ async fn update_session(
 async fn list_session_notes(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<NoteView>>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(axum::Json(notes::list(&state, &access, Some(session_id), &page).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(axum::Json(notes::list(&access, Some(session_id), &page).await?))
 }
 
 /// Starts a draft note for a session (care team); the caller is its author.
@@ -112,10 +118,11 @@ async fn list_session_notes(
 async fn create_note(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
     Json(body): Json<NoteInput>,
 ) -> Result<impl IntoResponse, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok((StatusCode::CREATED, Tagged(notes::create(&state, &access, session_id, body).await?)))
 }
 
@@ -126,11 +133,12 @@ async fn create_note(
 async fn list_notes(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<NoteView>>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(axum::Json(notes::list(&state, &access, None, &page).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(axum::Json(notes::list(&access, None, &page).await?))
 }
 
 /// One note, with its addenda.
@@ -140,10 +148,11 @@ async fn list_notes(
 async fn get_note(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Tagged<NoteView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Read).await?;
-    Ok(Tagged(notes::get(&state, &access, note_id).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(Tagged(notes::get(&access, note_id).await?))
 }
 
 /// Edits a draft (its author; If-Match). A signed note answers 409.
@@ -155,11 +164,12 @@ async fn get_note(
 async fn update_note(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<NoteInput>,
 ) -> Result<Tagged<NoteView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(Tagged(notes::update(&state, &access, note_id, if_match, body).await?))
 }
 
@@ -171,10 +181,11 @@ async fn update_note(
 async fn sign_note(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
     if_match: IfMatch,
 ) -> Result<Tagged<NoteView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(Tagged(notes::sign(&state, &access, note_id, if_match).await?))
 }
 
@@ -185,9 +196,10 @@ async fn sign_note(
 async fn cosign_note(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
 ) -> Result<axum::Json<NoteView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Cosign).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Cosign).await?;
     Ok(axum::Json(notes::cosign(&state, &access, note_id).await?))
 }
 
@@ -198,10 +210,11 @@ async fn cosign_note(
 async fn add_addendum(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
     Json(body): Json<AddendumInput>,
 ) -> Result<impl IntoResponse, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok((StatusCode::CREATED, axum::Json(notes::add_addendum(&state, &access, note_id, body).await?)))
 }
 
@@ -212,11 +225,12 @@ async fn add_addendum(
 async fn list_private_notes(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<PrivateNoteView>>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
-    Ok(axum::Json(private_notes::list(&state, &access, &page).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
+    Ok(axum::Json(private_notes::list(&access, &page).await?))
 }
 
 /// Writes a private note (care team; only its author will read it).
@@ -226,10 +240,11 @@ async fn list_private_notes(
 async fn create_private_note(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     Json(body): Json<PrivateNoteInput>,
 ) -> Result<impl IntoResponse, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok((StatusCode::CREATED, Tagged(private_notes::create(&state, &access, body).await?)))
 }
 
@@ -240,10 +255,11 @@ async fn create_private_note(
 async fn get_private_note(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Tagged<PrivateNoteView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
-    Ok(Tagged(private_notes::get(&state, &access, note_id).await?))
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
+    Ok(Tagged(private_notes::get(&access, note_id).await?))
 }
 
 /// Rewrites one of the caller's private notes (If-Match).
@@ -255,10 +271,11 @@ async fn get_private_note(
 async fn update_private_note(
     State(state): State<AppState>,
     current: CurrentMember,
+    audit: AuditContext,
     Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<PrivateNoteEdit>,
 ) -> Result<Tagged<PrivateNoteView>, AppError> {
-    let access = access::couple(&state.db, &current, couple_id, Need::Write).await?;
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(Tagged(private_notes::update(&state, &access, note_id, if_match, body).await?))
 }

@@ -1,0 +1,94 @@
+//! What a clinical request did, read off its route: the action, and the kind
+//! and id of the record it was about.
+
+use uuid::Uuid;
+
+pub struct Described {
+    pub action: &'static str,
+    pub kind: String,
+    pub record_id: Option<Uuid>,
+}
+
+fn singular(segment: &str) -> String {
+    let word = match segment {
+        "addenda" => "addendum",
+        "boundaries" => "boundary",
+        "days" => "contract_day",
+        "care-team" => "care_team",
+        "plan" | "versions" => "plan",
+        other => other.strip_suffix('s').unwrap_or(other),
+    };
+    word.replace('-', "_")
+}
+
+const ACTIONS: [&str; 6] = ["sign", "cosign", "agree", "retire", "addenda", "events"];
+
+pub fn describe(method: &str, route: &str, params: &[(String, String)]) -> Described {
+    let segments: Vec<&str> = route.trim_start_matches("/api/v1/").split('/').collect();
+    let last = segments.last().copied().unwrap_or_default();
+    let action = match (method, last) {
+        ("GET", _) => "view",
+        ("DELETE", _) => "delete",
+        ("PUT" | "PATCH", _) => "update",
+        ("POST", "sign") => "sign",
+        ("POST", "cosign") => "cosign",
+        ("POST", "agree") => "agree",
+        ("POST", "retire") => "retire",
+        ("POST", "addenda" | "events") => "update",
+        ("POST", "care-team") => "share",
+        _ => "create",
+    };
+    let param = |segment: &str| -> Option<Option<Uuid>> {
+        let name = segment.strip_prefix('{')?.strip_suffix('}')?;
+        Some(params.iter().find(|(n, _)| n == name).and_then(|(_, v)| Uuid::parse_str(v).ok()))
+    };
+    // `.../notes/{note_id}` and `.../notes/{note_id}/sign` are about that
+    // note; `.../notes` and `.../plan` about the collection or document.
+    let n = segments.len();
+    let named_at = if param(last).is_some() {
+        Some(n - 1)
+    } else if ACTIONS.contains(&last) && n >= 2 && param(segments[n - 2]).is_some() {
+        Some(n - 2)
+    } else {
+        None
+    };
+    match named_at {
+        Some(i) => Described {
+            action,
+            kind: i.checked_sub(1).map(|k| singular(segments[k])).unwrap_or_default(),
+            record_id: param(segments[i]).flatten(),
+        },
+        None => Described { action, kind: singular(last), record_id: None },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn routes_name_their_action_and_record() {
+        let c = "01a20963-6671-74b9-b5c6-034fb4254869";
+        let n = "01a20963-6681-7067-8c19-c578a911ea6f";
+        let d = describe("GET", "/api/v1/couples/{couple_id}/notes/{note_id}", &p(&[("couple_id", c), ("note_id", n)]));
+        assert_eq!((d.action, d.kind.as_str(), d.record_id.map(|i| i.to_string())), ("view", "note", Some(n.into())));
+        let d = describe("POST", "/api/v1/couples/{couple_id}/notes/{note_id}/sign", &p(&[("couple_id", c), ("note_id", n)]));
+        assert_eq!((d.action, d.kind.as_str()), ("sign", "note"));
+        let d = describe("GET", "/api/v1/couples/{couple_id}", &p(&[("couple_id", c)]));
+        assert_eq!((d.action, d.kind.as_str(), d.record_id.is_some()), ("view", "couple", true));
+        let d = describe("GET", "/api/v1/couples/{couple_id}/lapses", &p(&[("couple_id", c)]));
+        assert_eq!((d.action, d.kind.as_str(), d.record_id), ("view", "lapse", None));
+        let d = describe("POST", "/api/v1/couples/{couple_id}/safety-plans", &p(&[("couple_id", c)]));
+        assert_eq!((d.action, d.kind.as_str(), d.record_id), ("create", "safety_plan", None));
+        let d = describe("PUT", "/api/v1/couples/{couple_id}/plan", &p(&[("couple_id", c)]));
+        assert_eq!((d.action, d.kind.as_str()), ("update", "plan"));
+        let d = describe("PUT", "/api/v1/couples/{couple_id}/private-notes/{note_id}", &p(&[("couple_id", c), ("note_id", n)]));
+        assert_eq!((d.action, d.kind.as_str()), ("update", "private_note"));
+        let d = describe("GET", "/api/v1/couples", &[]);
+        assert_eq!((d.action, d.kind.as_str()), ("view", "couple"));
+    }
+}
