@@ -32,7 +32,11 @@ Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environ
                                (only behind a proxy that sets it) [default: false]
   TANDEM_REQUEST_TIMEOUT_SECONDS  [default: 30]
   TANDEM_SHUTDOWN_GRACE_SECONDS   time in-flight requests get after SIGTERM [default: 20]
-  TANDEM_DATABASE_MAX_CONNECTIONS [default: 10]";
+  TANDEM_DATABASE_MAX_CONNECTIONS [default: 10]
+  TANDEM_AUDIT_KEY_FILE        Ed25519 key that signs access-log checkpoints; keep it outside the
+                               database and its backups [default: data/audit-signing.key, created
+                               on first start]
+  TANDEM_AUDIT_CHECKPOINT_MINUTES  how often each practice's chain head is signed [default: 10]";
 
 /// A value that must never be printed. `Debug` and `Display` show a placeholder.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +84,8 @@ pub struct Config {
     pub request_timeout_seconds: u64,
     pub shutdown_grace_seconds: u64,
     pub database_max_connections: u32,
+    pub audit_key_file: PathBuf,
+    pub audit_checkpoint_minutes: u32,
 }
 
 impl Default for Config {
@@ -101,6 +107,8 @@ impl Default for Config {
             request_timeout_seconds: 30,
             shutdown_grace_seconds: 20,
             database_max_connections: 10,
+            audit_key_file: PathBuf::from("data/audit-signing.key"),
+            audit_checkpoint_minutes: 10,
         }
     }
 }

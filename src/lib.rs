@@ -34,11 +34,18 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
+    /// Signs access-log checkpoints; read from a file outside the database.
+    pub checkpoint_key: Arc<audit::checkpoints::CheckpointKey>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, config: Config, clock: Arc<dyn Clock>) -> Self {
-        Self { db, config: Arc::new(config), clock }
+    pub fn new(
+        db: DatabaseConnection,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        checkpoint_key: audit::checkpoints::CheckpointKey,
+    ) -> Self {
+        Self { db, config: Arc::new(config), clock, checkpoint_key: Arc::new(checkpoint_key) }
     }
 }
 

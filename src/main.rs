@@ -12,6 +12,7 @@ use tandem::{
     db,
     practice::{Email, parse_name, parse_slug, parse_time_zone, setup},
 };
+use tandem::audit::checkpoints::CheckpointKey;
 use tower_sessions::session_store::ExpiredDeletion;
 
 #[derive(Parser)]
@@ -42,6 +43,23 @@ enum Command {
     /// Manage practices.
     #[command(subcommand)]
     Practice(PracticeCommand),
+    /// Check and sign the access log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk every practice's chain and check it against the signed checkpoints.
+    /// Exits non-zero, naming the first bad entry, if anything was changed,
+    /// removed, inserted or reordered.
+    Verify {
+        /// Only this practice (its short name).
+        #[arg(long, value_name = "SLUG")]
+        practice: Option<String>,
+    },
+    /// Sign each practice's current chain head now.
+    Checkpoint,
 }
 
 #[derive(Subcommand)]
@@ -89,6 +107,33 @@ async fn main() -> anyhow::Result<()> {
             println!("API: create a token at /tokens, then e.g. curl -H 'Authorization: Bearer tdm_...' {}/api/v1/couples", state.config.public_base());
             Ok(())
         }
+        Command::Audit(AuditCommand::Verify { practice }) => {
+            let state = connect(config).await?;
+            let results = tandem::audit::verify_all(&state, practice.as_deref()).await?;
+            if results.is_empty() {
+                anyhow::bail!("no practice to verify");
+            }
+            let mut failed = false;
+            for (slug, v) in &results {
+                match (&v.problem, v.first_bad_seq) {
+                    (None, _) => println!("{slug}: ok ({} entries, {} checkpoints)", v.events_checked, v.checkpoints_checked),
+                    (Some(problem), seq) => {
+                        failed = true;
+                        println!("{slug}: FAILED at entry {}: {problem}", seq.unwrap_or_default());
+                    }
+                }
+            }
+            if failed {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Checkpoint) => {
+            let state = connect(config).await?;
+            let signed = tandem::audit::checkpoint_all(&state).await?;
+            println!("Signed the chain heads of {signed} practice(s).");
+            Ok(())
+        }
         Command::Config => {
             println!("{config:#?}");
             Ok(())
@@ -115,7 +160,8 @@ async fn main() -> anyhow::Result<()> {
 async fn connect(config: Config) -> anyhow::Result<AppState> {
     let conn = db::connect(&config).await?;
     db::migrate(&conn).await?;
-    Ok(AppState::new(conn, config, Arc::new(SystemClock)))
+    let key = CheckpointKey::load_or_create(&config.audit_key_file)?;
+    Ok(AppState::new(conn, config, Arc::new(SystemClock), key))
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -184,12 +230,20 @@ async fn shutdown_signal() {
     }
 }
 
-/// Deletes expired sessions and stale sign-in counters every ten minutes.
+/// Signs chain heads, verifies chains, deletes expired sessions and stale
+/// sign-in counters, on the checkpoint interval.
 async fn housekeeping(state: AppState) {
     let store = DbSessionStore::new(state.db.clone(), state.clock.clone(), state.config.session_idle());
-    let mut every = tokio::time::interval(Duration::from_secs(600));
+    let minutes = u64::from(state.config.audit_checkpoint_minutes.max(1));
+    let mut every = tokio::time::interval(Duration::from_secs(60 * minutes));
     loop {
         every.tick().await;
+        if let Err(err) = tandem::audit::checkpoint_all(&state).await {
+            tracing::warn!(error = %err, "could not sign access-log checkpoints");
+        }
+        if let Err(err) = tandem::audit::verify_all(&state, None).await {
+            tracing::warn!(error = %err, "could not verify the access log");
+        }
         if let Err(err) = store.delete_expired().await {
             tracing::warn!(error = %err, "could not delete expired sessions");
         }

@@ -159,7 +159,7 @@ impl TestApp {
         let db = tandem::db::connect(&config).await.expect("connect");
         tandem::db::migrate(&db).await.expect("migrate");
         let clock = ManualClock::new(time::OffsetDateTime::now_utc());
-        let state = AppState::new(db, config, Arc::new(clock.clone()));
+        let state = AppState::new(db, config, Arc::new(clock.clone()), tandem::audit::checkpoints::CheckpointKey::generate());
         let router = tandem::app(state.clone());
         Self { state, clock, router, _store: store }
     }

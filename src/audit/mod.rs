@@ -31,3 +31,35 @@ pub async fn record(db: &DatabaseConnection, events: &[NewEvent]) -> Result<(), 
     chain::append(&txn, events).await?;
     txn.commit().await
 }
+
+/// Signs the current head of every practice's chain.
+pub async fn checkpoint_all(state: &crate::AppState) -> Result<usize, DbErr> {
+    use sea_orm::EntityTrait;
+    let mut signed = 0;
+    for practice in entity::practices::Entity::find().all(&state.db).await? {
+        if checkpoints::checkpoint(&state.db, &state.checkpoint_key, practice.id, state.clock.now()).await?.is_some() {
+            signed += 1;
+        }
+    }
+    Ok(signed)
+}
+
+/// Verifies the chains of all practices (or the one with `slug`), storing
+/// each result for supervisors to see.
+pub async fn verify_all(state: &crate::AppState, slug: Option<&str>) -> Result<Vec<(String, checkpoints::Verification)>, DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let mut query = entity::practices::Entity::find().order_by_asc(entity::practices::Column::Slug);
+    if let Some(slug) = slug {
+        query = query.filter(entity::practices::Column::Slug.eq(slug));
+    }
+    let mut results = Vec::new();
+    for practice in query.all(&state.db).await? {
+        let v = checkpoints::verify(&state.db, &state.checkpoint_key.verifying(), practice.id).await?;
+        checkpoints::record(&state.db, &v, state.clock.now()).await?;
+        if !v.ok() {
+            tracing::error!(practice_id = %practice.id, first_bad_seq = ?v.first_bad_seq, "access log verification failed");
+        }
+        results.push((practice.slug, v));
+    }
+    Ok(results)
+}
