@@ -36,7 +36,8 @@ Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environ
   TANDEM_AUDIT_KEY_FILE        Ed25519 key that signs access-log checkpoints; keep it outside the
                                database and its backups [default: data/audit-signing.key, created
                                on first start]
-  TANDEM_AUDIT_CHECKPOINT_MINUTES  how often each practice's chain head is signed [default: 10]";
+  TANDEM_AUDIT_CHECKPOINT_MINUTES  how often each practice's chain head is signed [default: 10]
+  TANDEM_EMERGENCY_ACCESS_MINUTES  how long an emergency access lasts [default: 60]";
 
 /// A value that must never be printed. `Debug` and `Display` show a placeholder.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +87,7 @@ pub struct Config {
     pub database_max_connections: u32,
     pub audit_key_file: PathBuf,
     pub audit_checkpoint_minutes: u32,
+    pub emergency_access_minutes: u32,
 }
 
 impl Default for Config {
@@ -109,6 +111,7 @@ impl Default for Config {
             database_max_connections: 10,
             audit_key_file: PathBuf::from("data/audit-signing.key"),
             audit_checkpoint_minutes: 10,
+            emergency_access_minutes: 60,
         }
     }
 }

@@ -11,8 +11,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use entity::{
-    api_tokens, boundaries, boundary_events, boundary_versions, care_team_members, contract_checkins, couples,
-    custom_milestones, invitations, lapses, members, note_addenda, partners, private_notes,
+    access_events, api_tokens, audit_checkpoints, audit_verifications, boundaries, boundary_events, boundary_versions, care_team_members, contract_checkins, couples,
+    custom_milestones, emergency_accesses, invitations, lapses, members, note_addenda, partners, private_notes,
     recovery_contracts, relapse_plans, safety_plans, session_notes, supervisions, therapy_sessions,
 };
 
@@ -67,6 +67,10 @@ macro_rules! versioned_row {
 }
 
 practice_owned![
+    access_events,
+    audit_checkpoints,
+    audit_verifications,
+    emergency_accesses,
     contract_checkins,
     recovery_contracts,
     api_tokens,

@@ -19,6 +19,7 @@ enum Outcome {
     Allowed,
     NotFound,
     Forbidden,
+    Conflict,
     Unauthorized,
 }
 
@@ -51,7 +52,8 @@ fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
         | ("GET", "/couples/{couple_id}/sobriety")
         | ("GET", "/couples/{couple_id}/milestones")
         | ("GET", "/couples/{couple_id}/recovery-contract")
-        | ("GET", "/couples/{couple_id}/recovery-contract/days") => READERS,
+        | ("GET", "/couples/{couple_id}/recovery-contract/days")
+        | ("GET", "/couples/{couple_id}/viewings") => READERS,
         // Each partner checks off their own days; the care team may record for them.
         ("PUT", "/couples/{couple_id}/recovery-contract/days/{day}") => PARTNERS_AND_CARE_TEAM,
         // Earlier versions of the plan are the care team's working history.
@@ -95,6 +97,22 @@ fn expected(method: &str, path: &str, actor: Actor) -> Outcome {
     match (method, path) {
         // Lists of couples answer everyone signed in, with what is theirs.
         ("GET", "/api/v1/couples") => Outcome::Allowed,
+        // The access log and the emergency review queue are for supervisors.
+        ("GET", "/api/v1/access-events")
+        | ("GET", "/api/v1/access-events/export")
+        | ("GET", "/api/v1/access-log/verification")
+        | ("POST", "/api/v1/access-log/verification")
+        | ("GET", "/api/v1/emergency-accesses")
+        | ("POST", "/api/v1/emergency-accesses/{access_id}/acknowledge") => {
+            if actor == Actor::Supervisor { Outcome::Allowed } else { Outcome::Forbidden }
+        }
+        // Emergency access is for a counselor of the practice outside the care team.
+        ("POST", "/api/v1/couples/{couple_id}/emergency-access") => match actor {
+            Actor::OtherCounselor => Outcome::Allowed,
+            Actor::CareTeam => Outcome::Conflict,
+            Actor::OtherPractice => Outcome::NotFound,
+            _ => Outcome::Forbidden,
+        },
         // Taking a couple into care is for counselors, in their own practice.
         ("POST", "/api/v1/couples") => match actor {
             Actor::CareTeam | Actor::OtherCounselor | Actor::OtherPractice => Outcome::Allowed,
@@ -125,6 +143,7 @@ fn fill(world: &World<'_>, method: &str, template: &str) -> String {
         .replace("{lapse_id}", &world.shared_lapse.to_string())
         .replace("{version}", "1")
         .replace("{day}", &world.today.to_string())
+        .replace("{access_id}", &world.emergency_access.to_string())
         .replace("{slot}", "a")
 }
 
@@ -229,7 +248,10 @@ async fn every_clinical_route_answers_by_the_rules_and_leaks_nothing(app: TestAp
     // Writes that change the fixture's shape run last; within an operation,
     // the callers who must be refused go first, so a refusal is checked
     // against the record as it was.
-    operations.sort_by_key(|(m, p, _)| (m == "DELETE", p.ends_with("/sign") || p.ends_with("/retire"), m != "GET"));
+    // Opening emergency access changes what the other counselor may see: last.
+    operations.sort_by_key(|(m, p, _)| {
+        (p.ends_with("/emergency-access"), m == "DELETE", p.ends_with("/sign") || p.ends_with("/retire"), m != "GET")
+    });
     assert!(operations.len() >= 20, "only {} clinical operations found", operations.len());
 
     for (method, template, op) in &operations {
@@ -246,6 +268,7 @@ async fn every_clinical_route_answers_by_the_rules_and_leaks_nothing(app: TestAp
                 StatusCode::NOT_FOUND => Outcome::NotFound,
                 StatusCode::FORBIDDEN => Outcome::Forbidden,
                 StatusCode::UNAUTHORIZED => Outcome::Unauthorized,
+                StatusCode::CONFLICT => Outcome::Conflict,
                 other => panic!("{actor:?} {method} {template}: unexpected {other}: {}", res.text()),
             };
             assert_eq!(got, want, "{actor:?} {method} {template}: {}", res.text());

@@ -72,6 +72,8 @@ pub struct World<'a> {
     pub a_lapse: Uuid,
     /// Today in the practice's time zone.
     pub today: time::Date,
+    /// An emergency access by a counselor outside the care team, for review.
+    pub emergency_access: Uuid,
 }
 
 impl<'a> World<'a> {
@@ -212,6 +214,11 @@ impl<'a> World<'a> {
             .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text());
         let today = tandem::records::milestones::practice_today(&app.state, "Europe/Berlin");
+        let (_, mut fin) = practice.member("fin@harbor.example", &["counselor"]).await;
+        let res = fin
+            .json(Method::POST, &format!("{base}/emergency-access"), Some(json!({"reason": "Dan called the crisis line; Casey is away."})))
+            .await;
+        let emergency_access = created(res);
 
         let clients = vec![
             (Actor::CareTeam, c1),
@@ -240,6 +247,7 @@ impl<'a> World<'a> {
             shared_lapse,
             a_lapse,
             today,
+            emergency_access,
         }
     }
 }

@@ -15,7 +15,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use entity::{care_team_members, couples, partners, supervisions};
+use entity::{care_team_members, couples, emergency_accesses, partners, supervisions};
 
 use crate::{
     AppState,
@@ -36,6 +36,9 @@ pub enum Relation {
     Supervisor,
     /// One of the partners, through their client account.
     Partner(PartnerSlot),
+    /// A counselor outside the care team, during an emergency access they
+    /// opened with a reason: reads only, for a bounded time, every event marked.
+    Emergency,
 }
 
 /// What the caller wants to do.
@@ -59,6 +62,7 @@ impl Relation {
             Relation::Supervisor => "supervisor",
             Relation::Partner(PartnerSlot::A) => "partner_a",
             Relation::Partner(PartnerSlot::B) => "partner_b",
+            Relation::Emergency => "emergency",
         }
     }
 }
@@ -96,7 +100,7 @@ impl CoupleAccess {
     }
 
     pub fn is_clinician(&self) -> bool {
-        matches!(self.relation, Relation::CareTeam | Relation::Supervisor)
+        matches!(self.relation, Relation::CareTeam | Relation::Supervisor | Relation::Emergency)
     }
 
     pub fn partner_slot(&self) -> Option<PartnerSlot> {
@@ -121,7 +125,7 @@ impl CoupleAccess {
     /// Whether the caller may read an item shared with `audience`.
     pub fn sees(&self, audience: Audience) -> bool {
         match self.relation {
-            Relation::CareTeam | Relation::Supervisor => true,
+            Relation::CareTeam | Relation::Supervisor | Relation::Emergency => true,
             Relation::Partner(slot) => audience.includes_partner(slot),
         }
     }
@@ -202,7 +206,7 @@ pub async fn couple(
         Some(txn) => DatabaseExecutor::Transaction(txn),
         None => DatabaseExecutor::Connection(&pool),
     };
-    let decided = decide(&db, current, couple_id, need).await;
+    let decided = decide(&db, current, couple_id, need, state.clock.now()).await;
     drop(db);
     let mut actor = Actor {
         practice_id: current.scope.practice_id(),
@@ -213,11 +217,14 @@ pub async fn couple(
         emergency: false,
         reason: None,
         kind: None,
+        action: None,
     };
     match decided {
-        Ok((couple, relation)) => {
+        Ok((couple, relation, emergency_reason)) => {
             actor.role = relation.as_str().to_owned();
             actor.denied = false;
+            actor.emergency = relation == Relation::Emergency;
+            actor.reason = emergency_reason;
             audit.set_actor(actor);
             Ok(CoupleAccess { couple, relation, member_id: current.id(), scope: current.scope, pool, txn })
         }
@@ -241,7 +248,26 @@ pub fn practice_level(audit: &AuditContext, current: &CurrentMember, kind: Optio
         emergency: false,
         reason: None,
         kind,
+        action: None,
     });
+}
+
+/// Reading the access log and reviewing emergency access are for
+/// supervisors; the attempt is logged either way.
+pub fn supervisor_only(audit: &AuditContext, current: &CurrentMember, kind: &'static str, action: Option<&'static str>) -> Result<(), AppError> {
+    let allowed = current.roles.contains(Role::Supervisor);
+    audit.set_actor(Actor {
+        practice_id: current.scope.practice_id(),
+        member_id: current.id(),
+        role: roles_of(current),
+        couple_id: None,
+        denied: !allowed,
+        emergency: false,
+        reason: None,
+        kind: Some(kind),
+        action,
+    });
+    if allowed { Ok(()) } else { Err(AppError::Forbidden("This is for supervisors.".into())) }
 }
 
 async fn decide(
@@ -249,14 +275,21 @@ async fn decide(
     current: &CurrentMember,
     couple_id: Uuid,
     need: Need,
-) -> Result<(couples::Model, Relation), AppError> {
+    now: time::OffsetDateTime,
+) -> Result<(couples::Model, Relation, Option<String>), AppError> {
     let scope = current.scope;
     let couple = scope
         .by_id::<couples::Entity>(couple_id)
         .one(db)
         .await?
         .ok_or(AppError::NotFound)?;
-    let relation = relation(db, current, &couple).await?.ok_or(AppError::NotFound)?;
+    let (relation, reason) = match relation(db, current, &couple).await? {
+        Some(relation) => (relation, None),
+        None => match emergency_grant(db, current, couple.id, now).await? {
+            Some(grant) => (Relation::Emergency, Some(grant.reason)),
+            None => return Err(AppError::NotFound),
+        },
+    };
     let allowed = match need {
         Need::Read => true,
         Need::Write => relation == Relation::CareTeam,
@@ -266,7 +299,92 @@ async fn decide(
     if !allowed {
         return Err(AppError::NotFound);
     }
-    Ok((couple, relation))
+    Ok((couple, relation, reason))
+}
+
+/// A running emergency access of the caller to the couple, if any.
+pub async fn emergency_grant(
+    db: &impl ConnectionTrait,
+    current: &CurrentMember,
+    couple_id: Uuid,
+    now: time::OffsetDateTime,
+) -> Result<Option<emergency_accesses::Model>, AppError> {
+    if !current.roles.contains(Role::Counselor) {
+        return Ok(None);
+    }
+    Ok(current
+        .scope
+        .select::<emergency_accesses::Entity>()
+        .filter(emergency_accesses::Column::CoupleId.eq(couple_id))
+        .filter(emergency_accesses::Column::MemberId.eq(current.id()))
+        .filter(emergency_accesses::Column::ExpiresAt.gt(now))
+        .one(db)
+        .await?)
+}
+
+/// Opens an emergency access: a counselor outside the care team gives a
+/// reason and may read the couple's records for the configured time. The
+/// request's own event carries the reason; supervisors review each one.
+pub async fn open_emergency(
+    state: &AppState,
+    audit: &AuditContext,
+    current: &CurrentMember,
+    couple_id: Uuid,
+    reason: &str,
+) -> Result<emergency_accesses::Model, AppError> {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let mut actor = Actor {
+        practice_id: current.scope.practice_id(),
+        member_id: current.id(),
+        role: roles_of(current),
+        couple_id: Some(couple_id),
+        denied: true,
+        emergency: true,
+        reason: Some(reason.to_owned()),
+        kind: Some("emergency_access"),
+        action: Some("emergency_access"),
+    };
+    if !current.roles.contains(Role::Counselor) {
+        audit.set_actor(actor);
+        return Err(AppError::Forbidden("Emergency access is for counselors.".into()));
+    }
+    let txn = audit.write_txn(&state.db).await?;
+    let couple = current.scope.by_id::<couples::Entity>(couple_id).one(txn.as_ref()).await?;
+    let Some(couple) = couple else {
+        audit.set_actor(actor);
+        return Err(AppError::NotFound);
+    };
+    if relation(txn.as_ref(), current, &couple).await?.is_some() {
+        audit.set_actor(actor);
+        return Err(AppError::Conflict("You already have access to this couple; emergency access is not needed.".into()));
+    }
+    let reason = crate::records::common::required_text(reason, crate::records::common::limits::MEDIUM)
+        .ok()
+        .filter(|r| r.chars().count() >= 10);
+    let Some(reason) = reason else {
+        audit.set_actor(actor);
+        return Err(AppError::invalid("reason", "say in at least 10 characters why you need access now"));
+    };
+    let now = state.clock.now();
+    let grant = emergency_accesses::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        practice_id: Set(current.scope.practice_id()),
+        couple_id: Set(couple_id),
+        member_id: Set(current.id()),
+        reason: Set(reason.clone()),
+        started_at: Set(now),
+        expires_at: Set(now + time::Duration::minutes(state.config.emergency_access_minutes.into())),
+        acknowledged_by: Set(None),
+        acknowledged_at: Set(None),
+    }
+    .insert(txn.as_ref())
+    .await?;
+    actor.denied = false;
+    actor.role = Relation::Emergency.as_str().to_owned();
+    actor.reason = Some(reason);
+    audit.set_actor(actor);
+    tracing::warn!(couple_id = %couple_id, member_id = %current.id(), "emergency access opened");
+    Ok(grant)
 }
 
 async fn relation(

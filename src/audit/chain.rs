@@ -19,6 +19,8 @@ use uuid::Uuid;
 
 use entity::{access_events, audit_heads};
 
+use crate::scope::PracticeScope;
+
 /// The `prev_hash` of the first event of every chain.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 pub const FORMAT_VERSION: i32 = 1;
@@ -235,8 +237,8 @@ pub async fn walk(db: &impl ConnectionTrait, practice_id: Uuid) -> Result<ChainR
     let mut prev = GENESIS.to_owned();
     let mut checked = 0i64;
     loop {
-        let page = access_events::Entity::find()
-            .filter(access_events::Column::PracticeId.eq(practice_id))
+        let page = PracticeScope::trusted(practice_id)
+            .select::<access_events::Entity>()
             .filter(access_events::Column::Seq.gte(expected_seq))
             .order_by_asc(access_events::Column::Seq)
             .limit(5_000)

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use entity::{access_events, audit_checkpoints, audit_heads, audit_verifications};
 
 use super::chain;
+use crate::scope::PracticeScope;
 
 /// The key that signs checkpoints.
 #[derive(Clone)]
@@ -127,8 +128,9 @@ pub async fn verify(db: &impl ConnectionTrait, key: &VerifyingKey, practice_id: 
     if result.problem.is_some() {
         return Ok(result);
     }
-    let checkpoints = audit_checkpoints::Entity::find()
-        .filter(audit_checkpoints::Column::PracticeId.eq(practice_id))
+    let scope = PracticeScope::trusted(practice_id);
+    let checkpoints = scope
+        .select::<audit_checkpoints::Entity>()
         .order_by_asc(audit_checkpoints::Column::Seq)
         .all(db)
         .await?;
@@ -156,8 +158,8 @@ pub async fn verify(db: &impl ConnectionTrait, key: &VerifyingKey, practice_id: 
             ));
             return Ok(result);
         }
-        let entry = access_events::Entity::find()
-            .filter(access_events::Column::PracticeId.eq(practice_id))
+        let entry = scope
+            .select::<access_events::Entity>()
             .filter(access_events::Column::Seq.eq(cp.seq))
             .one(db)
             .await?;

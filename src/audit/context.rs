@@ -34,6 +34,8 @@ pub struct Actor {
     /// Overrides what the route says the record is (for routes that are not
     /// about one couple's records, such as the access log itself).
     pub kind: Option<&'static str>,
+    /// Overrides the action the route implies (an export is read with GET).
+    pub action: Option<&'static str>,
 }
 
 #[derive(Default)]
@@ -43,10 +45,32 @@ struct Recorded {
 }
 
 struct Inner {
-    request_id: Option<String>,
-    client_addr: Option<String>,
-    user_agent: Option<String>,
+    meta: RequestMeta,
     recorded: Mutex<Recorded>,
+}
+
+/// Where a request came from, as the access log records it.
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl FromRequestParts<AppState> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let client = ClientAddr::from_request_parts(parts, state).await.unwrap_or(ClientAddr(None));
+        let header_text = |name: &str| {
+            parts.headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(300).collect::<String>())
+        };
+        Ok(RequestMeta {
+            request_id: header_text("x-request-id"),
+            client_addr: client.0.map(|ip| ip.to_string()),
+            user_agent: header_text(header::USER_AGENT.as_str()),
+        })
+    }
 }
 
 /// Carried in the request's extensions by [`record_requests`].
@@ -72,12 +96,7 @@ impl AuditContext {
 
     /// A context for work done outside a request, such as `tandem demo`.
     pub fn offline() -> Self {
-        Self(Arc::new(Inner {
-            request_id: None,
-            client_addr: None,
-            user_agent: None,
-            recorded: Mutex::new(Recorded::default()),
-        }))
+        Self(Arc::new(Inner { meta: RequestMeta::default(), recorded: Mutex::new(Recorded::default()) }))
     }
 
     /// Commits the write transaction of an offline context.
@@ -115,14 +134,8 @@ fn unavailable() -> Response {
 /// leaves exactly one event, stored before the response is sent.
 pub async fn record_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    let client = ClientAddr::from_request_parts(&mut parts, &state).await.unwrap_or(ClientAddr(None));
-    let header_text = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(300).collect::<String>());
-    let ctx = AuditContext(Arc::new(Inner {
-        request_id: header_text("x-request-id"),
-        client_addr: client.0.map(|ip| ip.to_string()),
-        user_agent: header_text(header::USER_AGENT.as_str()),
-        recorded: Mutex::new(Recorded::default()),
-    }));
+    let Ok(meta) = RequestMeta::from_request_parts(&mut parts, &state).await;
+    let ctx = AuditContext(Arc::new(Inner { meta, recorded: Mutex::new(Recorded::default()) }));
     let method = parts.method.to_string();
     let route = parts.extensions.get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let params: Vec<(String, String)> = RawPathParams::from_request_parts(&mut parts, &state)
@@ -155,7 +168,7 @@ pub async fn record_requests(State(state): State<AppState>, req: Request, next: 
         occurred_at: state.clock.now(),
         member_id: Some(actor.member_id),
         role: actor.role,
-        action: described.action.to_owned(),
+        action: actor.action.unwrap_or(described.action).to_owned(),
         record_kind: Some(actor.kind.map(str::to_owned).unwrap_or(described.kind)),
         record_id: described.record_id.or(created_id),
         couple_id: actor.couple_id,
@@ -170,9 +183,9 @@ pub async fn record_requests(State(state): State<AppState>, req: Request, next: 
         }
         .to_owned(),
         status: status.as_u16(),
-        client_addr: ctx.0.client_addr.clone(),
-        user_agent: ctx.0.user_agent.clone(),
-        request_id: ctx.0.request_id.clone(),
+        client_addr: ctx.0.meta.client_addr.clone(),
+        user_agent: ctx.0.meta.user_agent.clone(),
+        request_id: ctx.0.meta.request_id.clone(),
         reason: actor.reason,
         emergency: actor.emergency,
     };

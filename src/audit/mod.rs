@@ -8,12 +8,13 @@
 pub mod chain;
 pub mod checkpoints;
 pub mod context;
+pub mod review;
 mod describe;
 
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 
 pub use chain::NewEvent;
-pub use context::{Actor, AuditContext};
+pub use context::{Actor, AuditContext, RequestMeta};
 
 /// Begins a transaction that will write: on SQLite it takes the write lock
 /// at once, so reads inside it never meet a snapshot another writer moved on.

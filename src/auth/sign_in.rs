@@ -7,7 +7,13 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use entity::{members, practices};
 
 use super::{ClientAddr, password, throttle};
-use crate::{AppState, error::AppError, practice::Email, scope::PracticeScope};
+use crate::{
+    AppState,
+    audit::{NewEvent, RequestMeta},
+    error::AppError,
+    practice::Email,
+    scope::PracticeScope,
+};
 
 pub const WRONG_CREDENTIALS: &str = "The practice, email or password is not right.";
 
@@ -17,6 +23,7 @@ pub async fn with_password(
     email: &str,
     password_given: &str,
     addr: ClientAddr,
+    meta: &RequestMeta,
 ) -> Result<members::Model, AppError> {
     let slug = practice_slug.trim().to_lowercase();
     let email = Email::parse(email).map(String::from).unwrap_or_else(|_| email.trim().to_lowercase());
@@ -39,6 +46,32 @@ pub async fn with_password(
     };
     let stored = member.as_ref().and_then(|m| m.password_hash.clone());
     let ok = password::verify(password_given.to_owned(), stored).await?;
+    let succeeded = ok && member.is_some();
+    // A sign-in into a known practice is an access event, refused or not; an
+    // attempt on a practice that does not exist has no log to go to.
+    if let Some(practice) = &practice {
+        let event = NewEvent {
+            practice_id: practice.id,
+            occurred_at: state.clock.now(),
+            member_id: member.as_ref().map(|m| m.id),
+            role: member.as_ref().map(|m| m.roles.clone()).unwrap_or_else(|| "unknown".into()),
+            action: "sign_in".into(),
+            record_kind: None,
+            record_id: None,
+            couple_id: None,
+            outcome: if succeeded { "success" } else { "denied" }.into(),
+            status: if succeeded { 303 } else { 401 },
+            client_addr: meta.client_addr.clone(),
+            user_agent: meta.user_agent.clone(),
+            request_id: meta.request_id.clone(),
+            reason: None,
+            emergency: false,
+        };
+        if let Err(err) = crate::audit::record(&state.db, &[event]).await {
+            tracing::error!(error = %err, "could not store the sign-in event");
+            return Err(AppError::Unavailable("Signing in is not possible right now. Try again shortly.".into()));
+        }
+    }
     match member {
         Some(member) if ok => {
             throttle::clear(state, &account_key).await?;

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use self::templates::*;
 use crate::{
     AppState,
+    audit::RequestMeta,
     api::Path,
     auth::{
         ClientAddr, CurrentMember, SignedIn,
@@ -245,9 +246,10 @@ async fn sign_in_submit(
     State(state): State<AppState>,
     session: Session,
     addr: ClientAddr,
+    meta: RequestMeta,
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> PageResult {
-    let error = match sign_in::with_password(&state, &form.practice, &form.email, &form.password, addr).await {
+    let error = match sign_in::with_password(&state, &form.practice, &form.email, &form.password, addr, &meta).await {
         Ok(member) => {
             establish(&session, &state, &member).await?;
             return Ok(Redirect::to("/").into_response());

@@ -3,6 +3,7 @@
 //! Responses carry `Cache-Control: no-store` (set for every response by the
 //! HTTP layers) and, for editable records, an `ETag`.
 
+mod access_log;
 mod boundaries;
 mod contract;
 mod couples;
@@ -31,6 +32,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .merge(plans::routes())
         .merge(recovery::routes())
         .merge(contract::routes())
+        .merge(access_log::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, crate::audit::context::record_requests))
 }
 

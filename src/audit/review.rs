@@ -1,0 +1,325 @@
+//! Reading the access log: supervisors' search and export, the latest
+//! verification results, the emergency-access review queue, and each
+//! partner's view of who looked at their couple's records.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use entity::{access_events, audit_verifications, couples, emergency_accesses, members};
+
+use crate::{access::CoupleAccess, error::AppError, scope::PracticeScope};
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventFilter {
+    pub member_id: Option<Uuid>,
+    pub couple_id: Option<Uuid>,
+    /// view, create, update, delete, sign, cosign, agree, retire, share, export, sign_in, emergency_access
+    pub action: Option<String>,
+    /// success, denied or failed
+    pub outcome: Option<String>,
+    /// From this time (RFC 3339), inclusive.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>)]
+    pub from: Option<OffsetDateTime>,
+    /// Before this time (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>)]
+    pub to: Option<OffsetDateTime>,
+    /// Only events before this sequence number: pass `next_before` back for the next page.
+    pub before: Option<i64>,
+    /// 1-500, default 100.
+    pub limit: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AccessEventView {
+    pub seq: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub member_id: Option<Uuid>,
+    pub member_name: Option<String>,
+    pub role: String,
+    pub action: String,
+    pub record_kind: Option<String>,
+    pub record_id: Option<Uuid>,
+    pub couple_id: Option<Uuid>,
+    pub outcome: String,
+    pub status: i32,
+    pub client_addr: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub reason: Option<String>,
+    pub emergency: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage {
+    pub items: Vec<AccessEventView>,
+    /// Present when older events match: send it as `before`.
+    pub next_before: Option<i64>,
+}
+
+fn filtered(scope: PracticeScope, f: &EventFilter) -> sea_orm::Select<access_events::Entity> {
+    let mut q = scope.select::<access_events::Entity>();
+    if let Some(m) = f.member_id {
+        q = q.filter(access_events::Column::MemberId.eq(m));
+    }
+    if let Some(c) = f.couple_id {
+        q = q.filter(access_events::Column::CoupleId.eq(c));
+    }
+    if let Some(a) = &f.action {
+        q = q.filter(access_events::Column::Action.eq(a.as_str()));
+    }
+    if let Some(o) = &f.outcome {
+        q = q.filter(access_events::Column::Outcome.eq(o.as_str()));
+    }
+    if let Some(from) = f.from {
+        q = q.filter(access_events::Column::OccurredAt.gte(from));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(access_events::Column::OccurredAt.lt(to));
+    }
+    if let Some(before) = f.before {
+        q = q.filter(access_events::Column::Seq.lt(before));
+    }
+    q.order_by_desc(access_events::Column::Seq)
+}
+
+async fn names(db: &impl ConnectionTrait, scope: PracticeScope, ids: Vec<Uuid>) -> Result<std::collections::HashMap<Uuid, String>, AppError> {
+    Ok(scope
+        .select::<members::Entity>()
+        .filter(members::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m.display_name))
+        .collect())
+}
+
+async fn views(db: &impl ConnectionTrait, scope: PracticeScope, rows: Vec<access_events::Model>) -> Result<Vec<AccessEventView>, AppError> {
+    let names = names(db, scope, rows.iter().filter_map(|r| r.member_id).collect()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AccessEventView {
+            member_name: r.member_id.and_then(|m| names.get(&m).cloned()),
+            seq: r.seq,
+            at: r.occurred_at,
+            member_id: r.member_id,
+            role: r.role,
+            action: r.action,
+            record_kind: r.record_kind,
+            record_id: r.record_id,
+            couple_id: r.couple_id,
+            outcome: r.outcome,
+            status: r.status,
+            client_addr: r.client_addr,
+            user_agent: r.user_agent,
+            request_id: r.request_id,
+            reason: r.reason,
+            emergency: r.emergency,
+        })
+        .collect())
+}
+
+/// One page of events matching the filter, newest first.
+pub async fn search(db: &impl ConnectionTrait, scope: PracticeScope, f: &EventFilter) -> Result<EventPage, AppError> {
+    let limit = match f.limit.unwrap_or(100) {
+        n @ 1..=500 => n,
+        _ => return Err(AppError::invalid("limit", "choose between 1 and 500")),
+    };
+    let mut rows = filtered(scope, f).limit(limit + 1).all(db).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let next_before = if more { rows.last().map(|r| r.seq) } else { None };
+    Ok(EventPage { items: views(db, scope, rows).await?, next_before })
+}
+
+/// Every matching event (up to 100,000) as CSV.
+pub async fn csv(db: &impl ConnectionTrait, scope: PracticeScope, f: &EventFilter) -> Result<String, AppError> {
+    let rows = filtered(scope, f).limit(100_000).all(db).await?;
+    let rows = views(db, scope, rows).await?;
+    let mut out = String::from("seq,at,member_id,member_name,role,action,record_kind,record_id,couple_id,outcome,status,client_addr,user_agent,request_id,emergency,reason\n");
+    for r in rows {
+        let fields = [
+            r.seq.to_string(),
+            r.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            r.member_id.map(|m| m.to_string()).unwrap_or_default(),
+            r.member_name.unwrap_or_default(),
+            r.role,
+            r.action,
+            r.record_kind.unwrap_or_default(),
+            r.record_id.map(|m| m.to_string()).unwrap_or_default(),
+            r.couple_id.map(|m| m.to_string()).unwrap_or_default(),
+            r.outcome,
+            r.status.to_string(),
+            r.client_addr.unwrap_or_default(),
+            r.user_agent.unwrap_or_default(),
+            r.request_id.unwrap_or_default(),
+            r.emergency.to_string(),
+            r.reason.unwrap_or_default(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Quotes a CSV field, and defuses text a spreadsheet would run as a formula.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) && value.parse::<f64>().is_err() {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerificationView {
+    #[serde(with = "time::serde::rfc3339")]
+    pub ran_at: OffsetDateTime,
+    pub ok: bool,
+    pub events_checked: i64,
+    pub first_bad_seq: Option<i64>,
+    pub problem: Option<String>,
+}
+
+pub async fn last_verification(db: &impl ConnectionTrait, scope: PracticeScope) -> Result<Option<VerificationView>, AppError> {
+    Ok(scope
+        .select::<audit_verifications::Entity>()
+        .order_by_desc(audit_verifications::Column::RanAt)
+        .order_by_desc(audit_verifications::Column::Id)
+        .one(db)
+        .await?
+        .map(|v| VerificationView {
+            ran_at: v.ran_at,
+            ok: v.ok,
+            events_checked: v.events_checked,
+            first_bad_seq: v.first_bad_seq,
+            problem: v.problem,
+        }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmergencyAccessView {
+    pub id: Uuid,
+    pub couple_id: Uuid,
+    pub couple_label: String,
+    pub member_id: Uuid,
+    pub member_name: String,
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub acknowledged_by: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub acknowledged_at: Option<OffsetDateTime>,
+}
+
+/// Emergency accesses, those not yet acknowledged first.
+pub async fn emergency_queue(db: &impl ConnectionTrait, scope: PracticeScope, pending_only: bool) -> Result<Vec<EmergencyAccessView>, AppError> {
+    let mut q = scope.select::<emergency_accesses::Entity>().order_by_desc(emergency_accesses::Column::StartedAt);
+    if pending_only {
+        q = q.filter(emergency_accesses::Column::AcknowledgedAt.is_null());
+    }
+    let rows = q.limit(500).all(db).await?;
+    let names = names(db, scope, rows.iter().map(|r| r.member_id).collect()).await?;
+    let labels: std::collections::HashMap<Uuid, String> = scope
+        .select::<couples::Entity>()
+        .filter(couples::Column::Id.is_in(rows.iter().map(|r| r.couple_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.label))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|r| EmergencyAccessView {
+            couple_label: labels.get(&r.couple_id).cloned().unwrap_or_default(),
+            member_name: names.get(&r.member_id).cloned().unwrap_or_default(),
+            id: r.id,
+            couple_id: r.couple_id,
+            member_id: r.member_id,
+            reason: r.reason,
+            started_at: r.started_at,
+            expires_at: r.expires_at,
+            acknowledged_by: r.acknowledged_by,
+            acknowledged_at: r.acknowledged_at,
+        })
+        .collect())
+}
+
+pub async fn acknowledge(db: &impl ConnectionTrait, scope: PracticeScope, id: Uuid, supervisor: Uuid, now: OffsetDateTime) -> Result<(), AppError> {
+    let row = scope.by_id::<emergency_accesses::Entity>(id).one(db).await?.ok_or(AppError::NotFound)?;
+    if row.acknowledged_at.is_some() {
+        return Err(AppError::Conflict("This emergency access has already been reviewed.".into()));
+    }
+    scope
+        .update_many::<emergency_accesses::Entity>()
+        .col_expr(emergency_accesses::Column::AcknowledgedBy, Expr::value(supervisor))
+        .col_expr(emergency_accesses::Column::AcknowledgedAt, Expr::value(now))
+        .filter(emergency_accesses::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// One view of a partner's records, as the partner sees it in the portal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordViewing {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The person's name as the practice shows it.
+    pub who: String,
+    /// care_team, supervisor, partner_a, partner_b or emergency.
+    pub role: String,
+    /// view or export.
+    pub action: String,
+    pub record_kind: Option<String>,
+}
+
+/// Who viewed or exported the couple's records, newest first. A partner sees
+/// only views of records they may see themself (a view of the other partner's
+/// own safety plan would tell them it exists), and never the access check's
+/// internals (addresses, agents, request ids).
+pub async fn viewings(access: &CoupleAccess, limit: u64) -> Result<Vec<RecordViewing>, AppError> {
+    let db = &access.db();
+    let rows = access
+        .scope
+        .select::<access_events::Entity>()
+        .filter(access_events::Column::CoupleId.eq(access.couple_id()))
+        .filter(access_events::Column::Outcome.eq("success"))
+        .filter(access_events::Column::Action.is_in(["view", "export"]))
+        .order_by_desc(access_events::Column::Seq)
+        .limit(limit * 4)
+        .all(db)
+        .await?;
+    let names = names(db, access.scope, rows.iter().filter_map(|r| r.member_id).collect()).await?;
+    let mut out = Vec::new();
+    for r in rows {
+        if out.len() as u64 >= limit {
+            break;
+        }
+        if !access.is_clinician() && !crate::records::visible_to(access, r.record_kind.as_deref(), r.record_id).await? {
+            continue;
+        }
+        out.push(RecordViewing {
+            at: r.occurred_at,
+            who: r.member_id.and_then(|m| names.get(&m).cloned()).unwrap_or_else(|| "Someone".into()),
+            role: r.role,
+            action: r.action,
+            record_kind: r.record_kind,
+        });
+    }
+    Ok(out)
+}
