@@ -180,10 +180,20 @@ pub async fn exec_at_version<E: sea_orm::EntityTrait>(update: UpdateMany<E>, db:
     if update.exec(db).await?.rows_affected == 1 { Ok(()) } else { Err(AppError::PreconditionFailed) }
 }
 
-/// The practice roles of a member, as the access log names someone with no
-/// relation to the couple.
-fn roles_of(current: &CurrentMember) -> String {
-    current.roles.to_stored()
+/// The access log's actor for `current`, before any decision: refused, in
+/// their practice roles (how the log names someone with no relation).
+fn actor(current: &CurrentMember, couple_id: Option<Uuid>, kind: Option<&'static str>, action: Option<&'static str>) -> Actor {
+    Actor {
+        practice_id: current.scope.practice_id(),
+        member_id: current.id(),
+        role: current.roles.to_stored(),
+        couple_id,
+        denied: true,
+        emergency: false,
+        reason: None,
+        kind,
+        action,
+    }
 }
 
 /// Authorizes `current` for `need` on couple `couple_id` of their practice.
@@ -208,17 +218,7 @@ pub async fn couple(
     };
     let decided = decide(&db, current, couple_id, need, state.clock.now()).await;
     drop(db);
-    let mut actor = Actor {
-        practice_id: current.scope.practice_id(),
-        member_id: current.id(),
-        role: roles_of(current),
-        couple_id: Some(couple_id),
-        denied: true,
-        emergency: false,
-        reason: None,
-        kind: None,
-        action: None,
-    };
+    let mut actor = actor(current, Some(couple_id), None, None);
     match decided {
         Ok((couple, relation, emergency_reason)) => {
             actor.role = relation.as_str().to_owned();
@@ -239,34 +239,14 @@ pub async fn couple(
 /// Records a clinical read that is not about one couple (lists across
 /// couples, the access log): the caller acts in their practice role.
 pub fn practice_level(audit: &AuditContext, current: &CurrentMember, kind: Option<&'static str>, denied: bool) {
-    audit.set_actor(Actor {
-        practice_id: current.scope.practice_id(),
-        member_id: current.id(),
-        role: roles_of(current),
-        couple_id: None,
-        denied,
-        emergency: false,
-        reason: None,
-        kind,
-        action: None,
-    });
+    audit.set_actor(Actor { denied, ..actor(current, None, kind, None) });
 }
 
 /// Reading the access log and reviewing emergency access are for
 /// supervisors; the attempt is logged either way.
 pub fn supervisor_only(audit: &AuditContext, current: &CurrentMember, kind: &'static str, action: Option<&'static str>) -> Result<(), AppError> {
     let allowed = current.roles.contains(Role::Supervisor);
-    audit.set_actor(Actor {
-        practice_id: current.scope.practice_id(),
-        member_id: current.id(),
-        role: roles_of(current),
-        couple_id: None,
-        denied: !allowed,
-        emergency: false,
-        reason: None,
-        kind: Some(kind),
-        action,
-    });
+    audit.set_actor(Actor { denied: !allowed, ..actor(current, None, Some(kind), action) });
     if allowed { Ok(()) } else { Err(AppError::Forbidden("This is for supervisors.".into())) }
 }
 
@@ -334,15 +314,9 @@ pub async fn open_emergency(
 ) -> Result<emergency_accesses::Model, AppError> {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set};
     let mut actor = Actor {
-        practice_id: current.scope.practice_id(),
-        member_id: current.id(),
-        role: roles_of(current),
-        couple_id: Some(couple_id),
-        denied: true,
         emergency: true,
         reason: Some(reason.to_owned()),
-        kind: Some("emergency_access"),
-        action: Some("emergency_access"),
+        ..actor(current, Some(couple_id), Some("emergency_access"), Some("emergency_access"))
     };
     if !current.roles.contains(Role::Counselor) {
         audit.set_actor(actor);
