@@ -36,6 +36,11 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Signs access-log checkpoints; read from a file outside the database.
     pub checkpoint_key: Arc<audit::checkpoints::CheckpointKey>,
+    /// Stores the events of reads, several per commit.
+    pub appender: audit::appender::Appender,
+    /// Always true in the service. Only the benchmark harness turns it off,
+    /// to measure what auditing reads costs; no setting reaches it.
+    audit_reads: bool,
 }
 
 impl AppState {
@@ -45,7 +50,21 @@ impl AppState {
         clock: Arc<dyn Clock>,
         checkpoint_key: audit::checkpoints::CheckpointKey,
     ) -> Self {
-        Self { db, config: Arc::new(config), clock, checkpoint_key: Arc::new(checkpoint_key) }
+        // Must run inside a Tokio runtime: it starts the access-log appender.
+        let appender = audit::appender::Appender::start(db.clone(), config.database_url.expose().clone());
+        Self { db, config: Arc::new(config), clock, checkpoint_key: Arc::new(checkpoint_key), appender, audit_reads: true }
+    }
+
+    /// For the benchmark harness only: the same service without the events
+    /// of reads, as the baseline that auditing is measured against.
+    #[doc(hidden)]
+    pub fn without_read_auditing_for_benchmarks(mut self) -> Self {
+        self.audit_reads = false;
+        self
+    }
+
+    pub(crate) fn audits_reads(&self) -> bool {
+        self.audit_reads
     }
 }
 

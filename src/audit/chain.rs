@@ -162,24 +162,27 @@ pub async fn append(txn: &impl ConnectionTrait, events: &[NewEvent]) -> Result<(
     practices.sort();
     practices.dedup();
     for practice_id in practices {
-        audit_heads::Entity::insert(audit_heads::ActiveModel {
-            practice_id: Set(practice_id),
-            seq: Set(0),
-            hash: Set(GENESIS.into()),
-        })
-        .on_conflict(OnConflict::column(audit_heads::Column::PracticeId).do_nothing().to_owned())
-        .exec_without_returning(txn)
-        .await?;
-        // The lock: an update of the practice's head row.
-        audit_heads::Entity::update_many()
-            .col_expr(audit_heads::Column::Seq, Expr::col(audit_heads::Column::Seq))
-            .filter(audit_heads::Column::PracticeId.eq(practice_id))
-            .exec(txn)
+        // The lock: an update of the practice's head row, which also reads it.
+        let locked = |txn| {
+            audit_heads::Entity::update_many()
+                .col_expr(audit_heads::Column::Seq, Expr::col(audit_heads::Column::Seq))
+                .filter(audit_heads::Column::PracticeId.eq(practice_id))
+                .exec_with_returning(txn)
+        };
+        let mut heads = locked(txn).await?;
+        if heads.is_empty() {
+            // The practice's first event: create its head, then lock it.
+            audit_heads::Entity::insert(audit_heads::ActiveModel {
+                practice_id: Set(practice_id),
+                seq: Set(0),
+                hash: Set(GENESIS.into()),
+            })
+            .on_conflict(OnConflict::column(audit_heads::Column::PracticeId).do_nothing().to_owned())
+            .exec_without_returning(txn)
             .await?;
-        let head = audit_heads::Entity::find_by_id(practice_id)
-            .one(txn)
-            .await?
-            .ok_or_else(|| DbErr::RecordNotFound("audit head".into()))?;
+            heads = locked(txn).await?;
+        }
+        let head = heads.pop().ok_or_else(|| DbErr::RecordNotFound("audit head".into()))?;
         let (mut seq, mut prev) = (head.seq, head.hash);
         let mut rows = Vec::new();
         for event in events.iter().filter(|e| e.practice_id == practice_id) {

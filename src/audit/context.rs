@@ -211,7 +211,9 @@ pub async fn record_requests(State(state): State<AppState>, req: Request, next: 
             }
             super::record(&state.db, event).await
         }
-        None => super::record(&state.db, event).await,
+        None if !state.audits_reads() => Ok(()),
+        // A read's event joins the appender's next shared commit.
+        None => state.appender.append(event[0].clone()).await,
     };
     match stored {
         Ok(()) => response,

@@ -5,6 +5,7 @@
 //! response leaves (in the same transaction as the request's writes). If the
 //! event cannot be stored, the request fails with 503 and shows nothing.
 
+pub mod appender;
 pub mod chain;
 pub mod checkpoints;
 pub mod context;

@@ -1,0 +1,230 @@
+//! Access-log benchmarks (issue: access log).
+//!
+//! 1. Audited read throughput: `GET /api/v1/couples/{id}` (a couple overview)
+//!    with and without the events of reads, at 1, 16 and 64 concurrent
+//!    clients, on SQLite and PostgreSQL, next to each database's own ceiling
+//!    for one-row insert transactions measured in the same run (a tight
+//!    commit loop for SQLite; pgbench with a one-INSERT script for PostgreSQL).
+//! 2. Supervisor queries over 1,000,000 events on PostgreSQL: p95 of a filter
+//!    by member and month.
+//!
+//! Run: `cargo bench --bench audit` (PostgreSQL parts need
+//! `TANDEM_TEST_POSTGRES_URL`, as the tests do; `tests/run` sets it up).
+//! `BENCH_SECONDS` sets each measurement's length (default 3).
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{body::Body, http::Request};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait};
+use tower::ServiceExt;
+
+fn seconds() -> Duration {
+    Duration::from_secs(std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3))
+}
+
+struct Fixture {
+    state: tandem::AppState,
+    couple: uuid::Uuid,
+    token: String,
+}
+
+async fn fixture(url: &str) -> Fixture {
+    let config = tandem::config::Config {
+        database_url: tandem::config::Secret::new(url.to_owned()),
+        database_max_connections: 16,
+        ..Default::default()
+    };
+    let db = tandem::db::connect(&config).await.expect("connect");
+    tandem::db::migrate(&db).await.expect("migrate");
+    let state = tandem::AppState::new(
+        db,
+        config,
+        Arc::new(tandem::clock::SystemClock),
+        tandem::audit::checkpoints::CheckpointKey::generate(),
+    );
+    tandem::demo::load(&state).await.expect("demo data");
+    let couple = entity::couples::Entity::find().one(&state.db).await.unwrap().unwrap();
+    let counselor = entity::members::Entity::find()
+        .all(&state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.roles == "counselor")
+        .unwrap();
+    let token = tandem::auth::tokens::create(
+        &state.db,
+        tandem::scope::PracticeScope::for_benchmarks(counselor.practice_id),
+        counselor.id,
+        "bench".into(),
+        30,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap()
+    .secret;
+    Fixture { state, couple: couple.id, token }
+}
+
+/// Requests per second at `clients` concurrent clients.
+async fn throughput(router: axum::Router, path: &str, token: &str, clients: usize) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + seconds();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (router, path, token, done) = (router.clone(), path.to_owned(), token.to_owned(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let req = Request::get(&path).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
+                let res = router.clone().oneshot(req).await.unwrap();
+                assert!(res.status().is_success(), "{}", res.status());
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / seconds().as_secs_f64()
+}
+
+/// One-row insert transactions per second with `clients` connections.
+async fn sqlite_ceiling(url: &str, clients: usize) -> f64 {
+    let db = tandem::db::connect_url(url, clients as u32).await.unwrap();
+    db.execute_unprepared("CREATE TABLE IF NOT EXISTS bench_ceiling (x INTEGER)").await.unwrap();
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + seconds();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (db, done) = (db.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                db.execute_unprepared("INSERT INTO bench_ceiling (x) VALUES (1)").await.unwrap();
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / seconds().as_secs_f64()
+}
+
+fn pgbench_ceiling(url: &str, clients: usize) -> Option<f64> {
+    let pgbench = ["pgbench", "/usr/lib/postgresql/15/bin/pgbench", "/usr/lib/postgresql/16/bin/pgbench"]
+        .into_iter()
+        .find(|p| std::process::Command::new(p).arg("--version").output().is_ok())?;
+    let script = std::env::temp_dir().join("tandem-bench-insert.sql");
+    std::fs::write(&script, "INSERT INTO bench_ceiling (x) VALUES (1);\n").ok()?;
+    let out = std::process::Command::new(pgbench)
+        .args(["-n", "-f"])
+        .arg(&script)
+        .args(["-c", &clients.to_string(), "-j", "2", "-T", &seconds().as_secs().to_string(), url])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next()?.parse().ok())
+}
+
+async fn read_benchmark(name: &str, url: &str, ceiling: impl AsyncFn(usize) -> Option<f64>) {
+    let f = fixture(url).await;
+    let path = format!("/api/v1/couples/{}", f.couple);
+    let audited = tandem::app(f.state.clone());
+    let unaudited = tandem::app(f.state.clone().without_read_auditing_for_benchmarks());
+    println!("\n{name}: GET /api/v1/couples/{{id}}, requests per second ({}s each)", seconds().as_secs());
+    println!("| clients | unaudited | audited | audited / unaudited | insert ceiling (tx/s) | audited / ceiling |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for clients in [1, 16, 64] {
+        let base = throughput(unaudited.clone(), &path, &f.token, clients).await;
+        let with = throughput(audited.clone(), &path, &f.token, clients).await;
+        let ceiling = ceiling(clients).await;
+        println!(
+            "| {clients} | {base:.0} | {with:.0} | {:.2} | {} | {} |",
+            with / base,
+            ceiling.map(|c| format!("{c:.0}")).unwrap_or_else(|| "n/a".into()),
+            ceiling.map(|c| format!("{:.2}", with / c)).unwrap_or_else(|| "n/a".into()),
+        );
+    }
+}
+
+async fn supervisor_queries(url: &str, db: &DatabaseConnection) {
+    let f = fixture(url).await;
+    let practice = entity::practices::Entity::find().one(&f.state.db).await.unwrap().unwrap();
+    let members: Vec<uuid::Uuid> = (0..50).map(|_| uuid::Uuid::new_v4()).collect();
+    let array = members.iter().map(|m| format!("'{m}'::uuid")).collect::<Vec<_>>().join(",");
+    let started = Instant::now();
+    // One million events spread over a year, fifty members (hashes are not
+    // checked here; this measures the supervisor's search).
+    db.execute_unprepared(&format!(
+        "INSERT INTO access_events (id, practice_id, seq, prev_hash, hash, format_version, occurred_at, member_id, role, action, \
+         record_kind, record_id, couple_id, outcome, status, client_addr, user_agent, request_id, reason, emergency) \
+         SELECT gen_random_uuid(), '{}', 1000000 + g, '', '', 1, timestamptz '2025-01-01' + g * interval '31 seconds', \
+         (ARRAY[{array}])[1 + g % 50], 'care_team', 'view', 'note', NULL, NULL, 'success', 200, NULL, NULL, NULL, NULL, false \
+         FROM generate_series(1, 1000000) g",
+        practice.id
+    ))
+    .await
+    .unwrap();
+    db.execute_unprepared("ANALYZE access_events").await.unwrap();
+    println!("\nSupervisor search over 1,000,000 events (loaded in {:.1}s): filter by member and month, first page of 100", started.elapsed().as_secs_f64());
+    let scope = tandem::scope::PracticeScope::for_benchmarks(practice.id);
+    let mut times = Vec::new();
+    for i in 0..200 {
+        let month = 1 + (i % 12) as u8;
+        let from = time::Date::from_calendar_date(2025, time::Month::try_from(month).unwrap(), 1).unwrap().midnight().assume_utc();
+        let filter = tandem::audit::review::EventFilter {
+            member_id: Some(members[i % 50]),
+            from: Some(from),
+            to: Some(from + time::Duration::days(30)),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let page = tandem::audit::review::search(&f.state.db, scope, &filter).await.unwrap();
+        times.push(t.elapsed());
+        assert!(!page.items.is_empty());
+    }
+    times.sort();
+    let p = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)].as_secs_f64() * 1000.0;
+    println!("| queries | p50 (ms) | p95 (ms) | max (ms) |\n|---:|---:|---:|---:|\n| {} | {:.1} | {:.1} | {:.1} |", times.len(), p(0.5), p(0.95), p(1.0));
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+        let ceiling_db = format!("sqlite://{}?mode=rwc", dir.path().join("ceiling.db").display());
+        read_benchmark("SQLite (WAL, synchronous=FULL)", &sqlite, async |clients| Some(sqlite_ceiling(&ceiling_db, clients.min(16)).await)).await;
+
+        let Ok(admin_url) = std::env::var("TANDEM_TEST_POSTGRES_URL") else {
+            println!("\nPostgreSQL: skipped (set TANDEM_TEST_POSTGRES_URL)");
+            return;
+        };
+        let admin = Database::connect(admin_url.clone()).await.unwrap();
+        let name = "tandem_bench";
+        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(name);
+        let pg = url.to_string();
+        let db = Database::connect(pg.clone()).await.unwrap();
+        db.execute_unprepared("CREATE TABLE bench_ceiling (x INTEGER)").await.unwrap();
+        let pg_for_ceiling = pg.clone();
+        read_benchmark("PostgreSQL", &pg, async move |clients| pgbench_ceiling(&pg_for_ceiling, clients)).await;
+        // A fresh database for the search benchmark.
+        db.close().await.unwrap();
+        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+        let db = Database::connect(pg.clone()).await.unwrap();
+        supervisor_queries(&pg, &db).await;
+        db.close().await.unwrap();
+        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+    });
+}
