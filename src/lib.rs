@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 mod health;
 mod http;
+pub mod pdf;
 pub mod practice;
 pub mod records;
 pub mod scope;

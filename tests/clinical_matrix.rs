@@ -53,7 +53,9 @@ fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
         | ("GET", "/couples/{couple_id}/milestones")
         | ("GET", "/couples/{couple_id}/recovery-contract")
         | ("GET", "/couples/{couple_id}/recovery-contract/days")
-        | ("GET", "/couples/{couple_id}/viewings") => READERS,
+        | ("GET", "/couples/{couple_id}/viewings")
+        | ("GET", "/couples/{couple_id}/plan.pdf") => READERS,
+        ("GET", "/couples/{couple_id}/summary.pdf") => CLINICIANS,
         // Each partner checks off their own days; the care team may record for them.
         ("PUT", "/couples/{couple_id}/recovery-contract/days/{day}") => PARTNERS_AND_CARE_TEAM,
         // Earlier versions of the plan are the care team's working history.
@@ -262,6 +264,12 @@ async fn every_clinical_route_answers_by_the_rules_and_leaks_nothing(app: TestAp
         for actor in actors {
             let want = expected(method, template, actor);
             let body = body(&world, &doc, op, template, actor);
+            // The care team names whose plan to print; a partner gets their own.
+            let path = if template.ends_with("/plan.pdf") && !matches!(actor, Actor::PartnerA | Actor::PartnerB) {
+                format!("{path}?partner=a")
+            } else {
+                path.clone()
+            };
             let (res, events) = call(&mut world, &app, actor, method, &path, body, needs_etag).await;
             let got = match res.status {
                 s if s.is_success() => Outcome::Allowed,
@@ -290,7 +298,12 @@ async fn every_clinical_route_answers_by_the_rules_and_leaks_nothing(app: TestAp
                     assert!(e.couple_id.is_some(), "{method} {template}: no couple on the event");
                 }
             }
-            assert_no_leak(actor, &format!("{method} {template}"), &res.text());
+            let text = if res.header("content-type") == Some("application/pdf") {
+                crate::pdfs::pdf_text(&res.body)
+            } else {
+                res.text()
+            };
+            assert_no_leak(actor, &format!("{method} {template}"), &text);
             if method == "GET" && template == "/api/v1/couples" && matches!(actor, Actor::OtherCounselor | Actor::Admin | Actor::OtherPractice) {
                 assert!(!res.text().contains(&world.couple.to_string()), "{actor:?} lists a couple they have no relation to");
             }

@@ -17,5 +17,6 @@ mod health;
 mod invitations;
 mod isolation;
 mod members;
+mod pdfs;
 mod setup;
 mod sign_in;

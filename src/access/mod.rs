@@ -82,6 +82,13 @@ pub struct CoupleAccess {
 }
 
 impl CoupleAccess {
+    /// The same access, seeing what partner `slot` sees: for the care team
+    /// preparing a partner's own copy of their plan. Read-only in effect,
+    /// since partners write nothing through it.
+    pub fn as_partner(&self, slot: PartnerSlot) -> Self {
+        Self { relation: Relation::Partner(slot), ..self.clone() }
+    }
+
     /// The same access, with the couple as it is after a change to it.
     pub fn with_couple(self, couple: couples::Model) -> Self {
         Self { couple, ..self }

@@ -82,6 +82,15 @@ impl AuditContext {
         self.0.recorded.lock().expect("audit context lock").actor = Some(actor);
     }
 
+    /// Names what the request did when the route alone does not say it (a
+    /// PDF is an export of a couple's records).
+    pub fn describe_as(&self, kind: &'static str, action: &'static str) {
+        if let Some(actor) = self.0.recorded.lock().expect("audit context lock").actor.as_mut() {
+            actor.kind = Some(kind);
+            actor.action = Some(action);
+        }
+    }
+
     /// The request's write transaction, begun on first use. The event is
     /// appended to it and it commits after the handler, so the writes and
     /// their event land together or not at all.

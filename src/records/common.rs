@@ -20,6 +20,13 @@ pub enum PartnerSlot {
 }
 
 impl PartnerSlot {
+    pub fn other(self) -> PartnerSlot {
+        match self {
+            PartnerSlot::A => PartnerSlot::B,
+            PartnerSlot::B => PartnerSlot::A,
+        }
+    }
+
     /// The audience of material about this partner alone.
     pub fn own_audience(self) -> Audience {
         match self {

@@ -135,6 +135,7 @@ pub struct TimelineStep {
 }
 
 impl StoredEnum for HighRiskCategory {}
+impl StoredEnum for PlannedResponse {}
 impl StoredEnum for TimelineWhen {}
 
 section!(TextSection, String, "A list of short texts with an audience.");

@@ -7,6 +7,7 @@ mod access_log;
 mod boundaries;
 mod contract;
 mod couples;
+mod pdfs;
 mod plans;
 mod recovery;
 mod sessions;
@@ -33,6 +34,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .merge(recovery::routes())
         .merge(contract::routes())
         .merge(access_log::routes())
+        .merge(pdfs::routes())
         .route_layer(axum::middleware::from_fn_with_state(state, crate::audit::context::record_requests))
 }
 

@@ -1,0 +1,275 @@
+//! PDF rendering of already-authorized, plain-language documents (session-prep
+//! summaries and the like): A4 pages with a header, a footer carrying
+//! "Page X of Y", the made-for line and a confidentiality notice, and a body of
+//! headings, paragraphs, bullet lists and key/value tables.
+//!
+//! Text is set in DejaVu Sans (regular and bold, embedded and subset to the glyphs
+//! used). Characters the font lacks are drawn as U+FFFD. Output is deterministic:
+//! the same [`Document`] always gives the same bytes.
+
+mod fonts;
+mod layout;
+mod sfnt;
+
+use std::collections::BTreeSet;
+
+use printpdf::{
+    BuiltinFont, Color, FontId, Line as PdfLine, LinePoint, Mm, Op, PdfDocument, PdfFont,
+    PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Rgb as PdfRgb, TextItem, TextMatrix,
+};
+
+use fonts::{Faces, Fnv, Style};
+use layout::{Layout, Rgb, Run};
+
+/// A document to render: already authorized, already in plain words.
+pub struct Document {
+    /// e.g. "Session-prep summary"
+    pub title: String,
+    /// Practice name, shown in the header.
+    pub practice: String,
+    /// e.g. "Prepared for Casey Morgan (counselor)"
+    pub made_for: String,
+    /// Already formatted, e.g. "2026-11-23 10:15 CST"
+    pub generated_at: String,
+    /// Confidentiality notice, shown in the footer of every page (may wrap to 2-3 lines).
+    pub notice: String,
+    pub blocks: Vec<Block>,
+}
+
+pub enum Block {
+    /// Section heading (bold, larger); kept with at least the first two lines of what
+    /// follows, so it never ends a page.
+    Heading(String),
+    /// Bold, body size; also kept with what follows.
+    SubHeading(String),
+    /// Wrapped body text; '\n' is a line break.
+    Paragraph(String),
+    /// Each item wrapped with a hanging indent.
+    Bullets(Vec<String>),
+    /// Two columns: bold key, wrapped value.
+    KeyValues(Vec<(String, String)>),
+    Spacer,
+}
+
+/// Resource names of the embedded fonts (must not clash with the built-in "F1".."F14").
+const REGULAR_ID: &str = "DVS";
+const BOLD_ID: &str = "DVSB";
+
+/// Renders `doc` as a PDF. Never panics on any input and never returns an empty
+/// document: there is always at least one page with header and footer.
+pub fn render(doc: &Document) -> Vec<u8> {
+    render_with(doc, fonts::faces())
+}
+
+fn render_with(doc: &Document, faces: &Faces) -> Vec<u8> {
+    let layout = layout::layout(doc, faces);
+    let pages = draw(&layout, faces);
+
+    let mut pdf = PdfDocument::new(&doc.title);
+    pdf.metadata.info.producer = "Tandem".to_string();
+    pdf.metadata.info.creator = "Tandem".to_string();
+    for (style, id) in [(Style::Regular, REGULAR_ID), (Style::Bold, BOLD_ID)] {
+        let face = faces.get(style);
+        let used = used_chars(&layout, faces, style);
+        if used.is_empty() {
+            continue;
+        }
+        if let Some(font) = face.subset_for(&used) {
+            pdf.resources
+                .fonts
+                .map
+                .insert(FontId(id.to_string()), PdfFont::new(font));
+        }
+    }
+    pdf.with_pages(pages);
+
+    let opts = PdfSaveOptions {
+        optimize: true,
+        subset_fonts: false, // we subset ourselves (see fonts.rs)
+        secure: true,
+        image_optimization: None,
+    };
+    let mut lo = pdf.to_lopdf_document(&opts, &mut Vec::new());
+    // printpdf puts random strings into the trailer /ID; derive them from the input.
+    let id = document_id(doc);
+    if let Ok(arr) = lo.trailer.get_mut(b"ID").and_then(|o| o.as_array_mut()) {
+        for (i, item) in arr.iter_mut().enumerate() {
+            if let Ok(s) = item.as_str_mut() {
+                *s = id[i % 2].clone().into_bytes();
+            }
+        }
+    }
+    lo.compress();
+    let mut out = Vec::new();
+    // Object and cross-reference streams (PDF 1.5) compress the dictionaries too.
+    if lo.save_modern(&mut out).is_err() || out.is_empty() {
+        out = pdf.save(&opts, &mut Vec::new());
+    }
+    out
+}
+
+/// Two 32-hex-digit strings derived from the document content.
+fn document_id(doc: &Document) -> [String; 2] {
+    let mut parts: Vec<&str> = vec![
+        &doc.title,
+        &doc.practice,
+        &doc.made_for,
+        &doc.generated_at,
+        &doc.notice,
+    ];
+    for block in &doc.blocks {
+        match block {
+            Block::Heading(s) => parts.extend(["H", s.as_str()]),
+            Block::SubHeading(s) => parts.extend(["S", s.as_str()]),
+            Block::Paragraph(s) => parts.extend(["P", s.as_str()]),
+            Block::Bullets(items) => {
+                parts.push("B");
+                parts.extend(items.iter().map(String::as_str));
+            }
+            Block::KeyValues(pairs) => {
+                parts.push("K");
+                for (k, v) in pairs {
+                    parts.extend([k.as_str(), v.as_str()]);
+                }
+            }
+            Block::Spacer => parts.push("_"),
+        }
+    }
+    let hex = |seed: u64| {
+        let mut a = Fnv::new(seed);
+        let mut b = Fnv::new(seed + 1);
+        for p in &parts {
+            a.write(p.as_bytes());
+            a.write(&[0]);
+            b.write(p.as_bytes());
+            b.write(&[0]);
+        }
+        format!("{:016x}{:016x}", a.finish(), b.finish())
+    };
+    [hex(1), hex(3)]
+}
+
+/// Every character drawn in `style`, on any page.
+fn used_chars(layout: &Layout, faces: &Faces, style: Style) -> BTreeSet<char> {
+    let mut used = BTreeSet::new();
+    let mut add = |run: &Run| {
+        if run.style == style {
+            used.extend(run.text.chars());
+        }
+    };
+    for (_, run) in &layout.chrome.runs {
+        add(run);
+    }
+    for page in &layout.pages {
+        for placed in page {
+            for run in &placed.line.runs {
+                add(run);
+            }
+        }
+    }
+    for i in 0..layout.pages.len() {
+        add(&layout.page_number_run(faces, i));
+    }
+    used
+}
+
+/// Tracks text state so that font and colour operators are only emitted on change.
+struct Pen<'a> {
+    faces: &'a Faces,
+    ops: Vec<Op>,
+    font: Option<(Style, f32)>,
+    color: Option<Rgb>,
+}
+
+impl Pen<'_> {
+    fn text(&mut self, baseline: f32, run: &Run) {
+        if run.text.is_empty() {
+            return;
+        }
+        if self.font != Some((run.style, run.size)) {
+            self.font = Some((run.style, run.size));
+            let face = self.faces.get(run.style);
+            let font = match (face.is_embedded(), run.style) {
+                (true, Style::Regular) => PdfFontHandle::External(FontId(REGULAR_ID.into())),
+                (true, Style::Bold) => PdfFontHandle::External(FontId(BOLD_ID.into())),
+                (false, Style::Regular) => PdfFontHandle::Builtin(BuiltinFont::Helvetica),
+                (false, Style::Bold) => PdfFontHandle::Builtin(BuiltinFont::HelveticaBold),
+            };
+            self.ops.push(Op::SetFont {
+                font,
+                size: Pt(run.size),
+            });
+        }
+        if self.color != Some(run.color) {
+            self.color = Some(run.color);
+            self.ops.push(Op::SetFillColor {
+                col: rgb(run.color),
+            });
+        }
+        self.ops.push(Op::SetTextMatrix {
+            matrix: TextMatrix::Translate(Pt(run.x), Pt(baseline)),
+        });
+        self.ops.push(Op::ShowText {
+            items: vec![TextItem::Text(run.text.clone())],
+        });
+    }
+}
+
+fn rgb((r, g, b): Rgb) -> Color {
+    Color::Rgb(PdfRgb::new(r, g, b, None))
+}
+
+fn rule(y: f32) -> Op {
+    let point = |x: f32| LinePoint {
+        p: Point { x: Pt(x), y: Pt(y) },
+        bezier: false,
+    };
+    Op::DrawLine {
+        line: PdfLine {
+            points: vec![point(layout::LEFT), point(layout::RIGHT)],
+            is_closed: false,
+        },
+    }
+}
+
+/// Second pass: draws the laid-out pages, now that the page count is known.
+fn draw(layout: &Layout, faces: &Faces) -> Vec<PdfPage> {
+    let mut pages = Vec::with_capacity(layout.pages.len());
+    for (index, page) in layout.pages.iter().enumerate() {
+        let mut ops = vec![
+            Op::SetOutlineColor {
+                col: rgb((0.75, 0.77, 0.8)),
+            },
+            Op::SetOutlineThickness { pt: Pt(0.5) },
+            rule(layout::HEADER_RULE_Y),
+            rule(layout.chrome.footer_rule_y),
+            Op::StartTextSection,
+        ];
+        let mut pen = Pen {
+            faces,
+            ops: std::mem::take(&mut ops),
+            font: None,
+            color: None,
+        };
+        for (baseline, run) in &layout.chrome.runs {
+            pen.text(*baseline, run);
+        }
+        pen.text(
+            layout.chrome.page_no_baseline,
+            &layout.page_number_run(faces, index),
+        );
+        for placed in page {
+            for run in &placed.line.runs {
+                pen.text(placed.baseline, run);
+            }
+        }
+        let mut ops = pen.ops;
+        ops.push(Op::EndTextSection);
+        pages.push(PdfPage::new(Mm(210.0), Mm(297.0), ops));
+    }
+    pages
+}
+
+#[cfg(test)]
+mod tests;
+pub mod reports;

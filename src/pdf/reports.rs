@@ -1,0 +1,428 @@
+//! The two PDFs: the session-prep summary for the care team, and each
+//! partner's own plan. Both are built from records read through the
+//! caller's [`CoupleAccess`], so a partner's plan holds exactly what that
+//! partner's audience allows; private notes never appear in either.
+
+use time::{Date, OffsetDateTime};
+
+use super::{Block, Document};
+use crate::{
+    AppState,
+    access::CoupleAccess,
+    error::AppError,
+    records::{
+        boundaries::{self, BoundaryStatus, Holder},
+        common::{PageQuery, PartnerSlot, StoredEnum},
+        couples::{self, CoupleView, RecoveryRole},
+        lapses::{self, LapseKind, LapseView},
+        milestones,
+        notes::{self, NoteStatus, RiskLevel},
+        plans::{self, PlanContentView, TimelineWhen, TimelineWho},
+        safety_plans,
+        sessions,
+    },
+};
+
+/// Said on every page of every PDF Tandem makes.
+pub const NOTICE: &str = "Confidential: this is a protected substance use disorder treatment record. \
+    It may not be shared further without the written consent of the person it concerns, except as the law allows.";
+
+fn name_of(couple: &CoupleView, slot: PartnerSlot) -> String {
+    couple
+        .partners
+        .iter()
+        .find(|p| p.slot == slot)
+        .map(|p| p.preferred_name.clone().unwrap_or_else(|| p.full_name.clone()))
+        .unwrap_or_else(|| "Partner".into())
+}
+
+fn role_words(role: RecoveryRole) -> &'static str {
+    match role {
+        RecoveryRole::InRecovery => "partner in recovery",
+        RecoveryRole::Supporting => "supporting partner",
+    }
+}
+
+fn when_words(when: TimelineWhen) -> &'static str {
+    match when {
+        TimelineWhen::Immediately => "Right away (first 24 hours)",
+        TimelineWhen::FirstWeek => "In the first week",
+        TimelineWhen::FirstMonth => "In the first month",
+    }
+}
+
+fn risk_words(level: RiskLevel) -> Option<&'static str> {
+    match level {
+        RiskLevel::None => None,
+        RiskLevel::Low => Some("low"),
+        RiskLevel::Moderate => Some("moderate"),
+        RiskLevel::High => Some("HIGH"),
+    }
+}
+
+fn local(at: OffsetDateTime, time_zone: &str) -> String {
+    crate::web::local_time(at, time_zone)
+}
+
+/// The session-prep summary: what a counselor needs in the five minutes
+/// before a joint session.
+pub async fn session_prep(
+    state: &AppState,
+    access: &CoupleAccess,
+    practice: &str,
+    time_zone: &str,
+    prepared_for: &str,
+) -> Result<Document, AppError> {
+    let couple = couples::view(access).await?;
+    let today = milestones::practice_today(state, time_zone);
+    let sobriety = milestones::sobriety(state, access, time_zone).await?;
+    let recent = PageQuery { limit: Some(200), cursor: None };
+    let now = state.clock.now();
+    let last_session = sessions::list(access, &recent)
+        .await?
+        .items
+        .into_iter()
+        .filter(|s| s.starts_at < now)
+        .max_by_key(|s| s.starts_at);
+    let since: Date = last_session.as_ref().map_or(couple.care_started_on, |s| s.starts_at.date());
+    let all_lapses = lapses::all_visible(&access.db(), access).await?;
+    let plan = plans::current_content(&access.db(), access).await?;
+    let boundaries = boundaries::list(access, &recent).await?.items;
+    let notes = notes::list(access, None, &recent).await?.items;
+    let last_note = notes.iter().filter(|n| n.status == NoteStatus::Signed).max_by_key(|n| n.signed_at);
+
+    let mut b = Vec::new();
+    b.push(Block::Heading("The couple".into()));
+    let mut facts = vec![
+        ("Couple".to_owned(), couple.label.clone()),
+        ("Status".to_owned(), couple.status.as_str()),
+        ("In care since".to_owned(), format!("{} ({} days)", couple.care_started_on, (today - couple.care_started_on).whole_days().max(0))),
+        ("Care team".to_owned(), couple.care_team.iter().map(|m| m.display_name.as_str()).collect::<Vec<_>>().join(", ")),
+        (
+            "Last session".to_owned(),
+            last_session.as_ref().map_or("none yet".into(), |s| local(s.starts_at, time_zone)),
+        ),
+    ];
+    for p in &couple.partners {
+        facts.push((
+            format!("Partner {}", p.slot.as_str().to_uppercase()),
+            format!("{} ({})", p.full_name, role_words(p.recovery_role)),
+        ));
+    }
+    b.push(Block::KeyValues(facts));
+
+    b.push(Block::Heading("Sobriety and milestones".into()));
+    for s in &sobriety.partners {
+        let reached = s.reached.iter().map(|m| m.label.as_str()).collect::<Vec<_>>().join(", ");
+        let mut kv = vec![
+            ("Current streak".to_owned(), format!("{} days (sober since {})", s.current_streak_days, s.sober_since)),
+            ("Total abstinent days".to_owned(), format!("{} of {} days in care", s.total_abstinent_days, s.days_in_care)),
+            ("Milestones reached".to_owned(), if reached.is_empty() { "none yet".into() } else { reached }),
+        ];
+        if let Some(next) = &s.next {
+            kv.push(("Next milestone".to_owned(), format!("{} on {} ({} days to go)", next.label, next.on, next.days_to_go)));
+        }
+        b.push(Block::SubHeading(name_of(&couple, s.partner)));
+        b.push(Block::KeyValues(kv));
+    }
+    if !sobriety.custom_milestones.is_empty() {
+        b.push(Block::Bullets(sobriety.custom_milestones.iter().map(|m| format!("{}: {}", m.achieved_on, m.title)).collect()));
+    }
+
+    b.push(Block::Heading("Lapses since the last session".into()));
+    let new_lapses: Vec<&LapseView> = all_lapses.iter().filter(|l| l.occurred_on >= since).collect();
+    if new_lapses.is_empty() {
+        b.push(Block::Paragraph("None recorded.".into()));
+    } else {
+        b.push(Block::Bullets(
+            new_lapses
+                .iter()
+                .map(|l| {
+                    let kind = if l.kind == LapseKind::Relapse { "relapse" } else { "lapse" };
+                    let learned = l.learned.as_deref().map(|t| format!(" Learned: {t}")).unwrap_or_default();
+                    format!("{} ({} day(s), {}), {}: {}.{learned}", l.occurred_on, l.days, kind, name_of(&couple, l.partner), l.substance)
+                })
+                .collect(),
+        ));
+    }
+
+    b.push(Block::Heading("Boundaries".into()));
+    if boundaries.is_empty() {
+        b.push(Block::Paragraph("No boundaries yet.".into()));
+    }
+    for boundary in boundaries.iter().filter(|x| x.status != BoundaryStatus::Retired) {
+        let holder = match boundary.holder {
+            Holder::PartnerA => name_of(&couple, PartnerSlot::A),
+            Holder::PartnerB => name_of(&couple, PartnerSlot::B),
+            Holder::Both => "Both".into(),
+        };
+        let changed = if boundary.current.created_at.date() >= since && boundary.current.number > 1 {
+            " (reworded since the last session)"
+        } else {
+            ""
+        };
+        b.push(Block::Bullets(vec![format!(
+            "{holder}, {}{changed}: {} Consequence: {}",
+            status_words(boundary.status),
+            boundary.current.statement,
+            boundary.current.consequence
+        )]));
+    }
+
+    b.push(Block::Heading("Relapse-prevention plan: key points".into()));
+    match &plan {
+        None => b.push(Block::Paragraph("No plan yet.".into())),
+        Some(plan) => plan_key_points(&mut b, plan, new_lapses.last().and_then(|l| l.timeline_step)),
+    }
+
+    b.push(Block::Heading("From the last note".into()));
+    match last_note {
+        None => b.push(Block::Paragraph("No signed note yet.".into())),
+        Some(note) => {
+            let homework = note.content.homework.as_ref().map_or("none set".into(), |h| h.text.clone());
+            b.push(Block::KeyValues(vec![("Homework".into(), homework)]));
+        }
+    }
+
+    b.push(Block::Heading("Open risks".into()));
+    let mut risks = Vec::new();
+    if let Some(note) = last_note {
+        for block in &note.content.partner_blocks {
+            if let Some(risk) = &block.risk {
+                for (what, level) in [("self-harm", risk.self_harm), ("intimate-partner violence", risk.partner_violence)] {
+                    if let Some(words) = risk_words(level) {
+                        risks.push(format!("{}: {what} risk {words}", name_of(&couple, block.partner)));
+                    }
+                }
+            }
+        }
+    }
+    let safety = safety_plans::list(access).await?;
+    if !safety.is_empty() {
+        risks.push(format!("{} safety plan(s) on file", safety.len()));
+    }
+    if risks.is_empty() {
+        risks.push("No open risks recorded at the last screen.".into());
+    }
+    b.push(Block::Bullets(risks));
+
+    b.push(Block::Heading("Agenda".into()));
+    let mut agenda = vec!["Recovery contract: review the calendar together".to_owned()];
+    if !new_lapses.is_empty() {
+        agenda.push("The lapse: what happened, what was learned, which timeline step is under way".into());
+    }
+    if boundaries.iter().any(|x| matches!(x.status, BoundaryStatus::Proposed | BoundaryStatus::Revised)) {
+        agenda.push("Boundaries waiting for agreement".into());
+    }
+    if last_note.is_some_and(|n| n.content.homework.is_some()) {
+        agenda.push("Homework from last time".into());
+    }
+    if let Some(review) = plan.as_ref().and_then(|p| p.review_on).filter(|r| (*r - today).whole_days() <= 14) {
+        agenda.push(format!("Plan review due {review}"));
+    }
+    agenda.push("Celebrate progress; next steps".into());
+    b.push(Block::Bullets(agenda));
+
+    Ok(Document {
+        title: "Session-prep summary".into(),
+        practice: practice.into(),
+        made_for: format!("Prepared for {prepared_for}"),
+        generated_at: local(now, time_zone),
+        notice: NOTICE.into(),
+        blocks: b,
+    })
+}
+
+fn status_words(status: BoundaryStatus) -> &'static str {
+    match status {
+        BoundaryStatus::Proposed => "proposed, waiting for agreement",
+        BoundaryStatus::Agreed => "agreed by both",
+        BoundaryStatus::Revised => "reworded, waiting for agreement",
+        BoundaryStatus::Retired => "retired",
+    }
+}
+
+fn plan_key_points(b: &mut Vec<Block>, plan: &PlanContentView, step: Option<TimelineWhen>) {
+    if let Some(s) = plan.high_risk_situations.as_ref().filter(|s| !s.items.is_empty()) {
+        b.push(Block::SubHeading("High-risk situations".into()));
+        b.push(Block::Bullets(
+            s.items
+                .iter()
+                .map(|h| match &h.coping_skill {
+                    Some(skill) => format!("{} ({}): {skill}", h.situation, h.response.as_str()),
+                    None => format!("{} ({})", h.situation, h.response.as_str()),
+                })
+                .collect(),
+        ));
+    }
+    if let Some(s) = plan.warning_signs.as_ref().filter(|s| !s.items.is_empty()) {
+        b.push(Block::SubHeading("Early warning signs".into()));
+        b.push(Block::Bullets(s.items.iter().map(|w| format!("{}: {}", w.sign, w.what_to_do)).collect()));
+    }
+    if let Some(s) = plan.support_people.as_ref().filter(|s| !s.items.is_empty()) {
+        b.push(Block::SubHeading("Support people".into()));
+        b.push(Block::Bullets(
+            s.items
+                .iter()
+                .map(|p| format!("{} ({}) {}", p.name, p.role, p.phone.clone().unwrap_or_default()).trim_end().to_owned())
+                .collect(),
+        ));
+    }
+    if let Some(timeline) = plan.lapse_response.as_ref() {
+        let step = step.unwrap_or(TimelineWhen::Immediately);
+        let now: Vec<String> = timeline
+            .items
+            .iter()
+            .filter(|t| t.when == step)
+            .map(|t| format!("{}: {}", who_words(t.who), t.action))
+            .collect();
+        if !now.is_empty() {
+            b.push(Block::SubHeading(format!("Lapse response: {}", when_words(step).to_lowercase())));
+            b.push(Block::Bullets(now));
+        }
+    }
+}
+
+fn who_words(who: TimelineWho) -> &'static str {
+    match who {
+        TimelineWho::PartnerInRecovery => "Partner in recovery",
+        TimelineWho::SupportingPartner => "Supporting partner",
+        TimelineWho::Counselor => "Counselor",
+    }
+}
+
+/// A partner's plan, in plain words: what that partner's audience allows.
+/// `access` must see as that partner does (see `CoupleAccess::as_partner`).
+pub async fn partner_plan(
+    state: &AppState,
+    access: &CoupleAccess,
+    slot: PartnerSlot,
+    practice: &str,
+    time_zone: &str,
+) -> Result<Document, AppError> {
+    let couple = couples::view(access).await?;
+    let me = couple.partners.iter().find(|p| p.slot == slot).ok_or(AppError::NotFound)?;
+    let my_role = match me.recovery_role {
+        RecoveryRole::InRecovery => TimelineWho::PartnerInRecovery,
+        RecoveryRole::Supporting => TimelineWho::SupportingPartner,
+    };
+    let name = name_of(&couple, slot);
+    let plan = plans::current_content(&access.db(), access).await?;
+    let mut b = Vec::new();
+    b.push(Block::Paragraph(format!(
+        "{name}, this is your copy of the plan you made with your counselor. Keep it somewhere you can find it on a hard day."
+    )));
+    if let Some(plan) = &plan {
+        let texts = |b: &mut Vec<Block>, heading: &str, items: &[String]| {
+            if !items.is_empty() {
+                b.push(Block::Heading(heading.into()));
+                b.push(Block::Bullets(items.to_vec()));
+            }
+        };
+        if let Some(s) = &plan.reasons_for_recovery {
+            texts(&mut b, "Why we are doing this", &s.items);
+        }
+        if let Some(s) = plan.high_risk_situations.as_ref().filter(|s| !s.items.is_empty()) {
+            b.push(Block::Heading("Situations that raise the risk, and what we will do".into()));
+            b.push(Block::Bullets(
+                s.items
+                    .iter()
+                    .map(|h| match &h.coping_skill {
+                        Some(skill) => format!("{}: {}", h.situation, skill),
+                        None => h.situation.clone(),
+                    })
+                    .collect(),
+            ));
+        }
+        if let Some(s) = plan.warning_signs.as_ref().filter(|s| !s.items.is_empty()) {
+            b.push(Block::Heading("Early warning signs".into()));
+            b.push(Block::Bullets(s.items.iter().map(|w| format!("{}: {}", w.sign, w.what_to_do)).collect()));
+        }
+        if let Some(s) = &plan.coping_strategies {
+            texts(&mut b, "What helps", &s.items);
+        }
+        if let Some(s) = &plan.daily_habits {
+            texts(&mut b, "Every day", &s.items);
+        }
+        if let Some(s) = &plan.meetings_and_medications {
+            texts(&mut b, "Meetings and medication", &s.items);
+        }
+        if let Some(timeline) = plan.lapse_response.as_ref().filter(|t| !t.items.is_empty()) {
+            b.push(Block::Heading("If a lapse happens".into()));
+            for when in [TimelineWhen::Immediately, TimelineWhen::FirstWeek, TimelineWhen::FirstMonth] {
+                let steps: Vec<_> = timeline.items.iter().filter(|t| t.when == when).collect();
+                if steps.is_empty() {
+                    continue;
+                }
+                b.push(Block::SubHeading(when_words(when).into()));
+                // Your own steps first, in your words.
+                let mut lines: Vec<String> = steps.iter().filter(|t| t.who == my_role).map(|t| format!("You: {}", t.action)).collect();
+                lines.extend(steps.iter().filter(|t| t.who != my_role).map(|t| {
+                    let who = match t.who {
+                        TimelineWho::Counselor => "Your counselor".to_owned(),
+                        _ => name_of(&couple, slot.other()),
+                    };
+                    format!("{who}: {}", t.action)
+                }));
+                b.push(Block::Bullets(lines));
+            }
+        }
+        if let Some(s) = &plan.supporting_partner_care {
+            texts(&mut b, "Taking care of yourself", &s.items);
+        }
+        if let Some(s) = plan.support_people.as_ref().filter(|s| !s.items.is_empty()) {
+            b.push(Block::Heading("People to call".into()));
+            b.push(Block::KeyValues(
+                s.items
+                    .iter()
+                    .map(|p| {
+                        let when = p.reachable.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+                        (format!("{} ({})", p.name, p.role), format!("{}{when}", p.phone.clone().unwrap_or_else(|| "no phone".into())))
+                    })
+                    .collect(),
+            ));
+        }
+    } else {
+        b.push(Block::Paragraph("Your plan has not been written yet. Ask your counselor at your next session.".into()));
+    }
+    let mut crisis: Vec<(String, String)> = Vec::new();
+    for plan in safety_plans::list(access).await? {
+        if plan.content.warning_signs.is_empty() && plan.content.professionals_and_crisis_lines.is_empty() {
+            continue;
+        }
+        b.push(Block::Heading("Your safety plan".into()));
+        let c = &plan.content;
+        for (heading, items) in [
+            ("Warning signs", &c.warning_signs),
+            ("Things I can do on my own", &c.internal_coping),
+            ("People and places that help me take my mind off it", &c.distraction_people_and_places),
+            ("Making my surroundings safe", &c.making_environment_safe),
+        ] {
+            if !items.is_empty() {
+                b.push(Block::SubHeading(heading.into()));
+                b.push(Block::Bullets(items.clone()));
+            }
+        }
+        for contact in c.people_to_ask_for_help.iter().chain(&c.professionals_and_crisis_lines) {
+            crisis.push((contact.name.clone(), contact.phone.clone().unwrap_or_default()));
+        }
+        if let Some(reasons) = &c.reasons_for_living {
+            b.push(Block::SubHeading("What matters most to me".into()));
+            b.push(Block::Paragraph(reasons.clone()));
+        }
+    }
+    b.push(Block::Heading("In a crisis".into()));
+    crisis.dedup();
+    if !crisis.is_empty() {
+        b.push(Block::KeyValues(crisis));
+    }
+    b.push(Block::Paragraph("If you or someone else is in immediate danger, call your local emergency number now.".into()));
+    Ok(Document {
+        title: "My plan".into(),
+        practice: practice.into(),
+        made_for: format!("Prepared for {} ({})", me.full_name, role_words(me.recovery_role)),
+        generated_at: local(state.clock.now(), time_zone),
+        notice: NOTICE.into(),
+        blocks: b,
+    })
+}
