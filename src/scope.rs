@@ -33,6 +33,11 @@ pub trait VersionedRow: EntityTrait {
     fn version_column() -> Self::Column;
 }
 
+/// A couple's record whose readers are named by an `audience` column.
+pub trait SharedRecord: CoupleOwned + VersionedRow {
+    fn audience_column() -> Self::Column;
+}
+
 macro_rules! practice_owned {
     ($($table:ident),+ $(,)?) => {$(
         impl PracticeOwned for $table::Entity {
@@ -108,6 +113,18 @@ couple_owned![
     session_notes,
     therapy_sessions,
 ];
+
+macro_rules! shared_record {
+    ($($table:ident),+ $(,)?) => {$(
+        impl SharedRecord for $table::Entity {
+            fn audience_column() -> Self::Column {
+                $table::Column::Audience
+            }
+        }
+    )+};
+}
+
+shared_record![boundaries, lapses, safety_plans];
 
 versioned_row![
     recovery_contracts,

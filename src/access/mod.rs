@@ -23,8 +23,8 @@ use crate::{
     auth::CurrentMember,
     error::AppError,
     practice::Role,
-    records::common::{Audience, PartnerSlot},
-    scope::{CoupleOwned, PracticeScope, VersionedRow},
+    records::common::{Audience, PartnerSlot, StoredEnum},
+    scope::{CoupleOwned, PracticeScope, SharedRecord, VersionedRow},
 };
 
 /// How the caller stands to a couple.
@@ -139,7 +139,6 @@ impl CoupleAccess {
 
     /// The audiences the caller may read, for filtering in SQL.
     pub fn visible_audiences(&self) -> Vec<String> {
-        use crate::records::common::StoredEnum;
         [Audience::Clinician, Audience::Couple, Audience::PartnerA, Audience::PartnerB]
             .into_iter()
             .filter(|a| self.sees(*a))
@@ -173,6 +172,19 @@ impl CoupleAccess {
             .filter(E::couple_column().eq(self.couple.id))
             .filter(E::id_column().eq(id))
             .filter(E::version_column().eq(expected))
+    }
+
+    /// Record `id` of this couple, read through `db`, if the caller may see
+    /// its audience; "not found" otherwise, as if it did not exist.
+    pub async fn shared_record<E: SharedRecord>(&self, db: &impl ConnectionTrait, id: Uuid) -> Result<E::Model, AppError> {
+        use sea_orm::ModelTrait;
+        let row = self.records::<E>().filter(E::id_column().eq(id)).one(db).await?.ok_or(AppError::NotFound)?;
+        let audience = match row.get(E::audience_column()) {
+            sea_orm::Value::String(Some(stored)) => Audience::from_stored(&stored)?,
+            other => return Err(anyhow::anyhow!("audience column holds {other:?}").into()),
+        };
+        self.require_sees(audience)?;
+        Ok(row)
     }
 
     /// "Not found" unless the caller may read an item shared with `audience`.
@@ -401,7 +413,6 @@ async fn relation(
             .one(db)
             .await?;
         if let Some(partner) = partner {
-            use crate::records::common::StoredEnum;
             return Ok(Some(Relation::Partner(PartnerSlot::from_stored(&partner.slot)?)));
         }
     }

@@ -182,14 +182,7 @@ fn version_view(v: boundary_versions::Model) -> BoundaryVersionView {
 }
 
 async fn load_row(db: &impl ConnectionTrait, access: &CoupleAccess, id: Uuid) -> Result<boundaries::Model, AppError> {
-    let row = access
-        .records::<boundaries::Entity>()
-        .filter(boundaries::Column::Id.eq(id))
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    access.require_sees(Audience::from_stored(&row.audience)?)?;
-    Ok(row)
+    access.shared_record::<boundaries::Entity>(db, id).await
 }
 
 async fn to_view(db: &impl ConnectionTrait, access: &CoupleAccess, row: boundaries::Model) -> Result<BoundaryView, AppError> {

@@ -185,14 +185,7 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: LapseInput) 
 }
 
 pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<LapseView, AppError> {
-    let row = access
-        .records::<lapses::Entity>()
-        .filter(lapses::Column::Id.eq(id))
-        .one(&access.db())
-        .await?
-        .ok_or(AppError::NotFound)?;
-    access.require_sees(Audience::from_stored(&row.audience)?)?;
-    to_view(row)
+    to_view(access.shared_record::<lapses::Entity>(&access.db(), id).await?)
 }
 
 /// Every lapse the caller may see, oldest first (for sobriety arithmetic).

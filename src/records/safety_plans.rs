@@ -166,14 +166,7 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: SafetyPlanIn
 }
 
 pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<SafetyPlanView, AppError> {
-    let row = access
-        .records::<safety_plans::Entity>()
-        .filter(safety_plans::Column::Id.eq(id))
-        .one(&access.db())
-        .await?
-        .ok_or(AppError::NotFound)?;
-    access.require_sees(Audience::from_stored(&row.audience)?)?;
-    to_view(row)
+    to_view(access.shared_record::<safety_plans::Entity>(&access.db(), id).await?)
 }
 
 pub async fn list(access: &CoupleAccess) -> Result<Vec<SafetyPlanView>, AppError> {
