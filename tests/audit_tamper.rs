@@ -44,7 +44,8 @@ async fn chain(app: &TestApp) -> Uuid {
 }
 
 async fn verify(app: &TestApp, practice: Uuid) -> tandem::audit::checkpoints::Verification {
-    tandem::audit::checkpoints::verify(&app.state.db, &app.state.checkpoint_key.verifying(), practice).await.unwrap()
+    let expect = tandem::audit::expectation(&app.state);
+    tandem::audit::checkpoints::verify(&app.state.db, &app.state.checkpoint_key.verifying(), practice, expect).await.unwrap()
 }
 
 async fn sql(db: &DatabaseConnection, statement: &str) {
@@ -137,7 +138,25 @@ async fn a_forged_checkpoint_is_caught(app: TestApp) {
     assert_caught(&app, id, 15, "a checkpoint signed with another key").await;
 }
 
+async fn removing_every_checkpoint_is_caught_once_entries_age(app: TestApp) {
+    let id = chain(&app).await;
+    // Rewrite the chain and remove every checkpoint that could contradict it.
+    let p = id_sql(&app, id);
+    sql(&app.state.db, &format!("DELETE FROM audit_checkpoints WHERE practice_id = {p}")).await;
+    sql(&app.state.db, &format!("DELETE FROM access_events WHERE practice_id = {p}")).await;
+    sql(&app.state.db, &format!("DELETE FROM audit_heads WHERE practice_id = {p}")).await;
+    for _ in 0..15 {
+        tandem::audit::record(&app.state.db, &[event(id)]).await.unwrap();
+    }
+    // Fresh entries may still be waiting for their first checkpoint...
+    assert!(verify(&app, id).await.ok());
+    // ...but not for hours.
+    app.clock.advance(time::Duration::hours(2));
+    assert_caught(&app, id, 1, "removing every checkpoint").await;
+}
+
 both!(
+    removing_every_checkpoint_is_caught_once_entries_age,
     a_changed_column_is_caught,
     a_deleted_entry_is_caught,
     an_inserted_entry_is_caught,

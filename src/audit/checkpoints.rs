@@ -115,8 +115,18 @@ impl Verification {
     }
 }
 
-/// Walks the chain, then checks every checkpoint against it.
-pub async fn verify(db: &impl ConnectionTrait, key: &VerifyingKey, practice_id: Uuid) -> Result<Verification, DbErr> {
+/// What verification expects of checkpoints: entries older than
+/// `max_unsigned_age` at `now` must be covered by a checkpoint, so removing
+/// every checkpoint (to hide a rewritten chain) does not go unnoticed.
+#[derive(Clone, Copy, Debug)]
+pub struct Expectation {
+    pub now: OffsetDateTime,
+    pub max_unsigned_age: time::Duration,
+}
+
+/// Walks the chain, then checks every checkpoint against it, and that old
+/// entries are covered by one.
+pub async fn verify(db: &impl ConnectionTrait, key: &VerifyingKey, practice_id: Uuid, expect: Expectation) -> Result<Verification, DbErr> {
     let report = chain::walk(db, practice_id).await?;
     let mut result = Verification {
         practice_id,
@@ -134,6 +144,7 @@ pub async fn verify(db: &impl ConnectionTrait, key: &VerifyingKey, practice_id: 
         .order_by_asc(audit_checkpoints::Column::Seq)
         .all(db)
         .await?;
+    let covered = checkpoints.last().map_or(0, |cp| cp.seq);
     for cp in checkpoints {
         result.checkpoints_checked += 1;
         let signature = STANDARD
@@ -168,6 +179,22 @@ pub async fn verify(db: &impl ConnectionTrait, key: &VerifyingKey, practice_id: 
             result.problem = Some(format!("entry {} differs from the one signed at a checkpoint: the chain was replaced", cp.seq));
             return Ok(result);
         }
+    }
+    // The first entry no checkpoint covers must be recent: checkpoints are
+    // signed every few minutes, so an old unsigned entry means they were removed.
+    let first_unsigned = scope
+        .select::<access_events::Entity>()
+        .filter(access_events::Column::Seq.eq(covered + 1))
+        .one(db)
+        .await?;
+    if let Some(entry) = first_unsigned
+        && entry.occurred_at < expect.now - expect.max_unsigned_age
+    {
+        result.first_bad_seq = Some(entry.seq);
+        result.problem = Some(format!(
+            "entry {} is older than any checkpoint should allow: checkpoints are missing (if Tandem was stopped before it could sign them, compare the log with a backup before signing it again)",
+            entry.seq
+        ));
     }
     Ok(result)
 }
