@@ -42,6 +42,27 @@ async fn nothing_is_shown_or_changed_when_the_event_cannot_be_stored(app: TestAp
     assert_eq!(stored.location.as_deref(), Some("Room 2"), "the write was rolled back with its event");
 }
 
+/// A change that fails after it has written something is undone whole, and
+/// the failure is still logged.
+async fn a_write_that_fails_half_way_changes_nothing(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let path = format!("/api/v1/couples/{}/boundaries/{}", w.couple, w.shared_boundary);
+    let etag = w.client(Actor::PartnerA).get(&path).await.header("etag").unwrap().to_owned();
+    // Agreeing writes the agreement, then reads the boundary back with its
+    // log; without the log table the read fails after the write.
+    app.state.db.execute_unprepared("DROP TABLE boundary_events").await.unwrap();
+    let a = w.client(Actor::PartnerA);
+    let token = csrf(a).await;
+    let res = a
+        .send(Method::POST, &format!("{path}/agree"), &[("content-type", "application/json"), ("x-csrf-token", &token), ("if-match", &etag)], "{}".into())
+        .await;
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let stored = entity::boundaries::Entity::find_by_id(w.shared_boundary).one(&app.state.db).await.unwrap().unwrap();
+    assert!(stored.agreed_a_at.is_none(), "the agreement was rolled back with the failed request");
+    let failed = entity::access_events::Entity::find().all(&app.state.db).await.unwrap();
+    assert!(failed.iter().any(|e| e.action == "agree" && e.outcome == "failed" && e.status == 500));
+}
+
 /// Many appenders on separate connections: one gapless chain.
 async fn concurrent_appends_never_fork_the_chain(app: TestApp) {
     let practice = app.practice("busy").await;
@@ -214,6 +235,7 @@ async fn sign_ins_are_events(app: TestApp) {
 }
 
 both!(
+    a_write_that_fails_half_way_changes_nothing,
     nothing_is_shown_or_changed_when_the_event_cannot_be_stored,
     concurrent_appends_never_fork_the_chain,
     events_carry_no_clinical_text,
