@@ -25,12 +25,15 @@ fn http_get(port: u16, path: &str) -> String {
     response
 }
 
-struct Running(Child);
+/// Kills the server if a test fails before it stops it.
+struct Running(Option<Child>);
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -96,8 +99,8 @@ fn serves_prints_the_setup_link_and_stops_on_sigterm_within_the_grace_period() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut running = Running(child);
-    let stdout = running.0.stdout.take().unwrap();
+    let mut running = Running(Some(child));
+    let stdout = running.0.as_mut().unwrap().stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -131,17 +134,15 @@ fn serves_prints_the_setup_link_and_stops_on_sigterm_within_the_grace_period() {
     let mut stuck = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(stuck, "GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
 
-    let pid = running.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let stopping = Instant::now();
-    loop {
-        if let Some(status) = running.0.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status}");
-            break;
-        }
-        assert!(stopping.elapsed() < Duration::from_secs(15), "still running after SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut child = running.0.take().unwrap();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let (exited, exit) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = exited.send(child.wait());
+    });
+    // Grace is 2 s; well before 15 s the process must be gone.
+    let status = exit.recv_timeout(Duration::from_secs(15)).expect("still running after SIGTERM").unwrap();
+    assert!(status.success(), "exit status {status}");
     drop(stuck);
 }
 
