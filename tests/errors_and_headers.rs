@@ -122,12 +122,19 @@ async fn logs_carry_no_passwords_tokens_or_cookies() {
     browser.sign_in("logs", "admin@logs.example", "a wrong password, logged?").await;
     browser.sign_in("logs", "admin@logs.example", PASSWORD).await;
     let cookie = browser.cookies.get("tandem_session").unwrap().clone();
+    // Clinical traffic too: a couple, notes, plans, lapses, PDFs, a failure.
+    let mut w = crate::clinical_world::World::build(&app).await;
+    let base = format!("/api/v1/couples/{}", w.couple);
+    for path in ["", "/notes", "/plan", "/lapses", "/summary.pdf", "/nope"] {
+        w.client(crate::clinical_world::Actor::CareTeam).get(&format!("{base}{path}")).await;
+    }
 
     let logs = captured_logs();
     assert!(logs.contains("signed in"), "the capture saw the requests");
     assert!(logs.contains("request_id") && logs.contains("/api/v1/me"), "spans carry request id and route: {}", &logs[logs.len().saturating_sub(2000)..]);
     let token_part = link.rsplit('/').next().unwrap();
-    for secret_text in [PASSWORD, "a wrong password, logged?", &secret, &secret[4..], token_part, &cookie, "admin@logs.example"] {
+    for secret_text in [PASSWORD, "a wrong password, logged?", &secret, &secret[4..], token_part, &cookie, "admin@logs.example",
+        "CANARY_", "Okafor", "Marisol", "daily trust discussion", "dan@home.example"] {
         assert!(!logs.contains(secret_text), "logs contain {secret_text:?}");
     }
 }
