@@ -105,8 +105,7 @@ async fn create_token(
     let mut fields = Fields::default();
     let name = fields.check("name", tokens::parse_token_name(&body.name));
     let days = fields.check("expires_in_days", tokens::parse_days(body.expires_in_days));
-    fields.finish()?;
-    let (Some(name), Some(days)) = (name, days) else { unreachable!("checked above") };
+    let (name, days) = fields.finish_with(|| Some((name?, days?)))?;
     let created =
         tokens::create(&state.db, current.scope, current.id(), name, days, state.clock.now()).await?;
     Ok((

@@ -149,8 +149,7 @@ async fn invite(
     let mut fields = Fields::default();
     let email = fields.check("email", Email::parse(&body.email));
     let roles = fields.check("roles", parse_roles(&body.roles));
-    fields.finish()?;
-    let (Some(email), Some(roles)) = (email, roles) else { unreachable!("checked above") };
+    let (email, roles) = fields.finish_with(|| Some((email?, roles?)))?;
     let created = invitations::create(&state, current.scope, current.id(), email, roles).await?;
     Ok((
         StatusCode::CREATED,

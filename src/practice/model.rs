@@ -226,6 +226,14 @@ impl Fields {
     pub fn finish(self) -> Result<(), AppError> {
         if self.0.is_empty() { Ok(()) } else { Err(AppError::Invalid(self.0)) }
     }
+
+    /// Fails with every collected error; otherwise builds the value from the
+    /// checked fields, which are all `Some` once no check failed:
+    /// `let (a, b) = fields.finish_with(|| Some((a?, b?)))?;`
+    pub fn finish_with<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, AppError> {
+        self.finish()?;
+        build().ok_or_else(|| AppError::Internal(anyhow::anyhow!("a field passed its check without a value")))
+    }
 }
 
 #[cfg(test)]

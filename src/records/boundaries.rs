@@ -164,8 +164,7 @@ fn parse(input: &BoundaryInput) -> Result<Wording, AppError> {
     {
         fields.check::<()>("review_on", Err("review on or after the day it takes effect".into()));
     }
-    fields.finish()?;
-    let (Some(statement), Some(consequence)) = (statement, consequence) else { unreachable!("checked above") };
+    let (statement, consequence) = fields.finish_with(|| Some((statement?, consequence?)))?;
     Ok(Wording { statement, consequence })
 }
 

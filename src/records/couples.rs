@@ -223,8 +223,7 @@ pub async fn create(state: &AppState, audit: &AuditContext, current: &CurrentMem
     if input.partner_a.member_id.is_some() && input.partner_a.member_id == input.partner_b.member_id {
         fields.check::<()>("partner_b.member_id", Err("each partner needs their own account".into()));
     }
-    fields.finish()?;
-    let (Some(label), Some(a), Some(b)) = (label, a, b) else { unreachable!("checked above") };
+    let (label, a, b) = fields.finish_with(|| Some((label?, a?, b?)))?;
     check_portal_account(&state.db, current, "partner_a.member_id", a.member_id).await?;
     check_portal_account(&state.db, current, "partner_b.member_id", b.member_id).await?;
 
@@ -425,8 +424,7 @@ pub async fn update_partner(
 ) -> Result<PartnerView, AppError> {
     let mut fields = Fields::default();
     let parsed = parse_partner(&mut fields, "", &input);
-    fields.finish()?;
-    let Some(p) = parsed else { unreachable!("checked above") };
+    let p = fields.finish_with(|| parsed)?;
     check_portal_account(&access.db(), current, "member_id", p.member_id).await?;
     let other = access
         .records::<partners::Entity>()

@@ -115,10 +115,7 @@ fn parse(input: &LapseInput) -> Result<Parsed, AppError> {
     let amount = f.check("amount", optional_text(input.amount.as_deref(), limits::SHORT));
     let setting = f.check("setting", optional_text(input.setting.as_deref(), limits::MEDIUM));
     let learned = f.check("learned", optional_text(input.learned.as_deref(), limits::LONG));
-    f.finish()?;
-    let (Some(days), Some(substance), Some(amount), Some(setting), Some(learned)) = (days, substance, amount, setting, learned) else {
-        unreachable!("checked above")
-    };
+    let (days, substance, amount, setting, learned) = f.finish_with(|| Some((days?, substance?, amount?, setting?, learned?)))?;
     Ok(Parsed { days, substance, amount, setting, learned })
 }
 

@@ -447,8 +447,7 @@ pub async fn add_addendum(state: &AppState, access: &CoupleAccess, id: Uuid, inp
     let mut fields = Fields::default();
     let reason = fields.check("reason", required_text(&input.reason, limits::SHORT));
     let text = fields.check("text", required_text(&input.text, limits::LONG));
-    fields.finish()?;
-    let (Some(reason), Some(text)) = (reason, text) else { unreachable!("checked above") };
+    let (reason, text) = fields.finish_with(|| Some((reason?, text?)))?;
     note_addenda::ActiveModel {
         id: Set(Uuid::now_v7()),
         practice_id: Set(access.scope.practice_id()),

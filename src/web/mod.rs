@@ -156,8 +156,9 @@ async fn setup_submit(
     let display_name = fields.check("display_name", parse_name(&form.display_name));
     let email = fields.check("email", Email::parse(&form.email));
     let password = fields.check("password", parse_new_password(&form.password));
-    let result = match (fields.finish(), practice_name, slug, time_zone, display_name, email, password) {
-        (Ok(()), Some(name), Some(slug), Some(time_zone), Some(display_name), Some(email), Some(password)) => {
+    let checked = fields.finish_with(|| Some((practice_name?, slug?, time_zone?, display_name?, email?, password?)));
+    let result = match checked {
+        Ok((name, slug, time_zone, display_name, email, password)) => {
             setup::complete_setup(
                 &state,
                 &form.token,
@@ -166,8 +167,7 @@ async fn setup_submit(
             )
             .await
         }
-        (Err(err), ..) => Err(err),
-        _ => unreachable!("every field was checked"),
+        Err(err) => Err(err),
     };
     match result {
         Ok(member) => {
@@ -330,12 +330,9 @@ async fn join_submit(
     let mut fields = Fields::default();
     let display_name = fields.check("display_name", parse_name(&form.display_name));
     let password = fields.check("password", parse_new_password(&form.password));
-    let result = match (fields.finish(), display_name, password) {
-        (Ok(()), Some(display_name), Some(password)) => {
-            invitations::accept(&state, &token, display_name, password).await
-        }
-        (Err(err), ..) => Err(err),
-        _ => unreachable!("every field was checked"),
+    let result = match fields.finish_with(|| Some((display_name?, password?))) {
+        Ok((display_name, password)) => invitations::accept(&state, &token, display_name, password).await,
+        Err(err) => Err(err),
     };
     match result {
         Ok(member) => {
@@ -443,12 +440,9 @@ async fn invite_submit(
             .collect::<Result<Vec<_>, _>>()
             .and_then(Roles::new),
     );
-    let result = match (fields.finish(), email, roles) {
-        (Ok(()), Some(email), Some(roles)) => {
-            invitations::create(&state, current.scope, current.id(), email, roles).await
-        }
-        (Err(err), ..) => Err(err),
-        _ => unreachable!("every field was checked"),
+    let result = match fields.finish_with(|| Some((email?, roles?))) {
+        Ok((email, roles)) => invitations::create(&state, current.scope, current.id(), email, roles).await,
+        Err(err) => Err(err),
     };
     let draft = match result {
         Ok(created) => InviteDraft {
@@ -575,8 +569,8 @@ async fn token_submit(
             .map_err(|_| "enter a number of days".to_owned())
             .and_then(|d| tokens::parse_days(Some(d))),
     );
-    let draft = match (fields.finish(), name, days) {
-        (Ok(()), Some(name), Some(days)) => {
+    let draft = match fields.finish_with(|| Some((name?, days?))) {
+        Ok((name, days)) => {
             let created =
                 tokens::create(&state.db, current.scope, current.id(), name, days, state.clock.now()).await?;
             TokenDraft {
@@ -586,14 +580,13 @@ async fn token_submit(
                 new_secret: Some(created.secret),
             }
         }
-        (Err(AppError::Invalid(errors)), ..) => TokenDraft {
+        Err(AppError::Invalid(errors)) => TokenDraft {
             name: form.name,
             expires_in_days: form.expires_in_days,
             errors: errors.into(),
             new_secret: None,
         },
-        (Err(other), ..) => return Err(other.into()),
-        _ => unreachable!("every field was checked"),
+        Err(other) => return Err(other.into()),
     };
     tokens_view(&state, &session, &current, draft).await
 }
