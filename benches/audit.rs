@@ -47,6 +47,7 @@ async fn fixture(url: &str) -> Fixture {
         config,
         Arc::new(tandem::clock::SystemClock),
         tandem::audit::checkpoints::CheckpointKey::generate(),
+        tandem::sealed::SealingKey::generate(),
     );
     tandem::demo::load(&state).await.expect("demo data");
     let couple = entity::couples::Entity::find().one(&state.db).await.unwrap().unwrap();

@@ -37,7 +37,16 @@ Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environ
                                database and its backups [default: data/audit-signing.key, created
                                on first start]
   TANDEM_AUDIT_CHECKPOINT_MINUTES  how often each practice's chain head is signed [default: 10]
-  TANDEM_EMERGENCY_ACCESS_MINUTES  how long an emergency access lasts [default: 60]";
+  TANDEM_EMERGENCY_ACCESS_MINUTES  how long an emergency access lasts [default: 60]
+  TANDEM_SECRET_KEY_FILE       key that seals stored secrets (identity providers' client secrets);
+                               keep it outside the database and its backups [default:
+                               data/secret.key, created on first start]
+  TANDEM_SSO_SECRET_DIR        a folder of files holding client secrets, which practice admins may
+                               name instead of entering a secret [default: none]
+  TANDEM_SSO_FLOW_MINUTES      a single sign-on must be finished within [default: 10]
+  TANDEM_SSO_HTTP_TIMEOUT_SECONDS  limit on each call to an identity provider [default: 10]
+  TANDEM_SSO_DISCOVERY_CACHE_MINUTES  how long providers' discovery documents and keys are kept
+                               [default: 10]";
 
 /// A value that must never be printed. `Debug` and `Display` show a placeholder.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +97,11 @@ pub struct Config {
     pub audit_key_file: PathBuf,
     pub audit_checkpoint_minutes: u32,
     pub emergency_access_minutes: u32,
+    pub secret_key_file: PathBuf,
+    pub sso_secret_dir: Option<PathBuf>,
+    pub sso_flow_minutes: u32,
+    pub sso_http_timeout_seconds: u64,
+    pub sso_discovery_cache_minutes: u32,
 }
 
 impl Default for Config {
@@ -112,6 +126,11 @@ impl Default for Config {
             audit_key_file: PathBuf::from("data/audit-signing.key"),
             audit_checkpoint_minutes: 10,
             emergency_access_minutes: 60,
+            secret_key_file: PathBuf::from("data/secret.key"),
+            sso_secret_dir: None,
+            sso_flow_minutes: 10,
+            sso_http_timeout_seconds: 10,
+            sso_discovery_cache_minutes: 10,
         }
     }
 }

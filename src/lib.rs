@@ -17,8 +17,11 @@ mod http;
 pub mod pdf;
 pub mod practice;
 pub mod records;
+mod key_file;
 pub mod scope;
+pub mod sealed;
 pub mod secret;
+pub mod sso;
 pub mod telemetry;
 pub mod web;
 
@@ -39,6 +42,10 @@ pub struct AppState {
     pub checkpoint_key: Arc<audit::checkpoints::CheckpointKey>,
     /// Stores the events of reads, several per commit.
     pub appender: audit::appender::Appender,
+    /// Seals secrets stored in the database; read from a file outside it.
+    pub sealing_key: Arc<sealed::SealingKey>,
+    /// Identity providers' discovery documents and keys, cached in this process.
+    pub sso: Arc<sso::Discovery>,
     /// Always true in the service. Only the benchmark harness turns it off,
     /// to measure what auditing reads costs; no setting reaches it.
     audit_reads: bool,
@@ -50,10 +57,24 @@ impl AppState {
         config: Config,
         clock: Arc<dyn Clock>,
         checkpoint_key: audit::checkpoints::CheckpointKey,
+        sealing_key: sealed::SealingKey,
     ) -> Self {
         // Must run inside a Tokio runtime: it starts the access-log appender.
         let appender = audit::appender::Appender::start(db.clone(), config.database_url.expose().clone());
-        Self { db, config: Arc::new(config), clock, checkpoint_key: Arc::new(checkpoint_key), appender, audit_reads: true }
+        let sso = sso::Discovery::new(
+            std::time::Duration::from_secs(config.sso_http_timeout_seconds.max(1)),
+            time::Duration::minutes(config.sso_discovery_cache_minutes.into()),
+        );
+        Self {
+            db,
+            config: Arc::new(config),
+            clock,
+            checkpoint_key: Arc::new(checkpoint_key),
+            appender,
+            sealing_key: Arc::new(sealing_key),
+            sso: Arc::new(sso),
+            audit_reads: true,
+        }
     }
 
     /// For the benchmark harness only: the same service without the events
@@ -72,7 +93,7 @@ impl AppState {
 /// The complete service: pages, API, health checks and the layers around them.
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
-        .merge(web::routes())
+        .merge(web::routes(state.clone()))
         .merge(api::router(state.clone()))
         .merge(health::routes());
     http::wrap(routes, state)

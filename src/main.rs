@@ -161,7 +161,8 @@ async fn connect(config: Config) -> anyhow::Result<AppState> {
     let conn = db::connect(&config).await?;
     db::migrate(&conn).await?;
     let key = CheckpointKey::load_or_create(&config.audit_key_file)?;
-    Ok(AppState::new(conn, config, Arc::new(SystemClock), key))
+    let sealing_key = tandem::sealed::SealingKey::load_or_create(&config.secret_key_file)?;
+    Ok(AppState::new(conn, config, Arc::new(SystemClock), key, sealing_key))
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -230,8 +231,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// Signs chain heads, verifies chains, deletes expired sessions and stale
-/// sign-in counters, on the checkpoint interval.
+/// Signs chain heads, verifies chains, deletes expired sessions, stale
+/// sign-in counters and unfinished single sign-ons, on the checkpoint interval.
 async fn housekeeping(state: AppState) {
     let store = DbSessionStore::new(state.db.clone(), state.clock.clone(), state.config.session_idle());
     let minutes = u64::from(state.config.audit_checkpoint_minutes.max(1));
@@ -249,6 +250,9 @@ async fn housekeeping(state: AppState) {
         }
         if let Err(err) = throttle::prune(&state).await {
             tracing::warn!(error = %err, "could not prune sign-in counters");
+        }
+        if let Err(err) = tandem::sso::flow::prune(&state).await {
+            tracing::warn!(error = %err, "could not delete unfinished single sign-ons");
         }
     }
 }

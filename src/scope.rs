@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use entity::{
     access_events, api_tokens, audit_checkpoints, audit_verifications, boundaries, boundary_events, boundary_versions, care_team_members, contract_checkins, couples,
-    custom_milestones, emergency_accesses, invitations, lapses, members, note_addenda, partners, private_notes,
-    recovery_contracts, relapse_plans, safety_plans, session_notes, supervisions, therapy_sessions,
+    custom_milestones, emergency_accesses, identity_providers, invitations, lapses, member_identities, members, note_addenda, partners, private_notes,
+    recovery_contracts, relapse_plans, safety_plans, session_notes, sso_flows, supervisions, therapy_sessions,
 };
 
 /// A table whose rows each belong to exactly one practice.
@@ -85,8 +85,10 @@ practice_owned![
     care_team_members,
     couples,
     custom_milestones,
+    identity_providers,
     invitations,
     lapses,
+    member_identities,
     members,
     note_addenda,
     partners,
@@ -94,6 +96,7 @@ practice_owned![
     relapse_plans,
     safety_plans,
     session_notes,
+    sso_flows,
     supervisions,
     therapy_sessions,
 ];

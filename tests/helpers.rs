@@ -85,6 +85,8 @@ pub fn test_config() -> Config {
 enum Store {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, name: String },
+    /// Another process's view of a database some other `TestApp` owns.
+    Borrowed,
 }
 
 impl Drop for Store {
@@ -159,9 +161,31 @@ impl TestApp {
         let db = tandem::db::connect(&config).await.expect("connect");
         tandem::db::migrate(&db).await.expect("migrate");
         let clock = ManualClock::new(time::OffsetDateTime::now_utc());
-        let state = AppState::new(db, config, Arc::new(clock.clone()), tandem::audit::checkpoints::CheckpointKey::generate());
+        let state = AppState::new(
+            db,
+            config,
+            Arc::new(clock.clone()),
+            tandem::audit::checkpoints::CheckpointKey::generate(),
+            tandem::sealed::SealingKey::generate(),
+        );
         let router = tandem::app(state.clone());
         Self { state, clock, router, _store: store }
+    }
+
+    /// A second Tandem process on the same database: its own connection
+    /// pool, caches and router; the same key files and clock.
+    pub async fn another_process(&self) -> TestApp {
+        let config = (*self.state.config).clone();
+        let db = tandem::db::connect(&config).await.expect("connect");
+        let state = AppState::new(
+            db,
+            config,
+            Arc::new(self.clock.clone()),
+            (*self.state.checkpoint_key).clone(),
+            (*self.state.sealing_key).clone(),
+        );
+        let router = tandem::app(state.clone());
+        TestApp { state, clock: self.clock.clone(), router, _store: Store::Borrowed }
     }
 
     pub fn client(&self) -> Client<'_> {

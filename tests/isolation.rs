@@ -14,10 +14,13 @@ const ID_ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/invitations/{id}"),
     ("DELETE", "/api/v1/tokens/{id}"),
     ("DELETE", "/api/v1/supervisions/{id}"),
+    ("GET", "/api/v1/identity-providers/{id}"),
+    ("PUT", "/api/v1/identity-providers/{id}"),
     ("POST", "/members/{id}/deactivate"),
     ("POST", "/members/{id}/reactivate"),
     ("POST", "/invitations/{id}/revoke"),
     ("POST", "/tokens/{id}/revoke"),
+    ("POST", "/identity-providers/{id}"),
 ];
 
 /// A route added with a path parameter but not listed above fails this
@@ -73,8 +76,15 @@ async fn foreign_ids_answer_not_found(app: TestApp) {
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
         res.json()["id"].as_str().unwrap().to_owned()
     };
+    let a_provider = {
+        let res = a.admin.json(Method::POST, "/api/v1/identity-providers", Some(provider_body("Alpha login"))).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+        res.json()["id"].as_str().unwrap().to_owned()
+    };
     let id_for = |path: &str| -> String {
-        if path.contains("supervisions") {
+        if path.contains("identity-providers") {
+            a_provider.clone()
+        } else if path.contains("supervisions") {
             a_supervision.clone()
         } else if path.contains("invitations") {
             a_invitation.clone()
@@ -89,7 +99,11 @@ async fn foreign_ids_answer_not_found(app: TestApp) {
         let path = template.replace("{id}", &id_for(template));
         let method: Method = method.parse().unwrap();
         let res = if path.starts_with("/api/") {
-            let body = (method == Method::PUT).then(|| serde_json::json!({"roles": ["client"]}));
+            let body = match (&method, path.contains("identity-providers")) {
+                (&Method::PUT, true) => Some(provider_body("Taken over")),
+                (&Method::PUT, false) => Some(serde_json::json!({"roles": ["client"]})),
+                _ => None,
+            };
             // Both ways of calling the API: session cookie and bearer token.
             let by_session = b_admin.json(method.clone(), &path, body.clone()).await;
             assert_eq!(by_session.status, StatusCode::NOT_FOUND, "{method} {path} (session): {}", by_session.text());
@@ -110,12 +124,19 @@ async fn foreign_ids_answer_not_found(app: TestApp) {
     assert!(invitations.contains("\"pending\""), "{invitations}");
     assert_eq!(a.admin.get("/api/v1/supervisions").await.json().as_array().unwrap().len(), 1);
     assert_eq!(Client::with_bearer(&app, &a_secret).get("/api/v1/me").await.status, StatusCode::OK);
+    let provider = a.admin.get(&format!("/api/v1/identity-providers/{a_provider}")).await.json();
+    assert_eq!(provider["display_name"], "Alpha login");
+    assert_eq!(provider["enabled"], true);
 
     // B's lists show none of A's rows.
     let b_members = b_admin.get("/api/v1/members").await.text();
     assert!(!b_members.contains("alpha.example"));
     let b_invitations = b_admin.get("/api/v1/invitations").await.text();
     assert!(!b_invitations.contains("alpha.example"), "{b_invitations}");
+    assert_eq!(b_admin.get("/api/v1/identity-providers").await.json(), serde_json::json!([]));
+    // A's provider is no button on B's sign-in page, and cannot be started there.
+    let start = format!("/p/beta/sso/{a_provider}/start");
+    assert_eq!(app.client().get(&start).await.status, StatusCode::NOT_FOUND);
 
     // Malformed ids are "not found" too, never a parser error.
     assert_eq!(b_admin.get("/api/v1/members/not-a-uuid").await.status, StatusCode::NOT_FOUND);
@@ -132,6 +153,10 @@ async fn a_token_acts_only_in_its_own_practice(app: TestApp) {
     let members = script.get("/api/v1/members").await.text();
     assert!(!members.contains("delta.example"));
     drop(b);
+}
+
+fn provider_body(name: &str) -> serde_json::Value {
+    serde_json::json!({"display_name": name, "issuer": "https://login.alpha.example", "client_id": "tandem", "client_secret": "alpha-secret-123"})
 }
 
 both!(foreign_ids_answer_not_found, a_token_acts_only_in_its_own_practice);

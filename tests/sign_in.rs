@@ -38,7 +38,7 @@ async fn sign_in_rotates_the_session_and_sign_out_ends_it(app: TestApp) {
     let mut copy = app.client();
     copy.cookies.insert("tandem_session".into(), after);
     assert_eq!(copy.get("/api/v1/me").await.status, StatusCode::OK);
-    let res = browser.submit("/", "/sign-out", &[]).await;
+    let res = browser.submit("/tokens", "/sign-out", &[]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(copy.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(browser.get("/").await.location(), Some("/sign-in"));

@@ -9,6 +9,7 @@ mod m20261123_000001_foundation;
 mod m20261123_000002_clinical_records;
 mod m20261123_000003_recovery_contract;
 mod m20261123_000004_access_log;
+mod m20261123_000005_single_sign_on;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_clinical_records::Migration),
             Box::new(m20261123_000003_recovery_contract::Migration),
             Box::new(m20261123_000004_access_log::Migration),
+            Box::new(m20261123_000005_single_sign_on::Migration),
         ]
     }
 }

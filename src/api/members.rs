@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{Json, Path, Problem};
 use crate::{
     AppState,
+    audit::RequestMeta,
     auth::CurrentMember,
     error::AppError,
     practice::{
@@ -90,11 +91,6 @@ struct RolesBody {
     roles: Vec<String>,
 }
 
-fn parse_roles(raw: &[String]) -> Result<Roles, String> {
-    let roles = raw.iter().map(|r| r.parse::<Role>()).collect::<Result<Vec<_>, _>>()?;
-    Roles::new(roles)
-}
-
 /// Replaces a member's roles.
 #[utoipa::path(put, path = "/members/{id}/roles", tag = "practice", params(("id" = Uuid, Path)),
     request_body = RolesBody,
@@ -102,12 +98,13 @@ fn parse_roles(raw: &[String]) -> Result<Roles, String> {
 async fn set_roles(
     State(state): State<AppState>,
     current: CurrentMember,
+    meta: RequestMeta,
     Path(id): Path<Uuid>,
     Json(body): Json<RolesBody>,
 ) -> Result<axum::Json<MemberView>, AppError> {
     admin(&current)?;
-    let roles = parse_roles(&body.roles).map_err(|e| AppError::invalid("roles", &e))?;
-    Ok(axum::Json(members::set_roles(&state, current.scope, current.id(), id, roles).await?))
+    let roles = Roles::parse_list(&body.roles).map_err(|e| AppError::invalid("roles", &e))?;
+    Ok(axum::Json(members::set_roles(&state, &current, id, roles, &meta).await?))
 }
 
 /// All invitations, newest first.
@@ -148,7 +145,7 @@ async fn invite(
     admin(&current)?;
     let mut fields = Fields::default();
     let email = fields.check("email", Email::parse(&body.email));
-    let roles = fields.check("roles", parse_roles(&body.roles));
+    let roles = fields.check("roles", Roles::parse_list(&body.roles));
     let (email, roles) = fields.finish_with(|| Some((email?, roles?)))?;
     let created = invitations::create(&state, current.scope, current.id(), email, roles).await?;
     Ok((

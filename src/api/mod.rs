@@ -5,6 +5,7 @@
 //! are RFC 9457 problem+json.
 
 mod clinical;
+mod identity_providers;
 mod members;
 mod me;
 
@@ -43,7 +44,7 @@ pub const CLINICAL: &str = "clinical";
     security(("bearer" = [])),
     tags(
         (name = "account", description = "The caller's own account and API tokens"),
-        (name = "practice", description = "Members, invitations and supervision (practice admins)"),
+        (name = "practice", description = "Members, invitations, supervision and sign-in providers (practice admins)"),
         (name = "clinical", description = "Couples and their clinical records")
     )
 )]
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             OpenApiRouter::new()
                 .merge(me::routes())
                 .merge(members::routes())
+                .merge(identity_providers::routes())
                 .merge(clinical::routes(state)),
         )
         .split_for_parts();

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use base64::{Engine, engine::general_purpose::STANDARD};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use sea_orm::{
@@ -40,23 +39,11 @@ impl CheckpointKey {
 
     /// Reads the key file, creating it (readable by its owner only) if it does not exist.
     pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
-        if path.exists() {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let bytes = STANDARD.decode(text.trim()).context("the audit key file is not base64")?;
-            let seed: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("the audit key file must hold 32 bytes"))?;
-            return Ok(Self(SigningKey::from_bytes(&seed)));
+        let (seed, created) = crate::key_file::load_or_create(path, "audit key")?;
+        let key = Self(SigningKey::from_bytes(&seed));
+        if created {
+            tracing::info!(key_id = %key.id(), "created a new audit checkpoint key");
         }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
-        let key = Self::generate();
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
-        std::io::Write::write_all(&mut file, STANDARD.encode(key.0.to_bytes()).as_bytes())?;
-        tracing::info!(key_id = %key.id(), "created a new audit checkpoint key");
         Ok(key)
     }
 

@@ -42,6 +42,8 @@ pub struct Actor {
 struct Recorded {
     actor: Option<Actor>,
     txn: Option<Arc<DatabaseTransaction>>,
+    /// The record a page's form created (an API POST names it in its body).
+    created: Option<Uuid>,
 }
 
 struct Inner {
@@ -89,6 +91,11 @@ impl AuditContext {
             actor.kind = Some(kind);
             actor.action = Some(action);
         }
+    }
+
+    /// Names the record a form created, for pages that answer with a redirect.
+    pub fn created(&self, id: Uuid) {
+        self.0.recorded.lock().expect("audit context lock").created = Some(id);
     }
 
     /// The request's write transaction, begun on first use. The event is
@@ -155,8 +162,11 @@ pub async fn record_requests(State(state): State<AppState>, req: Request, next: 
 
     let response = next.run(Request::from_parts(parts, body)).await;
     let status = response.status();
+    // A page's form answers a change it made with a redirect (Post/Redirect/Get).
+    let succeeded = status.is_success() || status.is_redirection();
     let recorded = ctx.take();
     let Some(actor) = recorded.actor else {
+        // (A redirect without a decision shows nothing: the sign-in redirect.)
         if status.is_success() {
             // A clinical route answered without asking the access module:
             // a bug, and its response must not leave unrecorded.
@@ -179,13 +189,13 @@ pub async fn record_requests(State(state): State<AppState>, req: Request, next: 
         role: actor.role,
         action: actor.action.unwrap_or(described.action).to_owned(),
         record_kind: Some(actor.kind.map(str::to_owned).unwrap_or(described.kind)),
-        record_id: described.record_id.or(created_id),
+        record_id: described.record_id.or(created_id).or(recorded.created),
         couple_id: actor.couple_id,
         // A record the caller may not see answers 404 like one that does not
         // exist; either way the caller was refused.
         outcome: if actor.denied || matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN) {
             "denied"
-        } else if status.is_success() {
+        } else if succeeded {
             "success"
         } else {
             "failed"
@@ -209,7 +219,7 @@ pub async fn record_requests(State(state): State<AppState>, req: Request, next: 
     };
     let event = std::slice::from_ref(&event);
     let stored = match txn {
-        Some(txn) if status.is_success() => match super::chain::append(&txn, event).await {
+        Some(txn) if succeeded => match super::chain::append(&txn, event).await {
             Ok(()) => txn.commit().await,
             Err(err) => Err(err),
         },

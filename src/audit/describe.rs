@@ -23,10 +23,27 @@ fn singular(segment: &str) -> String {
 
 const ACTIONS: [&str; 6] = ["sign", "cosign", "agree", "retire", "addenda", "events"];
 
+/// Words that end a page's route without naming a record: the form for a
+/// new record or for editing one shows what the record page shows.
+/// Records a couple has one of, edited in place.
+const DOCUMENTS: [&str; 2] = ["plan", "recovery-contract"];
+
+const FORM_PAGES: [&str; 2] = ["new", "edit"];
+
 pub fn describe(method: &str, route: &str, params: &[(String, String)]) -> Described {
-    let segments: Vec<&str> = route.trim_start_matches("/api/v1/").split('/').collect();
+    // API routes sit under /api/v1; web pages name the same records from the root.
+    let path = route.strip_prefix("/api/v1/").unwrap_or_else(|| route.trim_start_matches('/'));
+    let mut segments: Vec<&str> = path.split('/').collect();
+    if segments.len() > 1 && segments.last().is_some_and(|last| FORM_PAGES.contains(last)) {
+        segments.pop();
+    }
     let last = segments.last().copied().unwrap_or_default();
+    // Forms can only POST: on a page, posting to a record or to a couple's
+    // one-of-a-kind document changes it.
+    let page_post_to_record =
+        method == "POST" && !route.starts_with("/api/") && (last.starts_with('{') || DOCUMENTS.contains(&last));
     let action = match (method, last) {
+        _ if page_post_to_record => "update",
         ("GET", _) => "view",
         ("DELETE", _) => "delete",
         ("PUT" | "PATCH", _) => "update",
@@ -90,5 +107,26 @@ mod tests {
         assert_eq!((d.action, d.kind.as_str()), ("update", "private_note"));
         let d = describe("GET", "/api/v1/couples", &[]);
         assert_eq!((d.action, d.kind.as_str()), ("view", "couple"));
+    }
+
+    #[test]
+    fn pages_name_the_same_records_as_the_api() {
+        let c = "01a20963-6671-74b9-b5c6-034fb4254869";
+        let n = "01a20963-6681-7067-8c19-c578a911ea6f";
+        let both = p(&[("couple_id", c), ("note_id", n)]);
+        let d = describe("GET", "/couples/{couple_id}/notes/{note_id}/edit", &both);
+        assert_eq!((d.action, d.kind.as_str(), d.record_id.map(|i| i.to_string())), ("view", "note", Some(n.into())));
+        let d = describe("POST", "/couples/{couple_id}/notes/{note_id}", &both);
+        assert_eq!((d.action, d.kind.as_str()), ("update", "note"));
+        let d = describe("POST", "/couples/{couple_id}/notes/{note_id}/sign", &both);
+        assert_eq!((d.action, d.kind.as_str()), ("sign", "note"));
+        let d = describe("GET", "/couples/{couple_id}/boundaries/new", &both);
+        assert_eq!((d.action, d.kind.as_str(), d.record_id), ("view", "boundary", None));
+        let d = describe("POST", "/couples/{couple_id}/boundaries", &both);
+        assert_eq!((d.action, d.kind.as_str()), ("create", "boundary"));
+        let d = describe("GET", "/couples/{couple_id}", &both);
+        assert_eq!((d.action, d.kind.as_str(), d.record_id.is_some()), ("view", "couple", true));
+        let d = describe("POST", "/couples/{couple_id}/plan", &both);
+        assert_eq!((d.action, d.kind.as_str()), ("update", "plan"));
     }
 }

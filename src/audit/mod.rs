@@ -66,6 +66,50 @@ pub async fn verify_all(state: &crate::AppState, slug: Option<&str>) -> Result<V
     Ok(results)
 }
 
+/// Signs the head of one practice's chain, verifies the chain and stores the
+/// result: what a supervisor's "verify now" does, from the API or a page.
+pub async fn verify_practice(state: &crate::AppState, practice_id: uuid::Uuid) -> Result<checkpoints::Verification, DbErr> {
+    checkpoints::checkpoint(&state.db, &state.checkpoint_key, practice_id, state.clock.now()).await?;
+    let v = checkpoints::verify(&state.db, &state.checkpoint_key.verifying(), practice_id, expectation(state)).await?;
+    checkpoints::record(&state.db, &v, state.clock.now()).await?;
+    Ok(v)
+}
+
+/// An event about a member's own account or the practice's membership (a
+/// password or role change), not about a couple's records: the member acts
+/// in their practice roles.
+pub fn account_event(
+    current: &crate::auth::CurrentMember,
+    action: &str,
+    record_id: Option<uuid::Uuid>,
+    status: u16,
+    meta: &RequestMeta,
+    now: time::OffsetDateTime,
+) -> NewEvent {
+    let outcome = match status {
+        200..=399 => "success",
+        401 | 403 | 404 | 422 => "denied",
+        _ => "failed",
+    };
+    NewEvent {
+        practice_id: current.scope.practice_id(),
+        occurred_at: now,
+        member_id: Some(current.id()),
+        role: current.roles.to_stored(),
+        action: action.to_owned(),
+        record_kind: Some("member".into()),
+        record_id,
+        couple_id: None,
+        outcome: outcome.into(),
+        status,
+        client_addr: meta.client_addr.clone(),
+        user_agent: meta.user_agent.clone(),
+        request_id: meta.request_id.clone(),
+        reason: None,
+        emergency: false,
+    }
+}
+
 /// Entries may wait for a checkpoint for three checkpoint intervals (a
 /// restart or a missed round is not tampering); older unsigned entries are.
 pub fn expectation(state: &crate::AppState) -> checkpoints::Expectation {

@@ -1,19 +1,20 @@
 //! A practice's members as its admins manage them.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use entity::{members, supervisions};
+use entity::{members, practices, supervisions};
 
 use super::{Role, Roles};
 use crate::{
     AppState,
-    auth::{session_store::DbSessionStore, tokens},
+    audit::RequestMeta,
+    auth::{CurrentMember, session_store::DbSessionStore, tokens},
     error::AppError,
     scope::PracticeScope,
 };
@@ -78,7 +79,8 @@ pub async fn deactivate(
         return Err(AppError::Conflict("You cannot deactivate your own account.".into()));
     }
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::audit::begin_write(&state.db).await?;
+    ensure_another_admin(&txn, scope, &member).await?;
     let updated = if member.active {
         let mut active = member.into_active_model();
         active.active = Set(false);
@@ -109,23 +111,65 @@ pub async fn reactivate(state: &AppState, scope: PracticeScope, id: Uuid) -> Res
     updated.try_into()
 }
 
-/// Changes a member's roles. An admin cannot take away their own admin role.
+/// Changes a member's roles, as an access event in the same transaction. An
+/// admin cannot take away their own admin role, and no change may leave the
+/// practice without an active admin.
 pub async fn set_roles(
     state: &AppState,
-    scope: PracticeScope,
-    actor: Uuid,
+    current: &CurrentMember,
     id: Uuid,
     roles: Roles,
+    meta: &RequestMeta,
 ) -> Result<MemberView, AppError> {
-    let member = get(state, scope, id).await?;
-    if member.id == actor && !roles.contains(Role::Admin) {
+    let scope = current.scope;
+    let txn = crate::audit::begin_write(&state.db).await?;
+    let member = scope.by_id::<members::Entity>(id).one(&txn).await?.ok_or(AppError::NotFound)?;
+    if member.id == current.id() && !roles.contains(Role::Admin) {
         return Err(AppError::Conflict("You cannot remove your own admin role.".into()));
     }
+    if !roles.contains(Role::Admin) {
+        ensure_another_admin(&txn, scope, &member).await?;
+    }
+    let now = state.clock.now();
     let mut active = member.into_active_model();
     active.roles = Set(roles.to_stored());
-    active.updated_at = Set(state.clock.now());
-    active.update(&state.db).await?.try_into()
+    active.updated_at = Set(now);
+    let updated = active.update(&txn).await?;
+    let event = crate::audit::account_event(current, "role_change", Some(updated.id), 200, meta, now);
+    crate::audit::chain::append(&txn, &[event]).await?;
+    txn.commit().await?;
+    tracing::info!(member_id = %updated.id, "member roles changed");
+    updated.try_into()
 }
+
+/// Refuses a change that takes `member` out of the practice's admins when no
+/// other active admin is left. The practice's row is locked first (PostgreSQL;
+/// SQLite's write transaction is already exclusive), so two admins removing
+/// each other at the same moment cannot both succeed.
+async fn ensure_another_admin(
+    txn: &DatabaseTransaction,
+    scope: PracticeScope,
+    member: &members::Model,
+) -> Result<(), AppError> {
+    let is_admin = |m: &members::Model| m.active && Roles::from_stored(&m.roles).is_ok_and(|r| r.contains(Role::Admin));
+    if !is_admin(member) {
+        return Ok(());
+    }
+    practices::Entity::find_by_id(scope.practice_id()).lock_exclusive().one(txn).await?;
+    let others = scope
+        .select::<members::Entity>()
+        .filter(members::Column::Id.ne(member.id))
+        .filter(members::Column::Active.eq(true))
+        .all(txn)
+        .await?;
+    if others.iter().any(is_admin) {
+        Ok(())
+    } else {
+        Err(AppError::Conflict(LAST_ADMIN.into()))
+    }
+}
+
+pub const LAST_ADMIN: &str = "A practice needs at least one active admin: give someone else the admin role first.";
 
 /// A supervisor reviewing a counselor's work: they may read (never change)
 /// the records of couples that counselor cares for.

@@ -70,6 +70,11 @@ impl Roles {
         Ok(Self(set))
     }
 
+    /// Parses role names as a form or body sends them.
+    pub fn parse_list(raw: &[String]) -> Result<Self, String> {
+        Self::new(raw.iter().map(|r| r.parse::<Role>()).collect::<Result<Vec<_>, _>>()?)
+    }
+
     pub fn one(role: Role) -> Self {
         Self(BTreeSet::from([role]))
     }

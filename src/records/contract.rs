@@ -66,6 +66,8 @@ pub struct ContractView {
 
 crate::versioned!(ContractView);
 
+impl StoredEnum for TestResult {}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TestResult {

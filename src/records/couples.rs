@@ -323,6 +323,20 @@ pub async fn view(access: &CoupleAccess) -> Result<CoupleView, AppError> {
     })
 }
 
+/// Which client account gives each partner the portal (for the care team's edit form).
+pub async fn portal_accounts(access: &CoupleAccess) -> Result<Vec<(PartnerSlot, Option<Uuid>)>, AppError> {
+    if !access.is_clinician() {
+        return Err(AppError::NotFound);
+    }
+    access
+        .records::<partners::Entity>()
+        .all(&access.db())
+        .await?
+        .into_iter()
+        .map(|p| Ok((PartnerSlot::from_stored(&p.slot)?, p.member_id)))
+        .collect()
+}
+
 pub async fn care_team(access: &CoupleAccess) -> Result<Vec<CareTeamMember>, AppError> {
     let db = &access.db();
     let ids: Vec<Uuid> = access

@@ -63,6 +63,7 @@ pub enum RiskLevel {
 
 impl StoredEnum for NoteFormat {}
 impl StoredEnum for NoteStatus {}
+impl StoredEnum for RiskLevel {}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

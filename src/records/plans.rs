@@ -137,6 +137,9 @@ pub struct TimelineStep {
 impl StoredEnum for HighRiskCategory {}
 impl StoredEnum for PlannedResponse {}
 impl StoredEnum for TimelineWhen {}
+impl StoredEnum for TimelineWho {}
+impl StoredEnum for SignKind {}
+impl StoredEnum for NoticedBy {}
 
 section!(TextSection, String, "A list of short texts with an audience.");
 section!(HighRiskSection, HighRiskSituation, "High-risk situations and the planned response to each.");

@@ -2,6 +2,11 @@
 //! API uses, and render a template; validation errors re-render the form with
 //! the person's input and a message next to each field.
 
+pub mod account;
+pub mod clinical;
+mod identity_providers;
+pub mod review;
+mod sso;
 pub mod templates;
 
 use askama::Template;
@@ -39,13 +44,21 @@ use crate::{
 
 type PageResult = Result<Response, PageError>;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
+        .merge(audited(clinical::routes(), state.clone()))
+        .merge(audited(review::routes(), state.clone()))
+        .merge(account::routes())
         .route("/", get(home))
         .route("/static/tandem.css", get(stylesheet))
         .route("/setup", get(setup_form).post(setup_submit))
         .route("/sign-in", get(sign_in_form).post(sign_in_submit))
         .route("/sign-out", post(sign_out))
+        .route("/p/{slug}/sign-in", get(sso::practice_sign_in))
+        .route("/p/{slug}/sso/{provider}/start", get(sso::start))
+        .route("/p/{slug}/sso/callback", get(sso::callback))
+        .route("/identity-providers", get(identity_providers::page).post(identity_providers::create))
+        .route("/identity-providers/{id}", get(identity_providers::edit).post(identity_providers::update))
         .route("/join/{token}", get(join_form).post(join_submit))
         .route("/members", get(members_page))
         .route("/members/invite", post(invite_submit))
@@ -54,6 +67,13 @@ pub fn routes() -> Router<AppState> {
         .route("/invitations/{id}/revoke", post(revoke_invitation_submit))
         .route("/tokens", get(tokens_page).post(token_submit))
         .route("/tokens/{id}/revoke", post(revoke_token_submit))
+}
+
+/// Pages that show or change clinical records or the access log: like the
+/// API's clinical routes, each request leaves exactly one access event,
+/// stored before the page leaves (and a form's writes commit with it).
+pub fn audited(routes: Router<AppState>, state: AppState) -> Router<AppState> {
+    routes.route_layer(axum::middleware::from_fn_with_state(state, crate::audit::context::record_requests))
 }
 
 /// Renders a page; a template error is an internal error, not a blank page.
@@ -73,11 +93,15 @@ pub fn local_time(at: OffsetDateTime, time_zone: &str) -> String {
     }
 }
 
-async fn nav(session: &Session, current: &CurrentMember) -> Result<Option<Nav>, AppError> {
+/// The page header of a signed-in member: links for each of their roles.
+pub async fn nav(session: &Session, current: &CurrentMember) -> Result<Option<Nav>, AppError> {
     Ok(Some(Nav {
         display_name: current.member.display_name.clone(),
         practice_name: current.practice.name.clone(),
         is_admin: current.roles.contains(Role::Admin),
+        is_counselor: current.roles.contains(Role::Counselor),
+        is_supervisor: current.roles.contains(Role::Supervisor),
+        is_client: current.roles.contains(Role::Client),
         csrf_token: csrf::token(session).await?,
     }))
 }
@@ -96,6 +120,11 @@ async fn home(session: Session, current: Option<SignedIn>) -> PageResult {
     let Some(SignedIn(current)) = current else {
         return Ok(Redirect::to("/sign-in").into_response());
     };
+    // Counselors, supervisors and partners work from the dashboard; a
+    // practice admin without a clinical role gets the admin's home.
+    if [Role::Counselor, Role::Supervisor, Role::Client].into_iter().any(|r| current.roles.contains(r)) {
+        return Ok(Redirect::to("/dashboard").into_response());
+    }
     Ok(render(&HomePage {
         nav: nav(&session, &current).await?,
         display_name: current.member.display_name.clone(),
@@ -217,13 +246,27 @@ async fn sign_in_form(
         Some(p) => p,
         None => only_practice_slug(&state).await?.unwrap_or_default(),
     };
-    Ok(render(&SignInPage {
-        nav: None,
-        csrf_token: csrf::token(&session).await?,
-        practice,
-        email: String::new(),
-        error: None,
-    }))
+    Ok(sign_in_view(&state, &session, practice, String::new(), None).await?)
+}
+
+/// The sign-in page, with "Sign in with ..." buttons of the practice named
+/// in `practice` when it has providers.
+pub(crate) async fn sign_in_view(
+    state: &AppState,
+    session: &Session,
+    practice: String,
+    email: String,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let providers = match sso::practice_by_slug(state, &practice).await? {
+        Some(found) => crate::sso::providers::buttons(state, crate::scope::PracticeScope::trusted(found.id))
+            .await?
+            .into_iter()
+            .map(|(id, name)| ProviderButton { name, start_url: format!("/p/{}/sso/{id}/start", found.slug) })
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(render(&SignInPage { nav: None, csrf_token: csrf::token(session).await?, practice, email, error, providers }))
 }
 
 async fn only_practice_slug(state: &AppState) -> Result<Option<String>, AppError> {
@@ -256,13 +299,7 @@ async fn sign_in_submit(
         }
         Err(AppError::Unauthenticated) => WRONG_CREDENTIALS.to_owned(),
         Err(err @ AppError::TooManyRequests { .. }) => {
-            let mut response = render(&SignInPage {
-                nav: None,
-                csrf_token: csrf::token(&session).await?,
-                practice: form.practice,
-                email: form.email,
-                error: Some(err.detail()),
-            });
+            let mut response = sign_in_view(&state, &session, form.practice, form.email, Some(err.detail())).await?;
             *response.status_mut() = err.status();
             if let AppError::TooManyRequests { retry_after_secs, .. } = err {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
@@ -271,23 +308,25 @@ async fn sign_in_submit(
         }
         Err(other) => return Err(other.into()),
     };
-    let mut response = render(&SignInPage {
-        nav: None,
-        csrf_token: csrf::token(&session).await?,
-        practice: form.practice,
-        email: form.email,
-        error: Some(error),
-    });
+    let mut response = sign_in_view(&state, &session, form.practice, form.email, Some(error)).await?;
     *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
     Ok(response)
 }
 
 /// For forms that carry nothing but their CSRF token (buttons).
-type CsrfOnly = serde::de::IgnoredAny;
+/// A form with nothing but its CSRF token (a button).
+pub type CsrfOnly = serde::de::IgnoredAny;
 
-async fn sign_out(session: Session, CsrfForm(_): CsrfForm<CsrfOnly>) -> PageResult {
+/// Ends the session. Someone who signed in with a provider that offers
+/// sign-out is sent there next (by a page, not a redirect: the form-action
+/// policy would stop a form's redirect to another site).
+async fn sign_out(State(state): State<AppState>, session: Session, CsrfForm(_): CsrfForm<CsrfOnly>) -> PageResult {
+    let at_provider = sso::end_session_after_sign_out(&state, &session).await?;
     end(&session).await?;
-    Ok(Redirect::to("/sign-in").into_response())
+    Ok(match at_provider {
+        Some((end_session_url, provider_name)) => render(&SignedOutPage { nav: None, provider_name, end_session_url }),
+        None => Redirect::to("/sign-in").into_response(),
+    })
 }
 
 // ---- accepting an invitation --------------------------------------------------
@@ -355,11 +394,28 @@ async fn join_submit(
 
 // ---- members and invitations (admins) -------------------------------------------
 
+#[derive(Default)]
 struct InviteDraft {
     email: String,
     roles: Vec<String>,
     errors: FormErrors,
     new_link: Option<String>,
+    /// A member's roles form that was refused, shown again as it was sent.
+    roles_edit: Option<RolesEdit>,
+}
+
+struct RolesEdit {
+    member_id: Uuid,
+    roles: Vec<String>,
+    error: String,
+}
+
+/// The role checkboxes of a form, ticked as `checked` says.
+fn role_options(checked: impl Fn(Role) -> bool) -> Vec<RoleOption> {
+    Role::ALL
+        .into_iter()
+        .map(|r| RoleOption { value: r.as_str(), label: r.label(), checked: checked(r) })
+        .collect()
 }
 
 async fn members_view(state: &AppState, session: &Session, current: &CurrentMember, draft: InviteDraft) -> PageResult {
@@ -368,7 +424,14 @@ async fn members_view(state: &AppState, session: &Session, current: &CurrentMemb
     let members = members::list(state, current.scope)
         .await?
         .into_iter()
-        .map(|m| MemberRow {
+        .map(|m| {
+            let edit = draft.roles_edit.as_ref().filter(|e| e.member_id == m.id);
+            MemberRow {
+            role_options: match edit {
+                Some(edit) => role_options(|r| edit.roles.iter().any(|x| x == r.as_str())),
+                None => role_options(|r| m.roles.contains(r)),
+            },
+            roles_error: edit.map(|e| e.error.clone()),
             id: m.id.to_string(),
             toggle_action: format!("/members/{}/{}", m.id, if m.active { "deactivate" } else { "reactivate" }),
             toggle_label: if m.active { "Deactivate" } else { "Reactivate" },
@@ -377,7 +440,7 @@ async fn members_view(state: &AppState, session: &Session, current: &CurrentMemb
             email: m.email,
             roles: m.roles.labels(),
             active: m.active,
-        })
+        }})
         .collect();
     let invitations = invitations::list(state, current.scope)
         .await?
@@ -396,14 +459,7 @@ async fn members_view(state: &AppState, session: &Session, current: &CurrentMemb
             expires_at: local_time(i.expires_at, tz),
         })
         .collect();
-    let role_options = Role::ALL
-        .into_iter()
-        .map(|r| RoleOption {
-            value: r.as_str(),
-            label: r.label(),
-            checked: draft.roles.iter().any(|x| x == r.as_str()),
-        })
-        .collect();
+    let role_options = role_options(|r| draft.roles.iter().any(|x| x == r.as_str()));
     Ok(render(&MembersPage {
         nav: nav(session, current).await?,
         csrf_token: csrf::token(session).await?,
@@ -419,8 +475,7 @@ async fn members_view(state: &AppState, session: &Session, current: &CurrentMemb
 }
 
 async fn members_page(State(state): State<AppState>, session: Session, SignedIn(current): SignedIn) -> PageResult {
-    let draft = InviteDraft { email: String::new(), roles: vec![], errors: FormErrors::default(), new_link: None };
-    members_view(&state, &session, &current, draft).await
+    members_view(&state, &session, &current, InviteDraft::default()).await
 }
 
 async fn invite_submit(
@@ -432,14 +487,7 @@ async fn invite_submit(
     current.require(Role::Admin)?;
     let mut fields = Fields::default();
     let email = fields.check("email", Email::parse(&form.email));
-    let roles = fields.check(
-        "roles",
-        form.roles
-            .iter()
-            .map(|r| r.parse::<Role>())
-            .collect::<Result<Vec<_>, _>>()
-            .and_then(Roles::new),
-    );
+    let roles = fields.check("roles", Roles::parse_list(&form.roles));
     let result = match fields.finish_with(|| Some((email?, roles?))) {
         Ok((email, roles)) => invitations::create(&state, current.scope, current.id(), email, roles).await,
         Err(err) => Err(err),
@@ -448,15 +496,17 @@ async fn invite_submit(
         Ok(created) => InviteDraft {
             email: String::new(),
             roles: vec![],
-            errors: FormErrors::default(),
             new_link: Some(created.link),
+            ..InviteDraft::default()
         },
-        Err(AppError::Invalid(errors)) => InviteDraft { email: form.email, roles: form.roles, errors: errors.into(), new_link: None },
+        Err(AppError::Invalid(errors)) => {
+            InviteDraft { email: form.email, roles: form.roles, errors: errors.into(), ..InviteDraft::default() }
+        }
         Err(AppError::Conflict(message)) => InviteDraft {
             email: form.email,
             roles: form.roles,
             errors: vec![crate::error::FieldError::new("email", message.trim_start_matches("email: "))].into(),
-            new_link: None,
+            ..InviteDraft::default()
         },
         Err(other) => return Err(other.into()),
     };

@@ -8,10 +8,14 @@ use askama::Template;
 use crate::error::FieldError;
 
 /// What the page header shows for a signed-in member.
+#[derive(Clone)]
 pub struct Nav {
     pub display_name: String,
     pub practice_name: String,
     pub is_admin: bool,
+    pub is_counselor: bool,
+    pub is_supervisor: bool,
+    pub is_client: bool,
     pub csrf_token: String,
 }
 
@@ -26,6 +30,24 @@ impl FormErrors {
 
     pub fn form(message: impl Into<String>) -> Self {
         Self(HashMap::from([("form".to_owned(), message.into())]))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every message, for the summary at the top of a form (sorted by field,
+    /// so the page reads the same each time).
+    pub fn all(&self) -> Vec<(String, String)> {
+        let mut all: Vec<_> = self.0.iter().map(|(f, m)| (f.clone(), m.clone())).collect();
+        all.sort();
+        all.into_iter()
+            .map(|(field, message)| {
+                // "content.sections.plan.text" -> "sections plan text"; the form's own message has no field.
+                let place = field.trim_start_matches("content.").replace(['.', '_'], " ");
+                (if field == "form" { String::new() } else { place }, message)
+            })
+            .collect()
     }
 }
 
@@ -75,6 +97,50 @@ pub struct SignInPage {
     pub practice: String,
     pub email: String,
     pub error: Option<String>,
+    /// "Sign in with <name>" buttons of the practice named in `practice`.
+    pub providers: Vec<ProviderButton>,
+}
+
+pub struct ProviderButton {
+    pub name: String,
+    pub start_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+pub struct SignedOutPage {
+    pub nav: Option<Nav>,
+    pub provider_name: String,
+    pub end_session_url: String,
+}
+
+/// The add or change form of an identity provider, as typed (never the secret).
+#[derive(Default)]
+pub struct ProviderValues {
+    pub display_name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret_file: String,
+    pub allowed_domains: String,
+    pub enabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "identity_providers.html")]
+pub struct IdentityProvidersPage {
+    pub nav: Option<Nav>,
+    pub csrf_token: String,
+    pub practice_name: String,
+    pub providers: Vec<crate::sso::providers::ProviderView>,
+    pub redirect_uri: String,
+    pub post_logout_redirect_uri: String,
+    pub sign_in_url: String,
+    /// The provider being changed, if any; otherwise the form adds one.
+    pub editing: Option<uuid::Uuid>,
+    pub action: String,
+    pub values: ProviderValues,
+    pub secret_dir: bool,
+    pub errors: FormErrors,
 }
 
 #[derive(Template)]
@@ -110,6 +176,9 @@ pub struct MemberRow {
     /// Where the deactivate or reactivate button posts, and what it says.
     pub toggle_action: String,
     pub toggle_label: &'static str,
+    /// The member's roles form: boxes as stored, or as a refused form sent them.
+    pub role_options: Vec<RoleOption>,
+    pub roles_error: Option<String>,
 }
 
 pub struct InvitationRow {
@@ -161,4 +230,12 @@ pub struct TokensPage {
     pub name: String,
     pub expires_in_days: String,
     pub errors: FormErrors,
+}
+
+/// One `<option>` of a `<select>`.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
 }

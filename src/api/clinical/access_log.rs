@@ -89,15 +89,7 @@ async fn verify_now(
     audit: AuditContext,
 ) -> Result<axum::Json<Option<VerificationView>>, AppError> {
     access::supervisor_only(&audit, &current, "access_log_verification", Some("verify"))?;
-    audit::checkpoints::checkpoint(&state.db, &state.checkpoint_key, current.scope.practice_id(), state.clock.now()).await?;
-    let v = audit::checkpoints::verify(
-        &state.db,
-        &state.checkpoint_key.verifying(),
-        current.scope.practice_id(),
-        audit::expectation(&state),
-    )
-    .await?;
-    audit::checkpoints::record(&state.db, &v, state.clock.now()).await?;
+    audit::verify_practice(&state, current.scope.practice_id()).await?;
     Ok(axum::Json(review::last_verification(&state.db, current.scope).await?))
 }
 

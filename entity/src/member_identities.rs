@@ -1,0 +1,21 @@
+use sea_orm::entity::prelude::*;
+
+/// A member's account at an identity provider, keyed by (issuer, subject).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "member_identities")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub practice_id: Uuid,
+    pub member_id: Uuid,
+    pub provider_id: Uuid,
+    pub issuer: String,
+    pub subject: String,
+    pub linked_at: TimeDateTimeWithTimeZone,
+    pub last_sign_in_at: Option<TimeDateTimeWithTimeZone>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,23 @@
+use sea_orm::entity::prelude::*;
+
+/// A single sign-on under way: used once, then deleted; expires soon.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sso_flows")]
+pub struct Model {
+    /// SHA-256 (hex) of the `state` sent to the provider.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub state_hash: String,
+    pub practice_id: Uuid,
+    pub provider_id: Uuid,
+    pub nonce: String,
+    /// The PKCE verifier, sealed with the key kept outside the database.
+    #[sea_orm(column_type = "Text")]
+    pub pkce_verifier_sealed: String,
+    pub created_at: TimeDateTimeWithTimeZone,
+    pub expires_at: TimeDateTimeWithTimeZone,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,310 @@
+//! A practice's identity providers as its admins manage them. The client
+//! secret goes in and never comes out: it is sealed before it is stored (or
+//! named as a file in the operator's secret folder) and no view carries it.
+
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder};
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use entity::identity_providers;
+
+use crate::{
+    AppState,
+    config::Secret,
+    error::{AppError, on_unique},
+    practice::{Fields, parse_name},
+    scope::PracticeScope,
+};
+
+/// What an admin sends to add or change a provider, as typed.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderInput {
+    pub display_name: String,
+    pub issuer: String,
+    pub client_id: String,
+    /// Empty when changing a provider: keep the stored secret.
+    pub client_secret: Secret<String>,
+    /// A file name in `TANDEM_SSO_SECRET_DIR`, instead of a secret.
+    pub client_secret_file: String,
+    pub allowed_domains: Vec<String>,
+    pub enabled: bool,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ProviderView {
+    pub id: Uuid,
+    /// Shown on the sign-in page as "Sign in with <name>".
+    pub display_name: String,
+    pub issuer: String,
+    pub client_id: String,
+    /// Where the client secret is kept: `sealed` (entered, stored encrypted) or `file`.
+    pub client_secret_source: &'static str,
+    pub client_secret_file: Option<String>,
+    /// Only people whose verified email is in one of these domains may link; empty means any.
+    pub allowed_domains: Vec<String>,
+    pub enabled: bool,
+    /// Register this redirect URI with the provider.
+    pub redirect_uri: String,
+    /// Register this as a post-logout redirect URI with the provider.
+    pub post_logout_redirect_uri: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// The address a practice's providers send people back to.
+pub fn redirect_uri(state: &AppState, slug: &str) -> String {
+    format!("{}/p/{slug}/sso/callback", state.config.public_base())
+}
+
+/// Where a provider sends people after signing them out.
+pub fn post_logout_redirect_uri(state: &AppState, slug: &str) -> String {
+    format!("{}/sign-in?practice={slug}", state.config.public_base())
+}
+
+pub fn domains_of(stored: &str) -> Vec<String> {
+    stored.split(',').filter(|d| !d.is_empty()).map(str::to_owned).collect()
+}
+
+fn view(state: &AppState, slug: &str, m: identity_providers::Model) -> ProviderView {
+    ProviderView {
+        id: m.id,
+        display_name: m.display_name,
+        issuer: m.issuer,
+        client_id: m.client_id,
+        client_secret_source: if m.client_secret_file.is_some() { "file" } else { "sealed" },
+        client_secret_file: m.client_secret_file,
+        allowed_domains: domains_of(&m.allowed_domains),
+        enabled: m.enabled,
+        redirect_uri: redirect_uri(state, slug),
+        post_logout_redirect_uri: post_logout_redirect_uri(state, slug),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+/// `https://`, or `http://` on this machine only (a provider on loopback).
+pub fn parse_issuer(raw: &str) -> Result<String, String> {
+    let issuer = raw.trim();
+    let url = url::Url::parse(issuer).map_err(|_| "enter the provider's issuer URL, like https://login.example.org".to_owned())?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+        return Err("the issuer URL must start with https://".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || issuer.len() > 500 {
+        return Err("the issuer URL has no query, fragment or user name, and at most 500 characters".into());
+    }
+    Ok(issuer.to_owned())
+}
+
+fn parse_client_id(raw: &str) -> Result<String, String> {
+    let id = raw.trim();
+    if id.is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
+        Err("enter the client id the provider gave you (at most 200 characters)".into())
+    } else {
+        Ok(id.to_owned())
+    }
+}
+
+fn parse_domains(raw: &[String]) -> Result<String, String> {
+    let mut domains = Vec::new();
+    for d in raw.iter().flat_map(|d| d.split([',', ' ', '\n'])) {
+        let d = d.trim().trim_start_matches('@').to_lowercase();
+        if d.is_empty() {
+            continue;
+        }
+        let ok = d.len() <= 200
+            && d.contains('.')
+            && !d.starts_with('.')
+            && !d.ends_with('.')
+            && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !ok {
+            return Err(format!("`{d}` is not a domain like example.org"));
+        }
+        if !domains.contains(&d) {
+            domains.push(d);
+        }
+    }
+    if domains.len() > 20 {
+        return Err("name at most 20 domains".into());
+    }
+    Ok(domains.join(","))
+}
+
+/// A file name (no folders) in the operator's secret folder.
+fn parse_secret_file(state: &AppState, raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if state.config.sso_secret_dir.is_none() {
+        return Err("this Tandem has no secret folder (TANDEM_SSO_SECRET_DIR); enter the secret instead".into());
+    }
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if ok { Ok(name.to_owned()) } else { Err("use a file name of letters, digits, dots, hyphens and underscores".into()) }
+}
+
+enum SecretChange {
+    Keep,
+    Sealed(String),
+    File(String),
+}
+
+struct Parsed {
+    display_name: String,
+    issuer: String,
+    client_id: String,
+    secret: SecretChange,
+    allowed_domains: String,
+}
+
+fn parse(state: &AppState, input: &ProviderInput, creating: bool) -> Result<Parsed, AppError> {
+    let mut fields = Fields::default();
+    let display_name = fields.check("display_name", parse_name(&input.display_name));
+    let issuer = fields.check("issuer", parse_issuer(&input.issuer));
+    let client_id = fields.check("client_id", parse_client_id(&input.client_id));
+    let allowed_domains = fields.check("allowed_domains", parse_domains(&input.allowed_domains));
+    let secret = input.client_secret.expose().trim();
+    let secret = match (secret.is_empty(), input.client_secret_file.trim().is_empty()) {
+        (false, false) => fields.check("client_secret", Err("enter a secret or name a secret file, not both".into())),
+        (true, true) if creating => fields.check("client_secret", Err("enter the client secret the provider gave you".into())),
+        (true, true) => Some(SecretChange::Keep),
+        (false, true) if secret.len() > 1000 => fields.check("client_secret", Err("use at most 1000 characters".into())),
+        (false, true) => Some(SecretChange::Sealed(secret.to_owned())),
+        (true, false) => fields.check("client_secret_file", parse_secret_file(state, &input.client_secret_file)).map(SecretChange::File),
+    };
+    fields.finish_with(|| {
+        Some(Parsed { display_name: display_name?, issuer: issuer?, client_id: client_id?, secret: secret?, allowed_domains: allowed_domains? })
+    })
+}
+
+fn apply(state: &AppState, row: &mut identity_providers::ActiveModel, id: Uuid, parsed: Parsed, enabled: bool, now: OffsetDateTime) {
+    row.display_name = Set(parsed.display_name);
+    row.issuer = Set(parsed.issuer);
+    row.client_id = Set(parsed.client_id);
+    row.allowed_domains = Set(parsed.allowed_domains);
+    row.enabled = Set(enabled);
+    row.updated_at = Set(now);
+    match parsed.secret {
+        SecretChange::Keep => {}
+        SecretChange::Sealed(secret) => {
+            row.client_secret_sealed = Set(Some(state.sealing_key.seal(&secret, &id.to_string())));
+            row.client_secret_file = Set(None);
+        }
+        SecretChange::File(name) => {
+            row.client_secret_sealed = Set(None);
+            row.client_secret_file = Set(Some(name));
+        }
+    }
+}
+
+const DUPLICATE: &str = "this practice already has a provider with this issuer";
+
+pub async fn list(state: &AppState, scope: PracticeScope, slug: &str) -> Result<Vec<ProviderView>, AppError> {
+    Ok(scope
+        .select::<identity_providers::Entity>()
+        .order_by_asc(identity_providers::Column::DisplayName)
+        .order_by_asc(identity_providers::Column::Id)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|m| view(state, slug, m))
+        .collect())
+}
+
+/// The enabled providers, for the sign-in page: (id, name).
+pub async fn buttons(state: &AppState, scope: PracticeScope) -> Result<Vec<(Uuid, String)>, AppError> {
+    Ok(scope
+        .select::<identity_providers::Entity>()
+        .filter(identity_providers::Column::Enabled.eq(true))
+        .order_by_asc(identity_providers::Column::DisplayName)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m.display_name))
+        .collect())
+}
+
+pub async fn find(state: &AppState, scope: PracticeScope, id: Uuid) -> Result<identity_providers::Model, AppError> {
+    scope.by_id::<identity_providers::Entity>(id).one(&state.db).await?.ok_or(AppError::NotFound)
+}
+
+pub async fn get(state: &AppState, scope: PracticeScope, slug: &str, id: Uuid) -> Result<ProviderView, AppError> {
+    Ok(view(state, slug, find(state, scope, id).await?))
+}
+
+pub async fn create(state: &AppState, scope: PracticeScope, slug: &str, input: &ProviderInput) -> Result<ProviderView, AppError> {
+    let parsed = parse(state, input, true)?;
+    let now = state.clock.now();
+    let id = Uuid::now_v7();
+    let mut row = identity_providers::ActiveModel {
+        id: Set(id),
+        practice_id: Set(scope.practice_id()),
+        created_at: Set(now),
+        client_secret_sealed: Set(None),
+        client_secret_file: Set(None),
+        ..Default::default()
+    };
+    apply(state, &mut row, id, parsed, input.enabled, now);
+    let created = row.insert(&state.db).await.map_err(|e| on_unique(e, "issuer", DUPLICATE))?;
+    tracing::info!(provider_id = %id, practice_id = %scope.practice_id(), "identity provider added");
+    Ok(view(state, slug, created))
+}
+
+pub async fn update(state: &AppState, scope: PracticeScope, slug: &str, id: Uuid, input: &ProviderInput) -> Result<ProviderView, AppError> {
+    let existing = find(state, scope, id).await?;
+    let parsed = parse(state, input, false)?;
+    let old_issuer = existing.issuer.clone();
+    let mut row = existing.into_active_model();
+    apply(state, &mut row, id, parsed, input.enabled, state.clock.now());
+    let updated = row.update(&state.db).await.map_err(|e| on_unique(e, "issuer", DUPLICATE))?;
+    state.sso.forget(&old_issuer);
+    tracing::info!(provider_id = %id, practice_id = %scope.practice_id(), enabled = updated.enabled, "identity provider changed");
+    Ok(view(state, slug, updated))
+}
+
+/// The client secret, opened or read from its file; never logged.
+pub fn client_secret(state: &AppState, provider: &identity_providers::Model) -> Result<Secret<String>, AppError> {
+    if let Some(name) = &provider.client_secret_file {
+        let dir = state
+            .config
+            .sso_secret_dir
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("provider {} names a secret file but TANDEM_SSO_SECRET_DIR is not set", provider.id))?;
+        let text = std::fs::read_to_string(dir.join(name))
+            .map_err(|e| anyhow::anyhow!("reading the secret file of provider {}: {e}", provider.id))?;
+        return Ok(Secret::new(text.trim().to_owned()));
+    }
+    let sealed = provider
+        .client_secret_sealed
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("provider {} has no client secret", provider.id))?;
+    state
+        .sealing_key
+        .open(sealed, &provider.id.to_string())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("provider {}: {e}", provider.id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers_must_be_https_except_on_loopback() {
+        assert!(parse_issuer("https://login.example.org").is_ok());
+        assert!(parse_issuer("http://127.0.0.1:4444").is_ok());
+        assert!(parse_issuer("http://login.example.org").is_err());
+        assert!(parse_issuer("https://login.example.org/?x=1").is_err());
+        assert!(parse_issuer("not a url").is_err());
+    }
+
+    #[test]
+    fn domains_are_normalised_and_checked() {
+        assert_eq!(parse_domains(&["Example.ORG, @clinic.example".into()]).unwrap(), "example.org,clinic.example");
+        assert_eq!(parse_domains(&[]).unwrap(), "");
+        assert!(parse_domains(&["exa mple".into(), "nodot".into()]).is_err());
+        assert!(parse_domains(&["ex_ample.org".into()]).is_err());
+    }
+}

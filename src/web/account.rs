@@ -1,0 +1,306 @@
+//! A member's own profile (name, password), the practice's settings and its
+//! members' roles (admins). Nothing here is clinical; a password or role
+//! change is still an access event, like a sign-in.
+
+use askama::Template;
+use axum::{
+    Router,
+    extract::{Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect},
+    routing::{get, post},
+};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
+use serde::Deserialize;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use entity::practices;
+
+use super::{InviteDraft, PageResult, members_view, nav, render, templates::*};
+use crate::{
+    AppState,
+    api::Path,
+    audit::{self, RequestMeta},
+    auth::{
+        CurrentMember, SignedIn,
+        csrf::{self, CsrfForm},
+        current::establish,
+        password,
+        session_store::DbSessionStore,
+        throttle,
+    },
+    error::{AppError, FieldError},
+    practice::{Fields, Role, Roles, members, parse_name, parse_new_password, parse_time_zone},
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/profile", get(profile_page))
+        .route("/profile/name", post(name_submit))
+        .route("/profile/password", post(password_submit))
+        .route("/settings", get(settings_page).post(settings_submit))
+        .route("/members/{id}/roles", post(roles_submit))
+}
+
+/// Says on the page what the last form saved (Post/Redirect/Get).
+#[derive(Default, Deserialize)]
+struct Saved {
+    saved: Option<String>,
+}
+
+// ---- profile ------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+pub struct ProfilePage {
+    pub nav: Option<Nav>,
+    pub csrf_token: String,
+    pub display_name: String,
+    pub email: String,
+    pub roles: String,
+    /// Members who sign in only through the practice's identity provider
+    /// have no Tandem password to change.
+    pub has_password: bool,
+    pub saved: Option<&'static str>,
+    pub errors: FormErrors,
+}
+
+async fn profile_view(
+    session: &Session,
+    current: &CurrentMember,
+    status: StatusCode,
+    display_name: String,
+    saved: Option<&'static str>,
+    errors: FormErrors,
+) -> PageResult {
+    let page = ProfilePage {
+        nav: nav(session, current).await?,
+        csrf_token: csrf::token(session).await?,
+        display_name,
+        email: current.member.email.clone(),
+        roles: current.roles.labels(),
+        has_password: current.member.password_hash.is_some(),
+        saved,
+        errors,
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+async fn profile_page(session: Session, SignedIn(current): SignedIn, Query(saved): Query<Saved>) -> PageResult {
+    let saved = match saved.saved.as_deref() {
+        Some("name") => Some("Your name has been saved."),
+        Some("password") => Some("Your password has been changed. Your other sessions have been signed out."),
+        _ => None,
+    };
+    let name = current.member.display_name.clone();
+    profile_view(&session, &current, StatusCode::OK, name, saved, FormErrors::default()).await
+}
+
+#[derive(Deserialize)]
+struct NameForm {
+    #[serde(default)]
+    display_name: String,
+}
+
+async fn name_submit(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(current): SignedIn,
+    CsrfForm(form): CsrfForm<NameForm>,
+) -> PageResult {
+    match parse_name(&form.display_name) {
+        Ok(name) => {
+            let mut member = current.member.clone().into_active_model();
+            member.display_name = Set(name);
+            member.updated_at = Set(state.clock.now());
+            member.update(&state.db).await?;
+            Ok(Redirect::to("/profile?saved=name").into_response())
+        }
+        Err(message) => {
+            let errors = vec![FieldError::new("display_name", message)].into();
+            profile_view(&session, &current, StatusCode::UNPROCESSABLE_ENTITY, form.display_name, None, errors).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    new_password_again: String,
+}
+
+/// Changes the member's password. The current password is checked like a
+/// sign-in (and counts against the same lockout, so a borrowed session cannot
+/// be used to guess it); a check is an access event, granted or not. On
+/// success every other browser session of the member ends and this one gets
+/// a new id.
+async fn password_submit(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(current): SignedIn,
+    meta: RequestMeta,
+    CsrfForm(form): CsrfForm<PasswordForm>,
+) -> PageResult {
+    let name = current.member.display_name.clone();
+    let again = |errors: Vec<FieldError>| {
+        profile_view(&session, &current, StatusCode::UNPROCESSABLE_ENTITY, name.clone(), None, errors.into())
+    };
+    let mut fields = Fields::default();
+    if form.current_password.is_empty() {
+        fields.check::<()>("current_password", Err("enter your current password".into()));
+    }
+    let new_password = fields.check("new_password", parse_new_password(&form.new_password));
+    if new_password.is_some() && form.new_password != form.new_password_again {
+        fields.check::<()>("new_password_again", Err("type the same new password twice".into()));
+    }
+    let new_password = match fields.finish_with(|| new_password) {
+        Ok(p) => p,
+        Err(AppError::Invalid(errors)) => return again(errors).await,
+        Err(other) => return Err(other.into()),
+    };
+
+    let account_key = throttle::account_key(&current.practice.slug, &current.member.email);
+    throttle::check(&state, std::slice::from_ref(&account_key)).await?;
+    let right = password::verify(form.current_password, current.member.password_hash.clone()).await?;
+    let now = state.clock.now();
+    if !right {
+        let event = audit::account_event(&current, "password_change", Some(current.id()), 422, &meta, now);
+        audit::record(&state.db, &[event]).await?;
+        throttle::record_failure(&state, &account_key, state.config.sign_in_max_failures_per_account).await?;
+        return again(vec![FieldError::new("current_password", "this is not your current password")]).await;
+    }
+
+    let hash = password::hash(new_password).await?;
+    let txn = audit::begin_write(&state.db).await?;
+    let mut member = current.member.clone().into_active_model();
+    member.password_hash = Set(Some(hash));
+    member.updated_at = Set(now);
+    let member = member.update(&txn).await?;
+    // Every session of the member ends, this one too; `establish` below
+    // gives this browser a fresh one.
+    DbSessionStore::end_sessions_of(&txn, member.id).await?;
+    let event = audit::account_event(&current, "password_change", Some(member.id), 303, &meta, now);
+    audit::chain::append(&txn, &[event]).await?;
+    txn.commit().await?;
+    establish(&session, &state, &member).await?;
+    tracing::info!(member_id = %member.id, "password changed");
+    Ok(Redirect::to("/profile?saved=password").into_response())
+}
+
+// ---- practice settings (admins) -------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+pub struct SettingsPage {
+    pub nav: Option<Nav>,
+    pub csrf_token: String,
+    pub name: String,
+    pub time_zone: String,
+    pub saved: bool,
+    pub errors: FormErrors,
+}
+
+async fn settings_view(
+    session: &Session,
+    current: &CurrentMember,
+    status: StatusCode,
+    form: SettingsForm,
+    saved: bool,
+    errors: FormErrors,
+) -> PageResult {
+    let page = SettingsPage {
+        nav: nav(session, current).await?,
+        csrf_token: csrf::token(session).await?,
+        name: form.name,
+        time_zone: form.time_zone,
+        saved,
+        errors,
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+async fn settings_page(session: Session, SignedIn(current): SignedIn, Query(saved): Query<Saved>) -> PageResult {
+    current.require(Role::Admin)?;
+    let form = SettingsForm { name: current.practice.name.clone(), time_zone: current.practice.time_zone.clone() };
+    settings_view(&session, &current, StatusCode::OK, form, saved.saved.is_some(), FormErrors::default()).await
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    time_zone: String,
+}
+
+async fn settings_submit(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(current): SignedIn,
+    CsrfForm(form): CsrfForm<SettingsForm>,
+) -> PageResult {
+    current.require(Role::Admin)?;
+    let mut fields = Fields::default();
+    let name = fields.check("name", parse_name(&form.name));
+    let time_zone = fields.check("time_zone", parse_time_zone(&form.time_zone));
+    match fields.finish_with(|| Some((name?, time_zone?))) {
+        Ok((name, time_zone)) => {
+            let practice = practices::Entity::find_by_id(current.scope.practice_id())
+                .one(&state.db)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            let mut practice = practice.into_active_model();
+            practice.name = Set(name);
+            practice.time_zone = Set(time_zone);
+            practice.update(&state.db).await?;
+            Ok(Redirect::to("/settings?saved=1").into_response())
+        }
+        Err(AppError::Invalid(errors)) => {
+            settings_view(&session, &current, StatusCode::UNPROCESSABLE_ENTITY, form, false, errors.into()).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+// ---- members' roles (admins) -----------------------------------------------------------
+
+#[derive(Deserialize)]
+struct RolesForm {
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// Replaces a member's roles from the form on the members page; a refusal
+/// (no role, a client with another role, the last admin) is shown next to
+/// that member's form, with the boxes as they were ticked.
+async fn roles_submit(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(current): SignedIn,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    CsrfForm(form): CsrfForm<RolesForm>,
+) -> PageResult {
+    current.require(Role::Admin)?;
+    let result = match Roles::parse_list(&form.roles) {
+        Ok(roles) => members::set_roles(&state, &current, id, roles, &meta).await,
+        Err(message) => Err(AppError::invalid("roles", &message)),
+    };
+    let message = match result {
+        Ok(_) => return Ok(Redirect::to("/members").into_response()),
+        Err(AppError::Invalid(errors)) => errors.into_iter().map(|e| e.message).next().unwrap_or_default(),
+        Err(AppError::Conflict(message)) => message,
+        Err(other) => return Err(other.into()),
+    };
+    let draft = InviteDraft {
+        roles_edit: Some(super::RolesEdit { member_id: id, roles: form.roles, error: message }),
+        ..InviteDraft::default()
+    };
+    let page = members_view(&state, &session, &current, draft).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}

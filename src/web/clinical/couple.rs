@@ -1,0 +1,783 @@
+//! The couple page, for the care team, supervisors and each partner (who
+//! sees only what is shared with them), and the form that takes a couple
+//! into care.
+
+use askama::Template;
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Redirect},
+};
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use tower_sessions::Session;
+use uuid::Uuid;
+
+use super::{
+    Chrome, CoupleContext, PageResult, again,
+    editing::parse_version,
+    forms::{self, label, pick, pick_required},
+    plan::{PartnerRoles, PlanDisplay},
+};
+use crate::{
+    AppState,
+    access::{self, Need},
+    api::Path,
+    audit::{AuditContext, review},
+    auth::{SignedIn, csrf::CsrfForm},
+    error::AppError,
+    practice::{Fields, Role, members},
+    records::{
+        boundaries, lapses, milestones, notes, plans, private_notes, safety_plans, sessions,
+        common::{IfMatch, PageQuery, PartnerSlot, StoredEnum},
+        couples::{self, CoupleStatus, NewCouple, PartnerInput, RecoveryRole, SecretsPolicy},
+    },
+    web::{
+        local_time, render,
+        templates::{Choice, FormErrors, Nav},
+    },
+};
+
+// ---- the couple page ------------------------------------------------------------
+
+pub struct PartnerRow {
+    pub heading: String,
+    pub role: String,
+    pub details: Vec<(&'static str, String)>,
+    pub portal: bool,
+}
+
+pub struct SobrietyRow {
+    pub name: String,
+    pub sober_since: String,
+    pub streak: u32,
+    pub total: u32,
+    pub use_days: u32,
+    pub reached: Vec<String>,
+    pub next: Option<String>,
+}
+
+pub struct BoundaryRow {
+    pub id: Uuid,
+    pub holder: String,
+    pub category: String,
+    pub statement: String,
+    pub consequence: String,
+    pub status: String,
+    pub audience: String,
+    pub agreed_a: bool,
+    pub agreed_b: bool,
+    pub retired: bool,
+    /// The partner reading may agree to it now.
+    pub can_agree: bool,
+    pub review_on: String,
+    pub version: i32,
+    pub kept: usize,
+    pub tested: usize,
+}
+
+pub struct SafetyPlanRow {
+    pub id: Uuid,
+    pub owner: String,
+    pub audience: String,
+    pub steps: Vec<(&'static str, Vec<String>)>,
+    pub reasons_for_living: Option<String>,
+}
+
+pub struct NoteRow {
+    pub id: Uuid,
+    pub summary: String,
+    pub signed: bool,
+}
+
+pub struct SessionRow {
+    pub id: Uuid,
+    pub when: String,
+    pub kind: String,
+    pub modality: String,
+    pub notes: Vec<NoteRow>,
+    /// Partners read what a signed note shares with them right here.
+    pub shared: Vec<(String, String)>,
+}
+
+pub struct LapseRow {
+    pub id: Uuid,
+    pub who: String,
+    pub occurred_on: String,
+    pub days: i32,
+    pub substance: String,
+    pub kind: String,
+    pub learned: Option<String>,
+    pub audience: String,
+}
+
+pub struct ViewingRow {
+    pub when: String,
+    pub who: String,
+    pub role: String,
+    pub what: String,
+}
+
+#[derive(Template)]
+#[template(path = "couple.html")]
+pub struct CouplePage {
+    pub nav: Option<Nav>,
+    pub csrf_token: String,
+    pub couple: CoupleContext,
+    pub status: String,
+    pub care_started_on: String,
+    pub days_in_care: i64,
+    pub care_team_names: String,
+    pub partners: Vec<PartnerRow>,
+    pub sobriety: Vec<SobrietyRow>,
+    pub custom_milestones: Vec<(String, String)>,
+    pub plan: Option<PlanDisplay>,
+    pub plan_shared: bool,
+    pub boundaries: Vec<BoundaryRow>,
+    pub safety_plans: Vec<SafetyPlanRow>,
+    pub sessions: Vec<SessionRow>,
+    pub lapses: Vec<LapseRow>,
+    pub viewings: Vec<ViewingRow>,
+    /// The reader's own private notes (id, when, text).
+    pub private_notes: Vec<(Uuid, String, String)>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(current): SignedIn,
+    audit: AuditContext,
+    Path(couple_id): Path<Uuid>,
+) -> PageResult {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    let ctx = CoupleContext::of(&access, &current).await?;
+    let tz = ctx.time_zone.clone();
+    let view = couples::view(&access).await?;
+    let names = ctx.names.clone();
+    let partners = view
+        .partners
+        .iter()
+        .map(|p| {
+            let mut details = Vec::new();
+            let mut add = |name: &'static str, value: &Option<String>| {
+                if let Some(v) = value {
+                    details.push((name, v.clone()));
+                }
+            };
+            add("Pronouns", &p.pronouns);
+            add("Phone", &p.phone);
+            add("Email", &p.email);
+            add("Emergency contact", &p.emergency_contact);
+            if let Some(dob) = p.date_of_birth {
+                details.push(("Date of birth", dob.to_string()));
+            }
+            PartnerRow {
+                heading: match &p.preferred_name {
+                    Some(called) if called != &p.full_name => format!("{} ({called})", p.full_name),
+                    _ => p.full_name.clone(),
+                },
+                role: match p.recovery_role {
+                    RecoveryRole::InRecovery => "In recovery".into(),
+                    RecoveryRole::Supporting => "Supporting partner".into(),
+                },
+                details,
+                portal: p.has_portal_account,
+            }
+        })
+        .collect();
+
+    let sober = milestones::sobriety(&state, &access, &tz).await?;
+    let days_in_care = (sober.today - sober.care_started_on).whole_days() + 1;
+    let sobriety = sober
+        .partners
+        .iter()
+        .map(|s| SobrietyRow {
+            name: names.of(s.partner).to_owned(),
+            sober_since: s.sober_since.to_string(),
+            streak: s.current_streak_days,
+            total: s.total_abstinent_days,
+            use_days: s.use_days,
+            reached: s.reached.iter().map(|m| format!("{} (on {})", m.label, m.reached_on)).collect(),
+            next: s.next.as_ref().map(|n| format!("{} on {}, in {} days", n.label, n.on, n.days_to_go)),
+        })
+        .collect();
+    let custom_milestones = sober.custom_milestones.iter().map(|m| (m.title.clone(), m.achieved_on.to_string())).collect();
+
+    let (plan, plan_shared) = match plans::current(&access).await {
+        Ok(plan) => {
+            let shared = super::plan::fully_shared(&plan.content);
+            let role = |slot| view.partners.iter().find(|p| p.slot == slot).map(|p| p.recovery_role);
+            let roles = PartnerRoles { a: role(PartnerSlot::A), b: role(PartnerSlot::B) };
+            let mine = ctx.partner.and_then(role);
+            (Some(PlanDisplay::of(&plan, &ctx, &roles, mine)), shared)
+        }
+        Err(AppError::NotFound) => (None, false),
+        Err(other) => return Err(other.into()),
+    };
+
+    let boundaries = boundaries::list(&access, &PageQuery { limit: Some(200), cursor: None })
+        .await?
+        .items
+        .into_iter()
+        .map(|b| {
+            let agreed_a = b.agreed_by_a_at.is_some();
+            let agreed_b = b.agreed_by_b_at.is_some();
+            let retired = b.status == boundaries::BoundaryStatus::Retired;
+            let can_agree = match ctx.partner {
+                Some(PartnerSlot::A) => !agreed_a && !retired,
+                Some(PartnerSlot::B) => !agreed_b && !retired,
+                None => false,
+            };
+            BoundaryRow {
+                id: b.id,
+                holder: match b.holder {
+                    boundaries::Holder::PartnerA => names.a.clone(),
+                    boundaries::Holder::PartnerB => names.b.clone(),
+                    boundaries::Holder::Both => "Both".into(),
+                },
+                category: label(b.category),
+                statement: b.current.statement,
+                consequence: b.current.consequence,
+                status: label(b.status),
+                audience: names.audience(b.audience),
+                agreed_a,
+                agreed_b,
+                retired,
+                can_agree,
+                review_on: forms::show_date(b.current.review_on),
+                version: b.version,
+                kept: b.events.iter().filter(|e| e.kind == boundaries::BoundaryEventKind::Kept).count(),
+                tested: b.events.iter().filter(|e| e.kind == boundaries::BoundaryEventKind::Tested).count(),
+            }
+        })
+        .collect();
+
+    let safety_plans = safety_plans::list(&access)
+        .await?
+        .into_iter()
+        .map(|p| {
+            let c = p.content;
+            let contacts = |list: Vec<safety_plans::Contact>| {
+                list.into_iter()
+                    .map(|c| [Some(c.name), c.phone, c.note].into_iter().flatten().collect::<Vec<_>>().join(" · "))
+                    .collect::<Vec<_>>()
+            };
+            SafetyPlanRow {
+                id: p.id,
+                owner: match p.owner {
+                    safety_plans::SafetyPlanOwner::Couple => "The couple".into(),
+                    safety_plans::SafetyPlanOwner::PartnerA => names.a.clone(),
+                    safety_plans::SafetyPlanOwner::PartnerB => names.b.clone(),
+                },
+                audience: names.audience(p.audience),
+                steps: vec![
+                    ("1. Warning signs", c.warning_signs),
+                    ("2. Things I can do on my own", c.internal_coping),
+                    ("3. People and places that take my mind off it", c.distraction_people_and_places),
+                    ("4. People I can ask for help", contacts(c.people_to_ask_for_help)),
+                    ("5. Professionals and crisis lines", contacts(c.professionals_and_crisis_lines)),
+                    ("6. Making the environment safe", c.making_environment_safe),
+                ],
+                reasons_for_living: c.reasons_for_living,
+            }
+        })
+        .collect();
+
+    let all_notes = notes::list(&access, None, &PageQuery { limit: Some(200), cursor: None }).await?.items;
+    let sessions = sessions::list(&access, &PageQuery { limit: Some(50), cursor: None })
+        .await?
+        .items
+        .into_iter()
+        .map(|s| {
+            let mine: Vec<&notes::NoteView> = all_notes.iter().filter(|n| n.session_id == s.id).collect();
+            SessionRow {
+                id: s.id,
+                when: local_time(s.starts_at, &tz),
+                kind: match (s.kind, s.partner) {
+                    (sessions::SessionKind::Individual, Some(p)) => format!("Individual ({})", names.of(p)),
+                    (kind, _) => label(kind),
+                },
+                modality: label(s.modality),
+                notes: mine
+                    .iter()
+                    .map(|n| NoteRow {
+                        id: n.id,
+                        summary: format!("{} note", n.format.as_str().to_uppercase()),
+                        signed: n.status == notes::NoteStatus::Signed,
+                    })
+                    .collect(),
+                shared: if ctx.is_clinician() { Vec::new() } else { mine.iter().flat_map(|n| super::notes::shared_parts(n)).collect() },
+            }
+        })
+        .collect();
+
+    let lapses = lapses::list(&access, &PageQuery { limit: Some(100), cursor: None })
+        .await?
+        .items
+        .into_iter()
+        .map(|l| LapseRow {
+            id: l.id,
+            who: names.of(l.partner).to_owned(),
+            occurred_on: l.occurred_on.to_string(),
+            days: l.days,
+            substance: l.substance,
+            kind: label(l.kind),
+            learned: l.learned,
+            audience: names.audience(l.audience),
+        })
+        .collect();
+
+    // Partners see who looked at their records; the care team and
+    // supervisors have the access log for that.
+    let viewings = if ctx.partner.is_some() {
+        review::viewings(&access, 50)
+            .await?
+            .into_iter()
+            .map(|v| ViewingRow {
+                when: local_time(v.at, &tz),
+                who: v.who,
+                role: forms::humanize(&v.role),
+                what: match v.action.as_str() {
+                    "export" => "Downloaded".into(),
+                    _ => "Viewed".into(),
+                },
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let private_notes = if ctx.care_team {
+        private_notes::list(&access, &PageQuery { limit: Some(50), cursor: None })
+            .await?
+            .items
+            .into_iter()
+            .map(|n| (n.id, local_time(n.updated_at, &tz), n.text))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let chrome = Chrome::of(&session, &current).await?;
+    let page = CouplePage {
+        nav: chrome.nav,
+        csrf_token: chrome.csrf_token,
+        status: label(view.status),
+        care_started_on: view.care_started_on.to_string(),
+        days_in_care,
+        care_team_names: view.care_team.iter().map(|m| m.display_name.clone()).collect::<Vec<_>>().join(", "),
+        couple: ctx,
+        partners,
+        sobriety,
+        custom_milestones,
+        plan,
+        plan_shared,
+        boundaries,
+        safety_plans,
+        sessions,
+        lapses,
+        viewings,
+        private_notes,
+    };
+    Ok(render(&page))
+}
+
+// ---- taking a couple into care -------------------------------------------------
+
+#[derive(Default, Clone)]
+pub struct PartnerFields {
+    pub recovery_role: String,
+    pub full_name: String,
+    pub preferred_name: String,
+    pub pronouns: String,
+    pub date_of_birth: String,
+    pub phone: String,
+    pub email: String,
+    pub emergency_contact: String,
+    pub member_id: String,
+}
+
+#[derive(Default)]
+pub struct NewCoupleForm {
+    pub label: String,
+    pub status: String,
+    pub secrets_policy: String,
+    pub care_started_on: String,
+    pub a: PartnerFields,
+    pub b: PartnerFields,
+}
+
+impl NewCoupleForm {
+    /// The form's fields carry the API's names (`partner_a.full_name`...).
+    fn from_fields(all: &HashMap<String, String>) -> Self {
+        let get = |f: &str| all.get(f).cloned().unwrap_or_default();
+        let partner = |prefix: &str| PartnerFields {
+            recovery_role: get(&format!("{prefix}recovery_role")),
+            full_name: get(&format!("{prefix}full_name")),
+            preferred_name: get(&format!("{prefix}preferred_name")),
+            pronouns: get(&format!("{prefix}pronouns")),
+            date_of_birth: get(&format!("{prefix}date_of_birth")),
+            phone: get(&format!("{prefix}phone")),
+            email: get(&format!("{prefix}email")),
+            emergency_contact: get(&format!("{prefix}emergency_contact")),
+            member_id: get(&format!("{prefix}member_id")),
+        };
+        Self {
+            label: get("label"),
+            status: get("status"),
+            secrets_policy: get("secrets_policy"),
+            care_started_on: get("care_started_on"),
+            a: partner("partner_a."),
+            b: partner("partner_b."),
+        }
+    }
+}
+
+pub struct PartnerFormView {
+    pub prefix: &'static str,
+    pub legend: String,
+    pub values: PartnerFields,
+    pub roles: Vec<Choice>,
+    pub accounts: Vec<Choice>,
+}
+
+impl PartnerFormView {
+    async fn of(state: &AppState, current: &crate::auth::CurrentMember, prefix: &'static str, legend: String, values: PartnerFields) -> Result<Self, AppError> {
+        Ok(Self {
+            prefix,
+            legend,
+            roles: forms::choices(&[RecoveryRole::InRecovery, RecoveryRole::Supporting], &values.recovery_role),
+            accounts: client_accounts(state, current, &values.member_id).await?,
+            values,
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "couple_new.html")]
+pub struct NewCouplePage {
+    pub nav: Option<Nav>,
+    pub csrf_token: String,
+    pub label: String,
+    pub care_started_on: String,
+    pub statuses: Vec<Choice>,
+    pub policies: Vec<Choice>,
+    pub partners: Vec<PartnerFormView>,
+    pub errors: FormErrors,
+}
+
+async fn client_accounts(state: &AppState, current: &crate::auth::CurrentMember, selected: &str) -> Result<Vec<Choice>, AppError> {
+    let mut choices = vec![Choice { value: String::new(), label: "No portal account yet".into(), selected: selected.is_empty() }];
+    for m in members::list(state, current.scope).await? {
+        if m.active && m.roles.contains(Role::Client) {
+            let value = m.id.to_string();
+            choices.push(Choice { selected: value == selected, label: format!("{} ({})", m.display_name, m.email), value });
+        }
+    }
+    Ok(choices)
+}
+
+async fn new_couple_page(
+    state: &AppState,
+    session: &Session,
+    current: &crate::auth::CurrentMember,
+    form: NewCoupleForm,
+    errors: FormErrors,
+) -> Result<NewCouplePage, AppError> {
+    let partners = vec![
+        PartnerFormView::of(state, current, "partner_a.", "Partner A".into(), form.a).await?,
+        PartnerFormView::of(state, current, "partner_b.", "Partner B".into(), form.b).await?,
+    ];
+    let chrome = Chrome::of(session, current).await?;
+    Ok(NewCouplePage {
+        nav: chrome.nav,
+        csrf_token: chrome.csrf_token,
+        statuses: forms::choices(&[CoupleStatus::Intake, CoupleStatus::Active, CoupleStatus::Paused, CoupleStatus::Closed], &form.status),
+        policies: forms::choices(&[SecretsPolicy::NoSecrets, SecretsPolicy::IndividualConfidential], &form.secrets_policy),
+        label: form.label,
+        care_started_on: form.care_started_on,
+        partners,
+        errors,
+    })
+}
+
+pub async fn new_form(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(current): SignedIn,
+    audit: AuditContext,
+) -> PageResult {
+    let allowed = current.roles.contains(Role::Counselor);
+    access::practice_level(&audit, &current, Some("couple"), !allowed);
+    current.require(Role::Counselor)?;
+    let today = milestones::practice_today(&state, &current.practice.time_zone);
+    let form = NewCoupleForm {
+        status: "active".into(),
+        secrets_policy: "no_secrets".into(),
+        care_started_on: today.to_string(),
+        a: PartnerFields { recovery_role: "in_recovery".into(), ..PartnerFields::default() },
+        b: PartnerFields { recovery_role: "supporting".into(), ..PartnerFields::default() },
+        ..NewCoupleForm::default()
+    };
+    Ok(render(&new_couple_page(&state, &session, &current, form, FormErrors::default()).await?))
+}
+
+fn partner_input(fields: &mut Fields, prefix: &str, f: &PartnerFields) -> Option<PartnerInput> {
+    let recovery_role = fields.check(&format!("{prefix}recovery_role"), pick_required(&f.recovery_role));
+    let date_of_birth = fields.check(&format!("{prefix}date_of_birth"), forms::date(&f.date_of_birth));
+    let member_id = fields.check(
+        &format!("{prefix}member_id"),
+        match f.member_id.trim() {
+            "" => Ok(None),
+            id => Uuid::parse_str(id).map(Some).map_err(|_| "choose one of the accounts".to_owned()),
+        },
+    );
+    Some(PartnerInput {
+        recovery_role: recovery_role?,
+        full_name: f.full_name.clone(),
+        preferred_name: forms::opt(&f.preferred_name),
+        pronouns: forms::opt(&f.pronouns),
+        date_of_birth: date_of_birth?,
+        phone: forms::opt(&f.phone),
+        email: forms::opt(&f.email),
+        emergency_contact: forms::opt(&f.emergency_contact),
+        member_id: member_id?,
+    })
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(current): SignedIn,
+    audit: AuditContext,
+    CsrfForm(raw): CsrfForm<HashMap<String, String>>,
+) -> PageResult {
+    let form = NewCoupleForm::from_fields(&raw);
+    let mut fields = Fields::default();
+    let status = fields.check("status", pick::<CoupleStatus>(&form.status));
+    let secrets_policy = fields.check("secrets_policy", pick_required(&form.secrets_policy));
+    let care_started_on = fields.check("care_started_on", forms::date_required(&form.care_started_on));
+    let a = partner_input(&mut fields, "partner_a.", &form.a);
+    let b = partner_input(&mut fields, "partner_b.", &form.b);
+    let parsed = fields.finish_with(|| {
+        Some(NewCouple {
+            label: form.label.clone(),
+            status: status?,
+            secrets_policy: secrets_policy?,
+            care_started_on: care_started_on?,
+            partner_a: a?,
+            partner_b: b?,
+        })
+    });
+    let result = match parsed {
+        Ok(input) => couples::create(&state, &audit, &current, input).await,
+        Err(err) => {
+            // Nothing reached the records: the attempt is still the counselor's.
+            access::practice_level(&audit, &current, Some("couple"), !current.roles.contains(Role::Counselor));
+            Err(err)
+        }
+    };
+    match result {
+        Ok(created) => {
+            audit.created(created.id);
+            Ok(Redirect::to(&format!("/couples/{}", created.id)).into_response())
+        }
+        Err(AppError::Invalid(errors)) => {
+            let page = new_couple_page(&state, &session, &current, form, errors.into()).await?;
+            Ok(again(StatusCode::UNPROCESSABLE_ENTITY, render(&page)))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+
+// ---- changing the couple's details ------------------------------------------------
+
+pub struct PartnerEdit {
+    pub form: PartnerFormView,
+    pub action: String,
+    pub version: String,
+}
+
+#[derive(Template)]
+#[template(path = "couple_edit.html")]
+pub struct EditCouplePage {
+    pub nav: Option<Nav>,
+    pub csrf_token: String,
+    pub couple: CoupleContext,
+    pub version: String,
+    pub label: String,
+    pub care_started_on: String,
+    pub statuses: Vec<Choice>,
+    pub policies: Vec<Choice>,
+    pub partners: Vec<PartnerEdit>,
+    pub errors: FormErrors,
+}
+
+/// What the couple form held when it was sent (or the stored values).
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct CoupleForm {
+    pub version: String,
+    pub label: String,
+    pub status: String,
+    pub secrets_policy: String,
+    pub care_started_on: String,
+}
+
+fn partner_fields(p: &couples::PartnerView) -> PartnerFields {
+    PartnerFields {
+        recovery_role: p.recovery_role.as_str(),
+        full_name: p.full_name.clone(),
+        preferred_name: p.preferred_name.clone().unwrap_or_default(),
+        pronouns: p.pronouns.clone().unwrap_or_default(),
+        date_of_birth: forms::show_date(p.date_of_birth),
+        phone: p.phone.clone().unwrap_or_default(),
+        email: p.email.clone().unwrap_or_default(),
+        emergency_contact: p.emergency_contact.clone().unwrap_or_default(),
+        member_id: String::new(),
+    }
+}
+
+/// The edit page; `sent` replaces the stored values of the form that was sent.
+async fn edit_page(
+    state: &AppState,
+    session: &Session,
+    current: &crate::auth::CurrentMember,
+    access: &crate::access::CoupleAccess,
+    sent_couple: Option<CoupleForm>,
+    sent_partner: Option<(PartnerSlot, PartnerFields, String)>,
+    errors: FormErrors,
+) -> Result<EditCouplePage, AppError> {
+    let ctx = CoupleContext::of(access, current).await?;
+    let view = couples::view(access).await?;
+    let links = crate::records::couples::portal_accounts(access).await?;
+    let c = sent_couple.unwrap_or_else(|| CoupleForm {
+        version: view.version.to_string(),
+        label: view.label.clone(),
+        status: view.status.as_str(),
+        secrets_policy: view.secrets_policy.as_str(),
+        care_started_on: view.care_started_on.to_string(),
+    });
+    let mut partners = Vec::new();
+    for p in &view.partners {
+        let prefix = match p.slot {
+            PartnerSlot::A => "partner_a.",
+            PartnerSlot::B => "partner_b.",
+        };
+        let (values, version) = match &sent_partner {
+            Some((slot, values, version)) if *slot == p.slot => (values.clone(), version.clone()),
+            _ => {
+                let mut values = partner_fields(p);
+                values.member_id = links.iter().find(|(slot, _)| *slot == p.slot).and_then(|(_, m)| *m).map(|m| m.to_string()).unwrap_or_default();
+                (values, p.version.to_string())
+            }
+        };
+        partners.push(PartnerEdit {
+            action: format!("{}/partners/{}", ctx.href(), p.slot.as_str()),
+            version,
+            form: PartnerFormView::of(state, current, prefix, ctx.names.of(p.slot).to_owned(), values).await?,
+        });
+    }
+    let chrome = Chrome::of(session, current).await?;
+    Ok(EditCouplePage {
+        nav: chrome.nav,
+        csrf_token: chrome.csrf_token,
+        statuses: forms::choices(&[CoupleStatus::Intake, CoupleStatus::Active, CoupleStatus::Paused, CoupleStatus::Closed], &c.status),
+        policies: forms::choices(&[SecretsPolicy::NoSecrets, SecretsPolicy::IndividualConfidential], &c.secrets_policy),
+        version: c.version,
+        label: c.label,
+        care_started_on: c.care_started_on,
+        couple: ctx,
+        partners,
+        errors,
+    })
+}
+
+pub async fn edit_form(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(current): SignedIn,
+    audit: AuditContext,
+    Path(couple_id): Path<Uuid>,
+) -> PageResult {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
+    Ok(render(&edit_page(&state, &session, &current, &access, None, None, FormErrors::default()).await?))
+}
+
+/// A failed save of the edit page: shown again with what was sent (422), or
+/// with a note that someone else saved first (409, the stored values shown).
+async fn edit_rejected(
+    err: AppError,
+    state: &AppState,
+    session: &Session,
+    current: &crate::auth::CurrentMember,
+    access: &crate::access::CoupleAccess,
+    sent_couple: Option<CoupleForm>,
+    sent_partner: Option<(PartnerSlot, PartnerFields, String)>,
+) -> PageResult {
+    Ok(match super::Rejected::from(err)? {
+        super::Rejected::Invalid(errors) => {
+            again(StatusCode::UNPROCESSABLE_ENTITY, render(&edit_page(state, session, current, access, sent_couple, sent_partner, errors).await?))
+        }
+        super::Rejected::Stale => {
+            let page = edit_page(state, session, current, access, None, None, FormErrors::form(super::STALE_DETAILS)).await?;
+            again(StatusCode::CONFLICT, render(&page))
+        }
+    })
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(current): SignedIn,
+    audit: AuditContext,
+    Path(couple_id): Path<Uuid>,
+    CsrfForm(form): CsrfForm<CoupleForm>,
+) -> PageResult {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
+    let mut fields = Fields::default();
+    let status = fields.check("status", pick::<CoupleStatus>(&form.status));
+    let policy = fields.check("secrets_policy", pick::<SecretsPolicy>(&form.secrets_policy));
+    let started = fields.check("care_started_on", forms::date_required(&form.care_started_on));
+    let patch = fields.finish_with(|| {
+        Some(couples::CouplePatch { label: Some(form.label.clone()), status: status?, secrets_policy: policy?, care_started_on: Some(started?) })
+    });
+    let result = match (patch, parse_version(&form.version)) {
+        (Ok(patch), Ok(version)) => couples::update(&state, &access, IfMatch(version), patch).await.map(|_| ()),
+        (Err(err), _) | (_, Err(err)) => Err(err),
+    };
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!("/couples/{couple_id}")).into_response()),
+        Err(err) => edit_rejected(err, &state, &session, &current, &access, Some(form), None).await,
+    }
+}
+
+pub async fn update_partner(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(current): SignedIn,
+    audit: AuditContext,
+    Path((couple_id, slot)): Path<(Uuid, PartnerSlot)>,
+    CsrfForm(raw): CsrfForm<HashMap<String, String>>,
+) -> PageResult {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
+    let prefix = match slot {
+        PartnerSlot::A => "partner_a.",
+        PartnerSlot::B => "partner_b.",
+    };
+    let sent = NewCoupleForm::from_fields(&raw);
+    let values = if slot == PartnerSlot::A { sent.a } else { sent.b };
+    let version = raw.get("version").cloned().unwrap_or_default();
+    let mut fields = Fields::default();
+    let input = partner_input(&mut fields, prefix, &values);
+    let result = match (fields.finish_with(|| input), parse_version(&version)) {
+        (Ok(input), Ok(v)) => couples::update_partner(&state, &current, &access, slot, IfMatch(v), input).await.map(|_| ()),
+        (Err(err), _) | (_, Err(err)) => Err(err),
+    };
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!("/couples/{couple_id}")).into_response()),
+        Err(err) => edit_rejected(err, &state, &session, &current, &access, None, Some((slot, values, version))).await,
+    }
+}

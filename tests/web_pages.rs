@@ -1,0 +1,263 @@
+//! The clinical web pages without a browser: what each reader gets, one
+//! access event per page, forms that keep what was typed, and the edit that
+//! lost a race. (tests/browser.rs walks the same pages in Chromium.)
+
+use axum::http::{Method, StatusCode};
+use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder};
+use serde_json::json;
+
+use crate::{
+    both,
+    clinical_world::{Actor, World, assert_no_leak},
+    helpers::*,
+};
+
+async fn events(app: &TestApp) -> Vec<entity::access_events::Model> {
+    entity::access_events::Entity::find()
+        .order_by_asc(entity::access_events::Column::Seq)
+        .all(&app.state.db)
+        .await
+        .unwrap()
+}
+
+/// Every page about the couple, as each kind of reader gets it: nothing
+/// outside their audience, and a refusal for those with no relation.
+async fn pages_hold_what_each_reader_may_see(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let c = world.couple;
+    let pages = [
+        "/dashboard".to_owned(),
+        format!("/couples/{c}"),
+        format!("/couples/{c}/notes/{}", world.signed_note),
+        format!("/couples/{c}/notes/{}", world.draft_note),
+        format!("/couples/{c}/plan/edit"),
+        format!("/couples/{c}/lapses/{}/edit", world.a_lapse),
+        format!("/couples/{c}/safety-plans/{}/edit", world.b_safety_plan),
+    ];
+    for actor in Actor::ALL {
+        for page in &pages {
+            let res = world.client(actor).get(page).await;
+            assert_no_leak(actor, page, &res.text());
+            let edit = page.ends_with("/edit");
+            let draft = page.contains(&world.draft_note.to_string());
+            let expected = match actor {
+                Actor::Anonymous => StatusCode::SEE_OTHER,
+                _ if page == "/dashboard" => StatusCode::OK,
+                Actor::CareTeam => StatusCode::OK,
+                Actor::Supervisor if !edit => StatusCode::OK,
+                Actor::PartnerA | Actor::PartnerB if !edit && !draft => StatusCode::OK,
+                _ => StatusCode::NOT_FOUND,
+            };
+            assert_eq!(res.status, expected, "{actor:?} {page}: {}", res.text());
+        }
+    }
+    // The partner's page shows what is shared with them.
+    let page = world.client(Actor::PartnerA).get(&format!("/couples/{c}")).await.text();
+    assert!(page.contains("Shared plan"), "the shared part of the signed note");
+    assert!(page.contains("Who viewed your records"));
+}
+
+/// A page view and a form post each leave one event; a form with errors is
+/// shown again with what was typed, changes nothing and is logged as failed.
+async fn one_event_per_page_and_forms_keep_input(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let c = world.couple;
+    let counselor = world.client(Actor::CareTeam);
+
+    let before = events(&app).await.len();
+    counselor.get(&format!("/couples/{c}")).await;
+    let after = events(&app).await;
+    assert_eq!(after.len(), before + 1);
+    let e = after.last().unwrap();
+    assert_eq!((e.action.as_str(), e.record_kind.as_deref(), e.outcome.as_str()), ("view", Some("couple"), "success"));
+    assert_eq!(e.couple_id, Some(c));
+
+    let boundaries_before = entity::boundaries::Entity::find().count(&app.state.db).await.unwrap();
+    let form = format!("/couples/{c}/boundaries/new");
+    let typed = "If money goes missing <b>again</b>, I will open my own account.";
+    let res = counselor
+        .submit(&form, &format!("/couples/{c}/boundaries"), &[("holder", "partner_b"), ("category", "money"), ("statement", typed), ("consequence", ""), ("audience", "couple")])
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text());
+    let body = res.text();
+    assert!(body.contains("If money goes missing &#60;b&#62;again&#60;/b&#62;, I will open my own account."), "the statement is kept, escaped: {body}");
+    assert!(body.contains("consequence-error") || body.contains("this is required"), "a message for the empty field: {body}");
+    assert_eq!(entity::boundaries::Entity::find().count(&app.state.db).await.unwrap(), boundaries_before);
+    assert_eq!(events(&app).await.last().unwrap().outcome, "failed");
+
+    let before = events(&app).await.len();
+    let res = counselor
+        .submit(&form, &format!("/couples/{c}/boundaries"), &[("holder", "partner_b"), ("category", "money"), ("statement", typed), ("consequence", "We talk in session."), ("audience", "couple")])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let after = events(&app).await;
+    // The form page and the post: one event each.
+    assert_eq!(after.len(), before + 2);
+    let e = after.last().unwrap();
+    assert_eq!((e.action.as_str(), e.record_kind.as_deref(), e.outcome.as_str()), ("create", Some("boundary"), "success"));
+    let created = e.record_id.expect("the event names the new boundary");
+    assert!(entity::boundaries::Entity::find_by_id(created).one(&app.state.db).await.unwrap().is_some());
+}
+
+/// Two counselors edit the plan at once. The second save does not overwrite
+/// the first: it comes back with both versions and the typed text, and
+/// saving again is a deliberate choice.
+async fn an_edit_that_lost_a_race_shows_both_versions(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let c = world.couple;
+    let counselor = world.client(Actor::CareTeam);
+    let form_page = counselor.get(&format!("/couples/{c}/plan/edit")).await;
+    assert_eq!(form_page.status, StatusCode::OK);
+    let version = form_page.text().split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+
+    // Meanwhile the plan changes through the API.
+    let current = counselor.json(Method::GET, &format!("/api/v1/couples/{c}/plan"), None).await;
+    let etag = current.header("etag").unwrap().to_owned();
+    let mut content = current.json()["content"].clone();
+    content["coping_strategies"] = json!({"items": ["Their strategy: call Luis"], "audience": "couple"});
+    let token = counselor.get("/tokens").await.csrf_token();
+    let res = counselor
+        .send(
+            Method::PUT,
+            &format!("/api/v1/couples/{c}/plan"),
+            &[("content-type", "application/json"), ("if-match", &etag), ("x-csrf-token", &token)],
+            content.to_string().into(),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+
+    let mine = [
+        ("version", version.as_str()),
+        ("coping_strategies", "My strategy: urge surfing"),
+        ("coping_strategies_audience", "couple"),
+        ("reasons_for_recovery_audience", "couple"),
+        ("daily_habits_audience", "couple"),
+        ("meetings_and_medications_audience", "couple"),
+        ("supporting_partner_care_audience", "partner_b"),
+        ("high_risk_situations_audience", "couple"),
+        ("warning_signs_audience", "couple"),
+        ("support_people_audience", "couple"),
+        ("lapse_response_audience", "couple"),
+    ];
+    let res = counselor.submit(&format!("/couples/{c}/plan/edit"), &format!("/couples/{c}/plan"), &mine).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.text());
+    let body = res.text();
+    assert!(body.contains("Their strategy: call Luis"), "their version is shown: {body}");
+    assert!(body.contains("My strategy: urge surfing"), "my text is kept: {body}");
+    let now_version = body.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    assert_ne!(now_version, version, "saving again replaces the version shown");
+    let plan = counselor.json(Method::GET, &format!("/api/v1/couples/{c}/plan"), None).await.json();
+    assert_eq!(plan["content"]["coping_strategies"]["items"], json!(["Their strategy: call Luis"]), "nothing was overwritten");
+
+    let mut again = mine.to_vec();
+    again[0] = ("version", now_version.as_str());
+    let res = counselor.submit(&format!("/couples/{c}/plan/edit"), &format!("/couples/{c}/plan"), &again).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let plan = counselor.json(Method::GET, &format!("/api/v1/couples/{c}/plan"), None).await.json();
+    assert_eq!(plan["content"]["coping_strategies"]["items"], json!(["My strategy: urge surfing"]));
+}
+
+both!(pages_hold_what_each_reader_may_see, one_event_per_page_and_forms_keep_input, an_edit_that_lost_a_race_shows_both_versions);
+
+/// The smaller forms: the couple's and partners' details (a saved partner
+/// keeps their portal account), a private note only its author reads, a
+/// milestone to celebrate, and a boundary kept.
+async fn details_private_notes_milestones_and_boundary_log(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let c = world.couple;
+    let boundary = world.shared_boundary;
+    let partner_a_account = world.partner_a_member.to_string();
+    let counselor = world.client(Actor::CareTeam);
+
+    let edit = format!("/couples/{c}/edit");
+    let page = counselor.get(&edit).await.text();
+    let version = |page: &str, nth: usize| page.split("name=\"version\" value=\"").nth(nth).unwrap().split('"').next().unwrap().to_owned();
+    let partner_version = version(&page, 2);
+    let account = page.split("name=\"partner_a.member_id\">").nth(1).unwrap().split("\" selected").next().unwrap().rsplit("value=\"").next().unwrap().to_owned();
+    assert_eq!(account, partner_a_account, "partner A's portal account is preselected");
+    let res = counselor
+        .submit(&edit, &format!("/couples/{c}/partners/a"), &[
+            ("version", &partner_version),
+            ("partner_a.recovery_role", "in_recovery"),
+            ("partner_a.full_name", "Daniel Okafor"),
+            ("partner_a.preferred_name", "Danny"),
+            ("partner_a.member_id", &account),
+        ])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let couple = counselor.json(Method::GET, &format!("/api/v1/couples/{c}"), None).await.json();
+    assert_eq!(couple["partners"][0]["preferred_name"], "Danny");
+    assert_eq!(couple["partners"][0]["has_portal_account"], true, "saving the form keeps the portal account");
+    // The same form again, from the version it was loaded at: someone saved first.
+    let res = counselor
+        .submit(&edit, &format!("/couples/{c}/partners/a"), &[("version", &partner_version), ("partner_a.recovery_role", "in_recovery"), ("partner_a.full_name", "Daniel Okafor")])
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.text());
+
+    let res = counselor
+        .submit(&format!("/couples/{c}/private-notes/new"), &format!("/couples/{c}/private-notes"), &[("version", ""), ("text", "Only mine: wonder about shame")])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    assert!(counselor.get(&format!("/couples/{c}")).await.text().contains("Only mine: wonder about shame"));
+
+    let res = counselor
+        .submit(&format!("/couples/{c}/milestones/new"), &format!("/couples/{c}/milestones"), &[("text", "A weekend away together"), ("on", "2026-11-01"), ("choice", "couple")])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let res = counselor
+        .submit(&format!("/couples/{c}/boundaries/{boundary}/events/new"), &format!("/couples/{c}/boundaries/{boundary}/events"), &[("choice", "kept"), ("on", ""), ("text", "")])
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "a date is needed: {}", res.text());
+    let res = counselor
+        .submit(&format!("/couples/{c}/boundaries/{boundary}/events/new"), &format!("/couples/{c}/boundaries/{boundary}/events"), &[("choice", "kept"), ("on", "2026-11-02"), ("text", "Texted before the party")])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+
+    let supervisor = world.client(Actor::Supervisor).get(&format!("/couples/{c}")).await.text();
+    assert!(!supervisor.contains("Only mine"), "a private note is its author's alone");
+    let partner = world.client(Actor::PartnerA).get(&format!("/couples/{c}")).await.text();
+    assert!(partner.contains("A weekend away together"), "the partner sees the milestone");
+    assert!(partner.contains("kept 1 times"), "and the boundary's log");
+    assert!(!partner.contains("Only mine"));
+}
+
+both!(details_private_notes_milestones_and_boundary_log);
+
+/// The recovery contract: the care team changes it (a stale save is caught),
+/// a partner checks off their own day, and the calendar shows it.
+async fn the_recovery_contract_and_its_calendar(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let c = world.couple;
+    let today = world.today;
+    let counselor = world.client(Actor::CareTeam);
+    let edit = format!("/couples/{c}/recovery-contract/edit");
+    let page = counselor.get(&edit).await.text();
+    let version = page.split("name=\"version\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let fields = |v: &str| {
+        vec![
+            ("version", v.to_owned()),
+            ("intention_statement", "I intend not to drink today. Thank you for listening.".to_owned()),
+            ("meetings", "AA Tuesday\nAA Thursday".to_owned()),
+            ("audience", "couple".to_owned()),
+        ]
+    };
+    let sent = fields(&version);
+    let sent: Vec<(&str, &str)> = sent.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = counselor.submit(&edit, &format!("/couples/{c}/recovery-contract"), &sent).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let res = counselor.submit(&edit, &format!("/couples/{c}/recovery-contract"), &sent).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "the same version twice: {}", res.text());
+    assert!(res.text().contains("AA Thursday"), "the typed text is kept");
+
+    let partner = world.client(Actor::PartnerA);
+    let page = format!("/couples/{c}/recovery-contract");
+    let res = partner.submit(&page, &format!("/couples/{c}/recovery-contract/days/{today}"), &[("trust_discussion", "yes"), ("meeting_attended", "yes"), ("note", "")]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let calendar = partner.get(&page).await.text();
+    assert!(calendar.contains("trust discussion, meeting"), "{calendar}");
+    // A partner checks off only their own day.
+    let res = partner.submit(&page, &format!("/couples/{c}/recovery-contract/days/{today}"), &[("partner", "b"), ("trust_discussion", "yes")]).await;
+    assert_ne!(res.status, StatusCode::SEE_OTHER, "partner A ticked partner B's day");
+}
+
+both!(the_recovery_contract_and_its_calendar);
