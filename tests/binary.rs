@@ -10,6 +10,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::helpers::Watchdog;
+
 const BIN: &str = env!("CARGO_BIN_EXE_tandem");
 
 fn free_port() -> u16 {
@@ -39,6 +41,7 @@ impl Drop for Running {
 
 #[test]
 fn help_documents_the_configuration() {
+    let _watchdog = Watchdog::start();
     let out = Command::new(BIN).arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
@@ -49,6 +52,7 @@ fn help_documents_the_configuration() {
 
 #[test]
 fn printed_config_redacts_the_database_password() {
+    let _watchdog = Watchdog::start();
     let out = Command::new(BIN)
         .arg("config")
         .env("TANDEM_DATABASE_URL", "postgres://tandem:s3cret-pw@db.internal/tandem")
@@ -62,6 +66,7 @@ fn printed_config_redacts_the_database_password() {
 
 #[test]
 fn practice_create_prints_an_invitation_link() {
+    let _watchdog = Watchdog::start();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let out = Command::new(BIN)
@@ -87,6 +92,7 @@ fn practice_create_prints_an_invitation_link() {
 
 #[test]
 fn serves_prints_the_setup_link_and_stops_on_sigterm_within_the_grace_period() {
+    let _watchdog = Watchdog::start();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let child = Command::new(BIN)
@@ -150,6 +156,7 @@ fn serves_prints_the_setup_link_and_stops_on_sigterm_within_the_grace_period() {
 /// entry, once an entry is changed behind Tandem's back.
 #[test]
 fn audit_verify_names_the_first_bad_entry() {
+    let _watchdog = Watchdog::start();
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("t.db");
     let url = format!("sqlite://{}?mode=rwc", db_path.display());

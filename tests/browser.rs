@@ -238,6 +238,7 @@ const SCRIPT: &str = "<script>window.__tandem_xss = 1</script>";
 
 #[tokio::test]
 async fn four_journeys_in_a_real_browser() {
+    let _watchdog = Watchdog::start();
     if !browser_available() {
         return;
     }

@@ -6,6 +6,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn the_demo_couple_is_there_for_each_person() {
+    let _watchdog = Watchdog::start();
     let app = TestApp::sqlite().await;
     let demo = tandem::demo::load(&app.state).await.unwrap_or_else(|e| panic!("{e:?}"));
     let login = |role: &str| demo.accounts.iter().find(|a| a.role == role).unwrap();

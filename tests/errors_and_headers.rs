@@ -110,6 +110,7 @@ both!(api_errors_are_problem_json, every_response_has_a_request_id_and_safe_head
 /// secrets in everything the suite has logged with the production filter.
 #[tokio::test]
 async fn logs_carry_no_passwords_tokens_or_cookies() {
+    let _watchdog = Watchdog::start();
     if std::env::var_os("TEST_LOG").is_some() {
         return; // logs go to the terminal, not to the capture
     }
@@ -141,6 +142,7 @@ async fn logs_carry_no_passwords_tokens_or_cookies() {
 
 #[tokio::test]
 async fn oversized_bodies_are_refused_with_413() {
+    let _watchdog = Watchdog::start();
     let app = TestApp::sqlite().await;
     let practice = app.practice("big").await;
     let mut admin = practice.admin;

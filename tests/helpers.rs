@@ -26,16 +26,57 @@ macro_rules! both {
         mod $name {
             #[tokio::test]
             async fn sqlite() {
+                let _watchdog = $crate::helpers::Watchdog::start();
                 super::$name($crate::helpers::TestApp::sqlite().await).await;
             }
             #[tokio::test]
             async fn postgres() {
+                let _watchdog = $crate::helpers::Watchdog::start();
                 if let Some(app) = $crate::helpers::TestApp::postgres().await {
                     super::$name(app).await;
                 }
             }
         }
     )+};
+}
+
+/// Ends the whole test run when one test takes far longer than any should
+/// (`TANDEM_TEST_TIMEOUT_SECONDS`, default 300), naming it and printing the
+/// last log lines, so a hang fails CI in minutes instead of at its time
+/// limit. Start one at the top of every test; it stands down when dropped.
+pub struct Watchdog {
+    done: Option<std::sync::mpsc::Sender<()>>,
+}
+
+impl Watchdog {
+    pub fn start() -> Self {
+        let limit = std::env::var("TANDEM_TEST_TIMEOUT_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        let (done, stood_down) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stood_down.recv_timeout(std::time::Duration::from_secs(limit)) {
+                // Straight to stderr: the test harness captures eprintln! of the test's threads.
+                use std::io::Write;
+                let logs = captured_logs();
+                let tail: Vec<&str> = logs.lines().rev().take(40).collect();
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "\n{test} has run for over {limit} s: stopping the test run.\nLast log lines (newest first):");
+                for line in tail {
+                    let _ = writeln!(err, "  {line}");
+                }
+                std::process::exit(101);
+            }
+        });
+        Self { done: Some(done) }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(());
+        }
+    }
 }
 
 pub const PASSWORD: &str = "a long enough test password";

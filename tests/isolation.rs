@@ -29,6 +29,7 @@ const ID_ROUTES: &[(&str, &str)] = &[
 /// authorization matrix instead); page routes from the page router's source.
 #[tokio::test]
 async fn every_route_with_an_id_is_covered() {
+    let _watchdog = Watchdog::start();
     let app = TestApp::sqlite().await;
     let doc = app.client().get("/api/openapi.json").await.json();
     let mut found = Vec::new();

@@ -83,6 +83,7 @@ both!(pdfs_hold_what_each_reader_may_see);
 
 #[tokio::test]
 async fn the_demo_pdfs_render() {
+    let _watchdog = Watchdog::start();
     let app = TestApp::sqlite().await;
     let demo = tandem::demo::load(&app.state).await.unwrap();
     let login = |role: &str| demo.accounts.iter().find(|a| a.role == role).unwrap();

@@ -158,6 +158,7 @@ both!(
 
 #[tokio::test]
 async fn cookies_are_secure_behind_https() {
+    let _watchdog = Watchdog::start();
     let config = tandem::config::Config {
         public_url: Some("https://tandem.example.org".parse().unwrap()),
         ..test_config()

@@ -105,6 +105,22 @@ impl Provider {
     }
 }
 
+impl Provider {
+    /// Stops the provider and keeps its port bound (not listening), so
+    /// connections to it are refused at once and no other process picks
+    /// the port up while the test still points Tandem at it.
+    fn stop(mut self) -> tokio::net::TcpSocket {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let addr: std::net::SocketAddr = self.issuer.trim_start_matches("http://").parse().unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        // The provider's closed connections may linger in TIME_WAIT.
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(addr).unwrap_or_else(|e| panic!("holding the stopped provider's port {addr}: {e}"));
+        socket
+    }
+}
+
 impl Drop for Provider {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -124,7 +140,11 @@ struct Browser {
 
 impl Browser {
     fn new() -> Self {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap();
         Browser { http, cookies: HashMap::new() }
     }
 
@@ -607,13 +627,13 @@ async fn only_members_of_allowed_domains_link(app: TestApp) {
 // ---- a provider that is down ---------------------------------------------------
 
 async fn a_provider_that_is_down_fails_its_button_not_the_page(app: TestApp) {
-    let mut provider = Some(Provider::for_practice("tide"));
-    let issuer = provider.as_ref().unwrap().issuer.clone();
-    let s = set_up(&app, "tide", provider.as_ref().unwrap(), "tandem").await;
+    let provider = Provider::for_practice("tide");
+    let issuer = provider.issuer.clone();
+    let s = set_up(&app, "tide", &provider, "tandem").await;
     let mut tandem = app.client();
     let authorize = start(&mut tandem, "tide", &s.provider_id).await;
     let back = Browser::new().authorize(&authorize, "alice").await;
-    provider.take(); // stopped half-way through a sign-in
+    let _port = provider.stop(); // half-way through a sign-in
 
     let res = tandem.get(&link_path(&back)).await;
     assert_refused(&app, &mut tandem, &res, s.practice.id, "token_request_failed", "could not be asked to complete the sign-in").await;
