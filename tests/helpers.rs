@@ -19,20 +19,25 @@ use serde_json::Value;
 use tandem::{AppState, clock::ManualClock, config::Config};
 use tower::ServiceExt;
 
-/// Runs each named `async fn(TestApp)` on SQLite and on PostgreSQL.
+/// Runs each named `async fn(TestApp)` on SQLite and on PostgreSQL, with
+/// [`test_config`] or, given `config = EXPR;` first, with that configuration
+/// (the expression is read inside the test's module: `super::my_config()`).
 #[macro_export]
 macro_rules! both {
-    ($($name:ident),+ $(,)?) => {$(
+    ($($name:ident),+ $(,)?) => {
+        $crate::both!(config = $crate::helpers::test_config(); $($name),+);
+    };
+    (config = $config:expr; $($name:ident),+ $(,)?) => {$(
         mod $name {
             #[tokio::test]
             async fn sqlite() {
                 let _watchdog = $crate::helpers::Watchdog::start();
-                super::$name($crate::helpers::TestApp::sqlite().await).await;
+                super::$name($crate::helpers::TestApp::sqlite_with($config).await).await;
             }
             #[tokio::test]
             async fn postgres() {
                 let _watchdog = $crate::helpers::Watchdog::start();
-                if let Some(app) = $crate::helpers::TestApp::postgres().await {
+                if let Some(app) = $crate::helpers::TestApp::postgres_with($config).await {
                     super::$name(app).await;
                 }
             }
@@ -170,10 +175,6 @@ impl TestApp {
 
     /// `None` (skip) when no PostgreSQL is configured, except in CI, where
     /// a missing PostgreSQL fails the test.
-    pub async fn postgres() -> Option<Self> {
-        Self::postgres_with(test_config()).await
-    }
-
     pub async fn postgres_with(config: Config) -> Option<Self> {
         let Ok(admin_url) = std::env::var("TANDEM_TEST_POSTGRES_URL") else {
             if std::env::var("CI").is_ok_and(|v| v == "true") {

@@ -105,11 +105,28 @@ impl Provider {
     }
 }
 
+/// How a provider fails half-way through a sign-in.
+#[derive(Clone, Copy)]
+enum Outage {
+    /// Its port refuses connections (the process is gone).
+    Refuses,
+    /// Its port takes connections and never answers (a hung process or a
+    /// black-holing firewall): only Tandem's timeouts end the wait.
+    Silent,
+}
+
+/// What keeps a stopped provider's port from being taken by anyone else.
+#[allow(dead_code)] // held, never read
+enum HeldPort {
+    Bound(tokio::net::TcpSocket),
+    Listening(tokio::net::TcpListener),
+}
+
 impl Provider {
-    /// Stops the provider and keeps its port bound (not listening), so
-    /// connections to it are refused at once and no other process picks
-    /// the port up while the test still points Tandem at it.
-    fn stop(mut self) -> tokio::net::TcpSocket {
+    /// Stops the provider and keeps its port, so no other process (another
+    /// test's provider, chromedriver, a server) picks it up while the test
+    /// still points Tandem at it.
+    fn stop(mut self, outage: Outage) -> HeldPort {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let addr: std::net::SocketAddr = self.issuer.trim_start_matches("http://").parse().unwrap();
@@ -117,7 +134,11 @@ impl Provider {
         // The provider's closed connections may linger in TIME_WAIT.
         socket.set_reuseaddr(true).unwrap();
         socket.bind(addr).unwrap_or_else(|e| panic!("holding the stopped provider's port {addr}: {e}"));
-        socket
+        match outage {
+            Outage::Refuses => HeldPort::Bound(socket),
+            // Never accepted: connections wait in the backlog, unanswered.
+            Outage::Silent => HeldPort::Listening(socket.listen(64).unwrap()),
+        }
     }
 }
 
@@ -627,13 +648,27 @@ async fn only_members_of_allowed_domains_link(app: TestApp) {
 // ---- a provider that is down ---------------------------------------------------
 
 async fn a_provider_that_is_down_fails_its_button_not_the_page(app: TestApp) {
+    provider_outage(app, Outage::Refuses).await;
+}
+
+/// Tandem gives up on a provider that does not answer after
+/// `sso_http_timeout_seconds` (1 s here), with the same clear messages.
+async fn a_provider_that_stops_answering_is_given_up_on(app: TestApp) {
+    provider_outage(app, Outage::Silent).await;
+}
+
+fn one_second_timeout() -> tandem::config::Config {
+    tandem::config::Config { sso_http_timeout_seconds: 1, ..test_config() }
+}
+
+async fn provider_outage(app: TestApp, outage: Outage) {
     let provider = Provider::for_practice("tide");
     let issuer = provider.issuer.clone();
     let s = set_up(&app, "tide", &provider, "tandem").await;
     let mut tandem = app.client();
     let authorize = start(&mut tandem, "tide", &s.provider_id).await;
     let back = Browser::new().authorize(&authorize, "alice").await;
-    let _port = provider.stop(); // half-way through a sign-in
+    let _port = provider.stop(outage); // half-way through a sign-in
 
     let res = tandem.get(&link_path(&back)).await;
     assert_refused(&app, &mut tandem, &res, s.practice.id, "token_request_failed", "could not be asked to complete the sign-in").await;
@@ -757,3 +792,4 @@ async fn a_sign_in_started_on_one_process_finishes_on_another(app: TestApp) {
 }
 
 both!(a_sign_in_started_on_one_process_finishes_on_another);
+both!(config = super::one_second_timeout(); a_provider_that_stops_answering_is_given_up_on);
