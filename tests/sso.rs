@@ -645,6 +645,113 @@ async fn only_members_of_allowed_domains_link(app: TestApp) {
     assert_refused(&app, &mut tandem, &res, s.practice.id, "domain_not_allowed", "domain may not sign in").await;
 }
 
+// ---- accepting an invitation through the provider ----------------------------------
+
+/// A practice with a provider and an open invitation for
+/// `dana@<slug>.example` as counselor; returns the join page's path.
+async fn invited<'a>(app: &'a TestApp, slug: &str, provider: &Provider) -> (Practice<'a>, String, String) {
+    let mut practice = app.practice(slug).await;
+    let provider_id = add_provider(&mut practice.admin, &provider.issuer, "tandem").await;
+    let link = practice.admin.invite(&format!("dana@{slug}.example"), &["counselor"]).await;
+    let join = url::Url::parse(&link).unwrap().path().to_owned();
+    (practice, provider_id, join)
+}
+
+/// Opens the invitation and follows its "Join with" button to the provider.
+async fn join_start(tandem: &mut Client<'_>, join: &str, provider_id: &str) -> String {
+    let page = tandem.get(join).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let button = format!("{join}/sso/{provider_id}");
+    assert!(page.text().contains(&button) && page.text().contains("Join with Clinic login"), "{}", page.text());
+    let res = tandem.get(&button).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    res.location().unwrap().to_owned()
+}
+
+async fn members(app: &TestApp) -> u64 {
+    entity::members::Entity::find().count(&app.state.db).await.unwrap()
+}
+
+async fn an_invitation_is_accepted_through_the_provider(app: TestApp) {
+    let provider = Provider::start(
+        &["bay"],
+        &[("tandem", json!({}))],
+        json!({
+            "dana": account("dana@bay.example", true),
+            "someone": account("someone@bay.example", true),
+            "unverified": account("dana@bay.example", false),
+        }),
+    );
+    let (mut practice, provider_id, join) = invited(&app, "bay", &provider).await;
+    let mut tandem = app.client();
+
+    // Another address, or the right one unverified: refused, and the
+    // invitation stays open for a later try.
+    for (account, code, message) in [
+        ("someone", "invitation_email_mismatch", "invitation is for another email address"),
+        ("unverified", "unverified_email", "has not verified your email address"),
+    ] {
+        let authorize = join_start(&mut tandem, &join, &provider_id).await;
+        let res = come_back(&mut tandem, &authorize, account).await;
+        assert_refused(&app, &mut tandem, &res, practice.id, code, message).await;
+        assert_eq!(members(&app).await, 1, "{code}: only the admin");
+    }
+
+    let authorize = join_start(&mut tandem, &join, &provider_id).await;
+    let res = come_back(&mut tandem, &authorize, "dana").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let me = tandem.get("/api/v1/me").await.json();
+    assert_eq!((me["email"].as_str(), me["display_name"].as_str()), (Some("dana@bay.example"), Some("Casey")), "{me}");
+    assert_eq!(me["roles"], json!(["counselor"]), "the invitation's roles");
+    let member_id: uuid::Uuid = me["id"].as_str().unwrap().parse().unwrap();
+    let stored = entity::members::Entity::find_by_id(member_id).one(&app.state.db).await.unwrap().unwrap();
+    assert!(stored.password_hash.is_none(), "joined without a password");
+    assert_eq!(identities(&app).await, 1);
+    let events: Vec<_> = entity::access_events::Entity::find()
+        .filter(entity::access_events::Column::MemberId.eq(member_id))
+        .order_by_asc(entity::access_events::Column::Seq)
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.action, e.outcome))
+        .collect();
+    assert_eq!(events[..2], [("sso_link".to_owned(), "success".to_owned()), ("sso_sign_in".to_owned(), "success".to_owned())]);
+    assert_eq!(app.client().get(&join).await.status, StatusCode::CONFLICT, "the invitation is used");
+
+    // Later sign-ins go by the linked account.
+    let mut later = app.client();
+    let res = sign_in_via(&mut later, "bay", &provider_id, "dana").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    assert_eq!(later.get("/api/v1/me").await.json()["id"], member_id.to_string());
+
+    // An account that already belongs to a member cannot take another invitation.
+    let link = practice.admin.invite("dana.second@bay.example", &["supervisor"]).await;
+    let second = url::Url::parse(&link).unwrap().path().to_owned();
+    let mut other = app.client();
+    let authorize = join_start(&mut other, &second, &provider_id).await;
+    let res = come_back(&mut other, &authorize, "dana").await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text());
+    assert!(res.text().contains("already belongs to a member of this practice"), "{}", res.text());
+    assert_eq!(members(&app).await, 2);
+    assert_eq!(other.get(&second).await.status, StatusCode::OK, "still open");
+}
+
+async fn an_invitation_withdrawn_during_the_sign_in_is_not_accepted(app: TestApp) {
+    let provider = Provider::start(&["fen"], &[("tandem", json!({}))], json!({ "dana": account("dana@fen.example", true) }));
+    let (mut practice, provider_id, join) = invited(&app, "fen", &provider).await;
+    let mut tandem = app.client();
+    let authorize = join_start(&mut tandem, &join, &provider_id).await;
+    let invitation = practice.admin.get("/api/v1/invitations").await.json()[0]["id"].as_str().unwrap().to_owned();
+    let res = practice.admin.json(Method::DELETE, &format!("/api/v1/invitations/{invitation}"), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let res = come_back(&mut tandem, &authorize, "dana").await;
+    assert_refused(&app, &mut tandem, &res, practice.id, "invitation_gone", "was withdrawn").await;
+    assert_eq!(members(&app).await, 1);
+}
+
+both!(an_invitation_is_accepted_through_the_provider, an_invitation_withdrawn_during_the_sign_in_is_not_accepted);
+
 // ---- a provider that is down ---------------------------------------------------
 
 async fn a_provider_that_is_down_fails_its_button_not_the_page(app: TestApp) {

@@ -15,6 +15,8 @@ pub struct Model {
     pub pkce_verifier_sealed: String,
     pub created_at: TimeDateTimeWithTimeZone,
     pub expires_at: TimeDateTimeWithTimeZone,
+    /// The invitation this sign-in accepts, when it was started from one.
+    pub invitation_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -74,8 +74,11 @@ impl MigrationTrait for Migration {
                     .col(text("pkce_verifier_sealed"))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone("expires_at"))
+                    // Set when the flow accepts an invitation instead of signing a member in.
+                    .col(uuid_null("invitation_id"))
                     .foreign_key(&mut fk("sso_flows", "practice_id", "practices"))
                     .foreign_key(&mut fk("sso_flows", "provider_id", "identity_providers"))
+                    .foreign_key(&mut fk("sso_flows", "invitation_id", "invitations"))
                     .to_owned(),
             )
             .await?;

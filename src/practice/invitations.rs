@@ -196,12 +196,27 @@ pub async fn accept(
         return Err(AppError::Conflict(INVITATION_GONE.into()));
     };
     let password_hash = password::hash(new_password).await?;
-    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    let member = claim(&txn, &invitation, display_name, Some(password_hash), state.clock.now()).await?;
+    txn.commit().await?;
+    tracing::info!(invitation_id = %invitation.id, member_id = %member.id, "invitation accepted");
+    Ok(member)
+}
+
+/// Marks `invitation` used and creates its member, in `txn`, with the
+/// invitation's email and roles; someone who joins through an identity
+/// provider has no password. Refused (409) when the invitation was used,
+/// withdrawn or has expired meanwhile.
+pub(crate) async fn claim(
+    txn: &impl ConnectionTrait,
+    invitation: &invitations::Model,
+    display_name: String,
+    password_hash: Option<String>,
+    now: OffsetDateTime,
+) -> Result<members::Model, AppError> {
     let scope = PracticeScope::trusted(invitation.practice_id);
     let email = Email::parse(&invitation.email).map_err(|e| anyhow::anyhow!("stored email: {e}"))?;
     let roles = Roles::from_stored(&invitation.roles).map_err(|e| anyhow::anyhow!("stored roles: {e}"))?;
-
-    let txn = state.db.begin().await?;
     let claimed = scope
         .update_many::<invitations::Entity>()
         .col_expr(invitations::Column::AcceptedAt, Expr::value(now))
@@ -209,19 +224,17 @@ pub async fn accept(
         .filter(invitations::Column::AcceptedAt.is_null())
         .filter(invitations::Column::RevokedAt.is_null())
         .filter(invitations::Column::ExpiresAt.gt(now))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     if claimed.rows_affected != 1 {
         return Err(AppError::Conflict(INVITATION_GONE.into()));
     }
-    let member = insert_member(&txn, scope, &email, display_name, Some(password_hash), &roles, now).await?;
+    let member = insert_member(txn, scope, &email, display_name, password_hash, &roles, now).await?;
     scope
         .update_many::<invitations::Entity>()
         .col_expr(invitations::Column::AcceptedMemberId, Expr::value(member.id))
         .filter(invitations::Column::Id.eq(invitation.id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    txn.commit().await?;
-    tracing::info!(invitation_id = %invitation.id, member_id = %member.id, "invitation accepted");
     Ok(member)
 }

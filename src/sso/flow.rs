@@ -12,7 +12,10 @@
 //! expiry, nonce). Only then is the person looked up: by (issuer, subject);
 //! an email address is used only to link a first sign-in to an existing
 //! member, and only when the provider says it is verified. Signing in never
-//! creates a member and never changes a role. Every outcome is an access event.
+//! creates a member and never changes a role. A sign-in started from an
+//! invitation link accepts that invitation: the invitation (an admin's
+//! decision) creates the member with its roles; the provider only vouches
+//! for the invited address. Every outcome is an access event.
 
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, Nonce, PkceCodeChallenge,
@@ -27,7 +30,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use entity::{identity_providers, member_identities, members, practices, sso_flows};
+use entity::{identity_providers, invitations, member_identities, members, practices, sso_flows};
 
 use super::{discovery::error_chain, providers};
 use crate::{
@@ -83,11 +86,14 @@ fn unreachable_now(provider: &identity_providers::Model, cause: impl std::fmt::D
 
 /// Begins a sign-in with one of `practice`'s enabled providers. `replaces`
 /// is the state of a sign-in this browser started earlier, now abandoned.
+/// With `invitation`, the sign-in accepts that (open) invitation instead of
+/// signing in an existing member.
 pub async fn start(
     state: &AppState,
     practice: &practices::Model,
     provider_id: Uuid,
     replaces: Option<&str>,
+    invitation: Option<Uuid>,
 ) -> Result<Started, AppError> {
     let scope = PracticeScope::trusted(practice.id);
     let provider = providers::find(state, scope, provider_id).await?;
@@ -123,6 +129,7 @@ pub async fn start(
         nonce: Set(nonce.secret().clone()),
         created_at: Set(now),
         expires_at: Set(now + time::Duration::minutes(state.config.sso_flow_minutes.into())),
+        invitation_id: Set(invitation),
     }
     .insert(&state.db)
     .await?;
@@ -288,7 +295,10 @@ async fn complete(
         other => other,
     };
     let verified = verify(state, practice, &provider, &flow, callback).await.map_err(with_provider)?;
-    link_and_sign_in(state, practice, &provider, verified, meta).await.map_err(with_provider)
+    match flow.invitation_id {
+        Some(invitation_id) => join(state, practice, &provider, verified, invitation_id, meta).await.map_err(with_provider),
+        None => link_and_sign_in(state, practice, &provider, verified, meta).await.map_err(with_provider),
+    }
 }
 
 /// What a verified ID token says about the person.
@@ -296,6 +306,9 @@ struct Verified {
     subject: String,
     email: Option<String>,
     email_verified: bool,
+    /// The person's name, if the provider gave one: the new member's
+    /// display name when an invitation is accepted.
+    name: Option<String>,
 }
 
 async fn verify(
@@ -389,6 +402,7 @@ async fn verify(
         subject: claims.subject().as_str().to_owned(),
         email: claims.email().map(|e| e.as_str().trim().to_lowercase()),
         email_verified: claims.email_verified() == Some(true),
+        name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
     })
 }
 
@@ -419,12 +433,7 @@ async fn link_and_sign_in(
 ) -> Result<SignedIn, Failure> {
     let name = &provider.display_name;
     let scope = PracticeScope::trusted(practice.id);
-    let linked = scope
-        .select::<member_identities::Entity>()
-        .filter(member_identities::Column::Issuer.eq(&provider.issuer))
-        .filter(member_identities::Column::Subject.eq(&person.subject))
-        .one(&state.db)
-        .await?;
+    let linked = identity_of(state, scope, provider, &person).await?;
     let now = state.clock.now();
     let as_member = |failure: Failure, member: &members::Model| match failure {
         Failure::Refused(mut r) => {
@@ -445,21 +454,7 @@ async fn link_and_sign_in(
         }
         None => {
             // The first sign-in: link to a member by a verified email address.
-            let email = match (&person.email, person.email_verified) {
-                (Some(email), true) => email.clone(),
-                (None, _) => return Err(refuse("no_email", format!("{name} did not tell Tandem your email address, so your account cannot be found."))),
-                (Some(_), false) => {
-                    return Err(refuse(
-                        "unverified_email",
-                        format!("{name} has not verified your email address, so it cannot be linked to a Tandem account. Verify it with {name}, then try again."),
-                    ));
-                }
-            };
-            let domains = providers::domains_of(&provider.allowed_domains);
-            let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-            if !domains.is_empty() && !domains.iter().any(|d| d == domain) {
-                return Err(refuse("domain_not_allowed", format!("Your email address's domain may not sign in to this practice with {name}.")));
-            }
+            let email = verified_email(provider, &person)?;
             let member = scope
                 .select::<members::Entity>()
                 .filter(members::Column::Email.eq(&email))
@@ -524,6 +519,117 @@ async fn link_and_sign_in(
     txn.commit().await?;
     tracing::info!(member_id = %member.id, practice_id = %practice.id, provider_id = %provider.id, linked = events.len() > 1, "signed in with single sign-on");
     Ok(SignedIn { member, provider_id: provider.id })
+}
+
+/// The person's email address, when the provider vouches for it and its
+/// domain may use this provider: the only way an email links an account.
+fn verified_email(provider: &identity_providers::Model, person: &Verified) -> Result<String, Failure> {
+    let name = &provider.display_name;
+    let email = match (&person.email, person.email_verified) {
+        (Some(email), true) => email.clone(),
+        (None, _) => return Err(refuse("no_email", format!("{name} did not tell Tandem your email address, so your account cannot be found."))),
+        (Some(_), false) => {
+            return Err(refuse(
+                "unverified_email",
+                format!("{name} has not verified your email address, so it cannot be linked to a Tandem account. Verify it with {name}, then try again."),
+            ));
+        }
+    };
+    let domains = providers::domains_of(&provider.allowed_domains);
+    let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    if !domains.is_empty() && !domains.iter().any(|d| d == domain) {
+        return Err(refuse("domain_not_allowed", format!("Your email address's domain may not sign in to this practice with {name}.")));
+    }
+    Ok(email)
+}
+
+/// Accepts an invitation with the provider's account: the invitation (an
+/// admin's decision) creates the member with its roles; the provider only
+/// vouches that the person holds the invited, verified email address. The
+/// new member has no password and is linked to (issuer, subject).
+async fn join(
+    state: &AppState,
+    practice: &practices::Model,
+    provider: &identity_providers::Model,
+    person: Verified,
+    invitation_id: Uuid,
+    meta: &RequestMeta,
+) -> Result<SignedIn, Failure> {
+    let name = &provider.display_name;
+    let scope = PracticeScope::trusted(practice.id);
+    let gone = || refuse("invitation_gone", crate::practice::invitations::INVITATION_GONE);
+    let now = state.clock.now();
+    let invitation = scope
+        .by_id::<invitations::Entity>(invitation_id)
+        .one(&state.db)
+        .await?
+        .filter(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > now)
+        .ok_or_else(gone)?;
+    let linked = identity_of(state, scope, provider, &person).await?;
+    if linked.is_some() {
+        return Err(refuse(
+            "already_linked",
+            format!("This {name} account already belongs to a member of this practice. Sign in with it instead, or join with another account."),
+        ));
+    }
+    let email = verified_email(provider, &person)?;
+    if email != invitation.email {
+        return Err(refuse(
+            "invitation_email_mismatch",
+            format!("This invitation is for another email address than the one {name} gave. Sign in to {name} with the invited address, or ask your practice admin."),
+        ));
+    }
+    let display_name = person
+        .name
+        .as_deref()
+        .and_then(|n| crate::practice::parse_name(n).ok())
+        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+
+    let txn = begin_write(&state.db).await?;
+    let member = match crate::practice::invitations::claim(&txn, &invitation, display_name, None, now).await {
+        Ok(member) => member,
+        Err(AppError::Conflict(_)) => return Err(gone()),
+        Err(other) => return Err(other.into()),
+    };
+    member_identities::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        practice_id: Set(practice.id),
+        member_id: Set(member.id),
+        provider_id: Set(provider.id),
+        issuer: Set(provider.issuer.clone()),
+        subject: Set(person.subject.clone()),
+        linked_at: Set(now),
+        last_sign_in_at: Set(Some(now)),
+    }
+    .insert(&txn)
+    .await?;
+    let role = Some(member.roles.clone());
+    let events = [
+        event(state, practice.id, meta, &role, Some(member.id), Some(provider.id), "sso_link", None),
+        event(state, practice.id, meta, &role, Some(member.id), Some(provider.id), "sso_sign_in", None),
+    ];
+    if let Err(err) = chain::append(&txn, &events).await {
+        tracing::error!(error = %err, "could not store the sign-in event");
+        return Err(Failure::Error(unavailable()));
+    }
+    txn.commit().await?;
+    tracing::info!(member_id = %member.id, practice_id = %practice.id, provider_id = %provider.id, invitation_id = %invitation.id, "invitation accepted with single sign-on");
+    Ok(SignedIn { member, provider_id: provider.id })
+}
+
+/// The link of this account at this provider, if it has one in the practice.
+async fn identity_of(
+    state: &AppState,
+    scope: PracticeScope,
+    provider: &identity_providers::Model,
+    person: &Verified,
+) -> Result<Option<member_identities::Model>, DbErr> {
+    scope
+        .select::<member_identities::Entity>()
+        .filter(member_identities::Column::Issuer.eq(&provider.issuer))
+        .filter(member_identities::Column::Subject.eq(&person.subject))
+        .one(&state.db)
+        .await
 }
 
 fn already_linked(name: &str) -> Failure {

@@ -60,6 +60,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/identity-providers", get(identity_providers::page).post(identity_providers::create))
         .route("/identity-providers/{id}", get(identity_providers::edit).post(identity_providers::update))
         .route("/join/{token}", get(join_form).post(join_submit))
+        .route("/join/{token}/sso/{provider}", get(sso::join))
         .route("/members", get(members_page))
         .route("/members/invite", post(invite_submit))
         .route("/members/{id}/deactivate", post(deactivate_submit))
@@ -339,15 +340,35 @@ async fn join_form(
     let Some((invitation, practice)) = invitations::find_open(&state, &token).await? else {
         return Err(AppError::Conflict(invitations::INVITATION_GONE.into()).into());
     };
+    join_view(&state, &session, token, invitation, practice, String::new(), FormErrors::default()).await
+}
+
+/// The invitation page: name and password, or the practice's identity
+/// providers ("Join with ...").
+async fn join_view(
+    state: &AppState,
+    session: &Session,
+    token: String,
+    invitation: entity::invitations::Model,
+    practice: entity::practices::Model,
+    display_name: String,
+    errors: FormErrors,
+) -> PageResult {
+    let providers = crate::sso::providers::buttons(state, crate::scope::PracticeScope::trusted(practice.id))
+        .await?
+        .into_iter()
+        .map(|(id, name)| ProviderButton { name, start_url: format!("/join/{token}/sso/{id}") })
+        .collect();
     Ok(render(&JoinPage {
         nav: None,
-        csrf_token: csrf::token(&session).await?,
+        csrf_token: csrf::token(session).await?,
+        providers,
         token,
         practice_name: practice.name,
         email: invitation.email,
         roles: Roles::from_stored(&invitation.roles).map(|r| r.labels()).unwrap_or_default(),
-        display_name: String::new(),
-        errors: FormErrors::default(),
+        display_name,
+        errors,
     }))
 }
 
@@ -378,16 +399,7 @@ async fn join_submit(
             establish(&session, &state, &member).await?;
             Ok(Redirect::to("/").into_response())
         }
-        Err(AppError::Invalid(errors)) => Ok(render(&JoinPage {
-            nav: None,
-            csrf_token: csrf::token(&session).await?,
-            token,
-            practice_name: practice.name,
-            email: invitation.email,
-            roles: Roles::from_stored(&invitation.roles).map(|r| r.labels()).unwrap_or_default(),
-            display_name: form.display_name,
-            errors: errors.into(),
-        })),
+        Err(AppError::Invalid(errors)) => join_view(&state, &session, token, invitation, practice, form.display_name, errors.into()).await,
         Err(other) => Err(other.into()),
     }
 }

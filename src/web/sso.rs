@@ -19,6 +19,7 @@ use crate::{
     audit::RequestMeta,
     auth::{AUTH_KEY, AuthState, current::establish},
     error::AppError,
+    practice::invitations,
     sso::flow::{self, Callback, Failure, SESSION_PROVIDER, SESSION_STATE},
 };
 
@@ -52,8 +53,34 @@ pub async fn start(
     Path((slug, provider_id)): Path<(String, Uuid)>,
 ) -> PageResult {
     let practice = practice_or_404(&state, &slug).await?;
+    off_to_provider(&state, &session, &practice, provider_id, None).await
+}
+
+/// `/join/{token}/sso/{provider}`: accepts an invitation with the practice's
+/// provider; the callback checks that the provider vouches for the invited
+/// email address.
+pub async fn join(
+    State(state): State<AppState>,
+    session: Session,
+    Path((token, provider_id)): Path<(String, Uuid)>,
+) -> PageResult {
+    let Some((invitation, practice)) = invitations::find_open(&state, &token).await? else {
+        return Err(AppError::Conflict(invitations::INVITATION_GONE.into()).into());
+    };
+    off_to_provider(&state, &session, &practice, provider_id, Some(invitation.id)).await
+}
+
+/// Starts the flow, binds its state to this browser's session and sends the
+/// browser to the provider.
+async fn off_to_provider(
+    state: &AppState,
+    session: &Session,
+    practice: &practices::Model,
+    provider_id: Uuid,
+    invitation: Option<Uuid>,
+) -> PageResult {
     let earlier = session.get::<String>(SESSION_STATE).await.map_err(session_error)?;
-    let started = flow::start(&state, &practice, provider_id, earlier.as_deref()).await?;
+    let started = flow::start(state, practice, provider_id, earlier.as_deref(), invitation).await?;
     session.insert(SESSION_STATE, &started.state).await.map_err(session_error)?;
     Ok(Redirect::to(&started.authorize_url).into_response())
 }

@@ -148,6 +148,8 @@ pub struct IdentityProvidersPage {
 pub struct JoinPage {
     pub nav: Option<Nav>,
     pub csrf_token: String,
+    /// "Join with ..." links, one per enabled identity provider.
+    pub providers: Vec<ProviderButton>,
     pub token: String,
     pub practice_name: String,
     pub email: String,
