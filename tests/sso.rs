@@ -77,9 +77,15 @@ impl Provider {
         let config = json!({ "clients": clients, "accounts": accounts, "tamper": {} });
         let config_file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(config_file.path(), config.to_string()).unwrap();
+        let (child, stdin, issuer) = Self::spawn(config_file.path());
+        Provider { child, _stdin: stdin, issuer, config, config_file }
+    }
+
+    /// Runs provider.mjs with `config_file`; returns once it listens.
+    fn spawn(config_file: &Path) -> (Child, ChildStdin, String) {
         let mut child = Command::new("node")
             .arg("tests/oidc/provider.mjs")
-            .arg(config_file.path())
+            .arg(config_file)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -89,7 +95,20 @@ impl Provider {
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let started: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("the provider did not start: {line:?}"));
-        Provider { child, _stdin: stdin, issuer: started["issuer"].as_str().unwrap().to_owned(), config, config_file }
+        (child, stdin, started["issuer"].as_str().unwrap().to_owned())
+    }
+
+    /// Restarts the provider at the same address with a new signing key
+    /// (key id `kid`), as a provider rotating its keys looks from outside.
+    fn rotate_key(&mut self, kid: &str) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let port: u16 = self.issuer.rsplit(':').next().unwrap().parse().unwrap();
+        self.set("port", json!(port));
+        self.set("kid", json!(kid));
+        let (child, stdin, issuer) = Self::spawn(self.config_file.path());
+        assert_eq!(issuer, self.issuer, "restarted at the same address");
+        (self.child, self._stdin) = (child, stdin);
     }
 
     /// One client, `tandem`, for the practice `slug`, and one person, alice,
@@ -644,6 +663,26 @@ async fn only_members_of_allowed_domains_link(app: TestApp) {
     let res = sign_in_via(&mut tandem, "reef", &s.provider_id, "alice").await;
     assert_refused(&app, &mut tandem, &res, s.practice.id, "domain_not_allowed", "domain may not sign in").await;
 }
+
+// ---- key rotation ------------------------------------------------------------------
+
+/// The provider signs with a key Tandem has not seen, while Tandem's copy of
+/// its documents is still fresh: Tandem fetches the keys once more and the
+/// sign-in goes through.
+async fn a_new_signing_key_is_fetched_when_a_token_names_it(app: TestApp) {
+    let mut provider = Provider::for_practice("isle");
+    let s = set_up(&app, "isle", &provider, "tandem").await;
+    let res = sign_in_via(&mut app.client(), "isle", &s.provider_id, "alice").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+
+    provider.rotate_key("test-key-2");
+    let mut tandem = app.client();
+    let res = sign_in_via(&mut tandem, "isle", &s.provider_id, "alice").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    assert_eq!(tandem.get("/api/v1/me").await.json()["id"], s.member_id.to_string());
+}
+
+both!(a_new_signing_key_is_fetched_when_a_token_names_it);
 
 // ---- accepting an invitation through the provider ----------------------------------
 

@@ -13,6 +13,11 @@
 //             read again on every lookup, so a test can change a person's
 //             claims between sign-ins
 //   id_token_ttl  seconds an ID token is valid [default 3600]
+//   port      listen on this port instead of one the OS picks (to restart
+//             the provider in place)
+//   kid       the key id of the freshly generated signing key
+//             [default "test-key-1"]; a restart with another kid is a key
+//             rotation as Tandem sees it
 //   tamper    { client_id: "none" | "aud" | "iss" }: the one thing here that
 //             is not the provider's own behaviour. After the real token
 //             endpoint answered, the ID token sent to that client is
@@ -35,7 +40,7 @@ const readConfig = () => JSON.parse(fs.readFileSync(configPath, 'utf8'));
 const config = readConfig();
 
 const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
-const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'test-key-1', use: 'sig', alg: 'RS256' };
+const jwk = { ...privateKey.export({ format: 'jwk' }), kid: config.kid ?? 'test-key-1', use: 'sig', alg: 'RS256' };
 
 const b64url = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
@@ -52,7 +57,7 @@ function tamper(idToken, mode, issuer) {
 }
 
 const server = http.createServer();
-server.listen(0, '127.0.0.1', () => {
+server.listen(config.port ?? 0, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, {
     clients: config.clients,
