@@ -26,6 +26,15 @@ async fn the_demo_couple_is_there_for_each_person() {
     assert_eq!(dan["use_days"], 2);
     assert!(dan["current_streak_days"].as_u64().unwrap() >= 90);
     assert!(dan["reached"].as_array().unwrap().iter().any(|m| m["days"] == 90));
+    // The couple page shows the same figures.
+    let page = counselor.get(&format!("/couples/{couple}")).await.text();
+    for figure in [
+        format!("<strong>{}</strong> days current streak", dan["current_streak_days"]),
+        format!("<strong>{}</strong> abstinent days in all", dan["total_abstinent_days"]),
+        "2 days of use".to_owned(),
+    ] {
+        assert!(page.contains(&figure), "{figure} on the couple page");
+    }
 
     let mut partner = app.client();
     let m = login("supporting partner");

@@ -217,7 +217,7 @@ async fn details_private_notes_milestones_and_boundary_log(app: TestApp) {
     assert!(!supervisor.contains("Only mine"), "a private note is its author's alone");
     let partner = world.client(Actor::PartnerA).get(&format!("/couples/{c}")).await.text();
     assert!(partner.contains("A weekend away together"), "the partner sees the milestone");
-    assert!(partner.contains("kept 1 times"), "and the boundary's log");
+    assert!(partner.contains("kept 1 time, tested 0 times"), "and the boundary's log");
     assert!(!partner.contains("Only mine"));
 }
 

@@ -200,7 +200,7 @@ pub async fn page(
             total: s.total_abstinent_days,
             use_days: s.use_days,
             reached: s.reached.iter().map(|m| format!("{} (on {})", m.label, m.reached_on)).collect(),
-            next: s.next.as_ref().map(|n| format!("{} on {}, in {} days", n.label, n.on, n.days_to_go)),
+            next: s.next.as_ref().map(|n| format!("{} on {}, in {} day{}", n.label, n.on, n.days_to_go, if n.days_to_go == 1 { "" } else { "s" })),
         })
         .collect();
     let custom_milestones = sober.custom_milestones.iter().map(|m| (m.title.clone(), m.achieved_on.to_string())).collect();
