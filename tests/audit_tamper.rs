@@ -165,3 +165,17 @@ both!(
     a_replaced_chain_is_caught,
     a_forged_checkpoint_is_caught,
 );
+
+/// A group commit large enough to be split into several INSERT statements
+/// (see `audit::chain`) is still one unbroken stretch of the chain.
+async fn a_large_batch_is_one_unbroken_stretch_of_the_chain(app: TestApp) {
+    let practice = app.practice("batch").await;
+    let before = verify(&app, practice.id).await.events_checked;
+    let events: Vec<_> = (0..200).map(|_| event(practice.id)).collect();
+    tandem::audit::record(&app.state.db, &events).await.unwrap();
+    let v = verify(&app, practice.id).await;
+    assert!(v.ok(), "{v:?}");
+    assert_eq!(v.events_checked, before + 200);
+}
+
+both!(a_large_batch_is_one_unbroken_stretch_of_the_chain);

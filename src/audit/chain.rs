@@ -188,7 +188,7 @@ pub async fn append(txn: &impl ConnectionTrait, events: &[NewEvent]) -> Result<(
         for event in events.iter().filter(|e| e.practice_id == practice_id) {
             seq += 1;
             let hash = hash(seq, &prev, &event.into());
-            rows.push(access_events::ActiveModel {
+            rows.push((wire_size(event), access_events::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 practice_id: Set(practice_id),
                 seq: Set(seq),
@@ -209,10 +209,12 @@ pub async fn append(txn: &impl ConnectionTrait, events: &[NewEvent]) -> Result<(
                 request_id: Set(event.request_id.clone()),
                 reason: Set(event.reason.clone()),
                 emergency: Set(event.emergency),
-            });
+            }));
             prev = hash;
         }
-        access_events::Entity::insert_many(rows).exec_without_returning(txn).await?;
+        for chunk in statement_sized(rows) {
+            access_events::Entity::insert_many(chunk).exec_without_returning(txn).await?;
+        }
         audit_heads::Entity::update_many()
             .col_expr(audit_heads::Column::Seq, Expr::value(seq))
             .col_expr(audit_heads::Column::Hash, Expr::value(prev))
@@ -221,6 +223,50 @@ pub async fn append(txn: &impl ConnectionTrait, events: &[NewEvent]) -> Result<(
             .await?;
     }
     Ok(())
+}
+
+/// Most bytes of parameters one INSERT statement sends.
+///
+/// sqlx 0.9.0 no longer sets TCP_NODELAY (launchbadge/sqlx#4335, fixed
+/// upstream after that release): over TCP, a statement whose parameters
+/// pass about 16 KiB waits for PostgreSQL's delayed ACK, 40 ms each time.
+/// A group commit of 64 events did exactly that and fell to a fifth of its
+/// rate (BENCHMARKS.md). Several statements of at most 8 KiB cost a round
+/// trip each instead.
+const STATEMENT_BYTES: usize = 8 * 1024;
+
+/// An estimate of the bytes an event's row sends as parameters.
+fn wire_size(event: &NewEvent) -> usize {
+    // Identifiers, numbers, times and the two hashes, with each parameter's length word.
+    const FIXED: usize = 4 * 16 + 8 + 4 + 8 + 4 + 1 + 2 * 64 + 20 * 6;
+    let opt = |value: &Option<String>| value.as_ref().map_or(0, String::len);
+    FIXED
+        + event.role.len()
+        + event.action.len()
+        + event.outcome.len()
+        + opt(&event.record_kind)
+        + opt(&event.client_addr)
+        + opt(&event.user_agent)
+        + opt(&event.request_id)
+        + opt(&event.reason)
+}
+
+/// Splits rows (with their [`wire_size`]) into INSERT statements of at most
+/// [`STATEMENT_BYTES`] each; a row larger than that goes alone.
+fn statement_sized(rows: Vec<(usize, access_events::ActiveModel)>) -> Vec<Vec<access_events::ActiveModel>> {
+    let mut chunks: Vec<Vec<access_events::ActiveModel>> = Vec::new();
+    let mut size = 0;
+    for (bytes, row) in rows {
+        match chunks.last_mut() {
+            Some(chunk) if size + bytes <= STATEMENT_BYTES => chunk.push(row),
+            _ => {
+                chunks.push(vec![row]);
+                size = 0;
+            }
+        }
+        size += bytes;
+    }
+    chunks
 }
 
 /// What a walk of one chain found.
@@ -281,4 +327,50 @@ pub async fn walk(db: &impl ConnectionTrait, practice_id: Uuid) -> Result<ChainR
         _ => None,
     };
     Ok(ChainReport { events_checked: checked, last_seq, last_hash: prev, problem })
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::ActiveValue::Set;
+
+    use super::*;
+
+    fn row(seq: i64) -> access_events::ActiveModel {
+        access_events::ActiveModel { seq: Set(seq), ..Default::default() }
+    }
+
+    #[test]
+    fn statements_stay_under_the_size_limit_and_keep_the_order() {
+        let sizes = [5000, 3000, 200, 8000, 9000, 100];
+        let rows = sizes.iter().enumerate().map(|(i, &size)| (size, row(i as i64))).collect();
+        let chunks = statement_sized(rows);
+        let seqs: Vec<Vec<i64>> = chunks.iter().map(|c| c.iter().map(|r| *r.seq.as_ref()).collect()).collect();
+        // 5000 + 3000 fit; 200 more would not; a row over the limit goes alone.
+        assert_eq!(seqs, vec![vec![0, 1], vec![2], vec![3], vec![4], vec![5]]);
+    }
+
+    #[test]
+    fn a_busy_batch_of_ordinary_events_takes_a_few_statements() {
+        let event = NewEvent {
+            practice_id: Uuid::nil(),
+            occurred_at: OffsetDateTime::UNIX_EPOCH,
+            member_id: Some(Uuid::nil()),
+            role: "care_team".into(),
+            action: "view".into(),
+            record_kind: Some("couple".into()),
+            record_id: Some(Uuid::nil()),
+            couple_id: Some(Uuid::nil()),
+            outcome: "success".into(),
+            status: 200,
+            client_addr: Some("198.51.100.7".into()),
+            user_agent: Some("Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Version/18.0 Mobile Safari/604.1".into()),
+            request_id: Some(Uuid::nil().to_string()),
+            reason: None,
+            emergency: false,
+        };
+        let rows = (0..64).map(|i| (wire_size(&event), row(i))).collect();
+        let chunks = statement_sized(rows);
+        assert!((3..=12).contains(&chunks.len()), "{} statements", chunks.len());
+        assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), 64);
+    }
 }
