@@ -56,6 +56,49 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(app
     assert!(changes.iter().any(|e| e.outcome == "denied") && changes.iter().any(|e| e.outcome == "success"));
 }
 
+/// Someone who had the old password may have made an API token: a password
+/// change revokes the member's tokens unless they untick it.
+async fn a_password_change_revokes_api_tokens_unless_kept(app: TestApp) {
+    let mut practice = app.practice("moss").await;
+    let (_, mut me) = practice.member("robin@moss.example", &["counselor"]).await;
+    let (_, first) = me.create_token("laptop script").await;
+    let (_, second) = me.create_token("backup job").await;
+    let works = |secret: &str| {
+        let secret = secret.to_owned();
+        let app = &app;
+        async move { Client::with_bearer(app, &secret).get("/api/v1/me").await.status }
+    };
+    let page = me.get("/profile").await.text();
+    assert!(page.contains(r#"name="revoke_tokens" value="on" checked> Also revoke my 2 API tokens"#), "{page}");
+
+    // A refused change keeps the box as it was sent (unticked here).
+    let res = me
+        .submit("/profile", "/profile/password", &[("current_password", "not my password at all"), ("new_password", NEW_PASSWORD), ("new_password_again", NEW_PASSWORD)])
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains(r#"name="revoke_tokens" value="on">"#), "{}", res.text());
+
+    // Unticked: the tokens stay.
+    let res = me
+        .submit("/profile", "/profile/password", &[("current_password", PASSWORD), ("new_password", NEW_PASSWORD), ("new_password_again", NEW_PASSWORD)])
+        .await;
+    assert_eq!(res.location(), Some("/profile?saved=password"), "{}", res.text());
+    assert_eq!((works(&first).await, works(&second).await), (StatusCode::OK, StatusCode::OK));
+
+    // Ticked: both end.
+    let res = me
+        .submit(
+            "/profile",
+            "/profile/password",
+            &[("current_password", NEW_PASSWORD), ("new_password", "a third long password"), ("new_password_again", "a third long password"), ("revoke_tokens", "on")],
+        )
+        .await;
+    assert_eq!(res.location(), Some("/profile?saved=password-and-tokens"), "{}", res.text());
+    assert!(me.get("/profile?saved=password-and-tokens").await.text().contains("your API tokens revoked"));
+    assert_eq!((works(&first).await, works(&second).await), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert!(!me.get("/profile").await.text().contains("revoke_tokens"), "no tokens left to offer");
+}
+
 async fn a_name_is_checked_and_comes_back_escaped(app: TestApp) {
     let mut practice = app.practice("moss").await;
     let res = practice.admin.submit("/profile", "/profile/name", &[("display_name", "   ")]).await;
@@ -193,6 +236,7 @@ async fn the_last_admin_stays_when_two_admins_act_at_once(app: TestApp) {
 
 both!(
     changing_the_password_needs_the_current_one_and_ends_other_sessions,
+    a_password_change_revokes_api_tokens_unless_kept,
     a_name_is_checked_and_comes_back_escaped,
     settings_are_for_admins_and_keep_input_on_error,
     admins_edit_roles_on_the_members_page_but_keep_an_admin,

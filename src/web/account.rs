@@ -28,7 +28,7 @@ use crate::{
         current::establish,
         password,
         session_store::DbSessionStore,
-        throttle,
+        throttle, tokens,
     },
     error::{AppError, FieldError},
     practice::{Fields, Role, Roles, members, parse_name, parse_new_password, parse_time_zone},
@@ -62,18 +62,31 @@ pub struct ProfilePage {
     /// Members who sign in only through the practice's identity provider
     /// have no Tandem password to change.
     pub has_password: bool,
+    /// The member's API tokens still in force, offered for revocation
+    /// with a password change.
+    pub live_tokens: usize,
+    /// Whether "revoke my API tokens" is ticked (by default, and as sent).
+    pub revoke_tokens: bool,
     pub saved: Option<&'static str>,
     pub errors: FormErrors,
 }
 
-async fn profile_view(
-    session: &Session,
-    current: &CurrentMember,
-    status: StatusCode,
+/// What the profile's forms hold besides the stored values.
+struct ProfileDraft {
     display_name: String,
+    revoke_tokens: bool,
     saved: Option<&'static str>,
     errors: FormErrors,
-) -> PageResult {
+}
+
+async fn profile_view(state: &AppState, session: &Session, current: &CurrentMember, status: StatusCode, draft: ProfileDraft) -> PageResult {
+    let now = state.clock.now();
+    let live_tokens = tokens::list(&state.db, current.scope, current.id())
+        .await?
+        .iter()
+        .filter(|t| t.revoked_at.is_none() && t.expires_at > now)
+        .count();
+    let ProfileDraft { display_name, revoke_tokens, saved, errors } = draft;
     let page = ProfilePage {
         nav: nav(session, current).await?,
         csrf_token: csrf::token(session).await?,
@@ -81,20 +94,25 @@ async fn profile_view(
         email: current.member.email.clone(),
         roles: current.roles.labels(),
         has_password: current.member.password_hash.is_some(),
+        live_tokens,
+        revoke_tokens,
         saved,
         errors,
     };
     Ok((status, render(&page)).into_response())
 }
 
-async fn profile_page(session: Session, SignedIn(current): SignedIn, Query(saved): Query<Saved>) -> PageResult {
+async fn profile_page(State(state): State<AppState>, session: Session, SignedIn(current): SignedIn, Query(saved): Query<Saved>) -> PageResult {
     let saved = match saved.saved.as_deref() {
         Some("name") => Some("Your name has been saved."),
         Some("password") => Some("Your password has been changed. Your other sessions have been signed out."),
+        Some("password-and-tokens") => {
+            Some("Your password has been changed. Your other sessions have been signed out and your API tokens revoked.")
+        }
         _ => None,
     };
-    let name = current.member.display_name.clone();
-    profile_view(&session, &current, StatusCode::OK, name, saved, FormErrors::default()).await
+    let draft = ProfileDraft { display_name: current.member.display_name.clone(), revoke_tokens: true, saved, errors: FormErrors::default() };
+    profile_view(&state, &session, &current, StatusCode::OK, draft).await
 }
 
 #[derive(Deserialize)]
@@ -119,7 +137,8 @@ async fn name_submit(
         }
         Err(message) => {
             let errors = vec![FieldError::new("display_name", message)].into();
-            profile_view(&session, &current, StatusCode::UNPROCESSABLE_ENTITY, form.display_name, None, errors).await
+            let draft = ProfileDraft { display_name: form.display_name, revoke_tokens: true, saved: None, errors };
+            profile_view(&state, &session, &current, StatusCode::UNPROCESSABLE_ENTITY, draft).await
         }
     }
 }
@@ -132,13 +151,17 @@ struct PasswordForm {
     new_password: String,
     #[serde(default)]
     new_password_again: String,
+    /// A ticked checkbox sends "on"; an unticked one sends nothing.
+    #[serde(default)]
+    revoke_tokens: Option<String>,
 }
 
 /// Changes the member's password. The current password is checked like a
 /// sign-in (and counts against the same lockout, so a borrowed session cannot
 /// be used to guess it); a check is an access event, granted or not. On
 /// success every other browser session of the member ends and this one gets
-/// a new id.
+/// a new id; the member's API tokens are revoked too unless they untick it
+/// (someone who had the old password may have made one).
 async fn password_submit(
     State(state): State<AppState>,
     session: Session,
@@ -146,9 +169,10 @@ async fn password_submit(
     meta: RequestMeta,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> PageResult {
-    let name = current.member.display_name.clone();
+    let revoke_tokens = form.revoke_tokens.is_some();
     let again = |errors: Vec<FieldError>| {
-        profile_view(&session, &current, StatusCode::UNPROCESSABLE_ENTITY, name.clone(), None, errors.into())
+        let draft = ProfileDraft { display_name: current.member.display_name.clone(), revoke_tokens, saved: None, errors: errors.into() };
+        profile_view(&state, &session, &current, StatusCode::UNPROCESSABLE_ENTITY, draft)
     };
     let mut fields = Fields::default();
     if form.current_password.is_empty() {
@@ -184,12 +208,16 @@ async fn password_submit(
     // Every session of the member ends, this one too; `establish` below
     // gives this browser a fresh one.
     DbSessionStore::end_sessions_of(&txn, member.id).await?;
+    if revoke_tokens {
+        tokens::revoke_all(&txn, current.scope, member.id, now).await?;
+    }
     let event = audit::account_event(&current, "password_change", Some(member.id), 303, &meta, now);
     audit::chain::append(&txn, &[event]).await?;
     txn.commit().await?;
     establish(&session, &state, &member).await?;
     tracing::info!(member_id = %member.id, "password changed");
-    Ok(Redirect::to("/profile?saved=password").into_response())
+    let saved = if revoke_tokens { "password-and-tokens" } else { "password" };
+    Ok(Redirect::to(&format!("/profile?saved={saved}")).into_response())
 }
 
 // ---- practice settings (admins) -------------------------------------------------------
