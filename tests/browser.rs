@@ -162,13 +162,27 @@ impl<'a> Page<'a> {
     async fn submit(&self, button_text: &str) {
         let xpath = format!("//main//button[normalize-space(.)={button_text:?}]");
         let button = self.c.find(Locator::XPath(&xpath)).await.unwrap_or_else(|e| panic!("no button {button_text:?}: {e}"));
+        let before = self.el("html").await;
         button.click().await.unwrap();
-        self.c.wait().for_element(Locator::Css("main")).await.unwrap();
+        self.next_page(before, button_text).await;
     }
 
     async fn click_link(&self, text: &str) {
         let link = self.c.find(Locator::LinkText(text)).await.unwrap_or_else(|e| panic!("no link {text:?}: {e}"));
+        let before = self.el("html").await;
         link.click().await.unwrap();
+        self.next_page(before, text).await;
+    }
+
+    /// Waits for the page a click led to. The old page's `main` would be
+    /// found at once while the browser is still navigating, so first wait
+    /// for the old document to be gone (its elements go stale).
+    async fn next_page(&self, before: Element, clicked: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while before.tag_name().await.is_ok() {
+            assert!(std::time::Instant::now() < deadline, "clicking {clicked:?} led nowhere");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         self.c.wait().for_element(Locator::Css("main")).await.unwrap();
     }
 
