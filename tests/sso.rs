@@ -92,8 +92,19 @@ impl Provider {
             .spawn()
             .expect("node is needed for the single sign-on tests");
         let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        // Read off the test's thread, so a provider that never starts fails
+        // the test with a message instead of blocking it.
+        let stdout = child.stdout.take().unwrap();
+        let (sent, started) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = sent.send(line);
+        });
+        let line = started.recv_timeout(std::time::Duration::from_secs(30)).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("the OpenID provider (node tests/oidc/provider.mjs) did not start within 30 s")
+        });
         let started: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("the provider did not start: {line:?}"));
         (child, stdin, started["issuer"].as_str().unwrap().to_owned())
     }

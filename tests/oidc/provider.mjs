@@ -39,7 +39,17 @@ const configPath = process.argv[2];
 const readConfig = () => JSON.parse(fs.readFileSync(configPath, 'utf8'));
 const config = readConfig();
 
-const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+// The key is generated as PEM and read back into a key object of its own.
+// Exporting the generated KeyObject itself as a JWK can deadlock Node 20:
+// a garbage collection during the export finalises the key-generation job,
+// whose destructor waits for the lock the export holds (seen as a provider
+// that never printed its issuer, stuck in futex_wait under ExportJWK).
+const { privateKey: pem } = crypto.generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+});
+const privateKey = crypto.createPrivateKey(pem);
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid: config.kid ?? 'test-key-1', use: 'sig', alg: 'RS256' };
 
 const b64url = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
