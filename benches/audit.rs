@@ -134,6 +134,7 @@ async fn appender_throughput(f: &Fixture, clients: usize) -> f64 {
                     request_id: Some(uuid::Uuid::now_v7().to_string()),
                     reason: None,
                     emergency: false,
+                    detail: None,
                 };
                 appender.append(event).await.unwrap();
                 done.fetch_add(1, Ordering::Relaxed);

@@ -105,8 +105,9 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
         accounts.push(DemoAccount { role, name, email, password: secret });
         models.push(m);
     }
-    let [_, casey, sasha, dan, marisol] = models.try_into().map_err(|_| anyhow::anyhow!("five members"))?;
-    crate::practice::members::add_supervision(state, scope, sasha.id, casey.id).await?;
+    let [avery, casey, sasha, dan, marisol] = models.try_into().map_err(|_| anyhow::anyhow!("five members"))?;
+    let admin = current(&avery, &practice)?;
+    crate::practice::members::add_supervision(state, &admin, sasha.id, casey.id, None, &Default::default()).await?;
 
     // The demo's records are written in one transaction, as a script, not
     // as anyone's access to them.

@@ -90,6 +90,7 @@ async fn concurrent_appends_never_fork_the_chain(app: TestApp) {
                     request_id: None,
                     reason: None,
                     emergency: false,
+                    detail: None,
                 };
                 tandem::audit::record(&db, &[event]).await.unwrap();
             }

@@ -23,6 +23,7 @@ pub fn event(practice_id: Uuid) -> tandem::audit::NewEvent {
         request_id: Some(Uuid::new_v4().to_string()),
         reason: None,
         emergency: false,
+        detail: None,
     }
 }
 

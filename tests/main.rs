@@ -25,3 +25,4 @@ mod sso;
 mod web_pages;
 mod web_account;
 mod web_review;
+mod who_can_see_what;

@@ -37,11 +37,16 @@ async fn admins_cannot_lock_themselves_out(app: TestApp) {
         .json(Method::PUT, &format!("/api/v1/members/{id}/roles"), Some(serde_json::json!({"roles": ["counselor"]})))
         .await;
     assert_eq!(res.status, StatusCode::CONFLICT);
+    // A solo admin gives herself a role only with her password (who_can_see_what.rs).
     let res = practice
         .admin
-        .json(Method::PUT, &format!("/api/v1/members/{id}/roles"), Some(serde_json::json!({"roles": ["admin", "counselor"]})))
+        .json(
+            Method::PUT,
+            &format!("/api/v1/members/{id}/roles"),
+            Some(serde_json::json!({"roles": ["admin", "counselor"], "password": PASSWORD})),
+        )
         .await;
-    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     assert_eq!(res.json()["roles"], serde_json::json!(["admin", "counselor"]));
 }
 

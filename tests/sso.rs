@@ -292,6 +292,22 @@ async fn sign_in_via(tandem: &mut Client<'_>, slug: &str, provider_id: &str, acc
     come_back(tandem, &authorize, account).await
 }
 
+/// Answers the page a first sign-in stops at, which asks the member for
+/// their Tandem password before their account is linked to the provider's.
+async fn confirm_with_password(tandem: &mut Client<'_>, slug: &str, page: &TestResponse, password: &str) -> TestResponse {
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    assert!(page.text().contains("type your Tandem password"), "{}", page.text());
+    let token = page.csrf_token();
+    tandem.post_form(&format!("/p/{slug}/sso/confirm"), &[("csrf_token", token.as_str()), ("password", password)]).await
+}
+
+/// A member's first sign-in with the provider: the round trip, then their
+/// password to link the two accounts.
+async fn first_sign_in_via(tandem: &mut Client<'_>, slug: &str, provider_id: &str, account: &str) -> TestResponse {
+    let page = sign_in_via(tandem, slug, provider_id, account).await;
+    confirm_with_password(tandem, slug, &page, PASSWORD).await
+}
+
 fn query_param(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
@@ -363,7 +379,11 @@ async fn a_member_signs_in_through_a_real_provider(app: TestApp) {
     let back = Browser::new().authorize(&authorize, "alice").await;
     let state = query_param(&back, "state").unwrap();
     let code = query_param(&back, "code").unwrap();
-    let res = tandem.get(&link_path(&back)).await;
+    let page = tandem.get(&link_path(&back)).await;
+    // The account is not linked by its address alone: Casey confirms.
+    assert_eq!(identities(&app).await, 0);
+    assert_eq!(tandem.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    let res = confirm_with_password(&mut tandem, "harbor", &page, PASSWORD).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
     assert_eq!(res.location(), Some("/"));
     let after = tandem.cookies.get("tandem_session").cloned().unwrap();
@@ -381,7 +401,15 @@ async fn a_member_signs_in_through_a_real_provider(app: TestApp) {
         .await
         .unwrap();
     let summary: Vec<_> = events.iter().map(|e| (e.action.as_str(), e.outcome.as_str(), e.member_id)).collect();
-    assert_eq!(summary, [("sso_link", "success", Some(s.member_id)), ("sso_sign_in", "success", Some(s.member_id))]);
+    assert_eq!(
+        summary,
+        [
+            ("sso_sign_in", "denied", Some(s.member_id)),
+            ("sso_link", "success", Some(s.member_id)),
+            ("sso_sign_in", "success", Some(s.member_id))
+        ]
+    );
+    assert_eq!(events[0].reason.as_deref(), Some("single sign-on refused: link_needs_password"));
 
     // The pre-sign-in session id is worthless.
     let mut planted = app.client();
@@ -515,7 +543,8 @@ async fn replayed_and_unknown_states_are_refused(app: TestApp) {
     let mut fresh = app.client();
     let authorize = start(&mut fresh, "buoy", &s.provider_id).await;
     let back = Browser::new().authorize(&authorize, "alice").await;
-    assert_eq!(fresh.get(&link_path(&back)).await.status, StatusCode::SEE_OTHER);
+    let page = fresh.get(&link_path(&back)).await;
+    assert_eq!(confirm_with_password(&mut fresh, "buoy", &page, PASSWORD).await.status, StatusCode::SEE_OTHER);
     let mut other = app.client();
     let again = other.get(&link_path(&back)).await;
     assert_eq!(again.status, StatusCode::FORBIDDEN);
@@ -613,7 +642,7 @@ async fn a_subject_is_tied_to_the_member_it_was_first_linked_to(app: TestApp) {
     let mut s = set_up(&app, "cove", &provider, "tandem").await;
     let (other_id, _) = s.practice.member("robin@cove.example", &["counselor"]).await;
     let mut first = app.client();
-    assert_eq!(sign_in_via(&mut first, "cove", &s.provider_id, "alice").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(first_sign_in_via(&mut first, "cove", &s.provider_id, "alice").await.status, StatusCode::SEE_OTHER);
     assert_eq!(identities(&app).await, 1);
 
     // Another account at the provider with the same (verified) address may
@@ -675,6 +704,75 @@ async fn only_members_of_allowed_domains_link(app: TestApp) {
     assert_refused(&app, &mut tandem, &res, s.practice.id, "domain_not_allowed", "domain may not sign in").await;
 }
 
+// ---- nobody but the member links their account ---------------------------------------
+
+/// An admin adds a provider of her own that vouches for a counselor's
+/// address. Its first sign-in does not link to the counselor's account or
+/// sign anyone in: only the counselor's password would.
+async fn an_admins_provider_cannot_take_over_an_account(app: TestApp) {
+    let provider = Provider::for_practice("glen");
+    let s = set_up(&app, "glen", &provider, "tandem").await;
+    let mut avery = app.client();
+    let page = sign_in_via(&mut avery, "glen", &s.provider_id, "alice").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    assert_eq!(avery.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED, "nobody is signed in");
+    assert_eq!(identities(&app).await, 0, "nothing is linked");
+    for guess in ["password", "casey", "123456789012"] {
+        let res = confirm_with_password(&mut avery, "glen", &page, guess).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.text());
+        assert!(res.text().contains("not your Tandem password"));
+    }
+    assert_eq!(avery.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(identities(&app).await, 0);
+    // A later sign-in through the provider still links nothing.
+    let mut again = app.client();
+    assert_eq!(sign_in_via(&mut again, "glen", &s.provider_id, "alice").await.status, StatusCode::OK);
+    assert_eq!(again.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(identities(&app).await, 0);
+}
+
+/// A member connects their own account from their profile; the link is a
+/// change to who can act as them, in their list of changes.
+async fn a_member_connects_their_account_from_their_profile(app: TestApp) {
+    let provider = Provider::for_practice("moor");
+    let s = set_up(&app, "moor", &provider, "tandem").await;
+    let mut casey = app.client();
+    casey.sign_in("moor", "casey@moor.example", PASSWORD).await;
+    let profile = casey.get("/profile").await;
+    let action = format!("/profile/sso/{}", s.provider_id);
+    assert!(profile.text().contains(&action), "{}", profile.text());
+    let res = casey.submit("/profile", &action, &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let res = come_back(&mut casey, res.location().unwrap(), "alice").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    assert_eq!(res.location(), Some("/profile?saved=connected"));
+    assert_eq!(identities(&app).await, 1);
+    assert!(casey.get("/profile").await.text().contains("Clinic login:\n      connected"));
+    let changes = casey.get("/api/v1/access-changes").await.json();
+    let link = &changes["items"][0];
+    assert_eq!(link["action"], "sso_link");
+    assert_eq!(link["subjects"][0]["id"], s.member_id.to_string());
+    assert_eq!(link["after"]["issuer"], provider.issuer);
+
+    // From now on the provider alone signs Casey in.
+    let mut later = app.client();
+    assert_eq!(sign_in_via(&mut later, "moor", &s.provider_id, "alice").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(later.get("/api/v1/me").await.json()["id"], s.member_id.to_string());
+
+    // A connection started by one member cannot be finished by another who
+    // signed in to the same browser meanwhile.
+    let mut shared = app.client();
+    shared.sign_in("moor", "admin@moor.example", PASSWORD).await;
+    let res = shared.submit("/profile", &action, &[]).await;
+    let authorize = res.location().unwrap().to_owned();
+    shared.sign_in("moor", "casey@moor.example", PASSWORD).await;
+    let res = come_back(&mut shared, &authorize, "alice").await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text());
+    assert_eq!(identities(&app).await, 1);
+}
+
+both!(an_admins_provider_cannot_take_over_an_account, a_member_connects_their_account_from_their_profile);
+
 // ---- key rotation ------------------------------------------------------------------
 
 /// The provider signs with a key Tandem has not seen, while Tandem's copy of
@@ -683,7 +781,7 @@ async fn only_members_of_allowed_domains_link(app: TestApp) {
 async fn a_new_signing_key_is_fetched_when_a_token_names_it(app: TestApp) {
     let mut provider = Provider::for_practice("isle");
     let s = set_up(&app, "isle", &provider, "tandem").await;
-    let res = sign_in_via(&mut app.client(), "isle", &s.provider_id, "alice").await;
+    let res = first_sign_in_via(&mut app.client(), "isle", &s.provider_id, "alice").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
 
     provider.rotate_key("test-key-2");
@@ -941,8 +1039,11 @@ async fn a_sign_in_started_on_one_process_finishes_on_another(app: TestApp) {
     let back = Browser::new().authorize(&authorize, "alice").await;
     let mut on_two = other.client();
     on_two.cookies = on_one.cookies.clone();
-    let res = on_two.get(&link_path(&back)).await;
+    let page = on_two.get(&link_path(&back)).await;
+    on_one.cookies = on_two.cookies.clone();
+    let res = confirm_with_password(&mut on_one, "delta", &page, PASSWORD).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    on_two.cookies = on_one.cookies.clone();
     assert_eq!(on_two.get("/api/v1/me").await.json()["id"], s.member_id.to_string());
     on_one.cookies = on_two.cookies.clone();
     assert_eq!(on_one.get("/api/v1/me").await.json()["id"], s.member_id.to_string(), "and the session works on both");

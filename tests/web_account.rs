@@ -200,7 +200,7 @@ async fn the_last_admin_stays_when_two_admins_act_at_once(app: TestApp) {
     let res = practice.admin.submit("/members", &format!("/members/{c_id}/roles"), &[("roles", "counselor")]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "the first removal goes through");
     let roles = tandem::practice::Roles::one(tandem::practice::Role::Counselor);
-    let err = tandem::practice::members::set_roles(&app.state, &stale, admin_id, roles, &Default::default())
+    let err = tandem::practice::members::set_roles(&app.state, &stale, admin_id, roles, None, &Default::default())
         .await
         .expect_err("the last admin stays");
     assert!(err.to_string().contains("at least one active admin"), "{err}");

@@ -26,6 +26,10 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub reason: Option<String>,
     pub emergency: bool,
+    /// For a change to who can see what: JSON naming the members it affects
+    /// and the state before and after (ids and role words only).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub detail: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

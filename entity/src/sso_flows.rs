@@ -17,6 +17,8 @@ pub struct Model {
     pub expires_at: TimeDateTimeWithTimeZone,
     /// The invitation this sign-in accepts, when it was started from one.
     pub invitation_id: Option<Uuid>,
+    /// The signed-in member connecting their own account at the provider.
+    pub link_member_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -209,6 +209,7 @@ fn actor(current: &CurrentMember, couple_id: Option<Uuid>, kind: Option<&'static
         couple_id,
         denied: true,
         emergency: false,
+        detail: None,
         reason: None,
         kind,
         action,
@@ -334,6 +335,7 @@ pub async fn open_emergency(
     use sea_orm::{ActiveModelTrait, ActiveValue::Set};
     let mut actor = Actor {
         emergency: true,
+        detail: None,
         reason: Some(reason.to_owned()),
         ..actor(current, Some(couple_id), Some("emergency_access"), Some("emergency_access"))
     };

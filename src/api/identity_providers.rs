@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{Json, Path, Problem};
 use crate::{
     AppState,
+    audit::RequestMeta,
     auth::CurrentMember,
     config::Secret,
     error::AppError,
@@ -80,10 +81,11 @@ async fn list_providers(State(state): State<AppState>, current: CurrentMember) -
 async fn add_provider(
     State(state): State<AppState>,
     current: CurrentMember,
+    meta: RequestMeta,
     Json(body): Json<ProviderBody>,
 ) -> Result<impl IntoResponse, AppError> {
     current.require(Role::Admin)?;
-    let created = providers::create(&state, current.scope, &current.practice.slug, &body.into()).await?;
+    let created = providers::create(&state, &current, &body.into(), &meta).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
@@ -106,9 +108,10 @@ async fn get_provider(
 async fn change_provider(
     State(state): State<AppState>,
     current: CurrentMember,
+    meta: RequestMeta,
     Path(id): Path<Uuid>,
     Json(body): Json<ProviderBody>,
 ) -> Result<axum::Json<ProviderView>, AppError> {
     current.require(Role::Admin)?;
-    Ok(axum::Json(providers::update(&state, current.scope, &current.practice.slug, id, &body.into()).await?))
+    Ok(axum::Json(providers::update(&state, &current, id, &body.into(), &meta).await?))
 }

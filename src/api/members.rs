@@ -6,10 +6,13 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{Json, Path, Problem};
+use super::{Json, Path, Problem, Query};
 use crate::{
     AppState,
-    audit::RequestMeta,
+    audit::{
+        RequestMeta,
+        changes::{self, ChangePage},
+    },
     auth::CurrentMember,
     error::AppError,
     practice::{
@@ -30,6 +33,30 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_invitation))
         .routes(routes!(list_supervisions, add_supervision))
         .routes(routes!(remove_supervision))
+        .routes(routes!(access_changes))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ChangesQuery {
+    /// At most this many (1 to 200, default 50).
+    limit: Option<u64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<i64>,
+}
+
+/// Changes to who can see what: roles, supervisions, care teams, sign-in
+/// providers and linked accounts, newest first, each with what it was
+/// before and after. Supervisors and admins see all of their practice's;
+/// everyone else sees the changes that affect them.
+#[utoipa::path(get, path = "/access-changes", tag = "practice", params(ChangesQuery),
+    responses((status = 200, body = ChangePage), (status = 401, body = Problem)))]
+async fn access_changes(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    Query(query): Query<ChangesQuery>,
+) -> Result<axum::Json<ChangePage>, AppError> {
+    Ok(axum::Json(changes::list(&state.db, &current, query.cursor, query.limit.unwrap_or(50)).await?))
 }
 
 fn admin(current: &CurrentMember) -> Result<(), AppError> {
@@ -65,10 +92,11 @@ async fn get_member(
 async fn deactivate(
     State(state): State<AppState>,
     current: CurrentMember,
+    meta: RequestMeta,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<MemberView>, AppError> {
     admin(&current)?;
-    Ok(axum::Json(members::deactivate(&state, current.scope, current.id(), id).await?))
+    Ok(axum::Json(members::deactivate(&state, &current, id, &meta).await?))
 }
 
 /// Lets a deactivated member sign in again.
@@ -77,10 +105,11 @@ async fn deactivate(
 async fn reactivate(
     State(state): State<AppState>,
     current: CurrentMember,
+    meta: RequestMeta,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<MemberView>, AppError> {
     admin(&current)?;
-    Ok(axum::Json(members::reactivate(&state, current.scope, id).await?))
+    Ok(axum::Json(members::reactivate(&state, &current, id, &meta).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -89,12 +118,18 @@ async fn reactivate(
 struct RolesBody {
     /// Any of admin, counselor, supervisor, client; a client has no other role.
     roles: Vec<String>,
+    /// Only for giving yourself a role, which only a practice's single admin
+    /// may do: your password, typed again. Otherwise another admin does it.
+    #[serde(default)]
+    password: Option<String>,
 }
 
-/// Replaces a member's roles.
+/// Replaces a member's roles. Nobody gives themselves a role: another admin
+/// does (403), except the single admin of a practice, with their password.
 #[utoipa::path(put, path = "/members/{id}/roles", tag = "practice", params(("id" = Uuid, Path)),
     request_body = RolesBody,
-    responses((status = 200, body = MemberView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = MemberView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 async fn set_roles(
     State(state): State<AppState>,
     current: CurrentMember,
@@ -104,7 +139,7 @@ async fn set_roles(
 ) -> Result<axum::Json<MemberView>, AppError> {
     admin(&current)?;
     let roles = Roles::parse_list(&body.roles).map_err(|e| AppError::invalid("roles", &e))?;
-    Ok(axum::Json(members::set_roles(&state, &current, id, roles, &meta).await?))
+    Ok(axum::Json(members::set_roles(&state, &current, id, roles, body.password.as_deref(), &meta).await?))
 }
 
 /// All invitations, newest first.
@@ -182,18 +217,27 @@ async fn list_supervisions(
 struct SupervisionBody {
     supervisor_id: Uuid,
     counselor_id: Uuid,
+    /// Only for making yourself a supervisor, which only a practice's single
+    /// admin may do: your password, typed again.
+    #[serde(default)]
+    password: Option<String>,
 }
 
-/// Makes a supervisor responsible for reviewing a counselor's work.
+/// Makes a supervisor responsible for reviewing a counselor's work. Nobody
+/// makes themselves a supervisor: another admin does (403), except the
+/// single admin of a practice, with their password.
 #[utoipa::path(post, path = "/supervisions", tag = "practice", request_body = SupervisionBody,
-    responses((status = 201, body = Supervision), (status = 422, body = Problem)))]
+    responses((status = 201, body = Supervision), (status = 403, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem)))]
 async fn add_supervision(
     State(state): State<AppState>,
     current: CurrentMember,
+    meta: RequestMeta,
     Json(body): Json<SupervisionBody>,
 ) -> Result<impl IntoResponse, AppError> {
     admin(&current)?;
-    let created = members::add_supervision(&state, current.scope, body.supervisor_id, body.counselor_id).await?;
+    let created =
+        members::add_supervision(&state, &current, body.supervisor_id, body.counselor_id, body.password.as_deref(), &meta).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
@@ -203,9 +247,10 @@ async fn add_supervision(
 async fn remove_supervision(
     State(state): State<AppState>,
     current: CurrentMember,
+    meta: RequestMeta,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, AppError> {
     admin(&current)?;
-    members::remove_supervision(&state, current.scope, id).await?;
+    members::remove_supervision(&state, &current, id, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }

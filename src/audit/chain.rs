@@ -23,7 +23,8 @@ use crate::scope::PracticeScope;
 
 /// The `prev_hash` of the first event of every chain.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-pub const FORMAT_VERSION: i32 = 1;
+/// Format 2 adds the digest of `detail`; rows keep the format they were written in.
+pub const FORMAT_VERSION: i32 = 2;
 
 /// An event about to be appended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +47,8 @@ pub struct NewEvent {
     pub request_id: Option<String>,
     pub reason: Option<String>,
     pub emergency: bool,
+    /// What a change to who can see what changed (see [`super::changes`]).
+    pub detail: Option<String>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -56,12 +59,12 @@ fn digest(value: Option<&str>) -> String {
     value.map(|v| hex(&Sha256::digest(v.as_bytes()))).unwrap_or_default()
 }
 
-/// The bytes that are hashed, format version 1: one `name=value` line per
-/// field in a fixed order. Values are ids, numbers, enum words and hex
-/// digests, none of which can contain a newline.
+/// The bytes that are hashed: one `name=value` line per field in a fixed
+/// order. Values are ids, numbers, enum words and hex digests, none of which
+/// can contain a newline. Format 2 adds a last line, the digest of `detail`.
 pub fn canonical(seq: i64, prev_hash: &str, e: &EventFields<'_>) -> String {
     let opt = |v: Option<String>| v.unwrap_or_default();
-    format!(
+    let mut bytes = format!(
         "tandem-access-event\nformat={}\npractice={}\nseq={}\nprev={}\nat={}\nmember={}\nrole={}\naction={}\nkind={}\nrecord={}\ncouple={}\noutcome={}\nstatus={}\naddr={}\nagent={}\nrequest={}\nreason={}\nemergency={}\n",
         e.format_version,
         e.practice_id,
@@ -81,7 +84,11 @@ pub fn canonical(seq: i64, prev_hash: &str, e: &EventFields<'_>) -> String {
         digest(e.request_id),
         digest(e.reason),
         e.emergency,
-    )
+    );
+    if e.format_version >= 2 {
+        bytes.push_str(&format!("detail={}\n", digest(e.detail)));
+    }
+    bytes
 }
 
 /// The fields of an event as hashed, borrowed from a new or a stored event.
@@ -102,6 +109,7 @@ pub struct EventFields<'a> {
     pub request_id: Option<&'a str>,
     pub reason: Option<&'a str>,
     pub emergency: bool,
+    pub detail: Option<&'a str>,
 }
 
 impl<'a> From<&'a NewEvent> for EventFields<'a> {
@@ -123,6 +131,7 @@ impl<'a> From<&'a NewEvent> for EventFields<'a> {
             request_id: e.request_id.as_deref(),
             reason: e.reason.as_deref(),
             emergency: e.emergency,
+            detail: e.detail.as_deref(),
         }
     }
 }
@@ -146,6 +155,7 @@ impl<'a> From<&'a access_events::Model> for EventFields<'a> {
             request_id: e.request_id.as_deref(),
             reason: e.reason.as_deref(),
             emergency: e.emergency,
+            detail: e.detail.as_deref(),
         }
     }
 }
@@ -209,6 +219,7 @@ pub async fn append(txn: &impl ConnectionTrait, events: &[NewEvent]) -> Result<(
                 request_id: Set(event.request_id.clone()),
                 reason: Set(event.reason.clone()),
                 emergency: Set(event.emergency),
+                detail: Set(event.detail.clone()),
             }));
             prev = hash;
         }
@@ -249,6 +260,7 @@ fn wire_size(event: &NewEvent) -> usize {
         + opt(&event.user_agent)
         + opt(&event.request_id)
         + opt(&event.reason)
+        + opt(&event.detail)
 }
 
 /// Splits rows (with their [`wire_size`]) into INSERT statements of at most
@@ -367,6 +379,7 @@ mod tests {
             request_id: Some(Uuid::nil().to_string()),
             reason: None,
             emergency: false,
+            detail: None,
         };
         let rows = (0..64).map(|i| (wire_size(&event), row(i))).collect();
         let chunks = statement_sized(rows);

@@ -36,6 +36,8 @@ pub struct Actor {
     pub kind: Option<&'static str>,
     /// Overrides the action the route implies (an export is read with GET).
     pub action: Option<&'static str>,
+    /// What a change to who can see what changed (see [`super::changes`]).
+    pub detail: Option<String>,
 }
 
 #[derive(Default)]
@@ -90,6 +92,15 @@ impl AuditContext {
         if let Some(actor) = self.0.recorded.lock().expect("audit context lock").actor.as_mut() {
             actor.kind = Some(kind);
             actor.action = Some(action);
+        }
+    }
+
+    /// Marks the request as a change to who can see what (a care team's
+    /// members), with what it changed.
+    pub fn changed_access(&self, action: &'static str, change: &super::changes::Change) {
+        if let Some(actor) = self.0.recorded.lock().expect("audit context lock").actor.as_mut() {
+            actor.action = Some(action);
+            actor.detail = Some(change.to_detail());
         }
     }
 
@@ -207,6 +218,7 @@ pub async fn record_requests(State(state): State<AppState>, req: Request, next: 
         request_id: ctx.0.meta.request_id.clone(),
         reason: actor.reason,
         emergency: actor.emergency,
+        detail: actor.detail,
     };
 
     let txn = match recorded.txn.map(Arc::try_unwrap) {

@@ -7,6 +7,7 @@
 
 pub mod appender;
 pub mod chain;
+pub mod changes;
 pub mod checkpoints;
 pub mod context;
 pub mod review;
@@ -107,6 +108,7 @@ pub fn account_event(
         request_id: meta.request_id.clone(),
         reason: None,
         emergency: false,
+        detail: None,
     }
 }
 

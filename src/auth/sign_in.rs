@@ -66,6 +66,7 @@ pub async fn with_password(
             request_id: meta.request_id.clone(),
             reason: None,
             emergency: false,
+            detail: None,
         };
         if let Err(err) = crate::audit::record(&state.db, &[event]).await {
             tracing::error!(error = %err, "could not store the sign-in event");

@@ -13,8 +13,11 @@ use entity::{members, practices, supervisions};
 use super::{Role, Roles};
 use crate::{
     AppState,
-    audit::RequestMeta,
-    auth::{CurrentMember, session_store::DbSessionStore, tokens},
+    audit::{
+        RequestMeta,
+        changes::{self, Change},
+    },
+    auth::{CurrentMember, session_store::DbSessionStore, throttle, tokens},
     error::AppError,
     scope::PracticeScope,
 };
@@ -65,17 +68,13 @@ pub async fn get(state: &AppState, scope: PracticeScope, id: Uuid) -> Result<mem
 }
 
 /// Deactivates a member: they can no longer sign in, their browser sessions
-/// end and their API tokens are revoked, all in one transaction. Their records
-/// and history stay. An admin cannot deactivate themselves (someone must be
-/// left to undo it).
-pub async fn deactivate(
-    state: &AppState,
-    scope: PracticeScope,
-    actor: Uuid,
-    id: Uuid,
-) -> Result<MemberView, AppError> {
+/// end and their API tokens are revoked, all in one transaction with its
+/// access event. Their records and history stay. An admin cannot deactivate
+/// themselves (someone must be left to undo it).
+pub async fn deactivate(state: &AppState, current: &CurrentMember, id: Uuid, meta: &RequestMeta) -> Result<MemberView, AppError> {
+    let scope = current.scope;
     let member = get(state, scope, id).await?;
-    if member.id == actor {
+    if member.id == current.id() {
         return Err(AppError::Conflict("You cannot deactivate your own account.".into()));
     }
     let now = state.clock.now();
@@ -86,7 +85,11 @@ pub async fn deactivate(
         active.active = Set(false);
         active.deactivated_at = Set(Some(now));
         active.updated_at = Set(now);
-        active.update(&txn).await?
+        let updated = active.update(&txn).await?;
+        let change = Change::new(vec![updated.id], "active", "deactivated");
+        let event = changes::event(current, "member_deactivate", "member", Some(updated.id), &change, meta, now);
+        crate::audit::chain::append(&txn, &[event]).await?;
+        updated
     } else {
         member
     };
@@ -97,36 +100,49 @@ pub async fn deactivate(
     updated.try_into()
 }
 
-pub async fn reactivate(state: &AppState, scope: PracticeScope, id: Uuid) -> Result<MemberView, AppError> {
-    let member = get(state, scope, id).await?;
+/// Lets a deactivated member sign in again, with its access event.
+pub async fn reactivate(state: &AppState, current: &CurrentMember, id: Uuid, meta: &RequestMeta) -> Result<MemberView, AppError> {
+    let member = get(state, current.scope, id).await?;
     if member.active {
         return member.try_into();
     }
+    let now = state.clock.now();
+    let txn = crate::audit::begin_write(&state.db).await?;
     let mut active = member.into_active_model();
     active.active = Set(true);
     active.deactivated_at = Set(None);
-    active.updated_at = Set(state.clock.now());
-    let updated = active.update(&state.db).await?;
+    active.updated_at = Set(now);
+    let updated = active.update(&txn).await?;
+    let change = Change::new(vec![updated.id], "deactivated", "active");
+    let event = changes::event(current, "member_reactivate", "member", Some(updated.id), &change, meta, now);
+    crate::audit::chain::append(&txn, &[event]).await?;
+    txn.commit().await?;
     tracing::info!(member_id = %updated.id, "member reactivated");
     updated.try_into()
 }
 
-/// Changes a member's roles, as an access event in the same transaction. An
-/// admin cannot take away their own admin role, and no change may leave the
-/// practice without an active admin.
+/// Changes a member's roles, as an access event (with the roles before and
+/// after) in the same transaction. An admin cannot take away their own admin
+/// role, no change may leave the practice without an active admin, and
+/// nobody gives themselves a role they do not have (see [`grant_to_self`]).
 pub async fn set_roles(
     state: &AppState,
     current: &CurrentMember,
     id: Uuid,
     roles: Roles,
+    password: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<MemberView, AppError> {
     let scope = current.scope;
-    let txn = crate::audit::begin_write(&state.db).await?;
-    let member = scope.by_id::<members::Entity>(id).one(&txn).await?.ok_or(AppError::NotFound)?;
-    if member.id == current.id() && !roles.contains(Role::Admin) {
+    if id == current.id() && !roles.contains(Role::Admin) {
         return Err(AppError::Conflict("You cannot remove your own admin role.".into()));
     }
+    if id == current.id() && roles.iter().any(|r| !current.roles.contains(r)) {
+        grant_to_self(state, current, password, meta).await?;
+    }
+    let txn = crate::audit::begin_write(&state.db).await?;
+    let member = scope.by_id::<members::Entity>(id).one(&txn).await?.ok_or(AppError::NotFound)?;
+    let before = Roles::from_stored(&member.roles).map_err(|e| anyhow::anyhow!("stored roles: {e}"))?;
     if !roles.contains(Role::Admin) {
         ensure_another_admin(&txn, scope, &member).await?;
     }
@@ -135,12 +151,57 @@ pub async fn set_roles(
     active.roles = Set(roles.to_stored());
     active.updated_at = Set(now);
     let updated = active.update(&txn).await?;
-    let event = crate::audit::account_event(current, "role_change", Some(updated.id), 200, meta, now);
+    let change = Change::new(vec![updated.id], &before, &roles);
+    let event = changes::event(current, "role_change", "member", Some(updated.id), &change, meta, now);
     crate::audit::chain::append(&txn, &[event]).await?;
     txn.commit().await?;
     tracing::info!(member_id = %updated.id, "member roles changed");
     updated.try_into()
 }
+
+/// Refuses a grant of access to the admin making it. Nobody gives themselves
+/// a role or a supervision: another admin does it. Only an admin who is the
+/// practice's single active admin (a solo practice) may, and only after
+/// typing their password again, so that a stolen session or token cannot.
+/// Wrong passwords count towards the account's sign-in throttling.
+/// Runs before the change's transaction, which a wrong password's event
+/// and throttling count must not wait for.
+async fn grant_to_self(
+    state: &AppState,
+    current: &CurrentMember,
+    password: Option<&str>,
+    meta: &RequestMeta,
+) -> Result<(), AppError> {
+    let scope = current.scope;
+    let other_admins = scope
+        .select::<members::Entity>()
+        .filter(members::Column::Id.ne(current.id()))
+        .filter(members::Column::Active.eq(true))
+        .all(&state.db)
+        .await?
+        .iter()
+        .any(|m| Roles::from_stored(&m.roles).is_ok_and(|r| r.contains(Role::Admin)));
+    if other_admins {
+        return Err(AppError::Forbidden(SELF_GRANT.into()));
+    }
+    let Some(password) = password.filter(|p| !p.is_empty()) else {
+        return Err(AppError::invalid("password", CONFIRM_SELF_GRANT));
+    };
+    let key = throttle::account_key(&current.practice.slug, &current.member.email);
+    throttle::check(state, std::slice::from_ref(&key)).await?;
+    if !crate::auth::password::verify(password.to_owned(), current.member.password_hash.clone()).await? {
+        let event = crate::audit::account_event(current, "self_grant_confirm", Some(current.id()), 422, meta, state.clock.now());
+        crate::audit::record(&state.db, &[event]).await?;
+        throttle::record_failure(state, &key, state.config.sign_in_max_failures_per_account).await?;
+        return Err(AppError::invalid("password", "this is not your password"));
+    }
+    Ok(())
+}
+
+pub const SELF_GRANT: &str =
+    "Nobody gives themselves access: ask another admin of your practice to make this change.";
+pub const CONFIRM_SELF_GRANT: &str =
+    "you are the practice's only admin: type your password to give yourself this access";
 
 /// Refuses a change that takes `member` out of the practice's admins when no
 /// other active admin is left. The practice's row is locked first (PostgreSQL;
@@ -191,20 +252,30 @@ pub async fn supervisions(state: &AppState, scope: PracticeScope) -> Result<Vec<
         .collect())
 }
 
+/// Makes `supervisor_id` a reader of `counselor_id`'s couples, as an access
+/// event in the same transaction. An admin cannot make themselves anyone's
+/// supervisor (see [`grant_to_self`]).
 pub async fn add_supervision(
     state: &AppState,
-    scope: PracticeScope,
+    current: &CurrentMember,
     supervisor_id: Uuid,
     counselor_id: Uuid,
+    password: Option<&str>,
+    meta: &RequestMeta,
 ) -> Result<Supervision, AppError> {
+    let scope = current.scope;
+    if supervisor_id == current.id() {
+        grant_to_self(state, current, password, meta).await?;
+    }
     let has = |m: &Option<members::Model>, role: Role| {
         m.as_ref()
             .filter(|m| m.active)
             .and_then(|m| Roles::from_stored(&m.roles).ok())
             .is_some_and(|r| r.contains(role))
     };
-    let supervisor = scope.by_id::<members::Entity>(supervisor_id).one(&state.db).await?;
-    let counselor = scope.by_id::<members::Entity>(counselor_id).one(&state.db).await?;
+    let txn = crate::audit::begin_write(&state.db).await?;
+    let supervisor = scope.by_id::<members::Entity>(supervisor_id).one(&txn).await?;
+    let counselor = scope.by_id::<members::Entity>(counselor_id).one(&txn).await?;
     let mut fields = super::Fields::default();
     if !has(&supervisor, Role::Supervisor) {
         fields.check::<()>("supervisor_id", Err("choose an active supervisor of this practice".into()));
@@ -217,33 +288,43 @@ pub async fn add_supervision(
         .select::<supervisions::Entity>()
         .filter(supervisions::Column::SupervisorId.eq(supervisor_id))
         .filter(supervisions::Column::CounselorId.eq(counselor_id))
-        .one(&state.db)
+        .one(&txn)
         .await?;
-    let row = match existing {
-        Some(row) => row,
-        None => {
-            supervisions::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                practice_id: Set(scope.practice_id()),
-                supervisor_id: Set(supervisor_id),
-                counselor_id: Set(counselor_id),
-                created_at: Set(state.clock.now()),
-            }
-            .insert(&state.db)
-            .await?
-        }
-    };
+    if let Some(row) = existing {
+        return Ok(Supervision { id: row.id, supervisor_id: row.supervisor_id, counselor_id: row.counselor_id });
+    }
+    let now = state.clock.now();
+    let row = supervisions::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        practice_id: Set(scope.practice_id()),
+        supervisor_id: Set(supervisor_id),
+        counselor_id: Set(counselor_id),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let change = Change::new(vec![supervisor_id, counselor_id], None::<()>, "supervises");
+    let event = changes::event(current, "supervision_add", "supervision", Some(row.id), &change, meta, now);
+    crate::audit::chain::append(&txn, &[event]).await?;
+    txn.commit().await?;
+    tracing::info!(supervision_id = %row.id, "supervision added");
     Ok(Supervision { id: row.id, supervisor_id: row.supervisor_id, counselor_id: row.counselor_id })
 }
 
-pub async fn remove_supervision(state: &AppState, scope: PracticeScope, id: Uuid) -> Result<(), AppError> {
-    let deleted = scope
+/// Ends a supervision, as an access event in the same transaction.
+pub async fn remove_supervision(state: &AppState, current: &CurrentMember, id: Uuid, meta: &RequestMeta) -> Result<(), AppError> {
+    let txn = crate::audit::begin_write(&state.db).await?;
+    let row = current.scope.by_id::<supervisions::Entity>(id).one(&txn).await?.ok_or(AppError::NotFound)?;
+    current
+        .scope
         .delete_many::<supervisions::Entity>()
         .filter(supervisions::Column::Id.eq(id))
-        .exec(&state.db)
+        .exec(&txn)
         .await?;
-    if deleted.rows_affected == 0 {
-        return Err(AppError::NotFound);
-    }
+    let change = Change::new(vec![row.supervisor_id, row.counselor_id], "supervises", None::<()>);
+    let event = changes::event(current, "supervision_remove", "supervision", Some(id), &change, meta, state.clock.now());
+    crate::audit::chain::append(&txn, &[event]).await?;
+    txn.commit().await?;
+    tracing::info!(supervision_id = %id, "supervision ended");
     Ok(())
 }

@@ -18,7 +18,7 @@ use super::common::{
 use crate::{
     AppState,
     access::{self, CoupleAccess},
-    audit::AuditContext,
+    audit::{AuditContext, changes::Change},
     auth::CurrentMember,
     error::{AppError, FieldError},
     practice::{Email, Fields, Role, Roles},
@@ -480,11 +480,13 @@ pub async fn update_partner(
         .ok_or_else(|| anyhow::anyhow!("partner vanished").into())
 }
 
+/// Adds a counselor to the care team; the change to who can see the couple
+/// (the team's members before and after), or none when they were on it.
 pub async fn add_to_care_team(
     state: &AppState,
     access: &CoupleAccess,
     member_id: Uuid,
-) -> Result<Vec<CareTeamMember>, AppError> {
+) -> Result<(Vec<CareTeamMember>, Option<Change>), AppError> {
     let member = access.scope.by_id::<members::Entity>(member_id).one(&access.db()).await?;
     let is_counselor = member
         .as_ref()
@@ -494,7 +496,11 @@ pub async fn add_to_care_team(
     if !is_counselor {
         return Err(AppError::invalid("member_id", "choose an active counselor of this practice"));
     }
-    if !access::on_care_team(&access.db(), access.scope, access.couple_id(), member_id).await? {
+    if access::on_care_team(&access.db(), access.scope, access.couple_id(), member_id).await? {
+        return Ok((care_team(access).await?, None));
+    }
+    let before = care_team(access).await?;
+    {
         care_team_members::ActiveModel {
             id: Set(Uuid::now_v7()),
             practice_id: Set(access.scope.practice_id()),
@@ -506,12 +512,15 @@ pub async fn add_to_care_team(
         .insert(&access.db())
         .await?;
     }
-    care_team(access).await
+    let after = care_team(access).await?;
+    let change = team_change(member_id, &before, &after);
+    Ok((after, Some(change)))
 }
 
+/// Takes a counselor off the care team (the last one stays), with the change.
 pub async fn remove_from_care_team(access: &CoupleAccess,
     member_id: Uuid,
-) -> Result<Vec<CareTeamMember>, AppError> {
+) -> Result<(Vec<CareTeamMember>, Change), AppError> {
     let team = care_team(access).await?;
     if !team.iter().any(|m| m.member_id == member_id) {
         return Err(AppError::NotFound);
@@ -524,7 +533,14 @@ pub async fn remove_from_care_team(access: &CoupleAccess,
         .filter(care_team_members::Column::MemberId.eq(member_id))
         .exec(&access.db())
         .await?;
-    care_team(access).await
+    let after = care_team(access).await?;
+    let change = team_change(member_id, &team, &after);
+    Ok((after, change))
+}
+
+fn team_change(member_id: Uuid, before: &[CareTeamMember], after: &[CareTeamMember]) -> Change {
+    let ids = |team: &[CareTeamMember]| team.iter().map(|m| m.member_id).collect::<Vec<_>>();
+    Change::new(vec![member_id], ids(before), ids(after))
 }
 
 crate::versioned!(CoupleView, PartnerView);

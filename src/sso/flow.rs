@@ -9,10 +9,13 @@
 //! happens next), then checks, in order: the practice, the browser, the
 //! expiry, the provider's answer and its issuer, the code exchange (with the
 //! verifier), and the ID token (signature and algorithm, issuer, audience,
-//! expiry, nonce). Only then is the person looked up: by (issuer, subject);
-//! an email address is used only to link a first sign-in to an existing
-//! member, and only when the provider says it is verified. Signing in never
-//! creates a member and never changes a role. A sign-in started from an
+//! expiry, nonce). Only then is the person looked up: by (issuer, subject).
+//! A provider's account is linked to an existing member only by that member:
+//! from their own signed-in profile ("Connect"), or at a first sign-in whose
+//! verified email address is theirs, by typing their Tandem password (an
+//! admin can add a provider that vouches for any address, so the address
+//! alone never links). Signing in never creates a member and never changes
+//! a role. A sign-in started from an
 //! invitation link accepts that invitation: the invitation (an admin's
 //! decision) creates the member with its roles; the provider only vouches
 //! for the invited address. Every outcome is an access event.
@@ -35,7 +38,7 @@ use entity::{identity_providers, invitations, member_identities, members, practi
 use super::{discovery::error_chain, providers};
 use crate::{
     AppState,
-    audit::{NewEvent, RequestMeta, begin_write, chain},
+    audit::{NewEvent, RequestMeta, begin_write, chain, changes::Change},
     error::AppError,
     scope::PracticeScope,
     secret,
@@ -84,16 +87,25 @@ fn unreachable_now(provider: &identity_providers::Model, cause: impl std::fmt::D
     refuse("provider_unreachable", unreachable_message(provider, cause))
 }
 
+/// What a sign-in started at the provider is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Sign in a member already linked to their account at the provider.
+    SignIn,
+    /// Accept this (open) invitation: the invitation creates the member.
+    Join(Uuid),
+    /// The signed-in member connects their own account at the provider.
+    Connect(Uuid),
+}
+
 /// Begins a sign-in with one of `practice`'s enabled providers. `replaces`
 /// is the state of a sign-in this browser started earlier, now abandoned.
-/// With `invitation`, the sign-in accepts that (open) invitation instead of
-/// signing in an existing member.
 pub async fn start(
     state: &AppState,
     practice: &practices::Model,
     provider_id: Uuid,
     replaces: Option<&str>,
-    invitation: Option<Uuid>,
+    purpose: Purpose,
 ) -> Result<Started, AppError> {
     let scope = PracticeScope::trusted(practice.id);
     let provider = providers::find(state, scope, provider_id).await?;
@@ -129,7 +141,14 @@ pub async fn start(
         nonce: Set(nonce.secret().clone()),
         created_at: Set(now),
         expires_at: Set(now + time::Duration::minutes(state.config.sso_flow_minutes.into())),
-        invitation_id: Set(invitation),
+        invitation_id: Set(match purpose {
+            Purpose::Join(invitation) => Some(invitation),
+            _ => None,
+        }),
+        link_member_id: Set(match purpose {
+            Purpose::Connect(member) => Some(member),
+            _ => None,
+        }),
     }
     .insert(&state.db)
     .await?;
@@ -185,7 +204,35 @@ const START_AGAIN: &str = "Start again from your practice's sign-in page.";
 pub struct SignedIn {
     pub member: members::Model,
     pub provider_id: Uuid,
+    /// The member connected their account at the provider from their profile.
+    pub connected: bool,
 }
+
+/// How a callback ended that was not refused.
+pub enum Finished {
+    SignedIn(SignedIn),
+    /// The provider vouches for the address of a member whose account is not
+    /// linked to it yet. Whoever runs a provider can make it vouch for any
+    /// address, so only the member may link it: by typing their Tandem
+    /// password ([`confirm_link`]) or from their own profile.
+    ConfirmLink(PendingLink),
+}
+
+/// A link waiting for the member's password, kept in the browser's session.
+#[derive(Clone, Debug, serde::Serialize, Deserialize)]
+pub struct PendingLink {
+    pub practice_id: Uuid,
+    pub provider_id: Uuid,
+    pub provider_name: String,
+    pub member_id: Uuid,
+    pub email: String,
+    pub subject: String,
+    /// Unix seconds after which the password is no longer asked for.
+    pub expires_at: i64,
+}
+
+/// Session key: the [`PendingLink`] of this browser.
+pub const SESSION_PENDING_LINK: &str = "sso_pending_link";
 
 /// Completes a sign-in at `practice`'s callback. `bound_state` is the state
 /// this browser's session holds, if any. Refusals are logged as access
@@ -195,9 +242,10 @@ pub async fn finish(
     practice: &practices::Model,
     callback: Callback,
     bound_state: Option<String>,
+    signed_in_as: Option<Uuid>,
     meta: &RequestMeta,
-) -> Result<SignedIn, Failure> {
-    match complete(state, practice, callback, bound_state, meta).await {
+) -> Result<Finished, Failure> {
+    match complete(state, practice, callback, bound_state, signed_in_as, meta).await {
         Err(Failure::Refused(refusal)) => {
             tracing::info!(practice_id = %practice.id, provider_id = ?refusal.provider_id, reason = refusal.code, "single sign-on refused");
             let event = event(state, practice.id, meta, &refusal.role, refusal.member_id, refusal.provider_id, "sso_sign_in", Some(refusal.code));
@@ -242,6 +290,7 @@ fn event(
         request_id: meta.request_id.clone(),
         reason: refused.map(|code| format!("single sign-on refused: {code}")),
         emergency: false,
+        detail: None,
     }
 }
 
@@ -276,8 +325,9 @@ async fn complete(
     practice: &practices::Model,
     callback: Callback,
     bound_state: Option<String>,
+    signed_in_as: Option<Uuid>,
     meta: &RequestMeta,
-) -> Result<SignedIn, Failure> {
+) -> Result<Finished, Failure> {
     let flow = take_flow(state, practice, &callback, bound_state.as_deref()).await?;
     let scope = PracticeScope::trusted(practice.id);
     let provider = match providers::find(state, scope, flow.provider_id).await {
@@ -295,9 +345,25 @@ async fn complete(
         other => other,
     };
     let verified = verify(state, practice, &provider, &flow, callback).await.map_err(with_provider)?;
-    match flow.invitation_id {
-        Some(invitation_id) => join(state, practice, &provider, verified, invitation_id, meta).await.map_err(with_provider),
-        None => link_and_sign_in(state, practice, &provider, verified, meta).await.map_err(with_provider),
+    let purpose = match (flow.invitation_id, flow.link_member_id) {
+        (Some(invitation), _) => Purpose::Join(invitation),
+        (None, Some(member)) => Purpose::Connect(member),
+        (None, None) => Purpose::SignIn,
+    };
+    match purpose {
+        Purpose::Join(invitation_id) => {
+            join(state, practice, &provider, verified, invitation_id, meta).await.map(Finished::SignedIn).map_err(with_provider)
+        }
+        Purpose::Connect(member_id) => {
+            if signed_in_as != Some(member_id) {
+                return Err(with_provider(refuse(
+                    "other_member",
+                    "This connection was started by someone who is no longer signed in here. Sign in, then connect again from your profile.",
+                )));
+            }
+            connect(state, practice, &provider, verified, member_id, meta).await.map(Finished::SignedIn).map_err(with_provider)
+        }
+        Purpose::SignIn => sign_in(state, practice, &provider, verified, meta).await.map_err(with_provider),
     }
 }
 
@@ -424,101 +490,226 @@ fn check_token(
     id_token.claims(&verifier, nonce).cloned()
 }
 
-async fn link_and_sign_in(
-    state: &AppState,
-    practice: &practices::Model,
-    provider: &identity_providers::Model,
-    person: Verified,
-    meta: &RequestMeta,
-) -> Result<SignedIn, Failure> {
-    let name = &provider.display_name;
-    let scope = PracticeScope::trusted(practice.id);
-    let linked = identity_of(state, scope, provider, &person).await?;
-    let now = state.clock.now();
-    let as_member = |failure: Failure, member: &members::Model| match failure {
+fn as_member(failure: Failure, member: &members::Model) -> Failure {
+    match failure {
         Failure::Refused(mut r) => {
             r.member_id = Some(member.id);
             r.role = Some(member.roles.clone());
             Failure::Refused(r)
         }
         other => other,
-    };
-    let (member, new_link) = match linked {
-        Some(identity) => {
-            let member = scope.by_id::<members::Entity>(identity.member_id).one(&state.db).await?;
-            match member {
-                Some(m) if m.active => (m, None),
-                Some(m) => return Err(as_member(refuse("member_inactive", "Your Tandem account is deactivated. Ask your practice admin."), &m)),
-                None => return Err(refuse("member_missing", "Your Tandem account no longer exists.")),
-            }
-        }
-        None => {
-            // The first sign-in: link to a member by a verified email address.
-            let email = verified_email(provider, &person)?;
-            let member = scope
-                .select::<members::Entity>()
-                .filter(members::Column::Email.eq(&email))
-                .one(&state.db)
-                .await?
-                .filter(|m| m.active)
-                .ok_or_else(|| {
-                    refuse("no_member", "No active member of this practice has your email address. Ask your practice admin for an invitation.")
-                })?;
-            let already = scope
-                .select::<member_identities::Entity>()
-                .filter(member_identities::Column::MemberId.eq(member.id))
-                .filter(member_identities::Column::Issuer.eq(&provider.issuer))
-                .one(&state.db)
-                .await?;
-            if already.is_some() {
-                return Err(as_member(already_linked(name), &member));
-            }
-            (member, Some(person.subject.clone()))
-        }
-    };
-
-    let role = Some(member.roles.clone());
-    let mut events = Vec::new();
-    let txn = begin_write(&state.db).await?;
-    if let Some(subject) = new_link {
-        let inserted = member_identities::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            practice_id: Set(practice.id),
-            member_id: Set(member.id),
-            provider_id: Set(provider.id),
-            issuer: Set(provider.issuer.clone()),
-            subject: Set(subject),
-            linked_at: Set(now),
-            last_sign_in_at: Set(Some(now)),
-        }
-        .insert(&txn)
-        .await;
-        if let Err(err) = inserted {
-            // Someone linked the same account or member a moment ago.
-            drop(txn);
-            return Err(match err.sql_err() {
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => as_member(already_linked(name), &member),
-                _ => err.into(),
-            });
-        }
-        events.push(event(state, practice.id, meta, &role, Some(member.id), Some(provider.id), "sso_link", None));
-    } else {
-        scope
-            .update_many::<member_identities::Entity>()
-            .col_expr(member_identities::Column::LastSignInAt, Expr::value(now))
-            .filter(member_identities::Column::Issuer.eq(&provider.issuer))
-            .filter(member_identities::Column::Subject.eq(&person.subject))
-            .exec(&txn)
-            .await?;
     }
-    events.push(event(state, practice.id, meta, &role, Some(member.id), Some(provider.id), "sso_sign_in", None));
+}
+
+/// Signs in the member linked to this account at the provider. An account
+/// not linked yet is never linked here by its email address alone: the
+/// member whose verified address it is must confirm with their password.
+async fn sign_in(
+    state: &AppState,
+    practice: &practices::Model,
+    provider: &identity_providers::Model,
+    person: Verified,
+    meta: &RequestMeta,
+) -> Result<Finished, Failure> {
+    let name = &provider.display_name;
+    let scope = PracticeScope::trusted(practice.id);
+    let now = state.clock.now();
+    let Some(identity) = identity_of(state, scope, provider, &person).await? else {
+        let email = verified_email(provider, &person)?;
+        let member = scope
+            .select::<members::Entity>()
+            .filter(members::Column::Email.eq(&email))
+            .one(&state.db)
+            .await?
+            .filter(|m| m.active)
+            .ok_or_else(|| {
+                refuse("no_member", "No active member of this practice has your email address. Ask your practice admin for an invitation.")
+            })?;
+        if linked_at_issuer(state, scope, provider, member.id).await? {
+            return Err(as_member(already_linked(name), &member));
+        }
+        if member.password_hash.is_none() {
+            return Err(as_member(
+                refuse(
+                    "link_needs_member",
+                    format!("Your Tandem account is not connected to {name} yet. Sign in as you usually do, then connect {name} from your profile."),
+                ),
+                &member,
+            ));
+        }
+        let role = Some(member.roles.clone());
+        let event = event(state, practice.id, meta, &role, Some(member.id), Some(provider.id), "sso_sign_in", Some("link_needs_password"));
+        crate::audit::record(&state.db, &[event]).await.map_err(|err| {
+            tracing::error!(error = %err, "could not store the sign-in event");
+            Failure::Error(unavailable())
+        })?;
+        return Ok(Finished::ConfirmLink(PendingLink {
+            practice_id: practice.id,
+            provider_id: provider.id,
+            provider_name: name.clone(),
+            member_id: member.id,
+            email,
+            subject: person.subject,
+            expires_at: (now + time::Duration::minutes(state.config.sso_flow_minutes.into())).unix_timestamp(),
+        }));
+    };
+    let member = match scope.by_id::<members::Entity>(identity.member_id).one(&state.db).await? {
+        Some(m) if m.active => m,
+        Some(m) => return Err(as_member(refuse("member_inactive", "Your Tandem account is deactivated. Ask your practice admin."), &m)),
+        None => return Err(refuse("member_missing", "Your Tandem account no longer exists.")),
+    };
+    let role = Some(member.roles.clone());
+    let txn = begin_write(&state.db).await?;
+    scope
+        .update_many::<member_identities::Entity>()
+        .col_expr(member_identities::Column::LastSignInAt, Expr::value(now))
+        .filter(member_identities::Column::Issuer.eq(&provider.issuer))
+        .filter(member_identities::Column::Subject.eq(&person.subject))
+        .exec(&txn)
+        .await?;
+    let events = [event(state, practice.id, meta, &role, Some(member.id), Some(provider.id), "sso_sign_in", None)];
     if let Err(err) = chain::append(&txn, &events).await {
         tracing::error!(error = %err, "could not store the sign-in event");
         return Err(Failure::Error(unavailable()));
     }
     txn.commit().await?;
-    tracing::info!(member_id = %member.id, practice_id = %practice.id, provider_id = %provider.id, linked = events.len() > 1, "signed in with single sign-on");
-    Ok(SignedIn { member, provider_id: provider.id })
+    tracing::info!(member_id = %member.id, practice_id = %practice.id, provider_id = %provider.id, "signed in with single sign-on");
+    Ok(Finished::SignedIn(SignedIn { member, provider_id: provider.id, connected: false }))
+}
+
+/// Links the signed-in member who started this from their profile to the
+/// account the provider vouched for.
+async fn connect(
+    state: &AppState,
+    practice: &practices::Model,
+    provider: &identity_providers::Model,
+    person: Verified,
+    member_id: Uuid,
+    meta: &RequestMeta,
+) -> Result<SignedIn, Failure> {
+    let scope = PracticeScope::trusted(practice.id);
+    let member = scope
+        .by_id::<members::Entity>(member_id)
+        .one(&state.db)
+        .await?
+        .filter(|m| m.active)
+        .ok_or_else(|| refuse("member_inactive", "Your Tandem account is deactivated. Ask your practice admin."))?;
+    if identity_of(state, scope, provider, &person).await?.is_some() {
+        return Err(as_member(
+            refuse(
+                "already_linked",
+                format!("This {} account already belongs to a member of this practice.", provider.display_name),
+            ),
+            &member,
+        ));
+    }
+    let mut signed_in = link(state, practice, provider, &member, &person.subject, meta).await?;
+    signed_in.connected = true;
+    Ok(signed_in)
+}
+
+/// Completes a sign-in that waited for the member's password: `member` is
+/// the member [`PendingLink`] named, whose password was just checked.
+pub async fn confirm_link(
+    state: &AppState,
+    practice: &practices::Model,
+    pending: &PendingLink,
+    member: &members::Model,
+    meta: &RequestMeta,
+) -> Result<SignedIn, Failure> {
+    let scope = PracticeScope::trusted(practice.id);
+    let gone = || refuse("link_expired", format!("This sign-in took too long. {START_AGAIN}"));
+    if pending.practice_id != practice.id || pending.member_id != member.id || pending.expires_at <= state.clock.now().unix_timestamp() {
+        return Err(gone());
+    }
+    let provider = match providers::find(state, scope, pending.provider_id).await {
+        Ok(p) if p.enabled => p,
+        Ok(_) | Err(AppError::NotFound) => return Err(gone()),
+        Err(other) => return Err(other.into()),
+    };
+    link(state, practice, &provider, member, &pending.subject, meta).await
+}
+
+/// Links `member` to (issuer, `subject`) and signs them in, with the link as
+/// a change to who can see what (it lets the provider's account act as them).
+async fn link(
+    state: &AppState,
+    practice: &practices::Model,
+    provider: &identity_providers::Model,
+    member: &members::Model,
+    subject: &str,
+    meta: &RequestMeta,
+) -> Result<SignedIn, Failure> {
+    let name = &provider.display_name;
+    let scope = PracticeScope::trusted(practice.id);
+    if linked_at_issuer(state, scope, provider, member.id).await? {
+        return Err(as_member(already_linked(name), member));
+    }
+    let now = state.clock.now();
+    let role = Some(member.roles.clone());
+    let txn = begin_write(&state.db).await?;
+    let inserted = member_identities::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        practice_id: Set(practice.id),
+        member_id: Set(member.id),
+        provider_id: Set(provider.id),
+        issuer: Set(provider.issuer.clone()),
+        subject: Set(subject.to_owned()),
+        linked_at: Set(now),
+        last_sign_in_at: Set(Some(now)),
+    }
+    .insert(&txn)
+    .await;
+    if let Err(err) = inserted {
+        // Someone linked the same account or member a moment ago.
+        drop(txn);
+        return Err(match err.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => as_member(already_linked(name), member),
+            _ => err.into(),
+        });
+    }
+    let events = [
+        link_event(state, practice.id, meta, member, provider),
+        event(state, practice.id, meta, &role, Some(member.id), Some(provider.id), "sso_sign_in", None),
+    ];
+    if let Err(err) = chain::append(&txn, &events).await {
+        tracing::error!(error = %err, "could not store the sign-in event");
+        return Err(Failure::Error(unavailable()));
+    }
+    txn.commit().await?;
+    tracing::info!(member_id = %member.id, practice_id = %practice.id, provider_id = %provider.id, "account linked at single sign-on");
+    Ok(SignedIn { member: member.clone(), provider_id: provider.id, connected: false })
+}
+
+/// The `sso_link` event: a change to who can act as `member`.
+fn link_event(
+    state: &AppState,
+    practice_id: Uuid,
+    meta: &RequestMeta,
+    member: &members::Model,
+    provider: &identity_providers::Model,
+) -> NewEvent {
+    let role = Some(member.roles.clone());
+    let mut linked = event(state, practice_id, meta, &role, Some(member.id), Some(provider.id), "sso_link", None);
+    let after = serde_json::json!({"display_name": provider.display_name, "issuer": provider.issuer});
+    linked.detail = Some(Change::new(vec![member.id], None::<()>, after).to_detail());
+    linked
+}
+
+/// Whether `member` has an account at this provider's issuer linked already.
+async fn linked_at_issuer(
+    state: &AppState,
+    scope: PracticeScope,
+    provider: &identity_providers::Model,
+    member_id: Uuid,
+) -> Result<bool, DbErr> {
+    Ok(scope
+        .select::<member_identities::Entity>()
+        .filter(member_identities::Column::MemberId.eq(member_id))
+        .filter(member_identities::Column::Issuer.eq(&provider.issuer))
+        .one(&state.db)
+        .await?
+        .is_some())
 }
 
 /// The person's email address, when the provider vouches for it and its
@@ -605,7 +796,7 @@ async fn join(
     .await?;
     let role = Some(member.roles.clone());
     let events = [
-        event(state, practice.id, meta, &role, Some(member.id), Some(provider.id), "sso_link", None),
+        link_event(state, practice.id, meta, &member, provider),
         event(state, practice.id, meta, &role, Some(member.id), Some(provider.id), "sso_sign_in", None),
     ];
     if let Err(err) = chain::append(&txn, &events).await {
@@ -614,7 +805,7 @@ async fn join(
     }
     txn.commit().await?;
     tracing::info!(member_id = %member.id, practice_id = %practice.id, provider_id = %provider.id, invitation_id = %invitation.id, "invitation accepted with single sign-on");
-    Ok(SignedIn { member, provider_id: provider.id })
+    Ok(SignedIn { member, provider_id: provider.id, connected: false })
 }
 
 /// The link of this account at this provider, if it has one in the practice.

@@ -11,6 +11,11 @@ use entity::identity_providers;
 
 use crate::{
     AppState,
+    audit::{
+        RequestMeta,
+        changes::{self, Change},
+    },
+    auth::CurrentMember,
     config::Secret,
     error::{AppError, on_unique},
     practice::{Fields, parse_name},
@@ -235,7 +240,10 @@ pub async fn get(state: &AppState, scope: PracticeScope, slug: &str, id: Uuid) -
     Ok(view(state, slug, find(state, scope, id).await?))
 }
 
-pub async fn create(state: &AppState, scope: PracticeScope, slug: &str, input: &ProviderInput) -> Result<ProviderView, AppError> {
+/// Adds a provider, with its access event: a provider can vouch for the
+/// practice's members, so adding one changes who can see what.
+pub async fn create(state: &AppState, current: &CurrentMember, input: &ProviderInput, meta: &RequestMeta) -> Result<ProviderView, AppError> {
+    let scope = current.scope;
     let parsed = parse(state, input, true)?;
     let now = state.clock.now();
     let id = Uuid::now_v7();
@@ -248,21 +256,56 @@ pub async fn create(state: &AppState, scope: PracticeScope, slug: &str, input: &
         ..Default::default()
     };
     apply(state, &mut row, id, parsed, input.enabled, now);
-    let created = row.insert(&state.db).await.map_err(|e| on_unique(e, "issuer", DUPLICATE))?;
+    let txn = crate::audit::begin_write(&state.db).await?;
+    let created = row.insert(&txn).await.map_err(|e| on_unique(e, "issuer", DUPLICATE))?;
+    let change = Change::new(vec![], None::<()>, settings(&created));
+    let event = changes::event(current, "identity_provider_add", "identity_provider", Some(id), &change, meta, now);
+    crate::audit::chain::append(&txn, &[event]).await?;
+    txn.commit().await?;
     tracing::info!(provider_id = %id, practice_id = %scope.practice_id(), "identity provider added");
-    Ok(view(state, slug, created))
+    Ok(view(state, &current.practice.slug, created))
 }
 
-pub async fn update(state: &AppState, scope: PracticeScope, slug: &str, id: Uuid, input: &ProviderInput) -> Result<ProviderView, AppError> {
-    let existing = find(state, scope, id).await?;
+/// Changes a provider, with its access event (settings before and after;
+/// never the secret itself).
+pub async fn update(
+    state: &AppState,
+    current: &CurrentMember,
+    id: Uuid,
+    input: &ProviderInput,
+    meta: &RequestMeta,
+) -> Result<ProviderView, AppError> {
+    let scope = current.scope;
     let parsed = parse(state, input, false)?;
+    let txn = crate::audit::begin_write(&state.db).await?;
+    let existing = scope.by_id::<identity_providers::Entity>(id).one(&txn).await?.ok_or(AppError::NotFound)?;
+    let before = settings(&existing);
     let old_issuer = existing.issuer.clone();
+    let now = state.clock.now();
     let mut row = existing.into_active_model();
-    apply(state, &mut row, id, parsed, input.enabled, state.clock.now());
-    let updated = row.update(&state.db).await.map_err(|e| on_unique(e, "issuer", DUPLICATE))?;
+    apply(state, &mut row, id, parsed, input.enabled, now);
+    let updated = row.update(&txn).await.map_err(|e| on_unique(e, "issuer", DUPLICATE))?;
+    let change = Change::new(vec![], before, settings(&updated));
+    let event = changes::event(current, "identity_provider_change", "identity_provider", Some(id), &change, meta, now);
+    crate::audit::chain::append(&txn, &[event]).await?;
+    txn.commit().await?;
     state.sso.forget(&old_issuer);
     tracing::info!(provider_id = %id, practice_id = %scope.practice_id(), enabled = updated.enabled, "identity provider changed");
-    Ok(view(state, slug, updated))
+    Ok(view(state, &current.practice.slug, updated))
+}
+
+/// A provider's settings as the access log records a change to them: where
+/// its secret is kept, never the secret.
+fn settings(m: &identity_providers::Model) -> serde_json::Value {
+    serde_json::json!({
+        "display_name": m.display_name,
+        "issuer": m.issuer,
+        "client_id": m.client_id,
+        "allowed_domains": domains_of(&m.allowed_domains),
+        "enabled": m.enabled,
+        "client_secret_file": m.client_secret_file,
+        "client_secret_changed_at": m.updated_at.unix_timestamp(),
+    })
 }
 
 /// The client secret, opened or read from its file; never logged.

@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Redirect},
     routing::{get, post},
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
@@ -67,8 +67,17 @@ pub struct ProfilePage {
     pub live_tokens: usize,
     /// Whether "revoke my API tokens" is ticked (by default, and as sent).
     pub revoke_tokens: bool,
+    /// The practice's sign-in providers, each connected to this member's
+    /// account or offered for connecting.
+    pub providers: Vec<ProviderLink>,
     pub saved: Option<&'static str>,
     pub errors: FormErrors,
+}
+
+pub struct ProviderLink {
+    pub id: Uuid,
+    pub name: String,
+    pub connected: bool,
 }
 
 /// What the profile's forms hold besides the stored values.
@@ -86,6 +95,20 @@ async fn profile_view(state: &AppState, session: &Session, current: &CurrentMemb
         .iter()
         .filter(|t| t.revoked_at.is_none() && t.expires_at > now)
         .count();
+    let linked: Vec<Uuid> = current
+        .scope
+        .select::<entity::member_identities::Entity>()
+        .filter(entity::member_identities::Column::MemberId.eq(current.id()))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|i| i.provider_id)
+        .collect();
+    let providers = crate::sso::providers::buttons(state, current.scope)
+        .await?
+        .into_iter()
+        .map(|(id, name)| ProviderLink { id, name, connected: linked.contains(&id) })
+        .collect();
     let ProfileDraft { display_name, revoke_tokens, saved, errors } = draft;
     let page = ProfilePage {
         nav: nav(session, current).await?,
@@ -96,6 +119,7 @@ async fn profile_view(state: &AppState, session: &Session, current: &CurrentMemb
         has_password: current.member.password_hash.is_some(),
         live_tokens,
         revoke_tokens,
+        providers,
         saved,
         errors,
     };
@@ -105,6 +129,7 @@ async fn profile_view(state: &AppState, session: &Session, current: &CurrentMemb
 async fn profile_page(State(state): State<AppState>, session: Session, SignedIn(current): SignedIn, Query(saved): Query<Saved>) -> PageResult {
     let saved = match saved.saved.as_deref() {
         Some("name") => Some("Your name has been saved."),
+        Some("connected") => Some("Your account at the sign-in provider is connected: you can sign in with it from now on."),
         Some("password") => Some("Your password has been changed. Your other sessions have been signed out."),
         Some("password-and-tokens") => {
             Some("Your password has been changed. Your other sessions have been signed out and your API tokens revoked.")
@@ -301,6 +326,9 @@ async fn settings_submit(
 struct RolesForm {
     #[serde(default)]
     roles: Vec<String>,
+    /// Asked for on the admin's own row: a solo admin giving themselves a role.
+    #[serde(default)]
+    password: Option<String>,
 }
 
 /// Replaces a member's roles from the form on the members page; a refusal
@@ -316,13 +344,13 @@ async fn roles_submit(
 ) -> PageResult {
     current.require(Role::Admin)?;
     let result = match Roles::parse_list(&form.roles) {
-        Ok(roles) => members::set_roles(&state, &current, id, roles, &meta).await,
+        Ok(roles) => members::set_roles(&state, &current, id, roles, form.password.as_deref(), &meta).await,
         Err(message) => Err(AppError::invalid("roles", &message)),
     };
     let message = match result {
         Ok(_) => return Ok(Redirect::to("/members").into_response()),
         Err(AppError::Invalid(errors)) => errors.into_iter().map(|e| e.message).next().unwrap_or_default(),
-        Err(AppError::Conflict(message)) => message,
+        Err(AppError::Conflict(message) | AppError::Forbidden(message)) => message,
         Err(other) => return Err(other.into()),
     };
     let draft = InviteDraft {

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::{PageResult, nav, render, templates::*};
 use crate::{
     AppState,
+    audit::RequestMeta,
     api::Path,
     auth::{CurrentMember, SignedIn, csrf::{self, CsrfForm}},
     config::Secret,
@@ -135,10 +136,11 @@ pub async fn create(
     State(state): State<AppState>,
     session: Session,
     SignedIn(current): SignedIn,
+    meta: RequestMeta,
     CsrfForm(form): CsrfForm<ProviderForm>,
 ) -> PageResult {
     current.require(Role::Admin)?;
-    let result = providers::create(&state, current.scope, &current.practice.slug, &form.input()).await;
+    let result = providers::create(&state, &current, &form.input(), &meta).await;
     after_save(&state, &session, &current, None, form, result).await
 }
 
@@ -146,10 +148,11 @@ pub async fn update(
     State(state): State<AppState>,
     session: Session,
     SignedIn(current): SignedIn,
+    meta: RequestMeta,
     Path(id): Path<Uuid>,
     CsrfForm(form): CsrfForm<ProviderForm>,
 ) -> PageResult {
     current.require(Role::Admin)?;
-    let result = providers::update(&state, current.scope, &current.practice.slug, id, &form.input()).await;
+    let result = providers::update(&state, &current, id, &form.input(), &meta).await;
     after_save(&state, &session, &current, Some(id), form, result).await
 }

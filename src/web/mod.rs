@@ -2,7 +2,8 @@
 //! API uses, and render a template; validation errors re-render the form with
 //! the person's input and a message next to each field.
 
-pub mod account;
+mod access_changes;
+mod account;
 pub mod clinical;
 mod identity_providers;
 pub mod review;
@@ -57,11 +58,14 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/p/{slug}/sign-in", get(sso::practice_sign_in))
         .route("/p/{slug}/sso/{provider}/start", get(sso::start))
         .route("/p/{slug}/sso/callback", get(sso::callback))
+        .route("/p/{slug}/sso/confirm", post(sso::confirm))
+        .route("/profile/sso/{provider}", post(sso::connect))
         .route("/identity-providers", get(identity_providers::page).post(identity_providers::create))
         .route("/identity-providers/{id}", get(identity_providers::edit).post(identity_providers::update))
         .route("/join/{token}", get(join_form).post(join_submit))
         .route("/join/{token}/sso/{provider}", get(sso::join))
         .route("/members", get(members_page))
+        .route("/access-changes", get(access_changes::page))
         .route("/members/invite", post(invite_submit))
         .route("/members/{id}/deactivate", post(deactivate_submit))
         .route("/members/{id}/reactivate", post(reactivate_submit))
@@ -535,22 +539,24 @@ struct InviteForm {
 async fn deactivate_submit(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
+    meta: RequestMeta,
     Path(id): Path<Uuid>,
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> PageResult {
     current.require(Role::Admin)?;
-    members::deactivate(&state, current.scope, current.id(), id).await?;
+    members::deactivate(&state, &current, id, &meta).await?;
     Ok(Redirect::to("/members").into_response())
 }
 
 async fn reactivate_submit(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
+    meta: RequestMeta,
     Path(id): Path<Uuid>,
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> PageResult {
     current.require(Role::Admin)?;
-    members::reactivate(&state, current.scope, id).await?;
+    members::reactivate(&state, &current, id, &meta).await?;
     Ok(Redirect::to("/members").into_response())
 }
 

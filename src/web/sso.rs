@@ -1,12 +1,14 @@
 //! The pages of single sign-on: a practice's own sign-in address, the start
 //! of a sign-in (off to the provider) and the callback (back from it).
 
+use askama::Template;
 use axum::{
     extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Redirect},
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
@@ -17,10 +19,15 @@ use crate::{
     AppState,
     api::Path,
     audit::RequestMeta,
-    auth::{AUTH_KEY, AuthState, current::establish},
+    auth::{
+        AUTH_KEY, AuthState, ClientAddr, SignedIn as SignedInMember,
+        csrf::{self, CsrfForm},
+        current::establish,
+        sign_in,
+    },
     error::AppError,
     practice::invitations,
-    sso::flow::{self, Callback, Failure, SESSION_PROVIDER, SESSION_STATE},
+    sso::flow::{self, Callback, Failure, Finished, PendingLink, Purpose, SESSION_PENDING_LINK, SESSION_PROVIDER, SESSION_STATE, SignedIn},
 };
 
 fn session_error(e: impl std::fmt::Display) -> AppError {
@@ -53,7 +60,7 @@ pub async fn start(
     Path((slug, provider_id)): Path<(String, Uuid)>,
 ) -> PageResult {
     let practice = practice_or_404(&state, &slug).await?;
-    off_to_provider(&state, &session, &practice, provider_id, None).await
+    off_to_provider(&state, &session, &practice, provider_id, Purpose::SignIn).await
 }
 
 /// `/join/{token}/sso/{provider}`: accepts an invitation with the practice's
@@ -67,7 +74,19 @@ pub async fn join(
     let Some((invitation, practice)) = invitations::find_open(&state, &token).await? else {
         return Err(AppError::Conflict(invitations::INVITATION_GONE.into()).into());
     };
-    off_to_provider(&state, &session, &practice, provider_id, Some(invitation.id)).await
+    off_to_provider(&state, &session, &practice, provider_id, Purpose::Join(invitation.id)).await
+}
+
+/// `/profile/sso/{provider}`: the signed-in member connects their own account
+/// at one of the practice's providers.
+pub async fn connect(
+    State(state): State<AppState>,
+    session: Session,
+    SignedInMember(current): SignedInMember,
+    Path(provider_id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<super::CsrfOnly>,
+) -> PageResult {
+    off_to_provider(&state, &session, &current.practice, provider_id, Purpose::Connect(current.id())).await
 }
 
 /// Starts the flow, binds its state to this browser's session and sends the
@@ -77,16 +96,16 @@ async fn off_to_provider(
     session: &Session,
     practice: &practices::Model,
     provider_id: Uuid,
-    invitation: Option<Uuid>,
+    purpose: Purpose,
 ) -> PageResult {
     let earlier = session.get::<String>(SESSION_STATE).await.map_err(session_error)?;
-    let started = flow::start(state, practice, provider_id, earlier.as_deref(), invitation).await?;
+    let started = flow::start(state, practice, provider_id, earlier.as_deref(), purpose).await?;
     session.insert(SESSION_STATE, &started.state).await.map_err(session_error)?;
     Ok(Redirect::to(&started.authorize_url).into_response())
 }
 
-/// Back from the provider: sign the member in, or say why not on the
-/// practice's sign-in page.
+/// Back from the provider: sign the member in, ask for their password
+/// before linking their account, or say why not on the sign-in page.
 pub async fn callback(
     State(state): State<AppState>,
     session: Session,
@@ -97,18 +116,97 @@ pub async fn callback(
     let practice = practice_or_404(&state, &slug).await?;
     // Whatever happens, this browser's sign-in is over.
     let bound = session.remove::<String>(SESSION_STATE).await.map_err(session_error)?;
-    match flow::finish(&state, &practice, query, bound, &meta).await {
-        Ok(signed_in) => {
-            establish(&session, &state, &signed_in.member).await?;
-            session.insert(SESSION_PROVIDER, signed_in.provider_id).await.map_err(session_error)?;
-            Ok(Redirect::to("/").into_response())
+    session.remove::<PendingLink>(SESSION_PENDING_LINK).await.map_err(session_error)?;
+    let signed_in_as = session.get::<AuthState>(AUTH_KEY).await.map_err(session_error)?.map(|a| a.member_id);
+    match flow::finish(&state, &practice, query, bound, signed_in_as, &meta).await {
+        Ok(Finished::SignedIn(signed_in)) => signed_in_page(&state, &session, signed_in).await,
+        Ok(Finished::ConfirmLink(pending)) => {
+            session.insert(SESSION_PENDING_LINK, &pending).await.map_err(session_error)?;
+            confirm_view(&session, &practice, &pending, None, StatusCode::OK).await
         }
-        Err(Failure::Refused(refusal)) => {
-            let mut page = sign_in_view(&state, &session, practice.slug, String::new(), Some(refusal.message)).await?;
+        Err(failure) => refused(&state, &session, practice, failure).await,
+    }
+}
+
+async fn signed_in_page(state: &AppState, session: &Session, signed_in: SignedIn) -> PageResult {
+    establish(session, state, &signed_in.member).await?;
+    session.insert(SESSION_PROVIDER, signed_in.provider_id).await.map_err(session_error)?;
+    Ok(Redirect::to(if signed_in.connected { "/profile?saved=connected" } else { "/" }).into_response())
+}
+
+async fn refused(state: &AppState, session: &Session, practice: practices::Model, failure: Failure) -> PageResult {
+    match failure {
+        Failure::Refused(refusal) => {
+            let mut page = sign_in_view(state, session, practice.slug, String::new(), Some(refusal.message)).await?;
             *page.status_mut() = StatusCode::FORBIDDEN;
             Ok(page)
         }
-        Err(Failure::Error(err)) => Err(err.into()),
+        Failure::Error(err) => Err(err.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sso_confirm.html")]
+struct ConfirmPage {
+    nav: Option<super::Nav>,
+    csrf_token: String,
+    action: String,
+    provider_name: String,
+    email: String,
+    error: Option<String>,
+}
+
+async fn confirm_view(session: &Session, practice: &practices::Model, pending: &PendingLink, error: Option<String>, status: StatusCode) -> PageResult {
+    let page = ConfirmPage {
+        nav: None,
+        csrf_token: csrf::token(session).await?,
+        action: format!("/p/{}/sso/confirm", practice.slug),
+        provider_name: pending.provider_name.clone(),
+        email: pending.email.clone(),
+        error,
+    };
+    Ok((status, super::render(&page)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    password: String,
+}
+
+/// `POST /p/{slug}/sso/confirm`: the member types their Tandem password to
+/// link the provider's account to theirs. Wrong passwords count like failed
+/// sign-ins; after the throttle's limit the page says to wait.
+pub async fn confirm(
+    State(state): State<AppState>,
+    session: Session,
+    addr: ClientAddr,
+    meta: RequestMeta,
+    Path(slug): Path<String>,
+    CsrfForm(form): CsrfForm<ConfirmForm>,
+) -> PageResult {
+    let practice = practice_or_404(&state, &slug).await?;
+    let Some(pending) = session.get::<PendingLink>(SESSION_PENDING_LINK).await.map_err(session_error)? else {
+        let message = "This sign-in is unknown or has expired. Start again from your practice's sign-in page.";
+        let mut page = sign_in_view(&state, &session, practice.slug, String::new(), Some(message.into())).await?;
+        *page.status_mut() = StatusCode::FORBIDDEN;
+        return Ok(page);
+    };
+    match sign_in::with_password(&state, &practice.slug, &pending.email, &form.password, addr, &meta).await {
+        Ok(member) if member.id == pending.member_id => {
+            session.remove::<PendingLink>(SESSION_PENDING_LINK).await.map_err(session_error)?;
+            match flow::confirm_link(&state, &practice, &pending, &member, &meta).await {
+                Ok(signed_in) => signed_in_page(&state, &session, signed_in).await,
+                Err(failure) => refused(&state, &session, practice, failure).await,
+            }
+        }
+        Ok(_) | Err(AppError::Unauthenticated) => {
+            confirm_view(&session, &practice, &pending, Some("That is not your Tandem password.".into()), StatusCode::UNAUTHORIZED).await
+        }
+        Err(err @ AppError::TooManyRequests { .. }) => {
+            let status = err.status();
+            confirm_view(&session, &practice, &pending, Some(err.detail()), status).await
+        }
+        Err(other) => Err(other.into()),
     }
 }
 

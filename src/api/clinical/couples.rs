@@ -138,7 +138,11 @@ async fn add_care_team_member(
     Json(body): Json<CareTeamBody>,
 ) -> Result<axum::Json<Vec<CareTeamMember>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(axum::Json(couples::add_to_care_team(&state, &access, body.member_id).await?))
+    let (team, change) = couples::add_to_care_team(&state, &access, body.member_id).await?;
+    if let Some(change) = change {
+        audit.changed_access("care_team_add", &change);
+    }
+    Ok(axum::Json(team))
 }
 
 /// Takes a counselor off the care team; the last one stays.
@@ -152,5 +156,7 @@ async fn remove_care_team_member(
     Path((couple_id, member_id)): Path<(Uuid, Uuid)>,
 ) -> Result<axum::Json<Vec<CareTeamMember>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(axum::Json(couples::remove_from_care_team(&access, member_id).await?))
+    let (team, change) = couples::remove_from_care_team(&access, member_id).await?;
+    audit.changed_access("care_team_remove", &change);
+    Ok(axum::Json(team))
 }
