@@ -156,7 +156,9 @@ async fn changes_are_logged_with_before_and_after(app: TestApp) {
     assert_eq!(all.status, StatusCode::OK, "{}", all.text());
     assert!(!all.text().contains("s3cret-value"), "never a secret");
     let all = all.json();
-    let items = all["items"].as_array().unwrap();
+    let items: Vec<Value> = all["items"].as_array().unwrap().iter().filter(|c| c["action"] != "invitation_create").cloned().collect();
+    let invited = all["items"].as_array().unwrap().iter().filter(|c| c["action"] == "invitation_create").count();
+    assert_eq!(invited, 4, "each invitation, with the roles it offers");
     let actions: Vec<&str> = items.iter().map(|c| c["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
@@ -171,7 +173,7 @@ async fn changes_are_logged_with_before_and_after(app: TestApp) {
     assert_eq!(added["after"].as_array().unwrap().len(), 2);
     assert_eq!(items[0]["after"]["issuer"], "https://login.cedar.example");
     // Admins see them too; the affected counselor sees hers; a client none.
-    assert_eq!(practice.admin.get("/api/v1/access-changes").await.json()["items"].as_array().unwrap().len(), 6);
+    assert_eq!(practice.admin.get("/api/v1/access-changes").await.json()["items"].as_array().unwrap().len(), 10);
     let drews: Vec<String> = drew.get("/api/v1/access-changes").await.json()["items"]
         .as_array()
         .unwrap()
@@ -186,6 +188,8 @@ async fn changes_are_logged_with_before_and_after(app: TestApp) {
     let next = page["next_cursor"].as_i64().unwrap();
     let rest = sasha.get(&format!("/api/v1/access-changes?limit=10&cursor={next}")).await.json();
     assert_eq!(rest["items"][0]["action"], "care_team_remove");
+    assert_eq!(rest["items"].as_array().unwrap().len(), 8);
+    assert!(rest["next_cursor"].is_null());
     // The page for people.
     let html = sasha.get("/access-changes").await;
     assert_eq!(html.status, StatusCode::OK, "{}", html.text());

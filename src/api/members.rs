@@ -175,6 +175,7 @@ struct CreatedInvitation {
 async fn invite(
     State(state): State<AppState>,
     current: CurrentMember,
+    meta: RequestMeta,
     Json(body): Json<InviteBody>,
 ) -> Result<impl IntoResponse, AppError> {
     admin(&current)?;
@@ -182,7 +183,7 @@ async fn invite(
     let email = fields.check("email", Email::parse(&body.email));
     let roles = fields.check("roles", Roles::parse_list(&body.roles));
     let (email, roles) = fields.finish_with(|| Some((email?, roles?)))?;
-    let created = invitations::create(&state, current.scope, current.id(), email, roles).await?;
+    let created = invitations::create(&state, &current, email, roles, &meta).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(CreatedInvitation { invitation: created.view, link: created.link }),

@@ -74,7 +74,7 @@ pub struct ChangeView {
     pub by_name: Option<String>,
     /// role_change, supervision_add, supervision_remove, care_team_add,
     /// care_team_remove, identity_provider_add, identity_provider_change,
-    /// sso_link, member_deactivate, member_reactivate.
+    /// sso_link, member_deactivate, member_reactivate, invitation_create.
     pub action: String,
     pub outcome: String,
     pub couple_id: Option<Uuid>,
@@ -200,6 +200,7 @@ pub fn describe(change: &ChangeView) -> String {
         "sso_link" => format!("connected {subject}'s account to the sign-in provider {}", words(&change.after)),
         "member_deactivate" => format!("deactivated {subject}"),
         "member_reactivate" => format!("reactivated {subject}"),
+        "invitation_create" => format!("invited someone as {}", words(&change.after)),
         other => format!("{other} ({subject})"),
     }
 }

@@ -108,14 +108,22 @@ pub struct CreatedInvitation {
     pub link: String,
 }
 
+/// Invites someone with `roles`: a change to who can see what once they
+/// accept, so it is an access event (the roles offered; never the link).
 pub async fn create(
     state: &AppState,
-    scope: PracticeScope,
-    invited_by: Uuid,
+    current: &crate::auth::CurrentMember,
     email: Email,
     roles: Roles,
+    meta: &crate::audit::RequestMeta,
 ) -> Result<CreatedInvitation, AppError> {
-    let (row, secret) = insert(&state.db, state, scope, Some(invited_by), email, roles).await?;
+    let scope = current.scope;
+    let txn = crate::audit::begin_write(&state.db).await?;
+    let (row, secret) = insert(&txn, state, scope, Some(current.id()), email, roles.clone()).await?;
+    let change = crate::audit::changes::Change::new(vec![], None::<()>, &roles);
+    let event = crate::audit::changes::event(current, "invitation_create", "invitation", Some(row.id), &change, meta, state.clock.now());
+    crate::audit::chain::append(&txn, &[event]).await?;
+    txn.commit().await?;
     tracing::info!(invitation_id = %row.id, practice_id = %scope.practice_id(), "invitation created");
     Ok(CreatedInvitation {
         view: InvitationView::from_model(row, state.clock.now())?,

@@ -498,6 +498,7 @@ async fn invite_submit(
     State(state): State<AppState>,
     session: Session,
     SignedIn(current): SignedIn,
+    meta: RequestMeta,
     CsrfForm(form): CsrfForm<InviteForm>,
 ) -> PageResult {
     current.require(Role::Admin)?;
@@ -505,7 +506,7 @@ async fn invite_submit(
     let email = fields.check("email", Email::parse(&form.email));
     let roles = fields.check("roles", Roles::parse_list(&form.roles));
     let result = match fields.finish_with(|| Some((email?, roles?))) {
-        Ok((email, roles)) => invitations::create(&state, current.scope, current.id(), email, roles).await,
+        Ok((email, roles)) => invitations::create(&state, &current, email, roles, &meta).await,
         Err(err) => Err(err),
     };
     let draft = match result {
