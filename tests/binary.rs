@@ -170,8 +170,9 @@ fn audit_verify_names_the_first_bad_entry() {
             .unwrap()
     };
     assert!(tandem(&["demo"]).status.success());
-    // Give the chain a few entries: the demo's sign-ins are not events, so
-    // append some through the library on the same file.
+    // Give the chain a few entries: the demo's sign-ins are not events (its
+    // one event is Avery making Sasha Casey's supervisor), so append some
+    // through the library on the same file.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         use sea_orm::EntityTrait;
@@ -185,7 +186,7 @@ fn audit_verify_names_the_first_bad_entry() {
     assert!(tandem(&["audit", "checkpoint"]).status.success());
     let ok = tandem(&["audit", "verify"]);
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("riverside: ok (5 entries, 1 checkpoints)"));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("riverside: ok (6 entries, 1 checkpoints)"));
 
     rt.block_on(async {
         use sea_orm::ConnectionTrait;

@@ -276,6 +276,8 @@ pub async fn update(
     meta: &RequestMeta,
 ) -> Result<ProviderView, AppError> {
     let scope = current.scope;
+    // Another practice's provider is not found, whatever the form holds.
+    find(state, scope, id).await?;
     let parsed = parse(state, input, false)?;
     let txn = crate::audit::begin_write(&state.db).await?;
     let existing = scope.by_id::<identity_providers::Entity>(id).one(&txn).await?.ok_or(AppError::NotFound)?;
