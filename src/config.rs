@@ -41,12 +41,16 @@ Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environ
   TANDEM_SECRET_KEY_FILE       key that seals stored secrets (identity providers' client secrets);
                                keep it outside the database and its backups [default:
                                data/secret.key, created on first start]
-  TANDEM_SSO_SECRET_DIR        a folder of files holding client secrets, which practice admins may
-                               name instead of entering a secret [default: none]
+  TANDEM_SSO_SECRET_DIR        a folder of files holding client secrets, one subfolder per practice
+                               named by its short name (<dir>/<slug>/); a practice's admins may
+                               name a file in their own subfolder instead of entering a secret
+                               [default: none]
   TANDEM_SSO_FLOW_MINUTES      a single sign-on must be finished within [default: 10]
   TANDEM_SSO_HTTP_TIMEOUT_SECONDS  limit on each call to an identity provider [default: 10]
   TANDEM_SSO_DISCOVERY_CACHE_MINUTES  how long providers' discovery documents and keys are kept
-                               [default: 10]";
+                               [default: 10]
+  TANDEM_SSO_ALLOW_INSECURE_ISSUERS  let identity providers be on this machine or a private network,
+                               and plain http on loopback (tests and development only) [default: false]";
 
 /// A value that must never be printed. `Debug` and `Display` show a placeholder.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +106,9 @@ pub struct Config {
     pub sso_flow_minutes: u32,
     pub sso_http_timeout_seconds: u64,
     pub sso_discovery_cache_minutes: u32,
+    /// Identity providers on loopback or private addresses, and plain http
+    /// on loopback: for tests and development, never for a real practice.
+    pub sso_allow_insecure_issuers: bool,
 }
 
 impl Default for Config {
@@ -131,6 +138,7 @@ impl Default for Config {
             sso_flow_minutes: 10,
             sso_http_timeout_seconds: 10,
             sso_discovery_cache_minutes: 10,
+            sso_allow_insecure_issuers: false,
         }
     }
 }
