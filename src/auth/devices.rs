@@ -67,20 +67,23 @@ where
 }
 
 /// The hash of this browser's token for `member`, if it has a live one.
+/// Without a member (unknown practice or account) the same query runs for
+/// nobody, so that a cookie does not make known accounts slower to refuse.
 pub async fn recognised(
     db: &impl ConnectionTrait,
     cookie: &DeviceCookie,
-    member: &members::Model,
+    member: Option<&members::Model>,
     now: OffsetDateTime,
 ) -> Result<Option<String>, DbErr> {
     if cookie.0.is_empty() {
         return Ok(None);
     }
+    let (practice_id, member_id) = member.map(|m| (m.practice_id, m.id)).unwrap_or_default();
     let hashes: Vec<String> = cookie.0.iter().map(|t| secret::hash(t)).collect();
-    Ok(PracticeScope::trusted(member.practice_id)
+    Ok(PracticeScope::trusted(practice_id)
         .select::<trusted_devices::Entity>()
         .filter(trusted_devices::Column::TokenHash.is_in(hashes))
-        .filter(trusted_devices::Column::MemberId.eq(member.id))
+        .filter(trusted_devices::Column::MemberId.eq(member_id))
         .filter(trusted_devices::Column::ExpiresAt.gt(now))
         .one(db)
         .await?

@@ -43,11 +43,7 @@ pub async fn source(
     addr: ClientAddr,
     device: &DeviceCookie,
 ) -> Result<Source, AppError> {
-    let known = match member {
-        Some(member) => devices::recognised(&state.db, device, member, state.clock.now()).await?,
-        None => None,
-    };
-    Ok(match known {
+    Ok(match devices::recognised(&state.db, device, member, state.clock.now()).await? {
         Some(token_hash) => Source::KnownBrowser { token_hash },
         None => Source::Unknown { account: throttle::account_key(slug, email), address: throttle::address_key(&addr.key()) },
     })
