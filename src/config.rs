@@ -25,9 +25,15 @@ Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environ
   TANDEM_SESSION_MAX_HOURS     sign out this long after sign-in, whatever happens [default: 12]
   TANDEM_INVITATION_TTL_HOURS  invitation links expire after [default: 72]
   TANDEM_SETUP_TTL_HOURS       the first-start setup link expires after [default: 24]
-  TANDEM_SIGN_IN_MAX_FAILURES_PER_ACCOUNT  failures before an account is locked [default: 5]
-  TANDEM_SIGN_IN_MAX_FAILURES_PER_ADDRESS  failures before an address is locked [default: 50]
+  TANDEM_SIGN_IN_MAX_FAILURES_PER_ACCOUNT  failures from unknown browsers before an account is
+                                           locked for unknown browsers [default: 5]
+  TANDEM_SIGN_IN_MAX_FAILURES_PER_ADDRESS  failures from unknown browsers before an address is
+                                           locked [default: 50]
+  TANDEM_SIGN_IN_MAX_FAILURES_PER_DEVICE   failures before a browser that signed in to the account
+                                           before (device cookie) is locked [default: 5]
   TANDEM_SIGN_IN_LOCKOUT_MINUTES           failure window and lock length [default: 15]
+  TANDEM_SIGN_IN_DEVICE_DAYS               a browser stays known for this long after its last
+                                           sign-in [default: 90]
   TANDEM_TRUST_FORWARDED_FOR   take the client address from the last X-Forwarded-For hop
                                (only behind a proxy that sets it) [default: false]
   TANDEM_REQUEST_TIMEOUT_SECONDS  [default: 30]
@@ -41,12 +47,16 @@ Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environ
   TANDEM_SECRET_KEY_FILE       key that seals stored secrets (identity providers' client secrets);
                                keep it outside the database and its backups [default:
                                data/secret.key, created on first start]
-  TANDEM_SSO_SECRET_DIR        a folder of files holding client secrets, which practice admins may
-                               name instead of entering a secret [default: none]
+  TANDEM_SSO_SECRET_DIR        a folder of files holding client secrets, one subfolder per practice
+                               named by its short name (<dir>/<slug>/); a practice's admins may
+                               name a file in their own subfolder instead of entering a secret
+                               [default: none]
   TANDEM_SSO_FLOW_MINUTES      a single sign-on must be finished within [default: 10]
   TANDEM_SSO_HTTP_TIMEOUT_SECONDS  limit on each call to an identity provider [default: 10]
   TANDEM_SSO_DISCOVERY_CACHE_MINUTES  how long providers' discovery documents and keys are kept
-                               [default: 10]";
+                               [default: 10]
+  TANDEM_SSO_ALLOW_INSECURE_ISSUERS  let identity providers be on this machine or a private network,
+                               and plain http on loopback (tests and development only) [default: false]";
 
 /// A value that must never be printed. `Debug` and `Display` show a placeholder.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,7 +99,9 @@ pub struct Config {
     pub setup_ttl_hours: u32,
     pub sign_in_max_failures_per_account: u32,
     pub sign_in_max_failures_per_address: u32,
+    pub sign_in_max_failures_per_device: u32,
     pub sign_in_lockout_minutes: u32,
+    pub sign_in_device_days: u32,
     pub trust_forwarded_for: bool,
     pub request_timeout_seconds: u64,
     pub shutdown_grace_seconds: u64,
@@ -102,6 +114,9 @@ pub struct Config {
     pub sso_flow_minutes: u32,
     pub sso_http_timeout_seconds: u64,
     pub sso_discovery_cache_minutes: u32,
+    /// Identity providers on loopback or private addresses, and plain http
+    /// on loopback: for tests and development, never for a real practice.
+    pub sso_allow_insecure_issuers: bool,
 }
 
 impl Default for Config {
@@ -118,7 +133,9 @@ impl Default for Config {
             setup_ttl_hours: 24,
             sign_in_max_failures_per_account: 5,
             sign_in_max_failures_per_address: 50,
+            sign_in_max_failures_per_device: 5,
             sign_in_lockout_minutes: 15,
+            sign_in_device_days: 90,
             trust_forwarded_for: false,
             request_timeout_seconds: 30,
             shutdown_grace_seconds: 20,
@@ -131,6 +148,7 @@ impl Default for Config {
             sso_flow_minutes: 10,
             sso_http_timeout_seconds: 10,
             sso_discovery_cache_minutes: 10,
+            sso_allow_insecure_issuers: false,
         }
     }
 }

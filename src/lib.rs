@@ -64,6 +64,7 @@ impl AppState {
         let sso = sso::Discovery::new(
             std::time::Duration::from_secs(config.sso_http_timeout_seconds.max(1)),
             time::Duration::minutes(config.sso_discovery_cache_minutes.into()),
+            config.sso_allow_insecure_issuers,
         );
         Self {
             db,

@@ -232,7 +232,7 @@ async fn shutdown_signal() {
 }
 
 /// Signs chain heads, verifies chains, deletes expired sessions, stale
-/// sign-in counters and unfinished single sign-ons, on the checkpoint interval.
+/// sign-in counters, expired device cookies and unfinished single sign-ons, on the checkpoint interval.
 async fn housekeeping(state: AppState) {
     let store = DbSessionStore::new(state.db.clone(), state.clock.clone(), state.config.session_idle());
     let minutes = u64::from(state.config.audit_checkpoint_minutes.max(1));
@@ -250,6 +250,9 @@ async fn housekeeping(state: AppState) {
         }
         if let Err(err) = throttle::prune(&state).await {
             tracing::warn!(error = %err, "could not prune sign-in counters");
+        }
+        if let Err(err) = tandem::auth::devices::prune(&state).await {
+            tracing::warn!(error = %err, "could not delete expired device cookies");
         }
         if let Err(err) = tandem::sso::flow::prune(&state).await {
             tracing::warn!(error = %err, "could not delete unfinished single sign-ons");

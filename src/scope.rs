@@ -14,6 +14,7 @@ use entity::{
     access_events, api_tokens, audit_checkpoints, audit_verifications, boundaries, boundary_events, boundary_versions, care_team_members, contract_checkins, couples,
     custom_milestones, emergency_accesses, identity_providers, invitations, lapses, member_identities, members, note_addenda, partners, private_notes,
     recovery_contracts, relapse_plans, safety_plans, session_notes, sso_flows, supervisions, therapy_sessions,
+    trusted_devices,
 };
 
 /// A table whose rows each belong to exactly one practice.
@@ -99,6 +100,7 @@ practice_owned![
     sso_flows,
     supervisions,
     therapy_sessions,
+    trusted_devices,
 ];
 
 couple_owned![

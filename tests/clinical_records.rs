@@ -287,3 +287,60 @@ both!(
     plan_versions_are_kept_and_saves_do_not_collide,
     confidential_lapses_stay_out_of_the_other_partners_figures,
 );
+
+/// Issue 12, defect 7: a partner update that leaves out `member_id` keeps
+/// the partner's portal account (an explicit `null` unlinks it), and the
+/// edit page, saved as shown, keeps a link to an account that has since been
+/// deactivated instead of quietly dropping it.
+async fn a_partner_update_without_member_id_keeps_the_portal_account(app: TestApp) {
+    let mut practice = app.practice("willow").await;
+    let (_, mut counselor) = practice.member("casey@willow.example", &["counselor"]).await;
+    let (dan, _) = practice.member("dan@home.example", &["client"]).await;
+    let res = counselor
+        .json(
+            Method::POST,
+            "/api/v1/couples",
+            Some(json!({
+                "label": "Okafor & Reyes", "secrets_policy": "no_secrets", "care_started_on": "2026-03-02",
+                "partner_a": {"recovery_role": "in_recovery", "full_name": "Daniel Okafor", "member_id": dan},
+                "partner_b": {"recovery_role": "supporting", "full_name": "Marisol Reyes"}
+            })),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let couple = res.json()["id"].as_str().unwrap().to_owned();
+    let partner_a = format!("/api/v1/couples/{couple}/partners/a");
+
+    let details = json!({"recovery_role": "in_recovery", "full_name": "Daniel Okafor", "phone": "+1 312 555 0142"});
+    let res = send_with_etag(&mut counselor, Method::PUT, &partner_a, "\"1\"", Some(details.clone())).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.json()["has_portal_account"], true, "left out means unchanged: {}", res.text());
+
+    // The account is deactivated; saving other details through the page,
+    // with the form as it is shown, keeps the link.
+    let res = practice.admin.json(Method::POST, &format!("/api/v1/members/{dan}/deactivate"), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let edit = format!("/couples/{couple}/edit");
+    let page = counselor.get(&edit).await.text();
+    assert!(page.contains(&format!("<option value=\"{dan}\" selected>")), "the linked account is still chosen: {page}");
+    let res = counselor
+        .submit(&edit, &format!("/couples/{couple}/partners/a"), &[
+            ("version", "2"),
+            ("partner_a.recovery_role", "in_recovery"),
+            ("partner_a.full_name", "Daniel Okafor"),
+            ("partner_a.member_id", &dan.to_string()),
+        ])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let view = counselor.get(&format!("/api/v1/couples/{couple}")).await.json();
+    assert_eq!(view["partners"][0]["has_portal_account"], true, "{view}");
+
+    // An explicit null unlinks.
+    let mut unlink = details;
+    unlink["member_id"] = serde_json::Value::Null;
+    let res = send_with_etag(&mut counselor, Method::PUT, &partner_a, "\"3\"", Some(unlink)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.json()["has_portal_account"], false);
+}
+
+both!(a_partner_update_without_member_id_keeps_the_portal_account);

@@ -125,7 +125,8 @@ pub fn captured_logs() -> String {
 }
 
 pub fn test_config() -> Config {
-    Config { database_max_connections: 5, ..Config::default() }
+    // The test OpenID provider runs on loopback over plain http.
+    Config { database_max_connections: 5, sso_allow_insecure_issuers: true, ..Config::default() }
 }
 
 enum Store {

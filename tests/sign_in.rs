@@ -6,6 +6,12 @@ use time::Duration;
 
 use crate::{both, helpers::*};
 
+/// The `Set-Cookie` header of a response that sets the cookie `name`.
+fn set_cookie(res: &TestResponse, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    res.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with(&prefix))
+}
+
 async fn sign_in_rotates_the_session_and_sign_out_ends_it(app: TestApp) {
     let practice = app.practice("oak").await;
     drop(practice);
@@ -18,7 +24,8 @@ async fn sign_in_rotates_the_session_and_sign_out_ends_it(app: TestApp) {
 
     let res = browser.sign_in("oak", "admin@oak.example", PASSWORD).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
-    let set_cookie = res.header("set-cookie").unwrap().to_owned();
+    // The session's cookie (the browser's device cookie comes too).
+    let set_cookie = set_cookie(&res, "tandem_session").unwrap();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
     assert!(!set_cookie.contains("Secure"), "plain http must not set Secure: {set_cookie}");
@@ -145,6 +152,103 @@ async fn failed_sign_ins_lock_the_address(app: TestApp) {
     let res = app.client_from("192.0.2.1:1").sign_in("cedar", "admin@cedar.example", PASSWORD).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
 }
+
+/// Issue 12, defect 6: a stranger's wrong guesses (at the account from
+/// anywhere, and at other accounts from the office's shared address) must not
+/// lock the owner out of the browser they signed in from before; unknown
+/// browsers stay locked out, and the known browser has a budget of its own.
+async fn a_stranger_cannot_lock_the_owner_out_of_their_usual_browser(app: TestApp) {
+    app.practice("birch").await;
+    let office = "192.0.2.80:1";
+    let mut owner = app.client_from(office);
+    let res = owner.sign_in("birch", "admin@birch.example", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let device = set_cookie(&res, "tandem_device").expect("a device cookie after a sign-in with the right password");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
+        assert!(device.contains(attribute), "{attribute} in {device}");
+    }
+    owner.submit("/tokens", "/sign-out", &[]).await;
+    assert!(owner.cookies.contains_key("tandem_device"), "signing out keeps the browser known");
+
+    // A stranger guesses at the account from several addresses, and at
+    // other accounts from the office's shared address.
+    for i in 0..app.state.config.sign_in_max_failures_per_account {
+        let res = app.client_from(&format!("203.0.113.{}:1", 20 + i)).sign_in("birch", "admin@birch.example", "guess one").await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+    let mut in_the_office = app.client_from(office);
+    for i in 0..app.state.config.sign_in_max_failures_per_address {
+        let res = in_the_office.sign_in("birch", &format!("someone{i}@birch.example"), "guess two").await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    // Unknown browsers are locked out, wherever they are...
+    for addr in [office, "198.51.100.9:1"] {
+        let res = app.client_from(addr).sign_in("birch", "admin@birch.example", PASSWORD).await;
+        assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{addr}: {}", res.text());
+    }
+    // ...a cookie the server never handed out changes nothing...
+    let mut forged = app.client_from("198.51.100.9:1");
+    forged.cookies.insert("tandem_device".into(), "A".repeat(43));
+    assert_eq!(forged.sign_in("birch", "admin@birch.example", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
+    // ...and the owner, in their usual browser at the office, signs in.
+    let res = owner.sign_in("birch", "admin@birch.example", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    assert_eq!(owner.get("/api/v1/me").await.status, StatusCode::OK);
+    // Their success does not reset the strangers' lockout.
+    let res = app.client_from("198.51.100.9:1").sign_in("birch", "admin@birch.example", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // The known browser's own failures lock it (a stolen device cookie is
+    // no licence to guess), for the lockout time.
+    owner.submit("/tokens", "/sign-out", &[]).await;
+    for _ in 0..app.state.config.sign_in_max_failures_per_device {
+        let res = owner.sign_in("birch", "admin@birch.example", "guess three").await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+    let res = owner.sign_in("birch", "admin@birch.example", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.text());
+    app.clock.advance(Duration::minutes(16));
+    let res = owner.sign_in("birch", "admin@birch.example", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+}
+
+/// A device cookie counts for the account it was given for only: the
+/// owner's browser is an unknown browser to every other account.
+async fn a_device_cookie_is_for_its_own_account_only(app: TestApp) {
+    let mut practice = app.practice("alder").await;
+    practice.member("c@alder.example", &["counselor"]).await;
+    let mut shared = app.client();
+    assert_eq!(shared.sign_in("alder", "admin@alder.example", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    shared.submit("/tokens", "/sign-out", &[]).await;
+    for i in 0..app.state.config.sign_in_max_failures_per_account {
+        let res = app.client_from(&format!("203.0.113.{}:1", 40 + i)).sign_in("alder", "c@alder.example", "guess").await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+    let res = shared.sign_in("alder", "c@alder.example", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.text());
+
+    // Once the counselor has signed in there, the browser is known to both.
+    app.clock.advance(Duration::minutes(16));
+    assert_eq!(shared.sign_in("alder", "c@alder.example", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    shared.submit("/tokens", "/sign-out", &[]).await;
+    for email in ["admin@alder.example", "c@alder.example"] {
+        for i in 0..app.state.config.sign_in_max_failures_per_account {
+            let res = app.client_from(&format!("203.0.113.{}:1", 60 + i)).sign_in("alder", email, "guess").await;
+            assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        }
+        let res = shared.sign_in("alder", email, PASSWORD).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{email}: {}", res.text());
+        shared.submit("/tokens", "/sign-out", &[]).await;
+    }
+}
+
+/// Fewer failures per address, so the test does not hash fifty passwords.
+fn small_address_budget() -> tandem::config::Config {
+    tandem::config::Config { sign_in_max_failures_per_address: 8, ..test_config() }
+}
+
+both!(config = super::small_address_budget(); a_stranger_cannot_lock_the_owner_out_of_their_usual_browser);
+both!(a_device_cookie_is_for_its_own_account_only);
 
 both!(
     sign_in_rotates_the_session_and_sign_out_ends_it,

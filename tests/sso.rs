@@ -789,9 +789,125 @@ async fn a_new_signing_key_is_fetched_when_a_token_names_it(app: TestApp) {
     let res = sign_in_via(&mut tandem, "isle", &s.provider_id, "alice").await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
     assert_eq!(tandem.get("/api/v1/me").await.json()["id"], s.member_id.to_string());
+
+    // Issue 12, defect 7: a new key under the same key id. The cached key
+    // does not verify the signature; the keys were fetched again a moment
+    // ago, so not yet again (tokens that do not verify cannot make Tandem
+    // hammer a provider)...
+    provider.rotate_key("test-key-2");
+    let res = sign_in_via(&mut app.client(), "isle", &s.provider_id, "alice").await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text());
+    assert!(res.text().contains("not signed with one of"), "{}", res.text());
+    // ...but a little later, while the cached documents are still fresh,
+    // the keys are fetched again and the sign-in goes through.
+    let interval = tandem::sso::discovery::KEY_REFRESH_INTERVAL;
+    app.clock.advance(interval + Duration::seconds(1));
+    assert!(interval + Duration::seconds(1) < Duration::minutes(app.state.config.sso_discovery_cache_minutes.into()));
+    let mut tandem = app.client();
+    let res = sign_in_via(&mut tandem, "isle", &s.provider_id, "alice").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    assert_eq!(tandem.get("/api/v1/me").await.json()["id"], s.member_id.to_string());
 }
 
 both!(a_new_signing_key_is_fetched_when_a_token_names_it);
+
+// ---- where Tandem may call a provider ----------------------------------------------
+
+fn local_issuers_refused() -> tandem::config::Config {
+    tandem::config::Config { sso_allow_insecure_issuers: false, ..test_config() }
+}
+
+/// Issue 12, defect 7: by default a practice admin cannot make Tandem call
+/// this machine or its private network, nor a provider over plain http.
+async fn local_and_plain_http_issuers_are_refused_by_default(app: TestApp) {
+    assert!(!tandem::config::Config::default().sso_allow_insecure_issuers, "refused unless the operator allows it");
+    let mut practice = app.practice("shoal").await;
+    for (issuer, message) in [
+        ("http://127.0.0.1:5432", "must start with https://"),
+        ("http://localhost:8080", "must start with https://"),
+        ("https://127.0.0.1:5432", "not on this machine or a private network"),
+        ("https://localhost", "not on this machine or a private network"),
+        ("https://[::1]:9000", "not on this machine or a private network"),
+        ("https://169.254.169.254", "not on this machine or a private network"),
+        ("https://10.20.30.40", "not on this machine or a private network"),
+        ("https://192.168.1.20", "not on this machine or a private network"),
+    ] {
+        let body = json!({ "display_name": "Clinic login", "issuer": issuer, "client_id": "tandem", "client_secret": SECRET });
+        let res = practice.admin.json(Method::POST, "/api/v1/identity-providers", Some(body)).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{issuer}: {}", res.text());
+        assert!(res.header("content-type").unwrap().starts_with("application/problem+json"));
+        let errors = res.json()["errors"].clone();
+        assert_eq!(errors[0]["field"], "issuer", "{issuer}: {errors}");
+        assert!(errors[0]["message"].as_str().unwrap().contains(message), "{issuer}: {errors}");
+    }
+    let body = json!({ "display_name": "Clinic login", "issuer": "https://login.shoal.example", "client_id": "tandem", "client_secret": SECRET });
+    let res = practice.admin.json(Method::POST, "/api/v1/identity-providers", Some(body)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+}
+
+both!(config = super::local_issuers_refused(); local_and_plain_http_issuers_are_refused_by_default);
+
+// ---- secret files: each practice its own folder ------------------------------------
+
+async fn provider_of(app: &TestApp, practice_id: uuid::Uuid) -> entity::identity_providers::Model {
+    entity::identity_providers::Entity::find()
+        .filter(entity::identity_providers::Column::PracticeId.eq(practice_id))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn with_secret_folder() -> tandem::config::Config {
+    let dir = std::env::temp_dir().join(format!("tandem-sso-secrets-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    tandem::config::Config { sso_secret_dir: Some(dir), ..test_config() }
+}
+
+/// Issue 12, defect 3: hillside's admin names riverside's secret file (by
+/// name, by path, through a link) and is refused; each practice reads files
+/// in its own folder `<dir>/<slug>/` only.
+async fn a_practice_names_secret_files_in_its_own_folder_only(app: TestApp) {
+    let dir = app.state.config.sso_secret_dir.clone().unwrap();
+    for (slug, file, secret) in [("riverside", "clinic-secret", "riverside's secret"), ("hillside", "hillside-secret", "hillside's secret")] {
+        std::fs::create_dir_all(dir.join(slug)).unwrap();
+        std::fs::write(dir.join(slug).join(file), secret).unwrap();
+    }
+    std::fs::write(dir.join("shared-secret"), "a secret at the top").unwrap();
+    std::os::unix::fs::symlink("../riverside/clinic-secret", dir.join("hillside").join("sneaky")).unwrap();
+    let mut riverside = app.practice("riverside").await;
+    let mut hillside = app.practice("hillside").await;
+    let add = |file: &str| {
+        json!({ "display_name": "Clinic login", "issuer": "https://login.clinic.example", "client_id": "tandem", "client_secret_file": file })
+    };
+
+    let riverside_path = dir.join("riverside").join("clinic-secret").display().to_string();
+    for file in ["clinic-secret", "shared-secret", "../riverside/clinic-secret", "riverside/clinic-secret", riverside_path.as_str(), "sneaky", ".."] {
+        let res = hillside.admin.json(Method::POST, "/api/v1/identity-providers", Some(add(file))).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{file}: {}", res.text());
+        assert_eq!(res.json()["errors"][0]["field"], "client_secret_file", "{file}: {}", res.text());
+        assert!(!res.text().contains("riverside's secret"));
+    }
+    let res = hillside.admin.json(Method::POST, "/api/v1/identity-providers", Some(add("hillside-secret"))).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let res = riverside.admin.json(Method::POST, "/api/v1/identity-providers", Some(add("clinic-secret"))).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+
+    let hillside_provider = provider_of(&app, hillside.id).await;
+    let secret = tandem::sso::providers::client_secret(&app.state, "hillside", &hillside_provider).unwrap();
+    assert_eq!(secret.expose(), "hillside's secret");
+    let secret = tandem::sso::providers::client_secret(&app.state, "riverside", &provider_of(&app, riverside.id).await).unwrap();
+    assert_eq!(secret.expose(), "riverside's secret");
+
+    // The folder is checked at every use: a file swapped for a link to
+    // another practice's secret is not read.
+    std::fs::remove_file(dir.join("hillside").join("hillside-secret")).unwrap();
+    std::os::unix::fs::symlink("../riverside/clinic-secret", dir.join("hillside").join("hillside-secret")).unwrap();
+    assert!(tandem::sso::providers::client_secret(&app.state, "hillside", &hillside_provider).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+both!(config = super::with_secret_folder(); a_practice_names_secret_files_in_its_own_folder_only);
 
 // ---- accepting an invitation through the provider ----------------------------------
 

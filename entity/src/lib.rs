@@ -33,4 +33,5 @@ pub mod sign_in_throttle;
 pub mod sso_flows;
 pub mod supervisions;
 pub mod therapy_sessions;
+pub mod trusted_devices;
 pub mod web_sessions;

@@ -39,7 +39,8 @@ struct ProviderBody {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     client_secret: Option<Secret<String>>,
-    /// Instead of a secret: the name of a file in the operator's TANDEM_SSO_SECRET_DIR.
+    /// Instead of a secret: the name of a file in this practice's own folder,
+    /// `TANDEM_SSO_SECRET_DIR/<practice slug>/`, of the operator's secret folder.
     #[serde(default)]
     client_secret_file: Option<String>,
     /// Only verified emails in these domains may link; empty or absent means any.

@@ -5,6 +5,7 @@
 mod client_addr;
 pub mod csrf;
 pub mod current;
+pub mod devices;
 pub mod password;
 pub mod session_store;
 pub mod sign_in;

@@ -1,12 +1,20 @@
 //! Signing in with a practice, an email address and a password. Unknown
 //! practice, unknown account, deactivated account and wrong password all get
-//! the same answer after the same amount of work.
+//! the same answer after the same amount of work. Failures are counted as
+//! [`throttle::Source`] says: a browser that signed in to the account before
+//! is not locked out by a stranger's guesses.
 
+use axum::http::HeaderValue;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use entity::{members, practices};
 
-use super::{ClientAddr, password, throttle};
+use super::{
+    ClientAddr,
+    devices::{self, DeviceCookie},
+    password,
+    throttle::{self, Source},
+};
 use crate::{
     AppState,
     audit::{NewEvent, RequestMeta},
@@ -17,19 +25,41 @@ use crate::{
 
 pub const WRONG_CREDENTIALS: &str = "The practice, email or password is not right.";
 
+/// A member who gave the right password, and the `Set-Cookie` value that
+/// makes this browser known to their account next time.
+pub struct PasswordSignIn {
+    pub member: members::Model,
+    pub device_cookie: HeaderValue,
+}
+
+/// How a password attempt on the account `email` of `slug` from this
+/// browser and address is counted: against the browser's device cookie when
+/// it has a live one for `member`, else as an unknown browser's.
+pub async fn source(
+    state: &AppState,
+    slug: &str,
+    email: &str,
+    member: Option<&members::Model>,
+    addr: ClientAddr,
+    device: &DeviceCookie,
+) -> Result<Source, AppError> {
+    Ok(match devices::recognised(&state.db, device, member, state.clock.now()).await? {
+        Some(token_hash) => Source::KnownBrowser { token_hash },
+        None => Source::Unknown { account: throttle::account_key(slug, email), address: throttle::address_key(&addr.key()) },
+    })
+}
+
 pub async fn with_password(
     state: &AppState,
     practice_slug: &str,
     email: &str,
     password_given: &str,
     addr: ClientAddr,
+    device: &DeviceCookie,
     meta: &RequestMeta,
-) -> Result<members::Model, AppError> {
+) -> Result<PasswordSignIn, AppError> {
     let slug = practice_slug.trim().to_lowercase();
     let email = Email::parse(email).map(String::from).unwrap_or_else(|_| email.trim().to_lowercase());
-    let account_key = throttle::account_key(&slug, &email);
-    let address_key = throttle::address_key(&addr.key());
-    throttle::check(state, &[account_key.clone(), address_key.clone()]).await?;
 
     let practice = practices::Entity::find()
         .filter(practices::Column::Slug.eq(&slug))
@@ -44,6 +74,8 @@ pub async fn with_password(
             .filter(|m| m.active),
         None => None,
     };
+    let source = source(state, &slug, &email, member.as_ref(), addr, device).await?;
+    source.check(state).await?;
     let stored = member.as_ref().and_then(|m| m.password_hash.clone());
     let ok = password::verify(password_given.to_owned(), stored).await?;
     let succeeded = ok && member.is_some();
@@ -75,15 +107,15 @@ pub async fn with_password(
     }
     match member {
         Some(member) if ok => {
-            throttle::clear(state, &account_key).await?;
-            tracing::info!(member_id = %member.id, practice_id = %member.practice_id, "signed in");
-            Ok(member)
+            source.succeeded(state).await?;
+            let device_cookie = devices::remember(state, device, &member, source.known_browser()).await?;
+            let known_browser = source.known_browser().is_some();
+            tracing::info!(member_id = %member.id, practice_id = %member.practice_id, known_browser, "signed in");
+            Ok(PasswordSignIn { member, device_cookie })
         }
         _ => {
-            let config = &state.config;
-            throttle::record_failure(state, &account_key, config.sign_in_max_failures_per_account).await?;
-            throttle::record_failure(state, &address_key, config.sign_in_max_failures_per_address).await?;
-            tracing::info!("sign-in refused");
+            source.failed(state).await?;
+            tracing::info!(known_browser = source.known_browser().is_some(), "sign-in refused");
             Err(AppError::Unauthenticated)
         }
     }

@@ -1,8 +1,11 @@
-//! Failed sign-ins, counted in the database per account and per client
-//! address, so every replica sees the same counts. After too many failures in
-//! the window the key is locked for the lockout time; a success clears the
-//! account's count (not the address's: one right password must not reset an
-//! attacker's budget for guessing other accounts).
+//! Failed sign-ins, counted in the database so every replica sees the same
+//! counts. After too many failures in the window a key is locked for the
+//! lockout time. Who a failure counts against depends on the browser (see
+//! [`Source`]): a browser with a device cookie for the account counts against
+//! that cookie alone; any other browser against the account's shared budget
+//! for unknown browsers and against its address. A success clears the
+//! counter it was checked against (never the address's: one right password
+//! must not reset an attacker's budget for guessing other accounts).
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -20,6 +23,60 @@ pub fn account_key(practice_slug: &str, email: &str) -> String {
 
 pub fn address_key(addr: &str) -> String {
     format!("address:{addr}")
+}
+
+pub fn device_key(token_hash: &str) -> String {
+    format!("device:{token_hash}")
+}
+
+/// Where a password attempt comes from, as far as counting failures goes.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A browser that signed in to this account before (its device cookie,
+    /// by the token's hash): not held back by the lockout of unknown
+    /// browsers or of its address, and locked after its own failures.
+    KnownBrowser { token_hash: String },
+    /// Any other browser: the account's budget for unknown browsers, and
+    /// the address's across all accounts.
+    Unknown { account: String, address: String },
+}
+
+impl Source {
+    /// Fails with 429 while this source is locked.
+    pub async fn check(&self, state: &AppState) -> Result<(), AppError> {
+        match self {
+            Source::KnownBrowser { token_hash } => check(state, &[device_key(token_hash)]).await,
+            Source::Unknown { account, address } => check(state, &[account.clone(), address.clone()]).await,
+        }
+    }
+
+    pub async fn failed(&self, state: &AppState) -> Result<(), AppError> {
+        let config = &state.config;
+        match self {
+            Source::KnownBrowser { token_hash } => {
+                record_failure(state, &device_key(token_hash), config.sign_in_max_failures_per_device).await
+            }
+            Source::Unknown { account, address } => {
+                record_failure(state, account, config.sign_in_max_failures_per_account).await?;
+                record_failure(state, address, config.sign_in_max_failures_per_address).await
+            }
+        }
+    }
+
+    pub async fn succeeded(&self, state: &AppState) -> Result<(), AppError> {
+        match self {
+            Source::KnownBrowser { token_hash } => clear(state, &device_key(token_hash)).await,
+            Source::Unknown { account, .. } => clear(state, account).await,
+        }
+    }
+
+    /// The device token's hash, for a browser known to the account.
+    pub fn known_browser(&self) -> Option<&str> {
+        match self {
+            Source::KnownBrowser { token_hash } => Some(token_hash),
+            Source::Unknown { .. } => None,
+        }
+    }
 }
 
 /// Fails with 429 if any of the keys is locked now.

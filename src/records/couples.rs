@@ -73,7 +73,16 @@ pub struct PartnerInput {
     /// Name, relation and phone of the person to call in an emergency (at most 2,000 characters).
     pub emergency_contact: Option<String>,
     /// A client account of this practice that gives this partner the portal.
-    pub member_id: Option<Uuid>,
+    /// When changing a partner: left out keeps the current link, `null` unlinks.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Uuid>, nullable)]
+    pub member_id: Option<Option<Uuid>>,
+}
+
+/// A field that was sent, `null` or not: `Some(None)` for an explicit
+/// `null`, and (with `#[serde(default)]`) `None` when it was left out.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -156,7 +165,8 @@ struct ParsedPartner {
     phone: Option<String>,
     email: Option<String>,
     emergency_contact: Option<String>,
-    member_id: Option<Uuid>,
+    /// `None`: leave the link as it is.
+    member_id: Option<Option<Uuid>>,
 }
 
 fn parse_partner(fields: &mut Fields, prefix: &str, input: &PartnerInput) -> Option<ParsedPartner> {
@@ -220,12 +230,13 @@ pub async fn create(state: &AppState, audit: &AuditContext, current: &CurrentMem
     {
         fields.check::<()>("partner_a.recovery_role", Err("at least one partner is in recovery".into()));
     }
-    if input.partner_a.member_id.is_some() && input.partner_a.member_id == input.partner_b.member_id {
+    let (a_member, b_member) = (input.partner_a.member_id.flatten(), input.partner_b.member_id.flatten());
+    if a_member.is_some() && a_member == b_member {
         fields.check::<()>("partner_b.member_id", Err("each partner needs their own account".into()));
     }
     let (label, a, b) = fields.finish_with(|| Some((label?, a?, b?)))?;
-    check_portal_account(&state.db, current, "partner_a.member_id", a.member_id).await?;
-    check_portal_account(&state.db, current, "partner_b.member_id", b.member_id).await?;
+    check_portal_account(&state.db, current, "partner_a.member_id", a_member).await?;
+    check_portal_account(&state.db, current, "partner_b.member_id", b_member).await?;
 
     let now = state.clock.now();
     let scope = current.scope;
@@ -260,7 +271,7 @@ pub async fn create(state: &AppState, audit: &AuditContext, current: &CurrentMem
             phone: Set(p.phone),
             email: Set(p.email),
             emergency_contact: Set(p.emergency_contact),
-            member_id: Set(p.member_id),
+            member_id: Set(p.member_id.flatten()),
             updated_at: Set(now),
             version: Set(1),
         }
@@ -439,14 +450,20 @@ pub async fn update_partner(
     let mut fields = Fields::default();
     let parsed = parse_partner(&mut fields, "", &input);
     let p = fields.finish_with(|| parsed)?;
-    check_portal_account(&access.db(), current, "member_id", p.member_id).await?;
-    let other = access
-        .records::<partners::Entity>()
-        .filter(partners::Column::Slot.ne(slot.as_str()))
-        .one(&access.db())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("couple without its other partner"))?;
-    if p.member_id.is_some() && other.member_id == p.member_id {
+    let partners = access.records::<partners::Entity>().all(&access.db()).await?;
+    let this = partners.iter().find(|p| p.slot == slot.as_str());
+    let other = partners.iter().find(|p| p.slot != slot.as_str());
+    let (Some(this), Some(other)) = (this, other) else {
+        return Err(anyhow::anyhow!("couple without its two partners").into());
+    };
+    // Left out, or the account it is linked to already: the link stays as it
+    // is, even if that account has since stopped being an active client
+    // (unlinking is a decision, never a side effect of saving other details).
+    let member_id = p.member_id.unwrap_or(this.member_id);
+    if member_id != this.member_id {
+        check_portal_account(&access.db(), current, "member_id", member_id).await?;
+    }
+    if member_id.is_some() && other.member_id == member_id {
         return Err(AppError::invalid("member_id", "each partner needs their own account"));
     }
     if p.recovery_role == RecoveryRole::Supporting && other.recovery_role == RecoveryRole::Supporting.as_str() {
@@ -462,7 +479,7 @@ pub async fn update_partner(
         .col_expr(partners::Column::Phone, Expr::value(p.phone))
         .col_expr(partners::Column::Email, Expr::value(p.email))
         .col_expr(partners::Column::EmergencyContact, Expr::value(p.emergency_contact))
-        .col_expr(partners::Column::MemberId, Expr::value(p.member_id))
+        .col_expr(partners::Column::MemberId, Expr::value(member_id))
         .col_expr(partners::Column::UpdatedAt, Expr::value(state.clock.now()))
         .col_expr(partners::Column::Version, Expr::value(expected + 1))
         .filter(partners::Column::Slot.eq(slot.as_str()))

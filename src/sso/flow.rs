@@ -404,7 +404,7 @@ async fn verify(
 
     let now = state.clock.now();
     let metadata = state.sso.metadata(&provider.issuer, now).await.map_err(|e| unreachable_now(provider, e))?;
-    let secret = providers::client_secret(state, provider)?;
+    let secret = providers::client_secret(state, &practice.slug, provider)?;
     let redirect = RedirectUrl::new(providers::redirect_uri(state, &practice.slug)).map_err(|e| AppError::Internal(anyhow::anyhow!("redirect URI: {e}")))?;
     let client = |metadata: ProviderMetadataWithLogout| {
         CoreClient::from_provider_metadata(metadata, ClientId::new(provider.client_id.clone()), Some(ClientSecret::new(secret.expose().clone())))
@@ -435,14 +435,19 @@ async fn verify(
     };
     let id_token = tokens.id_token().ok_or_else(|| refuse("no_id_token", format!("{name} sent no ID token. Nobody was signed in.")))?;
     let nonce = Nonce::new(flow.nonce.clone());
-    let claims = match check_token(&client(metadata), id_token, &nonce, now) {
-        Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
-            // The provider may have rotated its keys since we fetched them.
-            let metadata = state.sso.refresh_keys(&provider.issuer, now).await.map_err(|e| unreachable_now(provider, e))?;
-            check_token(&client(metadata), id_token, &nonce, now)
-        }
-        other => other,
-    };
+    let mut claims = check_token(&client(metadata), id_token, &nonce, now);
+    // The provider may have rotated its keys since we fetched them, under a
+    // new key id or the same one: fetch them once more (unless that was done
+    // a moment ago) and check again.
+    if matches!(
+        &claims,
+        Err(ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey | SignatureVerificationError::CryptoError(_)
+        ))
+    ) && let Some(metadata) = state.sso.refresh_keys(&provider.issuer, now).await.map_err(|e| unreachable_now(provider, e))?
+    {
+        claims = check_token(&client(metadata), id_token, &nonce, now);
+    }
     let claims = claims.map_err(|err| {
         tracing::info!(provider_id = %provider.id, error = %err, "ID token refused");
         match err {

@@ -2,6 +2,8 @@
 //! secret goes in and never comes out: it is sealed before it is stored (or
 //! named as a file in the operator's secret folder) and no view carries it.
 
+use std::path::{Path, PathBuf};
+
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -30,7 +32,7 @@ pub struct ProviderInput {
     pub client_id: String,
     /// Empty when changing a provider: keep the stored secret.
     pub client_secret: Secret<String>,
-    /// A file name in `TANDEM_SSO_SECRET_DIR`, instead of a secret.
+    /// A file name in the practice's folder `TANDEM_SSO_SECRET_DIR/<slug>/`, instead of a secret.
     pub client_secret_file: String,
     pub allowed_domains: Vec<String>,
     pub enabled: bool,
@@ -90,14 +92,13 @@ fn view(state: &AppState, slug: &str, m: identity_providers::Model) -> ProviderV
     }
 }
 
-/// `https://`, or `http://` on this machine only (a provider on loopback).
-pub fn parse_issuer(raw: &str) -> Result<String, String> {
+/// `https://` at an address on the public internet. With `allow_local`
+/// (`TANDEM_SSO_ALLOW_INSECURE_ISSUERS`, for tests and development), also
+/// this machine and private networks, and plain `http://` on loopback.
+pub fn parse_issuer(raw: &str, allow_local: bool) -> Result<String, String> {
     let issuer = raw.trim();
     let url = url::Url::parse(issuer).map_err(|_| "enter the provider's issuer URL, like https://login.example.org".to_owned())?;
-    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
-        return Err("the issuer URL must start with https://".into());
-    }
+    super::reach::check(&url, allow_local)?;
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || issuer.len() > 500 {
         return Err("the issuer URL has no query, fragment or user name, and at most 500 characters".into());
     }
@@ -138,17 +139,40 @@ fn parse_domains(raw: &[String]) -> Result<String, String> {
     Ok(domains.join(","))
 }
 
-/// A file name (no folders) in the operator's secret folder.
-fn parse_secret_file(state: &AppState, raw: &str) -> Result<String, String> {
+/// A file name (no folders) in the practice's own folder of the operator's
+/// secret folder, `<TANDEM_SSO_SECRET_DIR>/<practice slug>/`.
+fn parse_secret_file(state: &AppState, slug: &str, raw: &str) -> Result<String, String> {
     let name = raw.trim();
-    if state.config.sso_secret_dir.is_none() {
+    let Some(dir) = &state.config.sso_secret_dir else {
         return Err("this Tandem has no secret folder (TANDEM_SSO_SECRET_DIR); enter the secret instead".into());
-    }
+    };
     let ok = !name.is_empty()
         && name.len() <= 100
         && !name.starts_with('.')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    if ok { Ok(name.to_owned()) } else { Err("use a file name of letters, digits, dots, hyphens and underscores".into()) }
+    if !ok {
+        return Err("use a file name of letters, digits, dots, hyphens and underscores, without folders".into());
+    }
+    secret_file_path(dir, slug, name)?;
+    Ok(name.to_owned())
+}
+
+/// The file `name` in `<dir>/<slug>/`, if it is a file there after following
+/// links: a link that leads out of the practice's folder (to another
+/// practice's secret, say) is refused.
+fn secret_file_path(dir: &Path, slug: &str, name: &str) -> Result<PathBuf, String> {
+    let folder = dir
+        .join(slug)
+        .canonicalize()
+        .map_err(|_| format!("the secret folder has no folder for this practice yet ({slug}/); ask your Tandem operator"))?;
+    let file = folder
+        .join(name)
+        .canonicalize()
+        .map_err(|_| format!("there is no file named {name} in this practice's secret folder ({slug}/)"))?;
+    if !file.starts_with(&folder) || !file.is_file() {
+        return Err(format!("{name} must be a file inside this practice's secret folder ({slug}/)"));
+    }
+    Ok(file)
 }
 
 enum SecretChange {
@@ -165,10 +189,10 @@ struct Parsed {
     allowed_domains: String,
 }
 
-fn parse(state: &AppState, input: &ProviderInput, creating: bool) -> Result<Parsed, AppError> {
+fn parse(state: &AppState, slug: &str, input: &ProviderInput, creating: bool) -> Result<Parsed, AppError> {
     let mut fields = Fields::default();
     let display_name = fields.check("display_name", parse_name(&input.display_name));
-    let issuer = fields.check("issuer", parse_issuer(&input.issuer));
+    let issuer = fields.check("issuer", parse_issuer(&input.issuer, state.config.sso_allow_insecure_issuers));
     let client_id = fields.check("client_id", parse_client_id(&input.client_id));
     let allowed_domains = fields.check("allowed_domains", parse_domains(&input.allowed_domains));
     let secret = input.client_secret.expose().trim();
@@ -178,7 +202,7 @@ fn parse(state: &AppState, input: &ProviderInput, creating: bool) -> Result<Pars
         (true, true) => Some(SecretChange::Keep),
         (false, true) if secret.len() > 1000 => fields.check("client_secret", Err("use at most 1000 characters".into())),
         (false, true) => Some(SecretChange::Sealed(secret.to_owned())),
-        (true, false) => fields.check("client_secret_file", parse_secret_file(state, &input.client_secret_file)).map(SecretChange::File),
+        (true, false) => fields.check("client_secret_file", parse_secret_file(state, slug, &input.client_secret_file)).map(SecretChange::File),
     };
     fields.finish_with(|| {
         Some(Parsed { display_name: display_name?, issuer: issuer?, client_id: client_id?, secret: secret?, allowed_domains: allowed_domains? })
@@ -244,7 +268,7 @@ pub async fn get(state: &AppState, scope: PracticeScope, slug: &str, id: Uuid) -
 /// practice's members, so adding one changes who can see what.
 pub async fn create(state: &AppState, current: &CurrentMember, input: &ProviderInput, meta: &RequestMeta) -> Result<ProviderView, AppError> {
     let scope = current.scope;
-    let parsed = parse(state, input, true)?;
+    let parsed = parse(state, &current.practice.slug, input, true)?;
     let now = state.clock.now();
     let id = Uuid::now_v7();
     let mut row = identity_providers::ActiveModel {
@@ -278,7 +302,7 @@ pub async fn update(
     let scope = current.scope;
     // Another practice's provider is not found, whatever the form holds.
     find(state, scope, id).await?;
-    let parsed = parse(state, input, false)?;
+    let parsed = parse(state, &current.practice.slug, input, false)?;
     let txn = crate::audit::begin_write(&state.db).await?;
     let existing = scope.by_id::<identity_providers::Entity>(id).one(&txn).await?.ok_or(AppError::NotFound)?;
     let before = settings(&existing);
@@ -310,15 +334,19 @@ fn settings(m: &identity_providers::Model) -> serde_json::Value {
     })
 }
 
-/// The client secret, opened or read from its file; never logged.
-pub fn client_secret(state: &AppState, provider: &identity_providers::Model) -> Result<Secret<String>, AppError> {
+/// The client secret, opened or read from its file in the folder of the
+/// practice `slug`; never logged.
+pub fn client_secret(state: &AppState, slug: &str, provider: &identity_providers::Model) -> Result<Secret<String>, AppError> {
     if let Some(name) = &provider.client_secret_file {
         let dir = state
             .config
             .sso_secret_dir
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("provider {} names a secret file but TANDEM_SSO_SECRET_DIR is not set", provider.id))?;
-        let text = std::fs::read_to_string(dir.join(name))
+        // Checked again on every use: the folder may have changed since the admin named the file.
+        let path = secret_file_path(dir, slug, name)
+            .map_err(|e| anyhow::anyhow!("the secret file of provider {}: {e}", provider.id))?;
+        let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("reading the secret file of provider {}: {e}", provider.id))?;
         return Ok(Secret::new(text.trim().to_owned()));
     }
@@ -337,12 +365,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn issuers_must_be_https_except_on_loopback() {
-        assert!(parse_issuer("https://login.example.org").is_ok());
-        assert!(parse_issuer("http://127.0.0.1:4444").is_ok());
-        assert!(parse_issuer("http://login.example.org").is_err());
-        assert!(parse_issuer("https://login.example.org/?x=1").is_err());
-        assert!(parse_issuer("not a url").is_err());
+    fn issuers_must_be_public_https_unless_local_ones_are_allowed() {
+        for allow_local in [false, true] {
+            assert!(parse_issuer("https://login.example.org", allow_local).is_ok());
+            assert!(parse_issuer("http://login.example.org", allow_local).is_err());
+            assert!(parse_issuer("https://login.example.org/?x=1", allow_local).is_err());
+            assert!(parse_issuer("not a url", allow_local).is_err());
+        }
+        for local in ["http://127.0.0.1:4444", "http://localhost:4444", "http://[::1]:4444", "https://127.0.0.1:4444"] {
+            assert!(parse_issuer(local, true).is_ok(), "{local}");
+            assert!(parse_issuer(local, false).is_err(), "{local}");
+        }
+        for private in ["https://10.1.2.3", "https://192.168.0.10", "https://169.254.169.254", "https://[fd00::1]", "https://0.0.0.0", "https://[::ffff:127.0.0.1]"] {
+            assert!(parse_issuer(private, false).is_err(), "{private}");
+        }
+        assert!(parse_issuer("http://10.1.2.3", true).is_err(), "plain http only on loopback");
     }
 
     #[test]

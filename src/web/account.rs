@@ -23,12 +23,13 @@ use crate::{
     api::Path,
     audit::{self, RequestMeta},
     auth::{
-        CurrentMember, SignedIn,
+        ClientAddr, CurrentMember, SignedIn,
         csrf::{self, CsrfForm},
         current::establish,
+        devices::DeviceCookie,
         password,
         session_store::DbSessionStore,
-        throttle, tokens,
+        sign_in, tokens,
     },
     error::{AppError, FieldError},
     practice::{Fields, Role, Roles, members, parse_name, parse_new_password, parse_time_zone},
@@ -183,7 +184,8 @@ struct PasswordForm {
 
 /// Changes the member's password. The current password is checked like a
 /// sign-in (and counts against the same lockout, so a borrowed session cannot
-/// be used to guess it); a check is an access event, granted or not. On
+/// be used to guess it; the member's own usual browser is not held back by a
+/// stranger's guesses); a check is an access event, granted or not. On
 /// success every other browser session of the member ends and this one gets
 /// a new id; the member's API tokens are revoked too unless they untick it
 /// (someone who had the old password may have made one).
@@ -191,6 +193,8 @@ async fn password_submit(
     State(state): State<AppState>,
     session: Session,
     SignedIn(current): SignedIn,
+    addr: ClientAddr,
+    device: DeviceCookie,
     meta: RequestMeta,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> PageResult {
@@ -213,14 +217,14 @@ async fn password_submit(
         Err(other) => return Err(other.into()),
     };
 
-    let account_key = throttle::account_key(&current.practice.slug, &current.member.email);
-    throttle::check(&state, std::slice::from_ref(&account_key)).await?;
+    let source = sign_in::source(&state, &current.practice.slug, &current.member.email, Some(&current.member), addr, &device).await?;
+    source.check(&state).await?;
     let right = password::verify(form.current_password, current.member.password_hash.clone()).await?;
     let now = state.clock.now();
     if !right {
         let event = audit::account_event(&current, "password_change", Some(current.id()), 422, &meta, now);
         audit::record(&state.db, &[event]).await?;
-        throttle::record_failure(&state, &account_key, state.config.sign_in_max_failures_per_account).await?;
+        source.failed(&state).await?;
         return again(vec![FieldError::new("current_password", "this is not your current password")]).await;
     }
 

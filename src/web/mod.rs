@@ -32,6 +32,7 @@ use crate::{
         ClientAddr, CurrentMember, SignedIn,
         csrf::{self, CsrfForm},
         current::{end, establish},
+        devices::DeviceCookie,
         sign_in::{self, WRONG_CREDENTIALS},
         tokens,
     },
@@ -294,13 +295,16 @@ async fn sign_in_submit(
     State(state): State<AppState>,
     session: Session,
     addr: ClientAddr,
+    device: DeviceCookie,
     meta: RequestMeta,
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> PageResult {
-    let error = match sign_in::with_password(&state, &form.practice, &form.email, &form.password, addr, &meta).await {
-        Ok(member) => {
-            establish(&session, &state, &member).await?;
-            return Ok(Redirect::to("/").into_response());
+    let error = match sign_in::with_password(&state, &form.practice, &form.email, &form.password, addr, &device, &meta).await {
+        Ok(signed_in) => {
+            establish(&session, &state, &signed_in.member).await?;
+            let mut response = Redirect::to("/").into_response();
+            response.headers_mut().append(header::SET_COOKIE, signed_in.device_cookie);
+            return Ok(response);
         }
         Err(AppError::Unauthenticated) => WRONG_CREDENTIALS.to_owned(),
         Err(err @ AppError::TooManyRequests { .. }) => {

@@ -23,6 +23,7 @@ use crate::{
         AUTH_KEY, AuthState, ClientAddr, SignedIn as SignedInMember,
         csrf::{self, CsrfForm},
         current::establish,
+        devices::DeviceCookie,
         sign_in,
     },
     error::AppError,
@@ -180,6 +181,7 @@ pub async fn confirm(
     State(state): State<AppState>,
     session: Session,
     addr: ClientAddr,
+    device: DeviceCookie,
     meta: RequestMeta,
     Path(slug): Path<String>,
     CsrfForm(form): CsrfForm<ConfirmForm>,
@@ -191,13 +193,16 @@ pub async fn confirm(
         *page.status_mut() = StatusCode::FORBIDDEN;
         return Ok(page);
     };
-    match sign_in::with_password(&state, &practice.slug, &pending.email, &form.password, addr, &meta).await {
-        Ok(member) if member.id == pending.member_id => {
+    match sign_in::with_password(&state, &practice.slug, &pending.email, &form.password, addr, &device, &meta).await {
+        Ok(password) if password.member.id == pending.member_id => {
             session.remove::<PendingLink>(SESSION_PENDING_LINK).await.map_err(session_error)?;
-            match flow::confirm_link(&state, &practice, &pending, &member, &meta).await {
-                Ok(signed_in) => signed_in_page(&state, &session, signed_in).await,
-                Err(failure) => refused(&state, &session, practice, failure).await,
-            }
+            let mut page = match flow::confirm_link(&state, &practice, &pending, &password.member, &meta).await {
+                Ok(signed_in) => signed_in_page(&state, &session, signed_in).await?,
+                Err(failure) => refused(&state, &session, practice, failure).await?,
+            };
+            // The password was right: this browser is the member's, as after any sign-in.
+            page.headers_mut().append(axum::http::header::SET_COOKIE, password.device_cookie);
+            Ok(page)
         }
         Ok(_) | Err(AppError::Unauthenticated) => {
             confirm_view(&session, &practice, &pending, Some("That is not your Tandem password.".into()), StatusCode::UNAUTHORIZED).await

@@ -470,9 +470,17 @@ pub struct NewCouplePage {
 async fn client_accounts(state: &AppState, current: &crate::auth::CurrentMember, selected: &str) -> Result<Vec<Choice>, AppError> {
     let mut choices = vec![Choice { value: String::new(), label: "No portal account yet".into(), selected: selected.is_empty() }];
     for m in members::list(state, current.scope).await? {
-        if m.active && m.roles.contains(Role::Client) {
-            let value = m.id.to_string();
-            choices.push(Choice { selected: value == selected, label: format!("{} ({})", m.display_name, m.email), value });
+        let value = m.id.to_string();
+        let is_client = m.active && m.roles.contains(Role::Client);
+        // The account a partner is linked to stays on offer (and chosen)
+        // even when it is no longer an active client, so that saving other
+        // details does not quietly unlink it.
+        if is_client || value == selected {
+            let mut label = format!("{} ({})", m.display_name, m.email);
+            if !is_client {
+                label.push_str(", no longer an active client");
+            }
+            choices.push(Choice { selected: value == selected, label, value });
         }
     }
     Ok(choices)
@@ -529,8 +537,8 @@ fn partner_input(fields: &mut Fields, prefix: &str, f: &PartnerFields) -> Option
     let member_id = fields.check(
         &format!("{prefix}member_id"),
         match f.member_id.trim() {
-            "" => Ok(None),
-            id => Uuid::parse_str(id).map(Some).map_err(|_| "choose one of the accounts".to_owned()),
+            "" => Ok(Some(None)),
+            id => Uuid::parse_str(id).map(|id| Some(Some(id))).map_err(|_| "choose one of the accounts".to_owned()),
         },
     );
     Some(PartnerInput {
@@ -771,7 +779,13 @@ pub async fn update_partner(
     let values = if slot == PartnerSlot::A { sent.a } else { sent.b };
     let version = raw.get("version").cloned().unwrap_or_default();
     let mut fields = Fields::default();
-    let input = partner_input(&mut fields, prefix, &values);
+    let mut input = partner_input(&mut fields, prefix, &values);
+    if !raw.contains_key(&format!("{prefix}member_id")) {
+        // A form without the account choice leaves the link alone.
+        if let Some(input) = &mut input {
+            input.member_id = None;
+        }
+    }
     let result = match (fields.finish_with(|| input), parse_version(&version)) {
         (Ok(input), Ok(v)) => couples::update_partner(&state, &current, &access, slot, IfMatch(v), input).await.map(|_| ()),
         (Err(err), _) | (_, Err(err)) => Err(err),
