@@ -10,6 +10,7 @@ pub mod chain;
 pub mod checkpoints;
 pub mod context;
 pub mod review;
+pub mod viewings;
 mod describe;
 
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};

@@ -24,8 +24,8 @@ use super::{
 use crate::{
     AppState,
     access::{self, Need},
-    api::Path,
-    audit::{AuditContext, review},
+    api::{Path, Query},
+    audit::{AuditContext, viewings},
     auth::{SignedIn, csrf::CsrfForm},
     error::AppError,
     practice::{Fields, Role, members},
@@ -114,10 +114,56 @@ pub struct LapseRow {
 }
 
 pub struct ViewingRow {
-    pub when: String,
+    pub day: String,
     pub who: String,
     pub role: String,
     pub what: String,
+    pub record: String,
+    pub times: u32,
+}
+
+/// Where the "who viewed" list is: `viewings` is the page's cursor, and
+/// `viewings_trail` the cursors of the pages before it, so "newer" can go back
+/// without JavaScript.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ViewingsAt {
+    pub viewings: Option<String>,
+    pub viewings_trail: Option<String>,
+}
+
+/// Links to the neighbouring pages of the "who viewed" list.
+pub struct ViewingLinks {
+    pub newer: Option<String>,
+    pub older: Option<String>,
+}
+
+/// Rows of the "who viewed" list shown on the couple page.
+const VIEWINGS_PER_PAGE: u64 = 20;
+
+impl ViewingsAt {
+    /// The cursors of the pages before this one, oldest first (the first page has none).
+    fn trail(&self) -> Vec<&str> {
+        self.viewings_trail.as_deref().unwrap_or_default().split(',').filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit() || b == b'-')).take(500).collect()
+    }
+
+    fn links(&self, base: &str, next: Option<&str>) -> ViewingLinks {
+        let href = |cursor: Option<&str>, trail: &[&str]| match cursor {
+            None => format!("{base}#viewings"),
+            Some(c) => format!("{base}?viewings={c}&viewings_trail={}#viewings", trail.join(",")),
+        };
+        let trail = self.trail();
+        let newer = self.viewings.as_ref().map(|_| match trail.split_last() {
+            Some((previous, before)) => href(Some(previous), before),
+            None => href(None, &[]),
+        });
+        let older = next.map(|next| {
+            let mut with_this = trail.clone();
+            with_this.extend(self.viewings.as_deref());
+            href(Some(next), &with_this)
+        });
+        ViewingLinks { newer, older }
+    }
 }
 
 #[derive(Template)]
@@ -140,6 +186,7 @@ pub struct CouplePage {
     pub sessions: Vec<SessionRow>,
     pub lapses: Vec<LapseRow>,
     pub viewings: Vec<ViewingRow>,
+    pub viewing_links: ViewingLinks,
     /// The reader's own private notes (id, when, text).
     pub private_notes: Vec<(Uuid, String, String)>,
 }
@@ -150,6 +197,7 @@ pub async fn page(
     SignedIn(current): SignedIn,
     audit: AuditContext,
     Path(couple_id): Path<Uuid>,
+    Query(at): Query<ViewingsAt>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     let ctx = CoupleContext::of(&access, &current).await?;
@@ -331,22 +379,28 @@ pub async fn page(
 
     // Partners see who looked at their records; the care team and
     // supervisors have the access log for that.
-    let viewings = if ctx.partner.is_some() {
-        review::viewings(&access, 50)
-            .await?
+    let (viewings, viewing_links) = if ctx.partner.is_some() {
+        let query = viewings::ViewingQuery { limit: Some(VIEWINGS_PER_PAGE), cursor: at.viewings.clone() };
+        let page = viewings::viewings(&access, &tz, &query).await?;
+        let links = at.links(&ctx.href(), page.next_cursor.as_deref());
+        let rows = page
+            .items
             .into_iter()
             .map(|v| ViewingRow {
-                when: local_time(v.at, &tz),
+                day: v.day.to_string(),
                 who: v.who,
                 role: forms::humanize(&v.role),
                 what: match v.action.as_str() {
                     "export" => "Downloaded".into(),
                     _ => "Viewed".into(),
                 },
+                record: v.record,
+                times: v.times,
             })
-            .collect()
+            .collect();
+        (rows, links)
     } else {
-        Vec::new()
+        (Vec::new(), ViewingLinks { newer: None, older: None })
     };
 
     let private_notes = if ctx.care_team {
@@ -378,6 +432,7 @@ pub async fn page(
         sessions,
         lapses,
         viewings,
+        viewing_links,
         private_notes,
     };
     Ok(render(&page))
