@@ -235,6 +235,14 @@ async fn who_viewed_shows_a_partner_others_views_of_their_own_records(app: TestA
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.header("content-type").unwrap().starts_with("application/problem+json"));
 
+    // The API document describes the paging.
+    let doc = app.client().get("/api/openapi.json").await.json();
+    let op = &doc["paths"]["/api/v1/couples/{couple_id}/viewings"]["get"];
+    let params: Vec<&str> = op["parameters"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    assert!(params.contains(&"cursor") && params.contains(&"limit"), "{params:?}");
+    assert!(op["responses"]["200"].to_string().contains("ViewingPage"), "{op}");
+    assert!(doc["components"]["schemas"]["RecordViewing"]["properties"]["record"].is_object());
+
     // The page shows the same, with no trace of Marisol's activity or records.
     let couple_page = format!("/couples/{}", w.couple);
     let page = w.client(Actor::PartnerA).get(&couple_page).await.text();

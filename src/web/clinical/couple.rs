@@ -51,6 +51,13 @@ pub struct PartnerRow {
 
 pub struct SobrietyRow {
     pub name: String,
+    /// None when the figures are not shared with the reader.
+    pub figures: Option<FiguresRow>,
+    /// Why not, as a sentence for the reader.
+    pub not_shared: String,
+}
+
+pub struct FiguresRow {
     pub sober_since: String,
     pub streak: u32,
     pub total: u32,
@@ -191,6 +198,24 @@ pub struct CouplePage {
     pub private_notes: Vec<(Uuid, String, String)>,
 }
 
+/// What a partner reads instead of figures that are not shared with them.
+fn not_shared_sentence(why: Option<milestones::NotShared>, name: &str, own: bool) -> String {
+    match (why, own) {
+        (None, _) => String::new(),
+        (Some(milestones::NotShared::IndividualConfidentiality), _) => format!(
+            "{name}'s sobriety figures are not shared with you: under your agreement to keep individual matters confidential, \
+             each partner's streak and milestones are shown to that partner and the care team only."
+        ),
+        (Some(milestones::NotShared::HiddenRecords), false) => format!(
+            "{name}'s sobriety figures are not shared with you: not everything they are counted from is shared with you, \
+             so any streak or total shown here would not be true."
+        ),
+        (Some(milestones::NotShared::HiddenRecords), true) => "Your sobriety figures are not shown here: some of what they are counted from \
+             is kept with your care team, so a streak or total shown here would not be true. Ask your counselor."
+            .into(),
+    }
+}
+
 pub async fn page(
     State(state): State<AppState>,
     session: Session,
@@ -241,14 +266,21 @@ pub async fn page(
     let sobriety = sober
         .partners
         .iter()
-        .map(|s| SobrietyRow {
-            name: names.of(s.partner).to_owned(),
-            sober_since: s.sober_since.to_string(),
-            streak: s.current_streak_days,
-            total: s.total_abstinent_days,
-            use_days: s.use_days,
-            reached: s.reached.iter().map(|m| format!("{} (on {})", m.label, m.reached_on)).collect(),
-            next: s.next.as_ref().map(|n| format!("{} on {}, in {} day{}", n.label, n.on, n.days_to_go, if n.days_to_go == 1 { "" } else { "s" })),
+        .map(|s| {
+            let name = names.of(s.partner).to_owned();
+            let own = ctx.partner == Some(s.partner);
+            SobrietyRow {
+                not_shared: not_shared_sentence(s.not_shared_because, &name, own),
+                figures: s.figures.as_ref().map(|f| FiguresRow {
+                    sober_since: f.sober_since.to_string(),
+                    streak: f.current_streak_days,
+                    total: f.total_abstinent_days,
+                    use_days: f.use_days,
+                    reached: f.reached.iter().map(|m| format!("{} (on {})", m.label, m.reached_on)).collect(),
+                    next: f.next.as_ref().map(|n| format!("{} on {}, in {} day{}", n.label, n.on, n.days_to_go, if n.days_to_go == 1 { "" } else { "s" })),
+                }),
+                name,
+            }
         })
         .collect();
     let custom_milestones = sober.custom_milestones.iter().map(|m| (m.title.clone(), m.achieved_on.to_string())).collect();
