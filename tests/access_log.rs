@@ -160,21 +160,129 @@ async fn supervisors_search_page_and_export_the_log(app: TestApp) {
     assert_eq!(w.client(Actor::CareTeam).get("/api/v1/access-events").await.status, StatusCode::FORBIDDEN);
 }
 
-async fn partners_see_who_viewed_their_records(app: TestApp) {
+/// The rows of a "who viewed" answer (main answered a bare list).
+fn viewing_rows(body: &serde_json::Value) -> Vec<serde_json::Value> {
+    body.get("items").unwrap_or(body).as_array().cloned().unwrap_or_default()
+}
+
+/// Issue 12, defect 4: Dan saw that Marisol downloaded her plan (which holds
+/// her private safety plan), in some seventy unpaged rows naming no record.
+async fn who_viewed_shows_a_partner_others_views_of_their_own_records(app: TestApp) {
     let mut w = World::build(&app).await;
     let couple = format!("/api/v1/couples/{}", w.couple);
     let b_plan = format!("{couple}/safety-plans/{}", w.b_safety_plan);
-    assert_eq!(w.client(Actor::CareTeam).get(&b_plan).await.status, StatusCode::OK);
+    let b_boundary = format!("{couple}/boundaries/{}", w.b_boundary);
+    let shared_boundary = format!("{couple}/boundaries/{}", w.shared_boundary);
+    let a_lapse = format!("{couple}/lapses/{}", w.a_lapse);
+    // Marisol reads her own records and downloads her plan.
+    for path in [b_plan.clone(), b_boundary.clone(), format!("{couple}/plan.pdf")] {
+        assert_eq!(w.client(Actor::PartnerB).get(&path).await.status, StatusCode::OK, "{path}");
+    }
+    // Dan reads his own lapse.
+    assert_eq!(w.client(Actor::PartnerA).get(&a_lapse).await.status, StatusCode::OK);
+    // The care team reads records of each partner, one of them three times, and downloads Marisol's plan.
+    let team = w.client(Actor::CareTeam);
+    for path in [b_plan.clone(), b_boundary.clone(), format!("{couple}/plan.pdf?partner=b"), a_lapse.clone()] {
+        assert_eq!(team.get(&path).await.status, StatusCode::OK, "{path}");
+    }
+    for _ in 0..3 {
+        assert_eq!(team.get(&shared_boundary).await.status, StatusCode::OK);
+    }
     w.client(Actor::Supervisor).get(&couple).await;
-    let seen_by_a = w.client(Actor::PartnerA).get(&format!("{couple}/viewings")).await;
-    assert_eq!(seen_by_a.status, StatusCode::OK);
-    let list = seen_by_a.json();
-    let entries = list.as_array().unwrap();
-    assert!(entries.iter().any(|e| e["who"] == "Casey Counselor" && e["role"] == "supervisor") || entries.iter().any(|e| e["role"] == "supervisor"));
-    assert!(entries.iter().all(|e| e["record_kind"] != "safety_plan" || e["who"] != "Casey Counselor"), "A must not learn of B's own plan");
+
+    let seen_by_a = w.client(Actor::PartnerA).get(&format!("{couple}/viewings?limit=200")).await;
+    assert_eq!(seen_by_a.status, StatusCode::OK, "{}", seen_by_a.text());
+    let rows = viewing_rows(&seen_by_a.json());
+    for row in &rows {
+        assert!(!matches!(row["role"].as_str(), Some("partner_a" | "partner_b")), "a partner's own activity: {row}");
+        assert_ne!(row["record_kind"], "partner_plan", "Marisol's plan PDF: {row}");
+        for hidden in [w.b_safety_plan, w.b_boundary] {
+            assert_ne!(row["record_id"], hidden.to_string(), "a view of Marisol's own record: {row}");
+        }
+    }
     assert!(!seen_by_a.text().contains("client_addr") && !seen_by_a.text().contains("198.51.100"));
-    let seen_by_b = w.client(Actor::PartnerB).get(&format!("{couple}/viewings")).await.json();
-    assert!(seen_by_b.as_array().unwrap().iter().any(|e| e["record_kind"] == "safety_plan" && e["who"] == "Casey Counselor"));
+    // One row per person, record and day, naming the record.
+    let boundary_rows: Vec<_> = rows.iter().filter(|r| r["record_id"] == w.shared_boundary.to_string()).collect();
+    assert_eq!(boundary_rows.len(), 1, "{rows:?}");
+    assert_eq!(boundary_rows[0]["times"], 3);
+    assert_eq!(boundary_rows[0]["record"], "Boundary about money");
+    assert_eq!(boundary_rows[0]["role"], "care_team");
+    assert!(rows.iter().any(|r| r["record_id"] == w.a_lapse.to_string() && r["record"] == "Lapse of 2026-03-10"));
+    assert!(rows.iter().any(|r| r["role"] == "supervisor" && r["record"] == "The couple's records"));
+    assert!(rows.iter().all(|r| r["record"].as_str().is_some_and(|t| !t.is_empty())));
+
+    // Marisol sees the care team's views of her own records, and nothing of Dan's.
+    let seen_by_b = w.client(Actor::PartnerB).get(&format!("{couple}/viewings?limit=200")).await.json();
+    let rows_b = viewing_rows(&seen_by_b);
+    assert!(rows_b.iter().any(|r| r["record_id"] == w.b_safety_plan.to_string() && r["record"] == "Your safety plan" && r["role"] == "care_team"));
+    assert!(rows_b.iter().any(|r| r["record_kind"] == "partner_plan" && r["action"] == "export" && r["record"] == "Your plan (PDF)"));
+    assert!(rows_b.iter().all(|r| r["record_id"] != w.a_lapse.to_string() && r["role"] != "partner_a" && r["role"] != "partner_b"));
+
+    // Paged: one row at a time gives the same rows, each once.
+    let mut paged = Vec::new();
+    let mut url = format!("{couple}/viewings?limit=1");
+    loop {
+        let page = w.client(Actor::PartnerA).get(&url).await.json();
+        paged.extend(viewing_rows(&page));
+        match page["next_cursor"].as_str() {
+            Some(next) => url = format!("{couple}/viewings?limit=1&cursor={next}"),
+            None => break,
+        }
+        assert!(paged.len() <= rows.len(), "paging never ends");
+    }
+    let key = |r: &serde_json::Value| (r["who"].clone(), r["role"].clone(), r["record_kind"].clone(), r["record_id"].clone(), r["day"].clone(), r["times"].clone());
+    assert_eq!(paged.iter().map(key).collect::<Vec<_>>(), rows.iter().map(key).collect::<Vec<_>>());
+    let bad = w.client(Actor::PartnerA).get(&format!("{couple}/viewings?cursor=nonsense")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.header("content-type").unwrap().starts_with("application/problem+json"));
+
+    // The API document describes the paging.
+    let doc = app.client().get("/api/openapi.json").await.json();
+    let op = &doc["paths"]["/api/v1/couples/{couple_id}/viewings"]["get"];
+    let params: Vec<&str> = op["parameters"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    assert!(params.contains(&"cursor") && params.contains(&"limit"), "{params:?}");
+    assert!(op["responses"]["200"].to_string().contains("ViewingPage"), "{op}");
+    assert!(doc["components"]["schemas"]["RecordViewing"]["properties"]["record"].is_object());
+
+    // The page shows the same, with no trace of Marisol's activity or records.
+    let couple_page = format!("/couples/{}", w.couple);
+    let page = w.client(Actor::PartnerA).get(&couple_page).await.text();
+    let section = &page[page.find("id=\"viewings\"").expect("who viewed section")..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert!(section.contains("Boundary about money") && section.contains("(3 times)"), "{section}");
+    for absent in ["(PDF)", "Downloaded", "Partner a", "Partner b", "Your safety plan"] {
+        assert!(!section.contains(absent), "{absent} in {section}");
+    }
+}
+
+/// The couple page pages "who viewed" with older and newer links.
+async fn who_viewed_pages_on_the_couple_page(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let couple = format!("/api/v1/couples/{}", w.couple);
+    // The care team records 24 lapses shared with the couple and reads each: 24 rows at least.
+    let team = w.client(Actor::CareTeam);
+    for day in 1..=24 {
+        let lapse = json!({"partner": "a", "occurred_on": format!("2026-04-{day:02}"), "substance": "alcohol",
+            "reported_by": "self", "kind": "lapse", "audience": "couple"});
+        let id = crate::clinical_world::created(team.json(Method::POST, &format!("{couple}/lapses"), Some(lapse)).await);
+        assert_eq!(team.get(&format!("{couple}/lapses/{id}")).await.status, StatusCode::OK);
+    }
+    let couple_page = format!("/couples/{}", w.couple);
+    let first = w.client(Actor::PartnerA).get(&couple_page).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let text = first.text();
+    let older = text.split("href=\"").filter_map(|s| s.split('"').next()).find(|h| h.contains("viewings=")).expect("an older link").replace("&amp;", "&");
+    assert!(!text.contains("rel=\"prev\""), "the first page has no newer page");
+    let second = w.client(Actor::PartnerA).get(&older).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text());
+    let text = second.text();
+    assert!(text.contains("rel=\"prev\""), "a link back to newer rows");
+    let rows = |t: &str| {
+        let section = &t[t.find("id=\"viewings\"").unwrap()..];
+        section[..section.find("</section>").unwrap()].matches("<tr><td>").count()
+    };
+    assert_eq!(rows(&first.text()), 20);
+    assert!(rows(&text) >= 4, "{} rows on the second page", rows(&text));
 }
 
 async fn emergency_access_needs_a_reason_is_time_boxed_and_reviewed(app: TestApp) {
@@ -241,7 +349,8 @@ both!(
     concurrent_appends_never_fork_the_chain,
     events_carry_no_clinical_text,
     supervisors_search_page_and_export_the_log,
-    partners_see_who_viewed_their_records,
+    who_viewed_shows_a_partner_others_views_of_their_own_records,
+    who_viewed_pages_on_the_couple_page,
     emergency_access_needs_a_reason_is_time_boxed_and_reviewed,
     sign_ins_are_events,
 );

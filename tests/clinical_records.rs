@@ -215,35 +215,124 @@ async fn plan_versions_are_kept_and_saves_do_not_collide(app: TestApp) {
     assert_eq!(res.json()["errors"][0]["field"], "support_people.items[0].name");
 }
 
-async fn confidential_lapses_stay_out_of_the_other_partners_figures(app: TestApp) {
+/// Figures a partner must not be shown: no streak, total, count, date or milestone.
+const FIGURES: [&str; 6] = ["sober_since", "current_streak_days", "total_abstinent_days", "use_days", "reached", "next"];
+
+/// Issue 12, defect 5: a lapse left at the default audience became Dan's
+/// alone, and Marisol still saw his streak and milestones as if complete.
+async fn figures_are_not_shown_to_a_partner_from_whom_a_lapse_is_hidden(app: TestApp) {
     let mut w = World::build(&app).await;
     let base = format!("/api/v1/couples/{}", w.couple);
-    // The world has two 2-day lapses for partner A on the same days: one
-    // shared with the couple, one for A alone. Add a later one, A's alone.
+    let couple_page = format!("/couples/{}", w.couple);
+    // The world's couple keeps individual matters confidential and has two
+    // 2-day lapses of partner A on the same days: one shared with the
+    // couple, one for A alone. The default audience of a new one is A alone.
     let res = w.client(Actor::CareTeam)
         .json(Method::POST, &format!("{base}/lapses"), Some(json!({"partner": "a", "occurred_on": "2026-05-01", "substance": "alcohol",
             "reported_by": "self", "kind": "lapse"})))
         .await;
     assert_eq!(res.status, StatusCode::CREATED);
-    assert_eq!(res.json()["audience"], "partner_a", "individual confidentiality is the default audience");
+    let created = res.json();
+    assert_eq!(created["audience"], "partner_a", "individual confidentiality is the default audience");
     let own = w.client(Actor::PartnerA).get(&format!("{base}/sobriety")).await.json();
     let other = w.client(Actor::PartnerB).get(&format!("{base}/sobriety")).await.json();
     let team = w.client(Actor::CareTeam).get(&format!("{base}/sobriety")).await.json();
+    let b_sees = &other["partners"][0];
+    for figure in FIGURES {
+        assert!(b_sees.get(figure).is_none(), "{figure} given to B: {b_sees}");
+    }
+    assert_eq!(b_sees["figures_shared"], false, "B must not see A's figures as if complete: {b_sees}");
+    assert_eq!(b_sees["not_shared_because"], "individual_confidentiality");
+    assert_eq!(b_sees["days_in_care"], team["partners"][0]["days_in_care"]);
+    assert_eq!(created["seen_by"], json!(["a"]), "the answer says who will see it");
+    assert_eq!(own["partners"][0]["figures_shared"], true);
     assert_eq!(own["partners"][0]["use_days"], 3);
-    assert_eq!(team["partners"][0]["use_days"], 3);
-    assert_eq!(other["partners"][0]["use_days"], 2, "B sees only the shared lapse");
     assert_eq!(own["partners"][0]["sober_since"], "2026-05-02");
-    assert_eq!(other["partners"][0]["sober_since"], "2026-03-12");
+    assert_eq!(team["partners"][0]["use_days"], 3);
     // The total survives the lapse; the streak restarts.
     let a = &team["partners"][0];
     assert_eq!(a["total_abstinent_days"].as_u64().unwrap() + 3, a["days_in_care"].as_u64().unwrap());
     assert!(a["current_streak_days"].as_u64().unwrap() < a["total_abstinent_days"].as_u64().unwrap());
     let a_lapse = format!("{base}/lapses/{}", w.a_lapse);
     assert_eq!(w.client(Actor::PartnerB).get(&a_lapse).await.status, StatusCode::NOT_FOUND);
+    // The couple page says so, in words, instead of the figures.
+    let page = w.client(Actor::PartnerB).get(&couple_page).await.text();
+    assert!(page.contains("sobriety figures are not shared with you"), "{page}");
+    assert!(!page.contains("current streak") && !page.contains("Milestones reached"), "{page}");
+    let page = w.client(Actor::PartnerA).get(&couple_page).await.text();
+    assert!(page.contains("current streak") && !page.contains("not shared with you"));
+
+    // Under no secrets, A's figures are B's to see, until a lapse is kept from B.
+    let etag = w.client(Actor::CareTeam).get(&base).await.header("etag").unwrap().to_owned();
+    let res = send_with_etag(w.client(Actor::CareTeam), Method::PATCH, &base, &etag, Some(json!({"secrets_policy": "no_secrets"}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let other = w.client(Actor::PartnerB).get(&format!("{base}/sobriety")).await.json();
+    assert_eq!(other["partners"][0]["figures_shared"], false, "two of A's lapses are A's alone: {other}");
+    assert_eq!(other["partners"][0]["not_shared_because"], "hidden_records");
+    let page = w.client(Actor::PartnerB).get(&couple_page).await.text();
+    assert!(page.contains("not everything they are counted from is shared with you"), "{page}");
+    let lapses = w.client(Actor::CareTeam).get(&format!("{base}/lapses")).await.json();
+    for lapse in lapses["items"].as_array().unwrap().iter().filter(|l| l["audience"] == "partner_a") {
+        let path = format!("{base}/lapses/{}", lapse["id"].as_str().unwrap());
+        let mut shared = lapse.clone();
+        for field in ["id", "version", "seen_by"] {
+            shared.as_object_mut().unwrap().remove(field);
+        }
+        shared["audience"] = json!("couple");
+        let res = send_with_etag(w.client(Actor::CareTeam), Method::PUT, &path, &format!("\"{}\"", lapse["version"]), Some(shared)).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        assert_eq!(res.json()["seen_by"], json!(["a", "b"]));
+    }
+    let other = w.client(Actor::PartnerB).get(&format!("{base}/sobriety")).await.json();
+    let team = w.client(Actor::CareTeam).get(&format!("{base}/sobriety")).await.json();
+    assert_eq!(other["partners"][0]["figures_shared"], true, "{other}");
+    for figure in ["sober_since", "current_streak_days", "total_abstinent_days", "use_days"] {
+        assert_eq!(other["partners"][0][figure], team["partners"][0][figure], "{figure}");
+    }
+    // The API document says so too.
+    let doc = app.client().get("/api/openapi.json").await.json();
+    let schema = doc["components"]["schemas"]["PartnerSobriety"].to_string();
+    for field in ["figures_shared", "not_shared_because", "current_streak_days"] {
+        assert!(schema.contains(field), "{field} in {schema}");
+    }
+    assert!(doc["components"]["schemas"]["LapseView"]["properties"]["seen_by"].is_object());
     // A partner's own safety plan is theirs alone.
     let b_plan = format!("{base}/safety-plans/{}", w.b_safety_plan);
     assert_eq!(w.client(Actor::PartnerA).get(&b_plan).await.status, StatusCode::NOT_FOUND);
     assert_eq!(w.client(Actor::PartnerB).get(&b_plan).await.json()["audience"], "partner_b");
+}
+
+/// The lapse form tells the counselor, before saving, who will and will not
+/// see the lapse for each choice, the default resolved to the partners' names.
+async fn the_lapse_form_says_who_will_see_the_lapse(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let couple = w.couple;
+    let form = w.client(Actor::CareTeam).get(&format!("/couples/{couple}/lapses/new")).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let text = form.text();
+    let (dan, marisol) = ("Daniel Okafor", "Marisol Reyes");
+    for said in [
+        format!("{dan} alone if {dan} used ({marisol} will not see it), {marisol} alone if {marisol} used ({dan} will not see it)"),
+        format!("Only the care team. Neither {dan} nor {marisol} will see it."),
+        format!("{dan}, {marisol} and the care team will see it."),
+        format!("{dan} and the care team will see it. {marisol} will not."),
+        format!("{marisol} and the care team will see it. {dan} will not."),
+        "they read that the figures are not shared with them".to_owned(),
+    ] {
+        assert!(text.contains(&said), "the form should say: {said}");
+    }
+    assert_eq!(text.matches("type=\"radio\" name=\"audience\"").count(), 5, "one choice per audience, the default first");
+    assert!(!text.contains("<script"), "no JavaScript needed");
+    // Saved with the default, the lapse is Dan's alone, as the form said.
+    let page = format!("/couples/{couple}/lapses/new");
+    let res = w.client(Actor::CareTeam)
+        .submit(&page, &format!("/couples/{couple}/lapses"), &[("partner", "a"), ("occurred_on", "2026-05-01"), ("days", "1"),
+            ("substance", "alcohol"), ("reported_by", "self"), ("kind", "lapse"), ("audience", "")])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let lapses = w.client(Actor::CareTeam).get(&format!("/api/v1/couples/{couple}/lapses")).await.json();
+    let newest = &lapses["items"][0];
+    assert_eq!((newest["occurred_on"].as_str(), newest["audience"].as_str()), (Some("2026-05-01"), Some("partner_a")));
 }
 
 async fn each_partner_checks_off_their_own_days(app: TestApp) {
@@ -285,7 +374,8 @@ both!(
     racing_updates_lose_nothing,
     boundaries_are_agreed_separately_and_revisions_keep_history,
     plan_versions_are_kept_and_saves_do_not_collide,
-    confidential_lapses_stay_out_of_the_other_partners_figures,
+    figures_are_not_shown_to_a_partner_from_whom_a_lapse_is_hidden,
+    the_lapse_form_says_who_will_see_the_lapse,
 );
 
 /// Issue 12, defect 7: a partner update that leaves out `member_id` keeps

@@ -47,10 +47,19 @@ async fn the_demo_couple_is_there_for_each_person() {
     assert_eq!(calendar.as_array().unwrap().len(), 28, "two weeks, both partners");
     let boundaries = partner.get(&format!("{base}/boundaries")).await.json();
     assert_eq!(boundaries["items"].as_array().unwrap().len(), 3);
+    // The couple keeps individual matters confidential: Dan's figures are his
+    // and the care team's, and Marisol reads why instead of numbers.
+    let sobriety = partner.get(&format!("{base}/sobriety")).await.json();
+    assert_eq!(sobriety["partners"][0]["figures_shared"], false);
+    assert!(sobriety["partners"][0].get("current_streak_days").is_none());
+    let page = partner.get(&format!("/couples/{couple}")).await.text();
+    assert!(page.contains("Dan&#39;s sobriety figures are not shared with you"), "{page}");
 
     let mut dan_client = app.client();
     let d = login("partner in recovery");
     dan_client.sign_in("riverside", d.email, &d.password).await;
+    let own = dan_client.get(&format!("{base}/sobriety")).await.json();
+    assert_eq!(own["partners"][0]["current_streak_days"], dan["current_streak_days"], "his own figures, whole");
     let safety = dan_client.get(&format!("{base}/safety-plans")).await.json();
     assert_eq!(safety.as_array().unwrap().len(), 1, "not Marisol's own plan");
     let private = dan_client.get(&format!("{base}/private-notes")).await;

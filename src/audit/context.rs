@@ -109,6 +109,13 @@ impl AuditContext {
         self.0.recorded.lock().expect("audit context lock").created = Some(id);
     }
 
+    /// Names the record a request was about when its route does not (a
+    /// partner's plan PDF names that partner), so that who-viewed lists can
+    /// tell whose it was.
+    pub fn about(&self, id: Uuid) {
+        self.created(id);
+    }
+
     /// The request's write transaction, begun on first use. The event is
     /// appended to it and it commits after the handler, so the writes and
     /// their event land together or not at all.

@@ -21,7 +21,9 @@ fn singular(segment: &str) -> String {
     word.replace('-', "_")
 }
 
-const ACTIONS: [&str; 6] = ["sign", "cosign", "agree", "retire", "addenda", "events"];
+/// Words after a record's id that are about that record: an action on it,
+/// or its history (a boundary's earlier wordings).
+const ACTIONS: [&str; 7] = ["sign", "cosign", "agree", "retire", "addenda", "events", "versions"];
 
 /// Words that end a page's route without naming a record: the form for a
 /// new record or for editing one shows what the record page shows.
@@ -105,6 +107,10 @@ mod tests {
         assert_eq!((d.action, d.kind.as_str()), ("update", "plan"));
         let d = describe("PUT", "/api/v1/couples/{couple_id}/private-notes/{note_id}", &p(&[("couple_id", c), ("note_id", n)]));
         assert_eq!((d.action, d.kind.as_str()), ("update", "private_note"));
+        let d = describe("GET", "/api/v1/couples/{couple_id}/boundaries/{boundary_id}/versions", &p(&[("couple_id", c), ("boundary_id", n)]));
+        assert_eq!((d.action, d.kind.as_str(), d.record_id.map(|i| i.to_string())), ("view", "boundary", Some(n.into())));
+        let d = describe("GET", "/api/v1/couples/{couple_id}/plan/versions", &p(&[("couple_id", c)]));
+        assert_eq!((d.action, d.kind.as_str(), d.record_id), ("view", "plan", None));
         let d = describe("GET", "/api/v1/couples", &[]);
         assert_eq!((d.action, d.kind.as_str()), ("view", "couple"));
     }

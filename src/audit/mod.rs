@@ -11,6 +11,7 @@ pub mod changes;
 pub mod checkpoints;
 pub mod context;
 pub mod review;
+pub mod viewings;
 mod describe;
 
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};

@@ -1,6 +1,6 @@
 //! Reading the access log: supervisors' search and export, the latest
-//! verification results, the emergency-access review queue, and each
-//! partner's view of who looked at their couple's records.
+//! verification results and the emergency-access review queue. Each
+//! partner's view of who looked at their records is in [`super::viewings`].
 
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use entity::{access_events, audit_verifications, couples, emergency_accesses, members};
 
-use crate::{access::CoupleAccess, error::AppError, scope::PracticeScope};
+use crate::{error::AppError, scope::PracticeScope};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -272,54 +272,4 @@ pub async fn acknowledge(db: &impl ConnectionTrait, scope: PracticeScope, id: Uu
         .exec(db)
         .await?;
     Ok(())
-}
-
-/// One view of a partner's records, as the partner sees it in the portal.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordViewing {
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    /// The person's name as the practice shows it.
-    pub who: String,
-    /// care_team, supervisor, partner_a, partner_b or emergency.
-    pub role: String,
-    /// view or export.
-    pub action: String,
-    pub record_kind: Option<String>,
-}
-
-/// Who viewed or exported the couple's records, newest first. A partner sees
-/// only views of records they may see themself (a view of the other partner's
-/// own safety plan would tell them it exists), and never the access check's
-/// internals (addresses, agents, request ids).
-pub async fn viewings(access: &CoupleAccess, limit: u64) -> Result<Vec<RecordViewing>, AppError> {
-    let db = &access.db();
-    let rows = access
-        .scope
-        .select::<access_events::Entity>()
-        .filter(access_events::Column::CoupleId.eq(access.couple_id()))
-        .filter(access_events::Column::Outcome.eq("success"))
-        .filter(access_events::Column::Action.is_in(["view", "export"]))
-        .order_by_desc(access_events::Column::Seq)
-        .limit(limit * 4)
-        .all(db)
-        .await?;
-    let names = names(db, access.scope, rows.iter().filter_map(|r| r.member_id).collect()).await?;
-    let mut out = Vec::new();
-    for r in rows {
-        if out.len() as u64 >= limit {
-            break;
-        }
-        if !access.is_clinician() && !crate::records::visible_to(access, r.record_kind.as_deref(), r.record_id).await? {
-            continue;
-        }
-        out.push(RecordViewing {
-            at: r.occurred_at,
-            who: r.member_id.and_then(|m| names.get(&m).cloned()).unwrap_or_else(|| "Someone".into()),
-            role: r.role,
-            action: r.action,
-            record_kind: r.record_kind,
-        });
-    }
-    Ok(out)
 }

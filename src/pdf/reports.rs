@@ -113,16 +113,22 @@ pub async fn session_prep(
 
     b.push(Block::Heading("Sobriety and milestones".into()));
     for s in &sobriety.partners {
-        let reached = s.reached.iter().map(|m| m.label.as_str()).collect::<Vec<_>>().join(", ");
+        b.push(Block::SubHeading(name_of(&couple, s.partner)));
+        // The summary is for clinicians, who see every lapse; the check keeps
+        // an incomplete figure out should that ever change.
+        let Some(f) = &s.figures else {
+            b.push(Block::Paragraph("These figures are not shared with you.".into()));
+            continue;
+        };
+        let reached = f.reached.iter().map(|m| m.label.as_str()).collect::<Vec<_>>().join(", ");
         let mut kv = vec![
-            ("Current streak".to_owned(), format!("{} days (sober since {})", s.current_streak_days, s.sober_since)),
-            ("Total abstinent days".to_owned(), format!("{} of {} days in care", s.total_abstinent_days, s.days_in_care)),
+            ("Current streak".to_owned(), format!("{} days (sober since {})", f.current_streak_days, f.sober_since)),
+            ("Total abstinent days".to_owned(), format!("{} of {} days in care", f.total_abstinent_days, s.days_in_care)),
             ("Milestones reached".to_owned(), if reached.is_empty() { "none yet".into() } else { reached }),
         ];
-        if let Some(next) = &s.next {
+        if let Some(next) = &f.next {
             kv.push(("Next milestone".to_owned(), format!("{} on {} ({} days to go)", next.label, next.on, next.days_to_go)));
         }
-        b.push(Block::SubHeading(name_of(&couple, s.partner)));
         b.push(Block::KeyValues(kv));
     }
     if !sobriety.custom_milestones.is_empty() {

@@ -334,6 +334,18 @@ pub async fn view(access: &CoupleAccess) -> Result<CoupleView, AppError> {
     })
 }
 
+/// The id of the partner in `slot`, by which the access log names them.
+pub async fn partner_id(access: &CoupleAccess, slot: PartnerSlot) -> Result<Option<Uuid>, AppError> {
+    let row = access.records::<partners::Entity>().filter(partners::Column::Slot.eq(slot.as_str())).one(&access.db()).await?;
+    Ok(row.map(|p| p.id))
+}
+
+/// The slot of the couple's partner with id `id`; "not found" for anyone else.
+pub async fn partner_slot(access: &CoupleAccess, id: Uuid) -> Result<PartnerSlot, AppError> {
+    let row = access.records::<partners::Entity>().filter(partners::Column::Id.eq(id)).one(&access.db()).await?;
+    PartnerSlot::from_stored(&row.ok_or(AppError::NotFound)?.slot)
+}
+
 /// Which client account gives each partner the portal (for the care team's edit form).
 pub async fn portal_accounts(access: &CoupleAccess) -> Result<Vec<(PartnerSlot, Option<Uuid>)>, AppError> {
     if !access.is_clinician() {

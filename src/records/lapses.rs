@@ -88,7 +88,13 @@ pub struct LapseView {
     pub learned: Option<String>,
     pub timeline_step: Option<TimelineWhen>,
     pub safety_checked: bool,
+    /// Who besides the care team reads it. When the request left it out,
+    /// this is what the couple's secrets policy resolved it to.
     pub audience: Audience,
+    /// The partners who will see this lapse (none: the care team only). A
+    /// partner left out is not shown the sobriety figures of the partner
+    /// who used.
+    pub seen_by: Vec<PartnerSlot>,
     pub version: i32,
 }
 
@@ -128,6 +134,7 @@ fn default_audience(access: &CoupleAccess, partner: PartnerSlot) -> Result<Audie
 
 fn to_view(row: lapses::Model) -> Result<LapseView, AppError> {
     let reported_by = ReportedBy::from_stored(&row.reported_by)?;
+    let audience = Audience::from_stored(&row.audience)?;
     Ok(LapseView {
         id: row.id,
         partner: PartnerSlot::from_stored(&row.partner_slot)?,
@@ -142,7 +149,8 @@ fn to_view(row: lapses::Model) -> Result<LapseView, AppError> {
         learned: row.learned,
         timeline_step: row.timeline_step.as_deref().map(TimelineWhen::from_stored).transpose()?,
         safety_checked: row.safety_checked,
-        audience: Audience::from_stored(&row.audience)?,
+        audience,
+        seen_by: [PartnerSlot::A, PartnerSlot::B].into_iter().filter(|p| audience.includes_partner(*p)).collect(),
         version: row.version,
     })
 }
@@ -196,6 +204,20 @@ pub async fn all_visible(db: &impl ConnectionTrait, access: &CoupleAccess) -> Re
         .into_iter()
         .map(to_view)
         .collect()
+}
+
+/// Each lapse's partner and audience, hidden ones included: for deciding
+/// whether sobriety figures may be shown to the caller, never for showing.
+pub async fn audiences(db: &impl ConnectionTrait, access: &CoupleAccess) -> Result<Vec<(PartnerSlot, Audience)>, AppError> {
+    let rows: Vec<(String, String)> = access
+        .records::<lapses::Entity>()
+        .select_only()
+        .column(lapses::Column::PartnerSlot)
+        .column(lapses::Column::Audience)
+        .into_tuple()
+        .all(db)
+        .await?;
+    rows.iter().map(|(slot, audience)| Ok((PartnerSlot::from_stored(slot)?, Audience::from_stored(audience)?))).collect()
 }
 
 /// Lapses, most recently recorded first.

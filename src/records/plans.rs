@@ -217,6 +217,21 @@ pub struct PlanContentView {
     pub review_on: Option<Date>,
 }
 
+impl PlanContentView {
+    /// Nothing of the plan is shown (none of it is shared with the reader).
+    pub fn is_empty(&self) -> bool {
+        self.reasons_for_recovery.is_none()
+            && self.high_risk_situations.is_none()
+            && self.warning_signs.is_none()
+            && self.coping_strategies.is_none()
+            && self.daily_habits.is_none()
+            && self.support_people.is_none()
+            && self.meetings_and_medications.is_none()
+            && self.lapse_response.is_none()
+            && self.supporting_partner_care.is_none()
+    }
+}
+
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PlanVersionSummary {
     pub version: i32,

@@ -17,7 +17,8 @@ use crate::{
     api::{Json, Path, Problem, Query},
     audit::{
         self, AuditContext,
-        review::{self, EmergencyAccessView, EventFilter, EventPage, RecordViewing, VerificationView},
+        review::{self, EmergencyAccessView, EventFilter, EventPage, VerificationView},
+        viewings::{self, ViewingPage, ViewingQuery},
     },
     auth::CurrentMember,
     error::AppError,
@@ -160,16 +161,20 @@ async fn open_emergency_access(
     ))
 }
 
-/// Who viewed or exported this couple's records, and when. Partners see the
-/// views of records they may see themselves.
-#[utoipa::path(get, path = "/couples/{couple_id}/viewings", tag = "clinical", params(("couple_id" = Uuid, Path)),
-    responses((status = 200, body = Vec<RecordViewing>), (status = 404, body = Problem)))]
+/// Who viewed or downloaded this couple's records: one row per person,
+/// record and day (in the practice's time zone), newest first, paged with
+/// `cursor`. A partner sees views of records they may read themself, by
+/// others than the partners: never the other partner's activity, never
+/// views of the other partner's own items.
+#[utoipa::path(get, path = "/couples/{couple_id}/viewings", tag = "clinical", params(("couple_id" = Uuid, Path), ViewingQuery),
+    responses((status = 200, body = ViewingPage), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn couple_viewings(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
     Path(couple_id): Path<Uuid>,
-) -> Result<axum::Json<Vec<RecordViewing>>, AppError> {
+    Query(query): Query<ViewingQuery>,
+) -> Result<axum::Json<ViewingPage>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
-    Ok(axum::Json(review::viewings(&access, 100).await?))
+    Ok(axum::Json(viewings::viewings(&access, &current.practice.time_zone, &query).await?))
 }

@@ -86,6 +86,10 @@ async fn partner_plan_pdf(
         (_, Some(asked)) => asked,
         (_, None) => return Err(AppError::invalid("partner", "say whose plan: a or b")),
     };
+    // The event names whose plan it is: it holds that partner's own safety plan.
+    if let Some(partner) = crate::records::couples::partner_id(&access, slot).await? {
+        audit.about(partner);
+    }
     let seen_as_partner = access.as_partner(slot);
     let doc = reports::partner_plan(&state, &seen_as_partner, slot, &current.practice.name, &current.practice.time_zone).await?;
     pdf_response(doc, "my-plan.pdf").await

@@ -42,7 +42,11 @@ async fn list_lapses(
     Ok(axum::Json(lapses::list(&access, &page).await?))
 }
 
-/// Records a lapse (care team). It resets the streak, never the total.
+/// Records a lapse (care team). It resets the streak, never the total. The
+/// answer states the audience as stored (without `audience`, the couple's
+/// secrets policy resolves it) and `seen_by`, the partners who will see it;
+/// a partner left out is told the figures of the partner who used are not
+/// shared with them.
 #[utoipa::path(post, path = "/couples/{couple_id}/lapses", tag = "clinical",
     params(("couple_id" = Uuid, Path)), request_body = LapseInput,
     responses((status = 201, body = LapseView, headers(("ETag" = String))), (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -90,7 +94,11 @@ async fn update_lapse(
 }
 
 /// Current streak and total abstinent days for each partner in recovery,
-/// with milestones reached and the next one, from the lapses the caller may see.
+/// with milestones reached and the next one. A partner is given a partner's
+/// figures only when every lapse of that partner is shared with them (and,
+/// under individual confidentiality, only their own): otherwise
+/// `figures_shared` is false, `not_shared_because` says why and no figure
+/// is given, rather than one computed without what is hidden.
 #[utoipa::path(get, path = "/couples/{couple_id}/sobriety", tag = "clinical", params(("couple_id" = Uuid, Path)),
     responses((status = 200, body = SobrietyView), (status = 404, body = Problem)))]
 async fn get_sobriety(

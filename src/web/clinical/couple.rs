@@ -24,8 +24,8 @@ use super::{
 use crate::{
     AppState,
     access::{self, Need},
-    api::Path,
-    audit::{AuditContext, review},
+    api::{Path, Query},
+    audit::{AuditContext, viewings},
     auth::{SignedIn, csrf::CsrfForm},
     error::AppError,
     practice::{Fields, Role, members},
@@ -51,6 +51,13 @@ pub struct PartnerRow {
 
 pub struct SobrietyRow {
     pub name: String,
+    /// None when the figures are not shared with the reader.
+    pub figures: Option<FiguresRow>,
+    /// Why not, as a sentence for the reader.
+    pub not_shared: String,
+}
+
+pub struct FiguresRow {
     pub sober_since: String,
     pub streak: u32,
     pub total: u32,
@@ -114,10 +121,56 @@ pub struct LapseRow {
 }
 
 pub struct ViewingRow {
-    pub when: String,
+    pub day: String,
     pub who: String,
     pub role: String,
     pub what: String,
+    pub record: String,
+    pub times: u32,
+}
+
+/// Where the "who viewed" list is: `viewings` is the page's cursor, and
+/// `viewings_trail` the cursors of the pages before it, so "newer" can go back
+/// without JavaScript.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ViewingsAt {
+    pub viewings: Option<String>,
+    pub viewings_trail: Option<String>,
+}
+
+/// Links to the neighbouring pages of the "who viewed" list.
+pub struct ViewingLinks {
+    pub newer: Option<String>,
+    pub older: Option<String>,
+}
+
+/// Rows of the "who viewed" list shown on the couple page.
+const VIEWINGS_PER_PAGE: u64 = 20;
+
+impl ViewingsAt {
+    /// The cursors of the pages before this one, oldest first (the first page has none).
+    fn trail(&self) -> Vec<&str> {
+        self.viewings_trail.as_deref().unwrap_or_default().split(',').filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit() || b == b'-')).take(500).collect()
+    }
+
+    fn links(&self, base: &str, next: Option<&str>) -> ViewingLinks {
+        let href = |cursor: Option<&str>, trail: &[&str]| match cursor {
+            None => format!("{base}#viewings"),
+            Some(c) => format!("{base}?viewings={c}&viewings_trail={}#viewings", trail.join(",")),
+        };
+        let trail = self.trail();
+        let newer = self.viewings.as_ref().map(|_| match trail.split_last() {
+            Some((previous, before)) => href(Some(previous), before),
+            None => href(None, &[]),
+        });
+        let older = next.map(|next| {
+            let mut with_this = trail.clone();
+            with_this.extend(self.viewings.as_deref());
+            href(Some(next), &with_this)
+        });
+        ViewingLinks { newer, older }
+    }
 }
 
 #[derive(Template)]
@@ -140,8 +193,27 @@ pub struct CouplePage {
     pub sessions: Vec<SessionRow>,
     pub lapses: Vec<LapseRow>,
     pub viewings: Vec<ViewingRow>,
+    pub viewing_links: ViewingLinks,
     /// The reader's own private notes (id, when, text).
     pub private_notes: Vec<(Uuid, String, String)>,
+}
+
+/// What a partner reads instead of figures that are not shared with them.
+fn not_shared_sentence(why: Option<milestones::NotShared>, name: &str, own: bool) -> String {
+    match (why, own) {
+        (None, _) => String::new(),
+        (Some(milestones::NotShared::IndividualConfidentiality), _) => format!(
+            "{name}'s sobriety figures are not shared with you: under your agreement to keep individual matters confidential, \
+             each partner's streak and milestones are shown to that partner and the care team only."
+        ),
+        (Some(milestones::NotShared::HiddenRecords), false) => format!(
+            "{name}'s sobriety figures are not shared with you: not everything they are counted from is shared with you, \
+             so any streak or total shown here would not be true."
+        ),
+        (Some(milestones::NotShared::HiddenRecords), true) => "Your sobriety figures are not shown here: some of what they are counted from \
+             is kept with your care team, so a streak or total shown here would not be true. Ask your counselor."
+            .into(),
+    }
 }
 
 pub async fn page(
@@ -150,6 +222,7 @@ pub async fn page(
     SignedIn(current): SignedIn,
     audit: AuditContext,
     Path(couple_id): Path<Uuid>,
+    Query(at): Query<ViewingsAt>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     let ctx = CoupleContext::of(&access, &current).await?;
@@ -193,14 +266,21 @@ pub async fn page(
     let sobriety = sober
         .partners
         .iter()
-        .map(|s| SobrietyRow {
-            name: names.of(s.partner).to_owned(),
-            sober_since: s.sober_since.to_string(),
-            streak: s.current_streak_days,
-            total: s.total_abstinent_days,
-            use_days: s.use_days,
-            reached: s.reached.iter().map(|m| format!("{} (on {})", m.label, m.reached_on)).collect(),
-            next: s.next.as_ref().map(|n| format!("{} on {}, in {} day{}", n.label, n.on, n.days_to_go, if n.days_to_go == 1 { "" } else { "s" })),
+        .map(|s| {
+            let name = names.of(s.partner).to_owned();
+            let own = ctx.partner == Some(s.partner);
+            SobrietyRow {
+                not_shared: not_shared_sentence(s.not_shared_because, &name, own),
+                figures: s.figures.as_ref().map(|f| FiguresRow {
+                    sober_since: f.sober_since.to_string(),
+                    streak: f.current_streak_days,
+                    total: f.total_abstinent_days,
+                    use_days: f.use_days,
+                    reached: f.reached.iter().map(|m| format!("{} (on {})", m.label, m.reached_on)).collect(),
+                    next: f.next.as_ref().map(|n| format!("{} on {}, in {} day{}", n.label, n.on, n.days_to_go, if n.days_to_go == 1 { "" } else { "s" })),
+                }),
+                name,
+            }
         })
         .collect();
     let custom_milestones = sober.custom_milestones.iter().map(|m| (m.title.clone(), m.achieved_on.to_string())).collect();
@@ -331,22 +411,28 @@ pub async fn page(
 
     // Partners see who looked at their records; the care team and
     // supervisors have the access log for that.
-    let viewings = if ctx.partner.is_some() {
-        review::viewings(&access, 50)
-            .await?
+    let (viewings, viewing_links) = if ctx.partner.is_some() {
+        let query = viewings::ViewingQuery { limit: Some(VIEWINGS_PER_PAGE), cursor: at.viewings.clone() };
+        let page = viewings::viewings(&access, &tz, &query).await?;
+        let links = at.links(&ctx.href(), page.next_cursor.as_deref());
+        let rows = page
+            .items
             .into_iter()
             .map(|v| ViewingRow {
-                when: local_time(v.at, &tz),
+                day: v.day.to_string(),
                 who: v.who,
                 role: forms::humanize(&v.role),
                 what: match v.action.as_str() {
                     "export" => "Downloaded".into(),
                     _ => "Viewed".into(),
                 },
+                record: v.record,
+                times: v.times,
             })
-            .collect()
+            .collect();
+        (rows, links)
     } else {
-        Vec::new()
+        (Vec::new(), ViewingLinks { newer: None, older: None })
     };
 
     let private_notes = if ctx.care_team {
@@ -378,6 +464,7 @@ pub async fn page(
         sessions,
         lapses,
         viewings,
+        viewing_links,
         private_notes,
     };
     Ok(render(&page))

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{
     CoupleContext,
     editing::{EditableRecord, FormPage, html, version_field},
-    forms::{self, choices, pick, pick_required},
+    forms::{self, PartnerNames, choices, pick, pick_required},
 };
 use crate::{
     AppState,
@@ -18,6 +18,7 @@ use crate::{
     practice::Fields,
     records::{
         common::{Audience, IfMatch, PartnerSlot, StoredEnum},
+        couples::SecretsPolicy,
         lapses::{self, LapseInput, LapseKind, LapseView, ReportedBy},
         plans::{HighRiskCategory, TimelineWhen},
     },
@@ -93,8 +94,52 @@ pub struct LapseFormPage {
     pub reporters: Vec<Choice>,
     pub kinds: Vec<Choice>,
     pub steps: Vec<Choice>,
-    pub audiences: Vec<Choice>,
+    pub audiences: Vec<AudienceOption>,
+    /// What the choice means for the sobriety figures each partner sees.
+    pub figures_note: String,
     pub theirs: Option<String>,
+}
+
+/// One "who sees it" choice, with who will and will not see the lapse.
+pub struct AudienceOption {
+    pub value: String,
+    pub label: String,
+    pub who: String,
+    pub selected: bool,
+}
+
+/// Each audience a lapse can have, resolved to the partners' names under the
+/// couple's secrets agreement, so the counselor knows before saving who will
+/// and will not see it.
+pub fn audience_options(names: &PartnerNames, policy: SecretsPolicy, selected: &str) -> Vec<AudienceOption> {
+    let (a, b) = (names.a.as_str(), names.b.as_str());
+    let default = match policy {
+        SecretsPolicy::NoSecrets => format!("The couple agreed to no secrets, so {a}, {b} and the care team will see it."),
+        SecretsPolicy::IndividualConfidential => format!(
+            "The couple keeps individual matters confidential, so only the partner who used sees it, with the care team: \
+             {a} alone if {a} used ({b} will not see it), {b} alone if {b} used ({a} will not see it)."
+        ),
+    };
+    let option = |value: &str, label: String, who: String| AudienceOption { selected: value == selected, value: value.into(), label, who };
+    vec![
+        option("", "As the couple's secrets agreement says".into(), default),
+        option("clinician", names.audience(Audience::Clinician), format!("Only the care team. Neither {a} nor {b} will see it.")),
+        option("couple", names.audience(Audience::Couple), format!("{a}, {b} and the care team will see it.")),
+        option("partner_a", names.audience(Audience::PartnerA), format!("{a} and the care team will see it. {b} will not.")),
+        option("partner_b", names.audience(Audience::PartnerB), format!("{b} and the care team will see it. {a} will not.")),
+    ]
+}
+
+/// What a lapse's audience does to the sobriety figures the partners see.
+pub fn figures_note(policy: SecretsPolicy) -> String {
+    let rule = "A partner who will not see this lapse is not shown the sobriety figures of the partner who used \
+        (streak, total, milestones): they read that the figures are not shared with them, never figures that leave the lapse out.";
+    match policy {
+        SecretsPolicy::NoSecrets => format!("{rule} Under the couple's no-secrets agreement they may notice that change."),
+        SecretsPolicy::IndividualConfidential => {
+            format!("{rule} Under individual confidentiality, neither partner is shown the other's figures in any case.")
+        }
+    }
 }
 
 /// A choice list with a first "none" entry.
@@ -159,8 +204,9 @@ impl EditableRecord for Lapses {
             &v.timeline_step,
             choices(&[TimelineWhen::Immediately, TimelineWhen::FirstWeek, TimelineWhen::FirstMonth], &v.timeline_step),
         );
-        let audiences = with_none("As the couple's secrets agreement says", &v.audience, forms::audience_choices(names, &v.audience));
+        let audiences = audience_options(names, page.couple.secrets_policy, &v.audience);
+        let figures_note = figures_note(page.couple.secrets_policy);
         let theirs = theirs.map(|l| format!("{}: {} day(s), {}; learned: {}", l.occurred_on, l.days, l.substance, l.learned.unwrap_or_default()));
-        html(&LapseFormPage { nav: page.chrome.nav.clone(), partners, categories, reporters, kinds, steps, audiences, theirs, page })
+        html(&LapseFormPage { nav: page.chrome.nav.clone(), partners, categories, reporters, kinds, steps, audiences, figures_note, theirs, page })
     }
 }

@@ -38,7 +38,7 @@ use crate::{
     access::{CoupleAccess, Relation},
     auth::{CurrentMember, csrf},
     error::{AppError, PageError},
-    records::{common::{PartnerSlot, StoredEnum}, couples},
+    records::{common::{PartnerSlot, StoredEnum}, couples::{self, SecretsPolicy}},
     web::templates::{FormErrors, Nav},
 };
 
@@ -104,6 +104,8 @@ pub struct CoupleContext {
     pub partner: Option<PartnerSlot>,
     pub emergency: bool,
     pub time_zone: String,
+    /// What the couple agreed at intake: it sets who sees material left at its default audience.
+    pub secrets_policy: SecretsPolicy,
 }
 
 impl CoupleContext {
@@ -125,6 +127,7 @@ impl CoupleContext {
             partner: access.partner_slot(),
             emergency: access.relation == Relation::Emergency,
             time_zone: current.practice.time_zone.clone(),
+            secrets_policy: view.secrets_policy,
         })
     }
 
