@@ -434,3 +434,34 @@ async fn a_partner_update_without_member_id_keeps_the_portal_account(app: TestAp
 }
 
 both!(a_partner_update_without_member_id_keeps_the_portal_account);
+
+/// A lapse update that leaves out `audience` keeps the one the counselor
+/// chose (it used to fall back to the couple's default, widening a lapse
+/// kept to the care team to its partner); moving it to the other partner
+/// takes that partner's default, never the first partner's own audience.
+async fn a_lapse_update_without_audience_keeps_it(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let base = format!("/api/v1/couples/{}", w.couple);
+    let body = |partner: &str| json!({"partner": partner, "occurred_on": "2026-05-01", "substance": "alcohol", "reported_by": "self", "kind": "lapse"});
+    let mut with_audience = body("a");
+    with_audience["audience"] = json!("clinician");
+    let created = w.client(Actor::CareTeam).json(Method::POST, &format!("{base}/lapses"), Some(with_audience)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let path = format!("{base}/lapses/{}", created.json()["id"].as_str().unwrap());
+    let res = put_json(w.client(Actor::CareTeam), &path, "\"1\"", body("a")).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.json()["audience"], "clinician", "kept as chosen");
+    assert_eq!(w.client(Actor::PartnerA).get(&path).await.status, StatusCode::NOT_FOUND);
+    let res = put_json(w.client(Actor::CareTeam), &path, "\"2\"", body("b")).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.json()["audience"], "partner_b", "the new partner's default under individual confidentiality");
+    assert_eq!(w.client(Actor::PartnerA).get(&path).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn put_json(client: &mut Client<'_>, path: &str, version: &str, body: serde_json::Value) -> TestResponse {
+    let token = csrf(client).await;
+    let headers = [("if-match", version), ("x-csrf-token", token.as_str()), ("content-type", "application/json")];
+    client.send(Method::PUT, path, &headers, axum::body::Body::from(body.to_string())).await
+}
+
+both!(a_lapse_update_without_audience_keeps_it);

@@ -236,10 +236,14 @@ pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<LapseV
 }
 
 pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch, input: LapseInput) -> Result<LapseView, AppError> {
-    get(access, id).await?;
+    let stored = get(access, id).await?;
     let p = parse(&input)?;
+    // Left out, the audience stays as it is: a counselor's earlier choice is
+    // never silently replaced. A lapse moved to the other partner takes that
+    // partner's default, so it never stays visible to the wrong one.
     let audience = match input.audience {
         Some(a) => a,
+        None if stored.partner == input.partner => stored.audience,
         None => default_audience(access, input.partner)?,
     };
     let update = access
