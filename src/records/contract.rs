@@ -17,6 +17,7 @@ use uuid::Uuid;
 use entity::{contract_checkins, recovery_contracts};
 
 use super::common::{Audience, IfMatch, PartnerSlot, StoredEnum, limits, optional_text, required_text};
+use crate::input::BoundedDate;
 use crate::{
     AppState,
     access::{CoupleAccess, Relation, exec_at_version},
@@ -105,9 +106,9 @@ pub struct DayView {
 #[into_params(parameter_in = Query)]
 pub struct DayRange {
     /// First day (inclusive); default: 13 days before `to`.
-    pub from: Option<Date>,
+    pub from: Option<BoundedDate>,
     /// Last day (inclusive), at most 92 days after `from`; default: today.
-    pub to: Option<Date>,
+    pub to: Option<BoundedDate>,
 }
 
 fn validate(content: &ContractContent) -> Result<String, AppError> {
@@ -188,8 +189,11 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
 /// The calendar between two days, both partners' check-offs.
 pub async fn days(access: &CoupleAccess, range: &DayRange, today: Date) -> Result<Vec<DayView>, AppError> {
     get(access).await?;
-    let to = range.to.unwrap_or(today);
-    let from = range.from.unwrap_or(to - time::Duration::days(13));
+    let to = range.to.map_or(today, BoundedDate::get);
+    let from = match range.from {
+        Some(from) => from.get(),
+        None => to.checked_sub(time::Duration::days(13)).ok_or_else(|| AppError::invalid("to", "choose a later day"))?,
+    };
     if to < from || (to - from).whole_days() > 92 {
         return Err(AppError::invalid("to", "choose a range of at most 92 days, ending on or after `from`"));
     }
@@ -212,9 +216,10 @@ pub async fn days(access: &CoupleAccess, range: &DayRange, today: Date) -> Resul
 /// Checks off one day for one partner (again, to correct it). Partners check
 /// off their own days, up to a week back; the care team may record any past
 /// day for a partner. Days after today cannot be checked off.
-pub async fn check_in(state: &AppState, access: &CoupleAccess, day: Date, today: Date, input: CheckIn) -> Result<DayView, AppError> {
+pub async fn check_in(state: &AppState, access: &CoupleAccess, day: BoundedDate, today: Date, input: CheckIn) -> Result<DayView, AppError> {
     get(access).await?;
     let slot = access.acting_for(input.partner)?;
+    let day = day.get();
     if day > today {
         return Err(AppError::invalid("day", "days can be checked off once they have come"));
     }

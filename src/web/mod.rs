@@ -74,7 +74,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
 /// API's clinical routes, each request leaves exactly one access event,
 /// stored before the page leaves (and a form's writes commit with it).
 pub fn audited(routes: Router<AppState>, state: AppState) -> Router<AppState> {
-    routes.route_layer(axum::middleware::from_fn_with_state(state, crate::audit::context::record_requests))
+    routes
+        .route_layer(crate::http::catch_panics())
+        .route_layer(axum::middleware::from_fn_with_state(state, crate::audit::context::record_requests))
 }
 
 /// Renders a page; a template error is an internal error, not a blank page.

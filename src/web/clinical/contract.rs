@@ -85,7 +85,7 @@ pub async fn page(
     let contract = contract_of(&access).await?;
     let mut days = Vec::new();
     if contract.is_some() {
-        let checked = contract::days(&access, &DayRange { from: None, to: Some(today) }, today).await?;
+        let checked = contract::days(&access, &DayRange { from: None, to: None }, today).await?;
         for n in 0..14 {
             let day: Date = today - Duration::days(n);
             let of = |slot| checked.iter().find(|d| d.day == day && d.partner == slot).map(|d| summary(&d.check_in)).unwrap_or_else(|| "—".into());
