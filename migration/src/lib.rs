@@ -11,6 +11,7 @@ mod m20261123_000003_recovery_contract;
 mod m20261123_000004_access_log;
 mod m20261123_000005_single_sign_on;
 mod m20261202_000020_readiness_probe;
+mod m20261202_000021_checkin_history;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_access_log::Migration),
             Box::new(m20261123_000005_single_sign_on::Migration),
             Box::new(m20261202_000020_readiness_probe::Migration),
+            Box::new(m20261202_000021_checkin_history::Migration),
         ]
     }
 }

@@ -14,7 +14,7 @@ use time::{Date, OffsetDateTime};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use entity::{contract_checkins, recovery_contracts};
+use entity::{contract_checkin_revisions, contract_checkins, recovery_contracts};
 
 use super::common::{Audience, IfMatch, PartnerSlot, StoredEnum, limits, optional_text, required_text};
 use crate::input::BoundedDate;
@@ -228,14 +228,43 @@ pub async fn check_in(state: &AppState, access: &CoupleAccess, day: BoundedDate,
     }
     let note = optional_text(input.note.as_deref(), limits::MEDIUM).map_err(|e| AppError::invalid("note", &e))?;
     let stored = CheckIn { partner: None, note, ..input };
+    let content = serde_json::to_string(&stored).map_err(anyhow::Error::from)?;
     let now = state.clock.now();
+    let earlier = access
+        .records::<contract_checkins::Entity>()
+        .filter(contract_checkins::Column::Day.eq(day))
+        .filter(contract_checkins::Column::PartnerSlot.eq(slot.as_str()))
+        .one(&access.db())
+        .await?;
+    match earlier {
+        // Saving the answers as they stand changes nothing, not even who recorded them.
+        Some(row) if row.content == content => {
+            return Ok(DayView { day, partner: slot, check_in: stored, recorded_by: row.recorded_by });
+        }
+        // A correction keeps what was said before.
+        Some(row) => {
+            contract_checkin_revisions::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                practice_id: Set(row.practice_id),
+                checkin_id: Set(row.id),
+                content: Set(row.content),
+                recorded_by: Set(row.recorded_by),
+                recorded_at: Set(row.updated_at),
+                replaced_by: Set(access.member_id),
+                replaced_at: Set(now),
+            }
+            .insert(&access.db())
+            .await?;
+        }
+        None => {}
+    }
     contract_checkins::Entity::insert(contract_checkins::ActiveModel {
         id: Set(Uuid::now_v7()),
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
         day: Set(day),
         partner_slot: Set(slot.as_str()),
-        content: Set(serde_json::to_string(&stored).map_err(anyhow::Error::from)?),
+        content: Set(content),
         recorded_by: Set(access.member_id),
         updated_at: Set(now),
     })
