@@ -38,6 +38,10 @@ async fn api_errors_are_problem_json(app: TestApp) {
     let page = admin.get("/no-such-page").await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    // A malformed id in a page's address too (before: a problem+json 404).
+    let page = admin.get("/couples/not-a-uuid").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.header("content-type").unwrap().starts_with("text/html"), "{}", page.text());
 }
 
 async fn every_response_has_a_request_id_and_safe_headers(app: TestApp) {

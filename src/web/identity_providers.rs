@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{PageResult, nav, render, templates::*};
 use crate::{
     AppState,
-    api::Path,
+    web::Path,
     auth::{CurrentMember, SignedIn, csrf::{self, CsrfForm}},
     config::Secret,
     error::AppError,

@@ -26,7 +26,6 @@ use self::templates::*;
 use crate::{
     AppState,
     audit::RequestMeta,
-    api::Path,
     auth::{
         ClientAddr, CurrentMember, SignedIn,
         csrf::{self, CsrfForm},
@@ -43,6 +42,12 @@ use crate::{
 };
 
 type PageResult = Result<Response, PageError>;
+
+/// Path parameters of pages; a malformed id answers the "not found" page
+/// (the API's [`crate::api::Path`] answers problem+json).
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(PageError))]
+pub struct Path<T>(pub T);
 
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()

@@ -25,7 +25,7 @@ use crate::input::BoundedDateTime;
 use crate::{
     AppState,
     access,
-    api::Path,
+    web::Path,
     audit::{
         AuditContext,
         review::{self, EventFilter},

@@ -17,7 +17,7 @@ use super::{Chrome, CoupleContext, PageResult, Rejected, STALE, again, editing::
 use crate::{
     AppState,
     access::{self, CoupleAccess, Need},
-    api::Path,
+    web::Path,
     audit::AuditContext,
     auth::{CurrentMember, SignedIn, csrf::CsrfForm},
     error::AppError,

@@ -24,7 +24,7 @@ use super::{
 use crate::{
     AppState,
     access::{self, Need},
-    api::Path,
+    web::Path,
     audit::{AuditContext, review},
     auth::{SignedIn, csrf::CsrfForm},
     error::AppError,
