@@ -79,6 +79,7 @@ pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
         .layer(catch_panics())
         .layer(middleware::from_fn_with_state(state.clone(), csrf::same_origin))
         .layer(middleware::from_fn(refuse_control_characters))
+        .layer(middleware::from_fn(refuse_undecodable_bodies))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
 
     routes
@@ -160,6 +161,26 @@ async fn refuse_control_characters(req: Request, next: Next) -> Response {
     if bad_path || bad_query {
         let field = if bad_path { "path" } else { "query" };
         return error_for(&req, AppError::invalid(field, crate::input::CONTROL_CHARACTERS));
+    }
+    next.run(req).await
+}
+
+/// Tandem reads bodies as they come, in UTF-8: a compressed body or another
+/// character set would be misread, so it is refused (415) rather than
+/// accepted silently.
+async fn refuse_undecodable_bodies(req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let encoded = headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.to_str().is_ok_and(|v| v.trim().eq_ignore_ascii_case("identity")));
+    let charset = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').skip(1).find_map(|p| p.trim().strip_prefix("charset=").map(|c| c.trim_matches('"').to_ascii_lowercase())));
+    let other_charset = charset.is_some_and(|c| c != "utf-8" && c != "utf8");
+    if encoded || other_charset {
+        let why = if encoded { "Send the body uncompressed (no Content-Encoding)." } else { "Send the body in UTF-8." };
+        return error_for(&req, AppError::UnsupportedMediaType(why.into()));
     }
     next.run(req).await
 }

@@ -137,6 +137,27 @@ async fn oversized_forms_are_refused_with_413(app: TestApp) {
     assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", &res.text()[..res.text().len().min(500)]);
 }
 
-both!(dates_outside_the_range_are_refused, control_characters_are_refused, multi_line_text_keeps_line_breaks, oversized_forms_are_refused_with_413);
+/// A compressed body or another character set is refused, not misread.
+/// Before, `Content-Encoding: gzip` with a plain body and
+/// `charset=iso-8859-1` were accepted silently.
+async fn undecodable_bodies_are_refused_with_415(app: TestApp) {
+    let practice = app.practice("enc").await;
+    let mut admin = practice.admin;
+    let (_, secret) = admin.create_token("t").await;
+    let mut script = Client::with_bearer(&app, &secret);
+    let body = json!({"name": "x", "expires_in_days": 30}).to_string();
+    for headers in [
+        vec![("content-type", "application/json"), ("content-encoding", "gzip")],
+        vec![("content-type", "application/json; charset=iso-8859-1")],
+    ] {
+        let res = script.send(Method::POST, "/api/v1/tokens", &headers, body.clone().into()).await;
+        assert_eq!(res.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{headers:?}: {}", res.text());
+        assert_eq!(res.header("content-type"), Some("application/problem+json"));
+    }
+    let res = script.send(Method::POST, "/api/v1/tokens", &[("content-type", "application/json; charset=utf-8")], body.into()).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+}
+
+both!(undecodable_bodies_are_refused_with_415, dates_outside_the_range_are_refused, control_characters_are_refused, multi_line_text_keeps_line_breaks, oversized_forms_are_refused_with_413);
 
 use sea_orm::EntityTrait;

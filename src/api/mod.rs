@@ -113,6 +113,7 @@ impl Modify for ErrorResponses {
                 if has_body {
                     add("400", problem("The body is not JSON, or not sent as application/json."));
                     add("413", problem("The body is larger than 1 MiB."));
+                    add("415", problem("The body is compressed, or not in UTF-8."));
                 }
                 if has_body || has_query {
                     add("422", problem("A field or parameter is invalid; `errors` names each."));
