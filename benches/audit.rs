@@ -244,8 +244,8 @@ async fn supervisor_queries(url: &str, db: &DatabaseConnection) {
         let from = time::Date::from_calendar_date(2025, time::Month::try_from(month).unwrap(), 1).unwrap().midnight().assume_utc();
         let filter = tandem::audit::review::EventFilter {
             member_id: Some(members[i % 50]),
-            from: Some(from),
-            to: Some(from + time::Duration::days(30)),
+            from: tandem::input::BoundedDateTime::new(from).ok(),
+            to: tandem::input::BoundedDateTime::new(from + time::Duration::days(30)).ok(),
             ..Default::default()
         };
         let t = Instant::now();

@@ -7,7 +7,10 @@ use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection,
-    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+    sqlx::{
+        Connection,
+        sqlite::{SqliteJournalMode, SqliteSynchronous},
+    },
 };
 
 use crate::config::Config;
@@ -35,6 +38,18 @@ pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Data
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .create_if_missing(true)
+        })
+        // A connection whose COMMIT or ROLLBACK failed (a full disk, a lost
+        // server) still counts a transaction as open: the next BEGIN would
+        // become a SAVEPOINT whose RELEASE commits nothing. Such a
+        // connection is closed, never handed out again.
+        .map_sqlx_sqlite_pool_opts(|o| {
+            o.after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+                .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+        })
+        .map_sqlx_postgres_pool_opts(|o| {
+            o.after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+                .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
         });
     Database::connect(options)
         .await

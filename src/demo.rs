@@ -287,7 +287,7 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
         "other_commitments": ["No talk about past use at home; it goes to the session", "Thank each other for one thing every day"]
     }))?).await?;
     for days_ago in 0..14i64 {
-        let day = today - Duration::days(days_ago);
+        let day = crate::input::BoundedDate::new(today - Duration::days(days_ago)).map_err(|m| anyhow::anyhow!(m))?;
         let missed = days_ago == 5;
         for slot in [PartnerSlot::A, PartnerSlot::B] {
             contract::check_in(state, &access, day, today, from_json::<CheckIn>(json!({

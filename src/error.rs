@@ -47,6 +47,8 @@ pub enum AppError {
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
     #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -69,6 +71,7 @@ impl AppError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -95,6 +98,15 @@ impl AppError {
         }
     }
 
+    /// Seconds to wait before trying again, for the Retry-After header.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
+            Self::Unavailable(_) => Some(RETRY_AFTER_SECONDS),
+            _ => None,
+        }
+    }
+
     fn log(&self) {
         if let Self::Internal(err) = self {
             tracing::error!(error = format!("{err:#}"), "request failed");
@@ -102,9 +114,62 @@ impl AppError {
     }
 }
 
+/// What a caller is told while the database cannot serve: a 503 with
+/// Retry-After, so clients and load balancers try again instead of giving up.
+pub const DATABASE_UNAVAILABLE: &str = "The database is unavailable just now, so nothing was read or changed. Try again shortly.";
+
+/// Seconds a client should wait before trying again after a 503.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
+
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
-        Self::Internal(anyhow::Error::new(err))
+        if database_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            Self::Unavailable(DATABASE_UNAVAILABLE.into())
+        } else {
+            Self::Internal(anyhow::Error::new(err))
+        }
+    }
+}
+
+/// Whether `err` says the database cannot serve just now (unreachable,
+/// restarting, out of connections, out of disk, locked) rather than that
+/// the request was wrong or Tandem has a bug: the former is a 503 that
+/// ends when the fault does.
+pub fn database_unavailable(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error as Sqlx};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+            Sqlx::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn unavailable_code(code: &str) -> bool {
+    // PostgreSQL SQLSTATE: 08 connection exception, 53 insufficient
+    // resources (disk full, out of memory, too many connections), 57P0x the
+    // server is shutting down or starting.
+    if code.len() == 5 && (code.starts_with("08") || code.starts_with("53") || code.starts_with("57P0")) {
+        return true;
+    }
+    // SQLite result codes (extended codes keep the primary one in the low
+    // byte): BUSY, LOCKED, IOERR, FULL, CANTOPEN, READONLY, PROTOCOL.
+    code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14 | 15))
+}
+
+impl From<tower_sessions::session::Error> for AppError {
+    fn from(err: tower_sessions::session::Error) -> Self {
+        use tower_sessions::{session::Error, session_store::Error as Store};
+        match &err {
+            Error::Store(Store::Backend(message)) if message.starts_with(DATABASE_UNAVAILABLE) => {
+                Self::Unavailable(DATABASE_UNAVAILABLE.into())
+            }
+            _ => Self::Internal(anyhow::anyhow!("session: {err}")),
+        }
     }
 }
 
@@ -150,8 +215,8 @@ impl IntoResponse for AppError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Self::TooManyRequests { retry_after_secs, .. } = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        if let Some(seconds) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -233,10 +298,8 @@ impl IntoResponse for PageError {
             status: status.as_u16(),
         };
         let mut response = (status, crate::web::render(&page)).into_response();
-        if let AppError::TooManyRequests { retry_after_secs, .. } = err {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        if let Some(seconds) = err.retry_after() {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -1,9 +1,12 @@
 //! Probes for orchestrators: `/healthz` says the process answers, `/readyz`
-//! says it can reach its database and so can serve requests.
+//! says it can serve requests: PostgreSQL answers, or SQLite commits a write
+//! (a readable file on a full disk, or behind a stuck writer, is not ready).
+//! While the process drains for shutdown, `/readyz` answers 503 first.
 
 use std::time::Duration;
 
 use axum::{Json, Router, extract::State, routing::get};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
 use crate::{AppState, error::AppError};
@@ -19,15 +22,34 @@ async fn live() -> Json<Value> {
 }
 
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
-    match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
+    if state.is_draining() {
+        return Err(AppError::Unavailable("Tandem is shutting down.".into()));
+    }
+    match tokio::time::timeout(Duration::from_secs(2), probe(&state)).await {
         Ok(Ok(())) => Ok(Json(json!({ "status": "ready" }))),
         Ok(Err(err)) => {
-            tracing::warn!(error = %err, "readiness check: database unreachable");
-            Err(AppError::Unavailable("The database is not reachable.".into()))
+            tracing::warn!(error = %err, "readiness check: the database cannot serve");
+            Err(AppError::Unavailable("The database is not reachable or cannot store changes.".into()))
         }
         Err(_) => {
             tracing::warn!("readiness check: database timed out");
             Err(AppError::Unavailable("The database did not answer in time.".into()))
         }
     }
+}
+
+async fn probe(state: &AppState) -> Result<(), DbErr> {
+    let db = &state.db;
+    if db.get_database_backend() != DatabaseBackend::Sqlite {
+        return db.ping().await;
+    }
+    let txn = db.begin().await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        "INSERT INTO readiness_probe (id, checked_at) VALUES (1, ?) \
+         ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        [state.clock.now().into()],
+    ))
+    .await?;
+    txn.commit().await
 }

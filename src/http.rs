@@ -76,7 +76,10 @@ pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
         .route_layer(sessions)
         .route_layer(middleware::from_fn(record_route))
         .fallback(not_found)
+        .layer(catch_panics())
         .layer(middleware::from_fn_with_state(state.clone(), csrf::same_origin))
+        .layer(middleware::from_fn(refuse_control_characters))
+        .layer(middleware::from_fn(refuse_undecodable_bodies))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
 
     routes
@@ -85,6 +88,12 @@ pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(trace)
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                // Every 503 (a timeout, a database outage, draining) tells
+                // clients when to try again.
+                .layer(SetResponseHeaderLayer::if_not_present(header::RETRY_AFTER, |res: &Response| {
+                    (res.status() == StatusCode::SERVICE_UNAVAILABLE)
+                        .then(|| HeaderValue::from(crate::error::RETRY_AFTER_SECONDS))
+                }))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::SERVICE_UNAVAILABLE,
                     Duration::from_secs(state.config.request_timeout_seconds),
@@ -127,9 +136,66 @@ async fn record_route(req: Request, next: Next) -> Response {
 }
 
 async fn not_found(req: Request) -> Response {
+    error_for(&req, AppError::NotFound)
+}
+
+/// An API error as problem+json, anything else as an HTML page.
+fn error_for(req: &Request, err: AppError) -> Response {
     if req.uri().path().starts_with("/api/") {
-        AppError::NotFound.into_response()
+        err.into_response()
     } else {
-        PageError(AppError::NotFound).into_response()
+        PageError(err).into_response()
     }
+}
+
+/// Paths and query strings carry no control characters: they name records
+/// and filter lists, and PostgreSQL refuses NUL in text (see crate::input).
+async fn refuse_control_characters(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+    let bad_path = crate::input::check_single_line(&path).is_err();
+    let bad_query = uri.query().is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .any(|(k, v)| crate::input::check_single_line(&k).is_err() || crate::input::check_single_line(&v).is_err())
+    });
+    if bad_path || bad_query {
+        let field = if bad_path { "path" } else { "query" };
+        return error_for(&req, AppError::invalid(field, crate::input::CONTROL_CHARACTERS));
+    }
+    next.run(req).await
+}
+
+/// Tandem reads bodies as they come, in UTF-8: a compressed body or another
+/// character set would be misread, so it is refused (415) rather than
+/// accepted silently.
+async fn refuse_undecodable_bodies(req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let encoded = headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.to_str().is_ok_and(|v| v.trim().eq_ignore_ascii_case("identity")));
+    let charset = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').skip(1).find_map(|p| p.trim().strip_prefix("charset=").map(|c| c.trim_matches('"').to_ascii_lowercase())));
+    let other_charset = charset.is_some_and(|c| c != "utf-8" && c != "utf8");
+    if encoded || other_charset {
+        let why = if encoded { "Send the body uncompressed (no Content-Encoding)." } else { "Send the body in UTF-8." };
+        return error_for(&req, AppError::UnsupportedMediaType(why.into()));
+    }
+    next.run(req).await
+}
+
+/// A handler that panicked answers a generic 500 (problem+json) instead of
+/// a dropped connection; the panic is logged inside the request's span.
+pub fn catch_panics() -> tower_http::catch_panic::CatchPanicLayer<fn(Box<dyn std::any::Any + Send>) -> Response> {
+    tower_http::catch_panic::CatchPanicLayer::custom(panic_response as fn(Box<dyn std::any::Any + Send>) -> Response)
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    AppError::Internal(anyhow::anyhow!("a request handler panicked: {message}")).into_response()
 }

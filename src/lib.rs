@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 mod health;
 mod http;
+pub mod input;
 pub mod pdf;
 pub mod practice;
 pub mod records;
@@ -49,6 +50,9 @@ pub struct AppState {
     /// Always true in the service. Only the benchmark harness turns it off,
     /// to measure what auditing reads costs; no setting reaches it.
     audit_reads: bool,
+    /// Set when shutdown begins: readiness answers 503 so load balancers
+    /// stop sending requests while those in flight finish.
+    draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
@@ -75,6 +79,7 @@ impl AppState {
             sealing_key: Arc::new(sealing_key),
             sso: Arc::new(sso),
             audit_reads: true,
+            draining: Arc::default(),
         }
     }
 
@@ -86,6 +91,15 @@ impl AppState {
         self
     }
 
+    /// Shutdown has begun: report not ready, finish what is in flight.
+    pub fn start_draining(&self) {
+        self.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub(crate) fn audits_reads(&self) -> bool {
         self.audit_reads
     }
@@ -93,9 +107,20 @@ impl AppState {
 
 /// The complete service: pages, API, health checks and the layers around them.
 pub fn app(state: AppState) -> Router {
-    let routes = Router::new()
+    app_with_clinical_routes(state, Router::new())
+}
+
+/// The service with more routes about couples' records, audited like
+/// Tandem's own: for tests that need a handler Tandem does not have (one
+/// that panics, or one that waits on an event).
+#[doc(hidden)]
+pub fn app_with_clinical_routes(state: AppState, extra: Router<AppState>) -> Router {
+    let mut routes = Router::new()
         .merge(web::routes(state.clone()))
         .merge(api::router(state.clone()))
         .merge(health::routes());
+    if extra.has_routes() {
+        routes = routes.merge(web::audited(extra, state.clone()));
+    }
     http::wrap(routes, state)
 }

@@ -187,13 +187,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("could not listen on {}", state.config.bind))?;
     tracing::info!(address = %state.config.bind, public_url = %state.config.public_base(), "listening");
     let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
+    // Long enough for a load balancer's next readiness check to see 503.
+    let drain = Duration::from_secs(state.config.shutdown_grace_seconds.min(DRAIN_SECONDS));
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let draining = state.clone();
     let server = axum::serve(
         listener,
         tandem::app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;
+        // Readiness turns 503 first, while requests are still served.
+        draining.start_draining();
+        tracing::info!(drain_seconds = drain.as_secs(), "shutting down: reporting not ready");
+        tokio::time::sleep(drain).await;
         tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing in-flight requests");
         let _ = stop_tx.send(true);
     });
@@ -209,6 +216,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("stopped");
     Ok(())
 }
+
+/// Seconds between reporting not ready and no longer accepting connections.
+const DRAIN_SECONDS: u64 = 2;
 
 async fn shutdown_signal() {
     let ctrl_c = async {

@@ -38,6 +38,10 @@ async fn api_errors_are_problem_json(app: TestApp) {
     let page = admin.get("/no-such-page").await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    // A malformed id in a page's address too (before: a problem+json 404).
+    let page = admin.get("/couples/not-a-uuid").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.header("content-type").unwrap().starts_with("text/html"), "{}", page.text());
 }
 
 async fn every_response_has_a_request_id_and_safe_headers(app: TestApp) {
@@ -155,4 +159,37 @@ async fn oversized_bodies_are_refused_with_413() {
     assert_eq!(res.header("content-type"), Some("application/problem+json"));
     let doc = app.client().get("/api/openapi.json").await.json();
     assert!(doc["info"]["description"].as_str().unwrap().contains("at most 20,000"), "limits are published");
+}
+
+/// Every error an operation can answer is in the OpenAPI document, with the
+/// content type it is sent with. Before, error bodies were declared as
+/// application/json, and 401, 503 and most 400/422 answers were missing.
+#[tokio::test]
+async fn the_openapi_document_declares_every_error_as_problem_json() {
+    let _watchdog = Watchdog::start();
+    let app = TestApp::sqlite().await;
+    let doc = app.client().get("/api/openapi.json").await.json();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            operations += 1;
+            let responses = operation["responses"].as_object().unwrap();
+            for status in ["401", "500", "503"] {
+                assert!(responses.contains_key(status), "{method} {path} does not declare {status}");
+            }
+            assert!(responses["503"]["headers"].get("Retry-After").is_some(), "{method} {path}: 503 without Retry-After");
+            if operation.get("requestBody").is_some() {
+                for status in ["400", "413", "422"] {
+                    assert!(responses.contains_key(status), "{method} {path} takes a body but does not declare {status}");
+                }
+            }
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let types: Vec<&String> = response["content"].as_object().map(|c| c.keys().collect()).unwrap_or_default();
+                    assert_eq!(types, ["application/problem+json"], "{method} {path} {status}");
+                }
+            }
+        }
+    }
+    assert!(operations > 40, "the document lists the API ({operations} operations)");
 }

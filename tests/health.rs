@@ -19,4 +19,17 @@ async fn ready_while_the_database_answers(app: TestApp) {
     assert_eq!(probe.get("/healthz").await.status, StatusCode::OK);
 }
 
-both!(ready_while_the_database_answers);
+/// Shutdown turns readiness to 503 first, while requests are still served,
+/// so a load balancer stops sending new ones before the listener closes.
+/// Before, readiness stayed 200 while draining.
+async fn not_ready_while_draining(app: TestApp) {
+    let mut probe = app.client();
+    assert_eq!(probe.get("/readyz").await.status, StatusCode::OK);
+    app.state.start_draining();
+    let ready = probe.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(ready.header("retry-after").is_some());
+    assert_eq!(probe.get("/healthz").await.status, StatusCode::OK, "still serving");
+}
+
+both!(ready_while_the_database_answers, not_ready_while_draining);

@@ -174,6 +174,26 @@ impl TestApp {
         Self::build(url, config, Store::Sqlite(dir)).await
     }
 
+    /// A SQLite database in `dir`, which the caller owns (a filesystem the
+    /// test mounted, say).
+    pub async fn sqlite_in(dir: &std::path::Path) -> Self {
+        let url = format!("sqlite://{}?mode=rwc", dir.join("tandem.db").display());
+        Self::build(url, test_config(), Store::Borrowed).await
+    }
+
+    /// Another Tandem with `state` (its own database connection, say), the
+    /// same clock.
+    pub fn with_state(&self, state: AppState) -> TestApp {
+        let router = tandem::app(state.clone());
+        TestApp { state, clock: self.clock.clone(), router, _store: Store::Borrowed }
+    }
+
+    /// The same service with more audited routes about couples' records.
+    pub fn with_clinical_routes(mut self, extra: Router<AppState>) -> Self {
+        self.router = tandem::app_with_clinical_routes(self.state.clone(), extra);
+        self
+    }
+
     /// `None` (skip) when no PostgreSQL is configured, except in CI, where
     /// a missing PostgreSQL fails the test.
     pub async fn postgres_with(config: Config) -> Option<Self> {

@@ -261,3 +261,51 @@ async fn the_recovery_contract_and_its_calendar(app: TestApp) {
 }
 
 both!(the_recovery_contract_and_its_calendar);
+
+/// The daily check-in shows the day's answers, so checking in again keeps
+/// what was not changed; the two days before today can be corrected, and
+/// the earlier answer is kept. Before, the form was blank every time and a
+/// second check-in replaced "trust discussion, meeting, medication" with
+/// "trust discussion".
+async fn the_daily_check_in_keeps_answers(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let c = world.couple;
+    let today = world.today;
+    let yesterday = today.previous_day().unwrap();
+    let partner = world.client(Actor::PartnerA);
+    let page = format!("/couples/{c}/recovery-contract");
+    let today_action = format!("/couples/{c}/recovery-contract/days/{today}");
+    let first = [("trust_discussion", "yes"), ("meeting_attended", "yes"), ("medication_taken", "yes"), ("test", ""), ("note", "first")];
+    let res = partner.submit(&page, &today_action, &first).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+
+    let form = partner.get(&page).await.text();
+    assert!(form.contains(r#"name="trust_discussion" value="yes" checked"#), "{form}");
+    assert!(form.contains(r#"<option value="yes" selected>Went</option>"#), "{form}");
+    assert!(form.contains(r#"<option value="yes" selected>Taken</option>"#), "{form}");
+    assert!(form.contains(r#"value="first""#), "{form}");
+    // Again, as a browser sends the filled form with only the note changed.
+    let again = [("trust_discussion", "yes"), ("meeting_attended", "yes"), ("medication_taken", "yes"), ("test", ""), ("note", "second")];
+    partner.submit(&page, &today_action, &again).await;
+    let calendar = partner.get(&page).await.text();
+    assert!(calendar.contains("trust discussion, meeting, medication"), "{calendar}");
+    let revisions = || async { entity::contract_checkin_revisions::Entity::find().all(&app.state.db).await.unwrap() };
+    assert_eq!(revisions().await.len(), 1, "the first answer is kept");
+    // Saving the same answers changes nothing.
+    partner.submit(&page, &today_action, &again).await;
+    assert_eq!(revisions().await.len(), 1);
+
+    // Yesterday can be corrected; what was said first stays in the history.
+    let correct = format!("{page}?day={yesterday}");
+    let form = partner.get(&correct).await.text();
+    assert!(form.contains(&format!("/recovery-contract/days/{yesterday}\"")), "{form}");
+    let yesterday_action = format!("/couples/{c}/recovery-contract/days/{yesterday}");
+    partner.submit(&correct, &yesterday_action, &[("trust_discussion", "yes")]).await;
+    let res = partner.submit(&correct, &yesterday_action, &[("meeting_attended", "no")]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let kept = revisions().await;
+    assert_eq!(kept.len(), 2);
+    assert!(kept.iter().any(|r| r.content.contains(r#""trust_discussion":true"#) && r.content.contains(r#""meeting_attended":null"#)), "{kept:?}");
+}
+
+both!(the_daily_check_in_keeps_answers);

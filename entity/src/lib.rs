@@ -11,6 +11,7 @@ pub mod boundaries;
 pub mod boundary_events;
 pub mod boundary_versions;
 pub mod care_team_members;
+pub mod contract_checkin_revisions;
 pub mod contract_checkins;
 pub mod couples;
 pub mod custom_milestones;

@@ -11,16 +11,20 @@ mod me;
 
 use axum::{
     Router,
-    extract::{FromRequest, FromRequestParts},
+    extract::{FromRequest, FromRequestParts, Request},
     routing::get,
 };
+use serde::de::DeserializeOwned;
 use utoipa::{
     Modify, OpenApi,
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::{AppState, error::AppError};
+use crate::{
+    AppState,
+    error::{AppError, FieldError},
+};
 
 /// Tag of every route that reads or changes clinical records.
 pub const CLINICAL: &str = "clinical";
@@ -62,6 +66,63 @@ impl Modify for BearerAuth {
     }
 }
 
+/// States every error each operation can answer, as problem+json: the
+/// annotations name the errors particular to an operation; this adds the
+/// ones every operation shares (401, 500, 503 with Retry-After; 400, 413 and
+/// 422 for a body; 422 for query parameters) and gives all of them the
+/// content type they are sent with.
+struct ErrorResponses;
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{
+            Content, Ref, RefOr, Response, header::Header, path::ParameterIn, schema::{ObjectBuilder, Type},
+        };
+        const PROBLEM: &str = "application/problem+json";
+        let problem = |description: &str| {
+            let mut response = Response::new(description);
+            response.content.insert(PROBLEM.into(), RefOr::T(Content::new(Some(Ref::from_schema_name("Problem")))));
+            response
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                let has_body = operation.request_body.is_some();
+                let has_query = operation.parameters.iter().flatten().any(|p| match p {
+                    RefOr::T(p) => p.parameter_in == ParameterIn::Query,
+                    RefOr::Ref(_) => false,
+                });
+                let responses = &mut operation.responses.responses;
+                for (status, response) in responses.iter_mut() {
+                    if let (true, RefOr::T(response)) = (status.starts_with('4') || status.starts_with('5'), response)
+                        && let Some(content) = response.content.shift_remove("application/json")
+                    {
+                        response.content.insert(PROBLEM.into(), content);
+                    }
+                }
+                let mut add = |status: &str, response: Response| {
+                    responses.entry(status.into()).or_insert(RefOr::T(response));
+                };
+                add("401", problem("Sign in, or send a valid API token."));
+                add("500", problem("Tandem failed; the cause is logged."));
+                let mut unavailable = problem("The database is unavailable, or Tandem is shutting down; try again after Retry-After seconds.");
+                unavailable
+                    .headers
+                    .insert("Retry-After".into(), Header::new(ObjectBuilder::new().schema_type(Type::Integer)).into());
+                add("503", unavailable);
+                if has_body {
+                    add("400", problem("The body is not JSON, or not sent as application/json."));
+                    add("413", problem("The body is larger than 1 MiB."));
+                    add("415", problem("The body is compressed, or not in UTF-8."));
+                }
+                if has_body || has_query {
+                    add("422", problem("A field or parameter is invalid; `errors` names each."));
+                }
+            }
+        }
+    }
+}
+
 /// The API routes and the OpenAPI document describing exactly them.
 pub fn router(state: AppState) -> Router<AppState> {
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -74,6 +135,9 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .merge(clinical::routes(state)),
         )
         .split_for_parts();
+    // After the routes are in: a modifier in #[openapi] runs before them.
+    let mut doc = doc;
+    ErrorResponses.modify(&mut doc);
     let doc = std::sync::Arc::new(doc);
     router.route(
         "/api/openapi.json",
@@ -84,10 +148,26 @@ pub fn router(state: AppState) -> Router<AppState> {
     )
 }
 
-/// JSON request bodies; malformed ones answer problem+json naming the problem.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
+/// JSON request bodies; malformed ones answer problem+json naming the
+/// problem. Text anywhere in the body is checked for control characters
+/// before the handler sees it ([`crate::input`]).
 pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        if let Some(field) = crate::input::find_control_characters(&value) {
+            return Err(AppError::invalid(&field, crate::input::CONTROL_CHARACTERS));
+        }
+        serde_path_to_error::deserialize(value).map(Json).map_err(|err| {
+            let path = err.path().to_string();
+            let field = if path == "." { "body".to_owned() } else { path };
+            AppError::Invalid(vec![FieldError::new(field, err.into_inner().to_string())])
+        })
+    }
+}
 
 /// Path parameters; a malformed id answers 404 like an unknown one.
 #[derive(FromRequestParts)]

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use entity::{access_events, audit_verifications, couples, emergency_accesses, members};
 
+use crate::input::BoundedDateTime;
 use crate::{error::AppError, scope::PracticeScope};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -22,13 +23,9 @@ pub struct EventFilter {
     /// success, denied or failed
     pub outcome: Option<String>,
     /// From this time (RFC 3339), inclusive.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    #[param(value_type = Option<String>)]
-    pub from: Option<OffsetDateTime>,
+    pub from: Option<BoundedDateTime>,
     /// Before this time (RFC 3339).
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    #[param(value_type = Option<String>)]
-    pub to: Option<OffsetDateTime>,
+    pub to: Option<BoundedDateTime>,
     /// Only events before this sequence number: pass `next_before` back for the next page.
     pub before: Option<i64>,
     /// 1-500, default 100.
@@ -78,10 +75,10 @@ fn filtered(scope: PracticeScope, f: &EventFilter) -> sea_orm::Select<access_eve
         q = q.filter(access_events::Column::Outcome.eq(o.as_str()));
     }
     if let Some(from) = f.from {
-        q = q.filter(access_events::Column::OccurredAt.gte(from));
+        q = q.filter(access_events::Column::OccurredAt.gte(from.get()));
     }
     if let Some(to) = f.to {
-        q = q.filter(access_events::Column::OccurredAt.lt(to));
+        q = q.filter(access_events::Column::OccurredAt.lt(to.get()));
     }
     if let Some(before) = f.before {
         q = q.filter(access_events::Column::Seq.lt(before));

@@ -12,7 +12,7 @@
 use axum::{
     body::Bytes,
     extract::{FromRequest, Request},
-    http::{Method, header},
+    http::{Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -32,7 +32,7 @@ pub async fn token(session: &Session) -> Result<String, AppError> {
     if let Some(existing) = session
         .get::<String>(SESSION_KEY)
         .await
-        .map_err(|e| anyhow::anyhow!("reading session: {e}"))?
+        ?
     {
         return Ok(existing);
     }
@@ -44,7 +44,7 @@ pub async fn rotate(session: &Session) -> Result<String, AppError> {
     session
         .insert(SESSION_KEY, &fresh)
         .await
-        .map_err(|e| anyhow::anyhow!("writing session: {e}"))?;
+        ?;
     Ok(fresh)
 }
 
@@ -52,7 +52,7 @@ pub async fn verify(session: &Session, presented: &str) -> Result<(), AppError> 
     let expected = session
         .get::<String>(SESSION_KEY)
         .await
-        .map_err(|e| anyhow::anyhow!("reading session: {e}"))?;
+        ?;
     match expected {
         Some(expected) if crate::secret::constant_time_eq(expected.as_bytes(), presented.as_bytes()) => Ok(()),
         _ => Err(AppError::Forbidden(
@@ -89,12 +89,25 @@ where
         if !is_form {
             return Err(AppError::BadRequest("Send the form as application/x-www-form-urlencoded.".into()).into());
         }
-        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(|e| AppError::BadRequest(e.body_text()))?;
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::TooLarge(crate::http::MAX_BODY_BYTES)
+            } else {
+                AppError::BadRequest(e.body_text())
+            }
+        })?;
         let TokenField { csrf_token } = serde_html_form::from_bytes(&bytes)
             .map_err(|e| AppError::invalid("form", &e.to_string()))?;
         verify(&session, &csrf_token).await?;
+        // Text of every field, before any handler reads it (see crate::input).
+        let pairs: Vec<(String, String)> =
+            serde_html_form::from_bytes(&bytes).map_err(|e| AppError::invalid("form", &e.to_string()))?;
+        if let Some((name, _)) = pairs.iter().find(|(name, value)| {
+            crate::input::check_text(name).is_err() || crate::input::check_text(value).is_err()
+        }) {
+            let field = if crate::input::check_text(name).is_ok() { name.as_str() } else { "form" };
+            return Err(AppError::invalid(field, crate::input::CONTROL_CHARACTERS).into());
+        }
         let form = serde_html_form::from_bytes(&bytes).map_err(|e| AppError::invalid("form", &e.to_string()))?;
         Ok(CsrfForm(form))
     }

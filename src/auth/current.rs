@@ -86,7 +86,7 @@ async fn authenticate(parts: &mut Parts, state: &AppState, api: bool) -> Result<
     let Some(mut auth) = session
         .get::<AuthState>(AUTH_KEY)
         .await
-        .map_err(|e| anyhow::anyhow!("reading session: {e}"))?
+        ?
     else {
         return Err(AppError::Unauthenticated);
     };
@@ -118,7 +118,7 @@ async fn authenticate(parts: &mut Parts, state: &AppState, api: bool) -> Result<
         session
             .insert(AUTH_KEY, &auth)
             .await
-            .map_err(|e| anyhow::anyhow!("writing session: {e}"))?;
+            ?;
     }
     member_in_practice(state, member, AuthMethod::Session).await
 }
@@ -156,7 +156,7 @@ pub async fn establish(session: &Session, state: &AppState, member: &members::Mo
     session
         .insert(AUTH_KEY, &auth)
         .await
-        .map_err(|e| anyhow::anyhow!("writing session: {e}"))?;
+        ?;
     csrf::rotate(session).await?;
     Ok(())
 }

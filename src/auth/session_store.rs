@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
     sea_query::OnConflict,
 };
 use tower_sessions::{
@@ -53,8 +53,14 @@ fn key(id: &Id) -> String {
     crate::secret::hash(&id.to_string())
 }
 
-fn backend(err: impl std::fmt::Display) -> session_store::Error {
-    session_store::Error::Backend(err.to_string())
+fn backend(err: DbErr) -> session_store::Error {
+    // The session layer keeps only a message: mark an unavailable database
+    // so requests answer 503 rather than 500 (see AppError's From).
+    if crate::error::database_unavailable(&err) {
+        session_store::Error::Backend(format!("{} ({err})", crate::error::DATABASE_UNAVAILABLE))
+    } else {
+        session_store::Error::Backend(err.to_string())
+    }
 }
 
 #[async_trait::async_trait]

@@ -58,7 +58,7 @@ pub fn parse_token_name(raw: &str) -> Result<String, String> {
     match name.chars().count() {
         0 => Err("name the token after what will use it".into()),
         n if n > 80 => Err("use at most 80 characters".into()),
-        _ => Ok(name.to_owned()),
+        _ => crate::input::check_single_line(name).map(|()| name.to_owned()),
     }
 }
 

@@ -176,10 +176,8 @@ pub fn parse_name(raw: &str) -> Result<String, String> {
         Err("enter a name".into())
     } else if count > 120 {
         Err("use at most 120 characters".into())
-    } else if name.chars().any(char::is_control) {
-        Err("remove control characters".into())
     } else {
-        Ok(name.to_owned())
+        crate::input::check_single_line(name).map(|()| name.to_owned())
     }
 }
 

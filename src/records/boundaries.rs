@@ -18,6 +18,7 @@ use entity::{boundaries, boundary_events, boundary_versions};
 use super::common::{
     Audience, IfMatch, Page, PageQuery, PartnerSlot, StoredEnum, limits, optional_text, required_text, split_page,
 };
+use crate::input::BoundedDate;
 use crate::{
     AppState,
     access::{CoupleAccess, exec_at_version},
@@ -84,8 +85,8 @@ pub struct BoundaryInput {
     pub statement: String,
     /// What both understand will happen (at most 2,000 characters).
     pub consequence: String,
-    pub effective_on: Option<Date>,
-    pub review_on: Option<Date>,
+    pub effective_on: Option<BoundedDate>,
+    pub review_on: Option<BoundedDate>,
     /// Default: couple.
     pub audience: Option<Audience>,
 }
@@ -105,7 +106,7 @@ pub struct AgreeInput {
 #[schema(example = json!({"kind": "kept", "occurred_on": "2026-04-02", "note": "Dan texted before the work party and left early."}))]
 pub struct BoundaryEventInput {
     pub kind: BoundaryEventKind,
-    pub occurred_on: Date,
+    pub occurred_on: BoundedDate,
     /// At most 2,000 characters.
     pub note: Option<String>,
 }
@@ -242,8 +243,8 @@ async fn insert_version(
         number: Set(number),
         statement: Set(wording.statement),
         consequence: Set(wording.consequence),
-        effective_on: Set(input.effective_on),
-        review_on: Set(input.review_on),
+        effective_on: Set(input.effective_on.map(BoundedDate::get)),
+        review_on: Set(input.review_on.map(BoundedDate::get)),
         created_by: Set(access.member_id),
         created_at: Set(now),
     }
@@ -405,7 +406,7 @@ pub async fn log_event(state: &AppState, access: &CoupleAccess, id: Uuid, input:
         practice_id: Set(access.scope.practice_id()),
         boundary_id: Set(id),
         kind: Set(input.kind.as_str()),
-        occurred_on: Set(input.occurred_on),
+        occurred_on: Set(input.occurred_on.get()),
         note: Set(note),
         recorded_by: Set(access.member_id),
         created_at: Set(state.clock.now()),

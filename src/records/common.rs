@@ -143,13 +143,15 @@ pub fn optional_text(value: Option<&str>, max: usize) -> Result<Option<String>, 
     }
 }
 
+/// Short fields (names, labels, places) are single-line text; longer ones
+/// may span lines (see crate::input).
 fn bounded(value: &str, max: usize) -> Result<&str, String> {
     if value.chars().count() > max {
         Err(format!("use at most {max} characters"))
-    } else if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        Err("remove control characters".into())
+    } else if max <= limits::SHORT {
+        crate::input::check_single_line(value).map(|()| value)
     } else {
-        Ok(value)
+        crate::input::check_text(value).map(|()| value)
     }
 }
 

@@ -14,9 +14,10 @@ use time::{Date, OffsetDateTime};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use entity::{contract_checkins, recovery_contracts};
+use entity::{contract_checkin_revisions, contract_checkins, recovery_contracts};
 
 use super::common::{Audience, IfMatch, PartnerSlot, StoredEnum, limits, optional_text, required_text};
+use crate::input::BoundedDate;
 use crate::{
     AppState,
     access::{CoupleAccess, Relation, exec_at_version},
@@ -105,9 +106,9 @@ pub struct DayView {
 #[into_params(parameter_in = Query)]
 pub struct DayRange {
     /// First day (inclusive); default: 13 days before `to`.
-    pub from: Option<Date>,
+    pub from: Option<BoundedDate>,
     /// Last day (inclusive), at most 92 days after `from`; default: today.
-    pub to: Option<Date>,
+    pub to: Option<BoundedDate>,
 }
 
 fn validate(content: &ContractContent) -> Result<String, AppError> {
@@ -188,8 +189,11 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
 /// The calendar between two days, both partners' check-offs.
 pub async fn days(access: &CoupleAccess, range: &DayRange, today: Date) -> Result<Vec<DayView>, AppError> {
     get(access).await?;
-    let to = range.to.unwrap_or(today);
-    let from = range.from.unwrap_or(to - time::Duration::days(13));
+    let to = range.to.map_or(today, BoundedDate::get);
+    let from = match range.from {
+        Some(from) => from.get(),
+        None => to.checked_sub(time::Duration::days(13)).ok_or_else(|| AppError::invalid("to", "choose a later day"))?,
+    };
     if to < from || (to - from).whole_days() > 92 {
         return Err(AppError::invalid("to", "choose a range of at most 92 days, ending on or after `from`"));
     }
@@ -212,9 +216,10 @@ pub async fn days(access: &CoupleAccess, range: &DayRange, today: Date) -> Resul
 /// Checks off one day for one partner (again, to correct it). Partners check
 /// off their own days, up to a week back; the care team may record any past
 /// day for a partner. Days after today cannot be checked off.
-pub async fn check_in(state: &AppState, access: &CoupleAccess, day: Date, today: Date, input: CheckIn) -> Result<DayView, AppError> {
+pub async fn check_in(state: &AppState, access: &CoupleAccess, day: BoundedDate, today: Date, input: CheckIn) -> Result<DayView, AppError> {
     get(access).await?;
     let slot = access.acting_for(input.partner)?;
+    let day = day.get();
     if day > today {
         return Err(AppError::invalid("day", "days can be checked off once they have come"));
     }
@@ -223,14 +228,43 @@ pub async fn check_in(state: &AppState, access: &CoupleAccess, day: Date, today:
     }
     let note = optional_text(input.note.as_deref(), limits::MEDIUM).map_err(|e| AppError::invalid("note", &e))?;
     let stored = CheckIn { partner: None, note, ..input };
+    let content = serde_json::to_string(&stored).map_err(anyhow::Error::from)?;
     let now = state.clock.now();
+    let earlier = access
+        .records::<contract_checkins::Entity>()
+        .filter(contract_checkins::Column::Day.eq(day))
+        .filter(contract_checkins::Column::PartnerSlot.eq(slot.as_str()))
+        .one(&access.db())
+        .await?;
+    match earlier {
+        // Saving the answers as they stand changes nothing, not even who recorded them.
+        Some(row) if row.content == content => {
+            return Ok(DayView { day, partner: slot, check_in: stored, recorded_by: row.recorded_by });
+        }
+        // A correction keeps what was said before.
+        Some(row) => {
+            contract_checkin_revisions::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                practice_id: Set(row.practice_id),
+                checkin_id: Set(row.id),
+                content: Set(row.content),
+                recorded_by: Set(row.recorded_by),
+                recorded_at: Set(row.updated_at),
+                replaced_by: Set(access.member_id),
+                replaced_at: Set(now),
+            }
+            .insert(&access.db())
+            .await?;
+        }
+        None => {}
+    }
     contract_checkins::Entity::insert(contract_checkins::ActiveModel {
         id: Set(Uuid::now_v7()),
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
         day: Set(day),
         partner_slot: Set(slot.as_str()),
-        content: Set(serde_json::to_string(&stored).map_err(anyhow::Error::from)?),
+        content: Set(content),
         recorded_by: Set(access.member_id),
         updated_at: Set(now),
     })

@@ -15,6 +15,7 @@ use super::common::{
     IfMatch, Page, PageQuery, PartnerSlot, StoredEnum, limits, optional_text, required_text,
     split_page,
 };
+use crate::input::BoundedDate;
 use crate::{
     AppState,
     access::{self, CoupleAccess},
@@ -67,7 +68,7 @@ pub struct PartnerInput {
     pub full_name: String,
     pub preferred_name: Option<String>,
     pub pronouns: Option<String>,
-    pub date_of_birth: Option<Date>,
+    pub date_of_birth: Option<BoundedDate>,
     pub phone: Option<String>,
     pub email: Option<String>,
     /// Name, relation and phone of the person to call in an emergency (at most 2,000 characters).
@@ -98,7 +99,7 @@ pub struct NewCouple {
     pub label: String,
     pub status: Option<CoupleStatus>,
     pub secrets_policy: SecretsPolicy,
-    pub care_started_on: Date,
+    pub care_started_on: BoundedDate,
     pub partner_a: PartnerInput,
     pub partner_b: PartnerInput,
 }
@@ -110,7 +111,7 @@ pub struct CouplePatch {
     pub label: Option<String>,
     pub status: Option<CoupleStatus>,
     pub secrets_policy: Option<SecretsPolicy>,
-    pub care_started_on: Option<Date>,
+    pub care_started_on: Option<BoundedDate>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -187,7 +188,7 @@ fn parse_partner(fields: &mut Fields, prefix: &str, input: &PartnerInput) -> Opt
         full_name: full_name?,
         preferred_name: preferred_name?,
         pronouns: pronouns?,
-        date_of_birth: input.date_of_birth,
+        date_of_birth: input.date_of_birth.map(BoundedDate::get),
         phone: phone?,
         email: email?,
         emergency_contact: emergency_contact?,
@@ -249,7 +250,7 @@ pub async fn create(state: &AppState, audit: &AuditContext, current: &CurrentMem
         label: Set(label),
         status: Set(input.status.unwrap_or(CoupleStatus::Intake).as_str()),
         secrets_policy: Set(input.secrets_policy.as_str()),
-        care_started_on: Set(input.care_started_on),
+        care_started_on: Set(input.care_started_on.get()),
         created_by: Set(current.id()),
         created_at: Set(now),
         updated_at: Set(now),
@@ -434,7 +435,7 @@ pub async fn update(
         update = update.col_expr(couples::Column::SecretsPolicy, Expr::value(policy.as_str()));
     }
     if let Some(on) = patch.care_started_on {
-        update = update.col_expr(couples::Column::CareStartedOn, Expr::value(on));
+        update = update.col_expr(couples::Column::CareStartedOn, Expr::value(on.get()));
     }
     // The version in the WHERE clause makes the check and the write one step:
     // of two edits based on the same version, exactly one matches.

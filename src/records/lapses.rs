@@ -17,6 +17,7 @@ use super::{
     couples::SecretsPolicy,
     plans::{HighRiskCategory, TimelineWhen},
 };
+use crate::input::BoundedDate;
 use crate::{AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -54,7 +55,7 @@ pub struct LapseInput {
     /// The partner who used.
     pub partner: PartnerSlot,
     /// The first day of use.
-    pub occurred_on: Date,
+    pub occurred_on: BoundedDate,
     /// How many consecutive days of use (1-366, default 1).
     pub days: Option<i32>,
     pub substance: String,
@@ -167,7 +168,7 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: LapseInput) 
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
         partner_slot: Set(input.partner.as_str()),
-        occurred_on: Set(input.occurred_on),
+        occurred_on: Set(input.occurred_on.get()),
         days: Set(p.days),
         substance: Set(p.substance),
         amount: Set(p.amount),
@@ -249,7 +250,7 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
     let update = access
         .update_at_version::<lapses::Entity>(id, expected)
         .col_expr(lapses::Column::PartnerSlot, Expr::value(input.partner.as_str()))
-        .col_expr(lapses::Column::OccurredOn, Expr::value(input.occurred_on))
+        .col_expr(lapses::Column::OccurredOn, Expr::value(input.occurred_on.get()))
         .col_expr(lapses::Column::Days, Expr::value(p.days))
         .col_expr(lapses::Column::Substance, Expr::value(p.substance))
         .col_expr(lapses::Column::Amount, Expr::value(p.amount))

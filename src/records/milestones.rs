@@ -23,6 +23,7 @@ use super::{
     lapses,
     sobriety::{self, UsePeriod},
 };
+use crate::input::BoundedDate;
 use crate::{AppState, access::CoupleAccess, error::AppError};
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -153,7 +154,7 @@ struct PartnerSobrietyDoc {
 pub struct CustomMilestoneInput {
     /// At most 200 characters.
     pub title: String,
-    pub achieved_on: Date,
+    pub achieved_on: BoundedDate,
     /// Default: couple.
     pub audience: Option<Audience>,
 }
@@ -236,7 +237,7 @@ pub async fn add_custom(state: &AppState, access: &CoupleAccess, input: CustomMi
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
         title: Set(title),
-        achieved_on: Set(input.achieved_on),
+        achieved_on: Set(input.achieved_on.get()),
         audience: Set(audience.as_str()),
         created_by: Set(access.member_id),
         created_at: Set(state.clock.now()),

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use entity::relapse_plans;
 
 use super::common::{Audience, IfMatch, StoredEnum, limits, optional_text, required_text};
+use crate::input::BoundedDate;
 use crate::{AppState, access::CoupleAccess, error::AppError, practice::Fields};
 
 fn couple() -> Audience {
@@ -187,7 +188,7 @@ pub struct PlanContent {
     /// The supporting partner's own support and self-care.
     #[serde(default)]
     pub supporting_partner_care: TextSection,
-    pub review_on: Option<Date>,
+    pub review_on: Option<BoundedDate>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -307,7 +308,7 @@ fn filtered(access: &CoupleAccess, c: PlanContent) -> PlanContentView {
         meetings_and_medications: keep!(c.meetings_and_medications),
         lapse_response: keep!(c.lapse_response),
         supporting_partner_care: keep!(c.supporting_partner_care),
-        review_on: c.review_on,
+        review_on: c.review_on.map(BoundedDate::get),
     }
 }
 
@@ -359,7 +360,7 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
         couple_id: Set(access.couple_id()),
         number: Set(expected + 1),
         content: Set(json),
-        review_on: Set(content.review_on),
+        review_on: Set(content.review_on.map(BoundedDate::get)),
         created_by: Set(access.member_id),
         created_at: Set(state.clock.now()),
     }

@@ -19,6 +19,7 @@ use super::{
     },
     couples::SecretsPolicy,
 };
+use crate::input::BoundedDateTime;
 use crate::{AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -50,10 +51,8 @@ impl StoredEnum for Modality {}
     "location": "Room 2", "telehealth": false
 }))]
 pub struct SessionInput {
-    #[serde(with = "time::serde::rfc3339")]
-    pub starts_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub ends_at: OffsetDateTime,
+    pub starts_at: BoundedDateTime,
+    pub ends_at: BoundedDateTime,
     pub kind: SessionKind,
     /// Which partner, for an individual session.
     pub partner: Option<PartnerSlot>,
@@ -108,7 +107,7 @@ fn parse(input: &SessionInput) -> Result<Parsed, AppError> {
     if input.ends_at <= input.starts_at {
         fields.check::<()>("ends_at", Err("end after the start".into()));
     }
-    if (input.ends_at - input.starts_at) > time::Duration::hours(12) {
+    if (input.ends_at.get() - input.starts_at.get()) > time::Duration::hours(12) {
         fields.check::<()>("ends_at", Err("a session lasts at most 12 hours".into()));
     }
     match (input.kind, input.partner) {
@@ -160,8 +159,8 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: SessionInput
         id: Set(Uuid::now_v7()),
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
-        starts_at: Set(input.starts_at),
-        ends_at: Set(input.ends_at),
+        starts_at: Set(input.starts_at.get()),
+        ends_at: Set(input.ends_at.get()),
         kind: Set(input.kind.as_str()),
         partner_slot: Set(input.partner.map(|p| p.as_str())),
         modality: Set(input.modality.as_str()),
@@ -227,8 +226,8 @@ pub async fn update(
     let parsed = parse(&input)?;
     let update = access
         .update_at_version::<therapy_sessions::Entity>(id, expected)
-        .col_expr(therapy_sessions::Column::StartsAt, Expr::value(input.starts_at))
-        .col_expr(therapy_sessions::Column::EndsAt, Expr::value(input.ends_at))
+        .col_expr(therapy_sessions::Column::StartsAt, Expr::value(input.starts_at.get()))
+        .col_expr(therapy_sessions::Column::EndsAt, Expr::value(input.ends_at.get()))
         .col_expr(therapy_sessions::Column::Kind, Expr::value(input.kind.as_str()))
         .col_expr(therapy_sessions::Column::PartnerSlot, Expr::value(input.partner.map(|p| p.as_str())))
         .col_expr(therapy_sessions::Column::Modality, Expr::value(input.modality.as_str()))

@@ -20,7 +20,7 @@ use entity::practices;
 use super::{InviteDraft, PageResult, members_view, nav, render, templates::*};
 use crate::{
     AppState,
-    api::Path,
+    web::Path,
     audit::{self, RequestMeta},
     auth::{
         ClientAddr, CurrentMember, SignedIn,

@@ -9,7 +9,7 @@ use super::{PageResult, nav, render, templates::*};
 use crate::{
     AppState,
     audit::RequestMeta,
-    api::Path,
+    web::Path,
     auth::{CurrentMember, SignedIn, csrf::{self, CsrfForm}},
     config::Secret,
     error::AppError,

@@ -27,7 +27,6 @@ use self::templates::*;
 use crate::{
     AppState,
     audit::RequestMeta,
-    api::Path,
     auth::{
         ClientAddr, CurrentMember, SignedIn,
         csrf::{self, CsrfForm},
@@ -45,6 +44,12 @@ use crate::{
 };
 
 type PageResult = Result<Response, PageError>;
+
+/// Path parameters of pages; a malformed id answers the "not found" page
+/// (the API's [`crate::api::Path`] answers problem+json).
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(PageError))]
+pub struct Path<T>(pub T);
 
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
@@ -79,7 +84,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
 /// API's clinical routes, each request leaves exactly one access event,
 /// stored before the page leaves (and a form's writes commit with it).
 pub fn audited(routes: Router<AppState>, state: AppState) -> Router<AppState> {
-    routes.route_layer(axum::middleware::from_fn_with_state(state, crate::audit::context::record_requests))
+    routes
+        .route_layer(crate::http::catch_panics())
+        .route_layer(axum::middleware::from_fn_with_state(state, crate::audit::context::record_requests))
 }
 
 /// Renders a page; a template error is an internal error, not a blank page.

@@ -21,10 +21,11 @@ use uuid::Uuid;
 use entity::couples;
 
 use super::{CsrfOnly, PageResult, local_time, nav, render, templates::*};
+use crate::input::BoundedDateTime;
 use crate::{
     AppState,
     access,
-    api::Path,
+    web::Path,
     audit::{
         AuditContext,
         review::{self, EventFilter},
@@ -228,7 +229,7 @@ fn one_of(raw: &str, allowed: &[&str], message: &str) -> Result<Option<String>, 
 
 /// The start of the day `raw` (YYYY-MM-DD) in the practice's time zone, or of
 /// the day after it for the end of a range, as a UTC instant.
-fn day_start(raw: &str, time_zone: &str, day_after: bool) -> Result<Option<OffsetDateTime>, String> {
+fn day_start(raw: &str, time_zone: &str, day_after: bool) -> Result<Option<BoundedDateTime>, String> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);
@@ -240,9 +241,8 @@ fn day_start(raw: &str, time_zone: &str, day_after: bool) -> Result<Option<Offse
     }
     let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
     let start = date.to_zoned(tz).map_err(bad)?;
-    OffsetDateTime::from_unix_timestamp(start.timestamp().as_second())
-        .map(Some)
-        .map_err(|_| "enter a date as YYYY-MM-DD".to_owned())
+    let at = OffsetDateTime::from_unix_timestamp(start.timestamp().as_second()).map_err(|_| "enter a date as YYYY-MM-DD".to_owned())?;
+    BoundedDateTime::new(at).map(Some)
 }
 
 /// The practice's couples by label, for supervisors' filter (supervisors may

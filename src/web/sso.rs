@@ -17,7 +17,7 @@ use entity::practices;
 use super::{PageResult, sign_in_view};
 use crate::{
     AppState,
-    api::Path,
+    web::Path,
     audit::RequestMeta,
     auth::{
         AUTH_KEY, AuthState, ClientAddr, SignedIn as SignedInMember,

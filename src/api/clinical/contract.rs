@@ -13,6 +13,7 @@ use crate::{
     audit::AuditContext,
     auth::CurrentMember,
     error::AppError,
+    input::BoundedDate,
     records::{
         common::IfMatch,
         contract::{self, CheckIn, ContractContent, ContractView, DayRange, DayView},
@@ -75,7 +76,7 @@ async fn list_days(
 
 /// Checks off a day: a partner for themself, or the care team for a partner.
 #[utoipa::path(put, path = "/couples/{couple_id}/recovery-contract/days/{day}", tag = "clinical",
-    params(("couple_id" = Uuid, Path), ("day" = Date, Path)), request_body = CheckIn,
+    params(("couple_id" = Uuid, Path), ("day" = BoundedDate, Path)), request_body = CheckIn,
     responses((status = 200, body = DayView), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn check_in_day(
     State(state): State<AppState>,
@@ -85,6 +86,7 @@ async fn check_in_day(
     Json(body): Json<CheckIn>,
 ) -> Result<axum::Json<DayView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
+    let day = BoundedDate::new(day).map_err(|m| AppError::invalid("day", &m))?;
     let today = practice_today(&state, &current.practice.time_zone);
     Ok(axum::Json(contract::check_in(&state, &access, day, today, body).await?))
 }

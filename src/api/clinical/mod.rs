@@ -35,6 +35,8 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .merge(contract::routes())
         .merge(access_log::routes())
         .merge(pdfs::routes())
+        // A panic becomes a 500 inside the access log, so it is recorded too.
+        .route_layer(crate::http::catch_panics())
         .route_layer(axum::middleware::from_fn_with_state(state, crate::audit::context::record_requests))
 }
 

@@ -17,7 +17,7 @@ use super::{
 use crate::{
     AppState,
     access::{self, CoupleAccess, Need},
-    api::Path,
+    web::Path,
     audit::AuditContext,
     auth::{SignedIn, csrf::CsrfForm},
     error::AppError,

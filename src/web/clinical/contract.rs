@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::{
-    extract::State,
+    extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Redirect},
 };
@@ -17,7 +17,7 @@ use super::{Chrome, CoupleContext, PageResult, Rejected, STALE, again, editing::
 use crate::{
     AppState,
     access::{self, CoupleAccess, Need},
-    api::Path,
+    web::Path,
     audit::AuditContext,
     auth::{CurrentMember, SignedIn, csrf::CsrfForm},
     error::AppError,
@@ -48,7 +48,58 @@ pub struct ContractPage {
     pub today: String,
     /// Whose day the check-in form records (the partner themself, or a choice for the care team).
     pub partners: Vec<Choice>,
+    /// The day the form checks off: today, or one of the two before it, to correct.
+    pub check_day: String,
+    /// Links to the other days the form can check off.
+    pub other_days: Vec<String>,
+    /// The form, filled with what was already checked off for that day.
+    pub answers: Answers,
 }
+
+/// The check-in form's fields as last saved (or blank).
+pub struct Answers {
+    pub trust_discussion: bool,
+    pub meeting: Vec<Choice>,
+    pub medication: Vec<Choice>,
+    pub test: Vec<Choice>,
+    pub note: String,
+}
+
+impl Answers {
+    fn of(saved: Option<&CheckIn>, medication_in_contract: bool) -> Self {
+        let flag = |b: Option<bool>| match b {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "",
+        };
+        let choices = |selected: &str, options: &[(&str, &str)]| {
+            options
+                .iter()
+                .map(|(value, label)| Choice { value: (*value).into(), label: (*label).into(), selected: *value == selected })
+                .collect::<Vec<_>>()
+        };
+        let not_recorded = if medication_in_contract { "Not recorded" } else { "Not part of my contract" };
+        let test = saved.and_then(|c| c.test).map(|t| t.as_str()).unwrap_or_default();
+        Self {
+            trust_discussion: saved.is_some_and(|c| c.trust_discussion),
+            meeting: choices(flag(saved.and_then(|c| c.meeting_attended)), &[("", "Not today"), ("yes", "Went"), ("no", "Missed")]),
+            medication: choices(flag(saved.and_then(|c| c.medication_taken)), &[("", not_recorded), ("yes", "Taken"), ("no", "Not taken")]),
+            test: choices(&test, &[("", "None"), ("negative", "Negative"), ("positive", "Positive"), ("not_done", "Not done")]),
+            note: saved.and_then(|c| c.note.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// `?day=` (today or the two days before) and, for the care team, `?partner=`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CheckInChoice {
+    day: String,
+    partner: String,
+}
+
+/// Days the form offers: today and the two before, which a partner may correct.
+const CORRECTABLE_DAYS: i64 = 2;
 
 fn summary(c: &CheckIn) -> String {
     let yes = |b: Option<bool>, what: &str| match b {
@@ -78,14 +129,23 @@ pub async fn page(
     SignedIn(current): SignedIn,
     audit: AuditContext,
     Path(couple_id): Path<Uuid>,
+    Query(choice): Query<CheckInChoice>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     let couple = CoupleContext::of(&access, &current).await?;
     let today = practice_today(&state, &couple.time_zone);
     let contract = contract_of(&access).await?;
+    let offered: Vec<Date> = (0..=CORRECTABLE_DAYS).filter_map(|n| today.checked_sub(Duration::days(n))).collect();
+    let check_day = match forms::date(&choice.day) {
+        Ok(Some(day)) if offered.contains(&day.get()) => day.get(),
+        _ => today,
+    };
+    let slot = couple.partner.unwrap_or(if choice.partner == "b" { PartnerSlot::B } else { PartnerSlot::A });
     let mut days = Vec::new();
+    let mut saved = None;
     if contract.is_some() {
-        let checked = contract::days(&access, &DayRange { from: None, to: Some(today) }, today).await?;
+        let checked = contract::days(&access, &DayRange { from: None, to: None }, today).await?;
+        saved = checked.iter().find(|d| d.day == check_day && d.partner == slot).map(|d| d.check_in.clone());
         for n in 0..14 {
             let day: Date = today - Duration::days(n);
             let of = |slot| checked.iter().find(|d| d.day == day && d.partner == slot).map(|d| summary(&d.check_in)).unwrap_or_else(|| "—".into());
@@ -94,10 +154,24 @@ pub async fn page(
     }
     let partners = match couple.partner {
         Some(_) => Vec::new(),
-        None => couple.names.partner_choices("a"),
+        None => couple.names.partner_choices(&slot.as_str()),
     };
+    let medication_in_contract = contract.as_ref().is_some_and(|c| c.content.medication.is_some());
+    let answers = Answers::of(saved.as_ref(), medication_in_contract);
+    let other_days = offered.iter().filter(|d| **d != check_day).map(Date::to_string).collect();
     let chrome = Chrome::of(&session, &current).await?;
-    Ok(render(&ContractPage { nav: chrome.nav, csrf_token: chrome.csrf_token, couple, contract, days, today: today.to_string(), partners }))
+    Ok(render(&ContractPage {
+        nav: chrome.nav,
+        csrf_token: chrome.csrf_token,
+        couple,
+        contract,
+        days,
+        today: today.to_string(),
+        partners,
+        check_day: check_day.to_string(),
+        other_days,
+        answers,
+    }))
 }
 
 #[derive(Deserialize, Default)]

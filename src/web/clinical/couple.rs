@@ -24,7 +24,8 @@ use super::{
 use crate::{
     AppState,
     access::{self, Need},
-    api::{Path, Query},
+    api::Query,
+    web::Path,
     audit::{AuditContext, viewings},
     auth::{SignedIn, csrf::CsrfForm},
     error::AppError,

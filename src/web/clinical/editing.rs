@@ -18,7 +18,7 @@ use super::{Chrome, CoupleContext, PageResult, Rejected, STALE, again};
 use crate::{
     AppState,
     access::{self, CoupleAccess, Need},
-    api::Path,
+    web::Path,
     audit::AuditContext,
     auth::{SignedIn, csrf::CsrfForm},
     error::AppError,

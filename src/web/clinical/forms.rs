@@ -6,6 +6,7 @@
 use serde::de::DeserializeOwned;
 use time::{Date, OffsetDateTime, macros::format_description};
 
+use crate::input::{BoundedDate, BoundedDateTime};
 use crate::{
     records::common::{Audience, PartnerSlot, StoredEnum},
     web::templates::Choice,
@@ -91,18 +92,17 @@ pub fn pick_required<T: DeserializeOwned>(raw: &str) -> Result<T, String> {
     pick(raw)?.ok_or_else(|| "choose one of the options".to_owned())
 }
 
-/// A date from `<input type="date">`; empty is "none".
-pub fn date(raw: &str) -> Result<Option<Date>, String> {
+/// A date from `<input type="date">`, within Tandem's range; empty is "none".
+pub fn date(raw: &str) -> Result<Option<BoundedDate>, String> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);
     }
-    Date::parse(raw, format_description!("[year]-[month]-[day]"))
-        .map(Some)
-        .map_err(|_| "give a date as YYYY-MM-DD".to_owned())
+    let day = Date::parse(raw, format_description!("[year]-[month]-[day]")).map_err(|_| "give a date as YYYY-MM-DD".to_owned())?;
+    BoundedDate::new(day).map(Some)
 }
 
-pub fn date_required(raw: &str) -> Result<Date, String> {
+pub fn date_required(raw: &str) -> Result<BoundedDate, String> {
     date(raw)?.ok_or_else(|| "this is required".to_owned())
 }
 
@@ -112,7 +112,7 @@ pub fn show_date(date: Option<Date>) -> String {
 
 /// A wall-clock time from `<input type="datetime-local">`, read in the
 /// practice's time zone.
-pub fn local_datetime(raw: &str, time_zone: &str) -> Result<OffsetDateTime, String> {
+pub fn local_datetime(raw: &str, time_zone: &str) -> Result<BoundedDateTime, String> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Err("this is required".into());
@@ -120,7 +120,8 @@ pub fn local_datetime(raw: &str, time_zone: &str) -> Result<OffsetDateTime, Stri
     let civil: jiff::civil::DateTime = raw.parse().map_err(|_| "give a date and time".to_owned())?;
     let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
     let zoned = civil.to_zoned(tz).map_err(|_| "that time does not exist here".to_owned())?;
-    OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).map_err(|_| "that time is out of range".to_owned())
+    let at = OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).map_err(|_| "that time is out of range".to_owned())?;
+    BoundedDateTime::new(at)
 }
 
 /// The value for `<input type="datetime-local">` showing `at` in the practice's time zone.
@@ -162,6 +163,7 @@ mod tests {
         assert_eq!(lines(" one\n\n two \r\n"), vec!["one", "two"]);
         let at = local_datetime("2026-07-01T09:30", "America/Chicago").unwrap();
         assert_eq!(at.unix_timestamp(), 1_782_916_200);
-        assert_eq!(datetime_input(at, "America/Chicago"), "2026-07-01T09:30");
+        assert_eq!(datetime_input(at.get(), "America/Chicago"), "2026-07-01T09:30");
+        assert!(date("1899-12-31").is_err() && local_datetime("2100-01-01T00:30", "UTC").is_err(), "out of range");
     }
 }

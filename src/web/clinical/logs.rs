@@ -15,7 +15,7 @@ use super::{Chrome, CoupleContext, PageResult, Rejected, again, forms};
 use crate::{
     AppState,
     access::{self, CoupleAccess, Need},
-    api::Path,
+    web::Path,
     audit::AuditContext,
     auth::{CurrentMember, SignedIn, csrf::CsrfForm},
     error::AppError,

@@ -22,7 +22,7 @@ use super::{
 use crate::{
     AppState,
     access::{self, Need},
-    api::Path,
+    web::Path,
     audit::AuditContext,
     auth::{SignedIn, csrf::CsrfForm},
     error::AppError,

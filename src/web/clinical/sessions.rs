@@ -10,6 +10,7 @@ use super::{
     editing::{EditableRecord, FormPage, html, version_field},
     forms::{self, choices, pick, pick_required},
 };
+use crate::input::BoundedDateTime;
 use crate::{
     AppState,
     access::CoupleAccess,
@@ -53,11 +54,14 @@ impl SessionForm {
         let kind = f.check("kind", pick_required::<SessionKind>(&self.kind));
         let partner = f.check("partner", pick::<PartnerSlot>(&self.partner));
         let modality = f.check("modality", pick_required::<Modality>(&self.modality));
+        let ends_at = match (starts_at, minutes) {
+            (Some(start), Some(m)) => f.check("minutes", BoundedDateTime::new(start.get() + time::Duration::minutes(m))),
+            _ => None,
+        };
         f.finish_with(|| {
-            let starts_at = starts_at?;
             Some(SessionInput {
-                starts_at,
-                ends_at: starts_at + time::Duration::minutes(minutes?),
+                starts_at: starts_at?,
+                ends_at: ends_at?,
                 kind: kind?,
                 partner: partner?,
                 modality: modality?,
