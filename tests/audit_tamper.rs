@@ -48,12 +48,12 @@ async fn verify(app: &TestApp, practice: Uuid) -> tandem::audit::checkpoints::Ve
     tandem::audit::checkpoints::verify(&app.state.db, &app.state.checkpoint_key.verifying(), practice, expect).await.unwrap()
 }
 
-async fn sql(db: &DatabaseConnection, statement: &str) {
+pub async fn sql(db: &DatabaseConnection, statement: &str) {
     db.execute_unprepared(statement).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
 }
 
 /// How a practice id is written in SQL: SQLite keeps UUIDs as 16-byte blobs.
-fn id_sql(app: &TestApp, id: Uuid) -> String {
+pub fn id_sql(app: &TestApp, id: Uuid) -> String {
     match app.state.db.get_database_backend() {
         sea_orm::DatabaseBackend::Sqlite => format!("x'{}'", id.simple()),
         _ => format!("'{id}'"),
