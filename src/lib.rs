@@ -40,6 +40,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Signs access-log checkpoints; read from a file outside the database.
     pub checkpoint_key: Arc<audit::checkpoints::CheckpointKey>,
+    /// Every signed checkpoint, also kept outside the database.
+    pub journal: audit::journal::Journal,
     /// Stores the events of reads, several per commit.
     pub appender: audit::appender::Appender,
     /// Seals secrets stored in the database; read from a file outside it.
@@ -65,8 +67,10 @@ impl AppState {
             std::time::Duration::from_secs(config.sso_http_timeout_seconds.max(1)),
             time::Duration::minutes(config.sso_discovery_cache_minutes.into()),
         );
+        let journal = audit::journal::Journal::new(config.audit_journal_path());
         Self {
             db,
+            journal,
             config: Arc::new(config),
             clock,
             checkpoint_key: Arc::new(checkpoint_key),

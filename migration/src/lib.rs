@@ -10,6 +10,7 @@ mod m20261123_000002_clinical_records;
 mod m20261123_000003_recovery_contract;
 mod m20261123_000004_access_log;
 mod m20261123_000005_single_sign_on;
+mod m20261202_000010_signed_verification_results;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_recovery_contract::Migration),
             Box::new(m20261123_000004_access_log::Migration),
             Box::new(m20261123_000005_single_sign_on::Migration),
+            Box::new(m20261202_000010_signed_verification_results::Migration),
         ]
     }
 }
