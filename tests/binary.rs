@@ -39,6 +39,31 @@ impl Drop for Running {
     }
 }
 
+/// `tandem serve` on `port` with its database, key and journal in `dir`,
+/// logging JSON; its standard output arrives line by line on the receiver.
+fn serve(dir: &tempfile::TempDir, port: u16, env: &[(&str, &str)]) -> (Running, mpsc::Receiver<String>) {
+    let child = Command::new(BIN)
+        .env("TANDEM_DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()))
+        .env("TANDEM_BIND", format!("127.0.0.1:{port}"))
+        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .env("TANDEM_LOG_FORMAT", "json")
+        .env("TANDEM_SHUTDOWN_GRACE_SECONDS", "2")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(Some(child));
+    let stdout = running.0.as_mut().unwrap().stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (running, rx)
+}
+
 #[test]
 fn help_documents_the_configuration() {
     let _watchdog = Watchdog::start();
@@ -95,24 +120,7 @@ fn serves_prints_the_setup_link_and_stops_on_sigterm_within_the_grace_period() {
     let _watchdog = Watchdog::start();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let child = Command::new(BIN)
-        .env("TANDEM_DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()))
-        .env("TANDEM_BIND", format!("127.0.0.1:{port}"))
-        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
-        .env("TANDEM_LOG_FORMAT", "json")
-        .env("TANDEM_SHUTDOWN_GRACE_SECONDS", "2")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut running = Running(Some(child));
-    let stdout = running.0.as_mut().unwrap().stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut running, rx) = serve(&dir, port, &[]);
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut link = None;
@@ -262,25 +270,7 @@ fn a_clean_stop_signs_the_newest_entries() {
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-    let child = Command::new(BIN)
-        .env("TANDEM_DATABASE_URL", &url)
-        .env("TANDEM_BIND", format!("127.0.0.1:{port}"))
-        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
-        .env("TANDEM_AUDIT_CHECKPOINT_MINUTES", "600")
-        .env("TANDEM_LOG_FORMAT", "json")
-        .env("TANDEM_SHUTDOWN_GRACE_SECONDS", "2")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut running = Running(Some(child));
-    let stdout = running.0.as_mut().unwrap().stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut running, rx) = serve(&dir, port, &[("TANDEM_AUDIT_CHECKPOINT_MINUTES", "600")]);
     let message = |line: &str| -> Option<serde_json::Value> {
         let event: serde_json::Value = serde_json::from_str(line).ok()?;
         Some(event["fields"].clone())
