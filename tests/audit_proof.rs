@@ -99,6 +99,14 @@ async fn deleting_a_practices_whole_log_is_caught(app: TestApp) {
         sql(&app.state.db, &format!("DELETE FROM {table} WHERE practice_id = {p}")).await;
     }
     assert_caught(&app, "ledger", 1, "deleting the whole log").await;
+    // What caught it lives outside the database: the journal file, and a
+    // copy in the structured logs for the log pipeline.
+    let journal = std::fs::read_to_string(app.state.journal.path()).unwrap();
+    assert_eq!(journal.lines().filter(|l| l.contains(&id.to_string())).count(), 2, "{journal}");
+    if std::env::var_os("TEST_LOG").is_none() {
+        let logs = captured_logs();
+        assert!(logs.lines().any(|l| l.contains("access-log checkpoint signed") && l.contains(&id.to_string())));
+    }
 }
 
 /// Defect 2: with the checkpoint rows gone and the chain recomputed,
@@ -185,6 +193,8 @@ async fn a_verification_that_cannot_run_is_shown_as_failed(app: TestApp) {
     let _ = tandem::audit::verify_all(&app.state, None).await;
     let shown = supervisor.get("/api/v1/access-log/verification").await.json();
     assert_eq!(shown["ok"], false, "{shown}");
+    let page = supervisor.get("/access-log").await.text();
+    assert!(page.contains("the check did not pass. verification could not finish"), "{page}");
 }
 
 /// Defect 5: verification beside eight busy appenders never reports an
