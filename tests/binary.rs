@@ -296,6 +296,9 @@ fn a_clean_stop_signs_the_newest_entries() {
         db.close().await.unwrap();
         head
     });
+    // A request served means the SIGTERM handler is in place ("listening"
+    // is logged just before it is).
+    assert!(http_get(port, "/readyz").starts_with("HTTP/1.1 200"));
     let mut child = running.0.take().unwrap();
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     assert!(child.wait().unwrap().success());
