@@ -14,6 +14,11 @@
 //! how many alternating rounds of audited and unaudited are run (default 3;
 //! the median of each side is reported).
 
+#[path = "support/postgres.rs"]
+mod postgres;
+#[path = "support/state.rs"]
+mod state;
+
 use std::{
     sync::{
         Arc,
@@ -52,15 +57,7 @@ async fn fixture(url: &str) -> Fixture {
         database_max_connections: 16,
         ..Default::default()
     };
-    let db = tandem::db::connect(&config).await.expect("connect");
-    tandem::db::migrate(&db).await.expect("migrate");
-    let state = tandem::AppState::new(
-        db,
-        config,
-        Arc::new(tandem::clock::SystemClock),
-        tandem::audit::checkpoints::CheckpointKey::generate(),
-        tandem::sealed::SealingKey::generate(),
-    );
+    let state = state::connected(config).await;
     tandem::demo::load(&state).await.expect("demo data");
     let couple = entity::couples::Entity::find().one(&state.db).await.unwrap().unwrap();
     let counselor = entity::members::Entity::find()
@@ -266,28 +263,18 @@ fn main() {
         let ceiling_db = format!("sqlite://{}?mode=rwc", dir.path().join("ceiling.db").display());
         read_benchmark("SQLite (WAL, synchronous=FULL)", &sqlite, async |clients| Some(sqlite_ceiling(&ceiling_db, clients.min(16)).await)).await;
 
-        let Ok(admin_url) = std::env::var("TANDEM_TEST_POSTGRES_URL") else {
-            println!("\nPostgreSQL: skipped (set TANDEM_TEST_POSTGRES_URL)");
-            return;
-        };
-        let admin = Database::connect(admin_url.clone()).await.unwrap();
         let name = "tandem_bench";
-        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-        let mut url = url::Url::parse(&admin_url).unwrap();
-        url.set_path(name);
-        let pg = url.to_string();
+        let Some((admin, pg)) = postgres::fresh(name).await else { return };
         let db = Database::connect(pg.clone()).await.unwrap();
         db.execute_unprepared("CREATE TABLE bench_ceiling (x INTEGER)").await.unwrap();
         let pg_for_ceiling = pg.clone();
         read_benchmark("PostgreSQL", &pg, async move |clients| pgbench_ceiling(&pg_for_ceiling, clients)).await;
         // A fresh database for the search benchmark.
         db.close().await.unwrap();
-        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+        postgres::recreate(&admin, name).await;
         let db = Database::connect(pg.clone()).await.unwrap();
         supervisor_queries(&pg, &db).await;
         db.close().await.unwrap();
-        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+        postgres::drop(&admin, name).await;
     });
 }

@@ -6,37 +6,13 @@
 //! Run: `cargo bench --bench pdf` (the WeasyPrint comparison needs
 //! `pip install weasyprint`; without it that column says n/a).
 
-use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    sync::atomic::{AtomicUsize, Ordering},
-    time::Instant,
-};
+use std::{sync::atomic::Ordering, time::Instant};
 
 use tandem::pdf::{Block, Document, render};
 
-/// Counts live heap bytes and their peak, to report peak memory per render.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
+#[path = "support/counting.rs"]
+mod counting;
+use counting::PEAK;
 
 fn note(i: usize) -> Vec<Block> {
     vec![
@@ -155,8 +131,7 @@ fn main() {
         let mut times = Vec::new();
         let mut peak = 0;
         for _ in 0..runs {
-            PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
-            let before = LIVE.load(Ordering::Relaxed);
+            let before = counting::reset_peak();
             let t = Instant::now();
             let bytes = render(&doc);
             times.push(t.elapsed().as_secs_f64() * 1000.0);

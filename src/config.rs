@@ -41,8 +41,13 @@ Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environ
   TANDEM_DATABASE_MAX_CONNECTIONS [default: 10]
   TANDEM_AUDIT_KEY_FILE        Ed25519 key that signs access-log checkpoints; keep it outside the
                                database and its backups [default: data/audit-signing.key, created
-                               on first start]
-  TANDEM_AUDIT_CHECKPOINT_MINUTES  how often each practice's chain head is signed [default: 10]
+                               on first start by `serve`; `tandem audit verify` never creates it]
+  TANDEM_AUDIT_JOURNAL_FILE    append-only journal of every signed checkpoint, which verification
+                               checks each chain against; back it up apart from the database
+                               [default: audit-journal.jsonl next to the key file]
+  TANDEM_AUDIT_CHECKPOINT_MINUTES  a chain head that moved is signed within this long, and at
+                               shutdown [default: 1]
+  TANDEM_AUDIT_VERIFY_MINUTES  how often the service verifies every chain [default: 10]
   TANDEM_EMERGENCY_ACCESS_MINUTES  how long an emergency access lasts [default: 60]
   TANDEM_SECRET_KEY_FILE       key that seals stored secrets (identity providers' client secrets);
                                keep it outside the database and its backups [default:
@@ -107,7 +112,10 @@ pub struct Config {
     pub shutdown_grace_seconds: u64,
     pub database_max_connections: u32,
     pub audit_key_file: PathBuf,
+    /// Where signed checkpoints are journaled; `None`: next to the key file.
+    pub audit_journal_file: Option<PathBuf>,
     pub audit_checkpoint_minutes: u32,
+    pub audit_verify_minutes: u32,
     pub emergency_access_minutes: u32,
     pub secret_key_file: PathBuf,
     pub sso_secret_dir: Option<PathBuf>,
@@ -141,7 +149,10 @@ impl Default for Config {
             shutdown_grace_seconds: 20,
             database_max_connections: 10,
             audit_key_file: PathBuf::from("data/audit-signing.key"),
-            audit_checkpoint_minutes: 10,
+            audit_journal_file: None,
+            // A cut tail goes unnoticed at most until its checkpoint: keep it short.
+            audit_checkpoint_minutes: 1,
+            audit_verify_minutes: 10,
             emergency_access_minutes: 60,
             secret_key_file: PathBuf::from("data/secret.key"),
             sso_secret_dir: None,
@@ -190,6 +201,11 @@ impl Config {
             Ok(url) => url.to_string(),
             Err(_) => "[unparseable database url]".into(),
         }
+    }
+
+    /// The checkpoint journal: as configured, or beside the key file.
+    pub fn audit_journal_path(&self) -> PathBuf {
+        self.audit_journal_file.clone().unwrap_or_else(|| self.audit_key_file.with_file_name("audit-journal.jsonl"))
     }
 
     pub fn session_idle(&self) -> time::Duration {

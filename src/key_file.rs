@@ -7,13 +7,17 @@ use std::path::Path;
 use anyhow::Context;
 use base64::{Engine, engine::general_purpose::STANDARD};
 
+/// The key in `path`, which must exist. `what` names the key in errors.
+pub fn load(path: &Path, what: &str) -> anyhow::Result<[u8; 32]> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading the {what} file {}", path.display()))?;
+    let bytes = STANDARD.decode(text.trim()).with_context(|| format!("the {what} file is not base64"))?;
+    bytes.try_into().map_err(|_| anyhow::anyhow!("the {what} file must hold 32 bytes"))
+}
+
 /// The key in `path` and whether it was just created. `what` names the key in errors.
 pub fn load_or_create(path: &Path, what: &str) -> anyhow::Result<([u8; 32], bool)> {
     if path.exists() {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let bytes = STANDARD.decode(text.trim()).with_context(|| format!("the {what} file is not base64"))?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("the {what} file must hold 32 bytes"))?;
-        return Ok((key, false));
+        return Ok((load(path, what)?, false));
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
@@ -40,6 +44,9 @@ mod tests {
         let (read, created) = super::load_or_create(&path, "test key").unwrap();
         assert!(!created);
         assert_eq!(made, read);
+        assert_eq!(super::load(&path, "test key").unwrap(), made);
+        assert!(super::load(&dir.path().join("missing.key"), "test key").is_err());
+        assert!(!dir.path().join("missing.key").exists(), "loading never creates a key");
         std::fs::write(&path, "bm90IDMyIGJ5dGVz").unwrap();
         assert!(super::load_or_create(&path, "test key").is_err());
     }

@@ -41,6 +41,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Signs access-log checkpoints; read from a file outside the database.
     pub checkpoint_key: Arc<audit::checkpoints::CheckpointKey>,
+    /// Every signed checkpoint, also kept outside the database.
+    pub journal: audit::journal::Journal,
     /// Stores the events of reads, several per commit.
     pub appender: audit::appender::Appender,
     /// Seals secrets stored in the database; read from a file outside it.
@@ -70,8 +72,10 @@ impl AppState {
             time::Duration::minutes(config.sso_discovery_cache_minutes.into()),
             config.sso_allow_insecure_issuers,
         );
+        let journal = audit::journal::Journal::new(config.audit_journal_path());
         Self {
             db,
+            journal,
             config: Arc::new(config),
             clock,
             checkpoint_key: Arc::new(checkpoint_key),

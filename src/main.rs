@@ -12,7 +12,7 @@ use tandem::{
     db,
     practice::{Email, parse_name, parse_slug, parse_time_zone, setup},
 };
-use tandem::audit::checkpoints::CheckpointKey;
+use tandem::audit::{checkpoints::{self, CheckpointKey}, journal::Journal};
 use tower_sessions::session_store::ExpiredDeletion;
 
 #[derive(Parser)]
@@ -50,16 +50,28 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Walk every practice's chain and check it against the signed checkpoints.
-    /// Exits non-zero, naming the first bad entry, if anything was changed,
-    /// removed, inserted or reordered.
+    /// Walk every practice's chain and check it against the signed
+    /// checkpoints in the journal and the database. Exits 1, naming the
+    /// practice and the first bad entry, if anything was changed, removed,
+    /// inserted, reordered or re-dated; 2 if it could not check. Never creates
+    /// a key: it refuses to run without the key file or a pinned public key.
     Verify {
         /// Only this practice (its short name).
         #[arg(long, value_name = "SLUG")]
         practice: Option<String>,
+        /// Check signatures with this public key (base64, as `tandem audit
+        /// public-key` prints it) instead of the key file. Writes nothing to
+        /// the database: what an auditor runs.
+        #[arg(long, value_name = "BASE64")]
+        public_key: Option<String>,
+        /// The checkpoint journal to check against [default: the configured one].
+        #[arg(long, value_name = "FILE")]
+        journal: Option<PathBuf>,
     },
-    /// Sign each practice's current chain head now.
+    /// Sign the head of each practice's chain that grew since its last checkpoint.
     Checkpoint,
+    /// Print the public key that verifies checkpoints, for an auditor to pin.
+    PublicKey,
 }
 
 #[derive(Subcommand)]
@@ -107,25 +119,13 @@ async fn main() -> anyhow::Result<()> {
             println!("API: create a token at /tokens, then e.g. curl -H 'Authorization: Bearer tdm_...' {}/api/v1/couples", state.config.public_base());
             Ok(())
         }
-        Command::Audit(AuditCommand::Verify { practice }) => {
-            let state = connect(config).await?;
-            let results = tandem::audit::verify_all(&state, practice.as_deref()).await?;
-            if results.is_empty() {
-                anyhow::bail!("no practice to verify");
-            }
-            let mut failed = false;
-            for (slug, v) in &results {
-                match (&v.problem, v.first_bad_seq) {
-                    (None, _) => println!("{slug}: ok ({} entries, {} checkpoints)", v.events_checked, v.checkpoints_checked),
-                    (Some(problem), seq) => {
-                        failed = true;
-                        println!("{slug}: FAILED at entry {}: {problem}", seq.unwrap_or_default());
-                    }
-                }
-            }
-            if failed {
-                std::process::exit(1);
-            }
+        Command::Audit(AuditCommand::Verify { practice, public_key, journal }) => {
+            verify(config, practice, public_key, journal).await
+        }
+        Command::Audit(AuditCommand::PublicKey) => {
+            let key = CheckpointKey::load(&config.audit_key_file)?;
+            println!("{}", checkpoints::public_key_text(&key.verifying()));
+            eprintln!("key id {}; pin it with: tandem audit verify --public-key <the line above>", key.id());
             Ok(())
         }
         Command::Audit(AuditCommand::Checkpoint) => {
@@ -162,7 +162,66 @@ async fn connect(config: Config) -> anyhow::Result<AppState> {
     db::migrate(&conn).await?;
     let key = CheckpointKey::load_or_create(&config.audit_key_file)?;
     let sealing_key = tandem::sealed::SealingKey::load_or_create(&config.secret_key_file)?;
-    Ok(AppState::new(conn, config, Arc::new(SystemClock), key, sealing_key))
+    let state = AppState::new(conn, config, Arc::new(SystemClock), key, sealing_key);
+    state
+        .journal
+        .create_if_missing()
+        .with_context(|| format!("could not create the checkpoint journal {}", state.journal.path().display()))?;
+    Ok(state)
+}
+
+/// `tandem audit verify`: with the key file (the operator: results are
+/// stored, signed, for supervisors) or a pinned public key (an auditor:
+/// nothing is written). Never creates a key or a journal.
+async fn verify(config: Config, practice: Option<String>, public_key: Option<String>, journal: Option<PathBuf>) -> anyhow::Result<()> {
+    let (verifying, signer) = match public_key {
+        Some(text) => (checkpoints::parse_public_key(&text).context("--public-key")?, None),
+        None => {
+            let key = CheckpointKey::load(&config.audit_key_file).with_context(|| {
+                format!("no usable audit key at {} (TANDEM_AUDIT_KEY_FILE); verification never creates one: restore the key, or pass --public-key", config.audit_key_file.display())
+            })?;
+            (key.verifying(), Some(key))
+        }
+    };
+    let journal = Journal::new(journal.unwrap_or_else(|| config.audit_journal_path()));
+    if !journal.path().is_file() {
+        anyhow::bail!(
+            "no checkpoint journal at {}: without it a deleted or rewritten log cannot be told from a whole one; restore it from backup or pass --journal",
+            journal.path().display()
+        );
+    }
+    let conn = db::connect(&config).await?;
+    if signer.is_some() {
+        db::migrate(&conn).await?;
+    }
+    let results = tandem::audit::verify_chains(&conn, &verifying, &journal, practice.as_deref()).await?;
+    if results.is_empty() {
+        anyhow::bail!("no practice to verify");
+    }
+    if let Some(key) = &signer {
+        tandem::audit::record_results(&conn, key, &results, tandem::clock::Clock::now(&SystemClock)).await;
+    }
+    let (mut tampered, mut unchecked) = (false, false);
+    for (slug, v) in &results {
+        match (&v.problem, v.first_bad_seq) {
+            (None, _) => println!("{slug}: ok ({} entries, {} checkpoints)", v.events_checked, v.checkpoints_checked),
+            (Some(problem), _) if v.could_not_run => {
+                unchecked = true;
+                println!("{slug}: NOT CHECKED: {problem}");
+            }
+            (Some(problem), seq) => {
+                tampered = true;
+                println!("{slug}: FAILED at entry {}: {problem}", seq.unwrap_or_default());
+            }
+        }
+    }
+    if tampered {
+        std::process::exit(1);
+    }
+    if unchecked {
+        std::process::exit(2);
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -180,7 +239,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!();
     }
 
+    tokio::spawn(checkpoints_loop(state.clone()));
     tokio::spawn(housekeeping(state.clone()));
+    let at_shutdown = state.clone();
 
     let listener = tokio::net::TcpListener::bind(state.config.bind)
         .await
@@ -213,6 +274,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         result = server => result.context("server failed")?,
         () = deadline => tracing::warn!("grace period over; exiting with requests still open"),
     }
+    // Sign what the last requests appended, so a stopped service leaves no
+    // tail that only the database vouches for.
+    match tandem::audit::checkpoint_all(&at_shutdown).await {
+        Ok(signed) => tracing::info!(practices = signed, "signed access-log checkpoints at shutdown"),
+        Err(err) => tracing::error!(error = %err, "could not sign access-log checkpoints at shutdown"),
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -241,19 +308,29 @@ async fn shutdown_signal() {
     }
 }
 
-/// Signs chain heads, verifies chains, deletes expired sessions, stale
-/// sign-in counters, expired device cookies and unfinished single sign-ons, on the checkpoint interval.
-async fn housekeeping(state: AppState) {
-    let store = DbSessionStore::new(state.db.clone(), state.clock.clone(), state.config.session_idle());
+/// Signs the chain heads that moved, every `audit_checkpoint_minutes`.
+async fn checkpoints_loop(state: AppState) {
     let minutes = u64::from(state.config.audit_checkpoint_minutes.max(1));
     let mut every = tokio::time::interval(Duration::from_secs(60 * minutes));
     loop {
         every.tick().await;
         if let Err(err) = tandem::audit::checkpoint_all(&state).await {
-            tracing::warn!(error = %err, "could not sign access-log checkpoints");
+            tracing::error!(error = %err, "could not sign access-log checkpoints");
         }
+    }
+}
+
+/// Verifies chains, deletes expired sessions, stale sign-in counters,
+/// expired device cookies and unfinished single sign-ons, every
+/// `audit_verify_minutes`.
+async fn housekeeping(state: AppState) {
+    let store = DbSessionStore::new(state.db.clone(), state.clock.clone(), state.config.session_idle());
+    let minutes = u64::from(state.config.audit_verify_minutes.max(1));
+    let mut every = tokio::time::interval(Duration::from_secs(60 * minutes));
+    loop {
+        every.tick().await;
         if let Err(err) = tandem::audit::verify_all(&state, None).await {
-            tracing::warn!(error = %err, "could not verify the access log");
+            tracing::error!(error = %err, "could not verify the access log");
         }
         if let Err(err) = store.delete_expired().await {
             tracing::warn!(error = %err, "could not delete expired sessions");

@@ -39,6 +39,31 @@ impl Drop for Running {
     }
 }
 
+/// `tandem serve` on `port` with its database, key and journal in `dir`,
+/// logging JSON; its standard output arrives line by line on the receiver.
+fn serve(dir: &tempfile::TempDir, port: u16, env: &[(&str, &str)]) -> (Running, mpsc::Receiver<String>) {
+    let child = Command::new(BIN)
+        .env("TANDEM_DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()))
+        .env("TANDEM_BIND", format!("127.0.0.1:{port}"))
+        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .env("TANDEM_LOG_FORMAT", "json")
+        .env("TANDEM_SHUTDOWN_GRACE_SECONDS", "2")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(Some(child));
+    let stdout = running.0.as_mut().unwrap().stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (running, rx)
+}
+
 #[test]
 fn help_documents_the_configuration() {
     let _watchdog = Watchdog::start();
@@ -95,24 +120,7 @@ fn serves_prints_the_setup_link_and_stops_on_sigterm_within_the_grace_period() {
     let _watchdog = Watchdog::start();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let child = Command::new(BIN)
-        .env("TANDEM_DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()))
-        .env("TANDEM_BIND", format!("127.0.0.1:{port}"))
-        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
-        .env("TANDEM_LOG_FORMAT", "json")
-        .env("TANDEM_SHUTDOWN_GRACE_SECONDS", "2")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut running = Running(Some(child));
-    let stdout = running.0.as_mut().unwrap().stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut running, rx) = serve(&dir, port, &[]);
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut link = None;
@@ -198,4 +206,121 @@ fn audit_verify_names_the_first_bad_entry() {
     assert!(!bad.status.success());
     let printed = String::from_utf8_lossy(&bad.stdout);
     assert!(printed.contains("riverside: FAILED at entry 3"), "{printed}");
+}
+
+/// Issue 13, defect 7: `verify` refuses to run without the key file and
+/// never creates one; `public-key` prints the key an auditor pins, and
+/// `verify --public-key` checks with it alone.
+#[test]
+fn audit_verify_never_creates_a_key_and_takes_a_pinned_public_key() {
+    let _watchdog = Watchdog::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let tandem = |key: &str, args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("TANDEM_DATABASE_URL", &url)
+            .env("TANDEM_AUDIT_KEY_FILE", dir.path().join(key))
+            .env("TANDEM_LOG_FILTER", "error")
+            .output()
+            .unwrap()
+    };
+    assert!(tandem("audit.key", &["demo"]).status.success());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sea_orm::EntityTrait;
+        let db = tandem::db::connect_url(&url, 1).await.unwrap();
+        let practice = entity::practices::Entity::find().one(&db).await.unwrap().unwrap();
+        tandem::audit::record(&db, &[crate::audit_tamper::event(practice.id)]).await.unwrap();
+        db.close().await.unwrap();
+    });
+    assert!(tandem("audit.key", &["audit", "checkpoint"]).status.success());
+
+    let refused = tandem("missing.key", &["audit", "verify"]);
+    assert!(!refused.status.success(), "{}", String::from_utf8_lossy(&refused.stdout));
+    assert!(!dir.path().join("missing.key").exists(), "verify created a key");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("never creates one"), "{}", String::from_utf8_lossy(&refused.stderr));
+
+    let printed = tandem("audit.key", &["audit", "public-key"]);
+    assert!(printed.status.success(), "{}", String::from_utf8_lossy(&printed.stderr));
+    let public_key = String::from_utf8(printed.stdout).unwrap().trim().to_owned();
+    assert_eq!(public_key.len(), 44, "32 bytes in base64: {public_key}");
+    let pinned = tandem("missing.key", &["audit", "verify", "--public-key", &public_key]);
+    assert!(pinned.status.success(), "{}{}", String::from_utf8_lossy(&pinned.stdout), String::from_utf8_lossy(&pinned.stderr));
+    assert!(String::from_utf8_lossy(&pinned.stdout).contains("riverside: ok (1 entries, 1 checkpoints)"));
+    assert!(!dir.path().join("missing.key").exists());
+
+    let other = tandem::audit::checkpoints::public_key_text(&tandem::audit::checkpoints::CheckpointKey::generate().verifying());
+    let wrong = tandem("missing.key", &["audit", "verify", "--public-key", &other]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stdout).contains("not signed by this installation's key"));
+}
+
+/// Issue 13, defect 6: a clean stop signs what the last requests appended,
+/// in the database and in the journal beside the key.
+#[test]
+fn a_clean_stop_signs_the_newest_entries() {
+    let _watchdog = Watchdog::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let port = free_port();
+    let made = Command::new(BIN)
+        .args(["practice", "create", "--name", "Harbor Counseling", "--slug", "harbor", "--admin-email", "owner@harbor.example"])
+        .env("TANDEM_DATABASE_URL", &url)
+        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let (mut running, rx) = serve(&dir, port, &[("TANDEM_AUDIT_CHECKPOINT_MINUTES", "600")]);
+    let message = |line: &str| -> Option<serde_json::Value> {
+        let event: serde_json::Value = serde_json::from_str(line).ok()?;
+        Some(event["fields"].clone())
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else { continue };
+        if message(&line).is_some_and(|f| f["message"] == "listening") {
+            break;
+        }
+    }
+    // Events appended while it runs (as another replica would), after the
+    // start-up round and long before the next.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let head = rt.block_on(async {
+        use sea_orm::EntityTrait;
+        let db = tandem::db::connect_url(&url, 1).await.unwrap();
+        let practice = entity::practices::Entity::find().one(&db).await.unwrap().unwrap();
+        for _ in 0..3 {
+            tandem::audit::record(&db, &[crate::audit_tamper::event(practice.id)]).await.unwrap();
+        }
+        let head = entity::audit_heads::Entity::find_by_id(practice.id).one(&db).await.unwrap().unwrap().seq;
+        db.close().await.unwrap();
+        head
+    });
+    // A request served means the SIGTERM handler is in place ("listening"
+    // is logged just before it is).
+    assert!(http_get(port, "/readyz").starts_with("HTTP/1.1 200"));
+    let mut child = running.0.take().unwrap();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+    let mut shutdown_round = None;
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        if let Some(fields) = message(&line).filter(|f| f["message"] == "signed access-log checkpoints at shutdown") {
+            shutdown_round = Some(fields);
+        }
+    }
+    assert_eq!(shutdown_round.expect("a checkpoint round at shutdown")["practices"], 1);
+    let signed = rt.block_on(async {
+        use sea_orm::{EntityTrait, QueryOrder};
+        let db = tandem::db::connect_url(&url, 1).await.unwrap();
+        entity::audit_checkpoints::Entity::find()
+            .order_by_desc(entity::audit_checkpoints::Column::Seq)
+            .one(&db)
+            .await
+            .unwrap()
+            .map(|c| c.seq)
+    });
+    assert_eq!(signed, Some(head), "the newest entry is signed");
+    let journal = std::fs::read_to_string(dir.path().join("audit-journal.jsonl")).unwrap();
+    assert!(journal.contains(&format!("\"seq\":{head},")), "{journal}");
 }

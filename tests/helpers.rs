@@ -161,6 +161,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub router: Router,
     _store: Store,
+    /// Holds the checkpoint journal, outside the database as in production.
+    _journal_dir: Option<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -185,7 +187,7 @@ impl TestApp {
     /// same clock.
     pub fn with_state(&self, state: AppState) -> TestApp {
         let router = tandem::app(state.clone());
-        TestApp { state, clock: self.clock.clone(), router, _store: Store::Borrowed }
+        TestApp { state, clock: self.clock.clone(), router, _store: Store::Borrowed, _journal_dir: None }
     }
 
     /// The same service with more audited routes about couples' records.
@@ -221,6 +223,8 @@ impl TestApp {
     async fn build(url: String, mut config: Config, store: Store) -> Self {
         init_logs();
         config.database_url = tandem::config::Secret::new(url.clone());
+        let journal_dir = tempfile::tempdir().expect("temp dir");
+        config.audit_journal_file = Some(journal_dir.path().join("audit-journal.jsonl"));
         let db = tandem::db::connect(&config).await.expect("connect");
         tandem::db::migrate(&db).await.expect("migrate");
         let clock = ManualClock::new(time::OffsetDateTime::now_utc());
@@ -231,8 +235,9 @@ impl TestApp {
             tandem::audit::checkpoints::CheckpointKey::generate(),
             tandem::sealed::SealingKey::generate(),
         );
+        state.journal.create_if_missing().expect("checkpoint journal");
         let router = tandem::app(state.clone());
-        Self { state, clock, router, _store: store }
+        Self { state, clock, router, _store: store, _journal_dir: Some(journal_dir) }
     }
 
     /// A second Tandem process on the same database: its own connection
@@ -248,7 +253,7 @@ impl TestApp {
             (*self.state.sealing_key).clone(),
         );
         let router = tandem::app(state.clone());
-        TestApp { state, clock: self.clock.clone(), router, _store: Store::Borrowed }
+        TestApp { state, clock: self.clock.clone(), router, _store: Store::Borrowed, _journal_dir: None }
     }
 
     pub fn client(&self) -> Client<'_> {

@@ -6,6 +6,8 @@ mod helpers;
 
 mod access_log;
 mod access_tokens;
+mod audit_property;
+mod audit_proof;
 mod audit_tamper;
 mod binary;
 mod browser;

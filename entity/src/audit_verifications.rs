@@ -13,6 +13,10 @@ pub struct Model {
     pub first_bad_seq: Option<i64>,
     #[sea_orm(column_type = "Text", nullable)]
     pub problem: Option<String>,
+    /// Ed25519 over the other fields, by the key that signs checkpoints;
+    /// missing on rows from before results were signed.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub signature: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261123_000003_recovery_contract;
 mod m20261123_000004_access_log;
 mod m20261123_000005_single_sign_on;
 mod m20261202_000001_who_can_see_what;
+mod m20261202_000010_signed_verification_results;
 mod m20261202_000020_readiness_probe;
 mod m20261202_000021_checkin_history;
 mod m20261202_000040_trusted_devices;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_access_log::Migration),
             Box::new(m20261123_000005_single_sign_on::Migration),
             Box::new(m20261202_000001_who_can_see_what::Migration),
+            Box::new(m20261202_000010_signed_verification_results::Migration),
             Box::new(m20261202_000020_readiness_probe::Migration),
             Box::new(m20261202_000021_checkin_history::Migration),
             Box::new(m20261202_000040_trusted_devices::Migration),

@@ -13,6 +13,8 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     sea_query::{Expr, OnConflict},
 };
+use std::collections::{BTreeSet, HashMap};
+
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -289,40 +291,63 @@ pub struct ChainReport {
     pub last_hash: String,
     /// The first sequence number where the chain is wrong, and why.
     pub problem: Option<(i64, String)>,
+    /// The hashes of the entries asked for (those checkpoints name).
+    pub hashes: HashMap<i64, String>,
 }
 
 /// Walks a practice's chain from the start, in pages.
 pub async fn walk(db: &impl ConnectionTrait, practice_id: Uuid) -> Result<ChainReport, DbErr> {
-    use sea_orm::QuerySelect;
+    walk_collecting(db, practice_id, &BTreeSet::new()).await
+}
+
+/// Walks a practice's chain from the start, in pages, keeping the hashes of
+/// the entries in `wanted`. Run it in one snapshot (see
+/// `checkpoints::verify`): the head read at the end must be the head of the
+/// entries walked. A row that cannot even be read is tampering at that
+/// entry, since Tandem never writes one.
+pub async fn walk_collecting(db: &impl ConnectionTrait, practice_id: Uuid, wanted: &BTreeSet<i64>) -> Result<ChainReport, DbErr> {
+    use sea_orm::{FromQueryResult, QuerySelect, QueryTrait};
     let mut expected_seq = 1i64;
     let mut prev = GENESIS.to_owned();
     let mut checked = 0i64;
+    let mut hashes = HashMap::new();
+    let stop = |checked, expected_seq: i64, prev, hashes, problem| {
+        Ok(ChainReport { events_checked: checked, last_seq: expected_seq - 1, last_hash: prev, problem: Some(problem), hashes })
+    };
     loop {
         let page = PracticeScope::trusted(practice_id)
             .select::<access_events::Entity>()
             .filter(access_events::Column::Seq.gte(expected_seq))
             .order_by_asc(access_events::Column::Seq)
             .limit(5_000)
-            .all(db)
-            .await?;
+            .build(db.get_database_backend());
+        let page = db.query_all_raw(page).await?;
         if page.is_empty() {
             break;
         }
-        for event in &page {
-            let problem = if event.seq != expected_seq {
-                Some((expected_seq, format!("entry {expected_seq} is missing (found {} next)", event.seq)))
-            } else if event.prev_hash != prev {
+        for row in &page {
+            let seq = row.try_get::<i64>("", "seq").unwrap_or(expected_seq);
+            if seq != expected_seq {
+                return stop(checked, expected_seq, prev, hashes, (expected_seq, format!("entry {expected_seq} is missing (found {seq} next)")));
+            }
+            let Ok(event) = access_events::Model::from_query_result(row, "") else {
+                return stop(checked, expected_seq, prev, hashes, (seq, format!("entry {seq} cannot be read: it holds a value Tandem never writes, so it was changed after it was written")));
+            };
+            let problem = if event.prev_hash != prev {
                 Some((event.seq, format!("entry {} does not follow entry {}", event.seq, event.seq - 1)))
-            } else if hash(event.seq, &event.prev_hash, &event.into()) != event.hash {
+            } else if hash(event.seq, &event.prev_hash, &(&event).into()) != event.hash {
                 Some((event.seq, format!("entry {} was changed after it was written", event.seq)))
             } else {
                 None
             };
             if let Some(problem) = problem {
-                return Ok(ChainReport { events_checked: checked, last_seq: expected_seq - 1, last_hash: prev, problem: Some(problem) });
+                return stop(checked, expected_seq, prev, hashes, problem);
+            }
+            if wanted.contains(&event.seq) {
+                hashes.insert(event.seq, event.hash.clone());
             }
             checked += 1;
-            prev = event.hash.clone();
+            prev = event.hash;
             expected_seq += 1;
         }
     }
@@ -338,7 +363,7 @@ pub async fn walk(db: &impl ConnectionTrait, practice_id: Uuid) -> Result<ChainR
         None if last_seq > 0 => Some((1, "the chain has no head".into())),
         _ => None,
     };
-    Ok(ChainReport { events_checked: checked, last_seq, last_hash: prev, problem })
+    Ok(ChainReport { events_checked: checked, last_seq, last_hash: prev, problem, hashes })
 }
 
 #[cfg(test)]

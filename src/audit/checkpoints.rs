@@ -1,23 +1,26 @@
 //! Signed checkpoints of each practice's chain head, and verification.
-//! The signing key lives in a file outside the database, so someone holding
-//! only the database cannot make a rewritten or shortened chain look right:
-//! the chain must still contain every checkpointed entry, unchanged.
+//! The signing key lives in a file outside the database, and every
+//! checkpoint is also written to the journal beside it ([`super::journal`]),
+//! so someone holding only the database cannot make a rewritten, shortened
+//! or deleted chain look right: the chain must still contain every
+//! checkpointed entry, unchanged.
 
-use std::path::Path;
+use std::{collections::BTreeSet, path::Path};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder,
+    AccessMode, ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IsolationLevel, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use entity::{access_events, audit_checkpoints, audit_heads, audit_verifications};
+use entity::{audit_checkpoints, audit_heads, audit_verifications};
 
-use super::chain;
+use super::{chain, journal::SignedCheckpoint};
 use crate::scope::PracticeScope;
 
 /// The key that signs checkpoints.
@@ -37,7 +40,8 @@ impl CheckpointKey {
         Self(SigningKey::from_bytes(&seed))
     }
 
-    /// Reads the key file, creating it (readable by its owner only) if it does not exist.
+    /// Reads the key file, creating it (readable by its owner only) if it
+    /// does not exist: for the service, which signs.
     pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
         let (seed, created) = crate::key_file::load_or_create(path, "audit key")?;
         let key = Self(SigningKey::from_bytes(&seed));
@@ -47,23 +51,44 @@ impl CheckpointKey {
         Ok(key)
     }
 
+    /// Reads the key file, which must exist: for verification, where a new
+    /// key would only make every genuine checkpoint look forged.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        Ok(Self(SigningKey::from_bytes(&crate::key_file::load(path, "audit key")?)))
+    }
+
     pub fn verifying(&self) -> VerifyingKey {
         self.0.verifying_key()
     }
 
     /// A short fingerprint of the public key, stored with each checkpoint.
     pub fn id(&self) -> String {
-        let digest = Sha256::digest(self.verifying().as_bytes());
-        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+        key_id(&self.verifying())
     }
 }
 
-fn message(practice_id: Uuid, seq: i64, hash: &str, signed_at: OffsetDateTime) -> String {
-    format!("tandem-checkpoint-v1|{practice_id}|{seq}|{hash}|{}", signed_at.unix_timestamp())
+/// A short fingerprint of a public key.
+pub fn key_id(key: &VerifyingKey) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Signs the practice's current head (nothing to sign for an empty chain).
-pub async fn checkpoint(db: &impl ConnectionTrait, key: &CheckpointKey, practice_id: Uuid, now: OffsetDateTime) -> Result<Option<i64>, DbErr> {
+/// The public key as `tandem audit public-key` prints it and `tandem audit
+/// verify --public-key` takes it: 32 bytes, base64.
+pub fn public_key_text(key: &VerifyingKey) -> String {
+    STANDARD.encode(key.as_bytes())
+}
+
+pub fn parse_public_key(text: &str) -> anyhow::Result<VerifyingKey> {
+    let bytes = STANDARD.decode(text.trim()).map_err(|_| anyhow::anyhow!("the public key is not base64"))?;
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("the public key must be 32 bytes"))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| anyhow::anyhow!("that is not an Ed25519 public key"))
+}
+
+/// Signs the practice's current head and stores the checkpoint in the
+/// database (nothing to sign for an empty chain). [`super::checkpoint`]
+/// also writes it to the journal.
+pub async fn checkpoint(db: &impl ConnectionTrait, key: &CheckpointKey, practice_id: Uuid, now: OffsetDateTime) -> Result<Option<SignedCheckpoint>, DbErr> {
     let Some(head) = audit_heads::Entity::find_by_id(practice_id).one(db).await? else {
         return Ok(None);
     };
@@ -71,19 +96,42 @@ pub async fn checkpoint(db: &impl ConnectionTrait, key: &CheckpointKey, practice
         return Ok(None);
     }
     let signed_at = now.replace_nanosecond(0).unwrap_or(now);
-    let signature = key.0.sign(message(practice_id, head.seq, &head.hash, signed_at).as_bytes());
+    let message = SignedCheckpoint::message(practice_id, head.seq, &head.hash, signed_at.unix_timestamp());
+    let signature = key.0.sign(message.as_bytes());
+    let signed = SignedCheckpoint {
+        practice_id,
+        seq: head.seq,
+        hash: head.hash,
+        signed_at: signed_at.unix_timestamp(),
+        key_id: key.id(),
+        signature: STANDARD.encode(signature.to_bytes()),
+    };
     audit_checkpoints::ActiveModel {
         id: Set(Uuid::now_v7()),
         practice_id: Set(practice_id),
-        seq: Set(head.seq),
-        hash: Set(head.hash),
+        seq: Set(signed.seq),
+        hash: Set(signed.hash.clone()),
         signed_at: Set(signed_at),
-        key_id: Set(key.id()),
-        signature: Set(STANDARD.encode(signature.to_bytes())),
+        key_id: Set(signed.key_id.clone()),
+        signature: Set(signed.signature.clone()),
     }
     .insert(db)
     .await?;
-    Ok(Some(head.seq))
+    Ok(Some(signed))
+}
+
+/// Whether the practice's head has moved past its newest checkpoint.
+pub async fn head_moved(db: &impl ConnectionTrait, practice_id: Uuid) -> Result<bool, DbErr> {
+    let Some(head) = audit_heads::Entity::find_by_id(practice_id).one(db).await? else {
+        return Ok(false);
+    };
+    let newest = PracticeScope::trusted(practice_id)
+        .select::<audit_checkpoints::Entity>()
+        .order_by_desc(audit_checkpoints::Column::Seq)
+        .limit(1)
+        .one(db)
+        .await?;
+    Ok(head.seq > newest.map_or(0, |c| c.seq))
 }
 
 /// The outcome of verifying one practice's chain.
@@ -94,110 +142,138 @@ pub struct Verification {
     pub checkpoints_checked: usize,
     pub first_bad_seq: Option<i64>,
     pub problem: Option<String>,
+    /// Verification could not finish (the database could not be read): not
+    /// evidence of tampering, but no evidence of an intact log either.
+    pub could_not_run: bool,
 }
 
 impl Verification {
     pub fn ok(&self) -> bool {
         self.problem.is_none()
     }
+
+    pub fn could_not_run(practice_id: Uuid, why: String) -> Self {
+        Self { practice_id, events_checked: 0, checkpoints_checked: 0, first_bad_seq: None, problem: Some(why), could_not_run: true }
+    }
+
+    fn failed(mut self, seq: i64, why: String) -> Self {
+        self.first_bad_seq = Some(seq);
+        self.problem = Some(why);
+        self
+    }
 }
 
-/// What verification expects of checkpoints: entries older than
-/// `max_unsigned_age` at `now` must be covered by a checkpoint, so removing
-/// every checkpoint (to hide a rewritten chain) does not go unnoticed.
-#[derive(Clone, Copy, Debug)]
-pub struct Expectation {
-    pub now: OffsetDateTime,
-    pub max_unsigned_age: time::Duration,
+/// A read-only transaction that sees one consistent state of the database:
+/// REPEATABLE READ on PostgreSQL; on SQLite (WAL) a deferred transaction
+/// reads the snapshot its first statement finds. Appends that commit while
+/// verification walks the chain are simply not in it.
+async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await,
+        _ => db.begin().await,
+    }
 }
 
-/// Walks the chain, then checks every checkpoint against it, and that old
-/// entries are covered by one.
-pub async fn verify(db: &impl ConnectionTrait, key: &VerifyingKey, practice_id: Uuid, expect: Expectation) -> Result<Verification, DbErr> {
-    let report = chain::walk(db, practice_id).await?;
-    let mut result = Verification {
+/// Verifies one practice's chain: walks it in one snapshot, then checks it
+/// against every checkpoint, from the journal (`journaled`, read before the
+/// snapshot, so none is newer than it) and from the database.
+pub async fn verify(db: &DatabaseConnection, key: &VerifyingKey, journaled: &[SignedCheckpoint], practice_id: Uuid) -> Result<Verification, DbErr> {
+    let txn = snapshot(db).await?;
+    let stored = PracticeScope::trusted(practice_id)
+        .select::<audit_checkpoints::Entity>()
+        .all(&txn)
+        .await?;
+    let mut checkpoints: Vec<(SignedCheckpoint, &str)> = journaled
+        .iter()
+        .map(|c| (c.clone(), "journal"))
+        .chain(stored.into_iter().map(|c| (SignedCheckpoint::from(c), "database")))
+        .collect();
+    checkpoints.sort_by_key(|(c, _)| (c.seq, c.signed_at));
+    checkpoints.dedup_by(|(a, _), (b, _)| a == b);
+    let wanted: BTreeSet<i64> = checkpoints.iter().map(|(c, _)| c.seq).collect();
+    let report = chain::walk_collecting(&txn, practice_id, &wanted).await?;
+    txn.rollback().await?;
+
+    let result = Verification {
         practice_id,
         events_checked: report.events_checked,
         checkpoints_checked: 0,
-        first_bad_seq: report.problem.as_ref().map(|(seq, _)| *seq),
-        problem: report.problem.map(|(_, why)| why),
+        first_bad_seq: None,
+        problem: None,
+        could_not_run: false,
     };
-    if result.problem.is_some() {
-        return Ok(result);
+    if let Some((seq, why)) = report.problem {
+        return Ok(result.failed(seq, why));
     }
-    let scope = PracticeScope::trusted(practice_id);
-    let checkpoints = scope
-        .select::<audit_checkpoints::Entity>()
-        .order_by_asc(audit_checkpoints::Column::Seq)
-        .all(db)
-        .await?;
-    let covered = checkpoints.last().map_or(0, |cp| cp.seq);
-    for cp in checkpoints {
+    let mut result = result;
+    // The entries up to the last checkpoint that matched are proven; a
+    // checkpoint that does not match says something at or before it changed.
+    let mut proven = 0i64;
+    for (cp, source) in checkpoints {
         result.checkpoints_checked += 1;
-        let signature = STANDARD
-            .decode(&cp.signature)
-            .ok()
-            .and_then(|b| <[u8; 64]>::try_from(b).ok())
-            .map(|b| Signature::from_bytes(&b));
-        let genuine = signature
-            .is_some_and(|s| key.verify(message(practice_id, cp.seq, &cp.hash, cp.signed_at).as_bytes(), &s).is_ok());
-        if !genuine {
-            result.first_bad_seq = Some(cp.seq);
-            result.problem = Some(format!("the checkpoint at entry {} is not signed by this installation's key", cp.seq));
-            return Ok(result);
+        if cp.practice_id != practice_id || !cp.genuine(key) {
+            return Ok(result.failed(cp.seq, format!("the checkpoint at entry {} in the {source} is not signed by this installation's key", cp.seq)));
         }
         if cp.seq > report.last_seq {
-            result.first_bad_seq = Some(report.last_seq + 1);
-            result.problem = Some(format!(
-                "entries {} to {} were removed: a checkpoint signed entry {}",
-                report.last_seq + 1,
-                cp.seq,
+            let first = report.last_seq + 1;
+            return Ok(result.failed(first, format!(
+                "entries {first} to {} were removed: a checkpoint in the {source} signed entry {}",
+                cp.seq, cp.seq
+            )));
+        }
+        if report.hashes.get(&cp.seq) != Some(&cp.hash) {
+            let first = proven + 1;
+            return Ok(result.failed(first, format!(
+                "entries {first} to {} are not the ones a checkpoint in the {source} signed: the chain was rewritten (changed, reordered, re-dated or replaced) and its hashes recomputed",
                 cp.seq
-            ));
-            return Ok(result);
+            )));
         }
-        let entry = scope
-            .select::<access_events::Entity>()
-            .filter(access_events::Column::Seq.eq(cp.seq))
-            .one(db)
-            .await?;
-        if entry.is_none_or(|e| e.hash != cp.hash) {
-            result.first_bad_seq = Some(cp.seq);
-            result.problem = Some(format!("entry {} differs from the one signed at a checkpoint: the chain was replaced", cp.seq));
-            return Ok(result);
-        }
-    }
-    // The first entry no checkpoint covers must be recent: checkpoints are
-    // signed every few minutes, so an old unsigned entry means they were removed.
-    let first_unsigned = scope
-        .select::<access_events::Entity>()
-        .filter(access_events::Column::Seq.eq(covered + 1))
-        .one(db)
-        .await?;
-    if let Some(entry) = first_unsigned
-        && entry.occurred_at < expect.now - expect.max_unsigned_age
-    {
-        result.first_bad_seq = Some(entry.seq);
-        result.problem = Some(format!(
-            "entry {} is older than any checkpoint should allow: checkpoints are missing (if Tandem was stopped before it could sign them, compare the log with a backup before signing it again)",
-            entry.seq
-        ));
+        proven = proven.max(cp.seq);
     }
     Ok(result)
 }
 
-/// Stores a verification's result, for supervisors to see.
-pub async fn record(db: &impl ConnectionTrait, v: &Verification, now: OffsetDateTime) -> Result<(), DbErr> {
-    audit_verifications::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        practice_id: Set(v.practice_id),
-        ran_at: Set(now),
-        ok: Set(v.ok()),
-        events_checked: Set(v.events_checked),
-        first_bad_seq: Set(v.first_bad_seq),
-        problem: Set(v.problem.clone()),
-    }
-    .insert(db)
-    .await?;
+fn result_message(row: &audit_verifications::Model) -> String {
+    let problem = row.problem.as_deref().map(|p| format!("{:x}", Sha256::digest(p.as_bytes()))).unwrap_or_default();
+    format!(
+        "tandem-verification-v1|{}|{}|{}|{}|{}|{}|{}",
+        row.id,
+        row.practice_id,
+        row.ran_at.unix_timestamp_nanos() / 1_000,
+        row.ok,
+        row.events_checked,
+        row.first_bad_seq.map(|s| s.to_string()).unwrap_or_default(),
+        problem,
+    )
+}
+
+/// Stores a verification's result, signed, for supervisors to see.
+pub async fn record(db: &impl ConnectionTrait, key: &CheckpointKey, v: &Verification, now: OffsetDateTime) -> Result<(), DbErr> {
+    let mut row = audit_verifications::Model {
+        id: Uuid::now_v7(),
+        practice_id: v.practice_id,
+        ran_at: now,
+        ok: v.ok(),
+        events_checked: v.events_checked,
+        first_bad_seq: v.first_bad_seq,
+        problem: v.problem.clone(),
+        signature: None,
+    };
+    row.signature = Some(STANDARD.encode(key.0.sign(result_message(&row).as_bytes()).to_bytes()));
+    audit_verifications::ActiveModel::from(row).reset_all().insert(db).await?;
     Ok(())
+}
+
+/// Whether `key` signed this stored result as it stands.
+pub fn result_is_genuine(row: &audit_verifications::Model, key: &VerifyingKey) -> bool {
+    row.signature.as_deref().is_some_and(|s| signed_by(key, &result_message(row), s))
+}
+
+/// Whether `signature` (base64) is `key`'s signature of `message`.
+pub(super) fn signed_by(key: &VerifyingKey, message: &str, signature: &str) -> bool {
+    STANDARD
+        .decode(signature)
+        .ok()
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+        .is_some_and(|b| key.verify(message.as_bytes(), &Signature::from_bytes(&b)).is_ok())
 }

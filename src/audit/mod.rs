@@ -10,11 +10,13 @@ pub mod chain;
 pub mod changes;
 pub mod checkpoints;
 pub mod context;
+pub mod journal;
 pub mod review;
 pub mod viewings;
 mod describe;
 
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use uuid::Uuid;
 
 pub use chain::NewEvent;
 pub use context::{Actor, AuditContext, RequestMeta};
@@ -36,44 +38,133 @@ pub async fn record(db: &DatabaseConnection, events: &[NewEvent]) -> Result<(), 
     txn.commit().await
 }
 
-/// Signs the current head of every practice's chain.
+/// Signs the practice's current head, in the database and in the journal
+/// (the journal first: it is the copy the database's writer cannot reach).
+pub async fn checkpoint(state: &crate::AppState, practice_id: Uuid) -> Result<Option<i64>, DbErr> {
+    let Some(signed) = checkpoints::checkpoint(&state.db, &state.checkpoint_key, practice_id, state.clock.now()).await? else {
+        return Ok(None);
+    };
+    state
+        .journal
+        .append(&signed)
+        .await
+        .map_err(|e| DbErr::Custom(format!("could not append to the checkpoint journal {}: {e}", state.journal.path().display())))?;
+    Ok(Some(signed.seq))
+}
+
+/// Signs the head of every practice whose chain has grown since its last
+/// checkpoint: the service does this every `audit_checkpoint_minutes` and
+/// when it stops, so a checkpoint follows the newest event within a minute
+/// by default, and an idle practice adds nothing to the journal.
 pub async fn checkpoint_all(state: &crate::AppState) -> Result<usize, DbErr> {
     use sea_orm::EntityTrait;
     let mut signed = 0;
     for practice in entity::practices::Entity::find().all(&state.db).await? {
-        if checkpoints::checkpoint(&state.db, &state.checkpoint_key, practice.id, state.clock.now()).await?.is_some() {
+        if checkpoints::head_moved(&state.db, practice.id).await? && checkpoint(state, practice.id).await?.is_some() {
             signed += 1;
         }
     }
     Ok(signed)
 }
 
-/// Verifies the chains of all practices (or the one with `slug`), storing
-/// each result for supervisors to see.
-pub async fn verify_all(state: &crate::AppState, slug: Option<&str>) -> Result<Vec<(String, checkpoints::Verification)>, DbErr> {
+/// Verifies the chains of all practices (or the one with `slug`) against
+/// the journal and the database's checkpoints, without writing anything:
+/// what an auditor runs with only the public key. A practice whose chain
+/// cannot be read is reported and the others are still checked; practices
+/// the journal knows and the database no longer does are reported by id.
+pub async fn verify_chains(
+    db: &DatabaseConnection,
+    key: &ed25519_dalek::VerifyingKey,
+    journal: &journal::Journal,
+    slug: Option<&str>,
+) -> Result<Vec<(String, checkpoints::Verification)>, DbErr> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    // Read before the database's snapshot, so no journaled checkpoint is
+    // newer than the entries verification sees.
+    let journaled = journal.read().map_err(|e| format!("the checkpoint journal {} could not be read: {e}", journal.path().display()));
     let mut query = entity::practices::Entity::find().order_by_asc(entity::practices::Column::Slug);
     if let Some(slug) = slug {
         query = query.filter(entity::practices::Column::Slug.eq(slug));
     }
+    let practices = query.all(db).await?;
     let mut results = Vec::new();
-    for practice in query.all(&state.db).await? {
-        let v = checkpoints::verify(&state.db, &state.checkpoint_key.verifying(), practice.id, expectation(state)).await?;
-        checkpoints::record(&state.db, &v, state.clock.now()).await?;
-        if !v.ok() {
-            tracing::error!(practice_id = %practice.id, first_bad_seq = ?v.first_bad_seq, "access log verification failed");
+    for practice in &practices {
+        let v = match &journaled {
+            Err(why) => checkpoints::Verification::could_not_run(practice.id, why.clone()),
+            Ok(journaled) => {
+                let theirs = journaled.get(&practice.id).map(Vec::as_slice).unwrap_or_default();
+                verify_or_report(db, key, theirs, practice.id).await
+            }
+        };
+        results.push((practice.slug.clone(), v));
+    }
+    if let (None, Ok(journaled)) = (slug, &journaled) {
+        let known: std::collections::HashSet<Uuid> = practices.iter().map(|p| p.id).collect();
+        let mut gone: Vec<_> = journaled.iter().filter(|(id, _)| !known.contains(id)).collect();
+        gone.sort_by_key(|(id, _)| **id);
+        for (id, theirs) in gone {
+            let v = verify_or_report(db, key, theirs, *id).await;
+            results.push((id.to_string(), v));
         }
-        results.push((practice.slug, v));
     }
     Ok(results)
 }
 
+/// Verifies one chain; a failure to read it becomes a result that says so.
+async fn verify_or_report(
+    db: &DatabaseConnection,
+    key: &ed25519_dalek::VerifyingKey,
+    journaled: &[journal::SignedCheckpoint],
+    practice_id: Uuid,
+) -> checkpoints::Verification {
+    match checkpoints::verify(db, key, journaled, practice_id).await {
+        Ok(v) => v,
+        Err(err) => {
+            tracing::error!(practice_id = %practice_id, error = %err, "could not verify the access log");
+            checkpoints::Verification::could_not_run(practice_id, "verification could not finish: the database could not be read".into())
+        }
+    }
+}
+
+/// Stores signed results for supervisors, and logs failures.
+pub async fn record_results(db: &DatabaseConnection, key: &checkpoints::CheckpointKey, results: &[(String, checkpoints::Verification)], now: time::OffsetDateTime) {
+    for (_, v) in results {
+        if v.could_not_run {
+            tracing::error!(practice_id = %v.practice_id, "access log verification could not run");
+        } else if !v.ok() {
+            tracing::error!(practice_id = %v.practice_id, first_bad_seq = ?v.first_bad_seq, "access log verification failed");
+        }
+        if let Err(err) = checkpoints::record(db, key, v, now).await {
+            tracing::error!(practice_id = %v.practice_id, error = %err, "could not store an access log verification result");
+        }
+    }
+}
+
+/// Verifies the chains of all practices (or the one with `slug`), storing
+/// each result for supervisors to see.
+pub async fn verify_all(state: &crate::AppState, slug: Option<&str>) -> Result<Vec<(String, checkpoints::Verification)>, DbErr> {
+    let results = verify_chains(&state.db, &state.checkpoint_key.verifying(), &state.journal, slug).await?;
+    record_results(&state.db, &state.checkpoint_key, &results, state.clock.now()).await;
+    Ok(results)
+}
+
+/// Verifies one practice's chain against the journal, storing nothing.
+pub async fn verify_one(state: &crate::AppState, practice_id: Uuid) -> checkpoints::Verification {
+    let key = state.checkpoint_key.verifying();
+    match state.journal.read() {
+        Ok(journaled) => verify_or_report(&state.db, &key, journaled.get(&practice_id).map(Vec::as_slice).unwrap_or_default(), practice_id).await,
+        Err(e) => checkpoints::Verification::could_not_run(practice_id, format!("the checkpoint journal could not be read: {e}")),
+    }
+}
+
 /// Signs the head of one practice's chain, verifies the chain and stores the
 /// result: what a supervisor's "verify now" does, from the API or a page.
-pub async fn verify_practice(state: &crate::AppState, practice_id: uuid::Uuid) -> Result<checkpoints::Verification, DbErr> {
-    checkpoints::checkpoint(&state.db, &state.checkpoint_key, practice_id, state.clock.now()).await?;
-    let v = checkpoints::verify(&state.db, &state.checkpoint_key.verifying(), practice_id, expectation(state)).await?;
-    checkpoints::record(&state.db, &v, state.clock.now()).await?;
+pub async fn verify_practice(state: &crate::AppState, practice_id: Uuid) -> Result<checkpoints::Verification, DbErr> {
+    if let Err(err) = checkpoint(state, practice_id).await {
+        tracing::warn!(practice_id = %practice_id, error = %err, "could not sign a checkpoint before verifying");
+    }
+    let v = verify_one(state, practice_id).await;
+    record_results(&state.db, &state.checkpoint_key, &[(String::new(), v.clone())], state.clock.now()).await;
     Ok(v)
 }
 
@@ -110,14 +201,5 @@ pub fn account_event(
         reason: None,
         emergency: false,
         detail: None,
-    }
-}
-
-/// Entries may wait for a checkpoint for three checkpoint intervals (a
-/// restart or a missed round is not tampering); older unsigned entries are.
-pub fn expectation(state: &crate::AppState) -> checkpoints::Expectation {
-    checkpoints::Expectation {
-        now: state.clock.now(),
-        max_unsigned_age: time::Duration::minutes(3 * i64::from(state.config.audit_checkpoint_minutes.max(1))),
     }
 }

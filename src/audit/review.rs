@@ -2,7 +2,8 @@
 //! verification results and the emergency-access review queue. Each
 //! partner's view of who looked at their records is in [`super::viewings`].
 
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
+use ed25519_dalek::VerifyingKey;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -86,7 +87,9 @@ fn filtered(scope: PracticeScope, f: &EventFilter) -> sea_orm::Select<access_eve
     q.order_by_desc(access_events::Column::Seq)
 }
 
-async fn names(db: &impl ConnectionTrait, scope: PracticeScope, ids: Vec<Uuid>) -> Result<std::collections::HashMap<Uuid, String>, AppError> {
+async fn names(db: &impl ConnectionTrait, scope: PracticeScope, mut ids: Vec<Uuid>) -> Result<std::collections::HashMap<Uuid, String>, DbErr> {
+    ids.sort_unstable();
+    ids.dedup();
     Ok(scope
         .select::<members::Entity>()
         .filter(members::Column::Id.is_in(ids))
@@ -97,7 +100,7 @@ async fn names(db: &impl ConnectionTrait, scope: PracticeScope, ids: Vec<Uuid>) 
         .collect())
 }
 
-async fn views(db: &impl ConnectionTrait, scope: PracticeScope, rows: Vec<access_events::Model>) -> Result<Vec<AccessEventView>, AppError> {
+async fn views(db: &impl ConnectionTrait, scope: PracticeScope, rows: Vec<access_events::Model>) -> Result<Vec<AccessEventView>, DbErr> {
     let names = names(db, scope, rows.iter().filter_map(|r| r.member_id).collect()).await?;
     Ok(rows
         .into_iter()
@@ -135,40 +138,71 @@ pub async fn search(db: &impl ConnectionTrait, scope: PracticeScope, f: &EventFi
     Ok(EventPage { items: views(db, scope, rows).await?, next_before })
 }
 
-/// Every matching event (up to 100,000) as CSV.
-pub async fn csv(db: &impl ConnectionTrait, scope: PracticeScope, f: &EventFilter) -> Result<String, AppError> {
-    let rows = filtered(scope, f).limit(100_000).all(db).await?;
-    let rows = views(db, scope, rows).await?;
-    let mut out = String::from("seq,at,member_id,member_name,role,action,record_kind,record_id,couple_id,outcome,status,client_addr,user_agent,request_id,emergency,reason\n");
-    for r in rows {
-        let fields = [
-            r.seq.to_string(),
-            r.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-            r.member_id.map(|m| m.to_string()).unwrap_or_default(),
-            r.member_name.unwrap_or_default(),
-            r.role,
-            r.action,
-            r.record_kind.unwrap_or_default(),
-            r.record_id.map(|m| m.to_string()).unwrap_or_default(),
-            r.couple_id.map(|m| m.to_string()).unwrap_or_default(),
-            r.outcome,
-            r.status.to_string(),
-            r.client_addr.unwrap_or_default(),
-            r.user_agent.unwrap_or_default(),
-            r.request_id.unwrap_or_default(),
-            r.emergency.to_string(),
-            r.reason.unwrap_or_default(),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
-    }
-    Ok(out)
+/// Events per page of the export: one query for the events and one for
+/// their members' names (a few hundred parameters at most) per page.
+const EXPORT_PAGE: u64 = 1_000;
+
+const CSV_HEADER: &str = "seq,at,member_id,member_name,role,action,record_kind,record_id,couple_id,outcome,status,client_addr,user_agent,request_id,emergency,reason\n";
+
+/// Every matching event as CSV, newest first, produced a page at a time as
+/// the response is sent: memory stays bounded however many events match.
+pub fn csv(
+    db: sea_orm::DatabaseConnection,
+    scope: PracticeScope,
+    mut filter: EventFilter,
+) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, DbErr>> + Send + 'static {
+    use futures_util::TryStreamExt;
+    filter.limit = None;
+    let start = (db, filter, Some(CSV_HEADER.to_owned()), false);
+    futures_util::stream::try_unfold(start, move |(db, mut filter, header, done)| async move {
+        if done {
+            return Ok(None);
+        }
+        let rows = filtered(scope, &filter).limit(EXPORT_PAGE).all(&db).await?;
+        let done = (rows.len() as u64) < EXPORT_PAGE;
+        filter.before = rows.last().map(|r| r.seq);
+        let mut out = header.unwrap_or_default();
+        for row in views(&db, scope, rows).await? {
+            csv_line(&mut out, row);
+        }
+        Ok(Some((axum::body::Bytes::from(out), (db, filter, None, done))))
+    })
+    .inspect_err(|err| tracing::error!(error = %err, "the access-log export stopped part-way"))
 }
 
-/// Quotes a CSV field, and defuses text a spreadsheet would run as a formula.
+fn csv_line(out: &mut String, r: AccessEventView) {
+    let fields = [
+        r.seq.to_string(),
+        r.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        r.member_id.map(|m| m.to_string()).unwrap_or_default(),
+        r.member_name.unwrap_or_default(),
+        r.role,
+        r.action,
+        r.record_kind.unwrap_or_default(),
+        r.record_id.map(|m| m.to_string()).unwrap_or_default(),
+        r.couple_id.map(|m| m.to_string()).unwrap_or_default(),
+        r.outcome,
+        r.status.to_string(),
+        r.client_addr.unwrap_or_default(),
+        r.user_agent.unwrap_or_default(),
+        r.request_id.unwrap_or_default(),
+        r.emergency.to_string(),
+        r.reason.unwrap_or_default(),
+    ];
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&csv_field(field));
+    }
+    out.push('\n');
+}
+
+/// Quotes a CSV field, and defuses text a spreadsheet would run as a
+/// formula (OWASP's list: `=`, `+`, `-`, `@`, tab, carriage return) by
+/// starting it with an apostrophe. None of the export's own numbers starts so.
 fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) && value.parse::<f64>().is_err() {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
         value.to_owned()
@@ -190,19 +224,28 @@ pub struct VerificationView {
     pub problem: Option<String>,
 }
 
-pub async fn last_verification(db: &impl ConnectionTrait, scope: PracticeScope) -> Result<Option<VerificationView>, AppError> {
+/// The latest stored result, if the key signed it as it stands; a result
+/// it did not sign (written straight into the database) is shown as a
+/// failure, never as what it claims.
+pub async fn last_verification(db: &impl ConnectionTrait, scope: PracticeScope, key: &VerifyingKey) -> Result<Option<VerificationView>, AppError> {
     Ok(scope
         .select::<audit_verifications::Entity>()
         .order_by_desc(audit_verifications::Column::RanAt)
         .order_by_desc(audit_verifications::Column::Id)
         .one(db)
         .await?
-        .map(|v| VerificationView {
-            ran_at: v.ran_at,
-            ok: v.ok,
-            events_checked: v.events_checked,
-            first_bad_seq: v.first_bad_seq,
-            problem: v.problem,
+        .map(|v| {
+            if crate::audit::checkpoints::result_is_genuine(&v, key) {
+                VerificationView { ran_at: v.ran_at, ok: v.ok, events_checked: v.events_checked, first_bad_seq: v.first_bad_seq, problem: v.problem }
+            } else {
+                VerificationView {
+                    ran_at: v.ran_at,
+                    ok: false,
+                    events_checked: v.events_checked,
+                    first_bad_seq: None,
+                    problem: Some("The latest stored result is not signed by this installation's key, so it may have been forged. Verify now to see the log's state.".into()),
+                }
+            }
         }))
 }
 

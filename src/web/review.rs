@@ -300,7 +300,7 @@ async fn access_log_page(
         .await?
         .into_iter()
         .map(|m| (m.id.to_string(), format!("{} ({})", m.display_name, m.email)));
-    let verification = review::last_verification(&state.db, current.scope).await?.map(|v| VerificationSummary {
+    let verification = review::last_verification(&state.db, current.scope, &state.checkpoint_key.verifying()).await?.map(|v| VerificationSummary {
         ran_at: local_time(v.ran_at, tz),
         ok: v.ok,
         events_checked: v.events_checked,
@@ -349,7 +349,7 @@ async fn export_csv(
 ) -> PageResult {
     access::supervisor_only(&audit, &current, "access_event", Some("export"))?;
     let filter = EventFilter { before: None, limit: None, ..query.parse(&current.practice.time_zone)? };
-    let body = review::csv(&state.db, current.scope, &filter).await?;
+    let body = axum::body::Body::from_stream(review::csv(state.db.clone(), current.scope, filter));
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

@@ -59,7 +59,7 @@ async fn export_events(
     Query(filter): Query<EventFilter>,
 ) -> Result<impl IntoResponse, AppError> {
     access::supervisor_only(&audit, &current, "access_event", Some("export"))?;
-    let body = review::csv(&state.db, current.scope, &filter).await?;
+    let body = axum::body::Body::from_stream(review::csv(state.db.clone(), current.scope, filter));
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -78,7 +78,7 @@ async fn last_verification(
     audit: AuditContext,
 ) -> Result<axum::Json<Option<VerificationView>>, AppError> {
     access::supervisor_only(&audit, &current, "access_log_verification", None)?;
-    Ok(axum::Json(review::last_verification(&state.db, current.scope).await?))
+    Ok(axum::Json(review::last_verification(&state.db, current.scope, &state.checkpoint_key.verifying()).await?))
 }
 
 /// Verifies the practice's access log now and returns the result (supervisors).
@@ -91,7 +91,7 @@ async fn verify_now(
 ) -> Result<axum::Json<Option<VerificationView>>, AppError> {
     access::supervisor_only(&audit, &current, "access_log_verification", Some("verify"))?;
     audit::verify_practice(&state, current.scope.practice_id()).await?;
-    Ok(axum::Json(review::last_verification(&state.db, current.scope).await?))
+    Ok(axum::Json(review::last_verification(&state.db, current.scope, &state.checkpoint_key.verifying()).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

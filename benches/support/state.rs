@@ -1,0 +1,16 @@
+//! A Tandem for a benchmark: connected, migrated, with fresh keys and the
+//! system clock. Include with `#[path = "support/state.rs"] mod state;`.
+
+use std::sync::Arc;
+
+pub async fn connected(config: tandem::config::Config) -> tandem::AppState {
+    let db = tandem::db::connect(&config).await.expect("connect");
+    tandem::db::migrate(&db).await.expect("migrate");
+    tandem::AppState::new(
+        db,
+        config,
+        Arc::new(tandem::clock::SystemClock),
+        tandem::audit::checkpoints::CheckpointKey::generate(),
+        tandem::sealed::SealingKey::generate(),
+    )
+}
