@@ -39,6 +39,7 @@ fn event(practice_id: uuid::Uuid, member: uuid::Uuid, i: usize) -> tandem::audit
         request_id: Some(uuid::Uuid::now_v7().to_string()),
         reason: i.is_multiple_of(1000).then(|| "=HYPERLINK(\"x\")".to_owned()),
         emergency: false,
+        detail: None,
     }
 }
 
