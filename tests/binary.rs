@@ -225,6 +225,7 @@ fn audit_verify_never_creates_a_key_and_takes_a_pinned_public_key() {
             .output()
             .unwrap()
     };
+    // The demo's one event (a supervision) and one more.
     assert!(tandem("audit.key", &["demo"]).status.success());
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -247,7 +248,7 @@ fn audit_verify_never_creates_a_key_and_takes_a_pinned_public_key() {
     assert_eq!(public_key.len(), 44, "32 bytes in base64: {public_key}");
     let pinned = tandem("missing.key", &["audit", "verify", "--public-key", &public_key]);
     assert!(pinned.status.success(), "{}{}", String::from_utf8_lossy(&pinned.stdout), String::from_utf8_lossy(&pinned.stderr));
-    assert!(String::from_utf8_lossy(&pinned.stdout).contains("riverside: ok (1 entries, 1 checkpoints)"));
+    assert!(String::from_utf8_lossy(&pinned.stdout).contains("riverside: ok (2 entries, 1 checkpoints)"));
     assert!(!dir.path().join("missing.key").exists());
 
     let other = tandem::audit::checkpoints::public_key_text(&tandem::audit::checkpoints::CheckpointKey::generate().verifying());
