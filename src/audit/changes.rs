@@ -9,7 +9,6 @@
 //! admins see every change in their practice; everyone else sees the
 //! changes that affect them.
 
-use std::collections::HashMap;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
@@ -17,10 +16,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use entity::{access_events, members};
+use entity::access_events;
 
 use super::{NewEvent, RequestMeta};
-use crate::{auth::CurrentMember, error::AppError, practice::Role, scope::PracticeScope};
+use crate::{auth::CurrentMember, error::AppError, practice::Role};
 
 /// What a change changed, as stored in an event's `detail`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -143,10 +142,8 @@ pub async fn list(
         })
         .filter(|(_, change): &(access_events::Model, Change)| sees_all(viewer) || change.subjects.contains(&viewer.id()))
         .collect();
-    let mut ids: Vec<Uuid> = changes.iter().flat_map(|(row, c)| row.member_id.into_iter().chain(c.subjects.iter().copied())).collect();
-    ids.sort();
-    ids.dedup();
-    let names = names(db, viewer.scope, ids).await?;
+    let ids: Vec<Uuid> = changes.iter().flat_map(|(row, c)| row.member_id.into_iter().chain(c.subjects.iter().copied())).collect();
+    let names = super::review::names(db, viewer.scope, ids).await?;
     let name = |id: &Uuid| names.get(id).cloned().unwrap_or_else(|| "a former member".into());
     let items = changes
         .into_iter()
@@ -164,20 +161,6 @@ pub async fn list(
         })
         .collect();
     Ok(ChangePage { items, next_cursor })
-}
-
-async fn names(db: &impl ConnectionTrait, scope: PracticeScope, ids: Vec<Uuid>) -> Result<HashMap<Uuid, String>, AppError> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(scope
-        .select::<members::Entity>()
-        .filter(members::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m.display_name))
-        .collect())
 }
 
 /// A sentence for a change, for pages: "changed the roles of Casey Lee from

@@ -87,7 +87,8 @@ fn filtered(scope: PracticeScope, f: &EventFilter) -> sea_orm::Select<access_eve
     q.order_by_desc(access_events::Column::Seq)
 }
 
-async fn names(db: &impl ConnectionTrait, scope: PracticeScope, mut ids: Vec<Uuid>) -> Result<std::collections::HashMap<Uuid, String>, DbErr> {
+/// Members' display names by id, for the access log's views.
+pub(crate) async fn names(db: &impl ConnectionTrait, scope: PracticeScope, mut ids: Vec<Uuid>) -> Result<std::collections::HashMap<Uuid, String>, DbErr> {
     ids.sort_unstable();
     ids.dedup();
     Ok(scope

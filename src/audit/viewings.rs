@@ -28,7 +28,7 @@ use time::{Date, OffsetDateTime};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use entity::{access_events, members};
+use entity::access_events;
 
 use crate::{access::CoupleAccess, error::AppError};
 
@@ -215,7 +215,7 @@ pub async fn viewings(access: &CoupleAccess, time_zone: &str, query: &ViewingQue
     let next_cursor = groups.get(wanted).map(|next| Cursor { before: next.day_start, skip: next.place_in_day }.text());
     groups.truncate(wanted);
     let page: Vec<Group> = groups.into_iter().skip(skip).collect();
-    let names = names(&db, access, page.iter().filter_map(|g| g.key.member_id).collect()).await?;
+    let names = super::review::names(&db, access.scope, page.iter().filter_map(|g| g.key.member_id).collect()).await?;
     let items = page
         .into_iter()
         .map(|g| RecordViewing {
@@ -252,11 +252,6 @@ async fn batch(db: &impl ConnectionTrait, access: &CoupleAccess, before: Option<
         q = q.filter(access_events::Column::Seq.lt(before));
     }
     Ok(q.order_by_desc(access_events::Column::Seq).limit(BATCH).all(db).await?)
-}
-
-async fn names(db: &impl ConnectionTrait, access: &CoupleAccess, ids: Vec<Uuid>) -> Result<HashMap<Uuid, String>, AppError> {
-    let found = access.scope.select::<members::Entity>().filter(members::Column::Id.is_in(ids)).all(db).await?;
-    Ok(found.into_iter().map(|m| (m.id, m.display_name)).collect())
 }
 
 #[cfg(test)]

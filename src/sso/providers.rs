@@ -243,6 +243,18 @@ pub async fn list(state: &AppState, scope: PracticeScope, slug: &str) -> Result<
         .collect())
 }
 
+/// The providers `member_id` has connected an account at.
+pub async fn connected(state: &AppState, scope: PracticeScope, member_id: Uuid) -> Result<Vec<Uuid>, AppError> {
+    Ok(scope
+        .select::<entity::member_identities::Entity>()
+        .filter(entity::member_identities::Column::MemberId.eq(member_id))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|i| i.provider_id)
+        .collect())
+}
+
 /// The enabled providers, for the sign-in page: (id, name).
 pub async fn buttons(state: &AppState, scope: PracticeScope) -> Result<Vec<(Uuid, String)>, AppError> {
     Ok(scope

@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Redirect},
     routing::{get, post},
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
 use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
@@ -96,15 +96,7 @@ async fn profile_view(state: &AppState, session: &Session, current: &CurrentMemb
         .iter()
         .filter(|t| t.revoked_at.is_none() && t.expires_at > now)
         .count();
-    let linked: Vec<Uuid> = current
-        .scope
-        .select::<entity::member_identities::Entity>()
-        .filter(entity::member_identities::Column::MemberId.eq(current.id()))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|i| i.provider_id)
-        .collect();
+    let linked = crate::sso::providers::connected(state, current.scope, current.id()).await?;
     let providers = crate::sso::providers::buttons(state, current.scope)
         .await?
         .into_iter()
