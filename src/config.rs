@@ -37,7 +37,10 @@ Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environ
   TANDEM_TRUST_FORWARDED_FOR   take the client address from the last X-Forwarded-For hop
                                (only behind a proxy that sets it) [default: false]
   TANDEM_REQUEST_TIMEOUT_SECONDS  [default: 30]
-  TANDEM_SHUTDOWN_GRACE_SECONDS   time in-flight requests get after SIGTERM [default: 20]
+  TANDEM_SHUTDOWN_DRAIN_SECONDS   after SIGTERM, /readyz answers 503 this long before Tandem stops
+                                  accepting connections [default: 2]
+  TANDEM_SHUTDOWN_GRACE_SECONDS   then requests in flight get this long to finish; if any is cut
+                                  off, Tandem exits with status 3 [default: 20]
   TANDEM_DATABASE_MAX_CONNECTIONS [default: 10]
   TANDEM_AUDIT_KEY_FILE        Ed25519 key that signs access-log checkpoints; keep it outside the
                                database and its backups [default: data/audit-signing.key, created
@@ -109,6 +112,7 @@ pub struct Config {
     pub sign_in_device_days: u32,
     pub trust_forwarded_for: bool,
     pub request_timeout_seconds: u64,
+    pub shutdown_drain_seconds: u64,
     pub shutdown_grace_seconds: u64,
     pub database_max_connections: u32,
     pub audit_key_file: PathBuf,
@@ -146,6 +150,7 @@ impl Default for Config {
             sign_in_device_days: 90,
             trust_forwarded_for: false,
             request_timeout_seconds: 30,
+            shutdown_drain_seconds: 2,
             shutdown_grace_seconds: 20,
             database_max_connections: 10,
             audit_key_file: PathBuf::from("data/audit-signing.key"),

@@ -21,6 +21,7 @@ pub mod records;
 mod key_file;
 pub mod scope;
 pub mod sealed;
+pub mod serve;
 pub mod secret;
 pub mod sso;
 pub mod telemetry;

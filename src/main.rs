@@ -1,6 +1,6 @@
 //! The `tandem` command: serve the application, or administer it from a shell.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -227,6 +227,11 @@ async fn verify(config: Config, practice: Option<String>, public_key: Option<Str
 async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(database = %config.database_url_redacted(), "starting");
     let state = connect(config).await?;
+    // Bind before anything else: a second instance on a port in use must
+    // fail before it issues a setup link (which would revoke the first's).
+    let listener = tokio::net::TcpListener::bind(state.config.bind)
+        .await
+        .with_context(|| format!("could not listen on {}", state.config.bind))?;
 
     if let Some(link) = setup::issue_setup_link(&state)
         .await
@@ -241,51 +246,43 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     tokio::spawn(checkpoints_loop(state.clone()));
     tokio::spawn(housekeeping(state.clone()));
-    let at_shutdown = state.clone();
 
-    let listener = tokio::net::TcpListener::bind(state.config.bind)
-        .await
-        .with_context(|| format!("could not listen on {}", state.config.bind))?;
     tracing::info!(address = %state.config.bind, public_url = %state.config.public_base(), "listening");
     let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
     // Long enough for a load balancer's next readiness check to see 503.
-    let drain = Duration::from_secs(state.config.shutdown_grace_seconds.min(DRAIN_SECONDS));
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let drain = Duration::from_secs(state.config.shutdown_drain_seconds);
     let draining = state.clone();
-    let server = axum::serve(
+    let stopped = tandem::serve::run(
         listener,
-        tandem::app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        tandem::app(state.clone()),
+        shutdown_signal(),
+        move || draining.start_draining(),
+        drain,
+        grace,
     )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        // Readiness turns 503 first, while requests are still served.
-        draining.start_draining();
-        tracing::info!(drain_seconds = drain.as_secs(), "shutting down: reporting not ready");
-        tokio::time::sleep(drain).await;
-        tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing in-flight requests");
-        let _ = stop_tx.send(true);
-    });
-    // In-flight requests get `grace` to finish; after that the process exits anyway.
-    let deadline = async move {
-        let _ = stop_rx.wait_for(|stopping| *stopping).await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        result = server => result.context("server failed")?,
-        () = deadline => tracing::warn!("grace period over; exiting with requests still open"),
-    }
+    .await;
     // Sign what the last requests appended, so a stopped service leaves no
     // tail that only the database vouches for.
-    match tandem::audit::checkpoint_all(&at_shutdown).await {
+    match tandem::audit::checkpoint_all(&state).await {
         Ok(signed) => tracing::info!(practices = signed, "signed access-log checkpoints at shutdown"),
         Err(err) => tracing::error!(error = %err, "could not sign access-log checkpoints at shutdown"),
     }
-    tracing::info!("stopped");
-    Ok(())
+    match stopped {
+        tandem::serve::Stopped::Clean => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+        tandem::serve::Stopped::Abandoned(requests) => {
+            // Not a clean stop: whoever supervises the process should know
+            // that answers were cut off (their writes rolled back).
+            tracing::error!(requests, "grace period over; stopped with requests unanswered");
+            std::process::exit(EXIT_ABANDONED);
+        }
+    }
 }
 
-/// Seconds between reporting not ready and no longer accepting connections.
-const DRAIN_SECONDS: u64 = 2;
+/// Exit status when the grace period ended with requests still under way.
+const EXIT_ABANDONED: i32 = 3;
 
 async fn shutdown_signal() {
     let ctrl_c = async {

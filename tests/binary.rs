@@ -120,7 +120,8 @@ fn serves_prints_the_setup_link_and_stops_on_sigterm_within_the_grace_period() {
     let _watchdog = Watchdog::start();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let (mut running, rx) = serve(&dir, port, &[]);
+    let (mut running, rx) =
+        serve(&dir, port, &[("TANDEM_SHUTDOWN_DRAIN_SECONDS", "3"), ("TANDEM_SHUTDOWN_GRACE_SECONDS", "60")]);
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut link = None;
@@ -143,10 +144,91 @@ fn serves_prints_the_setup_link_and_stops_on_sigterm_within_the_grace_period() {
     let page = http_get(port, path);
     assert!(page.starts_with("HTTP/1.1 200") && page.contains("Set up your practice"));
 
-    // A client that never finishes its request must not hold the process up
-    // past the grace period.
+    // A client that never finishes its request holds no work: it must not
+    // hold the process up, however long the grace period.
     let mut stuck = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(stuck, "GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+
+    let mut child = running.0.take().unwrap();
+    let stopping = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let (exited, exit) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = exited.send(child.wait());
+    });
+    // Draining: still serving, but no longer ready, so a load balancer
+    // stops sending traffic before connections are refused.
+    let ready = http_get(port, "/readyz");
+    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+    assert!(ready.to_ascii_lowercase().contains("retry-after:"), "{ready}");
+    assert!(http_get(port, "/healthz").starts_with("HTTP/1.1 200"));
+
+    // Drain is 3 s and grace 60 s: the stalled client must not cost the grace.
+    let status = exit.recv_timeout(Duration::from_secs(30)).expect("still running after SIGTERM").unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert!(stopping.elapsed() < Duration::from_secs(30), "took {:?}", stopping.elapsed());
+    drop(stuck);
+}
+
+/// A client that starts a request and never finishes its headers is cut
+/// off, so slow clients cannot pile up open connections.
+#[test]
+fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let _watchdog = Watchdog::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (_running, rx) = serve(&dir, port, &[]);
+    wait_until_listening(&rx);
+
+    let mut stuck = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stuck, "GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    stuck.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    // Either a clean close or a 408: never the answer to a request that was
+    // not finished, and never a connection held open.
+    let _ = stuck.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(30), "held for {:?}", started.elapsed());
+    // The service itself is unaffected.
+    assert!(http_get(port, "/healthz").starts_with("HTTP/1.1 200"));
+}
+
+/// A request still writing when the grace period ends is cut off, and the
+/// process says so with a non-zero exit instead of a clean 0.
+#[test]
+fn a_stop_that_cuts_a_request_off_exits_non_zero() {
+    let _watchdog = Watchdog::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (mut running, rx) = serve(&dir, port, &[("TANDEM_SHUTDOWN_DRAIN_SECONDS", "1"), ("TANDEM_SHUTDOWN_GRACE_SECONDS", "1")]);
+    let link = wait_for_setup_link(&rx);
+    let setup_path = link.split_once(&format!(":{port}")).unwrap().1.to_owned();
+
+    // Another writer holds SQLite's write lock, so the setup page (which
+    // stores its form token in the session) waits on it for far longer than
+    // the grace period.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let (db, lock) = runtime.block_on(async {
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let db = sea_orm::Database::connect(&url).await.unwrap();
+        let lock = db.begin().await.unwrap();
+        lock.execute_unprepared("CREATE TABLE holds_the_write_lock (x INTEGER)").await.unwrap();
+        (db, lock)
+    });
+    let waiting = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        write!(stream, "GET {setup_path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        String::from_utf8_lossy(&response).into_owned()
+    });
+    // The request is on its way before the signal; the drain second keeps
+    // accepting, so it is in flight either way.
+    std::thread::sleep(Duration::from_millis(200));
 
     let mut child = running.0.take().unwrap();
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
@@ -154,10 +236,46 @@ fn serves_prints_the_setup_link_and_stops_on_sigterm_within_the_grace_period() {
     std::thread::spawn(move || {
         let _ = exited.send(child.wait());
     });
-    // Grace is 2 s; well before 15 s the process must be gone.
-    let status = exit.recv_timeout(Duration::from_secs(15)).expect("still running after SIGTERM").unwrap();
-    assert!(status.success(), "exit status {status}");
-    drop(stuck);
+    let status = exit.recv_timeout(Duration::from_secs(60)).expect("still running after SIGTERM").unwrap();
+    assert_eq!(status.code(), Some(3), "exit status {status}");
+    let logged: Vec<String> = rx.try_iter().collect();
+    assert!(
+        logged.iter().any(|line| line.contains("stopped with requests unanswered")),
+        "{logged:#?}"
+    );
+    // The cut-off client got no success.
+    let answer = waiting.join().unwrap();
+    assert!(!answer.starts_with("HTTP/1.1 2"), "{answer}");
+    runtime.block_on(async move {
+        lock.rollback().await.unwrap();
+        db.close().await.unwrap();
+    });
+}
+
+/// Waits for the JSON log line that says the server is listening.
+fn wait_until_listening(rx: &mpsc::Receiver<String>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else { continue };
+        if line.starts_with('{') && line.contains("\"listening\"") {
+            return;
+        }
+    }
+    panic!("the server did not start listening");
+}
+
+/// Waits for the setup link printed on first start, then for listening.
+fn wait_for_setup_link(rx: &mpsc::Receiver<String>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else { continue };
+        if let Some(start) = line.find("http://") {
+            let link = line[start..].trim().to_owned();
+            wait_until_listening(rx);
+            return link;
+        }
+    }
+    panic!("no setup link printed");
 }
 
 /// `tandem audit verify` passes on an intact log and fails, naming the
