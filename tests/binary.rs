@@ -12,9 +12,9 @@ use std::{
 
 use crate::helpers::Watchdog;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tandem");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_tandem");
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -28,7 +28,7 @@ fn http_get(port: u16, path: &str) -> String {
 }
 
 /// Kills the server if a test fails before it stops it.
-struct Running(Option<Child>);
+pub(crate) struct Running(pub(crate) Option<Child>);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -42,8 +42,19 @@ impl Drop for Running {
 /// `tandem serve` on `port` with its database, key and journal in `dir`,
 /// logging JSON; its standard output arrives line by line on the receiver.
 fn serve(dir: &tempfile::TempDir, port: u16, env: &[(&str, &str)]) -> (Running, mpsc::Receiver<String>) {
+    let database = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    serve_database(&database, dir, port, env)
+}
+
+/// `tandem serve` on `port` with `database`, its key and journal in `dir`.
+pub(crate) fn serve_database(
+    database: &str,
+    dir: &tempfile::TempDir,
+    port: u16,
+    env: &[(&str, &str)],
+) -> (Running, mpsc::Receiver<String>) {
     let child = Command::new(BIN)
-        .env("TANDEM_DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()))
+        .env("TANDEM_DATABASE_URL", database)
         .env("TANDEM_BIND", format!("127.0.0.1:{port}"))
         .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
         .env("TANDEM_LOG_FORMAT", "json")
@@ -253,7 +264,7 @@ fn a_stop_that_cuts_a_request_off_exits_non_zero() {
 }
 
 /// Waits for the JSON log line that says the server is listening.
-fn wait_until_listening(rx: &mpsc::Receiver<String>) {
+pub(crate) fn wait_until_listening(rx: &mpsc::Receiver<String>) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) else { continue };
