@@ -204,6 +204,27 @@ pub fn find_control_characters(value: &serde_json::Value) -> Option<String> {
     walk(value, &mut path).then(|| if path.is_empty() { "body".into() } else { path })
 }
 
+/// The rule as the OpenAPI document states it, for fields whose type is a
+/// plain `String`: `#[schema(schema_with = crate::input::schema::single_line)]`.
+pub mod schema {
+    use utoipa::openapi::{Object, ObjectBuilder, schema::SchemaType, Type};
+
+    /// No control character at all (C0, DEL, C1).
+    pub const SINGLE_LINE: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+    /// Line breaks and tabs allowed, no other control character.
+    pub const MULTI_LINE: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
+
+    /// Any single-line text, such as a filter.
+    pub fn single_line() -> Object {
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some(SINGLE_LINE)).build()
+    }
+
+    /// Any JSON value.
+    pub fn any_value() -> Object {
+        ObjectBuilder::new().schema_type(SchemaType::AnyValue).build()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

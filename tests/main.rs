@@ -24,6 +24,7 @@ mod isolation;
 mod kill;
 mod members;
 mod pdfs;
+mod schema_fuzz;
 mod setup;
 mod sign_in;
 mod sso;

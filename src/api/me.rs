@@ -83,6 +83,7 @@ struct NewTokenBody {
     /// What will use the token (1-80 characters).
     name: String,
     /// 1-365, default 90.
+    #[schema(minimum = 1, maximum = 365)]
     expires_in_days: Option<i64>,
 }
 

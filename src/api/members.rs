@@ -7,6 +7,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{Json, Path, Problem, Query};
+use crate::records::common::page_limit;
 use crate::{
     AppState,
     audit::{
@@ -40,6 +41,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 struct ChangesQuery {
     /// At most this many (1 to 200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u64>,
     /// The `next_cursor` of the previous page.
     cursor: Option<i64>,
@@ -56,7 +58,7 @@ async fn access_changes(
     current: CurrentMember,
     Query(query): Query<ChangesQuery>,
 ) -> Result<axum::Json<ChangePage>, AppError> {
-    Ok(axum::Json(changes::list(&state.db, &current, query.cursor, query.limit.unwrap_or(50)).await?))
+    Ok(axum::Json(changes::list(&state.db, &current, query.cursor, page_limit(query.limit)?).await?))
 }
 
 fn admin(current: &CurrentMember) -> Result<(), AppError> {

@@ -68,8 +68,8 @@ impl Modify for BearerAuth {
 
 /// States every error each operation can answer, as problem+json: the
 /// annotations name the errors particular to an operation; this adds the
-/// ones every operation shares (401, 500, 503 with Retry-After; 400, 413 and
-/// 422 for a body; 422 for query parameters) and gives all of them the
+/// ones every operation shares (401, 403, 500, 503 with Retry-After; 400,
+/// 413 and 415 for a body; 422 for a body and for query and path parameters) and gives all of them the
 /// content type they are sent with.
 struct ErrorResponses;
 
@@ -88,10 +88,10 @@ impl Modify for ErrorResponses {
             let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
             for operation in operations.into_iter().flatten() {
                 let has_body = operation.request_body.is_some();
-                let has_query = operation.parameters.iter().flatten().any(|p| match p {
-                    RefOr::T(p) => p.parameter_in == ParameterIn::Query,
-                    RefOr::Ref(_) => false,
-                });
+                let has = |place: ParameterIn| {
+                    operation.parameters.iter().flatten().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
+                };
+                let (has_query, has_path) = (has(ParameterIn::Query), has(ParameterIn::Path));
                 let responses = &mut operation.responses.responses;
                 for (status, response) in responses.iter_mut() {
                     if let (true, RefOr::T(response)) = (status.starts_with('4') || status.starts_with('5'), response)
@@ -104,6 +104,7 @@ impl Modify for ErrorResponses {
                     responses.entry(status.into()).or_insert(RefOr::T(response));
                 };
                 add("401", problem("Sign in, or send a valid API token."));
+                add("403", problem("Your role does not allow this."));
                 add("500", problem("Tandem failed; the cause is logged."));
                 let mut unavailable = problem("The database is unavailable, or Tandem is shutting down; try again after Retry-After seconds.");
                 unavailable
@@ -115,7 +116,7 @@ impl Modify for ErrorResponses {
                     add("413", problem("The body is larger than 1 MiB."));
                     add("415", problem("The body is compressed, or not in UTF-8."));
                 }
-                if has_body || has_query {
+                if has_body || has_query || has_path {
                     add("422", problem("A field or parameter is invalid; `errors` names each."));
                 }
             }

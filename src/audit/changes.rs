@@ -79,9 +79,11 @@ pub struct ChangeView {
     pub couple_id: Option<Uuid>,
     /// The members whose access changed, with their names.
     pub subjects: Vec<Subject>,
-    #[schema(value_type = Object)]
+    /// What it was before: a value whose shape depends on `action`.
+    #[schema(schema_with = crate::input::schema::any_value)]
     pub before: Value,
-    #[schema(value_type = Object)]
+    /// What it is now, shaped like `before`.
+    #[schema(schema_with = crate::input::schema::any_value)]
     pub after: Value,
 }
 
@@ -111,7 +113,6 @@ pub async fn list(
     cursor: Option<i64>,
     limit: u64,
 ) -> Result<ChangePage, AppError> {
-    let limit = limit.clamp(1, 200);
     let mut query = viewer
         .scope
         .select::<access_events::Entity>()

@@ -20,8 +20,10 @@ pub struct EventFilter {
     pub member_id: Option<Uuid>,
     pub couple_id: Option<Uuid>,
     /// view, create, update, delete, sign, cosign, agree, retire, share, export, sign_in, emergency_access
+    #[param(schema_with = crate::input::schema::single_line)]
     pub action: Option<String>,
     /// success, denied or failed
+    #[param(schema_with = crate::input::schema::single_line)]
     pub outcome: Option<String>,
     /// From this time (RFC 3339), inclusive.
     pub from: Option<BoundedDateTime>,
@@ -30,6 +32,7 @@ pub struct EventFilter {
     /// Only events before this sequence number: pass `next_before` back for the next page.
     pub before: Option<i64>,
     /// 1-500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

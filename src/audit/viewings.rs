@@ -39,6 +39,7 @@ const BATCH: u64 = 500;
 #[into_params(parameter_in = Query)]
 pub struct ViewingQuery {
     /// At most this many rows (1-200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -102,10 +103,7 @@ impl Cursor {
 }
 
 pub fn page_limit(limit: Option<u64>) -> Result<usize, AppError> {
-    match limit.unwrap_or(50) {
-        n @ 1..=200 => Ok(n as usize),
-        _ => Err(AppError::invalid("limit", "choose between 1 and 200")),
-    }
+    crate::records::common::page_limit(limit).map(|n| n as usize)
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]

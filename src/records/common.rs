@@ -161,6 +161,9 @@ pub mod limits {
     pub const MEDIUM: usize = 2_000;
     pub const LONG: usize = 20_000;
     pub const LIST_ITEMS: usize = 50;
+    /// Items per page of a list.
+    pub const PAGE: usize = 200;
+    pub(crate) const PAGE_U64: u64 = PAGE as u64;
 }
 
 /// `?limit=&cursor=`: newest first; pass `next_cursor` back for the next page.
@@ -168,6 +171,7 @@ pub mod limits {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// At most this many items (1-200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<Uuid>,
@@ -175,10 +179,15 @@ pub struct PageQuery {
 
 impl PageQuery {
     pub fn limit(&self) -> Result<u64, AppError> {
-        match self.limit.unwrap_or(50) {
-            n @ 1..=200 => Ok(n),
-            _ => Err(AppError::invalid("limit", "choose between 1 and 200")),
-        }
+        page_limit(self.limit)
+    }
+}
+
+/// The page size asked for: 1 to [`limits::PAGE`], default 50.
+pub fn page_limit(limit: Option<u64>) -> Result<u64, AppError> {
+    match limit.unwrap_or(50) {
+        n @ 1..=limits::PAGE_U64 => Ok(n),
+        _ => Err(AppError::invalid("limit", &format!("choose between 1 and {}", limits::PAGE))),
     }
 }
 

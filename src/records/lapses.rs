@@ -57,6 +57,7 @@ pub struct LapseInput {
     /// The first day of use.
     pub occurred_on: BoundedDate,
     /// How many consecutive days of use (1-366, default 1).
+    #[schema(minimum = 1, maximum = 366)]
     pub days: Option<i32>,
     pub substance: String,
     pub amount: Option<String>,

@@ -6,7 +6,7 @@ use axum::{
     http::{StatusCode, header},
     response::IntoResponse,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -137,12 +137,23 @@ struct EmergencyBody {
     reason: String,
 }
 
+/// An emergency access just opened.
+#[derive(Serialize, ToSchema)]
+struct EmergencyGrant {
+    id: Uuid,
+    couple_id: Uuid,
+    reason: String,
+    /// When the access ends.
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: time::OffsetDateTime,
+}
+
 /// Opens emergency access to a couple for a counselor outside its care team:
 /// read-only, for a limited time (default one hour), every view marked and
 /// queued for supervisors' review.
 #[utoipa::path(post, path = "/couples/{couple_id}/emergency-access", tag = "clinical",
     params(("couple_id" = Uuid, Path)), request_body = EmergencyBody,
-    responses((status = 201, body = EmergencyAccessView), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 201, body = EmergencyGrant), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn open_emergency_access(
     State(state): State<AppState>,
@@ -152,13 +163,8 @@ async fn open_emergency_access(
     Json(body): Json<EmergencyBody>,
 ) -> Result<impl IntoResponse, AppError> {
     let grant = access::open_emergency(&state, &audit, &current, couple_id, &body.reason).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(serde_json::json!({
-            "id": grant.id, "couple_id": grant.couple_id, "reason": grant.reason,
-            "expires_at": grant.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-        })),
-    ))
+    let grant = EmergencyGrant { id: grant.id, couple_id: grant.couple_id, reason: grant.reason, expires_at: grant.expires_at };
+    Ok((StatusCode::CREATED, axum::Json(grant)))
 }
 
 /// Who viewed or downloaded this couple's records: one row per person,
