@@ -204,15 +204,133 @@ pub fn find_control_characters(value: &serde_json::Value) -> Option<String> {
     walk(value, &mut path).then(|| if path.is_empty() { "body".into() } else { path })
 }
 
-/// The rule as the OpenAPI document states it, for fields whose type is a
-/// plain `String`: `#[schema(schema_with = crate::input::schema::single_line)]`.
+/// Size limits, stated once: validation and the OpenAPI document use these.
+pub mod limits {
+    /// Names, labels, places: one line.
+    pub const SHORT: usize = 200;
+    /// Descriptions and list items: may span lines.
+    pub const MEDIUM: usize = 2_000;
+    /// Note sections, lessons learned and other long texts.
+    pub const LONG: usize = 20_000;
+    /// Phone numbers and pronouns: one line.
+    pub const TINY: usize = 40;
+    /// An email address (RFC 5321).
+    pub const EMAIL: usize = 254;
+    pub const LIST_ITEMS: usize = 50;
+}
+
+/// The rule as the OpenAPI document states it, for text fields whose Rust
+/// type is a plain `String`: `#[schema(schema_with = crate::input::schema::short)]`.
+/// Each function matches a check in `records::common` (`required_text`,
+/// `optional_text`): "required" text must carry a character other than
+/// white space; text of at most [`limits::SHORT`] characters is one line.
 pub mod schema {
-    use utoipa::openapi::{Object, ObjectBuilder, schema::SchemaType, Type};
+    use utoipa::openapi::{
+        Array, ArrayBuilder, Object, ObjectBuilder, RefOr, Schema,
+        schema::{SchemaType, Type},
+    };
+
+    use super::limits;
 
     /// No control character at all (C0, DEL, C1).
     pub const SINGLE_LINE: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
     /// Line breaks and tabs allowed, no other control character.
     pub const MULTI_LINE: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
+    /// One line with a character that is neither control nor white space
+    /// (white space as Rust's `trim` sees it).
+    const SINGLE_LINE_REQUIRED: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*\
+        [^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\
+        [^\\u0000-\\u001F\\u007F-\\u009F]*$";
+    const MULTI_LINE_REQUIRED: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*\
+        [^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\
+        [^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
+
+    /// Text of at most `max` characters. `required`: not blank, never
+    /// null; otherwise blank means none, and `nullable` admits null.
+    pub fn text(max: usize, required: bool, nullable: bool) -> Object {
+        let one_line = max <= limits::SHORT;
+        let pattern = match (one_line, required) {
+            (true, true) => SINGLE_LINE_REQUIRED,
+            (true, false) => SINGLE_LINE,
+            (false, true) => MULTI_LINE_REQUIRED,
+            (false, false) => MULTI_LINE,
+        };
+        let kind = if nullable { SchemaType::from_iter([Type::String, Type::Null]) } else { SchemaType::new(Type::String) };
+        ObjectBuilder::new()
+            .schema_type(kind)
+            .min_length(required.then_some(1))
+            .max_length(Some(max))
+            .pattern(Some(pattern))
+            .build()
+    }
+
+    fn list(item: Object) -> Array {
+        ArrayBuilder::new().items(RefOr::T(Schema::Object(item))).max_items(Some(limits::LIST_ITEMS)).build()
+    }
+
+    pub fn short() -> Object {
+        text(limits::SHORT, true, false)
+    }
+    /// A change to required text: null (or left out) keeps it.
+    pub fn short_or_keep() -> Object {
+        text(limits::SHORT, true, true)
+    }
+    pub fn short_or_none() -> Object {
+        text(limits::SHORT, false, true)
+    }
+    pub fn tiny_or_none() -> Object {
+        text(limits::TINY, false, true)
+    }
+    pub fn medium() -> Object {
+        text(limits::MEDIUM, true, false)
+    }
+    pub fn medium_or_none() -> Object {
+        text(limits::MEDIUM, false, true)
+    }
+    pub fn long() -> Object {
+        text(limits::LONG, true, false)
+    }
+    pub fn long_or_none() -> Object {
+        text(limits::LONG, false, true)
+    }
+    /// Long text that may be empty, never null (a note's section).
+    pub fn long_or_empty() -> Object {
+        text(limits::LONG, false, false)
+    }
+    pub fn short_list() -> Array {
+        list(short())
+    }
+    pub fn medium_list() -> Array {
+        list(medium())
+    }
+
+    /// Why emergency access is needed: at least 10 characters besides the
+    /// white space around them.
+    pub fn emergency_reason() -> Object {
+        const REASON: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*\
+            [^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\
+            [^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]{8,}\
+            [^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\
+            [^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(10))
+            .max_length(Some(limits::MEDIUM))
+            .pattern(Some(REASON))
+            .build()
+    }
+
+    /// An email address as `practice::Email` accepts it, or null.
+    pub fn email_or_none() -> Object {
+        // Printable ASCII without white space; one @; a domain with a dot
+        // inside it, not at either end.
+        const EMAIL: &str = "^[!-?A-~]+@[!-\\-/-?A-~][!-?A-~]*\\.[!-?A-~]*[!-\\-/-?A-~]$";
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .max_length(Some(limits::EMAIL))
+            .pattern(Some(EMAIL))
+            .build()
+    }
 
     /// Any single-line text, such as a filter.
     pub fn single_line() -> Object {

@@ -82,8 +82,10 @@ pub struct BoundaryInput {
     pub holder: Holder,
     pub category: BoundaryCategory,
     /// "If X happens, I will Y" (at most 2,000 characters).
+    #[schema(schema_with = crate::input::schema::medium)]
     pub statement: String,
     /// What both understand will happen (at most 2,000 characters).
+    #[schema(schema_with = crate::input::schema::medium)]
     pub consequence: String,
     pub effective_on: Option<BoundedDate>,
     pub review_on: Option<BoundedDate>,
@@ -108,6 +110,7 @@ pub struct BoundaryEventInput {
     pub kind: BoundaryEventKind,
     pub occurred_on: BoundedDate,
     /// At most 2,000 characters.
+    #[schema(schema_with = crate::input::schema::medium_or_none)]
     pub note: Option<String>,
 }
 

@@ -128,18 +128,18 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 
 /// Checks a bounded text field: trimmed, not empty, at most `max` characters.
 pub fn required_text(value: &str, max: usize) -> Result<String, String> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
+    if value.trim().is_empty() {
         return Err("this is required".into());
     }
-    bounded(trimmed, max).map(str::to_owned)
+    bounded(value, max).map(|v| v.trim().to_owned())
 }
 
 /// Like [`required_text`], but empty means "none".
 pub fn optional_text(value: Option<&str>, max: usize) -> Result<Option<String>, String> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => bounded(v, max).map(|v| Some(v.to_owned())),
+    match value {
+        None => Ok(None),
+        Some(v) if v.trim().is_empty() => bounded(v, max).map(|_| None),
+        Some(v) => bounded(v, max).map(|v| Some(v.trim().to_owned())),
     }
 }
 
@@ -157,10 +157,7 @@ fn bounded(value: &str, max: usize) -> Result<&str, String> {
 
 /// Size limits, stated once and published in the OpenAPI document.
 pub mod limits {
-    pub const SHORT: usize = 200;
-    pub const MEDIUM: usize = 2_000;
-    pub const LONG: usize = 20_000;
-    pub const LIST_ITEMS: usize = 50;
+    pub use crate::input::limits::*;
     /// Items per page of a list.
     pub const PAGE: usize = 200;
     pub(crate) const PAGE_U64: u64 = PAGE as u64;

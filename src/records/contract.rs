@@ -38,14 +38,20 @@ use crate::{
 }))]
 pub struct ContractContent {
     /// What the partner in recovery says at the daily trust discussion.
+    #[schema(schema_with = crate::input::schema::medium)]
     pub intention_statement: String,
+    #[schema(schema_with = crate::input::schema::short_or_none)]
     pub trust_discussion_time: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::input::schema::medium_list)]
     pub meetings: Vec<String>,
+    #[schema(schema_with = crate::input::schema::medium_or_none)]
     pub medication: Option<String>,
     /// Agreed testing, if any.
+    #[schema(schema_with = crate::input::schema::medium_or_none)]
     pub tests: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = crate::input::schema::medium_list)]
     pub other_commitments: Vec<String>,
     /// Default: couple.
     #[serde(default = "couple")]
@@ -91,6 +97,7 @@ pub struct CheckIn {
     pub medication_taken: Option<bool>,
     pub test: Option<TestResult>,
     /// At most 2,000 characters.
+    #[schema(schema_with = crate::input::schema::medium_or_none)]
     pub note: Option<String>,
 }
 

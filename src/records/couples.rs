@@ -65,13 +65,19 @@ impl StoredEnum for RecoveryRole {}
 pub struct PartnerInput {
     pub recovery_role: RecoveryRole,
     /// At most 200 characters.
+    #[schema(schema_with = crate::input::schema::short)]
     pub full_name: String,
+    #[schema(schema_with = crate::input::schema::short_or_none)]
     pub preferred_name: Option<String>,
+    #[schema(schema_with = crate::input::schema::tiny_or_none)]
     pub pronouns: Option<String>,
     pub date_of_birth: Option<BoundedDate>,
+    #[schema(schema_with = crate::input::schema::tiny_or_none)]
     pub phone: Option<String>,
+    #[schema(schema_with = crate::input::schema::email_or_none)]
     pub email: Option<String>,
     /// Name, relation and phone of the person to call in an emergency (at most 2,000 characters).
+    #[schema(schema_with = crate::input::schema::medium_or_none)]
     pub emergency_contact: Option<String>,
     /// A client account of this practice that gives this partner the portal.
     /// When changing a partner: left out keeps the current link, `null` unlinks.
@@ -96,6 +102,7 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Resul
 }))]
 pub struct NewCouple {
     /// How the couple is named in lists (at most 200 characters).
+    #[schema(schema_with = crate::input::schema::short)]
     pub label: String,
     pub status: Option<CoupleStatus>,
     pub secrets_policy: SecretsPolicy,
@@ -108,6 +115,7 @@ pub struct NewCouple {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"status": "active", "label": "Okafor & Reyes"}))]
 pub struct CouplePatch {
+    #[schema(schema_with = crate::input::schema::short_or_keep)]
     pub label: Option<String>,
     pub status: Option<CoupleStatus>,
     pub secrets_policy: Option<SecretsPolicy>,

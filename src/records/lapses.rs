@@ -59,12 +59,16 @@ pub struct LapseInput {
     /// How many consecutive days of use (1-366, default 1).
     #[schema(minimum = 1, maximum = 366)]
     pub days: Option<i32>,
+    #[schema(schema_with = crate::input::schema::short)]
     pub substance: String,
+    #[schema(schema_with = crate::input::schema::short_or_none)]
     pub amount: Option<String>,
+    #[schema(schema_with = crate::input::schema::medium_or_none)]
     pub setting: Option<String>,
     pub high_risk_category: Option<HighRiskCategory>,
     pub reported_by: ReportedBy,
     pub kind: LapseKind,
+    #[schema(schema_with = crate::input::schema::long_or_none)]
     pub learned: Option<String>,
     /// The lapse-response step under way.
     pub timeline_step: Option<TimelineWhen>,

@@ -153,6 +153,7 @@ struct PartnerSobrietyDoc {
 #[schema(example = json!({"title": "First AA meeting together", "achieved_on": "2026-03-19", "audience": "couple"}))]
 pub struct CustomMilestoneInput {
     /// At most 200 characters.
+    #[schema(schema_with = crate::input::schema::short)]
     pub title: String,
     pub achieved_on: BoundedDate,
     /// Default: couple.

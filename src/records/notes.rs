@@ -69,6 +69,7 @@ impl StoredEnum for RiskLevel {}
 #[serde(deny_unknown_fields)]
 pub struct Section {
     /// At most 20,000 characters.
+    #[schema(schema_with = crate::input::schema::long_or_empty)]
     pub text: String,
     /// Default: clinician.
     #[serde(default = "clinician")]
@@ -85,6 +86,7 @@ pub struct RiskScreen {
     pub self_harm: RiskLevel,
     /// Intimate-partner violence.
     pub partner_violence: RiskLevel,
+    #[schema(schema_with = crate::input::schema::medium_or_none)]
     pub notes: Option<String>,
 }
 
@@ -93,8 +95,10 @@ pub struct RiskScreen {
 #[serde(deny_unknown_fields)]
 pub struct PartnerBlock {
     pub partner: PartnerSlot,
+    #[schema(schema_with = crate::input::schema::medium_or_none)]
     pub use_since_last_session: Option<String>,
     pub risk: Option<RiskScreen>,
+    #[schema(schema_with = crate::input::schema::short_or_none)]
     pub mood: Option<String>,
     /// Default: clinician.
     #[serde(default = "clinician")]
@@ -113,6 +117,7 @@ pub struct NoteContent {
     pub homework: Option<Section>,
     /// Goals and plan items this session addressed (at most 50).
     #[serde(default)]
+    #[schema(schema_with = crate::input::schema::short_list)]
     pub goals_addressed: Vec<String>,
     /// Audience of the goals list. Default: clinician.
     #[serde(default = "clinician")]
@@ -174,8 +179,10 @@ pub struct NoteView {
 #[schema(example = json!({"reason": "Date of the lapse was wrong", "text": "The lapse was on 10 March, not 11 March.", "audience": "clinician"}))]
 pub struct AddendumInput {
     /// Why the addendum was needed (at most 200 characters).
+    #[schema(schema_with = crate::input::schema::short)]
     pub reason: String,
     /// At most 20,000 characters.
+    #[schema(schema_with = crate::input::schema::long)]
     pub text: String,
     #[serde(default = "clinician")]
     pub audience: Audience,

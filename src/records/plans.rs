@@ -64,9 +64,12 @@ pub enum PlannedResponse {
 #[serde(deny_unknown_fields)]
 pub struct HighRiskSituation {
     pub category: HighRiskCategory,
+    #[schema(schema_with = crate::input::schema::medium)]
     pub situation: String,
     pub response: PlannedResponse,
+    #[schema(schema_with = crate::input::schema::medium_or_none)]
     pub coping_skill: Option<String>,
+    #[schema(schema_with = crate::input::schema::short_or_none)]
     pub who_to_call: Option<String>,
 }
 
@@ -91,19 +94,25 @@ pub enum NoticedBy {
 #[serde(deny_unknown_fields)]
 pub struct WarningSign {
     pub kind: SignKind,
+    #[schema(schema_with = crate::input::schema::medium)]
     pub sign: String,
     pub noticed_by: NoticedBy,
+    #[schema(schema_with = crate::input::schema::medium)]
     pub what_to_do: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SupportPerson {
+    #[schema(schema_with = crate::input::schema::short)]
     pub name: String,
     /// Sponsor, counselor, peer group, family...
+    #[schema(schema_with = crate::input::schema::short)]
     pub role: String,
+    #[schema(schema_with = crate::input::schema::tiny_or_none)]
     pub phone: Option<String>,
     /// When they can be reached.
+    #[schema(schema_with = crate::input::schema::short_or_none)]
     pub reachable: Option<String>,
     /// Whether the care team may contact them.
     pub consent_to_contact: bool,
@@ -132,6 +141,7 @@ pub enum TimelineWho {
 pub struct TimelineStep {
     pub when: TimelineWhen,
     pub who: TimelineWho,
+    #[schema(schema_with = crate::input::schema::medium)]
     pub action: String,
 }
 

@@ -27,6 +27,7 @@ pub struct PrivateNoteInput {
     /// The session it belongs to, if any.
     pub session_id: Option<Uuid>,
     /// At most 20,000 characters.
+    #[schema(schema_with = crate::input::schema::long)]
     pub text: String,
 }
 
@@ -35,6 +36,7 @@ pub struct PrivateNoteInput {
 #[schema(example = json!({"text": "After the session: the 'fine' was shame. Ask about the sponsor next time."}))]
 pub struct PrivateNoteEdit {
     /// At most 20,000 characters.
+    #[schema(schema_with = crate::input::schema::long)]
     pub text: String,
 }
 

@@ -37,9 +37,12 @@ impl SafetyPlanOwner {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
+    #[schema(schema_with = crate::input::schema::short)]
     pub name: String,
+    #[schema(schema_with = crate::input::schema::tiny_or_none)]
     pub phone: Option<String>,
     /// When or how to reach them.
+    #[schema(schema_with = crate::input::schema::short_or_none)]
     pub note: Option<String>,
 }
 
@@ -49,12 +52,15 @@ pub struct Contact {
 pub struct SafetyPlanContent {
     /// 1. Warning signs that a crisis may be developing.
     #[serde(default)]
+    #[schema(schema_with = crate::input::schema::medium_list)]
     pub warning_signs: Vec<String>,
     /// 2. Things I can do on my own to take my mind off it.
     #[serde(default)]
+    #[schema(schema_with = crate::input::schema::medium_list)]
     pub internal_coping: Vec<String>,
     /// 3. People and places that provide distraction.
     #[serde(default)]
+    #[schema(schema_with = crate::input::schema::medium_list)]
     pub distraction_people_and_places: Vec<String>,
     /// 4. People I can ask for help.
     #[serde(default)]
@@ -64,8 +70,10 @@ pub struct SafetyPlanContent {
     pub professionals_and_crisis_lines: Vec<Contact>,
     /// 6. Making the environment safe.
     #[serde(default)]
+    #[schema(schema_with = crate::input::schema::medium_list)]
     pub making_environment_safe: Vec<String>,
     /// The one thing most important to me and worth living for.
+    #[schema(schema_with = crate::input::schema::medium_or_none)]
     pub reasons_for_living: Option<String>,
 }
 

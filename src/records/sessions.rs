@@ -59,7 +59,9 @@ pub struct SessionInput {
     pub modality: Modality,
     /// Who attended (at most 50 names).
     #[serde(default)]
+    #[schema(schema_with = crate::input::schema::short_list)]
     pub attendees: Vec<String>,
+    #[schema(schema_with = crate::input::schema::short_or_none)]
     pub location: Option<String>,
     #[serde(default)]
     pub telehealth: bool,

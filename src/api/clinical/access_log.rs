@@ -134,6 +134,7 @@ async fn acknowledge_emergency(
 #[schema(example = json!({"reason": "Covering for Casey: Dan called in crisis and asked for his safety plan."}))]
 struct EmergencyBody {
     /// Why access is needed now (10-2,000 characters). Supervisors review it.
+    #[schema(schema_with = crate::input::schema::emergency_reason)]
     reason: String,
 }
 
