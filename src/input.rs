@@ -170,6 +170,24 @@ pub fn check_single_line(value: &str) -> Result<(), String> {
     }
 }
 
+/// JSON has one kind of number: `30.0` is the integer 30 to JSON Schema (and
+/// to the OpenAPI document), so it is read as one. Numbers with a fraction,
+/// or too large for an integer, stay as they are.
+pub fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // Exactly representable and inside i64: the cast loses nothing.
+            if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                *value = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
+}
+
 /// The first string in a JSON document (keys included) that carries a
 /// forbidden control character, as a path such as `partners[1].full_name`.
 pub fn find_control_characters(value: &serde_json::Value) -> Option<String> {
@@ -216,6 +234,8 @@ pub mod limits {
     pub const TINY: usize = 40;
     /// An email address (RFC 5321).
     pub const EMAIL: usize = 254;
+    /// The name of an API token.
+    pub const TOKEN_NAME: usize = 80;
     pub const LIST_ITEMS: usize = 50;
 }
 
@@ -271,6 +291,11 @@ pub mod schema {
     pub fn short() -> Object {
         text(limits::SHORT, true, false)
     }
+    /// What an API token is for, as `auth::tokens::parse_token_name` takes it.
+    pub fn token_name() -> Object {
+        text(limits::TOKEN_NAME, true, false)
+    }
+
     /// A change to required text: null (or left out) keeps it.
     pub fn short_or_keep() -> Object {
         text(limits::SHORT, true, true)
@@ -320,15 +345,28 @@ pub mod schema {
             .build()
     }
 
+    /// An email address as `practice::Email` accepts it.
+    pub fn email() -> Object {
+        email_schema(SchemaType::new(Type::String))
+    }
+
     /// An email address as `practice::Email` accepts it, or null.
     pub fn email_or_none() -> Object {
+        email_schema(SchemaType::from_iter([Type::String, Type::Null]))
+    }
+
+    fn email_schema(kind: SchemaType) -> Object {
         // Printable ASCII without white space; one @; a domain with a dot
         // inside it, not at either end.
         const EMAIL: &str = "^[!-?A-~]+@[!-\\-/-?A-~][!-?A-~]*\\.[!-?A-~]*[!-\\-/-?A-~]$";
+        ObjectBuilder::new().schema_type(kind).max_length(Some(limits::EMAIL)).pattern(Some(EMAIL)).build()
+    }
+
+    /// A password typed again to confirm an action, or null.
+    pub fn password_or_none() -> Object {
         ObjectBuilder::new()
             .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-            .max_length(Some(limits::EMAIL))
-            .pattern(Some(EMAIL))
+            .pattern(Some(MULTI_LINE))
             .build()
     }
 
@@ -346,6 +384,13 @@ pub mod schema {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_are_read_as_integers() {
+        let mut value = serde_json::json!({"days": 30.0, "ratio": 0.5, "list": [2.0, -0.0], "big": 1e300});
+        whole_numbers_as_integers(&mut value);
+        assert_eq!(value, serde_json::json!({"days": 30, "ratio": 0.5, "list": [2, 0], "big": 1e300}));
+    }
 
     #[test]
     fn the_range_is_inclusive_at_both_ends() {

@@ -55,7 +55,12 @@ pub struct Watchdog {
 
 impl Watchdog {
     pub fn start() -> Self {
-        let limit = std::env::var("TANDEM_TEST_TIMEOUT_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+        Self::start_scaled(1)
+    }
+
+    /// For a test that is long by design: `times` the usual limit.
+    pub fn start_scaled(times: u64) -> Self {
+        let limit = times * std::env::var("TANDEM_TEST_TIMEOUT_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
         let test = std::thread::current().name().unwrap_or("a test").to_owned();
         let (done, stood_down) = std::sync::mpsc::channel::<()>();
         std::thread::spawn(move || {

@@ -12,7 +12,6 @@ use std::process::Command;
 
 use crate::{
     binary::{free_port, serve_database, wait_until_listening},
-    both,
     clinical_world::{Actor, World},
     helpers::*,
 };
@@ -91,4 +90,22 @@ fn schemathesis() -> Option<String> {
     }
 }
 
-both!(the_api_keeps_its_openapi_promises);
+// Not `both!`: on two shared cores, under the rest of the suite, a run takes
+// minutes, so the watchdog allows three times the usual limit.
+mod the_api_keeps_its_openapi_promises {
+    use crate::helpers::{TestApp, Watchdog, test_config};
+
+    #[tokio::test]
+    async fn sqlite() {
+        let _watchdog = Watchdog::start_scaled(3);
+        super::the_api_keeps_its_openapi_promises(TestApp::sqlite_with(test_config()).await).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let _watchdog = Watchdog::start_scaled(3);
+        if let Some(app) = TestApp::postgres_with(test_config()).await {
+            super::the_api_keeps_its_openapi_promises(app).await;
+        }
+    }
+}

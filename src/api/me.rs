@@ -81,6 +81,7 @@ async fn list_tokens(
 #[schema(example = json!({"name": "nightly export", "expires_in_days": 30}))]
 struct NewTokenBody {
     /// What will use the token (1-80 characters).
+    #[schema(schema_with = crate::input::schema::token_name)]
     name: String,
     /// 1-365, default 90.
     #[schema(minimum = 1, maximum = 365)]

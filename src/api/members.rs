@@ -119,10 +119,12 @@ async fn reactivate(
 #[schema(example = json!({"roles": ["counselor", "supervisor"]}))]
 struct RolesBody {
     /// Any of admin, counselor, supervisor, client; a client has no other role.
+    #[schema(schema_with = crate::practice::roles_schema)]
     roles: Vec<String>,
     /// Only for giving yourself a role, which only a practice's single admin
     /// may do: your password, typed again. Otherwise another admin does it.
     #[serde(default)]
+    #[schema(schema_with = crate::input::schema::password_or_none)]
     password: Option<String>,
 }
 
@@ -159,7 +161,9 @@ async fn list_invitations(
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "sam.rivera@example.org", "roles": ["counselor"]}))]
 struct InviteBody {
+    #[schema(schema_with = crate::input::schema::email)]
     email: String,
+    #[schema(schema_with = crate::practice::roles_schema)]
     roles: Vec<String>,
 }
 
@@ -223,6 +227,7 @@ struct SupervisionBody {
     /// Only for making yourself a supervisor, which only a practice's single
     /// admin may do: your password, typed again.
     #[serde(default)]
+    #[schema(schema_with = crate::input::schema::password_or_none)]
     password: Option<String>,
 }
 

@@ -158,7 +158,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        let axum::Json(mut value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        crate::input::whole_numbers_as_integers(&mut value);
         if let Some(field) = crate::input::find_control_characters(&value) {
             return Err(AppError::invalid(&field, crate::input::CONTROL_CHARACTERS));
         }

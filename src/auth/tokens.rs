@@ -55,10 +55,12 @@ pub struct NewToken {
 
 pub fn parse_token_name(raw: &str) -> Result<String, String> {
     let name = raw.trim();
-    match name.chars().count() {
-        0 => Err("name the token after what will use it".into()),
-        n if n > 80 => Err("use at most 80 characters".into()),
-        _ => crate::input::check_single_line(name).map(|()| name.to_owned()),
+    match raw.chars().count() {
+        _ if name.is_empty() => Err("name the token after what will use it".into()),
+        n if n > crate::input::limits::TOKEN_NAME => {
+            Err(format!("use at most {} characters", crate::input::limits::TOKEN_NAME))
+        }
+        _ => crate::input::check_single_line(raw).map(|()| name.to_owned()),
     }
 }
 

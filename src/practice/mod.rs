@@ -5,4 +5,4 @@ pub mod members;
 mod model;
 pub mod setup;
 
-pub use model::{Email, Fields, Role, Roles, parse_name, parse_new_password, parse_slug, parse_time_zone};
+pub use model::{Email, Fields, Role, Roles, parse_name, parse_new_password, parse_slug, parse_time_zone, roles_schema};

@@ -52,6 +52,20 @@ impl FromStr for Role {
     }
 }
 
+/// The roles a request may name, as the OpenAPI document states them: at
+/// least one, and a client account is a client only.
+pub fn roles_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::{ArrayBuilder, ObjectBuilder, Schema, schema::{AnyOfBuilder, Type}};
+    let list = |roles: Vec<&'static str>| {
+        ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(roles)))
+            .min_items(Some(1))
+            .build()
+    };
+    let staff = Role::ALL.into_iter().filter(|r| *r != Role::Client).map(Role::as_str).collect();
+    Schema::AnyOf(AnyOfBuilder::new().item(list(staff)).item(list(vec![Role::Client.as_str()])).build())
+}
+
 /// A member's roles: at least one; a client account is a client only, so a
 /// partner's portal login can never carry clinical or administrative rights.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
