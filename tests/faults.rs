@@ -150,7 +150,7 @@ impl SmallFilesystem {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("CI=true but a tmpfs cannot be mounted here: the disk-full test must run in CI");
             }
-            eprintln!("skipping: cannot mount a tmpfs (needs root)");
+            crate::helpers::skip("cannot mount a tmpfs (needs root)");
             return None;
         }
         Some(Self(dir))
