@@ -11,7 +11,7 @@ use uuid::Uuid;
 use entity::{members, practices};
 
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, Need},
     audit::AuditContext,
     auth::{AuthMethod, CurrentMember, password},

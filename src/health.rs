@@ -9,7 +9,7 @@ use axum::{Json, Router, extract::State, routing::get};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
-use crate::{AppState, error::AppError};
+use crate::{state::AppState, error::AppError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

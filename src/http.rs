@@ -23,7 +23,7 @@ use tower_sessions::{SessionManagerLayer, cookie::SameSite};
 use tracing::{Span, field::Empty};
 
 use crate::{
-    AppState,
+    state::AppState,
     auth::{csrf, session_store::DbSessionStore},
     error::{AppError, PageError},
 };

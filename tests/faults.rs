@@ -18,7 +18,7 @@ use axum::{
 };
 use sea_orm::{ColumnTrait, ConnectOptions, ConnectionTrait, Database, EntityTrait, QueryFilter};
 use tandem::{
-    AppState,
+    state::AppState,
     access::{self, Need},
     audit::AuditContext,
     auth::CurrentMember,

@@ -16,7 +16,7 @@ use axum::{
 use http_body_util::BodyExt;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
-use tandem::{AppState, clock::ManualClock, config::Config};
+use tandem::{state::AppState, clock::ManualClock, config::Config};
 use tower::ServiceExt;
 
 /// Runs each named `async fn(TestApp)` on SQLite and on PostgreSQL, with

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{Json, Path, Problem};
 use crate::{
-    AppState,
+    state::AppState,
     auth::{CurrentMember, tokens},
     error::AppError,
     practice::{Fields, Roles},

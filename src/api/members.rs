@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{Json, Path, Problem, Query};
 use crate::{
-    AppState,
+    state::AppState,
     audit::{
         RequestMeta,
         changes::{self, ChangePage},

@@ -22,7 +22,7 @@ use utoipa::{
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    AppState,
+    state::AppState,
     error::{AppError, FieldError},
 };
 

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use tower_sessions::Session;
 
 use crate::{
-    AppState,
+    state::AppState,
     error::{AppError, PageError},
 };
 

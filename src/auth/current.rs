@@ -11,7 +11,7 @@ use entity::{members, practices};
 
 use super::{AUTH_KEY, csrf, tokens};
 use crate::{
-    AppState,
+    state::AppState,
     error::{AppError, PageError},
     practice::Roles,
     scope::PracticeScope,

@@ -16,7 +16,7 @@ use super::{
     throttle::{self, Source},
 };
 use crate::{
-    AppState,
+    state::AppState,
     audit::{NewEvent, RequestMeta},
     error::AppError,
     practice::Email,

@@ -7,7 +7,7 @@ use time::{Date, OffsetDateTime};
 
 use super::{Block, Document};
 use crate::{
-    AppState,
+    state::AppState,
     access::CoupleAccess,
     error::AppError,
     records::{

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use entity::{invitations, members, practices};
 
 use super::{Email, Roles, setup::insert_member};
-use crate::{AppState, auth::password, error::AppError, scope::PracticeScope};
+use crate::{state::AppState, auth::password, error::AppError, scope::PracticeScope};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

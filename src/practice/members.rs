@@ -12,7 +12,7 @@ use entity::{members, practices, supervisions};
 
 use super::{Role, Roles};
 use crate::{
-    AppState,
+    state::AppState,
     audit::{
         RequestMeta,
         changes::{self, Change},

@@ -12,7 +12,7 @@ use entity::{members, practices, setup_tokens};
 
 use super::{Email, Role, Roles, invitations};
 use crate::{
-    AppState,
+    state::AppState,
     auth::password,
     error::{AppError, on_unique},
     scope::PracticeScope,

@@ -37,7 +37,7 @@ use entity::{identity_providers, invitations, member_identities, members, practi
 
 use super::{discovery::error_chain, providers};
 use crate::{
-    AppState,
+    state::AppState,
     audit::{NewEvent, RequestMeta, begin_write, chain, changes::Change},
     error::AppError,
     scope::PracticeScope,

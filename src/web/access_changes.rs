@@ -8,7 +8,7 @@ use tower_sessions::Session;
 
 use super::{PageResult, local_time, nav, render, templates::Nav};
 use crate::{
-    AppState,
+    state::AppState,
     api::Query,
     audit::changes::{self, describe},
     auth::SignedIn,

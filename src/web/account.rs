@@ -19,7 +19,7 @@ use entity::practices;
 
 use super::{InviteDraft, PageResult, members_view, nav, render, templates::*};
 use crate::{
-    AppState,
+    state::AppState,
     web::Path,
     audit::{self, RequestMeta},
     auth::{

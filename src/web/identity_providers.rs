@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{PageResult, nav, render, templates::*};
 use crate::{
-    AppState,
+    state::AppState,
     audit::RequestMeta,
     web::Path,
     auth::{CurrentMember, SignedIn, csrf::{self, CsrfForm}},

@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use self::templates::*;
 use crate::{
-    AppState,
+    state::AppState,
     audit::RequestMeta,
     auth::{
         ClientAddr, CurrentMember, SignedIn,

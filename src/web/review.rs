@@ -23,7 +23,7 @@ use entity::couples;
 use super::{CsrfOnly, PageResult, local_time, nav, render, templates::*};
 use crate::input::BoundedDateTime;
 use crate::{
-    AppState,
+    state::AppState,
     access,
     web::Path,
     audit::{

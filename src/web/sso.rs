@@ -16,7 +16,7 @@ use entity::practices;
 
 use super::{PageResult, sign_in_view};
 use crate::{
-    AppState,
+    state::AppState,
     web::Path,
     audit::RequestMeta,
     auth::{

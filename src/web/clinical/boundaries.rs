@@ -15,7 +15,7 @@ use super::{
     forms::{self, choices, pick, pick_required},
 };
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, CoupleAccess, Need},
     web::Path,
     audit::AuditContext,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{Chrome, CoupleContext, PageResult, Rejected, STALE, again, editing::parse_version, forms};
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, CoupleAccess, Need},
     web::Path,
     audit::AuditContext,

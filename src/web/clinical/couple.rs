@@ -22,7 +22,7 @@ use super::{
     plan::{PartnerRoles, PlanDisplay},
 };
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, Need},
     api::Query,
     web::Path,

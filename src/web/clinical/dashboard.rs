@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{Chrome, PageResult, forms::label};
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, Need},
     audit::AuditContext,
     auth::SignedIn,

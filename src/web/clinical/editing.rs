@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{Chrome, CoupleContext, PageResult, Rejected, STALE, again};
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, CoupleAccess, Need},
     web::Path,
     audit::AuditContext,

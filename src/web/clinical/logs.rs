@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{Chrome, CoupleContext, PageResult, Rejected, again, forms};
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, CoupleAccess, Need},
     web::Path,
     audit::AuditContext,

@@ -34,7 +34,7 @@ use uuid::Uuid;
 
 use self::forms::PartnerNames;
 use crate::{
-    AppState,
+    state::AppState,
     access::{CoupleAccess, Relation},
     auth::{CurrentMember, csrf},
     error::{AppError, PageError},

@@ -20,7 +20,7 @@ use super::{
     forms::{self, choices, humanize, nth, opt, pick_required},
 };
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, Need},
     web::Path,
     audit::AuditContext,

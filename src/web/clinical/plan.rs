@@ -17,7 +17,7 @@ use super::{
     forms::{self, PartnerNames, choices, label, lines, nth, opt, pick_required},
 };
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, Need},
     web::Path,
     audit::AuditContext,
