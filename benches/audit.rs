@@ -113,7 +113,7 @@ fn unaudited_router(state: tandem::state::AppState) -> axum::Router {
     }
 
     let routes = axum::Router::new().route("/api/v1/couples/{couple_id}", axum::routing::get(get_couple));
-    tandem::http::wrap(routes, state)
+    tandem::http::wrap(routes, state, tandem::web::error_page)
 }
 
 /// Requests per second at `clients` concurrent clients.

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod display;
 pub mod error;
 mod health;
 pub mod http;
@@ -49,5 +50,5 @@ pub fn app_with_clinical_routes(state: AppState, extra: Router<AppState>) -> Rou
     if extra.has_routes() {
         routes = routes.merge(web::audited(extra, state.clone()));
     }
-    http::wrap(routes, state)
+    http::wrap(routes, state, web::error_page)
 }

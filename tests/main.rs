@@ -21,6 +21,7 @@ mod health;
 mod input_rules;
 mod invitations;
 mod isolation;
+mod layers;
 mod members;
 mod pdfs;
 mod setup;

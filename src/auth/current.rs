@@ -12,7 +12,7 @@ use entity::{members, practices};
 use super::{AUTH_KEY, csrf, tokens};
 use crate::{
     state::AppState,
-    error::{AppError, PageError},
+    error::AppError,
     practice::Roles,
     scope::PracticeScope,
 };
@@ -69,7 +69,7 @@ fn is_unsafe(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-async fn authenticate(parts: &mut Parts, state: &AppState, api: bool) -> Result<CurrentMember, AppError> {
+pub(crate) async fn authenticate(parts: &mut Parts, state: &AppState, api: bool) -> Result<CurrentMember, AppError> {
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         // A request that names a credential is judged by it alone; it never
         // falls back to a cookie.
@@ -183,31 +183,6 @@ impl OptionalFromRequestParts<AppState> for CurrentMember {
             Ok(member) => Ok(Some(member)),
             Err(AppError::Unauthenticated) => Ok(None),
             Err(other) => Err(other),
-        }
-    }
-}
-
-/// A signed-in member on a web page: not signed in sends the browser to the
-/// sign-in page. CSRF for forms is checked by [`super::csrf::CsrfForm`].
-#[derive(Clone, Debug)]
-pub struct SignedIn(pub CurrentMember);
-
-impl FromRequestParts<AppState> for SignedIn {
-    type Rejection = PageError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(SignedIn(authenticate(parts, state, false).await?))
-    }
-}
-
-impl OptionalFromRequestParts<AppState> for SignedIn {
-    type Rejection = PageError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
-        match authenticate(parts, state, false).await {
-            Ok(member) => Ok(Some(SignedIn(member))),
-            Err(AppError::Unauthenticated) => Ok(None),
-            Err(other) => Err(other.into()),
         }
     }
 }

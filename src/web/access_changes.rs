@@ -9,9 +9,9 @@ use tower_sessions::Session;
 use super::{PageResult, local_time, nav, render, templates::Nav};
 use crate::{
     state::AppState,
-    api::Query,
+    http::extract::Query,
     audit::changes::{self, describe},
-    auth::SignedIn,
+    web::SignedIn,
 };
 
 #[derive(Template)]

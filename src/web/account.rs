@@ -20,11 +20,11 @@ use entity::practices;
 use super::{InviteDraft, PageResult, members_view, nav, render, templates::*};
 use crate::{
     state::AppState,
-    web::Path,
+    web::{CsrfForm, Path, SignedIn},
     audit::{self, RequestMeta},
     auth::{
-        ClientAddr, CurrentMember, SignedIn,
-        csrf::{self, CsrfForm},
+        ClientAddr, CurrentMember,
+        csrf,
         current::establish,
         devices::DeviceCookie,
         password,

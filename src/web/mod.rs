@@ -5,6 +5,8 @@
 mod access_changes;
 mod account;
 pub mod clinical;
+mod error;
+pub mod extract;
 mod identity_providers;
 pub mod review;
 mod sso;
@@ -19,23 +21,26 @@ use axum::{
     routing::{get, post},
 };
 use serde::Deserialize;
-use time::OffsetDateTime;
 use tower_sessions::Session;
 use uuid::Uuid;
 
+pub use self::{
+    error::{PageError, error_page},
+    extract::{CsrfForm, Path, SignedIn},
+};
 use self::templates::*;
 use crate::{
     state::AppState,
     audit::RequestMeta,
     auth::{
-        ClientAddr, CurrentMember, SignedIn,
-        csrf::{self, CsrfForm},
+        ClientAddr, CurrentMember,
+        csrf,
         current::{end, establish},
         devices::DeviceCookie,
         sign_in::{self, WRONG_CREDENTIALS},
         tokens,
     },
-    error::{AppError, PageError},
+    error::AppError,
     practice::{
         Email, Fields, Role, Roles, invitations, members, parse_name, parse_new_password,
         parse_slug, parse_time_zone,
@@ -44,12 +49,6 @@ use crate::{
 };
 
 type PageResult = Result<Response, PageError>;
-
-/// Path parameters of pages; a malformed id answers the "not found" page
-/// (the API's [`crate::api::Path`] answers problem+json).
-#[derive(axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(PageError))]
-pub struct Path<T>(pub T);
 
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
@@ -97,14 +96,7 @@ pub fn render<T: Template>(page: &T) -> Response {
     }
 }
 
-/// A time as the practice reads it: its own time zone, to the minute.
-pub fn local_time(at: OffsetDateTime, time_zone: &str) -> String {
-    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    match jiff::Timestamp::from_second(at.unix_timestamp()) {
-        Ok(ts) => ts.to_zoned(tz).strftime("%Y-%m-%d %H:%M %Z").to_string(),
-        Err(_) => at.to_string(),
-    }
-}
+pub use crate::display::local_time;
 
 /// The page header of a signed-in member: links for each of their roles.
 pub async fn nav(session: &Session, current: &CurrentMember) -> Result<Option<Nav>, AppError> {

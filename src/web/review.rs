@@ -25,14 +25,14 @@ use crate::input::BoundedDateTime;
 use crate::{
     state::AppState,
     access,
-    web::Path,
+    web::{CsrfForm, Path, SignedIn},
     audit::{
         AuditContext,
         review::{self, EventFilter},
     },
     auth::{
-        CurrentMember, SignedIn,
-        csrf::{self, CsrfForm},
+        CurrentMember,
+        csrf,
     },
     error::AppError,
     practice::{Fields, Role, members},

@@ -17,11 +17,11 @@ use entity::practices;
 use super::{PageResult, sign_in_view};
 use crate::{
     state::AppState,
-    web::Path,
+    web::{CsrfForm, Path, SignedIn as SignedInMember},
     audit::RequestMeta,
     auth::{
-        AUTH_KEY, AuthState, ClientAddr, SignedIn as SignedInMember,
-        csrf::{self, CsrfForm},
+        AUTH_KEY, AuthState, ClientAddr,
+        csrf,
         current::establish,
         devices::DeviceCookie,
         sign_in,

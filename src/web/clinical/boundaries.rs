@@ -19,7 +19,7 @@ use crate::{
     access::{self, CoupleAccess, Need},
     web::Path,
     audit::AuditContext,
-    auth::{SignedIn, csrf::CsrfForm},
+    web::{CsrfForm, SignedIn},
     error::AppError,
     practice::Fields,
     records::{

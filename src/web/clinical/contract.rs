@@ -19,7 +19,8 @@ use crate::{
     access::{self, CoupleAccess, Need},
     web::Path,
     audit::AuditContext,
-    auth::{CurrentMember, SignedIn, csrf::CsrfForm},
+    auth::CurrentMember,
+    web::{CsrfForm, SignedIn},
     error::AppError,
     practice::Fields,
     records::{

@@ -24,10 +24,10 @@ use super::{
 use crate::{
     state::AppState,
     access::{self, Need},
-    api::Query,
+    http::extract::Query,
     web::Path,
     audit::{AuditContext, viewings},
-    auth::{SignedIn, csrf::CsrfForm},
+    web::{CsrfForm, SignedIn},
     error::AppError,
     practice::{Fields, Role, members},
     records::{

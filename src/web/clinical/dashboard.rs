@@ -14,7 +14,7 @@ use crate::{
     state::AppState,
     access::{self, Need},
     audit::AuditContext,
-    auth::SignedIn,
+    web::SignedIn,
     practice::Role,
     records::{
         common::PageQuery,

@@ -20,7 +20,7 @@ use crate::{
     access::{self, CoupleAccess, Need},
     web::Path,
     audit::AuditContext,
-    auth::{SignedIn, csrf::CsrfForm},
+    web::{CsrfForm, SignedIn},
     error::AppError,
     records::{
         boundaries::BoundaryView,

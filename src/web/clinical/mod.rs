@@ -37,7 +37,8 @@ use crate::{
     state::AppState,
     access::{CoupleAccess, Relation},
     auth::{CurrentMember, csrf},
-    error::{AppError, PageError},
+    error::AppError,
+    web::PageError,
     records::{common::{PartnerSlot, StoredEnum}, couples::{self, SecretsPolicy}},
     web::templates::{FormErrors, Nav},
 };

@@ -21,7 +21,7 @@ use crate::{
     access::{self, Need},
     web::Path,
     audit::AuditContext,
-    auth::{SignedIn, csrf::CsrfForm},
+    web::{CsrfForm, SignedIn},
     error::AppError,
     practice::Fields,
     records::{
