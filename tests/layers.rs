@@ -17,11 +17,6 @@ const CORE: &[&str] = &["access", "audit", "auth", "demo", "pdf", "practice", "r
 const HTTP: &[&str] = &["http"];
 const FRONT_ENDS: &[&str] = &["api", "health", "web"];
 
-/// Front-end code that still reads rows itself, until its use cases move
-/// into the core (issue 15, part B: the couple-overview read model). Each
-/// entry must still need its exemption, so the list only shrinks.
-const STILL_READING_ROWS: &[&str] = &["web/clinical/"];
-
 /// What `module` may import from the crate: its own layer and those below.
 fn allowed(module: &str) -> BTreeSet<&'static str> {
     let layers = [FOUNDATION, CORE, HTTP];
@@ -245,23 +240,12 @@ fn no_module_imports_past_its_layer() {
 
 #[test]
 fn front_ends_do_not_read_rows() {
-    let files = sources();
-    let mut wrong = Vec::new();
-    let mut exemptions_used = BTreeSet::new();
-    for file in &files {
-        if !FRONT_ENDS.contains(&file.module[0].as_str()) || !reads_rows(&file.code) {
-            continue;
-        }
-        match STILL_READING_ROWS.iter().find(|prefix| file.relative.starts_with(*prefix)) {
-            Some(prefix) => {
-                exemptions_used.insert(*prefix);
-            }
-            None => wrong.push(format!("src/{}", file.relative)),
-        }
-    }
+    let wrong: Vec<String> = sources()
+        .into_iter()
+        .filter(|file| FRONT_ENDS.contains(&file.module[0].as_str()) && reads_rows(&file.code))
+        .map(|file| format!("src/{}", file.relative))
+        .collect();
     assert!(wrong.is_empty(), "front-end files naming entity:: or sea_orm (move the use case into the core):\n{}", wrong.join("\n"));
-    let stale: Vec<_> = STILL_READING_ROWS.iter().filter(|p| !exemptions_used.contains(*p)).collect();
-    assert!(stale.is_empty(), "no longer reading rows, drop them from STILL_READING_ROWS: {stale:?}");
 }
 
 #[test]

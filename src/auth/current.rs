@@ -13,7 +13,7 @@ use super::{AUTH_KEY, csrf, tokens};
 use crate::{
     state::AppState,
     error::AppError,
-    practice::Roles,
+    practice::{Member, Practice, Roles},
     scope::PracticeScope,
 };
 
@@ -35,10 +35,11 @@ pub enum AuthMethod {
 }
 
 /// The signed-in member a request acts for, with their practice's scope.
+/// Domain views only: no row models, no password hash.
 #[derive(Clone, Debug)]
 pub struct CurrentMember {
-    pub member: members::Model,
-    pub practice: practices::Model,
+    pub member: Member,
+    pub practice: Practice,
     pub roles: Roles,
     pub scope: PracticeScope,
     pub method: AuthMethod,
@@ -135,8 +136,8 @@ async fn member_in_practice(
     let roles = Roles::from_stored(&member.roles).map_err(|e| anyhow::anyhow!("stored roles: {e}"))?;
     Ok(CurrentMember {
         scope: PracticeScope::trusted(member.practice_id),
-        member,
-        practice,
+        member: member.into(),
+        practice: practice.into(),
         roles,
         method,
     })
@@ -144,7 +145,7 @@ async fn member_in_practice(
 
 /// Signs the browser session in as `member`: a new session id (so an id
 /// planted before sign-in is worthless), a new CSRF token, fresh timestamps.
-pub async fn establish(session: &Session, state: &AppState, member: &members::Model) -> Result<(), AppError> {
+pub async fn establish(session: &Session, state: &AppState, member: &Member) -> Result<(), AppError> {
     session.cycle_id().await.map_err(|e| anyhow::anyhow!("cycling session id: {e}"))?;
     let now = state.clock.now().unix_timestamp();
     let auth = AuthState {

@@ -8,6 +8,7 @@ pub mod csrf;
 pub mod current;
 pub mod devices;
 pub mod password;
+pub mod password_change;
 pub mod session_store;
 pub mod sign_in;
 pub mod throttle;

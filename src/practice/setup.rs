@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use entity::{members, practices, setup_tokens};
 
-use super::{Email, Role, Roles, invitations};
+use super::{Email, Member, Role, Roles, invitations};
 use crate::{
     state::AppState,
     auth::password,
@@ -79,7 +79,7 @@ pub async fn complete_setup(
     secret: &str,
     practice: NewPractice,
     admin: FirstAdmin,
-) -> Result<members::Model, AppError> {
+) -> Result<Member, AppError> {
     let password_hash = password::hash(admin.password).await?;
     let now = state.clock.now();
     let txn = state.db.begin().await?;
@@ -107,7 +107,7 @@ pub async fn complete_setup(
     .await?;
     txn.commit().await?;
     tracing::info!(practice_id = %practice.id, member_id = %member.id, "practice created through setup link");
-    Ok(member)
+    Ok(member.into())
 }
 
 /// For scripts: creates a practice and invites its first admin, returning the

@@ -42,7 +42,7 @@ use crate::{
     },
     error::AppError,
     practice::{
-        Email, Fields, Role, Roles, invitations, members, parse_name, parse_new_password,
+        Email, Fields, Role, Roles, invitations, members, practices, parse_name, parse_new_password,
         parse_slug, parse_time_zone,
         setup::{self, FirstAdmin, NewPractice},
     },
@@ -249,7 +249,7 @@ async fn sign_in_form(
     // With a single practice there is nothing to choose; fill it in.
     let practice = match query.practice {
         Some(p) => p,
-        None => only_practice_slug(&state).await?.unwrap_or_default(),
+        None => practices::only_slug(&state.db).await?.unwrap_or_default(),
     };
     Ok(sign_in_view(&state, &session, practice, String::new(), None).await?)
 }
@@ -263,7 +263,7 @@ pub(crate) async fn sign_in_view(
     email: String,
     error: Option<String>,
 ) -> Result<Response, AppError> {
-    let providers = match sso::practice_by_slug(state, &practice).await? {
+    let providers = match practices::by_slug(&state.db, &practice).await? {
         Some(found) => crate::sso::providers::buttons(state, crate::scope::PracticeScope::trusted(found.id))
             .await?
             .into_iter()
@@ -272,15 +272,6 @@ pub(crate) async fn sign_in_view(
         None => Vec::new(),
     };
     Ok(render(&SignInPage { nav: None, csrf_token: csrf::token(session).await?, practice, email, error, providers }))
-}
-
-async fn only_practice_slug(state: &AppState) -> Result<Option<String>, AppError> {
-    use sea_orm::{EntityTrait, QuerySelect};
-    let practices = entity::practices::Entity::find().limit(2).all(&state.db).await?;
-    Ok(match practices.as_slice() {
-        [only] => Some(only.slug.clone()),
-        _ => None,
-    })
 }
 
 #[derive(Deserialize)]
@@ -344,10 +335,10 @@ async fn join_form(
     session: Session,
     Path(token): Path<String>,
 ) -> PageResult {
-    let Some((invitation, practice)) = invitations::find_open(&state, &token).await? else {
+    let Some(invitation) = invitations::open(&state, &token).await? else {
         return Err(AppError::Conflict(invitations::INVITATION_GONE.into()).into());
     };
-    join_view(&state, &session, token, invitation, practice, String::new(), FormErrors::default()).await
+    join_view(&state, &session, token, invitation, String::new(), FormErrors::default()).await
 }
 
 /// The invitation page: name and password, or the practice's identity
@@ -356,12 +347,11 @@ async fn join_view(
     state: &AppState,
     session: &Session,
     token: String,
-    invitation: entity::invitations::Model,
-    practice: entity::practices::Model,
+    invitation: invitations::OpenInvitation,
     display_name: String,
     errors: FormErrors,
 ) -> PageResult {
-    let providers = crate::sso::providers::buttons(state, crate::scope::PracticeScope::trusted(practice.id))
+    let providers = crate::sso::providers::buttons(state, crate::scope::PracticeScope::trusted(invitation.practice.id))
         .await?
         .into_iter()
         .map(|(id, name)| ProviderButton { name, start_url: format!("/join/{token}/sso/{id}") })
@@ -371,9 +361,9 @@ async fn join_view(
         csrf_token: csrf::token(session).await?,
         providers,
         token,
-        practice_name: practice.name,
+        practice_name: invitation.practice.name,
         email: invitation.email,
-        roles: Roles::from_stored(&invitation.roles).map(|r| r.labels()).unwrap_or_default(),
+        roles: invitation.roles.labels(),
         display_name,
         errors,
     }))
@@ -391,7 +381,7 @@ async fn join_submit(
     Path(token): Path<String>,
     CsrfForm(form): CsrfForm<JoinForm>,
 ) -> PageResult {
-    let Some((invitation, practice)) = invitations::find_open(&state, &token).await? else {
+    let Some(invitation) = invitations::open(&state, &token).await? else {
         return Err(AppError::Conflict(invitations::INVITATION_GONE.into()).into());
     };
     let mut fields = Fields::default();
@@ -406,7 +396,7 @@ async fn join_submit(
             establish(&session, &state, &member).await?;
             Ok(Redirect::to("/").into_response())
         }
-        Err(AppError::Invalid(errors)) => join_view(&state, &session, token, invitation, practice, form.display_name, errors.into()).await,
+        Err(AppError::Invalid(errors)) => join_view(&state, &session, token, invitation, form.display_name, errors.into()).await,
         Err(other) => Err(other.into()),
     }
 }

@@ -12,13 +12,11 @@ use axum::{
     response::{IntoResponse, Redirect},
     routing::{get, post},
 };
-use sea_orm::QueryOrder;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use entity::couples;
 
 use super::{CsrfOnly, PageResult, local_time, nav, render, templates::*};
 use crate::input::BoundedDateTime;
@@ -245,21 +243,6 @@ fn day_start(raw: &str, time_zone: &str, day_after: bool) -> Result<Option<Bound
     BoundedDateTime::new(at).map(Some)
 }
 
-/// The practice's couples by label, for supervisors' filter (supervisors may
-/// see labels; counselors are never shown this list).
-async fn couple_labels(state: &AppState, current: &CurrentMember) -> Result<Vec<(Uuid, String)>, AppError> {
-    Ok(current
-        .scope
-        .select::<couples::Entity>()
-        .order_by_asc(couples::Column::Label)
-        .order_by_asc(couples::Column::Id)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c.label))
-        .collect())
-}
-
 async fn access_log_page(
     State(state): State<AppState>,
     session: Session,
@@ -269,7 +252,7 @@ async fn access_log_page(
 ) -> PageResult {
     access::supervisor_only(&audit, &current, "access_event", None)?;
     let tz = current.practice.time_zone.as_str();
-    let couples = couple_labels(&state, &current).await?;
+    let couples = review::couple_labels(&state.db, current.scope).await?;
     let (events, older_link, errors, status) = match query.parse(tz) {
         Ok(filter) => {
             let page = review::search(&state.db, current.scope, &filter).await?;
@@ -474,7 +457,7 @@ async fn couple_by_label(state: &AppState, current: &CurrentMember, typed: &str)
     let typed = typed.trim();
     let wanted = typed.to_lowercase();
     // Compared here rather than in SQL: SQLite's lower() folds ASCII only.
-    let matching: Vec<(Uuid, String)> = couple_labels(state, current)
+    let matching: Vec<(Uuid, String)> = review::couple_labels(&state.db, current.scope)
         .await?
         .into_iter()
         .filter(|(_, label)| label.trim().to_lowercase() == wanted)
