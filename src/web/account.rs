@@ -14,7 +14,12 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::{InviteDraft, PageResult, members_view, nav, render, templates::*};
+use super::{
+    PageResult,
+    members::{InviteDraft, RolesEdit, members_view},
+    nav, render,
+    templates::*,
+};
 use crate::{
     state::AppState,
     web::{CsrfForm, Path, SignedIn},
@@ -294,7 +299,7 @@ async fn roles_submit(
         Err(other) => return Err(other.into()),
     };
     let draft = InviteDraft {
-        roles_edit: Some(super::RolesEdit { member_id: id, roles: form.roles, error: message }),
+        roles_edit: Some(RolesEdit { member_id: id, roles: form.roles, error: message }),
         ..InviteDraft::default()
     };
     let page = members_view(&state, &session, &current, draft).await?;

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::{PageResult, sign_in_view};
+use super::{PageResult, sign_in::sign_in_view};
 use crate::{
     state::AppState,
     web::{CsrfForm, Path, SignedIn as SignedInMember},
