@@ -158,6 +158,7 @@ async fn acknowledging_takes_an_entry_off_the_queue(app: TestApp) {
     let queue = table_rows(&page, "emergency");
     assert_eq!(queue.len(), 1, "{page}");
     assert_eq!(queue[0][0], "Okafor &#38; Reyes");
+    assert_eq!(queue[0][1], member_name("fin@harbor.example"), "the queue names who opened the access");
     assert!(queue[0][2].contains("crisis line"));
     let action = format!("/access-log/emergency/{grant}/acknowledge");
     assert!(page.contains(&format!("action=\"{action}\"")));
