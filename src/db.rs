@@ -6,7 +6,7 @@ use std::{path::Path, time::Duration};
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait,
     sqlx::{
         Connection,
         sqlite::{SqliteJournalMode, SqliteSynchronous},
@@ -80,4 +80,22 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None)
         .await
         .context("could not apply database migrations")
+}
+
+/// Whether the database can serve requests (for `/readyz`): PostgreSQL
+/// answers, or SQLite commits a write (a readable file on a full disk, or
+/// behind a stuck writer, is not ready).
+pub async fn can_serve(db: &DatabaseConnection, now: time::OffsetDateTime) -> Result<(), DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Sqlite {
+        return db.ping().await;
+    }
+    let txn = db.begin().await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        "INSERT INTO readiness_probe (id, checked_at) VALUES (1, ?) \
+         ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        [now.into()],
+    ))
+    .await?;
+    txn.commit().await
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use entity::{members, practices};
 
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, Need},
     audit::AuditContext,
     auth::{AuthMethod, CurrentMember, password},
@@ -56,8 +56,8 @@ fn current(member: &members::Model, practice: &practices::Model) -> Result<Curre
     Ok(CurrentMember {
         roles: Roles::from_stored(&member.roles).map_err(|e| anyhow::anyhow!(e))?,
         scope: PracticeScope::trusted(practice.id),
-        member: member.clone(),
-        practice: practice.clone(),
+        member: member.clone().into(),
+        practice: practice.clone().into(),
         method: AuthMethod::Session,
     })
 }

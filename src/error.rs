@@ -1,5 +1,6 @@
 //! One error type for the whole service. API responses become RFC 9457
-//! problem+json; pages wrap it in [`PageError`] to get an HTML error page.
+//! problem+json; pages wrap it in `web::PageError` to get an HTML error page
+//! (drawn there: this module knows no templates).
 //! Internal causes are logged once (inside the request's span, which carries
 //! the request id) and never reach the client.
 
@@ -7,7 +8,7 @@ use axum::{
     Json,
     extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection},
     http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
 };
 use sea_orm::{DbErr, SqlErr};
 use serde::Serialize;
@@ -99,7 +100,7 @@ impl AppError {
     }
 
     /// Seconds to wait before trying again, for the Retry-After header.
-    fn retry_after(&self) -> Option<u64> {
+    pub fn retry_after(&self) -> Option<u64> {
         match self {
             Self::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
             Self::Unavailable(_) => Some(RETRY_AFTER_SECONDS),
@@ -107,7 +108,8 @@ impl AppError {
         }
     }
 
-    fn log(&self) {
+    /// Logs an internal error's cause (once, in the request's span).
+    pub fn log(&self) {
         if let Self::Internal(err) = self {
             tracing::error!(error = format!("{err:#}"), "request failed");
         }
@@ -238,7 +240,7 @@ impl From<JsonRejection> for AppError {
                 AppError::BadRequest("The request body is not valid JSON.".into())
             }
             JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                AppError::TooLarge(crate::http::MAX_BODY_BYTES)
+                AppError::TooLarge(crate::input::MAX_BODY_BYTES)
             }
             JsonRejection::MissingJsonContentType(_) => AppError::BadRequest(
                 "Send the body as JSON with Content-Type: application/json.".into(),
@@ -269,39 +271,6 @@ impl From<PathRejection> for AppError {
     // A malformed id cannot name anything the caller may see.
     fn from(_: PathRejection) -> Self {
         AppError::NotFound
-    }
-}
-
-/// The same errors, for people using a browser: an HTML page, or the sign-in
-/// page when they are not signed in.
-#[derive(Debug)]
-pub struct PageError(pub AppError);
-
-impl<E: Into<AppError>> From<E> for PageError {
-    fn from(err: E) -> Self {
-        Self(err.into())
-    }
-}
-
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let err = self.0;
-        if matches!(err, AppError::Unauthenticated) {
-            return Redirect::to("/sign-in").into_response();
-        }
-        err.log();
-        let status = err.status();
-        let page = crate::web::templates::ErrorPage {
-            nav: None,
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            message: err.detail(),
-            status: status.as_u16(),
-        };
-        let mut response = (status, crate::web::render(&page)).into_response();
-        if let Some(seconds) = err.retry_after() {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
     }
 }
 

@@ -6,10 +6,9 @@
 use std::time::Duration;
 
 use axum::{Json, Router, extract::State, routing::get};
-use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
-use crate::{AppState, error::AppError};
+use crate::{state::AppState, error::AppError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -25,7 +24,7 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     if state.is_draining() {
         return Err(AppError::Unavailable("Tandem is shutting down.".into()));
     }
-    match tokio::time::timeout(Duration::from_secs(2), probe(&state)).await {
+    match tokio::time::timeout(Duration::from_secs(2), crate::db::can_serve(&state.db, state.clock.now())).await {
         Ok(Ok(())) => Ok(Json(json!({ "status": "ready" }))),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check: the database cannot serve");
@@ -36,20 +35,4 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
             Err(AppError::Unavailable("The database did not answer in time.".into()))
         }
     }
-}
-
-async fn probe(state: &AppState) -> Result<(), DbErr> {
-    let db = &state.db;
-    if db.get_database_backend() != DatabaseBackend::Sqlite {
-        return db.ping().await;
-    }
-    let txn = db.begin().await?;
-    txn.execute_raw(Statement::from_sql_and_values(
-        DatabaseBackend::Sqlite,
-        "INSERT INTO readiness_probe (id, checked_at) VALUES (1, ?) \
-         ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
-        [state.clock.now().into()],
-    ))
-    .await?;
-    txn.commit().await
 }

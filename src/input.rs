@@ -19,6 +19,9 @@ use utoipa::{
     openapi::{KnownFormat, ObjectBuilder, RefOr, Schema, SchemaFormat, Type},
 };
 
+/// The largest request body accepted; larger ones answer 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 pub const EARLIEST_DATE: Date = date!(1900 - 01 - 01);
 pub const LATEST_DATE: Date = date!(2099 - 12 - 31);
 

@@ -5,7 +5,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tandem::{
-    AppState,
+    state::AppState,
     auth::{session_store::DbSessionStore, throttle},
     clock::SystemClock,
     config::{Config, ENV_HELP},

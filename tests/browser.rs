@@ -48,7 +48,7 @@ fn browser_available() -> bool {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("CI=true but chromium/chromedriver are missing: tests/run installs them");
         }
-        eprintln!("skipping browser test: install chromium and chromium-driver (tests/run does)");
+        crate::helpers::skip("no chromium and chromium-driver (tests/run installs them)");
     }
     present
 }

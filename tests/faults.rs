@@ -18,7 +18,7 @@ use axum::{
 };
 use sea_orm::{ColumnTrait, ConnectOptions, ConnectionTrait, Database, EntityTrait, QueryFilter};
 use tandem::{
-    AppState,
+    state::AppState,
     access::{self, Need},
     audit::AuditContext,
     auth::CurrentMember,
@@ -150,7 +150,7 @@ impl SmallFilesystem {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("CI=true but a tmpfs cannot be mounted here: the disk-full test must run in CI");
             }
-            eprintln!("skipping: cannot mount a tmpfs (needs root)");
+            crate::helpers::skip("cannot mount a tmpfs (needs root)");
             return None;
         }
         Some(Self(dir))

@@ -16,7 +16,7 @@ use axum::{
 use http_body_util::BodyExt;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
-use tandem::{AppState, clock::ManualClock, config::Config};
+use tandem::{state::AppState, clock::ManualClock, config::Config};
 use tower::ServiceExt;
 
 /// Runs each named `async fn(TestApp)` on SQLite and on PostgreSQL, with
@@ -44,6 +44,18 @@ macro_rules! both {
         }
     )+};
 }
+
+/// Marks the running test as skipped, for `reason`. The line goes straight
+/// to stderr (the harness would swallow an `eprintln!` of a passing test), and
+/// `tests/run` counts these lines so a green run says what did not run.
+pub fn skip(reason: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let _ = writeln!(std::io::stderr().lock(), "{SKIPPED} {test}: {reason}");
+}
+
+/// The start of every line [`skip`] writes; `tests/run` looks for it.
+pub const SKIPPED: &str = "tandem-test skipped:";
 
 /// Ends the whole test run when one test takes far longer than any should
 /// (`TANDEM_TEST_TIMEOUT_SECONDS`, default 300), naming it and printing the
@@ -208,7 +220,7 @@ impl TestApp {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("CI=true but TANDEM_TEST_POSTGRES_URL is not set: PostgreSQL tests must run in CI");
             }
-            eprintln!("skipping PostgreSQL: TANDEM_TEST_POSTGRES_URL is not set");
+            skip("no PostgreSQL: TANDEM_TEST_POSTGRES_URL is not set");
             return None;
         };
         let name = format!("tandem_test_{}", uuid::Uuid::new_v4().simple());
@@ -289,6 +301,20 @@ impl TestApp {
     }
 }
 
+/// The display name [`Practice::member`] gives the member invited as `email`:
+/// its local part and the first label of its domain, capitalised
+/// ("casey@harbor.example" is "Casey Harbor"), so every fixture member has a
+/// name of their own and "who did it" checks can tell people apart.
+pub fn member_name(email: &str) -> String {
+    let (local, domain) = email.split_once('@').expect("an email address");
+    let label = domain.split('.').next().unwrap_or(domain);
+    let capitalised = |word: &str| {
+        let mut chars = word.chars();
+        chars.next().map(|first| first.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+    };
+    format!("{} {}", capitalised(local), capitalised(label))
+}
+
 pub struct Practice<'a> {
     pub id: uuid::Uuid,
     pub admin: Client<'a>,
@@ -299,7 +325,7 @@ impl<'a> Practice<'a> {
     pub async fn member(&mut self, email: &str, roles: &[&str]) -> (uuid::Uuid, Client<'a>) {
         let link = self.admin.invite(email, roles).await;
         let mut client = self.admin.app.client();
-        client.accept_invitation(&link, "Casey Counselor").await;
+        client.accept_invitation(&link, &member_name(email)).await;
         let me = client.get("/api/v1/me").await;
         assert_eq!(me.status, StatusCode::OK, "{}", me.text());
         (me.json()["id"].as_str().unwrap().parse().unwrap(), client)

@@ -22,6 +22,7 @@ mod input_rules;
 mod invitations;
 mod isolation;
 mod kill;
+mod layers;
 mod members;
 mod pdfs;
 mod schema_fuzz;

@@ -194,7 +194,7 @@ async fn the_last_admin_stays_when_two_admins_act_at_once(app: TestApp) {
         .body(())
         .unwrap()
         .into_parts();
-    let stale = <tandem::auth::CurrentMember as axum::extract::FromRequestParts<tandem::AppState>>::from_request_parts(&mut parts, &app.state)
+    let stale = <tandem::auth::CurrentMember as axum::extract::FromRequestParts<tandem::state::AppState>>::from_request_parts(&mut parts, &app.state)
         .await
         .unwrap();
     let res = practice.admin.submit("/members", &format!("/members/{c_id}/roles"), &[("roles", "counselor")]).await;

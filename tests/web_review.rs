@@ -39,7 +39,8 @@ async fn events(app: &TestApp) -> Vec<entity::access_events::Model> {
     entity::access_events::Entity::find().all(&app.state.db).await.unwrap()
 }
 
-/// The action cell of the events table: Time, Member, As, Action, ...
+/// The cells of the events table: Time, Member, As, Action, ...
+const MEMBER: usize = 1;
 const ACTION: usize = 3;
 const COUPLE: usize = 5;
 
@@ -66,6 +67,7 @@ async fn supervisors_filter_and_page_through_the_log(app: TestApp) {
     let rows = table_rows(&html, "events-heading");
     assert_eq!(rows.len(), 50, "one page");
     assert!(rows.iter().all(|r| r[ACTION] == "view" && r[COUPLE] == "Okafor &#38; Reyes"), "{rows:?}");
+    assert!(rows.iter().all(|r| r[MEMBER] == member_name("casey@harbor.example")), "each row names who read: {rows:?}");
     assert!(html.contains(&format!("<option value=\"{casey}\" selected>")), "the filter keeps its choice");
 
     let at = html.find("href=\"/access-log?").expect("an Older events link");
@@ -156,6 +158,7 @@ async fn acknowledging_takes_an_entry_off_the_queue(app: TestApp) {
     let queue = table_rows(&page, "emergency");
     assert_eq!(queue.len(), 1, "{page}");
     assert_eq!(queue[0][0], "Okafor &#38; Reyes");
+    assert_eq!(queue[0][1], member_name("fin@harbor.example"), "the queue names who opened the access");
     assert!(queue[0][2].contains("crisis line"));
     let action = format!("/access-log/emergency/{grant}/acknowledge");
     assert!(page.contains(&format!("action=\"{action}\"")));

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-pub async fn connected(config: tandem::config::Config) -> tandem::AppState {
+pub async fn connected(config: tandem::config::Config) -> tandem::state::AppState {
     let db = tandem::db::connect(&config).await.expect("connect");
     tandem::db::migrate(&db).await.expect("migrate");
-    tandem::AppState::new(
+    tandem::state::AppState::new(
         db,
         config,
         Arc::new(tandem::clock::SystemClock),

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use entity::{care_team_members, couples, emergency_accesses, partners, supervisions};
 
 use crate::{
-    AppState,
+    state::AppState,
     audit::{Actor, AuditContext},
     auth::CurrentMember,
     error::AppError,

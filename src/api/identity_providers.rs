@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{Json, Path, Problem};
 use crate::{
-    AppState,
+    state::AppState,
     audit::RequestMeta,
     auth::CurrentMember,
     config::Secret,

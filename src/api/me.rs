@@ -8,10 +8,10 @@ use uuid::Uuid;
 
 use super::{Json, Path, Problem};
 use crate::{
-    AppState,
+    state::AppState,
     auth::{CurrentMember, tokens},
     error::AppError,
-    practice::{Fields, Roles},
+    practice::{Fields, Practice, Roles},
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -40,8 +40,8 @@ struct PracticeView {
     time_zone: String,
 }
 
-impl From<&entity::practices::Model> for PracticeView {
-    fn from(p: &entity::practices::Model) -> Self {
+impl From<&Practice> for PracticeView {
+    fn from(p: &Practice) -> Self {
         Self { id: p.id, slug: p.slug.clone(), name: p.name.clone(), time_zone: p.time_zone.clone() }
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{Json, Path, Problem, Query};
 use crate::records::common::page_limit;
 use crate::{
-    AppState,
+    state::AppState,
     audit::{
         RequestMeta,
         changes::{self, ChangePage},

@@ -40,7 +40,7 @@ pub async fn record(db: &DatabaseConnection, events: &[NewEvent]) -> Result<(), 
 
 /// Signs the practice's current head, in the database and in the journal
 /// (the journal first: it is the copy the database's writer cannot reach).
-pub async fn checkpoint(state: &crate::AppState, practice_id: Uuid) -> Result<Option<i64>, DbErr> {
+pub async fn checkpoint(state: &crate::state::AppState, practice_id: Uuid) -> Result<Option<i64>, DbErr> {
     let Some(signed) = checkpoints::checkpoint(&state.db, &state.checkpoint_key, practice_id, state.clock.now()).await? else {
         return Ok(None);
     };
@@ -56,7 +56,7 @@ pub async fn checkpoint(state: &crate::AppState, practice_id: Uuid) -> Result<Op
 /// checkpoint: the service does this every `audit_checkpoint_minutes` and
 /// when it stops, so a checkpoint follows the newest event within a minute
 /// by default, and an idle practice adds nothing to the journal.
-pub async fn checkpoint_all(state: &crate::AppState) -> Result<usize, DbErr> {
+pub async fn checkpoint_all(state: &crate::state::AppState) -> Result<usize, DbErr> {
     use sea_orm::EntityTrait;
     let mut signed = 0;
     for practice in entity::practices::Entity::find().all(&state.db).await? {
@@ -142,14 +142,14 @@ pub async fn record_results(db: &DatabaseConnection, key: &checkpoints::Checkpoi
 
 /// Verifies the chains of all practices (or the one with `slug`), storing
 /// each result for supervisors to see.
-pub async fn verify_all(state: &crate::AppState, slug: Option<&str>) -> Result<Vec<(String, checkpoints::Verification)>, DbErr> {
+pub async fn verify_all(state: &crate::state::AppState, slug: Option<&str>) -> Result<Vec<(String, checkpoints::Verification)>, DbErr> {
     let results = verify_chains(&state.db, &state.checkpoint_key.verifying(), &state.journal, slug).await?;
     record_results(&state.db, &state.checkpoint_key, &results, state.clock.now()).await;
     Ok(results)
 }
 
 /// Verifies one practice's chain against the journal, storing nothing.
-pub async fn verify_one(state: &crate::AppState, practice_id: Uuid) -> checkpoints::Verification {
+pub async fn verify_one(state: &crate::state::AppState, practice_id: Uuid) -> checkpoints::Verification {
     let key = state.checkpoint_key.verifying();
     match state.journal.read() {
         Ok(journaled) => verify_or_report(&state.db, &key, journaled.get(&practice_id).map(Vec::as_slice).unwrap_or_default(), practice_id).await,
@@ -159,7 +159,7 @@ pub async fn verify_one(state: &crate::AppState, practice_id: Uuid) -> checkpoin
 
 /// Signs the head of one practice's chain, verifies the chain and stores the
 /// result: what a supervisor's "verify now" does, from the API or a page.
-pub async fn verify_practice(state: &crate::AppState, practice_id: Uuid) -> Result<checkpoints::Verification, DbErr> {
+pub async fn verify_practice(state: &crate::state::AppState, practice_id: Uuid) -> Result<checkpoints::Verification, DbErr> {
     if let Err(err) = checkpoint(state, practice_id).await {
         tracing::warn!(practice_id = %practice_id, error = %err, "could not sign a checkpoint before verifying");
     }

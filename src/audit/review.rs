@@ -130,6 +130,20 @@ async fn views(db: &impl ConnectionTrait, scope: PracticeScope, rows: Vec<access
 }
 
 /// One page of events matching the filter, newest first.
+/// The practice's couples by label, for a supervisor's filter of the log
+/// (supervisors may see labels; counselors are never shown this list).
+pub async fn couple_labels(db: &impl ConnectionTrait, scope: PracticeScope) -> Result<Vec<(Uuid, String)>, AppError> {
+    Ok(scope
+        .select::<couples::Entity>()
+        .order_by_asc(couples::Column::Label)
+        .order_by_asc(couples::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.label))
+        .collect())
+}
+
 pub async fn search(db: &impl ConnectionTrait, scope: PracticeScope, f: &EventFilter) -> Result<EventPage, AppError> {
     let limit = match f.limit.unwrap_or(100) {
         n @ 1..=500 => n,

@@ -5,7 +5,7 @@ use axum::{
     http::request::Parts,
 };
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// The client's address: the TCP peer, or, when Tandem is told it runs behind
 /// a proxy, the last hop that proxy appended to `X-Forwarded-For`.

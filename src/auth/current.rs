@@ -11,9 +11,9 @@ use entity::{members, practices};
 
 use super::{AUTH_KEY, csrf, tokens};
 use crate::{
-    AppState,
-    error::{AppError, PageError},
-    practice::Roles,
+    state::AppState,
+    error::AppError,
+    practice::{Member, Practice, Roles},
     scope::PracticeScope,
 };
 
@@ -35,10 +35,11 @@ pub enum AuthMethod {
 }
 
 /// The signed-in member a request acts for, with their practice's scope.
+/// Domain views only: no row models, no password hash.
 #[derive(Clone, Debug)]
 pub struct CurrentMember {
-    pub member: members::Model,
-    pub practice: practices::Model,
+    pub member: Member,
+    pub practice: Practice,
     pub roles: Roles,
     pub scope: PracticeScope,
     pub method: AuthMethod,
@@ -69,7 +70,7 @@ fn is_unsafe(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-async fn authenticate(parts: &mut Parts, state: &AppState, api: bool) -> Result<CurrentMember, AppError> {
+pub(crate) async fn authenticate(parts: &mut Parts, state: &AppState, api: bool) -> Result<CurrentMember, AppError> {
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         // A request that names a credential is judged by it alone; it never
         // falls back to a cookie.
@@ -135,8 +136,8 @@ async fn member_in_practice(
     let roles = Roles::from_stored(&member.roles).map_err(|e| anyhow::anyhow!("stored roles: {e}"))?;
     Ok(CurrentMember {
         scope: PracticeScope::trusted(member.practice_id),
-        member,
-        practice,
+        member: member.into(),
+        practice: practice.into(),
         roles,
         method,
     })
@@ -144,7 +145,7 @@ async fn member_in_practice(
 
 /// Signs the browser session in as `member`: a new session id (so an id
 /// planted before sign-in is worthless), a new CSRF token, fresh timestamps.
-pub async fn establish(session: &Session, state: &AppState, member: &members::Model) -> Result<(), AppError> {
+pub async fn establish(session: &Session, state: &AppState, member: &Member) -> Result<(), AppError> {
     session.cycle_id().await.map_err(|e| anyhow::anyhow!("cycling session id: {e}"))?;
     let now = state.clock.now().unix_timestamp();
     let auth = AuthState {
@@ -183,31 +184,6 @@ impl OptionalFromRequestParts<AppState> for CurrentMember {
             Ok(member) => Ok(Some(member)),
             Err(AppError::Unauthenticated) => Ok(None),
             Err(other) => Err(other),
-        }
-    }
-}
-
-/// A signed-in member on a web page: not signed in sends the browser to the
-/// sign-in page. CSRF for forms is checked by [`super::csrf::CsrfForm`].
-#[derive(Clone, Debug)]
-pub struct SignedIn(pub CurrentMember);
-
-impl FromRequestParts<AppState> for SignedIn {
-    type Rejection = PageError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(SignedIn(authenticate(parts, state, false).await?))
-    }
-}
-
-impl OptionalFromRequestParts<AppState> for SignedIn {
-    type Rejection = PageError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
-        match authenticate(parts, state, false).await {
-            Ok(member) => Ok(Some(SignedIn(member))),
-            Err(AppError::Unauthenticated) => Ok(None),
-            Err(other) => Err(other.into()),
         }
     }
 }

@@ -23,7 +23,7 @@ use tower_sessions::cookie::{Cookie, SameSite};
 
 use entity::{members, trusted_devices};
 
-use crate::{AppState, error::AppError, scope::PracticeScope, secret};
+use crate::{state::AppState, error::AppError, scope::PracticeScope, secret};
 
 /// How many members' tokens one browser keeps; the oldest goes first.
 pub const PER_BROWSER: usize = 5;

@@ -16,10 +16,10 @@ use super::{
     throttle::{self, Source},
 };
 use crate::{
-    AppState,
+    state::AppState,
     audit::{NewEvent, RequestMeta},
     error::AppError,
-    practice::Email,
+    practice::{Email, Member},
     scope::PracticeScope,
 };
 
@@ -28,7 +28,7 @@ pub const WRONG_CREDENTIALS: &str = "The practice, email or password is not righ
 /// A member who gave the right password, and the `Set-Cookie` value that
 /// makes this browser known to their account next time.
 pub struct PasswordSignIn {
-    pub member: members::Model,
+    pub member: Member,
     pub device_cookie: HeaderValue,
 }
 
@@ -111,7 +111,7 @@ pub async fn with_password(
             let device_cookie = devices::remember(state, device, &member, source.known_browser()).await?;
             let known_browser = source.known_browser().is_some();
             tracing::info!(member_id = %member.id, practice_id = %member.practice_id, known_browser, "signed in");
-            Ok(PasswordSignIn { member, device_cookie })
+            Ok(PasswordSignIn { member: member.into(), device_cookie })
         }
         _ => {
             source.failed(state).await?;

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use entity::sign_in_throttle as throttle;
 
-use crate::{AppState, error::AppError};
+use crate::{state::AppState, error::AppError};
 
 pub fn account_key(practice_slug: &str, email: &str) -> String {
     format!("account:{practice_slug}:{email}")

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use entity::{api_tokens, members};
 
-use crate::{AppState, error::AppError, scope::PracticeScope};
+use crate::{state::AppState, error::AppError, scope::PracticeScope};
 
 pub const TOKEN_PREFIX: &str = "tdm_";
 pub const MAX_DAYS: i64 = 365;

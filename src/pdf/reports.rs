@@ -7,7 +7,7 @@ use time::{Date, OffsetDateTime};
 
 use super::{Block, Document};
 use crate::{
-    AppState,
+    state::AppState,
     access::CoupleAccess,
     error::AppError,
     records::{
@@ -61,7 +61,7 @@ fn risk_words(level: RiskLevel) -> Option<&'static str> {
 }
 
 fn local(at: OffsetDateTime, time_zone: &str) -> String {
-    crate::web::local_time(at, time_zone)
+    crate::display::local_time(at, time_zone)
 }
 
 /// The session-prep summary: what a counselor needs in the five minutes

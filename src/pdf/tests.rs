@@ -116,7 +116,10 @@ fn pdftotext(pdf: &[u8], extra: &[&str]) -> Option<String> {
             std::env::var("CI").as_deref() != Ok("true"),
             "pdftotext (poppler-utils) is required when CI=true"
         );
-        eprintln!("note: pdftotext not found; skipping the text-extraction checks");
+        // Straight to stderr, in the line tests/run counts (tests/helpers.rs `skip`).
+        use std::io::Write;
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        let _ = writeln!(std::io::stderr().lock(), "tandem-test skipped: {test}: no pdftotext (poppler-utils), text-extraction checks not run");
         return None;
     }
     static N: AtomicUsize = AtomicUsize::new(0);

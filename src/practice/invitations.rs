@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use entity::{invitations, members, practices};
 
-use super::{Email, Roles, setup::insert_member};
-use crate::{AppState, auth::password, error::AppError, scope::PracticeScope};
+use super::{Email, Member, Practice, Roles, setup::insert_member};
+use crate::{state::AppState, auth::password, error::AppError, scope::PracticeScope};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -167,9 +167,30 @@ pub async fn revoke(state: &AppState, scope: PracticeScope, id: Uuid) -> Result<
     InvitationView::from_model(updated, now)
 }
 
+/// An invitation that can still be accepted, as its page shows it.
+pub struct OpenInvitation {
+    pub id: Uuid,
+    pub email: String,
+    pub roles: Roles,
+    pub practice: Practice,
+}
+
+/// The invitation the link's `secret` opens, if it can still be accepted.
+pub async fn open(state: &AppState, secret: &str) -> Result<Option<OpenInvitation>, AppError> {
+    let Some((invitation, practice)) = find_open(state, secret).await? else {
+        return Ok(None);
+    };
+    Ok(Some(OpenInvitation {
+        id: invitation.id,
+        roles: Roles::from_stored(&invitation.roles).map_err(|e| anyhow::anyhow!("stored roles: {e}"))?,
+        email: invitation.email,
+        practice: practice.into(),
+    }))
+}
+
 /// An invitation that can still be accepted, with its practice. Looked up by
 /// the hash of the link's secret: the link names the practice.
-pub async fn find_open(
+async fn find_open(
     state: &AppState,
     secret: &str,
 ) -> Result<Option<(invitations::Model, practices::Model)>, AppError> {
@@ -199,7 +220,7 @@ pub async fn accept(
     secret: &str,
     display_name: String,
     new_password: String,
-) -> Result<members::Model, AppError> {
+) -> Result<Member, AppError> {
     let Some((invitation, _)) = find_open(state, secret).await? else {
         return Err(AppError::Conflict(INVITATION_GONE.into()));
     };
@@ -208,7 +229,7 @@ pub async fn accept(
     let member = claim(&txn, &invitation, display_name, Some(password_hash), state.clock.now()).await?;
     txn.commit().await?;
     tracing::info!(invitation_id = %invitation.id, member_id = %member.id, "invitation accepted");
-    Ok(member)
+    Ok(member.into())
 }
 
 /// Marks `invitation` used and creates its member, in `txn`, with the

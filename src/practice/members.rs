@@ -1,7 +1,7 @@
 //! A practice's members as its admins manage them.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect,
 };
 use serde::Serialize;
@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use entity::{members, practices, supervisions};
 
-use super::{Role, Roles};
+use super::{Member, Role, Roles};
 use crate::{
-    AppState,
+    state::AppState,
     audit::{
         RequestMeta,
         changes::{self, Change},
@@ -65,6 +65,26 @@ pub async fn list(state: &AppState, scope: PracticeScope) -> Result<Vec<MemberVi
 
 pub async fn get(state: &AppState, scope: PracticeScope, id: Uuid) -> Result<members::Model, AppError> {
     scope.by_id::<members::Entity>(id).one(&state.db).await?.ok_or(AppError::NotFound)
+}
+
+/// Whether `member` has a Tandem password (members who join through the
+/// practice's identity provider have none to change).
+pub async fn has_password(db: &impl ConnectionTrait, member: &Member) -> Result<bool, AppError> {
+    Ok(row(db, member).await?.password_hash.is_some())
+}
+
+async fn row(db: &impl ConnectionTrait, member: &Member) -> Result<members::Model, AppError> {
+    PracticeScope::trusted(member.practice_id).by_id::<members::Entity>(member.id).one(db).await?.ok_or(AppError::NotFound)
+}
+
+/// The member's own new display name; `AppError::Invalid` when it is not one.
+pub async fn rename(db: &impl ConnectionTrait, member: &Member, display_name: &str, now: OffsetDateTime) -> Result<(), AppError> {
+    let name = super::parse_name(display_name).map_err(|message| AppError::invalid("display_name", &message))?;
+    let mut stored = row(db, member).await?.into_active_model();
+    stored.display_name = Set(name);
+    stored.updated_at = Set(now);
+    stored.update(db).await?;
+    Ok(())
 }
 
 /// Deactivates a member: they can no longer sign in, their browser sessions
@@ -189,7 +209,8 @@ async fn grant_to_self(
     };
     let key = throttle::account_key(&current.practice.slug, &current.member.email);
     throttle::check(state, std::slice::from_ref(&key)).await?;
-    if !crate::auth::password::verify(password.to_owned(), current.member.password_hash.clone()).await? {
+    let stored = get(state, current.scope, current.id()).await?.password_hash;
+    if !crate::auth::password::verify(password.to_owned(), stored).await? {
         let event = crate::audit::account_event(current, "self_grant_confirm", Some(current.id()), 422, meta, state.clock.now());
         crate::audit::record(&state.db, &[event]).await?;
         throttle::record_failure(state, &key, state.config.sign_in_max_failures_per_account).await?;

@@ -3,6 +3,10 @@
 pub mod invitations;
 pub mod members;
 mod model;
+pub mod practices;
+pub mod settings;
 pub mod setup;
 
-pub use model::{Email, Fields, Role, Roles, parse_name, parse_new_password, parse_slug, parse_time_zone, roles_schema};
+pub use model::{
+    Email, Fields, Member, Practice, Role, Roles, parse_name, parse_new_password, parse_slug, parse_time_zone, roles_schema,
+};

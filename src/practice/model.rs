@@ -4,8 +4,43 @@
 use std::{collections::BTreeSet, fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::error::{AppError, FieldError};
+
+/// A member as the rest of Tandem sees them: who they are, never how they
+/// prove it (the password hash stays with the code that checks it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub id: Uuid,
+    pub practice_id: Uuid,
+    pub display_name: String,
+    pub email: String,
+    pub active: bool,
+}
+
+impl From<entity::members::Model> for Member {
+    fn from(m: entity::members::Model) -> Self {
+        Self { id: m.id, practice_id: m.practice_id, display_name: m.display_name, email: m.email, active: m.active }
+    }
+}
+
+/// A practice as its members and pages see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Practice {
+    pub id: Uuid,
+    pub name: String,
+    /// The practice's part of sign-in and provider addresses (`/p/{slug}/...`).
+    pub slug: String,
+    /// IANA name; times are shown in it.
+    pub time_zone: String,
+}
+
+impl From<entity::practices::Model> for Practice {
+    fn from(p: entity::practices::Model) -> Self {
+        Self { id: p.id, name: p.name, slug: p.slug, time_zone: p.time_zone }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

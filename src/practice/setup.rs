@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use entity::{members, practices, setup_tokens};
 
-use super::{Email, Role, Roles, invitations};
+use super::{Email, Member, Role, Roles, invitations};
 use crate::{
-    AppState,
+    state::AppState,
     auth::password,
     error::{AppError, on_unique},
     scope::PracticeScope,
@@ -73,13 +73,41 @@ pub async fn setup_link_is_valid(state: &AppState, secret: &str) -> Result<bool,
 
 const SETUP_LINK_GONE: &str = "This setup link has been used or has expired. Restart Tandem on an empty database for a new one, or use `tandem practice create`.";
 
+/// What the setup page sends, before it is checked.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct SetupInput {
+    pub practice_name: String,
+    pub slug: String,
+    pub time_zone: String,
+    pub display_name: String,
+    pub email: String,
+    pub password: String,
+}
+
+impl SetupInput {
+    /// The practice and its first admin; `AppError::Invalid` names each
+    /// field that does not hold.
+    pub fn parse(&self) -> Result<(NewPractice, FirstAdmin), AppError> {
+        let mut fields = super::Fields::default();
+        let name = fields.check("practice_name", super::parse_name(&self.practice_name));
+        let slug = fields.check("slug", super::parse_slug(&self.slug));
+        let time_zone = fields.check("time_zone", super::parse_time_zone(&self.time_zone));
+        let display_name = fields.check("display_name", super::parse_name(&self.display_name));
+        let email = fields.check("email", Email::parse(&self.email));
+        let password = fields.check("password", super::parse_new_password(&self.password));
+        fields.finish_with(|| {
+            Some((NewPractice { name: name?, slug: slug?, time_zone: time_zone? }, FirstAdmin { display_name: display_name?, email: email?, password: password? }))
+        })
+    }
+}
+
 /// Uses the setup link once: creates the practice and its first admin.
 pub async fn complete_setup(
     state: &AppState,
     secret: &str,
     practice: NewPractice,
     admin: FirstAdmin,
-) -> Result<members::Model, AppError> {
+) -> Result<Member, AppError> {
     let password_hash = password::hash(admin.password).await?;
     let now = state.clock.now();
     let txn = state.db.begin().await?;
@@ -107,7 +135,7 @@ pub async fn complete_setup(
     .await?;
     txn.commit().await?;
     tracing::info!(practice_id = %practice.id, member_id = %member.id, "practice created through setup link");
-    Ok(member)
+    Ok(member.into())
 }
 
 /// For scripts: creates a practice and invites its first admin, returning the

@@ -20,7 +20,7 @@ use super::common::{
 };
 use crate::input::BoundedDate;
 use crate::{
-    AppState,
+    state::AppState,
     access::{CoupleAccess, exec_at_version},
     error::AppError,
     practice::Fields,

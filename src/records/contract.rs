@@ -19,7 +19,7 @@ use entity::{contract_checkin_revisions, contract_checkins, recovery_contracts};
 use super::common::{Audience, IfMatch, PartnerSlot, StoredEnum, limits, optional_text, required_text};
 use crate::input::BoundedDate;
 use crate::{
-    AppState,
+    state::AppState,
     access::{CoupleAccess, Relation, exec_at_version},
     error::AppError,
     practice::Fields,

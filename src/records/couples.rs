@@ -17,7 +17,7 @@ use super::common::{
 };
 use crate::input::BoundedDate;
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, CoupleAccess},
     audit::{AuditContext, changes::Change},
     auth::CurrentMember,

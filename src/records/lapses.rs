@@ -18,7 +18,7 @@ use super::{
     plans::{HighRiskCategory, TimelineWhen},
 };
 use crate::input::BoundedDate;
-use crate::{AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
+use crate::{state::AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -24,7 +24,7 @@ use super::{
     sobriety::{self, UsePeriod},
 };
 use crate::input::BoundedDate;
-use crate::{AppState, access::CoupleAccess, error::AppError};
+use crate::{state::AppState, access::CoupleAccess, error::AppError};
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ReachedMilestoneView {

@@ -59,7 +59,7 @@ async fn named_record(access: &CoupleAccess, kind: &str, id: Uuid) -> Result<Opt
                 None => format!("Plan (PDF) of partner {}", slot.as_str().to_uppercase()),
             }
         }
-        _ if access.is_clinician() => crate::web::clinical::forms::humanize(kind),
+        _ if access.is_clinician() => crate::display::humanize(kind),
         _ => return Ok(None),
     }))
 }
@@ -86,7 +86,7 @@ async fn kind_of_record(access: &CoupleAccess, kind: &str) -> Result<Option<Stri
         "note" => ("Session notes", !notes::list(access, None, &some).await?.items.is_empty()),
         "recovery_contract" => ("Recovery contract", contract::get(access).await.is_ok()),
         "contract_day" => ("Recovery contract calendar", contract::get(access).await.is_ok()),
-        _ if access.is_clinician() => return Ok(Some(crate::web::clinical::forms::humanize(kind))),
+        _ if access.is_clinician() => return Ok(Some(crate::display::humanize(kind))),
         _ => return Ok(None),
     };
     Ok((any || access.is_clinician()).then(|| words.to_owned()))

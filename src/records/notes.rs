@@ -22,7 +22,7 @@ use super::{
     common::{Audience, IfMatch, Page, PageQuery, PartnerSlot, StoredEnum, limits, optional_text, required_text, split_page},
     sessions,
 };
-use crate::{AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
+use crate::{state::AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -13,7 +13,7 @@ use entity::relapse_plans;
 
 use super::common::{Audience, IfMatch, StoredEnum, limits, optional_text, required_text};
 use crate::input::BoundedDate;
-use crate::{AppState, access::CoupleAccess, error::AppError, practice::Fields};
+use crate::{state::AppState, access::CoupleAccess, error::AppError, practice::Fields};
 
 fn couple() -> Audience {
     Audience::Couple

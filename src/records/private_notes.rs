@@ -15,7 +15,7 @@ use super::{
     sessions,
 };
 use crate::{
-    AppState,
+    state::AppState,
     access::{CoupleAccess, exec_at_version},
     error::AppError,
 };

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use entity::safety_plans;
 
 use super::common::{Audience, IfMatch, PartnerSlot, StoredEnum, limits, optional_text, required_text};
-use crate::{AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
+use crate::{state::AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -20,7 +20,7 @@ use super::{
     couples::SecretsPolicy,
 };
 use crate::input::BoundedDateTime;
-use crate::{AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
+use crate::{state::AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

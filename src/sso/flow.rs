@@ -33,13 +33,14 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use entity::{identity_providers, invitations, member_identities, members, practices, sso_flows};
+use entity::{identity_providers, invitations, member_identities, members, sso_flows};
 
 use super::{discovery::error_chain, providers};
 use crate::{
-    AppState,
+    state::AppState,
     audit::{NewEvent, RequestMeta, begin_write, chain, changes::Change},
     error::AppError,
+    practice::{Member, Practice},
     scope::PracticeScope,
     secret,
 };
@@ -102,7 +103,7 @@ pub enum Purpose {
 /// is the state of a sign-in this browser started earlier, now abandoned.
 pub async fn start(
     state: &AppState,
-    practice: &practices::Model,
+    practice: &Practice,
     provider_id: Uuid,
     replaces: Option<&str>,
     purpose: Purpose,
@@ -202,7 +203,7 @@ const START_AGAIN: &str = "Start again from your practice's sign-in page.";
 
 /// Who signed in, through which provider.
 pub struct SignedIn {
-    pub member: members::Model,
+    pub member: Member,
     pub provider_id: Uuid,
     /// The member connected their account at the provider from their profile.
     pub connected: bool,
@@ -239,7 +240,7 @@ pub const SESSION_PENDING_LINK: &str = "sso_pending_link";
 /// events here; the caller shows the message.
 pub async fn finish(
     state: &AppState,
-    practice: &practices::Model,
+    practice: &Practice,
     callback: Callback,
     bound_state: Option<String>,
     signed_in_as: Option<Uuid>,
@@ -296,7 +297,7 @@ fn event(
 
 /// The flow named by the presented state, taken out of the database: after
 /// this nobody can use it again, whether or not the rest succeeds.
-async fn take_flow(state: &AppState, practice: &practices::Model, callback: &Callback, bound_state: Option<&str>) -> Result<sso_flows::Model, Failure> {
+async fn take_flow(state: &AppState, practice: &Practice, callback: &Callback, bound_state: Option<&str>) -> Result<sso_flows::Model, Failure> {
     let unknown = || refuse("unknown_state", format!("This sign-in is unknown, has expired or was already used. {START_AGAIN}"));
     let presented = callback.state.as_deref().filter(|s| !s.is_empty()).ok_or_else(unknown)?;
     let hash = secret::hash(presented);
@@ -322,7 +323,7 @@ async fn take_flow(state: &AppState, practice: &practices::Model, callback: &Cal
 
 async fn complete(
     state: &AppState,
-    practice: &practices::Model,
+    practice: &Practice,
     callback: Callback,
     bound_state: Option<String>,
     signed_in_as: Option<Uuid>,
@@ -379,7 +380,7 @@ struct Verified {
 
 async fn verify(
     state: &AppState,
-    practice: &practices::Model,
+    practice: &Practice,
     provider: &identity_providers::Model,
     flow: &sso_flows::Model,
     callback: Callback,
@@ -511,7 +512,7 @@ fn as_member(failure: Failure, member: &members::Model) -> Failure {
 /// member whose verified address it is must confirm with their password.
 async fn sign_in(
     state: &AppState,
-    practice: &practices::Model,
+    practice: &Practice,
     provider: &identity_providers::Model,
     person: Verified,
     meta: &RequestMeta,
@@ -579,14 +580,14 @@ async fn sign_in(
     }
     txn.commit().await?;
     tracing::info!(member_id = %member.id, practice_id = %practice.id, provider_id = %provider.id, "signed in with single sign-on");
-    Ok(Finished::SignedIn(SignedIn { member, provider_id: provider.id, connected: false }))
+    Ok(Finished::SignedIn(SignedIn { member: member.into(), provider_id: provider.id, connected: false }))
 }
 
 /// Links the signed-in member who started this from their profile to the
 /// account the provider vouched for.
 async fn connect(
     state: &AppState,
-    practice: &practices::Model,
+    practice: &Practice,
     provider: &identity_providers::Model,
     person: Verified,
     member_id: Uuid,
@@ -617,9 +618,9 @@ async fn connect(
 /// the member [`PendingLink`] named, whose password was just checked.
 pub async fn confirm_link(
     state: &AppState,
-    practice: &practices::Model,
+    practice: &Practice,
     pending: &PendingLink,
-    member: &members::Model,
+    member: &Member,
     meta: &RequestMeta,
 ) -> Result<SignedIn, Failure> {
     let scope = PracticeScope::trusted(practice.id);
@@ -627,6 +628,7 @@ pub async fn confirm_link(
     if pending.practice_id != practice.id || pending.member_id != member.id || pending.expires_at <= state.clock.now().unix_timestamp() {
         return Err(gone());
     }
+    let member = &scope.by_id::<members::Entity>(member.id).one(&state.db).await?.ok_or_else(gone)?;
     let provider = match providers::find(state, scope, pending.provider_id).await {
         Ok(p) if p.enabled => p,
         Ok(_) | Err(AppError::NotFound) => return Err(gone()),
@@ -639,7 +641,7 @@ pub async fn confirm_link(
 /// a change to who can see what (it lets the provider's account act as them).
 async fn link(
     state: &AppState,
-    practice: &practices::Model,
+    practice: &Practice,
     provider: &identity_providers::Model,
     member: &members::Model,
     subject: &str,
@@ -683,7 +685,7 @@ async fn link(
     }
     txn.commit().await?;
     tracing::info!(member_id = %member.id, practice_id = %practice.id, provider_id = %provider.id, "account linked at single sign-on");
-    Ok(SignedIn { member: member.clone(), provider_id: provider.id, connected: false })
+    Ok(SignedIn { member: member.clone().into(), provider_id: provider.id, connected: false })
 }
 
 /// The `sso_link` event: a change to who can act as `member`.
@@ -745,7 +747,7 @@ fn verified_email(provider: &identity_providers::Model, person: &Verified) -> Re
 /// new member has no password and is linked to (issuer, subject).
 async fn join(
     state: &AppState,
-    practice: &practices::Model,
+    practice: &Practice,
     provider: &identity_providers::Model,
     person: Verified,
     invitation_id: Uuid,
@@ -810,7 +812,7 @@ async fn join(
     }
     txn.commit().await?;
     tracing::info!(member_id = %member.id, practice_id = %practice.id, provider_id = %provider.id, invitation_id = %invitation.id, "invitation accepted with single sign-on");
-    Ok(SignedIn { member, provider_id: provider.id, connected: false })
+    Ok(SignedIn { member: member.into(), provider_id: provider.id, connected: false })
 }
 
 /// The link of this account at this provider, if it has one in the practice.
@@ -838,7 +840,7 @@ fn already_linked(name: &str) -> Failure {
 /// Where to send someone who signed in with `provider_id` to sign out there
 /// too, if the provider offers it (RP-initiated logout). `None` when it does
 /// not, or cannot be reached: Tandem's own sign-out has happened either way.
-pub async fn end_session_url(state: &AppState, practice: &practices::Model, provider_id: Uuid) -> Option<(String, String)> {
+pub async fn end_session_url(state: &AppState, practice: &Practice, provider_id: Uuid) -> Option<(String, String)> {
     let provider = providers::find(state, PracticeScope::trusted(practice.id), provider_id).await.ok()?;
     let metadata = match state.sso.metadata(&provider.issuer, state.clock.now()).await {
         Ok(m) => m,

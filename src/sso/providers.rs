@@ -12,7 +12,7 @@ use uuid::Uuid;
 use entity::identity_providers;
 
 use crate::{
-    AppState,
+    state::AppState,
     audit::{
         RequestMeta,
         changes::{self, Change},

@@ -8,10 +8,10 @@ use tower_sessions::Session;
 
 use super::{PageResult, local_time, nav, render, templates::Nav};
 use crate::{
-    AppState,
-    api::Query,
+    state::AppState,
+    http::extract::Query,
     audit::changes::{self, describe},
-    auth::SignedIn,
+    web::SignedIn,
 };
 
 #[derive(Template)]

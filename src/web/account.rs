@@ -10,29 +10,30 @@ use axum::{
     response::{IntoResponse, Redirect},
     routing::{get, post},
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
 use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use entity::practices;
-
-use super::{InviteDraft, PageResult, members_view, nav, render, templates::*};
+use super::{
+    PageResult,
+    members::{InviteDraft, RolesEdit, members_view},
+    nav, render,
+    templates::*,
+};
 use crate::{
-    AppState,
-    web::Path,
-    audit::{self, RequestMeta},
+    state::AppState,
+    web::{CsrfForm, Path, SignedIn},
+    audit::RequestMeta,
     auth::{
-        ClientAddr, CurrentMember, SignedIn,
-        csrf::{self, CsrfForm},
+        ClientAddr, CurrentMember,
+        csrf,
         current::establish,
         devices::DeviceCookie,
-        password,
-        session_store::DbSessionStore,
-        sign_in, tokens,
+        password_change::{PasswordChange, change_password},
+        tokens,
     },
-    error::{AppError, FieldError},
-    practice::{Fields, Role, Roles, members, parse_name, parse_new_password, parse_time_zone},
+    error::AppError,
+    practice::{Role, Roles, members, settings},
 };
 
 pub fn routes() -> Router<AppState> {
@@ -109,7 +110,7 @@ async fn profile_view(state: &AppState, session: &Session, current: &CurrentMemb
         display_name,
         email: current.member.email.clone(),
         roles: current.roles.labels(),
-        has_password: current.member.password_hash.is_some(),
+        has_password: members::has_password(&state.db, &current.member).await?,
         live_tokens,
         revoke_tokens,
         providers,
@@ -145,19 +146,13 @@ async fn name_submit(
     SignedIn(current): SignedIn,
     CsrfForm(form): CsrfForm<NameForm>,
 ) -> PageResult {
-    match parse_name(&form.display_name) {
-        Ok(name) => {
-            let mut member = current.member.clone().into_active_model();
-            member.display_name = Set(name);
-            member.updated_at = Set(state.clock.now());
-            member.update(&state.db).await?;
-            Ok(Redirect::to("/profile?saved=name").into_response())
-        }
-        Err(message) => {
-            let errors = vec![FieldError::new("display_name", message)].into();
-            let draft = ProfileDraft { display_name: form.display_name, revoke_tokens: true, saved: None, errors };
+    match members::rename(&state.db, &current.member, &form.display_name, state.clock.now()).await {
+        Ok(()) => Ok(Redirect::to("/profile?saved=name").into_response()),
+        Err(AppError::Invalid(errors)) => {
+            let draft = ProfileDraft { display_name: form.display_name, revoke_tokens: true, saved: None, errors: errors.into() };
             profile_view(&state, &session, &current, StatusCode::UNPROCESSABLE_ENTITY, draft).await
         }
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -174,13 +169,8 @@ struct PasswordForm {
     revoke_tokens: Option<String>,
 }
 
-/// Changes the member's password. The current password is checked like a
-/// sign-in (and counts against the same lockout, so a borrowed session cannot
-/// be used to guess it; the member's own usual browser is not held back by a
-/// stranger's guesses); a check is an access event, granted or not. On
-/// success every other browser session of the member ends and this one gets
-/// a new id; the member's API tokens are revoked too unless they untick it
-/// (someone who had the old password may have made one).
+/// Changes the member's password (`auth::password_change`); this browser
+/// gets a fresh session, the member's others have ended.
 async fn password_submit(
     State(state): State<AppState>,
     session: Session,
@@ -191,54 +181,24 @@ async fn password_submit(
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> PageResult {
     let revoke_tokens = form.revoke_tokens.is_some();
-    let again = |errors: Vec<FieldError>| {
-        let draft = ProfileDraft { display_name: current.member.display_name.clone(), revoke_tokens, saved: None, errors: errors.into() };
-        profile_view(&state, &session, &current, StatusCode::UNPROCESSABLE_ENTITY, draft)
+    let change = PasswordChange {
+        current_password: form.current_password,
+        new_password: form.new_password,
+        new_password_again: form.new_password_again,
+        revoke_tokens,
     };
-    let mut fields = Fields::default();
-    if form.current_password.is_empty() {
-        fields.check::<()>("current_password", Err("enter your current password".into()));
+    match change_password(&state, &current, change, addr, &device, &meta).await {
+        Ok(member) => {
+            establish(&session, &state, &member).await?;
+            let saved = if revoke_tokens { "password-and-tokens" } else { "password" };
+            Ok(Redirect::to(&format!("/profile?saved={saved}")).into_response())
+        }
+        Err(AppError::Invalid(errors)) => {
+            let draft = ProfileDraft { display_name: current.member.display_name.clone(), revoke_tokens, saved: None, errors: errors.into() };
+            profile_view(&state, &session, &current, StatusCode::UNPROCESSABLE_ENTITY, draft).await
+        }
+        Err(other) => Err(other.into()),
     }
-    let new_password = fields.check("new_password", parse_new_password(&form.new_password));
-    if new_password.is_some() && form.new_password != form.new_password_again {
-        fields.check::<()>("new_password_again", Err("type the same new password twice".into()));
-    }
-    let new_password = match fields.finish_with(|| new_password) {
-        Ok(p) => p,
-        Err(AppError::Invalid(errors)) => return again(errors).await,
-        Err(other) => return Err(other.into()),
-    };
-
-    let source = sign_in::source(&state, &current.practice.slug, &current.member.email, Some(&current.member), addr, &device).await?;
-    source.check(&state).await?;
-    let right = password::verify(form.current_password, current.member.password_hash.clone()).await?;
-    let now = state.clock.now();
-    if !right {
-        let event = audit::account_event(&current, "password_change", Some(current.id()), 422, &meta, now);
-        audit::record(&state.db, &[event]).await?;
-        source.failed(&state).await?;
-        return again(vec![FieldError::new("current_password", "this is not your current password")]).await;
-    }
-
-    let hash = password::hash(new_password).await?;
-    let txn = audit::begin_write(&state.db).await?;
-    let mut member = current.member.clone().into_active_model();
-    member.password_hash = Set(Some(hash));
-    member.updated_at = Set(now);
-    let member = member.update(&txn).await?;
-    // Every session of the member ends, this one too; `establish` below
-    // gives this browser a fresh one.
-    DbSessionStore::end_sessions_of(&txn, member.id).await?;
-    if revoke_tokens {
-        tokens::revoke_all(&txn, current.scope, member.id, now).await?;
-    }
-    let event = audit::account_event(&current, "password_change", Some(member.id), 303, &meta, now);
-    audit::chain::append(&txn, &[event]).await?;
-    txn.commit().await?;
-    establish(&session, &state, &member).await?;
-    tracing::info!(member_id = %member.id, "password changed");
-    let saved = if revoke_tokens { "password-and-tokens" } else { "password" };
-    Ok(Redirect::to(&format!("/profile?saved={saved}")).into_response())
 }
 
 // ---- practice settings (admins) -------------------------------------------------------
@@ -294,22 +254,11 @@ async fn settings_submit(
     CsrfForm(form): CsrfForm<SettingsForm>,
 ) -> PageResult {
     current.require(Role::Admin)?;
-    let mut fields = Fields::default();
-    let name = fields.check("name", parse_name(&form.name));
-    let time_zone = fields.check("time_zone", parse_time_zone(&form.time_zone));
-    match fields.finish_with(|| Some((name?, time_zone?))) {
-        Ok((name, time_zone)) => {
-            let practice = practices::Entity::find_by_id(current.scope.practice_id())
-                .one(&state.db)
-                .await?
-                .ok_or(AppError::NotFound)?;
-            let mut practice = practice.into_active_model();
-            practice.name = Set(name);
-            practice.time_zone = Set(time_zone);
-            practice.update(&state.db).await?;
-            Ok(Redirect::to("/settings?saved=1").into_response())
-        }
+    let update = settings::Settings { name: form.name, time_zone: form.time_zone };
+    match settings::update(&state.db, current.scope, &update).await {
+        Ok(()) => Ok(Redirect::to("/settings?saved=1").into_response()),
         Err(AppError::Invalid(errors)) => {
+            let form = SettingsForm { name: update.name, time_zone: update.time_zone };
             settings_view(&session, &current, StatusCode::UNPROCESSABLE_ENTITY, form, false, errors.into()).await
         }
         Err(other) => Err(other.into()),
@@ -350,7 +299,7 @@ async fn roles_submit(
         Err(other) => return Err(other.into()),
     };
     let draft = InviteDraft {
-        roles_edit: Some(super::RolesEdit { member_id: id, roles: form.roles, error: message }),
+        roles_edit: Some(RolesEdit { member_id: id, roles: form.roles, error: message }),
         ..InviteDraft::default()
     };
     let page = members_view(&state, &session, &current, draft).await?;

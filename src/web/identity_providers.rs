@@ -7,10 +7,11 @@ use uuid::Uuid;
 
 use super::{PageResult, nav, render, templates::*};
 use crate::{
-    AppState,
+    state::AppState,
     audit::RequestMeta,
     web::Path,
-    auth::{CurrentMember, SignedIn, csrf::{self, CsrfForm}},
+    auth::{CurrentMember, csrf},
+    web::{CsrfForm, SignedIn},
     config::Secret,
     error::AppError,
     practice::Role,

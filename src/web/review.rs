@@ -12,27 +12,25 @@ use axum::{
     response::{IntoResponse, Redirect},
     routing::{get, post},
 };
-use sea_orm::QueryOrder;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use entity::couples;
 
 use super::{CsrfOnly, PageResult, local_time, nav, render, templates::*};
 use crate::input::BoundedDateTime;
 use crate::{
-    AppState,
+    state::AppState,
     access,
-    web::Path,
+    web::{CsrfForm, Path, SignedIn},
     audit::{
         AuditContext,
         review::{self, EventFilter},
     },
     auth::{
-        CurrentMember, SignedIn,
-        csrf::{self, CsrfForm},
+        CurrentMember,
+        csrf,
     },
     error::AppError,
     practice::{Fields, Role, members},
@@ -245,21 +243,6 @@ fn day_start(raw: &str, time_zone: &str, day_after: bool) -> Result<Option<Bound
     BoundedDateTime::new(at).map(Some)
 }
 
-/// The practice's couples by label, for supervisors' filter (supervisors may
-/// see labels; counselors are never shown this list).
-async fn couple_labels(state: &AppState, current: &CurrentMember) -> Result<Vec<(Uuid, String)>, AppError> {
-    Ok(current
-        .scope
-        .select::<couples::Entity>()
-        .order_by_asc(couples::Column::Label)
-        .order_by_asc(couples::Column::Id)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c.label))
-        .collect())
-}
-
 async fn access_log_page(
     State(state): State<AppState>,
     session: Session,
@@ -269,27 +252,11 @@ async fn access_log_page(
 ) -> PageResult {
     access::supervisor_only(&audit, &current, "access_event", None)?;
     let tz = current.practice.time_zone.as_str();
-    let couples = couple_labels(&state, &current).await?;
+    let couples = review::couple_labels(&state.db, current.scope).await?;
     let (events, older_link, errors, status) = match query.parse(tz) {
         Ok(filter) => {
             let page = review::search(&state.db, current.scope, &filter).await?;
-            let labels: std::collections::HashMap<Uuid, &str> = couples.iter().map(|(id, l)| (*id, l.as_str())).collect();
-            let rows = page
-                .items
-                .into_iter()
-                .map(|e| EventRow {
-                    at: local_time(e.at, tz),
-                    member: e.member_name.unwrap_or_else(|| "—".into()),
-                    role: e.role,
-                    action: e.action,
-                    record: e.record_kind.unwrap_or_default(),
-                    couple: e.couple_id.and_then(|c| labels.get(&c).map(|l| (*l).to_owned())).unwrap_or_default(),
-                    outcome: e.outcome,
-                    status: e.status,
-                    emergency: e.emergency,
-                    reason: e.reason.unwrap_or_default(),
-                })
-                .collect();
+            let rows = event_rows(page.items, &couples, tz);
             let older = page.next_before.map(|b| format!("/access-log?{}", query.query_string(Some(b))));
             (rows, older, FormErrors::default(), StatusCode::OK)
         }
@@ -300,25 +267,8 @@ async fn access_log_page(
         .await?
         .into_iter()
         .map(|m| (m.id.to_string(), format!("{} ({})", m.display_name, m.email)));
-    let verification = review::last_verification(&state.db, current.scope, &state.checkpoint_key.verifying()).await?.map(|v| VerificationSummary {
-        ran_at: local_time(v.ran_at, tz),
-        ok: v.ok,
-        events_checked: v.events_checked,
-        first_bad_seq: v.first_bad_seq.map(|s| s.to_string()).unwrap_or_default(),
-        problem: v.problem.unwrap_or_default(),
-    });
-    let queue = review::emergency_queue(&state.db, current.scope, true)
-        .await?
-        .into_iter()
-        .map(|g| EmergencyRow {
-            id: g.id.to_string(),
-            couple_label: g.couple_label,
-            member_name: g.member_name,
-            reason: g.reason,
-            started_at: local_time(g.started_at, tz),
-            expires_at: local_time(g.expires_at, tz),
-        })
-        .collect();
+    let verification = review::last_verification(&state.db, current.scope, &state.checkpoint_key.verifying()).await?;
+    let queue = review::emergency_queue(&state.db, current.scope, true).await?.into_iter().map(|g| emergency_row(g, tz)).collect();
     let page = AccessLogPage {
         nav: nav(&session, &current).await?,
         csrf_token: csrf::token(&session).await?,
@@ -333,11 +283,52 @@ async fn access_log_page(
         events,
         older_link,
         export_link: format!("/access-log/export.csv?{}", LogQuery { before: String::new(), ..query }.query_string(None)),
-        verification,
+        verification: verification.map(|v| verification_summary(v, tz)),
         queue,
         errors,
     };
     Ok((status, render(&page)).into_response())
+}
+
+/// The events table, each couple named by its label.
+fn event_rows(events: Vec<review::AccessEventView>, couples: &[(Uuid, String)], tz: &str) -> Vec<EventRow> {
+    let labels: std::collections::HashMap<Uuid, &str> = couples.iter().map(|(id, l)| (*id, l.as_str())).collect();
+    events
+        .into_iter()
+        .map(|e| EventRow {
+            at: local_time(e.at, tz),
+            member: e.member_name.unwrap_or_else(|| "—".into()),
+            role: e.role,
+            action: e.action,
+            record: e.record_kind.unwrap_or_default(),
+            couple: e.couple_id.and_then(|c| labels.get(&c).map(|l| (*l).to_owned())).unwrap_or_default(),
+            outcome: e.outcome,
+            status: e.status,
+            emergency: e.emergency,
+            reason: e.reason.unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn verification_summary(v: review::VerificationView, tz: &str) -> VerificationSummary {
+    VerificationSummary {
+        ran_at: local_time(v.ran_at, tz),
+        ok: v.ok,
+        events_checked: v.events_checked,
+        first_bad_seq: v.first_bad_seq.map(|s| s.to_string()).unwrap_or_default(),
+        problem: v.problem.unwrap_or_default(),
+    }
+}
+
+fn emergency_row(g: review::EmergencyAccessView, tz: &str) -> EmergencyRow {
+    EmergencyRow {
+        id: g.id.to_string(),
+        couple_label: g.couple_label,
+        member_name: g.member_name,
+        reason: g.reason,
+        started_at: local_time(g.started_at, tz),
+        expires_at: local_time(g.expires_at, tz),
+    }
 }
 
 /// The same events as CSV; the export is itself an event, with action export.
@@ -474,7 +465,7 @@ async fn couple_by_label(state: &AppState, current: &CurrentMember, typed: &str)
     let typed = typed.trim();
     let wanted = typed.to_lowercase();
     // Compared here rather than in SQL: SQLite's lower() folds ASCII only.
-    let matching: Vec<(Uuid, String)> = couple_labels(state, current)
+    let matching: Vec<(Uuid, String)> = review::couple_labels(&state.db, current.scope)
         .await?
         .into_iter()
         .filter(|(_, label)| label.trim().to_lowercase() == wanted)

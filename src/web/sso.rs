@@ -7,27 +7,24 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Redirect},
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use entity::practices;
-
-use super::{PageResult, sign_in_view};
+use super::{PageResult, sign_in::sign_in_view};
 use crate::{
-    AppState,
-    web::Path,
+    state::AppState,
+    web::{CsrfForm, Path, SignedIn as SignedInMember},
     audit::RequestMeta,
     auth::{
-        AUTH_KEY, AuthState, ClientAddr, SignedIn as SignedInMember,
-        csrf::{self, CsrfForm},
+        AUTH_KEY, AuthState, ClientAddr,
+        csrf,
         current::establish,
         devices::DeviceCookie,
         sign_in,
     },
     error::AppError,
-    practice::invitations,
+    practice::{Practice, invitations, practices},
     sso::flow::{self, Callback, Failure, Finished, PendingLink, Purpose, SESSION_PENDING_LINK, SESSION_PROVIDER, SESSION_STATE, SignedIn},
 };
 
@@ -35,16 +32,8 @@ fn session_error(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(anyhow::anyhow!("session: {e}"))
 }
 
-pub(crate) async fn practice_by_slug(state: &AppState, slug: &str) -> Result<Option<practices::Model>, AppError> {
-    let slug = slug.trim().to_lowercase();
-    if slug.is_empty() {
-        return Ok(None);
-    }
-    Ok(practices::Entity::find().filter(practices::Column::Slug.eq(slug)).one(&state.db).await?)
-}
-
-async fn practice_or_404(state: &AppState, slug: &str) -> Result<practices::Model, AppError> {
-    practice_by_slug(state, slug).await?.ok_or(AppError::NotFound)
+async fn practice_or_404(state: &AppState, slug: &str) -> Result<Practice, AppError> {
+    practices::by_slug(&state.db, slug).await?.ok_or(AppError::NotFound)
 }
 
 /// `/p/{slug}/sign-in`: the address a practice gives its members.
@@ -72,10 +61,10 @@ pub async fn join(
     session: Session,
     Path((token, provider_id)): Path<(String, Uuid)>,
 ) -> PageResult {
-    let Some((invitation, practice)) = invitations::find_open(&state, &token).await? else {
+    let Some(invitation) = invitations::open(&state, &token).await? else {
         return Err(AppError::Conflict(invitations::INVITATION_GONE.into()).into());
     };
-    off_to_provider(&state, &session, &practice, provider_id, Purpose::Join(invitation.id)).await
+    off_to_provider(&state, &session, &invitation.practice, provider_id, Purpose::Join(invitation.id)).await
 }
 
 /// `/profile/sso/{provider}`: the signed-in member connects their own account
@@ -95,7 +84,7 @@ pub async fn connect(
 async fn off_to_provider(
     state: &AppState,
     session: &Session,
-    practice: &practices::Model,
+    practice: &Practice,
     provider_id: Uuid,
     purpose: Purpose,
 ) -> PageResult {
@@ -135,7 +124,7 @@ async fn signed_in_page(state: &AppState, session: &Session, signed_in: SignedIn
     Ok(Redirect::to(if signed_in.connected { "/profile?saved=connected" } else { "/" }).into_response())
 }
 
-async fn refused(state: &AppState, session: &Session, practice: practices::Model, failure: Failure) -> PageResult {
+async fn refused(state: &AppState, session: &Session, practice: Practice, failure: Failure) -> PageResult {
     match failure {
         Failure::Refused(refusal) => {
             let mut page = sign_in_view(state, session, practice.slug, String::new(), Some(refusal.message)).await?;
@@ -157,7 +146,7 @@ struct ConfirmPage {
     error: Option<String>,
 }
 
-async fn confirm_view(session: &Session, practice: &practices::Model, pending: &PendingLink, error: Option<String>, status: StatusCode) -> PageResult {
+async fn confirm_view(session: &Session, practice: &Practice, pending: &PendingLink, error: Option<String>, status: StatusCode) -> PageResult {
     let page = ConfirmPage {
         nav: None,
         csrf_token: csrf::token(session).await?,
@@ -224,7 +213,7 @@ pub async fn end_session_after_sign_out(state: &AppState, session: &Session) -> 
     let Some(auth) = session.get::<AuthState>(AUTH_KEY).await.map_err(session_error)? else {
         return Ok(None);
     };
-    let Some(practice) = practices::Entity::find_by_id(auth.practice_id).one(&state.db).await? else {
+    let Some(practice) = practices::by_id(&state.db, auth.practice_id).await? else {
         return Ok(None);
     };
     Ok(flow::end_session_url(state, &practice, provider_id).await)

@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, Need},
     api::{Json, Path, Problem, Query},
     audit::{

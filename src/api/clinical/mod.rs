@@ -20,7 +20,7 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    AppState,
+    state::AppState,
     records::common::{Versioned, etag},
 };
 

@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, Need, Relation},
     api::{Path, Problem, Query},
     audit::AuditContext,

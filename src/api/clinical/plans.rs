@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::Tagged;
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, Need},
     api::{Json, Path, Problem},
     audit::AuditContext,

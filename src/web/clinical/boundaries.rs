@@ -15,11 +15,11 @@ use super::{
     forms::{self, choices, pick, pick_required},
 };
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, CoupleAccess, Need},
     web::Path,
     audit::AuditContext,
-    auth::{SignedIn, csrf::CsrfForm},
+    web::{CsrfForm, SignedIn},
     error::AppError,
     practice::Fields,
     records::{

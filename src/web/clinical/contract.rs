@@ -15,11 +15,12 @@ use uuid::Uuid;
 
 use super::{Chrome, CoupleContext, PageResult, Rejected, STALE, again, editing::parse_version, forms};
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, CoupleAccess, Need},
     web::Path,
     audit::AuditContext,
-    auth::{CurrentMember, SignedIn, csrf::CsrfForm},
+    auth::CurrentMember,
+    web::{CsrfForm, SignedIn},
     error::AppError,
     practice::Fields,
     records::{

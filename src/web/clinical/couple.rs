@@ -22,12 +22,12 @@ use super::{
     plan::{PartnerRoles, PlanDisplay},
 };
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, Need},
-    api::Query,
+    http::extract::Query,
     web::Path,
     audit::{AuditContext, viewings},
-    auth::{SignedIn, csrf::CsrfForm},
+    web::{CsrfForm, SignedIn},
     error::AppError,
     practice::{Fields, Role, members},
     records::{

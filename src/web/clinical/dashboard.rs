@@ -11,10 +11,10 @@ use uuid::Uuid;
 
 use super::{Chrome, PageResult, forms::label};
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, Need},
     audit::AuditContext,
-    auth::SignedIn,
+    web::SignedIn,
     practice::Role,
     records::{
         common::PageQuery,

@@ -16,11 +16,11 @@ use uuid::Uuid;
 
 use super::{Chrome, CoupleContext, PageResult, Rejected, STALE, again};
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, CoupleAccess, Need},
     web::Path,
     audit::AuditContext,
-    auth::{SignedIn, csrf::CsrfForm},
+    web::{CsrfForm, SignedIn},
     error::AppError,
     records::{
         boundaries::BoundaryView,

@@ -12,15 +12,7 @@ use crate::{
     web::templates::Choice,
 };
 
-/// "substances_at_home" -> "Substances at home".
-pub fn humanize(stored: &str) -> String {
-    let spaced = stored.replace('_', " ");
-    let mut chars = spaced.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
+pub use crate::display::humanize;
 
 pub fn label<T: StoredEnum>(value: T) -> String {
     humanize(&value.as_str())

@@ -12,7 +12,7 @@ use super::{
     forms::{self, PartnerNames, choices, pick, pick_required},
 };
 use crate::{
-    AppState,
+    state::AppState,
     access::CoupleAccess,
     error::AppError,
     practice::Fields,

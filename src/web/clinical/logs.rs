@@ -13,11 +13,12 @@ use uuid::Uuid;
 
 use super::{Chrome, CoupleContext, PageResult, Rejected, again, forms};
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, CoupleAccess, Need},
     web::Path,
     audit::AuditContext,
-    auth::{CurrentMember, SignedIn, csrf::CsrfForm},
+    auth::CurrentMember,
+    web::{CsrfForm, SignedIn},
     error::AppError,
     practice::Fields,
     records::{

@@ -34,10 +34,11 @@ use uuid::Uuid;
 
 use self::forms::PartnerNames;
 use crate::{
-    AppState,
+    state::AppState,
     access::{CoupleAccess, Relation},
     auth::{CurrentMember, csrf},
-    error::{AppError, PageError},
+    error::AppError,
+    web::PageError,
     records::{common::{PartnerSlot, StoredEnum}, couples::{self, SecretsPolicy}},
     web::templates::{FormErrors, Nav},
 };

@@ -20,11 +20,11 @@ use super::{
     forms::{self, choices, humanize, nth, opt, pick_required},
 };
 use crate::{
-    AppState,
+    state::AppState,
     access::{self, Need},
     web::Path,
     audit::AuditContext,
-    auth::{SignedIn, csrf::CsrfForm},
+    web::{CsrfForm, SignedIn},
     error::AppError,
     practice::Fields,
     records::{

@@ -11,7 +11,7 @@ use super::{
     editing::{EditableRecord, FormPage, html, version_field},
 };
 use crate::{
-    AppState,
+    state::AppState,
     access::CoupleAccess,
     error::AppError,
     records::{

@@ -12,7 +12,7 @@ use super::{
     forms::{self, lines, pick_required},
 };
 use crate::{
-    AppState,
+    state::AppState,
     access::CoupleAccess,
     error::AppError,
     records::{

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::input::BoundedDateTime;
 use crate::{
-    AppState,
+    state::AppState,
     access::CoupleAccess,
     error::AppError,
     practice::Fields,

@@ -2,13 +2,20 @@
 //! trace span, timeout, body limit, security headers, sessions, and the
 //! cross-site check. Spans carry the method, the matched route template and
 //! the request id; never the raw URI (links carry secrets) nor a body.
+//!
+//! This is the HTTP layer under both front ends: `api` and `web` use its
+//! extractors ([`extract`]) and `lib.rs` wraps their routes with [`wrap`].
+//! It knows neither of them: errors on a page's path are drawn by the
+//! [`ErrorPage`] function `wrap` is given.
+
+pub mod extract;
 
 use std::time::Duration;
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, MatchedPath, Request},
-    http::{HeaderName, HeaderValue, StatusCode, header},
+    extract::{DefaultBodyLimit, MatchedPath, Request, State},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
@@ -22,15 +29,14 @@ use tower_http::{
 use tower_sessions::{SessionManagerLayer, cookie::SameSite};
 use tracing::{Span, field::Empty};
 
-use crate::{
-    AppState,
-    auth::{csrf, session_store::DbSessionStore},
-    error::{AppError, PageError},
-};
+use crate::{auth::session_store::DbSessionStore, error::AppError, state::AppState};
+
+/// Draws an error for a browser (not under `/api/`): the web layer's error
+/// page, handed to [`wrap`] by `lib.rs`.
+pub type ErrorPage = fn(AppError) -> Response;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-/// The largest request body accepted; larger ones answer 413.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub use crate::input::MAX_BODY_BYTES;
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -41,7 +47,7 @@ pub fn session_cookie_name(https: bool) -> &'static str {
     if https { "__Host-tandem_session" } else { "tandem_session" }
 }
 
-pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
+pub fn wrap(routes: Router<AppState>, state: AppState, error_page: ErrorPage) -> Router {
     let https = state.config.is_https();
     let sessions = SessionManagerLayer::new(DbSessionStore::new(
         state.db.clone(),
@@ -75,11 +81,11 @@ pub fn wrap(routes: Router<AppState>, state: AppState) -> Router {
     let routes = routes
         .route_layer(sessions)
         .route_layer(middleware::from_fn(record_route))
-        .fallback(not_found)
+        .fallback(move |req: Request| async move { error_for(&req, AppError::NotFound, error_page) })
         .layer(catch_panics())
-        .layer(middleware::from_fn_with_state(state.clone(), csrf::same_origin))
-        .layer(middleware::from_fn(refuse_control_characters))
-        .layer(middleware::from_fn(refuse_undecodable_bodies))
+        .layer(middleware::from_fn_with_state((state.clone(), error_page), same_origin))
+        .layer(middleware::from_fn_with_state(error_page, refuse_control_characters))
+        .layer(middleware::from_fn_with_state(error_page, refuse_undecodable_bodies))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
 
     routes
@@ -135,22 +141,14 @@ async fn record_route(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-async fn not_found(req: Request) -> Response {
-    error_for(&req, AppError::NotFound)
-}
-
 /// An API error as problem+json, anything else as an HTML page.
-fn error_for(req: &Request, err: AppError) -> Response {
-    if req.uri().path().starts_with("/api/") {
-        err.into_response()
-    } else {
-        PageError(err).into_response()
-    }
+fn error_for(req: &Request, err: AppError, error_page: ErrorPage) -> Response {
+    if req.uri().path().starts_with("/api/") { err.into_response() } else { error_page(err) }
 }
 
 /// Paths and query strings carry no control characters: they name records
 /// and filter lists, and PostgreSQL refuses NUL in text (see crate::input).
-async fn refuse_control_characters(req: Request, next: Next) -> Response {
+async fn refuse_control_characters(State(error_page): State<ErrorPage>, req: Request, next: Next) -> Response {
     let uri = req.uri();
     let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
     let bad_path = crate::input::check_single_line(&path).is_err();
@@ -160,7 +158,7 @@ async fn refuse_control_characters(req: Request, next: Next) -> Response {
     });
     if bad_path || bad_query {
         let field = if bad_path { "path" } else { "query" };
-        return error_for(&req, AppError::invalid(field, crate::input::CONTROL_CHARACTERS));
+        return error_for(&req, AppError::invalid(field, crate::input::CONTROL_CHARACTERS), error_page);
     }
     next.run(req).await
 }
@@ -168,7 +166,7 @@ async fn refuse_control_characters(req: Request, next: Next) -> Response {
 /// Tandem reads bodies as they come, in UTF-8: a compressed body or another
 /// character set would be misread, so it is refused (415) rather than
 /// accepted silently.
-async fn refuse_undecodable_bodies(req: Request, next: Next) -> Response {
+async fn refuse_undecodable_bodies(State(error_page): State<ErrorPage>, req: Request, next: Next) -> Response {
     let headers = req.headers();
     let encoded = headers
         .get(header::CONTENT_ENCODING)
@@ -180,7 +178,7 @@ async fn refuse_undecodable_bodies(req: Request, next: Next) -> Response {
     let other_charset = charset.is_some_and(|c| c != "utf-8" && c != "utf8");
     if encoded || other_charset {
         let why = if encoded { "Send the body uncompressed (no Content-Encoding)." } else { "Send the body in UTF-8." };
-        return error_for(&req, AppError::UnsupportedMediaType(why.into()));
+        return error_for(&req, AppError::UnsupportedMediaType(why.into()), error_page);
     }
     next.run(req).await
 }
@@ -198,4 +196,42 @@ fn panic_response(panic: Box<dyn std::any::Any + Send>) -> Response {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_default();
     AppError::Internal(anyhow::anyhow!("a request handler panicked: {message}")).into_response()
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Refuses state-changing browser requests that another site started: the
+/// first of the two CSRF defences (the second, the session's token, is
+/// `auth::csrf` and the forms' extractor in `web`).
+async fn same_origin(State((state, error_page)): State<(AppState, ErrorPage)>, req: Request, next: Next) -> Response {
+    if is_unsafe(req.method()) && !req.headers().contains_key(header::AUTHORIZATION) {
+        let headers = req.headers();
+        let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+        let cross_site = matches!(fetch_site, Some(site) if site != "same-origin" && site != "none");
+        // Browsers that send Sec-Fetch-Site are judged by it: under our
+        // `Referrer-Policy: no-referrer` they send `Origin: null` with a
+        // form post, which says nothing. Older browsers are judged by Origin.
+        let origin_mismatch = fetch_site.is_none()
+            && headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|origin| {
+                let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+                let same_host = url::Url::parse(origin).ok().is_some_and(|u| {
+                    let authority = match u.port() {
+                        Some(port) => format!("{}:{port}", u.host_str().unwrap_or_default()),
+                        None => u.host_str().unwrap_or_default().to_owned(),
+                    };
+                    Some(authority.as_str()) == host
+                });
+                origin != state.config.public_base() && !same_host
+            });
+        if cross_site || origin_mismatch {
+            let err = AppError::Forbidden("Cross-site requests are refused.".into());
+            return error_for(&req, err, error_page);
+        }
+    }
+    next.run(req).await
 }

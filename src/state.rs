@@ -1,0 +1,69 @@
+//! [`AppState`]: the services of the core (database, clock, keys, the
+//! access-log appender and journal, sign-in providers' cache) that the HTTP
+//! layers hand to every request. Domain code takes the parts it needs.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{audit, clock::Clock, config::Config, sealed, sso};
+
+/// Everything a request handler may reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    /// Signs access-log checkpoints; read from a file outside the database.
+    pub checkpoint_key: Arc<audit::checkpoints::CheckpointKey>,
+    /// Every signed checkpoint, also kept outside the database.
+    pub journal: audit::journal::Journal,
+    /// Stores the events of reads, several per commit.
+    pub appender: audit::appender::Appender,
+    /// Seals secrets stored in the database; read from a file outside it.
+    pub sealing_key: Arc<sealed::SealingKey>,
+    /// Identity providers' discovery documents and keys, cached in this process.
+    pub sso: Arc<sso::Discovery>,
+    /// Set when shutdown begins: readiness answers 503 so load balancers
+    /// stop sending requests while those in flight finish.
+    draining: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl AppState {
+    pub fn new(
+        db: DatabaseConnection,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        checkpoint_key: audit::checkpoints::CheckpointKey,
+        sealing_key: sealed::SealingKey,
+    ) -> Self {
+        // Must run inside a Tokio runtime: it starts the access-log appender.
+        let appender = audit::appender::Appender::start(db.clone(), config.database_url.expose().clone());
+        let sso = sso::Discovery::new(
+            std::time::Duration::from_secs(config.sso_http_timeout_seconds.max(1)),
+            time::Duration::minutes(config.sso_discovery_cache_minutes.into()),
+            config.sso_allow_insecure_issuers,
+        );
+        let journal = audit::journal::Journal::new(config.audit_journal_path());
+        Self {
+            db,
+            journal,
+            config: Arc::new(config),
+            clock,
+            checkpoint_key: Arc::new(checkpoint_key),
+            appender,
+            sealing_key: Arc::new(sealing_key),
+            sso: Arc::new(sso),
+            draining: Arc::default(),
+        }
+    }
+
+    /// Shutdown has begun: report not ready, finish what is in flight.
+    pub fn start_draining(&self) {
+        self.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
