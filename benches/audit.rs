@@ -25,6 +25,8 @@
 mod postgres;
 #[path = "support/state.rs"]
 mod state;
+#[path = "support/ceiling.rs"]
+mod ceiling;
 
 use std::{
     sync::{
@@ -179,46 +181,6 @@ async fn appender_throughput(f: &Fixture, clients: usize) -> f64 {
     done.load(Ordering::Relaxed) as f64 / seconds().as_secs_f64()
 }
 
-/// One-row insert transactions per second with `clients` connections.
-async fn sqlite_ceiling(url: &str, clients: usize) -> f64 {
-    let db = tandem::db::connect_url(url, clients as u32).await.unwrap();
-    db.execute_unprepared("CREATE TABLE IF NOT EXISTS bench_ceiling (x INTEGER)").await.unwrap();
-    let done = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + seconds();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (db, done) = (db.clone(), done.clone());
-        tasks.push(tokio::spawn(async move {
-            while Instant::now() < deadline {
-                db.execute_unprepared("INSERT INTO bench_ceiling (x) VALUES (1)").await.unwrap();
-                done.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    done.load(Ordering::Relaxed) as f64 / seconds().as_secs_f64()
-}
-
-fn pgbench_ceiling(url: &str, clients: usize) -> Option<f64> {
-    let pgbench = ["pgbench", "/usr/lib/postgresql/15/bin/pgbench", "/usr/lib/postgresql/16/bin/pgbench"]
-        .into_iter()
-        .find(|p| std::process::Command::new(p).arg("--version").output().is_ok())?;
-    let script = std::env::temp_dir().join("tandem-bench-insert.sql");
-    std::fs::write(&script, "INSERT INTO bench_ceiling (x) VALUES (1);\n").ok()?;
-    let out = std::process::Command::new(pgbench)
-        .args(["-n", "-f"])
-        .arg(&script)
-        .args(["-c", &clients.to_string(), "-j", "2", "-T", &seconds().as_secs().to_string(), url])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next()?.parse().ok())
-}
-
 async fn read_benchmark(name: &str, url: &str, ceiling: impl AsyncFn(usize) -> Option<f64>) {
     let f = fixture(url).await;
     let path = format!("/api/v1/couples/{}", f.couple);
@@ -296,14 +258,14 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
         let ceiling_db = format!("sqlite://{}?mode=rwc", dir.path().join("ceiling.db").display());
-        read_benchmark("SQLite (WAL, synchronous=FULL)", &sqlite, async |clients| Some(sqlite_ceiling(&ceiling_db, clients.min(16)).await)).await;
+        read_benchmark("SQLite (WAL, synchronous=FULL)", &sqlite, async |clients| Some(ceiling::sqlite(&ceiling_db, clients.min(16), seconds()).await)).await;
 
         let name = "tandem_bench";
         let Some((admin, pg)) = postgres::fresh(name).await else { return };
         let db = Database::connect(pg.clone()).await.unwrap();
         db.execute_unprepared("CREATE TABLE bench_ceiling (x INTEGER)").await.unwrap();
         let pg_for_ceiling = pg.clone();
-        read_benchmark("PostgreSQL", &pg, async move |clients| pgbench_ceiling(&pg_for_ceiling, clients)).await;
+        read_benchmark("PostgreSQL", &pg, async move |clients| ceiling::pgbench(&pg_for_ceiling, clients, seconds())).await;
         // A fresh database for the search benchmark.
         db.close().await.unwrap();
         postgres::recreate(&admin, name).await;

@@ -34,6 +34,7 @@ fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
     let p = path.trim_start_matches("/api/v1");
     Some(match (method, p) {
         ("GET", "/couples/{couple_id}")
+        | ("GET", "/couples/{couple_id}/overview")
         | ("GET", "/couples/{couple_id}/care-team")
         | ("GET", "/couples/{couple_id}/sessions")
         | ("GET", "/couples/{couple_id}/sessions/{session_id}")

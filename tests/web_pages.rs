@@ -309,3 +309,109 @@ async fn the_daily_check_in_keeps_answers(app: TestApp) {
 }
 
 both!(the_daily_check_in_keeps_answers);
+
+/// Statements the service's pool runs for `path`, fetched by `client`'s
+/// session through a router whose connection counts them.
+async fn statements_for(app: &TestApp, client: &Client<'_>, path: &str) -> (u64, String) {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    };
+    let count = Arc::new(AtomicU64::new(0));
+    let mut state = app.state.clone();
+    let counter = count.clone();
+    state.db.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    let counted = app.with_state(state);
+    let mut browser = counted.client();
+    browser.cookies = client.cookies.clone();
+    let res = browser.get(path).await;
+    assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.text());
+    (count.load(Ordering::Relaxed), res.text())
+}
+
+/// A couple of `counselor`'s, with a session at `next_week` (plus `i`
+/// minutes) and a lapse on `today`.
+async fn take_into_care(counselor: &mut Client<'_>, i: i64, next_week: time::OffsetDateTime, today: time::Date) {
+    let at = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let couple = counselor
+        .json(Method::POST, "/api/v1/couples", Some(json!({
+            "label": format!("Couple number {i:02}"), "status": "active", "secrets_policy": "no_secrets", "care_started_on": "2026-01-05",
+            "partner_a": {"recovery_role": "in_recovery", "full_name": format!("A {i}")},
+            "partner_b": {"recovery_role": "supporting", "full_name": format!("B {i}")}
+        })))
+        .await;
+    assert_eq!(couple.status, StatusCode::CREATED, "{}", couple.text());
+    let id = couple.json()["id"].as_str().unwrap().to_owned();
+    let starts = next_week + time::Duration::minutes(i);
+    let session = json!({"starts_at": at(starts), "ends_at": at(starts + time::Duration::minutes(50)), "kind": "joint", "modality": "craft"});
+    let res = counselor.json(Method::POST, &format!("/api/v1/couples/{id}/sessions"), Some(session)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let lapse = json!({"partner": "a", "occurred_on": today.to_string(), "days": 1, "substance": "alcohol", "reported_by": "self", "kind": "lapse", "safety_checked": true});
+    let res = counselor.json(Method::POST, &format!("/api/v1/couples/{id}/lapses"), Some(lapse)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+}
+
+/// The dashboard costs the same number of statements for one couple as for
+/// fifty, and lists every couple with its session, lapse and plan review.
+async fn the_dashboard_costs_the_same_whatever_the_caseload(app: TestApp) {
+    let mut practice = app.practice("caseload").await;
+    let (_, mut counselor) = practice.member("blair@caseload.example", &["counselor"]).await;
+    let next_week = app.state.clock.now() + time::Duration::days(7);
+    let today = next_week.date() - time::Duration::days(7);
+    take_into_care(&mut counselor, 0, next_week, today).await;
+    let (one, page) = statements_for(&app, &counselor, "/dashboard").await;
+    assert!(page.contains("Couple number 00"), "{page}");
+    for i in 1..50 {
+        take_into_care(&mut counselor, i, next_week, today).await;
+    }
+    let (fifty, page) = statements_for(&app, &counselor, "/dashboard").await;
+    assert_eq!(one, fifty, "statements for 1 couple and for 50");
+    for i in 0..50 {
+        assert!(page.contains(&format!("Couple number {i:02}")), "couple {i} is listed");
+    }
+    // Each couple's session next week and its lapse today, none cut off.
+    assert_eq!(page.matches("#sessions\">Couple number").count(), 50, "{page}");
+    assert_eq!(page.matches("#lapses\">Couple number").count(), 50, "{page}");
+}
+
+both!(the_dashboard_costs_the_same_whatever_the_caseload);
+
+/// More sessions than fit on the couple page: the page says so with a link
+/// to the rest, and the API's overview gives the cursor of the next page.
+async fn the_couple_page_and_overview_cut_nothing_off(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let c = world.couple;
+    let counselor = world.client(Actor::CareTeam);
+    // The world has two sessions; 26 more make 28, three more than a page.
+    for i in 0..26 {
+        let res = counselor
+            .json(Method::POST, &format!("/api/v1/couples/{c}/sessions"), Some(crate::clinical_world::session("joint", None, &format!("Room {i}"))))
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    }
+    let first = counselor.get(&format!("/couples/{c}")).await.text();
+    assert_eq!(first.matches("Write a note").count(), 25, "{first}");
+    let older = first.split("href=\"").find(|h| h.contains("?sessions=")).expect("a link to older sessions").split('"').next().unwrap().to_owned();
+    let second = counselor.get(&older).await;
+    assert_eq!(second.status, StatusCode::OK);
+    let second = second.text();
+    assert_eq!(second.matches("Write a note").count(), 3, "{second}");
+    assert!(second.contains("Newest sessions"), "a way back: {second}");
+    assert!(!second.contains("Older sessions"), "{second}");
+
+    let overview = counselor.json(Method::GET, &format!("/api/v1/couples/{c}/overview"), None).await;
+    assert_eq!(overview.status, StatusCode::OK, "{}", overview.text());
+    let body = overview.json();
+    assert_eq!(body["sessions"]["items"].as_array().unwrap().len(), 25);
+    assert_eq!(body["couple"]["id"], json!(c.to_string()));
+    let cursor = body["sessions"]["next_cursor"].as_str().expect("more sessions").to_owned();
+    let rest = counselor.json(Method::GET, &format!("/api/v1/couples/{c}/overview?sessions={cursor}"), None).await.json();
+    assert_eq!(rest["sessions"]["items"].as_array().unwrap().len(), 3);
+    assert!(rest["sessions"]["next_cursor"].is_null());
+    let bad = counselor.json(Method::GET, &format!("/api/v1/couples/{c}/overview?sessions=yesterday"), None).await;
+    assert!(bad.status.is_client_error(), "{}", bad.status);
+}
+
+both!(the_couple_page_and_overview_cut_nothing_off);

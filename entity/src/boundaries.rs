@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::values::{Audience, BoundaryStatus};
+
 /// A boundary agreement; its wording lives in numbered versions.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "boundaries")]
@@ -10,8 +12,8 @@ pub struct Model {
     pub couple_id: Uuid,
     pub holder: String,
     pub category: String,
-    pub audience: String,
-    pub status: String,
+    pub audience: Audience,
+    pub status: BoundaryStatus,
     pub current_version: i32,
     pub agreed_a_at: Option<TimeDateTimeWithTimeZone>,
     pub agreed_a_by: Option<Uuid>,

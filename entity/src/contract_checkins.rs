@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::values::PartnerSlot;
+
 /// One partner's check-off of one day on the recovery contract's calendar.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "contract_checkins")]
@@ -9,7 +11,7 @@ pub struct Model {
     pub practice_id: Uuid,
     pub couple_id: Uuid,
     pub day: TimeDate,
-    pub partner_slot: String,
+    pub partner_slot: PartnerSlot,
     #[sea_orm(column_type = "Text")]
     pub content: String,
     pub recorded_by: Uuid,

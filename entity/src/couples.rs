@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::values::CoupleStatus;
+
 /// A couple in care: the unit everything clinical belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "couples")]
@@ -8,7 +10,7 @@ pub struct Model {
     pub id: Uuid,
     pub practice_id: Uuid,
     pub label: String,
-    pub status: String,
+    pub status: CoupleStatus,
     pub secrets_policy: String,
     pub care_started_on: TimeDate,
     pub created_by: Uuid,

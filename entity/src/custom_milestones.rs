@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::values::Audience;
+
 /// A milestone the couple chose to celebrate, such as a first meeting.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "custom_milestones")]
@@ -10,7 +12,7 @@ pub struct Model {
     pub couple_id: Uuid,
     pub title: String,
     pub achieved_on: TimeDate,
-    pub audience: String,
+    pub audience: Audience,
     pub created_by: Uuid,
     pub created_at: TimeDateTimeWithTimeZone,
 }

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::values::{Audience, PartnerSlot};
+
 /// A return to use: when, what, and what was learned.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "lapses")]
@@ -8,7 +10,7 @@ pub struct Model {
     pub id: Uuid,
     pub practice_id: Uuid,
     pub couple_id: Uuid,
-    pub partner_slot: String,
+    pub partner_slot: PartnerSlot,
     pub occurred_on: TimeDate,
     pub days: i32,
     pub substance: String,
@@ -21,7 +23,7 @@ pub struct Model {
     pub learned: Option<String>,
     pub timeline_step: Option<String>,
     pub safety_checked: bool,
-    pub audience: String,
+    pub audience: Audience,
     pub created_by: Uuid,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,

@@ -34,5 +34,6 @@ pub mod sign_in_throttle;
 pub mod sso_flows;
 pub mod supervisions;
 pub mod therapy_sessions;
+pub mod values;
 pub mod trusted_devices;
 pub mod web_sessions;

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::values::Audience;
+
 /// A correction or addition appended to a signed note.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "note_addenda")]
@@ -13,7 +15,7 @@ pub struct Model {
     pub reason: String,
     #[sea_orm(column_type = "Text")]
     pub body: String,
-    pub audience: String,
+    pub audience: Audience,
     pub created_at: TimeDateTimeWithTimeZone,
 }
 

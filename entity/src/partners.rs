@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::values::PartnerSlot;
+
 /// One of the two people in a couple.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "partners")]
@@ -8,7 +10,7 @@ pub struct Model {
     pub id: Uuid,
     pub practice_id: Uuid,
     pub couple_id: Uuid,
-    pub slot: String,
+    pub slot: PartnerSlot,
     pub recovery_role: String,
     pub full_name: String,
     pub preferred_name: Option<String>,

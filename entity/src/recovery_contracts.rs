@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::values::Audience;
+
 /// A couple's recovery contract (behavioural couples therapy): one per couple.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "recovery_contracts")]
@@ -11,7 +13,7 @@ pub struct Model {
     pub couple_id: Uuid,
     #[sea_orm(column_type = "Text")]
     pub content: String,
-    pub audience: String,
+    pub audience: Audience,
     pub created_by: Uuid,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::values::Audience;
+
 /// A Stanley-Brown safety plan, for the couple or one partner.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "safety_plans")]
@@ -9,7 +11,7 @@ pub struct Model {
     pub practice_id: Uuid,
     pub couple_id: Uuid,
     pub owner: String,
-    pub audience: String,
+    pub audience: Audience,
     #[sea_orm(column_type = "Text")]
     pub content: String,
     pub created_by: Uuid,

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::values::NoteStatus;
+
 /// Clinical documentation of a session; immutable once signed.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "session_notes")]
@@ -13,7 +15,7 @@ pub struct Model {
     pub format: String,
     #[sea_orm(column_type = "Text")]
     pub content: String,
-    pub status: String,
+    pub status: NoteStatus,
     pub signed_by: Option<Uuid>,
     pub signed_at: Option<TimeDateTimeWithTimeZone>,
     pub cosigned_by: Option<Uuid>,

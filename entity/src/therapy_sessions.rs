@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::values::PartnerSlot;
+
 /// A scheduled or held session with a couple or one partner.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "therapy_sessions")]
@@ -11,7 +13,7 @@ pub struct Model {
     pub starts_at: TimeDateTimeWithTimeZone,
     pub ends_at: TimeDateTimeWithTimeZone,
     pub kind: String,
-    pub partner_slot: Option<String>,
+    pub partner_slot: Option<PartnerSlot>,
     pub modality: String,
     #[sea_orm(column_type = "Text")]
     pub attendees: String,

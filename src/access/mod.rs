@@ -7,11 +7,11 @@
 //! request's [`AuditContext`], from which the access log records the event;
 //! a write also runs in the transaction the event will be appended to.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, QueryFilter, QuerySelect,
-    Select, UpdateMany, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, QueryFilter, QueryOrder,
+    QuerySelect, Select, UpdateMany, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -23,7 +23,10 @@ use crate::{
     auth::CurrentMember,
     error::AppError,
     practice::Role,
-    records::common::{Audience, PartnerSlot, StoredEnum},
+    records::{
+        common::{Audience, PartnerSlot, StoredEnum},
+        couples::Couple,
+    },
     scope::{CoupleOwned, PracticeScope, SharedRecord, VersionedRow},
 };
 
@@ -71,7 +74,7 @@ impl Relation {
 /// the connection its records are read and written through.
 #[derive(Clone, Debug)]
 pub struct CoupleAccess {
-    pub couple: couples::Model,
+    pub couple: Couple,
     pub relation: Relation,
     pub member_id: Uuid,
     pub scope: PracticeScope,
@@ -90,7 +93,7 @@ impl CoupleAccess {
     }
 
     /// The same access, with the couple as it is after a change to it.
-    pub fn with_couple(self, couple: couples::Model) -> Self {
+    pub fn with_couple(self, couple: Couple) -> Self {
         Self { couple, ..self }
     }
 
@@ -276,14 +279,14 @@ async fn decide(
     couple_id: Uuid,
     need: Need,
     now: time::OffsetDateTime,
-) -> Result<(couples::Model, Relation, Option<String>), AppError> {
+) -> Result<(Couple, Relation, Option<String>), AppError> {
     let scope = current.scope;
     let couple = scope
         .by_id::<couples::Entity>(couple_id)
         .one(db)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (relation, reason) = match relation(db, current, &couple).await? {
+    let (relation, reason) = match relation(db, current, couple.id).await? {
         Some(relation) => (relation, None),
         None => match emergency_grant(db, current, couple.id, now).await? {
             Some(grant) => (Relation::Emergency, Some(grant.reason)),
@@ -299,7 +302,7 @@ async fn decide(
     if !allowed {
         return Err(AppError::NotFound);
     }
-    Ok((couple, relation, reason))
+    Ok((couple.try_into()?, relation, reason))
 }
 
 /// A running emergency access of the caller to the couple, if any.
@@ -349,7 +352,7 @@ pub async fn open_emergency(
         audit.set_actor(actor);
         return Err(AppError::NotFound);
     };
-    if relation(txn.as_ref(), current, &couple).await?.is_some() {
+    if relation(txn.as_ref(), current, couple.id).await?.is_some() {
         audit.set_actor(actor);
         return Err(AppError::Conflict("You already have access to this couple; emergency access is not needed.".into()));
     }
@@ -385,11 +388,11 @@ pub async fn open_emergency(
 async fn relation(
     db: &impl ConnectionTrait,
     current: &CurrentMember,
-    couple: &couples::Model,
+    couple_id: Uuid,
 ) -> Result<Option<Relation>, AppError> {
     let scope = current.scope;
     let me = current.id();
-    if current.roles.contains(Role::Counselor) && on_care_team(db, scope, couple.id, me).await? {
+    if current.roles.contains(Role::Counselor) && on_care_team(db, scope, couple_id, me).await? {
         return Ok(Some(Relation::CareTeam));
     }
     if current.roles.contains(Role::Supervisor) {
@@ -397,7 +400,7 @@ async fn relation(
         if !supervisees.is_empty() {
             let supervised = scope
                 .select::<care_team_members::Entity>()
-                .filter(care_team_members::Column::CoupleId.eq(couple.id))
+                .filter(care_team_members::Column::CoupleId.eq(couple_id))
                 .filter(care_team_members::Column::MemberId.is_in(supervisees))
                 .one(db)
                 .await?
@@ -410,12 +413,12 @@ async fn relation(
     if current.roles.contains(Role::Client) {
         let partner = scope
             .select::<partners::Entity>()
-            .filter(partners::Column::CoupleId.eq(couple.id))
+            .filter(partners::Column::CoupleId.eq(couple_id))
             .filter(partners::Column::MemberId.eq(me))
             .one(db)
             .await?;
         if let Some(partner) = partner {
-            return Ok(Some(Relation::Partner(PartnerSlot::from_stored(&partner.slot)?)));
+            return Ok(Some(Relation::Partner(partner.slot)));
         }
     }
     Ok(None)
@@ -436,56 +439,124 @@ pub async fn on_care_team(
         .is_some())
 }
 
-/// The ids of couples the caller has any relation to, for lists.
-pub async fn visible_couple_ids(
-    db: &impl ConnectionTrait,
-    current: &CurrentMember,
-) -> Result<Vec<Uuid>, AppError> {
+/// Every couple the caller has a standing relation to (care team,
+/// supervisor, partner; emergency access is per couple, never a list), each
+/// with that relation, decided as [`couple`] decides it (care team before
+/// supervisor before partner). A fixed number of queries, whatever the
+/// caseload.
+pub async fn relations(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<Vec<(Uuid, Relation)>, AppError> {
     let scope = current.scope;
     let me = current.id();
-    let mut ids: Vec<Uuid> = Vec::new();
+    let mut found: Vec<(Uuid, Relation)> = Vec::new();
     if current.roles.contains(Role::Counselor) {
-        ids.extend(
-            scope
-                .select::<care_team_members::Entity>()
-                .filter(care_team_members::Column::MemberId.eq(me))
-                .select_only()
-                .column(care_team_members::Column::CoupleId)
-                .into_tuple::<Uuid>()
-                .all(db)
-                .await?,
-        );
+        let mine: Vec<Uuid> = scope
+            .select::<care_team_members::Entity>()
+            .filter(care_team_members::Column::MemberId.eq(me))
+            .select_only()
+            .column(care_team_members::Column::CoupleId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(mine.into_iter().map(|id| (id, Relation::CareTeam)));
     }
     if current.roles.contains(Role::Supervisor) {
         let supervisees = supervisees(db, scope, me).await?;
         if !supervisees.is_empty() {
-            ids.extend(
-                scope
-                    .select::<care_team_members::Entity>()
-                    .filter(care_team_members::Column::MemberId.is_in(supervisees))
-                    .select_only()
-                    .column(care_team_members::Column::CoupleId)
-                    .into_tuple::<Uuid>()
-                    .all(db)
-                    .await?,
-            );
+            let supervised: Vec<Uuid> = scope
+                .select::<care_team_members::Entity>()
+                .filter(care_team_members::Column::MemberId.is_in(supervisees))
+                .select_only()
+                .column(care_team_members::Column::CoupleId)
+                .into_tuple()
+                .all(db)
+                .await?;
+            found.extend(supervised.into_iter().map(|id| (id, Relation::Supervisor)));
         }
     }
     if current.roles.contains(Role::Client) {
-        ids.extend(
-            scope
-                .select::<partners::Entity>()
-                .filter(partners::Column::MemberId.eq(me))
-                .select_only()
-                .column(partners::Column::CoupleId)
-                .into_tuple::<Uuid>()
-                .all(db)
-                .await?,
-        );
+        let mine: Vec<(Uuid, PartnerSlot)> = scope
+            .select::<partners::Entity>()
+            .filter(partners::Column::MemberId.eq(me))
+            .select_only()
+            .column(partners::Column::CoupleId)
+            .column(partners::Column::Slot)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, slot) in mine {
+            found.push((id, Relation::Partner(slot)));
+        }
     }
+    // The first relation found for a couple is the one that counts.
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|(id, _)| seen.insert(*id));
+    Ok(found)
+}
+
+/// The ids of couples the caller has any relation to, for lists.
+pub async fn visible_couple_ids(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<Vec<Uuid>, AppError> {
+    let mut ids: Vec<Uuid> = relations(db, current).await?.into_iter().map(|(id, _)| id).collect();
     ids.sort();
-    ids.dedup();
     Ok(ids)
+}
+
+/// Read access to every couple the caller has a standing relation to: the
+/// batch form of [`couple`] with [`Need::Read`], for pages that show many
+/// couples at once (the dashboard). Records read through it are filtered by
+/// each couple's relation exactly as they are through one [`CoupleAccess`].
+/// Nothing is recorded here: the page records one practice-level event.
+pub async fn caseload(state: &AppState, current: &CurrentMember) -> Result<Caseload, AppError> {
+    let relations = relations(&state.db, current).await?;
+    let ids: Vec<Uuid> = relations.iter().map(|(id, _)| *id).collect();
+    let rows = current
+        .scope
+        .select::<couples::Entity>()
+        .filter(couples::Column::Id.is_in(ids))
+        .order_by_desc(couples::Column::Id)
+        .all(&state.db)
+        .await?;
+    let relation_of: HashMap<Uuid, Relation> = relations.into_iter().collect();
+    let couples = rows
+        .into_iter()
+        .filter_map(|row| relation_of.get(&row.id).map(|relation| (row, *relation)))
+        .map(|(row, relation)| {
+            Ok(CoupleAccess {
+                couple: row.try_into()?,
+                relation,
+                member_id: current.id(),
+                scope: current.scope,
+                pool: state.db.clone(),
+                txn: None,
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    let index = couples.iter().enumerate().map(|(i, a)| (a.couple.id, i)).collect();
+    Ok(Caseload { couples, index, scope: current.scope, pool: state.db.clone() })
+}
+
+/// Read access to many couples at once, newest couple first; see [`caseload`].
+pub struct Caseload {
+    pub couples: Vec<CoupleAccess>,
+    index: HashMap<Uuid, usize>,
+    scope: PracticeScope,
+    pool: DatabaseConnection,
+}
+
+impl Caseload {
+    /// Rows of `E` that belong to the couples `which` picks, in one query.
+    pub fn records<E: CoupleOwned>(&self, which: impl Fn(&CoupleAccess) -> bool) -> Select<E> {
+        let ids: Vec<Uuid> = self.couples.iter().filter(|a| which(a)).map(|a| a.couple.id).collect();
+        self.scope.select::<E>().filter(E::couple_column().is_in(ids))
+    }
+
+    /// The access to couple `id`, which decides what of its records the caller sees.
+    pub fn of(&self, id: Uuid) -> Option<&CoupleAccess> {
+        self.index.get(&id).map(|i| &self.couples[*i])
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.pool
+    }
 }
 
 /// The counselors a supervisor supervises.

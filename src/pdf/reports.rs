@@ -11,15 +11,14 @@ use crate::{
     access::CoupleAccess,
     error::AppError,
     records::{
-        boundaries::{self, BoundaryStatus, Holder},
-        common::{PageQuery, PartnerSlot, StoredEnum},
+        boundaries::{BoundaryStatus, Holder},
+        common::{PartnerSlot, StoredEnum},
         couples::{self, CoupleView, RecoveryRole},
-        lapses::{self, LapseKind, LapseView},
-        milestones,
-        notes::{self, NoteStatus, RiskLevel},
+        lapses::{LapseKind, LapseView},
+        notes::{NoteStatus, RiskLevel},
+        overview::CoupleOverview,
         plans::{self, PlanContentView, TimelineWhen, TimelineWho},
         safety_plans,
-        sessions,
     },
 };
 
@@ -65,31 +64,24 @@ fn local(at: OffsetDateTime, time_zone: &str) -> String {
 }
 
 /// The session-prep summary: what a counselor needs in the five minutes
-/// before a joint session.
-pub async fn session_prep(
-    state: &AppState,
-    access: &CoupleAccess,
+/// before a joint session, from the couple overview as the counselor sees
+/// it, `now` and `today` being the moment and the day in `time_zone`.
+pub fn session_prep(
+    seen: &CoupleOverview,
+    now: OffsetDateTime,
     practice: &str,
     time_zone: &str,
     prepared_for: &str,
-) -> Result<Document, AppError> {
-    let couple = couples::view(access).await?;
-    let today = milestones::practice_today(state, time_zone);
-    let sobriety = milestones::sobriety(state, access, time_zone).await?;
-    let recent = PageQuery { limit: Some(200), cursor: None };
-    let now = state.clock.now();
-    let last_session = sessions::list(access, &recent)
-        .await?
-        .items
-        .into_iter()
-        .filter(|s| s.starts_at < now)
-        .max_by_key(|s| s.starts_at);
+) -> Document {
+    let couple = &seen.couple;
+    let today = seen.sobriety.today;
+    let sobriety = &seen.sobriety;
+    let last_session = seen.sessions.items.iter().filter(|s| s.starts_at < now).max_by_key(|s| s.starts_at);
     let since: Date = last_session.as_ref().map_or(couple.care_started_on, |s| s.starts_at.date());
-    let all_lapses = lapses::all_visible(&access.db(), access).await?;
-    let plan = plans::current_content(&access.db(), access).await?;
-    let boundaries = boundaries::list(access, &recent).await?.items;
-    let notes = notes::list(access, None, &recent).await?.items;
-    let last_note = notes.iter().filter(|n| n.status == NoteStatus::Signed).max_by_key(|n| n.signed_at);
+    let all_lapses = &seen.all_lapses;
+    let plan = seen.plan.as_ref().map(|p| &p.content);
+    let boundaries = &seen.boundaries.items;
+    let last_note = seen.notes.iter().filter(|n| n.status == NoteStatus::Signed).max_by_key(|n| n.signed_at);
 
     let mut b = Vec::new();
     b.push(Block::Heading("The couple".into()));
@@ -113,7 +105,7 @@ pub async fn session_prep(
 
     b.push(Block::Heading("Sobriety and milestones".into()));
     for s in &sobriety.partners {
-        b.push(Block::SubHeading(name_of(&couple, s.partner)));
+        b.push(Block::SubHeading(name_of(couple, s.partner)));
         // The summary is for clinicians, who see every lapse; the check keeps
         // an incomplete figure out should that ever change.
         let Some(f) = &s.figures else {
@@ -146,7 +138,7 @@ pub async fn session_prep(
                 .map(|l| {
                     let kind = if l.kind == LapseKind::Relapse { "relapse" } else { "lapse" };
                     let learned = l.learned.as_deref().map(|t| format!(" Learned: {t}")).unwrap_or_default();
-                    format!("{} ({} day(s), {}), {}: {}.{learned}", l.occurred_on, l.days, kind, name_of(&couple, l.partner), l.substance)
+                    format!("{} ({} day(s), {}), {}: {}.{learned}", l.occurred_on, l.days, kind, name_of(couple, l.partner), l.substance)
                 })
                 .collect(),
         ));
@@ -158,8 +150,8 @@ pub async fn session_prep(
     }
     for boundary in boundaries.iter().filter(|x| x.status != BoundaryStatus::Retired) {
         let holder = match boundary.holder {
-            Holder::PartnerA => name_of(&couple, PartnerSlot::A),
-            Holder::PartnerB => name_of(&couple, PartnerSlot::B),
+            Holder::PartnerA => name_of(couple, PartnerSlot::A),
+            Holder::PartnerB => name_of(couple, PartnerSlot::B),
             Holder::Both => "Both".into(),
         };
         let changed = if boundary.current.created_at.date() >= since && boundary.current.number > 1 {
@@ -175,8 +167,12 @@ pub async fn session_prep(
         )]));
     }
 
+    if seen.boundaries.next_cursor.is_some() {
+        b.push(Block::Paragraph("More boundaries are on the couple page.".into()));
+    }
+
     b.push(Block::Heading("Relapse-prevention plan: key points".into()));
-    match &plan {
+    match plan {
         None => b.push(Block::Paragraph("No plan yet.".into())),
         Some(plan) => plan_key_points(&mut b, plan, new_lapses.last().and_then(|l| l.timeline_step)),
     }
@@ -197,15 +193,14 @@ pub async fn session_prep(
             if let Some(risk) = &block.risk {
                 for (what, level) in [("self-harm", risk.self_harm), ("intimate-partner violence", risk.partner_violence)] {
                     if let Some(words) = risk_words(level) {
-                        risks.push(format!("{}: {what} risk {words}", name_of(&couple, block.partner)));
+                        risks.push(format!("{}: {what} risk {words}", name_of(couple, block.partner)));
                     }
                 }
             }
         }
     }
-    let safety = safety_plans::list(access).await?;
-    if !safety.is_empty() {
-        risks.push(format!("{} safety plan(s) on file", safety.len()));
+    if !seen.safety_plans.is_empty() {
+        risks.push(format!("{} safety plan(s) on file", seen.safety_plans.len()));
     }
     if risks.is_empty() {
         risks.push("No open risks recorded at the last screen.".into());
@@ -223,20 +218,20 @@ pub async fn session_prep(
     if last_note.is_some_and(|n| n.content.homework.is_some()) {
         agenda.push("Homework from last time".into());
     }
-    if let Some(review) = plan.as_ref().and_then(|p| p.review_on).filter(|r| (*r - today).whole_days() <= 14) {
+    if let Some(review) = plan.and_then(|p| p.review_on).filter(|r| (*r - today).whole_days() <= 14) {
         agenda.push(format!("Plan review due {review}"));
     }
     agenda.push("Celebrate progress; next steps".into());
     b.push(Block::Bullets(agenda));
 
-    Ok(Document {
+    Document {
         title: "Session-prep summary".into(),
         practice: practice.into(),
         made_for: format!("Prepared for {prepared_for}"),
         generated_at: local(now, time_zone),
         notice: NOTICE.into(),
         blocks: b,
-    })
+    }
 }
 
 fn status_words(status: BoundaryStatus) -> &'static str {

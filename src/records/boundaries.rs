@@ -4,6 +4,8 @@
 //! retired boundary stays in the record. Times a boundary was tested or kept
 //! are logged without blame.
 
+use std::collections::{HashMap, HashSet};
+
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait, sea_query::Expr,
@@ -46,17 +48,7 @@ pub enum BoundaryCategory {
     Safety,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum BoundaryStatus {
-    /// Waiting for both partners' agreement.
-    Proposed,
-    /// Both partners agreed to the current wording.
-    Agreed,
-    /// Reworded; waiting for both partners to agree to the new version.
-    Revised,
-    Retired,
-}
+pub use entity::values::BoundaryStatus;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -189,45 +181,68 @@ async fn load_row(db: &impl ConnectionTrait, access: &CoupleAccess, id: Uuid) ->
 }
 
 async fn to_view(db: &impl ConnectionTrait, access: &CoupleAccess, row: boundaries::Model) -> Result<BoundaryView, AppError> {
-    let current = access
+    let mut views = to_views(db, access, vec![row]).await?;
+    views.pop().ok_or_else(|| anyhow::anyhow!("a boundary without its view").into())
+}
+
+/// Views of `rows` with their current wording and logged events: three
+/// queries however many boundaries there are.
+async fn to_views(db: &impl ConnectionTrait, access: &CoupleAccess, rows: Vec<boundaries::Model>) -> Result<Vec<BoundaryView>, AppError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut versions: HashMap<(Uuid, i32), boundary_versions::Model> = HashMap::new();
+    let wanted: HashMap<Uuid, i32> = rows.iter().map(|r| (r.id, r.current_version)).collect();
+    for v in access
         .scope
         .select::<boundary_versions::Entity>()
-        .filter(boundary_versions::Column::BoundaryId.eq(row.id))
-        .filter(boundary_versions::Column::Number.eq(row.current_version))
-        .one(db)
+        .filter(boundary_versions::Column::BoundaryId.is_in(ids.clone()))
+        .filter(boundary_versions::Column::Number.is_in(wanted.values().copied().collect::<HashSet<_>>()))
+        .all(db)
         .await?
-        .ok_or_else(|| anyhow::anyhow!("boundary without its current version"))?;
-    let events = access
+    {
+        if wanted.get(&v.boundary_id) == Some(&v.number) {
+            versions.insert((v.boundary_id, v.number), v);
+        }
+    }
+    let mut events: HashMap<Uuid, Vec<BoundaryEventView>> = HashMap::new();
+    for e in access
         .scope
         .select::<boundary_events::Entity>()
-        .filter(boundary_events::Column::BoundaryId.eq(row.id))
+        .filter(boundary_events::Column::BoundaryId.is_in(ids))
         .order_by_asc(boundary_events::Column::OccurredOn)
         .order_by_asc(boundary_events::Column::Id)
         .all(db)
         .await?
-        .into_iter()
-        .map(|e| {
-            Ok(BoundaryEventView {
-                kind: BoundaryEventKind::from_stored(&e.kind)?,
-                id: e.id,
-                occurred_on: e.occurred_on,
-                note: e.note,
-                recorded_by: e.recorded_by,
+    {
+        events.entry(e.boundary_id).or_default().push(BoundaryEventView {
+            kind: BoundaryEventKind::from_stored(&e.kind)?,
+            id: e.id,
+            occurred_on: e.occurred_on,
+            note: e.note,
+            recorded_by: e.recorded_by,
+        });
+    }
+    rows.into_iter()
+        .map(|row| {
+            let current = versions
+                .remove(&(row.id, row.current_version))
+                .ok_or_else(|| anyhow::anyhow!("boundary without its current version"))?;
+            Ok(BoundaryView {
+                id: row.id,
+                holder: Holder::from_stored(&row.holder)?,
+                category: BoundaryCategory::from_stored(&row.category)?,
+                audience: row.audience,
+                status: row.status,
+                current: version_view(current),
+                agreed_by_a_at: row.agreed_a_at,
+                agreed_by_b_at: row.agreed_b_at,
+                events: events.remove(&row.id).unwrap_or_default(),
+                version: row.version,
             })
         })
-        .collect::<Result<_, AppError>>()?;
-    Ok(BoundaryView {
-        id: row.id,
-        holder: Holder::from_stored(&row.holder)?,
-        category: BoundaryCategory::from_stored(&row.category)?,
-        audience: Audience::from_stored(&row.audience)?,
-        status: BoundaryStatus::from_stored(&row.status)?,
-        current: version_view(current),
-        agreed_by_a_at: row.agreed_a_at,
-        agreed_by_b_at: row.agreed_b_at,
-        events,
-        version: row.version,
-    })
+        .collect()
 }
 
 async fn insert_version(
@@ -267,8 +282,8 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: BoundaryInpu
         couple_id: Set(access.couple_id()),
         holder: Set(input.holder.as_str()),
         category: Set(input.category.as_str()),
-        audience: Set(input.audience.unwrap_or(Audience::Couple).as_str()),
-        status: Set(BoundaryStatus::Proposed.as_str()),
+        audience: Set(input.audience.unwrap_or(Audience::Couple)),
+        status: Set(BoundaryStatus::Proposed),
         current_version: Set(1),
         agreed_a_at: Set(None),
         agreed_a_by: Set(None),
@@ -304,11 +319,7 @@ pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<Bounda
         query = query.filter(boundaries::Column::Id.lt(cursor));
     }
     let (rows, next_cursor) = split_page(query.all(&access.db()).await?, limit, |r| r.id);
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        items.push(to_view(&access.db(), access, row).await?);
-    }
-    Ok(Page { items, next_cursor })
+    Ok(Page { items: to_views(&access.db(), access, rows).await?, next_cursor })
 }
 
 pub async fn versions(access: &CoupleAccess, id: Uuid) -> Result<Vec<BoundaryVersionView>, AppError> {
@@ -335,7 +346,7 @@ pub async fn revise(
     input: BoundaryInput,
 ) -> Result<BoundaryView, AppError> {
     let row = load_row(&access.db(), access, id).await?;
-    if row.status == BoundaryStatus::Retired.as_str() {
+    if row.status == BoundaryStatus::Retired {
         return Err(AppError::Conflict("A retired boundary is kept as it was; propose a new one.".into()));
     }
     let wording = parse(&input)?;
@@ -346,8 +357,8 @@ pub async fn revise(
         .update_at_version::<boundaries::Entity>(id, expected)
         .col_expr(boundaries::Column::Holder, Expr::value(input.holder.as_str()))
         .col_expr(boundaries::Column::Category, Expr::value(input.category.as_str()))
-        .col_expr(boundaries::Column::Audience, Expr::value(input.audience.unwrap_or(Audience::Couple).as_str()))
-        .col_expr(boundaries::Column::Status, Expr::value(BoundaryStatus::Revised.as_str()))
+        .col_expr(boundaries::Column::Audience, Expr::value(input.audience.unwrap_or(Audience::Couple)))
+        .col_expr(boundaries::Column::Status, Expr::value(BoundaryStatus::Revised))
         .col_expr(boundaries::Column::CurrentVersion, Expr::value(next))
         .col_expr(boundaries::Column::AgreedAAt, Expr::value(Option::<OffsetDateTime>::None))
         .col_expr(boundaries::Column::AgreedABy, Expr::value(Option::<Uuid>::None))
@@ -371,7 +382,7 @@ pub async fn agree(
 ) -> Result<BoundaryView, AppError> {
     let row = load_row(&access.db(), access, id).await?;
     let slot = access.acting_for(input.partner)?;
-    if row.status == BoundaryStatus::Retired.as_str() {
+    if row.status == BoundaryStatus::Retired {
         return Err(AppError::Conflict("This boundary is retired.".into()));
     }
     let now = state.clock.now();
@@ -379,12 +390,12 @@ pub async fn agree(
         PartnerSlot::A => (boundaries::Column::AgreedAAt, boundaries::Column::AgreedABy, row.agreed_b_at),
         PartnerSlot::B => (boundaries::Column::AgreedBAt, boundaries::Column::AgreedBBy, row.agreed_a_at),
     };
-    let status = if other_at.is_some() { BoundaryStatus::Agreed } else { BoundaryStatus::from_stored(&row.status)? };
+    let status = if other_at.is_some() { BoundaryStatus::Agreed } else { row.status };
     let update = access
         .update_at_version::<boundaries::Entity>(id, expected)
         .col_expr(at, Expr::value(now))
         .col_expr(by, Expr::value(access.member_id))
-        .col_expr(boundaries::Column::Status, Expr::value(status.as_str()))
+        .col_expr(boundaries::Column::Status, Expr::value(status))
         .col_expr(boundaries::Column::UpdatedAt, Expr::value(now));
     exec_at_version(update, &access.db()).await?;
     get(access, id).await
@@ -394,7 +405,7 @@ pub async fn retire(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
     load_row(&access.db(), access, id).await?;
     let update = access
         .update_at_version::<boundaries::Entity>(id, expected)
-        .col_expr(boundaries::Column::Status, Expr::value(BoundaryStatus::Retired.as_str()))
+        .col_expr(boundaries::Column::Status, Expr::value(BoundaryStatus::Retired))
         .col_expr(boundaries::Column::UpdatedAt, Expr::value(state.clock.now()));
     exec_at_version(update, &access.db()).await?;
     get(access, id).await

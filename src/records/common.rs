@@ -11,55 +11,10 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 
-/// One of the two partners of a couple.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PartnerSlot {
-    A,
-    B,
-}
-
-impl PartnerSlot {
-    pub fn other(self) -> PartnerSlot {
-        match self {
-            PartnerSlot::A => PartnerSlot::B,
-            PartnerSlot::B => PartnerSlot::A,
-        }
-    }
-
-    /// The audience of material about this partner alone.
-    pub fn own_audience(self) -> Audience {
-        match self {
-            PartnerSlot::A => Audience::PartnerA,
-            PartnerSlot::B => Audience::PartnerB,
-        }
-    }
-}
-
-/// Who besides the care team may read an item. Private notes have none: only
-/// their author reads them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Audience {
-    /// The care team (and their supervisors) only.
-    Clinician,
-    /// Both partners.
-    Couple,
-    /// Partner A only.
-    PartnerA,
-    /// Partner B only.
-    PartnerB,
-}
-
-impl Audience {
-    /// Whether a partner in `slot` may read an item with this audience.
-    pub fn includes_partner(self, slot: PartnerSlot) -> bool {
-        matches!(
-            (self, slot),
-            (Audience::Couple, _) | (Audience::PartnerA, PartnerSlot::A) | (Audience::PartnerB, PartnerSlot::B)
-        )
-    }
-}
+/// The partner slots and audiences are typed values of the columns that
+/// hold them (`entity::values`); which partner an audience includes is
+/// decided there too, next to the values.
+pub use entity::values::{Audience, PartnerSlot};
 
 /// A simple string enum stored as text, with its accepted values listed in
 /// errors and in the OpenAPI document.
@@ -188,7 +143,7 @@ pub fn page_limit(limit: Option<u64>) -> Result<u64, AppError> {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Page<T: ToSchema> {
     pub items: Vec<T>,
     /// Present when there are more items.

@@ -141,7 +141,7 @@ async fn row(access: &CoupleAccess) -> Result<Option<recovery_contracts::Model>,
 }
 
 fn audience_of(row: &recovery_contracts::Model) -> Result<Audience, AppError> {
-    Audience::from_stored(&row.audience)
+    Ok(row.audience)
 }
 
 pub async fn get(access: &CoupleAccess) -> Result<ContractView, AppError> {
@@ -166,7 +166,7 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
                 practice_id: Set(access.scope.practice_id()),
                 couple_id: Set(access.couple_id()),
                 content: Set(json),
-                audience: Set(content.audience.as_str()),
+                audience: Set(content.audience),
                 created_by: Set(access.member_id),
                 created_at: Set(now),
                 updated_at: Set(now),
@@ -184,7 +184,7 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
             let update = access
                 .update_at_version::<recovery_contracts::Entity>(existing.id, expected)
                 .col_expr(recovery_contracts::Column::Content, Expr::value(json))
-                .col_expr(recovery_contracts::Column::Audience, Expr::value(content.audience.as_str()))
+                .col_expr(recovery_contracts::Column::Audience, Expr::value(content.audience))
                 .col_expr(recovery_contracts::Column::UpdatedAt, Expr::value(now));
             exec_at_version(update, &access.db()).await?;
         }
@@ -215,7 +215,7 @@ pub async fn days(access: &CoupleAccess, range: &DayRange, today: Date) -> Resul
         .map(|r| {
             let mut check_in: CheckIn = serde_json::from_str(&r.content).map_err(anyhow::Error::from)?;
             check_in.partner = None;
-            Ok(DayView { day: r.day, partner: PartnerSlot::from_stored(&r.partner_slot)?, check_in, recorded_by: r.recorded_by })
+            Ok(DayView { day: r.day, partner: r.partner_slot, check_in, recorded_by: r.recorded_by })
         })
         .collect()
 }
@@ -270,7 +270,7 @@ pub async fn check_in(state: &AppState, access: &CoupleAccess, day: BoundedDate,
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
         day: Set(day),
-        partner_slot: Set(slot.as_str()),
+        partner_slot: Set(slot),
         content: Set(content),
         recorded_by: Set(access.member_id),
         updated_at: Set(now),

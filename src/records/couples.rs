@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter,
-    QueryOrder, QuerySelect, sea_query::Expr,
+    QueryOrder, QuerySelect, QueryTrait, sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -25,14 +25,7 @@ use crate::{
     practice::{Email, Fields, Role, Roles},
 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CoupleStatus {
-    Intake,
-    Active,
-    Paused,
-    Closed,
-}
+pub use entity::values::CoupleStatus;
 
 /// Agreed at intake: the default audience of one partner's individual material.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -157,6 +150,33 @@ pub struct CoupleView {
     pub version: i32,
 }
 
+/// The couple itself, as the access check found it: what every record of
+/// the couple is read against (its secrets policy sets default audiences).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Couple {
+    pub id: Uuid,
+    pub label: String,
+    pub status: CoupleStatus,
+    pub secrets_policy: SecretsPolicy,
+    pub care_started_on: Date,
+    pub version: i32,
+}
+
+impl TryFrom<couples::Model> for Couple {
+    type Error = AppError;
+
+    fn try_from(row: couples::Model) -> Result<Self, AppError> {
+        Ok(Couple {
+            id: row.id,
+            status: row.status,
+            secrets_policy: SecretsPolicy::from_stored(&row.secrets_policy)?,
+            label: row.label,
+            care_started_on: row.care_started_on,
+            version: row.version,
+        })
+    }
+}
+
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct CoupleSummary {
     pub id: Uuid,
@@ -256,7 +276,7 @@ pub async fn create(state: &AppState, audit: &AuditContext, current: &CurrentMem
         id: Set(id),
         practice_id: Set(scope.practice_id()),
         label: Set(label),
-        status: Set(input.status.unwrap_or(CoupleStatus::Intake).as_str()),
+        status: Set(input.status.unwrap_or(CoupleStatus::Intake)),
         secrets_policy: Set(input.secrets_policy.as_str()),
         care_started_on: Set(input.care_started_on.get()),
         created_by: Set(current.id()),
@@ -271,7 +291,7 @@ pub async fn create(state: &AppState, audit: &AuditContext, current: &CurrentMem
             id: Set(Uuid::now_v7()),
             practice_id: Set(scope.practice_id()),
             couple_id: Set(id),
-            slot: Set(slot.as_str()),
+            slot: Set(slot),
             recovery_role: Set(p.recovery_role.as_str()),
             full_name: Set(p.full_name),
             preferred_name: Set(p.preferred_name),
@@ -314,7 +334,7 @@ pub async fn view(access: &CoupleAccess) -> Result<CoupleView, AppError> {
         .await?;
     let mut partners = Vec::with_capacity(2);
     for p in rows {
-        let slot = PartnerSlot::from_stored(&p.slot)?;
+        let slot = p.slot;
         // A partner sees the other partner's name, not their private details.
         let personal = access.is_clinician() || access.partner_slot() == Some(slot);
         partners.push(PartnerView {
@@ -334,8 +354,8 @@ pub async fn view(access: &CoupleAccess) -> Result<CoupleView, AppError> {
     Ok(CoupleView {
         id: couple.id,
         label: couple.label.clone(),
-        status: CoupleStatus::from_stored(&couple.status)?,
-        secrets_policy: SecretsPolicy::from_stored(&couple.secrets_policy)?,
+        status: couple.status,
+        secrets_policy: couple.secrets_policy,
         care_started_on: couple.care_started_on,
         partners,
         care_team: care_team(access).await?,
@@ -352,7 +372,7 @@ pub async fn partner_id(access: &CoupleAccess, slot: PartnerSlot) -> Result<Opti
 /// The slot of the couple's partner with id `id`; "not found" for anyone else.
 pub async fn partner_slot(access: &CoupleAccess, id: Uuid) -> Result<PartnerSlot, AppError> {
     let row = access.records::<partners::Entity>().filter(partners::Column::Id.eq(id)).one(&access.db()).await?;
-    PartnerSlot::from_stored(&row.ok_or(AppError::NotFound)?.slot)
+    Ok(row.ok_or(AppError::NotFound)?.slot)
 }
 
 /// Which client account gives each partner the portal (for the care team's edit form).
@@ -365,25 +385,19 @@ pub async fn portal_accounts(access: &CoupleAccess) -> Result<Vec<(PartnerSlot, 
         .all(&access.db())
         .await?
         .into_iter()
-        .map(|p| Ok((PartnerSlot::from_stored(&p.slot)?, p.member_id)))
+        .map(|p| Ok((p.slot, p.member_id)))
         .collect()
 }
 
 pub async fn care_team(access: &CoupleAccess) -> Result<Vec<CareTeamMember>, AppError> {
-    let db = &access.db();
-    let ids: Vec<Uuid> = access
-        .records::<care_team_members::Entity>()
-        .select_only()
-        .column(care_team_members::Column::MemberId)
-        .into_tuple()
-        .all(db)
-        .await?;
+    // One statement: the members whose ids the couple's care team lists.
+    let team = access.records::<care_team_members::Entity>().select_only().column(care_team_members::Column::MemberId).into_query();
     Ok(access
         .scope
         .select::<members::Entity>()
-        .filter(members::Column::Id.is_in(ids))
+        .filter(members::Column::Id.in_subquery(team))
         .order_by_asc(members::Column::DisplayName)
-        .all(db)
+        .all(&access.db())
         .await?
         .into_iter()
         .map(|m| CareTeamMember { member_id: m.id, display_name: m.display_name })
@@ -409,7 +423,7 @@ pub async fn list(state: &AppState, current: &CurrentMember, page: &PageQuery) -
             Ok(CoupleSummary {
                 id: c.id,
                 label: c.label,
-                status: CoupleStatus::from_stored(&c.status)?,
+                status: c.status,
                 care_started_on: c.care_started_on,
             })
         })
@@ -437,7 +451,7 @@ pub async fn update(
         update = update.col_expr(couples::Column::Label, Expr::value(label));
     }
     if let Some(status) = patch.status {
-        update = update.col_expr(couples::Column::Status, Expr::value(status.as_str()));
+        update = update.col_expr(couples::Column::Status, Expr::value(status));
     }
     if let Some(policy) = patch.secrets_policy {
         update = update.col_expr(couples::Column::SecretsPolicy, Expr::value(policy.as_str()));
@@ -456,7 +470,7 @@ pub async fn update(
         .one(&access.db())
         .await?
         .ok_or(AppError::NotFound)?;
-    let access = access.clone().with_couple(couple);
+    let access = access.clone().with_couple(couple.try_into()?);
     view(&access).await
 }
 
@@ -472,8 +486,8 @@ pub async fn update_partner(
     let parsed = parse_partner(&mut fields, "", &input);
     let p = fields.finish_with(|| parsed)?;
     let partners = access.records::<partners::Entity>().all(&access.db()).await?;
-    let this = partners.iter().find(|p| p.slot == slot.as_str());
-    let other = partners.iter().find(|p| p.slot != slot.as_str());
+    let this = partners.iter().find(|p| p.slot == slot);
+    let other = partners.iter().find(|p| p.slot != slot);
     let (Some(this), Some(other)) = (this, other) else {
         return Err(anyhow::anyhow!("couple without its two partners").into());
     };

@@ -18,7 +18,7 @@ use super::{
     plans::{HighRiskCategory, TimelineWhen},
 };
 use crate::input::BoundedDate;
-use crate::{state::AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
+use crate::{state::AppState, access::{Caseload, CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -132,7 +132,7 @@ fn parse(input: &LapseInput) -> Result<Parsed, AppError> {
 }
 
 fn default_audience(access: &CoupleAccess, partner: PartnerSlot) -> Result<Audience, AppError> {
-    Ok(match SecretsPolicy::from_stored(&access.couple.secrets_policy)? {
+    Ok(match access.couple.secrets_policy {
         SecretsPolicy::NoSecrets => Audience::Couple,
         SecretsPolicy::IndividualConfidential => partner.own_audience(),
     })
@@ -140,10 +140,10 @@ fn default_audience(access: &CoupleAccess, partner: PartnerSlot) -> Result<Audie
 
 fn to_view(row: lapses::Model) -> Result<LapseView, AppError> {
     let reported_by = ReportedBy::from_stored(&row.reported_by)?;
-    let audience = Audience::from_stored(&row.audience)?;
+    let audience = row.audience;
     Ok(LapseView {
         id: row.id,
-        partner: PartnerSlot::from_stored(&row.partner_slot)?,
+        partner: row.partner_slot,
         occurred_on: row.occurred_on,
         days: row.days,
         substance: row.substance,
@@ -172,7 +172,7 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: LapseInput) 
         id: Set(Uuid::now_v7()),
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
-        partner_slot: Set(input.partner.as_str()),
+        partner_slot: Set(input.partner),
         occurred_on: Set(input.occurred_on.get()),
         days: Set(p.days),
         substance: Set(p.substance),
@@ -184,7 +184,7 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: LapseInput) 
         learned: Set(p.learned),
         timeline_step: Set(input.timeline_step.map(|t| t.as_str())),
         safety_checked: Set(input.safety_checked),
-        audience: Set(audience.as_str()),
+        audience: Set(audience),
         created_by: Set(access.member_id),
         created_at: Set(now),
         updated_at: Set(now),
@@ -199,31 +199,62 @@ pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<LapseView, AppError>
     to_view(access.shared_record::<lapses::Entity>(&access.db(), id).await?)
 }
 
-/// Every lapse the caller may see, oldest first (for sobriety arithmetic).
-pub async fn all_visible(db: &impl ConnectionTrait, access: &CoupleAccess) -> Result<Vec<LapseView>, AppError> {
-    access
-        .records::<lapses::Entity>()
-        .filter(lapses::Column::Audience.is_in(access.visible_audiences()))
-        .order_by_asc(lapses::Column::OccurredOn)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(to_view)
-        .collect()
+/// Every lapse of the couple in one read, oldest first: each one's partner
+/// and audience, hidden ones included (for deciding whether sobriety
+/// figures may be shown to the caller, never for showing), and the views of
+/// those the caller may see.
+pub async fn for_sobriety(db: &impl ConnectionTrait, access: &CoupleAccess) -> Result<Lapses, AppError> {
+    let rows = access.records::<lapses::Entity>().order_by_asc(lapses::Column::OccurredOn).all(db).await?;
+    let mut all = Lapses { audiences: Vec::with_capacity(rows.len()), visible: Vec::with_capacity(rows.len()) };
+    for row in rows {
+        let (partner, audience) = (row.partner_slot, row.audience);
+        all.audiences.push((partner, audience));
+        if access.sees(audience) {
+            all.visible.push(to_view(row)?);
+        }
+    }
+    Ok(all)
 }
 
-/// Each lapse's partner and audience, hidden ones included: for deciding
-/// whether sobriety figures may be shown to the caller, never for showing.
-pub async fn audiences(db: &impl ConnectionTrait, access: &CoupleAccess) -> Result<Vec<(PartnerSlot, Audience)>, AppError> {
-    let rows: Vec<(String, String)> = access
-        .records::<lapses::Entity>()
-        .select_only()
-        .column(lapses::Column::PartnerSlot)
-        .column(lapses::Column::Audience)
-        .into_tuple()
-        .all(db)
+/// A couple's lapses as [`for_sobriety`] reads them.
+pub struct Lapses {
+    pub audiences: Vec<(PartnerSlot, Audience)>,
+    /// What the caller may see, oldest first.
+    pub visible: Vec<LapseView>,
+}
+
+impl Lapses {
+    /// A page of the visible lapses, most recently recorded first, as [`list`] gives it.
+    pub fn page(&self, page: &PageQuery) -> Result<Page<LapseView>, AppError> {
+        let limit = page.limit()?;
+        let mut rows: Vec<&LapseView> = self.visible.iter().filter(|l| page.cursor.is_none_or(|c| l.id < c)).collect();
+        rows.sort_by_key(|l| std::cmp::Reverse(l.id));
+        rows.truncate(limit as usize + 1);
+        let (rows, next_cursor) = split_page(rows, limit, |l| l.id);
+        Ok(Page { items: rows.into_iter().cloned().collect(), next_cursor })
+    }
+}
+
+/// Lapses on or after `on` of the caseload's couples the caller treats
+/// (care team, supervisor), newest first: one query.
+pub async fn since(caseload: &Caseload, on: Date) -> Result<Vec<(Uuid, LapseView)>, AppError> {
+    let rows = caseload
+        .records::<lapses::Entity>(CoupleAccess::is_clinician)
+        .filter(lapses::Column::OccurredOn.gte(on))
+        .order_by_desc(lapses::Column::OccurredOn)
+        .all(caseload.db())
         .await?;
-    rows.iter().map(|(slot, audience)| Ok((PartnerSlot::from_stored(slot)?, Audience::from_stored(audience)?))).collect()
+    let mut items = Vec::new();
+    for row in rows {
+        let couple_id = row.couple_id;
+        if caseload.of(couple_id).is_some_and(|a| a.is_clinician()) {
+            let view = to_view(row)?;
+            if caseload.of(couple_id).is_some_and(|a| a.sees(view.audience)) {
+                items.push((couple_id, view));
+            }
+        }
+    }
+    Ok(items)
 }
 
 /// Lapses, most recently recorded first.
@@ -254,7 +285,7 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
     };
     let update = access
         .update_at_version::<lapses::Entity>(id, expected)
-        .col_expr(lapses::Column::PartnerSlot, Expr::value(input.partner.as_str()))
+        .col_expr(lapses::Column::PartnerSlot, Expr::value(input.partner))
         .col_expr(lapses::Column::OccurredOn, Expr::value(input.occurred_on.get()))
         .col_expr(lapses::Column::Days, Expr::value(p.days))
         .col_expr(lapses::Column::Substance, Expr::value(p.substance))
@@ -266,7 +297,7 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         .col_expr(lapses::Column::Learned, Expr::value(p.learned))
         .col_expr(lapses::Column::TimelineStep, Expr::value(input.timeline_step.map(|t| t.as_str())))
         .col_expr(lapses::Column::SafetyChecked, Expr::value(input.safety_checked))
-        .col_expr(lapses::Column::Audience, Expr::value(audience.as_str()))
+        .col_expr(lapses::Column::Audience, Expr::value(audience))
         .col_expr(lapses::Column::UpdatedAt, Expr::value(state.clock.now()));
     exec_at_version(update, &access.db()).await?;
     get(access, id).await

@@ -9,7 +9,7 @@
 //! other partner's under individual confidentiality (see [`figures_shared`]).
 //! Otherwise the answer says the figures are not shared, and gives none.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use time::Date;
 use utoipa::ToSchema;
@@ -171,24 +171,35 @@ pub fn practice_today(state: &AppState, time_zone: &str) -> Date {
 }
 
 pub async fn sobriety(state: &AppState, access: &CoupleAccess, time_zone: &str) -> Result<SobrietyView, AppError> {
-    let today = practice_today(state, time_zone);
-    let start = access.couple.care_started_on;
-    let policy = SecretsPolicy::from_stored(&access.couple.secrets_policy)?;
-    // Every lapse's partner and audience, hidden ones included: only to
-    // decide whether figures may be shown, never to compute them.
-    let audiences = lapses::audiences(&access.db(), access).await?;
-    let lapses = lapses::all_visible(&access.db(), access).await?;
-    let in_recovery = access
+    let in_recovery: Vec<PartnerSlot> = access
         .records::<partners::Entity>()
         .filter(partners::Column::RecoveryRole.eq(RecoveryRole::InRecovery.as_str()))
         .order_by_asc(partners::Column::Slot)
+        .select_only()
+        .column(partners::Column::Slot)
+        .into_tuple()
         .all(&access.db())
         .await?;
+    let lapses = lapses::for_sobriety(&access.db(), access).await?;
+    Ok(sobriety_of(access, practice_today(state, time_zone), &in_recovery, &lapses, custom(access).await?))
+}
+
+/// The figures for the partners `in_recovery`, from the couple's lapses as
+/// [`lapses::for_sobriety`] read them: arithmetic only, no reads.
+pub fn sobriety_of(
+    access: &CoupleAccess,
+    today: Date,
+    in_recovery: &[PartnerSlot],
+    lapses: &lapses::Lapses,
+    custom_milestones: Vec<CustomMilestoneView>,
+) -> SobrietyView {
+    let start = access.couple.care_started_on;
+    let policy = access.couple.secrets_policy;
     let mut partners = Vec::new();
-    for p in in_recovery {
-        let slot = PartnerSlot::from_stored(&p.slot)?;
-        let theirs = audiences.iter().filter(|(partner, _)| *partner == slot).map(|(_, a)| *a);
+    for &slot in in_recovery {
+        let theirs = lapses.audiences.iter().filter(|(partner, _)| *partner == slot).map(|(_, a)| *a);
         let periods: Vec<UsePeriod> = lapses
+            .visible
             .iter()
             .filter(|l| l.partner == slot)
             .map(|l| UsePeriod { first_day: l.occurred_on, days: l.days.max(1) as u32 })
@@ -213,7 +224,7 @@ pub async fn sobriety(state: &AppState, access: &CoupleAccess, time_zone: &str) 
             }),
         });
     }
-    Ok(SobrietyView { care_started_on: start, today, partners, custom_milestones: custom(access).await? })
+    SobrietyView { care_started_on: start, today, partners, custom_milestones }
 }
 
 pub async fn custom(access: &CoupleAccess) -> Result<Vec<CustomMilestoneView>, AppError> {
@@ -225,7 +236,7 @@ pub async fn custom(access: &CoupleAccess) -> Result<Vec<CustomMilestoneView>, A
         .await?
         .into_iter()
         .map(|m| {
-            Ok(CustomMilestoneView { id: m.id, title: m.title, achieved_on: m.achieved_on, audience: Audience::from_stored(&m.audience)? })
+            Ok(CustomMilestoneView { id: m.id, title: m.title, achieved_on: m.achieved_on, audience: m.audience })
         })
         .collect()
 }
@@ -239,7 +250,7 @@ pub async fn add_custom(state: &AppState, access: &CoupleAccess, input: CustomMi
         couple_id: Set(access.couple_id()),
         title: Set(title),
         achieved_on: Set(input.achieved_on.get()),
-        audience: Set(audience.as_str()),
+        audience: Set(audience),
         created_by: Set(access.member_id),
         created_at: Set(state.clock.now()),
     }

@@ -9,6 +9,7 @@ pub mod lapses;
 pub mod milestones;
 pub mod couples;
 pub mod notes;
+pub mod overview;
 pub mod plans;
 pub mod private_notes;
 pub mod safety_plans;

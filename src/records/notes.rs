@@ -45,12 +45,7 @@ impl NoteFormat {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum NoteStatus {
-    Draft,
-    Signed,
-}
+pub use entity::values::NoteStatus;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -233,7 +228,7 @@ fn validate(input: &NoteInput) -> Result<String, AppError> {
 /// The note as the caller may see it; `None` when nothing in it is theirs to
 /// see (partners never see drafts, nor parts outside their audience).
 fn visible(access: &CoupleAccess, row: session_notes::Model, addenda: Vec<note_addenda::Model>) -> Result<Option<NoteView>, AppError> {
-    let status = NoteStatus::from_stored(&row.status)?;
+    let status = row.status;
     let mut content: NoteContent = serde_json::from_str(&row.content).map_err(anyhow::Error::from)?;
     if !access.is_clinician() {
         if status == NoteStatus::Draft {
@@ -250,7 +245,7 @@ fn visible(access: &CoupleAccess, row: session_notes::Model, addenda: Vec<note_a
         .into_iter()
         .map(|a| {
             Ok(AddendumView {
-                audience: Audience::from_stored(&a.audience)?,
+                audience: a.audience,
                 id: a.id,
                 author_id: a.author_id,
                 reason: a.reason,
@@ -286,6 +281,9 @@ fn visible(access: &CoupleAccess, row: session_notes::Model, addenda: Vec<note_a
 }
 
 async fn addenda_of(db: &impl ConnectionTrait, access: &CoupleAccess, note_ids: Vec<Uuid>) -> Result<Vec<note_addenda::Model>, AppError> {
+    if note_ids.is_empty() {
+        return Ok(Vec::new());
+    }
     Ok(access
         .records::<note_addenda::Entity>()
         .filter(note_addenda::Column::NoteId.is_in(note_ids))
@@ -321,7 +319,7 @@ pub async fn create(state: &AppState, access: &CoupleAccess, session_id: Uuid, i
         author_id: Set(access.member_id),
         format: Set(input.format.as_str()),
         content: Set(content),
-        status: Set(NoteStatus::Draft.as_str()),
+        status: Set(NoteStatus::Draft),
         signed_by: Set(None),
         signed_at: Set(None),
         cosigned_by: Set(None),
@@ -355,16 +353,42 @@ pub async fn list(access: &CoupleAccess, session_id: Option<Uuid>, page: &PageQu
         query = query.filter(session_notes::Column::Id.lt(cursor));
     }
     let (rows, next_cursor) = split_page(query.all(&access.db()).await?, limit, |r| r.id);
-    let mut addenda = addenda_of(&access.db(), access, rows.iter().map(|r| r.id).collect()).await?;
+    let addenda = addenda_of(&access.db(), access, rows.iter().map(|r| r.id).collect()).await?;
+    Ok(Page { items: visible_with_addenda(access, rows, addenda)?, next_cursor })
+}
+
+/// Every note of the sessions `session_ids` the caller may see, newest
+/// first: two queries however many sessions there are.
+pub async fn of_sessions(access: &CoupleAccess, session_ids: Vec<Uuid>) -> Result<Vec<NoteView>, AppError> {
+    if session_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = access
+        .records::<session_notes::Entity>()
+        .filter(session_notes::Column::SessionId.is_in(session_ids))
+        .order_by_desc(session_notes::Column::Id);
+    if !access.is_clinician() {
+        query = query.filter(session_notes::Column::Status.eq(NoteStatus::Signed.as_str()));
+    }
+    let rows = query.all(&access.db()).await?;
+    let addenda = addenda_of(&access.db(), access, rows.iter().map(|r| r.id).collect()).await?;
+    visible_with_addenda(access, rows, addenda)
+}
+
+/// The caller's views of `rows`, each with its addenda.
+fn visible_with_addenda(access: &CoupleAccess, rows: Vec<session_notes::Model>, addenda: Vec<note_addenda::Model>) -> Result<Vec<NoteView>, AppError> {
+    let mut by_note: std::collections::HashMap<Uuid, Vec<note_addenda::Model>> = std::collections::HashMap::new();
+    for a in addenda {
+        by_note.entry(a.note_id).or_default().push(a);
+    }
     let mut items = Vec::new();
     for row in rows {
-        let (mine, rest): (Vec<_>, Vec<_>) = addenda.into_iter().partition(|a| a.note_id == row.id);
-        addenda = rest;
+        let mine = by_note.remove(&row.id).unwrap_or_default();
         if let Some(view) = visible(access, row, mine)? {
             items.push(view);
         }
     }
-    Ok(Page { items, next_cursor })
+    Ok(items)
 }
 
 const SIGNED_IS_FINAL: &str = "This note is signed and cannot change. Add an addendum instead.";
@@ -375,7 +399,7 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
     if row.author_id != access.member_id {
         return Err(AppError::Forbidden("Only the author may edit a draft note.".into()));
     }
-    if row.status != NoteStatus::Draft.as_str() {
+    if row.status != NoteStatus::Draft {
         return Err(AppError::Conflict(SIGNED_IS_FINAL.into()));
     }
     let content = validate(&input)?;
@@ -388,7 +412,7 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         .filter(session_notes::Column::Status.eq(NoteStatus::Draft.as_str()));
     if exec_at_version(update, &access.db()).await.is_err() {
         let now_row = load_row(&access.db(), access, id).await?;
-        return Err(if now_row.status != NoteStatus::Draft.as_str() {
+        return Err(if now_row.status != NoteStatus::Draft {
             AppError::Conflict(SIGNED_IS_FINAL.into())
         } else {
             AppError::PreconditionFailed
@@ -403,13 +427,13 @@ pub async fn sign(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(exp
     if row.author_id != access.member_id {
         return Err(AppError::Forbidden("Only the author may sign a note.".into()));
     }
-    if row.status != NoteStatus::Draft.as_str() {
+    if row.status != NoteStatus::Draft {
         return Err(AppError::Conflict("This note is already signed.".into()));
     }
     let now = state.clock.now();
     let update = access
         .update_at_version::<session_notes::Entity>(id, expected)
-        .col_expr(session_notes::Column::Status, Expr::value(NoteStatus::Signed.as_str()))
+        .col_expr(session_notes::Column::Status, Expr::value(NoteStatus::Signed))
         .col_expr(session_notes::Column::SignedBy, Expr::value(access.member_id))
         .col_expr(session_notes::Column::SignedAt, Expr::value(now))
         .col_expr(session_notes::Column::UpdatedAt, Expr::value(now))
@@ -422,7 +446,7 @@ pub async fn sign(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(exp
 /// note and when; the note itself does not change.
 pub async fn cosign(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<NoteView, AppError> {
     let row = load_row(&access.db(), access, id).await?;
-    if row.status != NoteStatus::Signed.as_str() {
+    if row.status != NoteStatus::Signed {
         return Err(AppError::Conflict("Only a signed note can be co-signed.".into()));
     }
     if row.cosigned_by.is_some() {
@@ -449,7 +473,7 @@ pub async fn cosign(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result
 /// Appends a correction or addition to a signed note.
 pub async fn add_addendum(state: &AppState, access: &CoupleAccess, id: Uuid, input: AddendumInput) -> Result<NoteView, AppError> {
     let row = load_row(&access.db(), access, id).await?;
-    if row.status != NoteStatus::Signed.as_str() {
+    if row.status != NoteStatus::Signed {
         return Err(AppError::Conflict("A draft is edited directly; addenda are for signed notes.".into()));
     }
     let mut fields = Fields::default();
@@ -464,7 +488,7 @@ pub async fn add_addendum(state: &AppState, access: &CoupleAccess, id: Uuid, inp
         author_id: Set(access.member_id),
         reason: Set(reason),
         body: Set(text),
-        audience: Set(input.audience.as_str()),
+        audience: Set(input.audience),
         created_at: Set(state.clock.now()),
     }
     .insert(&access.db())

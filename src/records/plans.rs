@@ -3,7 +3,7 @@
 //! typically shared with the couple, while some sections (say, the supporting
 //! partner's own support) may be for one partner only.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
@@ -13,7 +13,7 @@ use entity::relapse_plans;
 
 use super::common::{Audience, IfMatch, StoredEnum, limits, optional_text, required_text};
 use crate::input::BoundedDate;
-use crate::{state::AppState, access::CoupleAccess, error::AppError, practice::Fields};
+use crate::{state::AppState, access::{Caseload, CoupleAccess}, error::AppError, practice::Fields};
 
 fn couple() -> Audience {
     Audience::Couple
@@ -353,6 +353,28 @@ pub async fn current_content(db: &impl ConnectionTrait, access: &CoupleAccess) -
         Some(row) => Some(to_view(access, row)?.content),
         None => None,
     })
+}
+
+/// The review date of each current plan among the caseload's couples the
+/// caller treats (care team, supervisor): one query.
+pub async fn review_dates(caseload: &Caseload) -> Result<Vec<(Uuid, Date)>, AppError> {
+    let rows: Vec<(Uuid, i32, Option<Date>)> = caseload
+        .records::<relapse_plans::Entity>(CoupleAccess::is_clinician)
+        .select_only()
+        .column(relapse_plans::Column::CoupleId)
+        .column(relapse_plans::Column::Number)
+        .column(relapse_plans::Column::ReviewOn)
+        .into_tuple()
+        .all(caseload.db())
+        .await?;
+    let mut current: std::collections::HashMap<Uuid, (i32, Option<Date>)> = std::collections::HashMap::new();
+    for (couple, number, review_on) in rows {
+        let entry = current.entry(couple).or_insert((number, review_on));
+        if number > entry.0 {
+            *entry = (number, review_on);
+        }
+    }
+    Ok(current.into_iter().filter_map(|(couple, (_, on))| on.map(|on| (couple, on))).collect())
 }
 
 /// Saves a new version. `If-Match` names the version being replaced (`"0"`

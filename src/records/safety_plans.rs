@@ -146,7 +146,7 @@ fn to_view(row: safety_plans::Model) -> Result<SafetyPlanView, AppError> {
     Ok(SafetyPlanView {
         id: row.id,
         owner: SafetyPlanOwner::from_stored(&row.owner)?,
-        audience: Audience::from_stored(&row.audience)?,
+        audience: row.audience,
         content: serde_json::from_str(&row.content).map_err(anyhow::Error::from)?,
         updated_at: row.updated_at,
         version: row.version,
@@ -161,7 +161,7 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: SafetyPlanIn
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
         owner: Set(input.owner.as_str()),
-        audience: Set(input.owner.audience().as_str()),
+        audience: Set(input.owner.audience()),
         content: Set(content),
         created_by: Set(access.member_id),
         created_at: Set(now),

@@ -20,7 +20,7 @@ use super::{
     couples::SecretsPolicy,
 };
 use crate::input::BoundedDateTime;
-use crate::{state::AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
+use crate::{state::AppState, access::{Caseload, CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -91,9 +91,9 @@ pub fn audience(row: &therapy_sessions::Model, policy: SecretsPolicy) -> Result<
     Ok(match SessionKind::from_stored(&row.kind)? {
         SessionKind::Joint => Audience::Couple,
         SessionKind::Collateral => Audience::Clinician,
-        SessionKind::Individual => match (policy, row.partner_slot.as_deref()) {
+        SessionKind::Individual => match (policy, row.partner_slot) {
             (SecretsPolicy::NoSecrets, _) => Audience::Couple,
-            (_, Some(slot)) => PartnerSlot::from_stored(slot)?.own_audience(),
+            (_, Some(slot)) => slot.own_audience(),
             (_, None) => Audience::Clinician,
         },
     })
@@ -145,7 +145,7 @@ fn to_view(row: therapy_sessions::Model) -> Result<SessionView, AppError> {
         starts_at: row.starts_at,
         ends_at: row.ends_at,
         kind: SessionKind::from_stored(&row.kind)?,
-        partner: row.partner_slot.as_deref().map(PartnerSlot::from_stored).transpose()?,
+        partner: row.partner_slot,
         modality: Modality::from_stored(&row.modality)?,
         attendees: serde_json::from_str(&row.attendees).map_err(anyhow::Error::from)?,
         location: row.location,
@@ -164,7 +164,7 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: SessionInput
         starts_at: Set(input.starts_at.get()),
         ends_at: Set(input.ends_at.get()),
         kind: Set(input.kind.as_str()),
-        partner_slot: Set(input.partner.map(|p| p.as_str())),
+        partner_slot: Set(input.partner),
         modality: Set(input.modality.as_str()),
         attendees: Set(parsed.attendees),
         location: Set(parsed.location),
@@ -187,7 +187,7 @@ pub async fn load(db: &impl ConnectionTrait, access: &CoupleAccess, id: Uuid) ->
         .one(db)
         .await?
         .ok_or(AppError::NotFound)?;
-    access.require_sees(audience(&row, SecretsPolicy::from_stored(&access.couple.secrets_policy)?)?)?;
+    access.require_sees(audience(&row, access.couple.secrets_policy)?)?;
     Ok(row)
 }
 
@@ -198,7 +198,7 @@ pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<SessionView, AppErro
 /// Sessions, latest start first.
 pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<SessionView>, AppError> {
     let limit = page.limit()?;
-    let policy = SecretsPolicy::from_stored(&access.couple.secrets_policy)?;
+    let policy = access.couple.secrets_policy;
     let mut query = access
         .records::<therapy_sessions::Entity>()
         .order_by_desc(therapy_sessions::Column::Id)
@@ -217,6 +217,26 @@ pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<Sessio
     Ok(Page { items, next_cursor })
 }
 
+/// Sessions of the caseload's couples that overlap `from..to`, each as its
+/// couple's access lets the caller see them: one query.
+pub async fn between(caseload: &Caseload, from: OffsetDateTime, to: OffsetDateTime) -> Result<Vec<SessionView>, AppError> {
+    let rows = caseload
+        .records::<therapy_sessions::Entity>(|_| true)
+        .filter(therapy_sessions::Column::EndsAt.gte(from))
+        .filter(therapy_sessions::Column::StartsAt.lte(to))
+        .order_by_asc(therapy_sessions::Column::StartsAt)
+        .all(caseload.db())
+        .await?;
+    let mut items = Vec::new();
+    for row in rows {
+        let Some(access) = caseload.of(row.couple_id) else { continue };
+        if access.sees(audience(&row, access.couple.secrets_policy)?) {
+            items.push(to_view(row)?);
+        }
+    }
+    Ok(items)
+}
+
 pub async fn update(
     state: &AppState,
     access: &CoupleAccess,
@@ -231,7 +251,7 @@ pub async fn update(
         .col_expr(therapy_sessions::Column::StartsAt, Expr::value(input.starts_at.get()))
         .col_expr(therapy_sessions::Column::EndsAt, Expr::value(input.ends_at.get()))
         .col_expr(therapy_sessions::Column::Kind, Expr::value(input.kind.as_str()))
-        .col_expr(therapy_sessions::Column::PartnerSlot, Expr::value(input.partner.map(|p| p.as_str())))
+        .col_expr(therapy_sessions::Column::PartnerSlot, Expr::value(input.partner))
         .col_expr(therapy_sessions::Column::Modality, Expr::value(input.modality.as_str()))
         .col_expr(therapy_sessions::Column::Attendees, Expr::value(parsed.attendees))
         .col_expr(therapy_sessions::Column::Location, Expr::value(parsed.location))

@@ -17,6 +17,8 @@ use crate::{
     records::{
         common::{IfMatch, Page, PageQuery, PartnerSlot},
         couples::{self, CareTeamMember, CoupleSummary, CoupleView, CouplePatch, NewCouple, PartnerInput, PartnerView},
+        milestones,
+        overview::{self, CoupleOverview, OverviewAt},
     },
 };
 
@@ -24,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_couples, create_couple))
         .routes(routes!(get_couple, update_couple))
+        .routes(routes!(get_overview))
         .routes(routes!(update_partner))
         .routes(routes!(list_care_team, add_care_team_member))
         .routes(routes!(remove_care_team_member))
@@ -67,6 +70,27 @@ async fn get_couple(
 ) -> Result<Tagged<CoupleView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(Tagged(couples::view(&access).await?))
+}
+
+/// Everything about the couple the caller may see, in one answer: partners
+/// and care team, sobriety, the current plan, boundaries, safety plans, a
+/// page of sessions with their notes, a page of lapses and (care team) the
+/// caller's own private notes. Each list gives `next_cursor` when there is
+/// more; pass it back in the parameter named after the list.
+#[utoipa::path(get, path = "/couples/{couple_id}/overview", tag = "clinical", params(("couple_id" = Uuid, Path), OverviewAt),
+    responses((status = 200, body = CoupleOverview), (status = 404, body = Problem), (status = 400, body = Problem)))]
+async fn get_overview(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    audit: AuditContext,
+    Path(couple_id): Path<Uuid>,
+    Query(at): Query<OverviewAt>,
+) -> Result<axum::Json<CoupleOverview>, AppError> {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    // A view of the couple's records, as the couple page is.
+    audit.describe_as("couple", "view");
+    let today = milestones::practice_today(&state, &current.practice.time_zone);
+    Ok(axum::Json(overview::couple(&access, today, &at).await?))
 }
 
 /// Changes status, label, secrets policy or start date (care team; needs If-Match).

@@ -19,7 +19,11 @@ use crate::{
     auth::CurrentMember,
     error::AppError,
     pdf::{self, reports},
-    records::common::PartnerSlot,
+    records::{
+        common::PartnerSlot,
+        milestones,
+        overview::{self, OverviewAt},
+    },
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -55,7 +59,9 @@ async fn session_prep_pdf(
         return Err(AppError::NotFound);
     }
     let prepared_for = format!("{} ({})", current.member.display_name, access.relation.as_str().replace('_', " "));
-    let doc = reports::session_prep(&state, &access, &current.practice.name, &current.practice.time_zone, &prepared_for).await?;
+    let today = milestones::practice_today(&state, &current.practice.time_zone);
+    let seen = overview::couple(&access, today, &OverviewAt::default()).await?;
+    let doc = reports::session_prep(&seen, state.clock.now(), &current.practice.name, &current.practice.time_zone, &prepared_for);
     pdf_response(doc, "session-prep-summary.pdf").await
 }
 

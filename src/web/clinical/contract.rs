@@ -92,6 +92,17 @@ impl Answers {
 }
 
 /// `?day=` (today or the two days before) and, for the care team, `?partner=`.
+/// Each partner's check-in of the last fourteen days, today first.
+fn last_two_weeks(checked: &[contract::DayView], today: Date) -> Vec<DayRow> {
+    (0..14)
+        .map(|n| {
+            let day: Date = today - Duration::days(n);
+            let of = |slot| checked.iter().find(|d| d.day == day && d.partner == slot).map(|d| summary(&d.check_in)).unwrap_or_else(|| "—".into());
+            DayRow { day: day.to_string(), a: of(PartnerSlot::A), b: of(PartnerSlot::B) }
+        })
+        .collect()
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct CheckInChoice {
@@ -142,17 +153,12 @@ pub async fn page(
         _ => today,
     };
     let slot = couple.partner.unwrap_or(if choice.partner == "b" { PartnerSlot::B } else { PartnerSlot::A });
-    let mut days = Vec::new();
-    let mut saved = None;
-    if contract.is_some() {
-        let checked = contract::days(&access, &DayRange { from: None, to: None }, today).await?;
-        saved = checked.iter().find(|d| d.day == check_day && d.partner == slot).map(|d| d.check_in.clone());
-        for n in 0..14 {
-            let day: Date = today - Duration::days(n);
-            let of = |slot| checked.iter().find(|d| d.day == day && d.partner == slot).map(|d| summary(&d.check_in)).unwrap_or_else(|| "—".into());
-            days.push(DayRow { day: day.to_string(), a: of(PartnerSlot::A), b: of(PartnerSlot::B) });
-        }
-    }
+    let checked = match contract {
+        Some(_) => contract::days(&access, &DayRange { from: None, to: None }, today).await?,
+        None => Vec::new(),
+    };
+    let saved = checked.iter().find(|d| d.day == check_day && d.partner == slot).map(|d| d.check_in.clone());
+    let days = if contract.is_some() { last_two_weeks(&checked, today) } else { Vec::new() };
     let partners = match couple.partner {
         Some(_) => Vec::new(),
         None => couple.names.partner_choices(&slot.as_str()),

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::{
     state::AppState,
-    access::{self, Need},
+    access::{self, CoupleAccess, Need},
     http::extract::Query,
     web::Path,
     audit::{AuditContext, viewings},
@@ -31,9 +31,10 @@ use crate::{
     error::AppError,
     practice::{Fields, Role, members},
     records::{
-        boundaries, lapses, milestones, notes, plans, private_notes, safety_plans, sessions,
-        common::{IfMatch, PageQuery, PartnerSlot, StoredEnum},
+        boundaries, lapses, milestones, notes, safety_plans, sessions,
+        common::{IfMatch, PartnerSlot, StoredEnum},
         couples::{self, CoupleStatus, NewCouple, PartnerInput, RecoveryRole, SecretsPolicy},
+        overview::{self, CoupleOverview, OverviewAt},
     },
     web::{
         local_time, render,
@@ -197,6 +198,10 @@ pub struct CouplePage {
     pub viewing_links: ViewingLinks,
     /// The reader's own private notes (id, when, text).
     pub private_notes: Vec<(Uuid, String, String)>,
+    pub sessions_more: Pager,
+    pub boundaries_more: Pager,
+    pub lapses_more: Pager,
+    pub private_notes_more: Pager,
 }
 
 /// What a partner reads instead of figures that are not shared with them.
@@ -217,258 +222,272 @@ fn not_shared_sentence(why: Option<milestones::NotShared>, name: &str, own: bool
     }
 }
 
+/// Where the couple page's lists start: the "who viewed" list's cursors
+/// and, for each record list, the cursor of its page (see [`OverviewAt`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CoupleAt {
+    pub viewings: Option<String>,
+    pub viewings_trail: Option<String>,
+    pub sessions: Option<Uuid>,
+    pub boundaries: Option<Uuid>,
+    pub lapses: Option<Uuid>,
+    pub private_notes: Option<Uuid>,
+}
+
+impl CoupleAt {
+    fn lists(&self) -> OverviewAt {
+        OverviewAt { sessions: self.sessions, boundaries: self.boundaries, lapses: self.lapses, private_notes: self.private_notes }
+    }
+
+    fn viewings(&self) -> ViewingsAt {
+        ViewingsAt { viewings: self.viewings.clone(), viewings_trail: self.viewings_trail.clone() }
+    }
+}
+
+/// Links under one list of the couple page: back to its newest page, and on
+/// to the next. A list longer than a page always says so.
+pub struct Pager {
+    pub label: &'static str,
+    pub newest: Option<String>,
+    pub older: Option<String>,
+}
+
+impl Pager {
+    fn of(label: &'static str, base: &str, key: &str, anchor: &str, at: Option<Uuid>, next: Option<Uuid>) -> Self {
+        Pager {
+            label,
+            newest: at.map(|_| format!("{base}#{anchor}")),
+            older: next.map(|next| format!("{base}?{key}={next}#{anchor}")),
+        }
+    }
+}
+
 pub async fn page(
     State(state): State<AppState>,
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
     Path(couple_id): Path<Uuid>,
-    Query(at): Query<ViewingsAt>,
+    Query(at): Query<CoupleAt>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
-    let ctx = CoupleContext::of(&access, &current).await?;
-    let tz = ctx.time_zone.clone();
-    let view = couples::view(&access).await?;
-    let names = ctx.names.clone();
-    let partners = view
-        .partners
-        .iter()
-        .map(|p| {
-            let mut details = Vec::new();
-            let mut add = |name: &'static str, value: &Option<String>| {
-                if let Some(v) = value {
-                    details.push((name, v.clone()));
-                }
-            };
-            add("Pronouns", &p.pronouns);
-            add("Phone", &p.phone);
-            add("Email", &p.email);
-            add("Emergency contact", &p.emergency_contact);
-            if let Some(dob) = p.date_of_birth {
-                details.push(("Date of birth", dob.to_string()));
-            }
-            PartnerRow {
-                heading: match &p.preferred_name {
-                    Some(called) if called != &p.full_name => format!("{} ({called})", p.full_name),
-                    _ => p.full_name.clone(),
-                },
-                role: match p.recovery_role {
-                    RecoveryRole::InRecovery => "In recovery".into(),
-                    RecoveryRole::Supporting => "Supporting partner".into(),
-                },
-                details,
-                portal: p.has_portal_account,
-            }
-        })
-        .collect();
-
-    let sober = milestones::sobriety(&state, &access, &tz).await?;
-    let days_in_care = (sober.today - sober.care_started_on).whole_days() + 1;
-    let sobriety = sober
-        .partners
-        .iter()
-        .map(|s| {
-            let name = names.of(s.partner).to_owned();
-            let own = ctx.partner == Some(s.partner);
-            SobrietyRow {
-                not_shared: not_shared_sentence(s.not_shared_because, &name, own),
-                figures: s.figures.as_ref().map(|f| FiguresRow {
-                    sober_since: f.sober_since.to_string(),
-                    streak: f.current_streak_days,
-                    total: f.total_abstinent_days,
-                    use_days: f.use_days,
-                    reached: f.reached.iter().map(|m| format!("{} (on {})", m.label, m.reached_on)).collect(),
-                    next: f.next.as_ref().map(|n| format!("{} on {}, in {} day{}", n.label, n.on, n.days_to_go, if n.days_to_go == 1 { "" } else { "s" })),
-                }),
-                name,
-            }
-        })
-        .collect();
-    let custom_milestones = sober.custom_milestones.iter().map(|m| (m.title.clone(), m.achieved_on.to_string())).collect();
-
-    let (plan, plan_shared) = match plans::current(&access).await {
-        Ok(plan) => {
-            let shared = super::plan::fully_shared(&plan.content);
-            let role = |slot| view.partners.iter().find(|p| p.slot == slot).map(|p| p.recovery_role);
-            let roles = PartnerRoles { a: role(PartnerSlot::A), b: role(PartnerSlot::B) };
-            let mine = ctx.partner.and_then(role);
-            (Some(PlanDisplay::of(&plan, &ctx, &roles, mine)), shared)
-        }
-        Err(AppError::NotFound) => (None, false),
-        Err(other) => return Err(other.into()),
-    };
-
-    let boundaries = boundaries::list(&access, &PageQuery { limit: Some(200), cursor: None })
-        .await?
-        .items
-        .into_iter()
-        .map(|b| {
-            let agreed_a = b.agreed_by_a_at.is_some();
-            let agreed_b = b.agreed_by_b_at.is_some();
-            let retired = b.status == boundaries::BoundaryStatus::Retired;
-            let can_agree = match ctx.partner {
-                Some(PartnerSlot::A) => !agreed_a && !retired,
-                Some(PartnerSlot::B) => !agreed_b && !retired,
-                None => false,
-            };
-            BoundaryRow {
-                id: b.id,
-                holder: match b.holder {
-                    boundaries::Holder::PartnerA => names.a.clone(),
-                    boundaries::Holder::PartnerB => names.b.clone(),
-                    boundaries::Holder::Both => "Both".into(),
-                },
-                category: label(b.category),
-                statement: b.current.statement,
-                consequence: b.current.consequence,
-                status: label(b.status),
-                audience: names.audience(b.audience),
-                agreed_a,
-                agreed_b,
-                retired,
-                can_agree,
-                review_on: forms::show_date(b.current.review_on),
-                version: b.version,
-                kept: b.events.iter().filter(|e| e.kind == boundaries::BoundaryEventKind::Kept).count(),
-                tested: b.events.iter().filter(|e| e.kind == boundaries::BoundaryEventKind::Tested).count(),
-            }
-        })
-        .collect();
-
-    let safety_plans = safety_plans::list(&access)
-        .await?
-        .into_iter()
-        .map(|p| {
-            let c = p.content;
-            let contacts = |list: Vec<safety_plans::Contact>| {
-                list.into_iter()
-                    .map(|c| [Some(c.name), c.phone, c.note].into_iter().flatten().collect::<Vec<_>>().join(" · "))
-                    .collect::<Vec<_>>()
-            };
-            SafetyPlanRow {
-                id: p.id,
-                owner: match p.owner {
-                    safety_plans::SafetyPlanOwner::Couple => "The couple".into(),
-                    safety_plans::SafetyPlanOwner::PartnerA => names.a.clone(),
-                    safety_plans::SafetyPlanOwner::PartnerB => names.b.clone(),
-                },
-                audience: names.audience(p.audience),
-                steps: vec![
-                    ("1. Warning signs", c.warning_signs),
-                    ("2. Things I can do on my own", c.internal_coping),
-                    ("3. People and places that take my mind off it", c.distraction_people_and_places),
-                    ("4. People I can ask for help", contacts(c.people_to_ask_for_help)),
-                    ("5. Professionals and crisis lines", contacts(c.professionals_and_crisis_lines)),
-                    ("6. Making the environment safe", c.making_environment_safe),
-                ],
-                reasons_for_living: c.reasons_for_living,
-            }
-        })
-        .collect();
-
-    let all_notes = notes::list(&access, None, &PageQuery { limit: Some(200), cursor: None }).await?.items;
-    let sessions = sessions::list(&access, &PageQuery { limit: Some(50), cursor: None })
-        .await?
-        .items
-        .into_iter()
-        .map(|s| {
-            let mine: Vec<&notes::NoteView> = all_notes.iter().filter(|n| n.session_id == s.id).collect();
-            SessionRow {
-                id: s.id,
-                when: local_time(s.starts_at, &tz),
-                kind: match (s.kind, s.partner) {
-                    (sessions::SessionKind::Individual, Some(p)) => format!("Individual ({})", names.of(p)),
-                    (kind, _) => label(kind),
-                },
-                modality: label(s.modality),
-                notes: mine
-                    .iter()
-                    .map(|n| NoteRow {
-                        id: n.id,
-                        summary: format!("{} note", n.format.as_str().to_uppercase()),
-                        signed: n.status == notes::NoteStatus::Signed,
-                    })
-                    .collect(),
-                shared: if ctx.is_clinician() { Vec::new() } else { mine.iter().flat_map(|n| super::notes::shared_parts(n)).collect() },
-            }
-        })
-        .collect();
-
-    let lapses = lapses::list(&access, &PageQuery { limit: Some(100), cursor: None })
-        .await?
-        .items
-        .into_iter()
-        .map(|l| LapseRow {
-            id: l.id,
-            who: names.of(l.partner).to_owned(),
-            occurred_on: l.occurred_on.to_string(),
-            days: l.days,
-            substance: l.substance,
-            kind: label(l.kind),
-            learned: l.learned,
-            audience: names.audience(l.audience),
-        })
-        .collect();
-
+    let today = milestones::practice_today(&state, &current.practice.time_zone);
+    let seen = overview::couple(&access, today, &at.lists()).await?;
+    let ctx = CoupleContext::from_view(&access, &current, &seen.couple);
     // Partners see who looked at their records; the care team and
     // supervisors have the access log for that.
-    let (viewings, viewing_links) = if ctx.partner.is_some() {
-        let query = viewings::ViewingQuery { limit: Some(VIEWINGS_PER_PAGE), cursor: at.viewings.clone() };
-        let page = viewings::viewings(&access, &tz, &query).await?;
-        let links = at.links(&ctx.href(), page.next_cursor.as_deref());
-        let rows = page
-            .items
-            .into_iter()
-            .map(|v| ViewingRow {
-                day: v.day.to_string(),
-                who: v.who,
-                role: forms::humanize(&v.role),
-                what: match v.action.as_str() {
-                    "export" => "Downloaded".into(),
-                    _ => "Viewed".into(),
-                },
-                record: v.record,
-                times: v.times,
-            })
-            .collect();
-        (rows, links)
-    } else {
-        (Vec::new(), ViewingLinks { newer: None, older: None })
-    };
-
-    let private_notes = if ctx.care_team {
-        private_notes::list(&access, &PageQuery { limit: Some(50), cursor: None })
-            .await?
-            .items
-            .into_iter()
-            .map(|n| (n.id, local_time(n.updated_at, &tz), n.text))
-            .collect()
-    } else {
-        Vec::new()
+    let viewings = match ctx.partner {
+        Some(_) => Some(viewings_of(&access, &ctx, &at.viewings()).await?),
+        None => None,
     };
     let chrome = Chrome::of(&session, &current).await?;
-    let page = CouplePage {
-        nav: chrome.nav,
-        csrf_token: chrome.csrf_token,
-        status: label(view.status),
-        care_started_on: view.care_started_on.to_string(),
-        days_in_care,
-        care_team_names: view.care_team.iter().map(|m| m.display_name.clone()).collect::<Vec<_>>().join(", "),
-        couple: ctx,
-        partners,
-        sobriety,
-        custom_milestones,
-        plan,
-        plan_shared,
-        boundaries,
-        safety_plans,
-        sessions,
-        lapses,
-        viewings,
-        viewing_links,
-        private_notes,
+    Ok(render(&CouplePage::of(seen, ctx, chrome, &at, viewings)).into_response())
+}
+
+async fn viewings_of(access: &CoupleAccess, ctx: &CoupleContext, at: &ViewingsAt) -> Result<(Vec<ViewingRow>, ViewingLinks), AppError> {
+    let query = viewings::ViewingQuery { limit: Some(VIEWINGS_PER_PAGE), cursor: at.viewings.clone() };
+    let page = viewings::viewings(access, &ctx.time_zone, &query).await?;
+    let links = at.links(&ctx.href(), page.next_cursor.as_deref());
+    let rows = page
+        .items
+        .into_iter()
+        .map(|v| ViewingRow {
+            day: v.day.to_string(),
+            who: v.who,
+            role: forms::humanize(&v.role),
+            what: match v.action.as_str() {
+                "export" => "Downloaded".into(),
+                _ => "Viewed".into(),
+            },
+            record: v.record,
+            times: v.times,
+        })
+        .collect();
+    Ok((rows, links))
+}
+
+impl CouplePage {
+    fn of(seen: CoupleOverview, ctx: CoupleContext, chrome: Chrome, at: &CoupleAt, viewings: Option<(Vec<ViewingRow>, ViewingLinks)>) -> Self {
+        let href = ctx.href();
+        let (plan, plan_shared) = plan_of(&seen, &ctx);
+        let pager = |label, key, anchor, at, next| Pager::of(label, &href, key, anchor, at, next);
+        let (viewings, viewing_links) = viewings.unwrap_or_else(|| (Vec::new(), ViewingLinks { newer: None, older: None }));
+        CouplePage {
+            nav: chrome.nav,
+            csrf_token: chrome.csrf_token,
+            status: label(seen.couple.status),
+            care_started_on: seen.couple.care_started_on.to_string(),
+            days_in_care: (seen.sobriety.today - seen.sobriety.care_started_on).whole_days() + 1,
+            care_team_names: seen.couple.care_team.iter().map(|m| m.display_name.clone()).collect::<Vec<_>>().join(", "),
+            partners: seen.couple.partners.iter().map(partner_row).collect(),
+            sobriety: seen.sobriety.partners.iter().map(|s| sobriety_row(s, &ctx)).collect(),
+            custom_milestones: seen.sobriety.custom_milestones.iter().map(|m| (m.title.clone(), m.achieved_on.to_string())).collect(),
+            plan,
+            plan_shared,
+            boundaries_more: pager("boundaries", "boundaries", "boundaries", at.boundaries, seen.boundaries.next_cursor),
+            boundaries: seen.boundaries.items.into_iter().map(|b| boundary_row(b, &ctx)).collect(),
+            safety_plans: seen.safety_plans.into_iter().map(|p| safety_plan_row(p, &ctx)).collect(),
+            sessions_more: pager("sessions", "sessions", "sessions", at.sessions, seen.sessions.next_cursor),
+            sessions: seen.sessions.items.into_iter().map(|s| session_row(s, &seen.notes, &ctx)).collect(),
+            lapses_more: pager("lapses", "lapses", "lapses", at.lapses, seen.lapses.next_cursor),
+            lapses: seen.lapses.items.into_iter().map(|l| lapse_row(l, &ctx)).collect(),
+            private_notes_more: pager(
+                "private notes",
+                "private_notes",
+                "private-notes",
+                at.private_notes,
+                seen.private_notes.as_ref().and_then(|p| p.next_cursor),
+            ),
+            private_notes: seen
+                .private_notes
+                .map(|p| p.items.into_iter().map(|n| (n.id, local_time(n.updated_at, &ctx.time_zone), n.text)).collect())
+                .unwrap_or_default(),
+            viewings,
+            viewing_links,
+            couple: ctx,
+        }
+    }
+}
+
+fn plan_of(seen: &CoupleOverview, ctx: &CoupleContext) -> (Option<PlanDisplay>, bool) {
+    let Some(plan) = &seen.plan else { return (None, false) };
+    let role = |slot| seen.couple.partners.iter().find(|p| p.slot == slot).map(|p| p.recovery_role);
+    let roles = PartnerRoles { a: role(PartnerSlot::A), b: role(PartnerSlot::B) };
+    let mine = ctx.partner.and_then(role);
+    (Some(PlanDisplay::of(plan, ctx, &roles, mine)), super::plan::fully_shared(&plan.content))
+}
+
+fn partner_row(p: &couples::PartnerView) -> PartnerRow {
+    let mut details = Vec::new();
+    for (name, value) in [("Pronouns", &p.pronouns), ("Phone", &p.phone), ("Email", &p.email), ("Emergency contact", &p.emergency_contact)] {
+        if let Some(v) = value {
+            details.push((name, v.clone()));
+        }
+    }
+    if let Some(dob) = p.date_of_birth {
+        details.push(("Date of birth", dob.to_string()));
+    }
+    PartnerRow {
+        heading: match &p.preferred_name {
+            Some(called) if called != &p.full_name => format!("{} ({called})", p.full_name),
+            _ => p.full_name.clone(),
+        },
+        role: match p.recovery_role {
+            RecoveryRole::InRecovery => "In recovery".into(),
+            RecoveryRole::Supporting => "Supporting partner".into(),
+        },
+        details,
+        portal: p.has_portal_account,
+    }
+}
+
+fn sobriety_row(s: &milestones::PartnerSobriety, ctx: &CoupleContext) -> SobrietyRow {
+    let name = ctx.names.of(s.partner).to_owned();
+    let own = ctx.partner == Some(s.partner);
+    SobrietyRow {
+        not_shared: not_shared_sentence(s.not_shared_because, &name, own),
+        figures: s.figures.as_ref().map(|f| FiguresRow {
+            sober_since: f.sober_since.to_string(),
+            streak: f.current_streak_days,
+            total: f.total_abstinent_days,
+            use_days: f.use_days,
+            reached: f.reached.iter().map(|m| format!("{} (on {})", m.label, m.reached_on)).collect(),
+            next: f.next.as_ref().map(|n| format!("{} on {}, in {} day{}", n.label, n.on, n.days_to_go, if n.days_to_go == 1 { "" } else { "s" })),
+        }),
+        name,
+    }
+}
+
+fn boundary_row(b: boundaries::BoundaryView, ctx: &CoupleContext) -> BoundaryRow {
+    let agreed_a = b.agreed_by_a_at.is_some();
+    let agreed_b = b.agreed_by_b_at.is_some();
+    let retired = b.status == boundaries::BoundaryStatus::Retired;
+    let can_agree = match ctx.partner {
+        Some(PartnerSlot::A) => !agreed_a && !retired,
+        Some(PartnerSlot::B) => !agreed_b && !retired,
+        None => false,
     };
-    Ok(render(&page))
+    let count = |kind| b.events.iter().filter(|e| e.kind == kind).count();
+    BoundaryRow {
+        id: b.id,
+        holder: match b.holder {
+            boundaries::Holder::PartnerA => ctx.names.a.clone(),
+            boundaries::Holder::PartnerB => ctx.names.b.clone(),
+            boundaries::Holder::Both => "Both".into(),
+        },
+        category: label(b.category),
+        status: label(b.status),
+        audience: ctx.names.audience(b.audience),
+        agreed_a,
+        agreed_b,
+        retired,
+        can_agree,
+        review_on: forms::show_date(b.current.review_on),
+        version: b.version,
+        kept: count(boundaries::BoundaryEventKind::Kept),
+        tested: count(boundaries::BoundaryEventKind::Tested),
+        statement: b.current.statement,
+        consequence: b.current.consequence,
+    }
+}
+
+fn safety_plan_row(p: safety_plans::SafetyPlanView, ctx: &CoupleContext) -> SafetyPlanRow {
+    let c = p.content;
+    let contacts = |list: Vec<safety_plans::Contact>| {
+        list.into_iter()
+            .map(|c| [Some(c.name), c.phone, c.note].into_iter().flatten().collect::<Vec<_>>().join(" · "))
+            .collect::<Vec<_>>()
+    };
+    SafetyPlanRow {
+        id: p.id,
+        owner: match p.owner {
+            safety_plans::SafetyPlanOwner::Couple => "The couple".into(),
+            safety_plans::SafetyPlanOwner::PartnerA => ctx.names.a.clone(),
+            safety_plans::SafetyPlanOwner::PartnerB => ctx.names.b.clone(),
+        },
+        audience: ctx.names.audience(p.audience),
+        steps: vec![
+            ("1. Warning signs", c.warning_signs),
+            ("2. Things I can do on my own", c.internal_coping),
+            ("3. People and places that take my mind off it", c.distraction_people_and_places),
+            ("4. People I can ask for help", contacts(c.people_to_ask_for_help)),
+            ("5. Professionals and crisis lines", contacts(c.professionals_and_crisis_lines)),
+            ("6. Making the environment safe", c.making_environment_safe),
+        ],
+        reasons_for_living: c.reasons_for_living,
+    }
+}
+
+fn session_row(s: sessions::SessionView, notes: &[notes::NoteView], ctx: &CoupleContext) -> SessionRow {
+    let mine: Vec<&notes::NoteView> = notes.iter().filter(|n| n.session_id == s.id).collect();
+    SessionRow {
+        id: s.id,
+        when: local_time(s.starts_at, &ctx.time_zone),
+        kind: match (s.kind, s.partner) {
+            (sessions::SessionKind::Individual, Some(p)) => format!("Individual ({})", ctx.names.of(p)),
+            (kind, _) => label(kind),
+        },
+        modality: label(s.modality),
+        notes: mine
+            .iter()
+            .map(|n| NoteRow { id: n.id, summary: format!("{} note", n.format.as_str().to_uppercase()), signed: n.status == notes::NoteStatus::Signed })
+            .collect(),
+        shared: if ctx.is_clinician() { Vec::new() } else { mine.iter().flat_map(|n| super::notes::shared_parts(n)).collect() },
+    }
+}
+
+fn lapse_row(l: lapses::LapseView, ctx: &CoupleContext) -> LapseRow {
+    LapseRow {
+        id: l.id,
+        who: ctx.names.of(l.partner).to_owned(),
+        occurred_on: l.occurred_on.to_string(),
+        days: l.days,
+        substance: l.substance,
+        kind: label(l.kind),
+        learned: l.learned,
+        audience: ctx.names.audience(l.audience),
+    }
 }
 
 // ---- taking a couple into care -------------------------------------------------

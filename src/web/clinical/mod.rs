@@ -111,7 +111,11 @@ pub struct CoupleContext {
 
 impl CoupleContext {
     pub async fn of(access: &CoupleAccess, current: &CurrentMember) -> Result<Self, AppError> {
-        let view = couples::view(access).await?;
+        Ok(Self::from_view(access, current, &couples::view(access).await?))
+    }
+
+    /// The context from a view of the couple already read.
+    pub fn from_view(access: &CoupleAccess, current: &CurrentMember, view: &couples::CoupleView) -> Self {
         let name = |slot: PartnerSlot| {
             view.partners
                 .iter()
@@ -119,7 +123,7 @@ impl CoupleContext {
                 .map(|p| p.preferred_name.clone().unwrap_or_else(|| p.full_name.clone()))
                 .unwrap_or_else(|| format!("Partner {}", slot.as_str().to_uppercase()))
         };
-        Ok(Self {
+        Self {
             id: access.couple_id(),
             label: view.label.clone(),
             names: PartnerNames { a: name(PartnerSlot::A), b: name(PartnerSlot::B) },
@@ -129,7 +133,7 @@ impl CoupleContext {
             emergency: access.relation == Relation::Emergency,
             time_zone: current.practice.time_zone.clone(),
             secrets_policy: view.secrets_policy,
-        })
+        }
     }
 
     pub fn href(&self) -> String {

@@ -1,0 +1,175 @@
+//! Read models of whole screens: the couple overview (the couple page, the
+//! session-prep PDF and `GET /couples/{id}/overview` read it) and the
+//! caseload (the dashboard). Each is built from an access grant, the day
+//! and paging input, in a fixed number of queries (batched per kind of
+//! record, never one per item), and cuts nothing off silently: every list
+//! is a page with the cursor of the next one.
+
+use serde::{Deserialize, Serialize};
+use time::{Date, Duration, OffsetDateTime};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{
+    boundaries::{self, BoundaryView},
+    common::{Page, PageQuery},
+    couples::{self, CoupleStatus, CoupleView, RecoveryRole},
+    lapses::{self, LapseView},
+    milestones::{self, SobrietyView},
+    notes::{self, NoteView},
+    plans::{self, PlanView},
+    private_notes::{self, PrivateNoteView},
+    safety_plans::{self, SafetyPlanView},
+    sessions::{self, SessionView},
+};
+use crate::{
+    access::{Caseload, CoupleAccess, Relation},
+    error::AppError,
+};
+
+/// Sessions on one page of the overview (with all their notes).
+pub const SESSIONS_PER_PAGE: u64 = 25;
+/// Boundaries on one page of the overview.
+pub const BOUNDARIES_PER_PAGE: u64 = 50;
+/// Lapses on one page of the overview.
+pub const LAPSES_PER_PAGE: u64 = 50;
+/// The reader's own private notes on one page of the overview.
+pub const PRIVATE_NOTES_PER_PAGE: u64 = 25;
+
+/// Where each list of the overview starts: the `next_cursor` of its
+/// previous page, or nothing for the newest.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(default)]
+pub struct OverviewAt {
+    /// Sessions older than this one (a `sessions.next_cursor`).
+    pub sessions: Option<Uuid>,
+    /// Boundaries older than this one (a `boundaries.next_cursor`).
+    pub boundaries: Option<Uuid>,
+    /// Lapses recorded before this one (a `lapses.next_cursor`).
+    pub lapses: Option<Uuid>,
+    /// Private notes older than this one (a `private_notes.next_cursor`).
+    pub private_notes: Option<Uuid>,
+}
+
+/// Everything about one couple the caller may see, in one answer. Each
+/// list is one page; `next_cursor` says there is more, and passing it back
+/// in the parameter of the same name gives the next page.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CoupleOverview {
+    pub couple: CoupleView,
+    pub sobriety: SobrietyView,
+    /// The current relapse-prevention plan, cut to what the caller may see.
+    pub plan: Option<PlanView>,
+    pub boundaries: Page<BoundaryView>,
+    pub safety_plans: Vec<SafetyPlanView>,
+    /// Sessions, latest start first.
+    pub sessions: Page<SessionView>,
+    /// Every note the caller may see of the sessions on this page.
+    pub notes: Vec<NoteView>,
+    /// Lapses, most recently recorded first.
+    pub lapses: Page<LapseView>,
+    /// The caller's own private notes: the care team only.
+    pub private_notes: Option<Page<PrivateNoteView>>,
+    /// Every lapse the caller may see, oldest first: what the sobriety
+    /// figures count, for summaries in this process (not sent: `lapses` pages them).
+    #[serde(skip)]
+    pub all_lapses: Vec<LapseView>,
+}
+
+fn page(per_page: u64, cursor: Option<Uuid>) -> PageQuery {
+    PageQuery { limit: Some(per_page), cursor }
+}
+
+/// The couple overview as `access` may see it, `today` being the day in the
+/// practice's time zone (sobriety figures count to it).
+pub async fn couple(access: &CoupleAccess, today: Date, at: &OverviewAt) -> Result<CoupleOverview, AppError> {
+    let couple = couples::view(access).await?;
+    let in_recovery: Vec<_> = couple.partners.iter().filter(|p| p.recovery_role == RecoveryRole::InRecovery).map(|p| p.slot).collect();
+    let all_lapses = lapses::for_sobriety(&access.db(), access).await?;
+    let sobriety = milestones::sobriety_of(access, today, &in_recovery, &all_lapses, milestones::custom(access).await?);
+    let plan = match plans::current(access).await {
+        Ok(plan) => Some(plan),
+        Err(AppError::NotFound) => None,
+        Err(other) => return Err(other),
+    };
+    let sessions = sessions::list(access, &page(SESSIONS_PER_PAGE, at.sessions)).await?;
+    let notes = notes::of_sessions(access, sessions.items.iter().map(|s| s.id).collect()).await?;
+    let private_notes = match access.relation {
+        Relation::CareTeam => Some(private_notes::list(access, &page(PRIVATE_NOTES_PER_PAGE, at.private_notes)).await?),
+        _ => None,
+    };
+    Ok(CoupleOverview {
+        sobriety,
+        plan,
+        boundaries: boundaries::list(access, &page(BOUNDARIES_PER_PAGE, at.boundaries)).await?,
+        safety_plans: safety_plans::list(access).await?,
+        notes,
+        lapses: all_lapses.page(&page(LAPSES_PER_PAGE, at.lapses))?,
+        all_lapses: all_lapses.visible,
+        sessions,
+        private_notes,
+        couple,
+    })
+}
+
+/// A couple of the caseload, in a list.
+#[derive(Clone, Debug)]
+pub struct CaseloadCouple {
+    pub id: Uuid,
+    pub label: String,
+    pub status: CoupleStatus,
+}
+
+/// Something on the dashboard, with the couple it is about.
+#[derive(Clone, Debug)]
+pub struct About<T> {
+    pub couple_id: Uuid,
+    pub couple: String,
+    pub item: T,
+}
+
+impl About<()> {
+    fn with<T>(self, item: T) -> About<T> {
+        About { couple_id: self.couple_id, couple: self.couple, item }
+    }
+}
+
+/// The dashboard: every couple the caller has a standing relation to, their
+/// sessions coming up, recent lapses and plans due for review.
+#[derive(Clone, Debug)]
+pub struct CaseloadOverview {
+    /// Newest couple first; all of them.
+    pub couples: Vec<CaseloadCouple>,
+    /// Sessions from now until `now + ahead`, soonest first.
+    pub upcoming: Vec<About<SessionView>>,
+    /// Lapses on or after `today - recent`, newest first (care team and supervisors).
+    pub recent_lapses: Vec<About<LapseView>>,
+    /// Current plans whose review falls before `today + ahead`, soonest first.
+    pub reviews_due: Vec<About<Date>>,
+}
+
+/// The dashboard's read model: a fixed number of queries whatever the size
+/// of the caseload (one per kind of record).
+pub async fn caseload(caseload: &Caseload, now: OffsetDateTime, today: Date, ahead: Duration, recent: Duration) -> Result<CaseloadOverview, AppError> {
+    let about = |couple_id: Uuid| About {
+        couple_id,
+        couple: caseload.of(couple_id).map(|a| a.couple.label.clone()).unwrap_or_default(),
+        item: (),
+    };
+    let upcoming = sessions::between(caseload, now, now + ahead).await?.into_iter().map(|s| about(s.couple_id).with(s)).collect();
+    let recent_lapses = lapses::since(caseload, today - recent).await?.into_iter().map(|(c, l)| about(c).with(l)).collect();
+    let mut reviews_due: Vec<About<Date>> =
+        plans::review_dates(caseload).await?.into_iter().filter(|(_, on)| *on <= today + ahead).map(|(c, on)| about(c).with(on)).collect();
+    reviews_due.sort_by_key(|r| r.item);
+    Ok(CaseloadOverview {
+        couples: caseload
+            .couples
+            .iter()
+            .map(|a| CaseloadCouple { id: a.couple.id, label: a.couple.label.clone(), status: a.couple.status })
+            .collect(),
+        upcoming,
+        recent_lapses,
+        reviews_due,
+    })
+}
