@@ -439,7 +439,12 @@ fn a_clean_stop_signs_the_newest_entries() {
             shutdown_round = Some(fields);
         }
     }
-    assert_eq!(shutdown_round.expect("a checkpoint round at shutdown")["practices"], 1);
+    // On a loaded machine the start-up round (its own task) can run after
+    // the appends and sign them itself; then the shutdown round has nothing
+    // left. Either way the round at shutdown runs and the newest entry ends
+    // up signed, which is the promise.
+    let signed_at_shutdown = shutdown_round.expect("a checkpoint round at shutdown")["practices"].as_u64();
+    assert!(matches!(signed_at_shutdown, Some(0 | 1)), "{signed_at_shutdown:?}");
     let signed = rt.block_on(async {
         use sea_orm::{EntityTrait, QueryOrder};
         let db = tandem::db::connect_url(&url, 1).await.unwrap();
