@@ -21,12 +21,13 @@ fn couple() -> Audience {
 
 /// Declares a plan section: a list of `$item` with an audience.
 macro_rules! section {
-    ($name:ident, $item:ty, $doc:literal) => {
+    ($name:ident, $item:ty, $doc:literal, $($items_schema:tt)*) => {
         #[doc = $doc]
         #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
             #[serde(default)]
+            #[schema($($items_schema)*)]
             pub items: Vec<$item>,
             /// Default: couple.
             #[serde(default = "couple")]
@@ -152,11 +153,17 @@ impl StoredEnum for TimelineWho {}
 impl StoredEnum for SignKind {}
 impl StoredEnum for NoticedBy {}
 
-section!(TextSection, String, "A list of short texts with an audience.");
-section!(HighRiskSection, HighRiskSituation, "High-risk situations and the planned response to each.");
-section!(WarningSignSection, WarningSign, "Early warning signs and what to do when they appear.");
-section!(SupportSection, SupportPerson, "People to call.");
-section!(TimelineSection, TimelineStep, "What each person does after a lapse: first 24 hours, first week, first month.");
+// At most `limits::LIST_ITEMS` items in every section, stated in the schema.
+const _: () = assert!(limits::LIST_ITEMS == 50);
+section!(TextSection, String, "A list of short texts with an audience.",
+    schema_with = crate::input::schema::medium_list);
+section!(HighRiskSection, HighRiskSituation, "High-risk situations and the planned response to each.",
+    max_items = 50);
+section!(WarningSignSection, WarningSign, "Early warning signs and what to do when they appear.",
+    max_items = 50);
+section!(SupportSection, SupportPerson, "People to call.", max_items = 50);
+section!(TimelineSection, TimelineStep, "What each person does after a lapse: first 24 hours, first week, first month.",
+    max_items = 50);
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
