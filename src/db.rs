@@ -58,22 +58,20 @@ pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Data
 
 /// `sqlite://data/tandem.db` needs `data/` to exist before SQLite can create the file.
 fn ensure_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()
-        .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
-    }
-    if let Some(parent) = Path::new(path).parent()
+    if let Some(parent) = sqlite_path(url).as_deref().and_then(Path::parent)
         && !parent.as_os_str().is_empty()
     {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("could not create {}", parent.display()))?;
     }
     Ok(())
+}
+
+/// The file behind a `sqlite:` database URL (none for memory or another database).
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
@@ -98,4 +96,18 @@ pub async fn can_serve(db: &DatabaseConnection, now: time::OffsetDateTime) -> Re
     ))
     .await?;
     txn.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_path;
+    use std::path::PathBuf;
+
+    #[test]
+    fn sqlite_paths_come_from_the_url() {
+        assert_eq!(sqlite_path("sqlite://data/tandem.db?mode=rwc"), Some(PathBuf::from("data/tandem.db")));
+        assert_eq!(sqlite_path("sqlite:/var/lib/tandem/t.db"), Some(PathBuf::from("/var/lib/tandem/t.db")));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://u@h/db"), None);
+    }
 }

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod api;
 pub mod audit;
+pub mod backup;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -46,6 +46,20 @@ enum Command {
     /// Check and sign the access log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Write a consistent copy of the live SQLite database and the checkpoint
+    /// journal into a new folder, while Tandem keeps serving. Keys are not
+    /// included: back them up apart. (PostgreSQL: see README, "Backup and restore".)
+    Backup {
+        /// The folder to create.
+        path: PathBuf,
+    },
+    /// Bring a backup made by `tandem backup` back as the configured SQLite
+    /// database and journal, then verify the access log. Stop Tandem and move
+    /// the old database files aside first; the old journal is kept, renamed.
+    Restore {
+        /// The backup folder.
+        path: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -134,6 +148,20 @@ async fn main() -> anyhow::Result<()> {
             println!("Signed the chain heads of {signed} practice(s).");
             Ok(())
         }
+        Command::Backup { path } => {
+            let conn = db::connect(&config).await?;
+            let manifest = tandem::backup::backup(&conn, &config.audit_journal_path(), &path, time::OffsetDateTime::now_utc()).await?;
+            println!(
+                "Backed up {} ({} bytes, {} access events) and the checkpoint journal to {}.",
+                config.database_url_redacted(),
+                manifest.database_bytes,
+                manifest.access_events,
+                path.display()
+            );
+            println!("Keys are not in the backup: keep {} and {} safe apart from it.", config.audit_key_file.display(), config.secret_key_file.display());
+            Ok(())
+        }
+        Command::Restore { path } => restore(config, path).await,
         Command::Config => {
             println!("{config:#?}");
             Ok(())
@@ -168,6 +196,21 @@ async fn connect(config: Config) -> anyhow::Result<AppState> {
         .create_if_missing()
         .with_context(|| format!("could not create the checkpoint journal {}", state.journal.path().display()))?;
     Ok(state)
+}
+
+/// `tandem restore`: files back in place, then the schema brought up to
+/// date and every chain verified against the restored journal.
+async fn restore(config: Config, path: PathBuf) -> anyhow::Result<()> {
+    let Some(database) = db::sqlite_path(config.database_url.expose()) else {
+        anyhow::bail!("`tandem restore` restores the embedded SQLite database; restore PostgreSQL with pg_restore (README: \"Backup and restore\")");
+    };
+    let restored = tandem::backup::restore(&path, &database, &config.audit_journal_path(), time::OffsetDateTime::now_utc())?;
+    println!("Restored {} and {} from the backup taken at {}.", restored.database.display(), restored.journal.display(), restored.manifest.taken_at);
+    if let Some(aside) = &restored.journal_moved_to {
+        println!("The journal that was there is kept as {}: it names checkpoints the restored database may no longer hold.", aside.display());
+    }
+    println!("Verifying the access log...");
+    verify(config, None, None, None).await
 }
 
 /// `tandem audit verify`: with the key file (the operator: results are
@@ -226,12 +269,13 @@ async fn verify(config: Config, practice: Option<String>, public_key: Option<Str
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(database = %config.database_url_redacted(), "starting");
-    let state = connect(config).await?;
     // Bind before anything else: a second instance on a port in use must
-    // fail before it issues a setup link (which would revoke the first's).
-    let listener = tokio::net::TcpListener::bind(state.config.bind)
+    // fail before it migrates the database or issues a setup link (which
+    // would revoke the first's).
+    let listener = tokio::net::TcpListener::bind(config.bind)
         .await
-        .with_context(|| format!("could not listen on {}", state.config.bind))?;
+        .with_context(|| format!("could not listen on {}", config.bind))?;
+    let state = connect(config).await?;
 
     if let Some(link) = setup::issue_setup_link(&state)
         .await

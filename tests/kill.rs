@@ -27,25 +27,7 @@ const ROUNDS: usize = 4;
 const WRITERS: usize = 4;
 
 async fn acknowledged_writes_survive_sigkill(app: TestApp) {
-    let mut practice = app.practice("harbor").await;
-    let (_, mut counselor) = practice.member("kai@harbor.example", &["counselor"]).await;
-    let couple = counselor
-        .json(
-            Method::POST,
-            "/api/v1/couples",
-            Some(json!({
-                "label": "Okafor & Reyes",
-                "status": "active",
-                "secrets_policy": "individual_confidential",
-                "care_started_on": "2026-03-02",
-                "partner_a": {"recovery_role": "in_recovery", "full_name": "Daniel Okafor"},
-                "partner_b": {"recovery_role": "supporting", "full_name": "Marisol Reyes"}
-            })),
-        )
-        .await;
-    assert_eq!(couple.status, StatusCode::CREATED, "{}", couple.text());
-    let couple = couple.json()["id"].as_str().unwrap().to_owned();
-    let (_, token) = counselor.create_token("kill test").await;
+    let (couple, token) = couple_and_token(&app).await;
     let database = app.state.config.database_url.expose().clone();
 
     // The processes and the clients block; keep them off the test's runtime.
@@ -111,6 +93,31 @@ fn kill_rounds(database: &str, couple: &str, token: &str) {
     verify(database, &dir);
 }
 
+/// A practice "harbor" with one couple, and a counselor's API token for it:
+/// what the tests of the real binary write to.
+pub(crate) async fn couple_and_token(app: &TestApp) -> (String, String) {
+    let mut practice = app.practice("harbor").await;
+    let (_, mut counselor) = practice.member("kai@harbor.example", &["counselor"]).await;
+    let couple = counselor
+        .json(
+            Method::POST,
+            "/api/v1/couples",
+            Some(json!({
+                "label": "Okafor & Reyes",
+                "status": "active",
+                "secrets_policy": "individual_confidential",
+                "care_started_on": "2026-03-02",
+                "partner_a": {"recovery_role": "in_recovery", "full_name": "Daniel Okafor"},
+                "partner_b": {"recovery_role": "supporting", "full_name": "Marisol Reyes"}
+            })),
+        )
+        .await;
+    assert_eq!(couple.status, StatusCode::CREATED, "{}", couple.text());
+    let couple = couple.json()["id"].as_str().unwrap().to_owned();
+    let (_, token) = counselor.create_token("binary test").await;
+    (couple, token)
+}
+
 /// `tandem audit verify` with the key and journal the killed processes used.
 fn verify(database: &str, dir: &tempfile::TempDir) {
     let out = Command::new(BIN)
@@ -126,7 +133,7 @@ fn verify(database: &str, dir: &tempfile::TempDir) {
 
 /// One HTTP/1.1 request with a bearer token: `None` when the connection
 /// failed or was cut before a whole response arrived.
-fn request(port: u16, method: &str, path: &str, token: &str, body: Option<&serde_json::Value>) -> Option<(u16, String)> {
+pub(crate) fn request(port: u16, method: &str, path: &str, token: &str, body: Option<&serde_json::Value>) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
     let body = body.map(|b| b.to_string()).unwrap_or_default();
@@ -148,7 +155,7 @@ fn request(port: u16, method: &str, path: &str, token: &str, body: Option<&serde
     (body.len() == length).then(|| (status, body.to_owned()))
 }
 
-fn id_of(body: &str) -> String {
+pub(crate) fn id_of(body: &str) -> String {
     let value: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
     value["id"].as_str().unwrap_or_else(|| panic!("no id in {body}")).to_owned()
 }

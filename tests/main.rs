@@ -9,6 +9,7 @@ mod access_tokens;
 mod audit_property;
 mod audit_proof;
 mod audit_tamper;
+mod backup;
 mod binary;
 mod browser;
 mod clinical_matrix;
