@@ -190,7 +190,9 @@ async fn connect(config: Config) -> anyhow::Result<AppState> {
     db::migrate(&conn).await?;
     let key = CheckpointKey::load_or_create(&config.audit_key_file)?;
     let sealing_key = tandem::sealed::SealingKey::load_or_create(&config.secret_key_file)?;
-    let state = AppState::new(conn, config, Arc::new(SystemClock), key, sealing_key);
+    let vault = tandem::vault::Vault::from_file(&config.master_key_file)?;
+    let state = AppState::new(conn, config, Arc::new(SystemClock), key, sealing_key, vault);
+    tandem::vault::seal_existing(&state.db, &state.vault).await.context("sealing clinical text stored before encryption")?;
     state
         .journal
         .create_if_missing()

@@ -251,6 +251,7 @@ impl TestApp {
             Arc::new(clock.clone()),
             tandem::audit::checkpoints::CheckpointKey::generate(),
             tandem::sealed::SealingKey::generate(),
+            tandem::vault::Vault::in_memory(tandem::vault::Keyring::generate()),
         );
         state.journal.create_if_missing().expect("checkpoint journal");
         let router = tandem::app(state.clone());
@@ -268,6 +269,7 @@ impl TestApp {
             Arc::new(self.clock.clone()),
             (*self.state.checkpoint_key).clone(),
             (*self.state.sealing_key).clone(),
+            self.state.vault.another(),
         );
         let router = tandem::app(state.clone());
         TestApp { state, clock: self.clock.clone(), router, _store: Store::Borrowed, _journal_dir: None }
