@@ -223,3 +223,92 @@ async fn plaintext_from_before_is_sealed_in_place(app: TestApp) {
 both!(clinical_text_is_sealed_at_rest);
 both!(moved_ciphertext_does_not_open);
 both!(plaintext_from_before_is_sealed_in_place);
+
+/// `tandem keys rotate` while counselors write: every note written before,
+/// during and after opens, in the process that ran throughout and in one
+/// started afterwards from the new key file; the old key is gone from it.
+async fn key_rotation_under_load_loses_nothing(app: TestApp) {
+    let _watchdog = Watchdog::start();
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = dir.path().join("master.keys");
+    let process = |vault: tandem::vault::Vault| {
+        app.with_state(tandem::state::AppState::new(
+            app.state.db.clone(),
+            (*app.state.config).clone(),
+            std::sync::Arc::new(app.clock.clone()),
+            (*app.state.checkpoint_key).clone(),
+            (*app.state.sealing_key).clone(),
+            vault,
+        ))
+    };
+    let running = process(tandem::vault::Vault::from_file(&keyring).unwrap());
+    let old_ids = tandem::vault::Keyring::load(&keyring).unwrap().ids();
+    let mut w = World::build(&running).await;
+    let base = format!("/api/v1/couples/{}", w.couple);
+    let joint = w.joint_session;
+    let c = w.client(Actor::CareTeam);
+
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(write_note(c, &base, joint, n).await);
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let rotation = async {
+        let rotated = tandem::vault::rotate(&app.state.db, &keyring).await.unwrap();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        rotated
+    };
+    let writing = async {
+        let mut during = Vec::new();
+        let mut n = 100;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) || during.len() < 3 {
+            during.push(write_note(c, &base, joint, n).await);
+            n += 1;
+        }
+        during
+    };
+    let (rotated, during) = tokio::join!(rotation, writing);
+    ids.extend(during);
+    for n in 200..203 {
+        ids.push(write_note(c, &base, joint, n).await);
+    }
+    assert!(rotated.rewrapped >= 2, "both practices' keys re-wrapped: {rotated:?}");
+    assert_eq!(rotated.dropped_key_ids, old_ids);
+    let now_ids = tandem::vault::Keyring::load(&keyring).unwrap().ids();
+    assert_eq!(now_ids, vec![rotated.new_key_id.clone()], "only the new key is left in the file");
+
+    // A practice made after the rotation by the process that ran throughout.
+    let mut late = running.practice("latecomer").await;
+    let (_, mut counselor) = late.member("lee@latecomer.example", &["counselor"]).await;
+    let res = counselor.get("/api/v1/couples").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+
+    // Everything opens, in the old process and in a new one.
+    let fresh = process(tandem::vault::Vault::from_file(&keyring).unwrap());
+    for app in [&running, &fresh] {
+        let stored: std::collections::HashSet<String> = entity::practice_keys::Entity::find()
+            .all(&app.state.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.master_key_id)
+            .collect();
+        assert_eq!(stored, [rotated.new_key_id.clone()].into(), "every data key is wrapped by the new master key");
+    }
+    let mut reader = fresh.client();
+    reader.cookies = w.client(Actor::CareTeam).cookies.clone();
+    for id in &ids {
+        let res = reader.get(&format!("{base}/private-notes/{id}")).await;
+        assert_eq!(res.status, StatusCode::OK, "note {id} after rotation: {}", res.text());
+        assert!(res.json()["text"].as_str().unwrap().starts_with("Rotation note"));
+    }
+    let res = reader.get(&format!("{base}/overview")).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+}
+
+async fn write_note(c: &mut Client<'_>, base: &str, session: Uuid, n: usize) -> Uuid {
+    let body = json!({"text": format!("Rotation note {n}"), "session_id": session});
+    created(c.json(Method::POST, &format!("{base}/private-notes"), Some(body)).await)
+}
+
+both!(key_rotation_under_load_loses_nothing);
