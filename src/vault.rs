@@ -10,8 +10,8 @@
 //! row, column or practice does not open: reading it fails with
 //! [`AppError::Undecryptable`], never with garbage.
 //!
-//! The keyring file holds one key per line (`<id> <base64>`), the current one
-//! first; any of them unwraps. `tandem keys rotate` puts a new key first,
+//! The keyring file holds one key per line (`<id> <base64>`, or a bare
+//! base64 key), the current one first; any of them unwraps. `tandem keys rotate` puts a new key first,
 //! re-wraps every data key under it (the data keys themselves, and so the
 //! text, do not change: no downtime, nothing re-encrypted) and then drops
 //! keys no data key needs any more. A running process that meets a data key
@@ -456,16 +456,22 @@ fn read_keyring(path: &Path) -> anyhow::Result<Vec<(String, [u8; 32])>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading the master key file {}", path.display()))?;
     let mut keys = Vec::new();
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let (id, encoded) = line.trim().split_once(' ').with_context(|| format!("{} line {}: expected `<id> <base64 key>`", path.display(), n + 1))?;
+        // `<id> <base64>` as Tandem writes it, or a bare base64 key (as an
+        // operator makes one: `head -c 32 /dev/urandom | base64`).
+        let (id, encoded) = match line.trim().split_once(' ') {
+            Some((id, encoded)) => (Some(id), encoded),
+            None => (None, line.trim()),
+        };
         let bytes: [u8; 32] = STANDARD
             .decode(encoded.trim())
             .ok()
             .and_then(|b| b.try_into().ok())
             .with_context(|| format!("{} line {}: not a base64 key of 32 bytes", path.display(), n + 1))?;
-        if MasterKey::from_bytes(bytes).id != id {
+        let derived = MasterKey::from_bytes(bytes).id;
+        if id.is_some_and(|id| id != derived) {
             bail!("{} line {}: the id does not match the key", path.display(), n + 1);
         }
-        keys.push((id.to_owned(), bytes));
+        keys.push((derived, bytes));
     }
     if keys.is_empty() {
         bail!("the master key file {} holds no key", path.display());
@@ -532,6 +538,10 @@ mod tests {
         assert!(Keyring::load(&path).is_err(), "an id that does not match its key");
         std::fs::write(&path, "").unwrap();
         assert!(Keyring::load(&path).is_err(), "no key");
+        std::fs::write(&path, format!("{}\n", STANDARD.encode([9u8; 32]))).unwrap();
+        assert_eq!(Keyring::load(&path).unwrap().ids(), vec![MasterKey::from_bytes([9u8; 32]).id], "a bare key, as an operator makes one");
+        std::fs::write(&path, "bm90IDMyIGJ5dGVz\n").unwrap();
+        assert!(Keyring::load(&path).is_err(), "not 32 bytes");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::{
     binary::{BIN, free_port, serve_database, wait_until_listening},
     helpers::*,
-    kill::{couple_and_token, id_of, request},
+    kill::{couple_and_token, id_of, request, same_master_key},
 };
 
 const WRITERS: usize = 3;
@@ -30,7 +30,8 @@ async fn a_backup_under_write_load_restores_whole() {
     let app = TestApp::sqlite().await;
     let (couple, token) = couple_and_token(&app).await;
     let database = app.state.config.database_url.expose().clone();
-    tokio::task::spawn_blocking(move || backup_and_restore(&database, &couple, &token)).await.unwrap();
+    let master_key = app.state.config.master_key_file.clone();
+    tokio::task::spawn_blocking(move || backup_and_restore(&database, &master_key, &couple, &token)).await.unwrap();
 }
 
 /// Serves `database` with its key in `live` while clients write and read;
@@ -107,8 +108,9 @@ fn holds_every_write(database: &str, journal: &Path, live: &tempfile::TempDir, c
     stop_cleanly(&mut running);
 }
 
-fn backup_and_restore(database: &str, couple: &str, token: &str) {
+fn backup_and_restore(database: &str, master_key: &Path, couple: &str, token: &str) {
     let live = tempfile::tempdir().unwrap();
+    same_master_key(master_key, &live);
     let backup = live.path().join("backup-1");
     let before_backup = under_write_load(database, &live, couple, token, || {
         let made = run(|cmd| live_env(cmd, database, &live), &["backup", backup.to_str().unwrap()]);
@@ -190,8 +192,10 @@ async fn the_documented_postgres_backup_restores_whole() {
     sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE \"{restored_name}\"")).await.unwrap();
 
     let restored = restored_url.clone();
+    let master_key = app.state.config.master_key_file.clone();
     tokio::task::spawn_blocking(move || {
         let live = tempfile::tempdir().unwrap();
+        same_master_key(&master_key, &live);
         let backup = live.path().join("backup");
         std::fs::create_dir(&backup).unwrap();
         let before_backup = under_write_load(&database, &live, &couple, &token, || {

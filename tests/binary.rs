@@ -57,6 +57,7 @@ pub(crate) fn serve_database(
         .env("TANDEM_DATABASE_URL", database)
         .env("TANDEM_BIND", format!("127.0.0.1:{port}"))
         .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .env("TANDEM_MASTER_KEY_FILE", dir.path().join("master.keys"))
         .env("TANDEM_LOG_FORMAT", "json")
         .env("TANDEM_SHUTDOWN_GRACE_SECONDS", "2")
         .envs(env.iter().copied())
