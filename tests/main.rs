@@ -11,6 +11,7 @@ mod audit_proof;
 mod audit_tamper;
 mod binary;
 mod browser;
+mod chart;
 mod clinical_matrix;
 mod clinical_records;
 mod clinical_world;
