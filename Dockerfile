@@ -3,7 +3,8 @@
 # CA certificates, no shell, no package manager), running as a non-root user.
 #
 #   docker build -t tandem:0.1.0 .
-#   docker run --rm -p 8080:8080 -v tandem-data:/var/lib/tandem/data tandem:0.1.0
+#   docker run --rm -p 8080:8080 -v tandem-data:/var/lib/tandem/data \
+#     -e TANDEM_PUBLIC_URL=http://127.0.0.1:8080 tandem:0.1.0
 #
 # The Helm chart (helm/tandem) sets every path and secret itself.
 

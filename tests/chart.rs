@@ -250,6 +250,7 @@ fn the_chart_lints_and_both_modes_render_valid_kubernetes_objects() {
     assert_eq!(job["metadata"]["annotations"]["helm.sh/hook"], "pre-install,pre-upgrade");
     assert_eq!(job["spec"]["template"]["spec"]["containers"][0]["args"], serde_json::json!(["migrate"]));
     check_pod(&job["spec"]["template"]["spec"], "postgresql");
+    accepted_by_the_binary(&job["spec"]["template"]["spec"]["containers"][0]);
     let journal = one(&objects, "PersistentVolumeClaim");
     assert_eq!(journal["spec"]["accessModes"], serde_json::json!(["ReadWriteMany"]), "every replica appends to the journal");
     assert!(find(&objects, "Secret").is_empty(), "the chart makes no Secret: secrets only by reference");
