@@ -248,13 +248,14 @@ async fn verify(config: Config, practice: Option<String>, public_key: Option<Str
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Bind before anything else: a second instance on a port in use must
+    // fail before it touches the database, the keys or the journal, let
+    // alone issues a setup link (which would revoke the first's).
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("could not listen on {}", config.bind))?;
     tracing::info!(database = %config.database_url_redacted(), "starting");
     let state = connect(config).await?;
-    // Bind before anything else: a second instance on a port in use must
-    // fail before it issues a setup link (which would revoke the first's).
-    let listener = tokio::net::TcpListener::bind(state.config.bind)
-        .await
-        .with_context(|| format!("could not listen on {}", state.config.bind))?;
 
     if let Some(link) = setup::issue_setup_link(&state)
         .await

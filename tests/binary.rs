@@ -302,6 +302,33 @@ fn serves_prints_the_setup_link_and_stops_on_sigterm_within_the_grace_period() {
     drop(stuck);
 }
 
+/// A second instance on a port in use fails before it touches its
+/// database or creates a key, so it cannot disturb the first (a new setup
+/// link would revoke the first one's).
+#[test]
+fn a_second_instance_on_a_port_in_use_touches_nothing() {
+    let _watchdog = Watchdog::start();
+    let first = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (_running, rx) = serve(&first, port, &[("TANDEM_SECRET_KEY_FILE", first.path().join("secret.key").to_str().unwrap())]);
+    wait_until_listening(&rx);
+
+    let second = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .env("TANDEM_DATABASE_URL", format!("sqlite://{}?mode=rwc", second.path().join("t.db").display()))
+        .env("TANDEM_BIND", format!("127.0.0.1:{port}"))
+        .env("TANDEM_AUDIT_KEY_FILE", second.path().join("audit.key"))
+        .env("TANDEM_SECRET_KEY_FILE", second.path().join("secret.key"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("could not listen on 127.0.0.1:{port}")), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("/setup?token="), "a second setup link");
+    let touched: Vec<_> = std::fs::read_dir(second.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(touched.is_empty(), "the second instance created {touched:?}");
+    assert!(http_get(port, "/healthz").starts_with("HTTP/1.1 200"), "the first still serves");
+}
+
 /// A client that starts a request and never finishes its headers is cut
 /// off, so slow clients cannot pile up open connections.
 #[test]
