@@ -215,6 +215,10 @@ fn the_chart_lints_and_both_modes_render_valid_kubernetes_objects() {
     let Some(tools) = tools() else { return };
     let secrets = ["postgresql.existingSecret=db-url-secret", "postgresql.existingSecretKey=uri", "keys.existingSecret=keys-secret"];
 
+    // The image the chart deploys by default is this release's.
+    let chart = std::fs::read_to_string(format!("{CHART}/Chart.yaml")).unwrap();
+    assert_eq!(tools.objects(&chart)[0]["appVersion"], env!("CARGO_PKG_VERSION"), "Chart.yaml's appVersion is Cargo.toml's version");
+
     let (ok, out, err) = run(Command::new(&tools.helm).args(["lint", "--strict", CHART]), "");
     assert!(ok, "helm lint --strict:\n{out}{err}");
     let (ok, out, err) = run(Command::new(&tools.helm).args(["lint", "--strict", CHART, "--set", "mode=sqlite"]), "");
