@@ -290,7 +290,14 @@ fn serves_prints_the_setup_link_and_stops_on_sigterm_within_the_grace_period() {
     });
     // Draining: still serving, but no longer ready, so a load balancer
     // stops sending traffic before connections are refused.
-    let ready = http_get(port, "/readyz");
+    // (The signal takes a moment to arrive on a busy machine: ask until the
+    // answer changes, well within the 3 s drain.)
+    let asked = Instant::now();
+    let mut ready = http_get(port, "/readyz");
+    while !ready.starts_with("HTTP/1.1 503") && asked.elapsed() < Duration::from_millis(2500) {
+        std::thread::sleep(Duration::from_millis(20));
+        ready = http_get(port, "/readyz");
+    }
     assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
     assert!(ready.to_ascii_lowercase().contains("retry-after:"), "{ready}");
     assert!(http_get(port, "/healthz").starts_with("HTTP/1.1 200"));
