@@ -1,6 +1,14 @@
 //! Layered settings: built-in defaults < optional TOML file < `TANDEM_*`
 //! environment variables. Secrets are wrapped in [`Secret`] so that printing the
 //! configuration (or logging it) never reveals them.
+//!
+//! A setting Tandem does not know is refused, not ignored: a key in the file
+//! (`sesion_idle_minutes`) or a `TANDEM_*` variable (`TANDEM_BINDD`) names
+//! itself in the error, with the setting it was probably meant to be.
+//! `TANDEM_CONFIG` names the file, and `TANDEM_TEST_*` belongs to the test
+//! suite (tests/run exports such variables; the service never reads them).
+//! Values that would make Tandem misbehave (a zero timeout, a public URL
+//! that is not http or https) are refused by [`Config::validate`].
 
 use std::{fmt, net::SocketAddr, path::PathBuf};
 
@@ -68,7 +76,9 @@ Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environ
   TANDEM_SSO_DISCOVERY_CACHE_MINUTES  how long providers' discovery documents and keys are kept
                                [default: 10]
   TANDEM_SSO_ALLOW_INSECURE_ISSUERS  let identity providers be on this machine or a private network,
-                               and plain http on loopback (tests and development only) [default: false]";
+                               and plain http on loopback (tests and development only) [default: false]
+Any other TANDEM_* variable, or a file key not listed here, is refused (TANDEM_TEST_* is reserved
+for the test suite). `tandem config` prints the effective settings as a file you can pass to --config.";
 
 /// A value that must never be printed. `Debug` and `Display` show a placeholder.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +108,7 @@ pub enum LogFormat {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// May carry a password, hence secret; see [`Config::database_url_redacted`].
     pub database_url: Secret<String>,
@@ -178,9 +189,12 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads the layers. `file` is the `--config` argument, if any.
-    pub fn load(file: Option<PathBuf>) -> Result<Self, Box<figment::Error>> {
-        Self::figment(file).extract().map_err(Box::new)
+    /// Reads the layers and checks them. `file` is the `--config` argument, if any.
+    pub fn load(file: Option<PathBuf>) -> anyhow::Result<Self> {
+        check_environment(std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()))?;
+        let config: Self = Self::figment(file).extract().map_err(|e| anyhow::anyhow!(explain(e)))?;
+        config.validate()?;
+        Ok(config)
     }
 
     pub fn figment(file: Option<PathBuf>) -> Figment {
@@ -189,7 +203,71 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment.merge(Env::prefixed("TANDEM_").ignore(&["config"]))
+        figment.merge(
+            Env::prefixed("TANDEM_")
+                .ignore(&["config"])
+                .filter(|key| !is_test_suites(key.as_str())),
+        )
+    }
+
+    /// Refuses values Tandem would accept but misbehave with, naming the
+    /// setting as both the file key and the environment variable.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let url = self.database_url.expose();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            // Not echoed: a mistyped URL may still carry a password.
+            anyhow::bail!("database_url (TANDEM_DATABASE_URL) must start with sqlite: or postgres://");
+        }
+        if let Some(public) = &self.public_url
+            && (!matches!(public.scheme(), "http" | "https") || public.host().is_none())
+        {
+            anyhow::bail!("public_url (TANDEM_PUBLIC_URL) must be an http:// or https:// address, not {public}");
+        }
+        let at_least_one: [(&str, u64); 16] = [
+            ("session_idle_minutes", self.session_idle_minutes.into()),
+            ("session_max_hours", self.session_max_hours.into()),
+            ("invitation_ttl_hours", self.invitation_ttl_hours.into()),
+            ("setup_ttl_hours", self.setup_ttl_hours.into()),
+            ("sign_in_max_failures_per_account", self.sign_in_max_failures_per_account.into()),
+            ("sign_in_max_failures_per_address", self.sign_in_max_failures_per_address.into()),
+            ("sign_in_max_failures_per_device", self.sign_in_max_failures_per_device.into()),
+            ("sign_in_lockout_minutes", self.sign_in_lockout_minutes.into()),
+            ("sign_in_device_days", self.sign_in_device_days.into()),
+            ("request_timeout_seconds", self.request_timeout_seconds),
+            ("database_max_connections", self.database_max_connections.into()),
+            ("audit_checkpoint_minutes", self.audit_checkpoint_minutes.into()),
+            ("audit_verify_minutes", self.audit_verify_minutes.into()),
+            ("emergency_access_minutes", self.emergency_access_minutes.into()),
+            ("sso_flow_minutes", self.sso_flow_minutes.into()),
+            ("sso_http_timeout_seconds", self.sso_http_timeout_seconds),
+        ];
+        if let Some((key, _)) = at_least_one.iter().find(|(_, value)| *value == 0) {
+            anyhow::bail!("{key} ({}) must be at least 1, not 0", env_name(key));
+        }
+        Ok(())
+    }
+
+    /// The effective settings as a TOML file `--config` accepts, with the
+    /// database password (the one secret among them) replaced.
+    pub fn to_toml(&self) -> String {
+        let mut shown = self.clone();
+        let redacted = self.database_url_redacted();
+        let password_hidden = redacted != *self.database_url.expose();
+        shown.database_url = Secret::new(redacted);
+        let mut text = String::from("# Tandem's effective settings (defaults < file < TANDEM_* environment).\n");
+        if password_hidden {
+            text.push_str("# database_url: the password is replaced by \"redacted\"; put it back, or keep it in TANDEM_DATABASE_URL.\n");
+        }
+        let unset: Vec<String> = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_object().map(|o| o.iter().filter(|(_, v)| v.is_null()).map(|(k, _)| k.clone()).collect()))
+            .unwrap_or_default();
+        if !unset.is_empty() {
+            text.push_str(&format!("# Not set (built-in behaviour applies): {}.\n", unset.join(", ")));
+        }
+        // Every field is a string, number or boolean: nothing can fail to serialize.
+        text.push_str(&toml::to_string(&shown).unwrap_or_else(|e| format!("# could not print the settings: {e}\n")));
+        text
     }
 
     /// The URL people reach Tandem at, without a trailing slash.
@@ -204,14 +282,15 @@ impl Config {
         self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
     }
 
-    /// The database URL with any password replaced, for messages and logs.
+    /// The database URL with any password replaced, for messages and logs;
+    /// a URL without one (SQLite's) as it was given.
     pub fn database_url_redacted(&self) -> String {
         match Url::parse(self.database_url.expose()) {
             Ok(mut url) if url.password().is_some() => {
                 let _ = url.set_password(Some("redacted"));
                 url.to_string()
             }
-            Ok(url) => url.to_string(),
+            Ok(_) => self.database_url.expose().clone(),
             Err(_) => "[unparseable database url]".into(),
         }
     }
@@ -228,6 +307,66 @@ impl Config {
     pub fn session_max(&self) -> time::Duration {
         time::Duration::hours(self.session_max_hours.into())
     }
+}
+
+/// Variables under `TANDEM_TEST_` are the test suite's, never settings.
+const TEST_PREFIX: &str = "test_";
+
+/// Whether a variable's name after `TANDEM_` (in any case) is the test suite's.
+fn is_test_suites(key: &str) -> bool {
+    key.get(..TEST_PREFIX.len()).is_some_and(|start| start.eq_ignore_ascii_case(TEST_PREFIX))
+}
+
+fn env_name(key: &str) -> String {
+    format!("TANDEM_{}", key.to_ascii_uppercase())
+}
+
+/// Every setting's key, as in the TOML file.
+fn known_keys() -> Vec<String> {
+    match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// ", did you mean `x`?" when a known key is a small typo away.
+fn suggestion(unknown: &str, known: &[String], spell: impl Fn(&str) -> String) -> String {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(unknown, k), k))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, k)| format!("; did you mean {}?", spell(k)))
+        .unwrap_or_default()
+}
+
+/// Refuses a `TANDEM_*` variable that is no setting, naming it.
+fn check_environment(names: impl Iterator<Item = String>) -> anyhow::Result<()> {
+    let known = known_keys();
+    for name in names {
+        let Some(rest) = name.get(..7).filter(|p| p.eq_ignore_ascii_case("TANDEM_")).map(|_| &name[7..]) else { continue };
+        let key = rest.to_ascii_lowercase();
+        if key == "config" || is_test_suites(&key) || known.contains(&key) {
+            continue;
+        }
+        anyhow::bail!(
+            "unknown environment variable {name}: Tandem has no such setting{} (`tandem --help` lists them; TANDEM_TEST_* is reserved for the test suite)",
+            suggestion(&key, &known, env_name)
+        );
+    }
+    Ok(())
+}
+
+/// figment's message, with a suggestion when a file key is unknown.
+fn explain(error: figment::Error) -> String {
+    if let figment::error::Kind::UnknownField(field, _) = &error.kind {
+        let source = error.metadata.as_ref().and_then(|m| m.source.as_ref()).map(|s| format!(" in {s}")).unwrap_or_default();
+        return format!(
+            "unknown setting `{field}`{source}: Tandem has no such setting{}",
+            suggestion(field, &known_keys(), |k| format!("`{k}`"))
+        );
+    }
+    error.to_string()
 }
 
 #[cfg(test)]
@@ -259,5 +398,90 @@ mod tests {
             assert_eq!(config.log_format, LogFormat::Json);
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn an_unknown_file_key_is_refused_by_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("tandem.toml", "sesion_idle_minutes = 5")?;
+            let error = Config::load(Some("tandem.toml".into())).unwrap_err().to_string();
+            assert!(error.contains("unknown setting `sesion_idle_minutes`"), "{error}");
+            assert!(error.contains("tandem.toml"), "{error}");
+            assert!(error.contains("did you mean `session_idle_minutes`?"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn an_unknown_variable_is_refused_but_the_test_suites_are_not() {
+        let load_with = |vars: &'static [(&'static str, &'static str)]| {
+            let mut result = None;
+            figment::Jail::expect_with(|jail| {
+                for (name, value) in vars {
+                    jail.set_env(name, value);
+                }
+                result = Some(Config::load(None).map_err(|e| e.to_string()));
+                Ok(())
+            });
+            result.unwrap()
+        };
+        let error = load_with(&[("TANDEM_TEST_ANYTHING", "x"), ("TANDEM_CONFIG_X", "x")]).unwrap_err();
+        assert!(error.contains("unknown environment variable TANDEM_CONFIG_X"), "{error}");
+        let error = load_with(&[("TANDEM_TEST_ANYTHING", "x"), ("TANDEM_BINDD", "0.0.0.0:1")]).unwrap_err();
+        assert!(error.contains("unknown environment variable TANDEM_BINDD"), "{error}");
+        assert!(error.contains("did you mean TANDEM_BIND?"), "{error}");
+        let config = load_with(&[("TANDEM_TEST_ANYTHING", "x"), ("TANDEM_BIND", "0.0.0.0:1")]).unwrap();
+        assert_eq!(config.bind.port(), 1);
+    }
+
+    #[test]
+    fn values_tandem_would_misbehave_with_are_refused() {
+        let idle = Config { session_idle_minutes: 0, ..Config::default() };
+        let error = idle.validate().unwrap_err().to_string();
+        assert_eq!(error, "session_idle_minutes (TANDEM_SESSION_IDLE_MINUTES) must be at least 1, not 0");
+        let ftp = Config { public_url: Some(Url::parse("ftp://x").unwrap()), ..Config::default() };
+        let error = ftp.validate().unwrap_err().to_string();
+        assert!(error.starts_with("public_url (TANDEM_PUBLIC_URL) must be an http:// or https:// address"), "{error}");
+        let mysql = Config { database_url: Secret::new("mysql://u:pw-x@h/db".into()), ..Config::default() };
+        let error = mysql.validate().unwrap_err().to_string();
+        assert!(error.contains("TANDEM_DATABASE_URL") && !error.contains("pw-x"), "{error}");
+        let fine = Config { public_url: Some(Url::parse("https://tandem.example").unwrap()), ..Config::default() };
+        fine.validate().unwrap();
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn printed_settings_read_back_as_the_same_settings() {
+        figment::Jail::expect_with(|jail| {
+            let config = Config {
+                public_url: Some(Url::parse("https://tandem.example").unwrap()),
+                session_idle_minutes: 7,
+                log_format: LogFormat::Json,
+                ..Config::default()
+            };
+            let printed = config.to_toml();
+            assert!(printed.contains("database_url = \"sqlite://data/tandem.db?mode=rwc\""), "{printed}");
+            assert!(printed.contains("Not set (built-in behaviour applies): audit_journal_file, sso_secret_dir."), "{printed}");
+            jail.create_file("printed.toml", &printed)?;
+            let read = Config::load(Some("printed.toml".into())).unwrap();
+            assert_eq!(serde_json::to_value(&read).unwrap(), serde_json::to_value(&config).unwrap());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn only_a_password_is_redacted_when_printed() {
+        let config = Config {
+            database_url: Secret::new("postgres://tandem:hunter2-secret@db/tandem".into()),
+            ..Config::default()
+        };
+        let printed = config.to_toml();
+        assert!(!printed.contains("hunter2-secret"), "{printed}");
+        assert!(printed.contains("database_url = \"postgres://tandem:redacted@db/tandem\""), "{printed}");
+        assert!(printed.contains("the password is replaced"), "{printed}");
+        assert!(!Config::default().to_toml().contains("redacted"));
     }
 }

@@ -19,15 +19,20 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
     connect_url(config.database_url.expose(), config.database_max_connections).await
 }
 
+/// How long one attempt to reach the database may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
     if url.starts_with("sqlite:") {
         ensure_sqlite_parent_dir(url)?;
+    } else {
+        reach_postgres(url).await?;
     }
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
+        .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false)
         // WAL lets readers run beside the writer; FULL makes a commit survive
@@ -54,6 +59,41 @@ pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Data
     Database::connect(options)
         .await
         .context("could not connect to the database")
+}
+
+/// One plain connection before the pool: the pool retries a failed connect
+/// until its timeout and then reports only that it timed out, while the
+/// operator needs the cause ("Connection refused", a missing database)
+/// at once. Messages name the server and database, never the password, and
+/// leave out the server's internals (source file and line).
+async fn reach_postgres(url: &str) -> anyhow::Result<()> {
+    use sea_orm::sqlx::{
+        Error,
+        postgres::{PgConnectOptions, PgConnection},
+    };
+    let options: PgConnectOptions = url
+        .parse()
+        .map_err(|_| anyhow::anyhow!("TANDEM_DATABASE_URL is not a PostgreSQL URL Tandem can read"))?;
+    let database = options.get_database().unwrap_or("(the user's own)").to_owned();
+    let server = format!("{}:{}", options.get_host(), options.get_port());
+    let attempt = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await;
+    let error = match attempt {
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            return Ok(());
+        }
+        Err(_) => anyhow::anyhow!("no answer within {} seconds", CONNECT_TIMEOUT.as_secs()),
+        Ok(Err(Error::Database(refused))) => {
+            let hint = match refused.code().as_deref() {
+                Some("3D000") => format!(" (create it, e.g. `createdb -h {} -p {} {database}`, or correct TANDEM_DATABASE_URL)", options.get_host(), options.get_port()),
+                _ => String::new(),
+            };
+            anyhow::anyhow!("{}{hint}", refused.message())
+        }
+        Ok(Err(Error::Io(io))) => anyhow::anyhow!("{io}"),
+        Ok(Err(other)) => anyhow::anyhow!("{other}"),
+    };
+    Err(error.context(format!("could not connect to PostgreSQL at {server}, database {database}")))
 }
 
 /// `sqlite://data/tandem.db` needs `data/` to exist before SQLite can create the file.

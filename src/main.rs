@@ -36,7 +36,7 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Print the effective configuration, with secrets redacted.
+    /// Print the effective settings as a TOML file for --config (a database password redacted).
     Config,
     /// Load a demo practice with a couple in care, and print how to sign in as each person.
     Demo,
@@ -121,7 +121,7 @@ enum PracticeCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = Config::load(cli.config).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let config = Config::load(cli.config).map_err(|e| anyhow::anyhow!("configuration: {e:#}"))?;
     tandem::telemetry::init(config.log_format, &config.log_filter);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
@@ -133,7 +133,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Demo => {
             let state = connect(config).await?;
-            let demo = tandem::demo::load(&state).await.map_err(|e| anyhow::anyhow!("{}", e.detail()))?;
+            let demo = match tandem::demo::load(&state).await {
+                Ok(demo) => demo,
+                Err(tandem::error::AppError::Conflict(_)) => anyhow::bail!(demo_exists(&state.config)),
+                Err(e) => anyhow::bail!("{}", e.detail()),
+            };
             println!("Loaded the demo practice \"{}\". Start Tandem (cargo run --release) and sign in at", demo.practice_slug);
             println!("  {}/sign-in?practice={}", state.config.public_base(), demo.practice_slug);
             println!();
@@ -188,7 +192,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Config => {
-            println!("{config:#?}");
+            print!("{}", config.to_toml());
             Ok(())
         }
         Command::Practice(PracticeCommand::Create { name, slug, time_zone, admin_email }) => {
@@ -208,6 +212,25 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `tandem demo` on a database that has the demo already: its passwords
+/// were printed once and are not stored, so say how to start over.
+fn demo_exists(config: &Config) -> String {
+    let database = config.database_url_redacted();
+    let remove = match database.strip_prefix("sqlite://").or_else(|| database.strip_prefix("sqlite:")) {
+        Some(file) => {
+            let file = file.split('?').next().unwrap_or(file);
+            format!("delete the database file {file} (with {file}-wal and {file}-shm if they are there)")
+        }
+        None => format!("drop and re-create the database {database}"),
+    };
+    format!(
+        "the demo practice \"{slug}\" is already in this database, so nothing was loaded; its passwords were printed when it was loaded.\n\
+         To start over: stop Tandem, {remove} and the checkpoint journal {journal} (it vouches for the old practice's log), then run `tandem demo` again.",
+        slug = tandem::demo::SLUG,
+        journal = config.audit_journal_path().display(),
+    )
 }
 
 async fn connect(config: Config) -> anyhow::Result<AppState> {
@@ -295,13 +318,13 @@ async fn verify(config: Config, practice: Option<String>, public_key: Option<Str
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    tracing::info!(database = %config.database_url_redacted(), "starting");
     // Bind before anything else: a second instance on a port in use must
-    // fail before it migrates the database or issues a setup link (which
-    // would revoke the first's).
+    // fail before it touches the database, the keys or the journal, let
+    // alone issues a setup link (which would revoke the first's).
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("could not listen on {}", config.bind))?;
+    tracing::info!(database = %config.database_url_redacted(), "starting");
     let state = connect(config).await?;
 
     if let Some(link) = setup::issue_setup_link(&state)

@@ -87,18 +87,139 @@ fn help_documents_the_configuration() {
     }
 }
 
+/// `tandem config` prints a file `--config` reads back as the same
+/// settings, with a PostgreSQL password (and nothing else) redacted.
 #[test]
-fn printed_config_redacts_the_database_password() {
+fn printed_config_is_a_settings_file_with_only_the_password_redacted() {
     let _watchdog = Watchdog::start();
-    let out = Command::new(BIN)
-        .arg("config")
-        .env("TANDEM_DATABASE_URL", "postgres://tandem:s3cret-pw@db.internal/tandem")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let printed = String::from_utf8(out.stdout).unwrap();
-    assert!(printed.contains("database_url: [redacted]"), "{printed}");
-    assert!(!printed.contains("s3cret-pw"));
+    let config = |env: &[(&str, &str)], args: &[&str]| {
+        let out = Command::new(BIN).args(args).arg("config").envs(env.iter().copied()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let printed = config(&[("TANDEM_DATABASE_URL", "postgres://tandem:s3cret-pw@db.internal/tandem")], &[]);
+    assert!(printed.contains("database_url = \"postgres://tandem:redacted@db.internal/tandem\""), "{printed}");
+    assert!(!printed.contains("s3cret-pw"), "{printed}");
+    assert!(!printed.contains("Url {") && !printed.contains("Pretty"), "not a debug dump: {printed}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let env = [("TANDEM_DATABASE_URL", sqlite.as_str()), ("TANDEM_SESSION_IDLE_MINUTES", "7"), ("TANDEM_PUBLIC_URL", "https://tandem.example")];
+    let printed = config(&env, &[]);
+    assert!(printed.contains(&format!("database_url = \"{sqlite}\"")), "a password-less URL is shown: {printed}");
+    assert!(!printed.contains("redacted"), "{printed}");
+    let file = dir.path().join("printed.toml");
+    std::fs::write(&file, &printed).unwrap();
+    assert_eq!(config(&[], &["--config", file.to_str().unwrap()]), printed, "the file reads back as the same settings");
+}
+
+/// A mistyped key or variable, or a value Tandem would misbehave with, stops
+/// it with the setting named, instead of being ignored.
+#[test]
+fn unknown_or_unusable_settings_are_refused_by_name() {
+    let _watchdog = Watchdog::start();
+    let refused = |env: &[(&str, &str)], args: &[&str]| {
+        let out = Command::new(BIN).args(args).arg("config").envs(env.iter().copied()).output().unwrap();
+        assert!(!out.status.success(), "accepted {env:?} {args:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let said = refused(&[("TANDEM_BINDD", "0.0.0.0:8080")], &[]);
+    assert!(said.contains("unknown environment variable TANDEM_BINDD") && said.contains("did you mean TANDEM_BIND?"), "{said}");
+    let said = refused(&[("TANDEM_SESSION_IDLE_MINUTES", "0")], &[]);
+    assert!(said.contains("session_idle_minutes (TANDEM_SESSION_IDLE_MINUTES) must be at least 1"), "{said}");
+    let said = refused(&[("TANDEM_PUBLIC_URL", "ftp://x")], &[]);
+    assert!(said.contains("public_url (TANDEM_PUBLIC_URL) must be an http:// or https:// address"), "{said}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tandem.toml");
+    std::fs::write(&file, "sesion_idle_minutes = 5\n").unwrap();
+    let said = refused(&[], &["--config", file.to_str().unwrap()]);
+    assert!(said.contains("unknown setting `sesion_idle_minutes`") && said.contains("did you mean `session_idle_minutes`?"), "{said}");
+    // The test suite's own variables (tests/run exports TANDEM_TEST_*) are not settings and not refused.
+    let out = Command::new(BIN).arg("config").env("TANDEM_TEST_SOMETHING", "x").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A PostgreSQL that is not there is reported at once with the real cause,
+/// and a missing database plainly, without the server's source line.
+#[test]
+fn an_unreachable_postgres_or_missing_database_is_named_at_once() {
+    let _watchdog = Watchdog::start();
+    let migrate = |url: &str| {
+        let started = Instant::now();
+        let out = Command::new(BIN).arg("migrate").env("TANDEM_DATABASE_URL", url).env("RUST_BACKTRACE", "0").output().unwrap();
+        assert!(!out.status.success());
+        (String::from_utf8(out.stderr).unwrap(), started.elapsed())
+    };
+    let port = free_port();
+    let (said, took) = migrate(&format!("postgres://tandem:pw-x@127.0.0.1:{port}/tandem"));
+    assert!(said.contains(&format!("could not connect to PostgreSQL at 127.0.0.1:{port}, database tandem")), "{said}");
+    assert!(said.to_lowercase().contains("connection refused"), "{said}");
+    assert!(!said.contains("pool timed out") && !said.contains("pw-x"), "{said}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+
+    let Ok(server) = std::env::var("TANDEM_TEST_POSTGRES_URL") else {
+        crate::helpers::skip("no PostgreSQL configured (TANDEM_TEST_POSTGRES_URL) for the missing database");
+        return;
+    };
+    let mut missing = url::Url::parse(&server).unwrap();
+    missing.set_path("tandem_no_such_database");
+    let (said, _) = migrate(missing.as_str());
+    assert!(said.contains("database \"tandem_no_such_database\" does not exist"), "{said}");
+    assert!(said.contains("createdb"), "{said}");
+    assert!(!said.contains("at line"), "{said}");
+}
+
+/// Colour codes are for a terminal; written to a pipe the log is plain text.
+#[test]
+fn pretty_logs_in_a_pipe_carry_no_colour() {
+    let _watchdog = Watchdog::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let secret = dir.path().join("secret.key");
+    let (_running, rx) = serve(&dir, port, &[("TANDEM_LOG_FORMAT", "pretty"), ("TANDEM_SECRET_KEY_FILE", secret.to_str().unwrap())]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut lines = Vec::new();
+    while Instant::now() < deadline && !lines.iter().any(|l: &String| l.contains("listening")) {
+        if let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) {
+            lines.push(line);
+        }
+    }
+    assert!(lines.iter().any(|l| l.contains("INFO") && l.contains("listening")), "{lines:#?}");
+    assert!(!lines.iter().any(|l| l.contains('\u{1b}')), "colour codes in a pipe: {lines:#?}");
+}
+
+/// `tandem demo` a second time refuses, and says how to start over; doing
+/// what it says works.
+#[test]
+fn demo_twice_says_how_to_start_over() {
+    let _watchdog = Watchdog::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let demo = || {
+        Command::new(BIN)
+            .arg("demo")
+            .env("TANDEM_DATABASE_URL", format!("sqlite://{}?mode=rwc", db.display()))
+            .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+            .env("TANDEM_SECRET_KEY_FILE", dir.path().join("secret.key"))
+            .env("TANDEM_LOG_FILTER", "error")
+            .output()
+            .unwrap()
+    };
+    assert!(demo().status.success());
+    let again = demo();
+    assert!(!again.status.success());
+    let said = String::from_utf8(again.stderr).unwrap();
+    let journal = dir.path().join("audit-journal.jsonl");
+    assert!(said.contains("the demo practice \"riverside\" is already in this database"), "{said}");
+    assert!(said.contains("To start over") && said.contains(&format!("delete the database file {}", db.display())), "{said}");
+    assert!(said.contains(&journal.display().to_string()), "{said}");
+    std::fs::remove_file(&db).unwrap();
+    std::fs::remove_file(&journal).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let fresh = demo();
+    assert!(fresh.status.success(), "{}", String::from_utf8_lossy(&fresh.stderr));
 }
 
 #[test]
@@ -170,7 +291,14 @@ fn serves_prints_the_setup_link_and_stops_on_sigterm_within_the_grace_period() {
     });
     // Draining: still serving, but no longer ready, so a load balancer
     // stops sending traffic before connections are refused.
-    let ready = http_get(port, "/readyz");
+    // (The signal takes a moment to arrive on a busy machine: ask until the
+    // answer changes, well within the 3 s drain.)
+    let asked = Instant::now();
+    let mut ready = http_get(port, "/readyz");
+    while !ready.starts_with("HTTP/1.1 503") && asked.elapsed() < Duration::from_millis(2500) {
+        std::thread::sleep(Duration::from_millis(20));
+        ready = http_get(port, "/readyz");
+    }
     assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
     assert!(ready.to_ascii_lowercase().contains("retry-after:"), "{ready}");
     assert!(http_get(port, "/healthz").starts_with("HTTP/1.1 200"));
@@ -180,6 +308,33 @@ fn serves_prints_the_setup_link_and_stops_on_sigterm_within_the_grace_period() {
     assert!(status.success(), "exit status {status}");
     assert!(stopping.elapsed() < Duration::from_secs(30), "took {:?}", stopping.elapsed());
     drop(stuck);
+}
+
+/// A second instance on a port in use fails before it touches its
+/// database or creates a key, so it cannot disturb the first (a new setup
+/// link would revoke the first one's).
+#[test]
+fn a_second_instance_on_a_port_in_use_touches_nothing() {
+    let _watchdog = Watchdog::start();
+    let first = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (_running, rx) = serve(&first, port, &[("TANDEM_SECRET_KEY_FILE", first.path().join("secret.key").to_str().unwrap())]);
+    wait_until_listening(&rx);
+
+    let second = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .env("TANDEM_DATABASE_URL", format!("sqlite://{}?mode=rwc", second.path().join("t.db").display()))
+        .env("TANDEM_BIND", format!("127.0.0.1:{port}"))
+        .env("TANDEM_AUDIT_KEY_FILE", second.path().join("audit.key"))
+        .env("TANDEM_SECRET_KEY_FILE", second.path().join("secret.key"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("could not listen on 127.0.0.1:{port}")), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("/setup?token="), "a second setup link");
+    let touched: Vec<_> = std::fs::read_dir(second.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(touched.is_empty(), "the second instance created {touched:?}");
+    assert!(http_get(port, "/healthz").starts_with("HTTP/1.1 200"), "the first still serves");
 }
 
 /// A client that starts a request and never finishes its headers is cut

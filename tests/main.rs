@@ -12,6 +12,7 @@ mod audit_tamper;
 mod backup;
 mod binary;
 mod browser;
+mod chart;
 mod clinical_matrix;
 mod clinical_records;
 mod clinical_world;

@@ -5,8 +5,8 @@
 //!
 //! tests/run installs schemathesis into a virtual environment and names its
 //! `st` in `TANDEM_TEST_SCHEMATHESIS`; without it the test is skipped
-//! (except in CI, where it must run). `TANDEM_FUZZ_EXAMPLES` (default 12 per
-//! operation) and `TANDEM_FUZZ_SEED` widen or vary a run.
+//! (except in CI, where it must run). `TANDEM_TEST_FUZZ_EXAMPLES` (default 12 per
+//! operation) and `TANDEM_TEST_FUZZ_SEED` widen or vary a run.
 
 use std::process::Command;
 
@@ -41,8 +41,8 @@ async fn the_api_keeps_its_openapi_promises(app: TestApp) {
             let settings = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuzz/schemathesis.toml")).unwrap();
             let config_file = dir.path().join(format!("{name}.toml"));
             std::fs::write(&config_file, format!("{extra_settings}\n{settings}")).unwrap();
-            let examples = std::env::var("TANDEM_FUZZ_EXAMPLES").unwrap_or_else(|_| "12".into());
-            let seed = std::env::var("TANDEM_FUZZ_SEED").unwrap_or_else(|_| "20261206".into());
+            let examples = std::env::var("TANDEM_TEST_FUZZ_EXAMPLES").unwrap_or_else(|_| "12".into());
+            let seed = std::env::var("TANDEM_TEST_FUZZ_SEED").unwrap_or_else(|_| "20261206".into());
             let out = Command::new(&st)
                 .arg("--config-file")
                 .arg(&config_file)
