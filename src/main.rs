@@ -240,7 +240,13 @@ async fn connect(config: Config) -> anyhow::Result<AppState> {
     let sealing_key = tandem::sealed::SealingKey::load_or_create(&config.secret_key_file)?;
     let vault = tandem::vault::Vault::from_file(&config.master_key_file)?;
     let state = AppState::new(conn, config, Arc::new(SystemClock), key, sealing_key, vault);
-    tandem::vault::seal_existing(&state.db, &state.vault).await.context("sealing clinical text stored before encryption")?;
+    tandem::vault::seal_existing(&state.db, &state.vault).await.map_err(|e| {
+        anyhow::anyhow!(
+            "opening the practices' keys for clinical text with the master key file {} (is TANDEM_MASTER_KEY_FILE the file this database was written under?): {}",
+            state.config.master_key_file.display(),
+            e.detail()
+        )
+    })?;
     state
         .journal
         .create_if_missing()

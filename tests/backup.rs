@@ -23,6 +23,7 @@ use crate::{
 };
 
 const WRITERS: usize = 3;
+const SAMPLE_NOTE: &str = "Sample note: Dan named the shame under the lapse";
 
 #[tokio::test]
 async fn a_backup_under_write_load_restores_whole() {
@@ -36,11 +37,17 @@ async fn a_backup_under_write_load_restores_whole() {
 
 /// Serves `database` with its key in `live` while clients write and read;
 /// signs a checkpoint, then calls `take_backup` with writes still going.
-/// Returns the ids of the writes acknowledged before the backup began.
+/// Returns the ids of the writes acknowledged before the backup began, the
+/// first a private note reading [`SAMPLE_NOTE`].
 fn under_write_load(database: &str, live: &tempfile::TempDir, couple: &str, token: &str, take_backup: impl FnOnce()) -> Vec<String> {
     let port = free_port();
     let (mut running, rx) = serve_database(database, live, port, &[]);
     wait_until_listening(&rx);
+    // Clinical text, sealed under the practice's key: it must open after the restore.
+    let sample = json!({"text": SAMPLE_NOTE});
+    let (status, body) = request(port, "POST", &format!("/api/v1/couples/{couple}/private-notes"), token, Some(&sample)).unwrap();
+    assert_eq!(status, 201, "{body}");
+    let sample_id = id_of(&body);
 
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -70,7 +77,8 @@ fn under_write_load(database: &str, live: &tempfile::TempDir, couple: &str, toke
     assert!(signed.status.success(), "{}", text(&signed));
     std::thread::sleep(Duration::from_millis(500));
 
-    let before_backup = acknowledged.lock().unwrap().clone();
+    let mut before_backup = acknowledged.lock().unwrap().clone();
+    before_backup.insert(0, sample_id);
     take_backup();
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::SeqCst);
@@ -84,7 +92,7 @@ fn under_write_load(database: &str, live: &tempfile::TempDir, couple: &str, toke
 }
 
 fn live_env(cmd: &mut Command, database: &str, live: &tempfile::TempDir) {
-    cmd.env("TANDEM_DATABASE_URL", database).env("TANDEM_AUDIT_KEY_FILE", live.path().join("audit.key"));
+    cmd.env("TANDEM_DATABASE_URL", database).env("TANDEM_AUDIT_KEY_FILE", live.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", live.path().join("master.keys"));
 }
 
 fn stop_cleanly(running: &mut crate::binary::Running) {
@@ -99,6 +107,10 @@ fn holds_every_write(database: &str, journal: &Path, live: &tempfile::TempDir, c
     let port = free_port();
     let (mut running, rx) = serve_database(database, live, port, &[("TANDEM_AUDIT_JOURNAL_FILE", journal.to_str().unwrap())]);
     wait_until_listening(&rx);
+    let (status, body) = request(port, "GET", &format!("/api/v1/couples/{couple}/private-notes/{}", expected[0]), token, None).unwrap();
+    assert_eq!(status, 200, "the sample note opens after the restore: {body}");
+    assert!(body.contains(SAMPLE_NOTE), "{body}");
+    let expected = &expected[1..];
     let (status, body) = request(port, "GET", &format!("/api/v1/couples/{couple}/milestones"), token, None).unwrap();
     assert_eq!(status, 200, "{body}");
     let stored: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -135,7 +147,7 @@ fn backup_and_restore(database: &str, master_key: &Path, couple: &str, token: &s
     let restored_url = format!("sqlite://{}?mode=rwc", fresh.path().join("t.db").display());
     let fresh_env = |cmd: &mut Command| {
         cmd.env("TANDEM_DATABASE_URL", &restored_url)
-            .env("TANDEM_AUDIT_KEY_FILE", live.path().join("audit.key"))
+            .env("TANDEM_AUDIT_KEY_FILE", live.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", live.path().join("master.keys"))
             .env("TANDEM_AUDIT_JOURNAL_FILE", fresh.path().join("journal.jsonl"));
     };
     let restored = run(fresh_env, &["restore", backup.to_str().unwrap()]);
@@ -159,7 +171,7 @@ fn backup_and_restore(database: &str, master_key: &Path, couple: &str, token: &s
     std::fs::write(damaged.join("tandem.db"), bytes).unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
     let elsewhere_url = format!("sqlite://{}?mode=rwc", elsewhere.path().join("t.db").display());
-    let refused = run(|cmd| { cmd.env("TANDEM_DATABASE_URL", &elsewhere_url).env("TANDEM_AUDIT_KEY_FILE", live.path().join("audit.key")); }, &["restore", damaged.to_str().unwrap()]);
+    let refused = run(|cmd| { cmd.env("TANDEM_DATABASE_URL", &elsewhere_url).env("TANDEM_AUDIT_KEY_FILE", live.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", live.path().join("master.keys")); }, &["restore", damaged.to_str().unwrap()]);
     assert!(!refused.status.success());
     assert!(text(&refused).contains("damaged"), "{}", text(&refused));
     assert!(!elsewhere.path().join("t.db").exists(), "nothing restored from a damaged backup");
@@ -242,7 +254,7 @@ async fn backup_on_postgres_points_to_the_documented_procedure() {
     let out = Command::new(BIN)
         .args(["backup", dir.path().join("b").to_str().unwrap()])
         .env("TANDEM_DATABASE_URL", app.state.config.database_url.expose())
-        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", dir.path().join("master.keys"))
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -131,7 +131,7 @@ fn verify(database: &str, dir: &tempfile::TempDir) {
     let out = Command::new(BIN)
         .args(["audit", "verify"])
         .env("TANDEM_DATABASE_URL", database)
-        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", dir.path().join("master.keys"))
         .output()
         .unwrap();
     let printed = String::from_utf8_lossy(&out.stdout);

@@ -326,7 +326,7 @@ pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<Bounda
 
 pub async fn versions(access: &CoupleAccess, id: Uuid) -> Result<Vec<BoundaryVersionView>, AppError> {
     load_row(&access.db(), access, id).await?;
-    Ok(access
+    access
         .scope
         .select::<boundary_versions::Entity>()
         .filter(boundary_versions::Column::BoundaryId.eq(id))
@@ -335,7 +335,7 @@ pub async fn versions(access: &CoupleAccess, id: Uuid) -> Result<Vec<BoundaryVer
         .await?
         .into_iter()
         .map(|v| version_view(access, v))
-        .collect::<Result<_, _>>()?)
+        .collect()
 }
 
 /// Rewords a boundary: a new version, kept beside the old ones, which both
