@@ -63,6 +63,10 @@ Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environ
   TANDEM_SECRET_KEY_FILE       key that seals stored secrets (identity providers' client secrets);
                                keep it outside the database and its backups [default:
                                data/secret.key, created on first start]
+  TANDEM_MASTER_KEY_FILE       keyring whose master key wraps each practice's key for clinical text
+                               (notes, plans, lapses...): keep it outside the database and its backups;
+                               without it no note can be read [default: data/master.keys, created on
+                               first start]; `tandem keys rotate` replaces it with a new key
   TANDEM_SSO_SECRET_DIR        a folder of files holding client secrets, one subfolder per practice
                                named by its short name (<dir>/<slug>/); a practice's admins may
                                name a file in their own subfolder instead of entering a secret
@@ -133,6 +137,9 @@ pub struct Config {
     pub audit_verify_minutes: u32,
     pub emergency_access_minutes: u32,
     pub secret_key_file: PathBuf,
+    /// The keyring whose master key wraps each practice's data key for
+    /// clinical text (see `vault`).
+    pub master_key_file: PathBuf,
     pub sso_secret_dir: Option<PathBuf>,
     pub sso_flow_minutes: u32,
     pub sso_http_timeout_seconds: u64,
@@ -171,6 +178,7 @@ impl Default for Config {
             audit_verify_minutes: 10,
             emergency_access_minutes: 60,
             secret_key_file: PathBuf::from("data/secret.key"),
+            master_key_file: PathBuf::from("data/master.keys"),
             sso_secret_dir: None,
             sso_flow_minutes: 10,
             sso_http_timeout_seconds: 10,

@@ -87,6 +87,7 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
         .insert(&state.db)
         .await?
     };
+    state.vault.practice(&state.db, practice.id).await?;
     let scope = PracticeScope::trusted(practice.id);
     let people: [(&str, &str, &str, Role); 5] = [
         ("admin", "Avery Brooks", "avery@riverside.example", Role::Admin),

@@ -51,6 +51,10 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Stored clinical text that does not decrypt where it is: moved to
+    /// another row or practice, altered, or written outside Tandem.
+    #[error("this record's text does not decrypt: it was moved, altered or written outside Tandem; the attempt is in the access log")]
+    Undecryptable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -74,7 +78,7 @@ impl AppError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Undecryptable | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -95,6 +99,7 @@ impl AppError {
                 .collect::<Vec<_>>()
                 .join("; "),
             Self::Internal(_) => "Something went wrong on our side. It has been logged.".into(),
+            Self::Undecryptable => "This record's text does not decrypt: it was moved, altered or written outside Tandem. Nothing of it is shown; the attempt is in the access log.".into(),
             other => other.to_string(),
         }
     }

@@ -29,6 +29,7 @@ pub mod secret;
 pub mod sso;
 pub mod state;
 pub mod telemetry;
+pub mod vault;
 pub mod web;
 
 use axum::Router;

@@ -46,6 +46,9 @@ enum Command {
     /// Check and sign the access log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage the master key that protects clinical text at rest.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Write a consistent copy of the live SQLite database and the checkpoint
     /// journal into a new folder, while Tandem keeps serving. Keys are not
     /// included: back them up apart. (PostgreSQL: see README, "Backup and restore".)
@@ -86,6 +89,14 @@ enum AuditCommand {
     Checkpoint,
     /// Print the public key that verifies checkpoints, for an auditor to pin.
     PublicKey,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Replace the master key (TANDEM_MASTER_KEY_FILE) with a new one and
+    /// re-wrap every practice's data key under it, while Tandem keeps
+    /// serving. The text itself is not rewritten. Back the new file up.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -166,6 +177,20 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Restore { path } => restore(config, path).await,
+        Command::Keys(KeysCommand::Rotate) => {
+            let conn = db::connect(&config).await?;
+            db::migrate(&conn).await?;
+            let rotation = tandem::vault::rotate(&conn, &config.master_key_file).await?;
+            println!(
+                "New master key {} in {}; {} practice key(s) re-wrapped; retired key(s): {}.",
+                rotation.new_key_id,
+                config.master_key_file.display(),
+                rotation.rewrapped,
+                if rotation.dropped_key_ids.is_empty() { "none".to_owned() } else { rotation.dropped_key_ids.join(", ") }
+            );
+            println!("Back up the new key file now, apart from the database. Keep the old key with database backups taken before now: they need it.");
+            Ok(())
+        }
         Command::Config => {
             print!("{}", config.to_toml());
             Ok(())
@@ -213,7 +238,15 @@ async fn connect(config: Config) -> anyhow::Result<AppState> {
     db::migrate(&conn).await?;
     let key = CheckpointKey::load_or_create(&config.audit_key_file)?;
     let sealing_key = tandem::sealed::SealingKey::load_or_create(&config.secret_key_file)?;
-    let state = AppState::new(conn, config, Arc::new(SystemClock), key, sealing_key);
+    let vault = tandem::vault::Vault::from_file(&config.master_key_file)?;
+    let state = AppState::new(conn, config, Arc::new(SystemClock), key, sealing_key, vault);
+    tandem::vault::seal_existing(&state.db, &state.vault).await.map_err(|e| {
+        anyhow::anyhow!(
+            "opening the practices' keys for clinical text with the master key file {} (is TANDEM_MASTER_KEY_FILE the file this database was written under?): {}",
+            state.config.master_key_file.display(),
+            e.detail()
+        )
+    })?;
     state
         .journal
         .create_if_missing()

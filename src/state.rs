@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{audit, clock::Clock, config::Config, sealed, sso};
+use crate::{audit, clock::Clock, config::Config, sealed, sso, vault};
 
 /// Everything a request handler may reach. Cheap to clone.
 #[derive(Clone)]
@@ -22,6 +22,8 @@ pub struct AppState {
     pub appender: audit::appender::Appender,
     /// Seals secrets stored in the database; read from a file outside it.
     pub sealing_key: Arc<sealed::SealingKey>,
+    /// Each practice's key for clinical text, under the master keyring.
+    pub vault: Arc<vault::Vault>,
     /// Identity providers' discovery documents and keys, cached in this process.
     pub sso: Arc<sso::Discovery>,
     /// Set when shutdown begins: readiness answers 503 so load balancers
@@ -36,6 +38,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         checkpoint_key: audit::checkpoints::CheckpointKey,
         sealing_key: sealed::SealingKey,
+        vault: vault::Vault,
     ) -> Self {
         // Must run inside a Tokio runtime: it starts the access-log appender.
         let appender = audit::appender::Appender::start(db.clone(), config.database_url.expose().clone());
@@ -53,6 +56,7 @@ impl AppState {
             checkpoint_key: Arc::new(checkpoint_key),
             appender,
             sealing_key: Arc::new(sealing_key),
+            vault: Arc::new(vault),
             sso: Arc::new(sso),
             draining: Arc::default(),
         }

@@ -19,10 +19,11 @@ use serde_json::json;
 use crate::{
     binary::{BIN, free_port, serve_database, wait_until_listening},
     helpers::*,
-    kill::{couple_and_token, id_of, request},
+    kill::{couple_and_token, id_of, request, same_master_key},
 };
 
 const WRITERS: usize = 3;
+const SAMPLE_NOTE: &str = "Sample note: Dan named the shame under the lapse";
 
 #[tokio::test]
 async fn a_backup_under_write_load_restores_whole() {
@@ -30,16 +31,23 @@ async fn a_backup_under_write_load_restores_whole() {
     let app = TestApp::sqlite().await;
     let (couple, token) = couple_and_token(&app).await;
     let database = app.state.config.database_url.expose().clone();
-    tokio::task::spawn_blocking(move || backup_and_restore(&database, &couple, &token)).await.unwrap();
+    let master_key = app.state.config.master_key_file.clone();
+    tokio::task::spawn_blocking(move || backup_and_restore(&database, &master_key, &couple, &token)).await.unwrap();
 }
 
 /// Serves `database` with its key in `live` while clients write and read;
 /// signs a checkpoint, then calls `take_backup` with writes still going.
-/// Returns the ids of the writes acknowledged before the backup began.
+/// Returns the ids of the writes acknowledged before the backup began, the
+/// first a private note reading [`SAMPLE_NOTE`].
 fn under_write_load(database: &str, live: &tempfile::TempDir, couple: &str, token: &str, take_backup: impl FnOnce()) -> Vec<String> {
     let port = free_port();
     let (mut running, rx) = serve_database(database, live, port, &[]);
     wait_until_listening(&rx);
+    // Clinical text, sealed under the practice's key: it must open after the restore.
+    let sample = json!({"text": SAMPLE_NOTE});
+    let (status, body) = request(port, "POST", &format!("/api/v1/couples/{couple}/private-notes"), token, Some(&sample)).unwrap();
+    assert_eq!(status, 201, "{body}");
+    let sample_id = id_of(&body);
 
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -69,7 +77,8 @@ fn under_write_load(database: &str, live: &tempfile::TempDir, couple: &str, toke
     assert!(signed.status.success(), "{}", text(&signed));
     std::thread::sleep(Duration::from_millis(500));
 
-    let before_backup = acknowledged.lock().unwrap().clone();
+    let mut before_backup = acknowledged.lock().unwrap().clone();
+    before_backup.insert(0, sample_id);
     take_backup();
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::SeqCst);
@@ -83,7 +92,7 @@ fn under_write_load(database: &str, live: &tempfile::TempDir, couple: &str, toke
 }
 
 fn live_env(cmd: &mut Command, database: &str, live: &tempfile::TempDir) {
-    cmd.env("TANDEM_DATABASE_URL", database).env("TANDEM_AUDIT_KEY_FILE", live.path().join("audit.key"));
+    cmd.env("TANDEM_DATABASE_URL", database).env("TANDEM_AUDIT_KEY_FILE", live.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", live.path().join("master.keys"));
 }
 
 fn stop_cleanly(running: &mut crate::binary::Running) {
@@ -98,6 +107,10 @@ fn holds_every_write(database: &str, journal: &Path, live: &tempfile::TempDir, c
     let port = free_port();
     let (mut running, rx) = serve_database(database, live, port, &[("TANDEM_AUDIT_JOURNAL_FILE", journal.to_str().unwrap())]);
     wait_until_listening(&rx);
+    let (status, body) = request(port, "GET", &format!("/api/v1/couples/{couple}/private-notes/{}", expected[0]), token, None).unwrap();
+    assert_eq!(status, 200, "the sample note opens after the restore: {body}");
+    assert!(body.contains(SAMPLE_NOTE), "{body}");
+    let expected = &expected[1..];
     let (status, body) = request(port, "GET", &format!("/api/v1/couples/{couple}/milestones"), token, None).unwrap();
     assert_eq!(status, 200, "{body}");
     let stored: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -107,8 +120,9 @@ fn holds_every_write(database: &str, journal: &Path, live: &tempfile::TempDir, c
     stop_cleanly(&mut running);
 }
 
-fn backup_and_restore(database: &str, couple: &str, token: &str) {
+fn backup_and_restore(database: &str, master_key: &Path, couple: &str, token: &str) {
     let live = tempfile::tempdir().unwrap();
+    same_master_key(master_key, &live);
     let backup = live.path().join("backup-1");
     let before_backup = under_write_load(database, &live, couple, token, || {
         let made = run(|cmd| live_env(cmd, database, &live), &["backup", backup.to_str().unwrap()]);
@@ -133,7 +147,7 @@ fn backup_and_restore(database: &str, couple: &str, token: &str) {
     let restored_url = format!("sqlite://{}?mode=rwc", fresh.path().join("t.db").display());
     let fresh_env = |cmd: &mut Command| {
         cmd.env("TANDEM_DATABASE_URL", &restored_url)
-            .env("TANDEM_AUDIT_KEY_FILE", live.path().join("audit.key"))
+            .env("TANDEM_AUDIT_KEY_FILE", live.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", live.path().join("master.keys"))
             .env("TANDEM_AUDIT_JOURNAL_FILE", fresh.path().join("journal.jsonl"));
     };
     let restored = run(fresh_env, &["restore", backup.to_str().unwrap()]);
@@ -157,7 +171,7 @@ fn backup_and_restore(database: &str, couple: &str, token: &str) {
     std::fs::write(damaged.join("tandem.db"), bytes).unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
     let elsewhere_url = format!("sqlite://{}?mode=rwc", elsewhere.path().join("t.db").display());
-    let refused = run(|cmd| { cmd.env("TANDEM_DATABASE_URL", &elsewhere_url).env("TANDEM_AUDIT_KEY_FILE", live.path().join("audit.key")); }, &["restore", damaged.to_str().unwrap()]);
+    let refused = run(|cmd| { cmd.env("TANDEM_DATABASE_URL", &elsewhere_url).env("TANDEM_AUDIT_KEY_FILE", live.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", live.path().join("master.keys")); }, &["restore", damaged.to_str().unwrap()]);
     assert!(!refused.status.success());
     assert!(text(&refused).contains("damaged"), "{}", text(&refused));
     assert!(!elsewhere.path().join("t.db").exists(), "nothing restored from a damaged backup");
@@ -190,8 +204,10 @@ async fn the_documented_postgres_backup_restores_whole() {
     sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE \"{restored_name}\"")).await.unwrap();
 
     let restored = restored_url.clone();
+    let master_key = app.state.config.master_key_file.clone();
     tokio::task::spawn_blocking(move || {
         let live = tempfile::tempdir().unwrap();
+        same_master_key(&master_key, &live);
         let backup = live.path().join("backup");
         std::fs::create_dir(&backup).unwrap();
         let before_backup = under_write_load(&database, &live, &couple, &token, || {
@@ -238,7 +254,7 @@ async fn backup_on_postgres_points_to_the_documented_procedure() {
     let out = Command::new(BIN)
         .args(["backup", dir.path().join("b").to_str().unwrap()])
         .env("TANDEM_DATABASE_URL", app.state.config.database_url.expose())
-        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", dir.path().join("master.keys"))
         .output()
         .unwrap();
     assert!(!out.status.success());

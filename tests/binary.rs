@@ -57,6 +57,7 @@ pub(crate) fn serve_database(
         .env("TANDEM_DATABASE_URL", database)
         .env("TANDEM_BIND", format!("127.0.0.1:{port}"))
         .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .env("TANDEM_MASTER_KEY_FILE", dir.path().join("master.keys"))
         .env("TANDEM_LOG_FORMAT", "json")
         .env("TANDEM_SHUTDOWN_GRACE_SECONDS", "2")
         .envs(env.iter().copied())
@@ -198,7 +199,7 @@ fn demo_twice_says_how_to_start_over() {
         Command::new(BIN)
             .arg("demo")
             .env("TANDEM_DATABASE_URL", format!("sqlite://{}?mode=rwc", db.display()))
-            .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+            .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", dir.path().join("master.keys"))
             .env("TANDEM_SECRET_KEY_FILE", dir.path().join("secret.key"))
             .env("TANDEM_LOG_FILTER", "error")
             .output()
@@ -229,7 +230,7 @@ fn practice_create_prints_an_invitation_link() {
     let out = Command::new(BIN)
         .args(["practice", "create", "--name", "Harbor Counseling", "--slug", "harbor", "--admin-email", "owner@harbor.example"])
         .env("TANDEM_DATABASE_URL", &url)
-        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", dir.path().join("master.keys"))
         .env("TANDEM_PUBLIC_URL", "https://tandem.harbor.example")
         .output()
         .unwrap();
@@ -240,7 +241,7 @@ fn practice_create_prints_an_invitation_link() {
     let out = Command::new(BIN)
         .args(["practice", "create", "--name", "X", "--slug", "Bad Slug!", "--admin-email", "a@b.example"])
         .env("TANDEM_DATABASE_URL", &url)
-        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", dir.path().join("master.keys"))
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -324,7 +325,7 @@ fn a_second_instance_on_a_port_in_use_touches_nothing() {
     let out = Command::new(BIN)
         .env("TANDEM_DATABASE_URL", format!("sqlite://{}?mode=rwc", second.path().join("t.db").display()))
         .env("TANDEM_BIND", format!("127.0.0.1:{port}"))
-        .env("TANDEM_AUDIT_KEY_FILE", second.path().join("audit.key"))
+        .env("TANDEM_AUDIT_KEY_FILE", second.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", second.path().join("master.keys"))
         .env("TANDEM_SECRET_KEY_FILE", second.path().join("secret.key"))
         .output()
         .unwrap();
@@ -456,7 +457,7 @@ fn audit_verify_names_the_first_bad_entry() {
         Command::new(BIN)
             .args(args)
             .env("TANDEM_DATABASE_URL", &url)
-            .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+            .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", dir.path().join("master.keys"))
             .env("TANDEM_LOG_FILTER", "error")
             .output()
             .unwrap()
@@ -504,7 +505,7 @@ fn audit_verify_never_creates_a_key_and_takes_a_pinned_public_key() {
         Command::new(BIN)
             .args(args)
             .env("TANDEM_DATABASE_URL", &url)
-            .env("TANDEM_AUDIT_KEY_FILE", dir.path().join(key))
+            .env("TANDEM_AUDIT_KEY_FILE", dir.path().join(key)).env("TANDEM_MASTER_KEY_FILE", dir.path().join("master.keys"))
             .env("TANDEM_LOG_FILTER", "error")
             .output()
             .unwrap()
@@ -552,7 +553,7 @@ fn a_clean_stop_signs_the_newest_entries() {
     let made = Command::new(BIN)
         .args(["practice", "create", "--name", "Harbor Counseling", "--slug", "harbor", "--admin-email", "owner@harbor.example"])
         .env("TANDEM_DATABASE_URL", &url)
-        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", dir.path().join("master.keys"))
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
@@ -613,4 +614,33 @@ fn a_clean_stop_signs_the_newest_entries() {
     assert_eq!(signed, Some(head), "the newest entry is signed");
     let journal = std::fs::read_to_string(dir.path().join("audit-journal.jsonl")).unwrap();
     assert!(journal.contains(&format!("\"seq\":{head},")), "{journal}");
+}
+
+/// Started with a master key file its practices' keys were not wrapped
+/// under, Tandem refuses to start and says which setting to check, rather
+/// than serving pages that cannot open.
+#[test]
+fn a_wrong_master_key_file_stops_the_start_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let made = Command::new(BIN)
+        .args(["practice", "create", "--name", "Harbor Counseling", "--slug", "harbor", "--admin-email", "owner@harbor.example"])
+        .env("TANDEM_DATABASE_URL", &url)
+        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .env("TANDEM_MASTER_KEY_FILE", dir.path().join("master.keys"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let out = Command::new(BIN)
+        .arg("serve")
+        .env("TANDEM_DATABASE_URL", &url)
+        .env("TANDEM_BIND", format!("127.0.0.1:{}", free_port()))
+        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .env("TANDEM_MASTER_KEY_FILE", dir.path().join("another.keys"))
+        .output()
+        .unwrap();
+    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{printed}");
+    assert!(printed.contains("TANDEM_MASTER_KEY_FILE") && printed.contains("another.keys"), "{printed}");
+    assert!(!printed.contains("listening"), "{printed}");
 }

@@ -174,7 +174,7 @@ fn check_deployment<'a>(objects: &'a [Value], mode: &str) -> &'a Value {
     let ports: Vec<&Value> = container["ports"].as_array().unwrap().iter().map(|p| &p["name"]).collect();
     assert_eq!(ports, ["http", "metrics"], "the application port and /metrics' own port");
     // Keys from the Secret, read-only; the journal on storage it can append to.
-    for name in ["TANDEM_AUDIT_KEY_FILE", "TANDEM_SECRET_KEY_FILE"] {
+    for name in ["TANDEM_AUDIT_KEY_FILE", "TANDEM_SECRET_KEY_FILE", "TANDEM_MASTER_KEY_FILE"] {
         let path = env(container, name).unwrap()["value"].as_str().unwrap();
         let (m, volume) = mount(pod, container, path).unwrap_or_else(|| panic!("{name} {path} is on no volume"));
         assert_eq!(m["readOnly"], true, "{m}");

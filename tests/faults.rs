@@ -93,6 +93,7 @@ async fn an_unreachable_database_answers_503_with_retry_after(app: TestApp) {
         Arc::new(app.clock.clone()),
         (*app.state.checkpoint_key).clone(),
         (*app.state.sealing_key).clone(),
+        app.state.vault.another(),
     );
     let down = app.with_state(state);
     let mut script = Client::with_bearer(&down, "tdm_AAAAAAAAAAAA_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB");

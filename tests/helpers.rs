@@ -242,15 +242,20 @@ impl TestApp {
         config.database_url = tandem::config::Secret::new(url.clone());
         let journal_dir = tempfile::tempdir().expect("temp dir");
         config.audit_journal_file = Some(journal_dir.path().join("audit-journal.jsonl"));
+        // A key file, as in production: the real binary, started on this
+        // database by some tests, must open the same practices' keys.
+        config.master_key_file = journal_dir.path().join("master.keys");
         let db = tandem::db::connect(&config).await.expect("connect");
         tandem::db::migrate(&db).await.expect("migrate");
         let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+        let master_key_file = config.master_key_file.clone();
         let state = AppState::new(
             db,
             config,
             Arc::new(clock.clone()),
             tandem::audit::checkpoints::CheckpointKey::generate(),
             tandem::sealed::SealingKey::generate(),
+            tandem::vault::Vault::from_file(&master_key_file).expect("master key file"),
         );
         state.journal.create_if_missing().expect("checkpoint journal");
         let router = tandem::app(state.clone());
@@ -268,6 +273,7 @@ impl TestApp {
             Arc::new(self.clock.clone()),
             (*self.state.checkpoint_key).clone(),
             (*self.state.sealing_key).clone(),
+            self.state.vault.another(),
         );
         let router = tandem::app(state.clone());
         TestApp { state, clock: self.clock.clone(), router, _store: Store::Borrowed, _journal_dir: None }

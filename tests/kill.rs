@@ -31,11 +31,13 @@ async fn acknowledged_writes_survive_sigkill(app: TestApp) {
     let database = app.state.config.database_url.expose().clone();
 
     // The processes and the clients block; keep them off the test's runtime.
-    tokio::task::spawn_blocking(move || kill_rounds(&database, &couple, &token)).await.unwrap();
+    let master_key = app.state.config.master_key_file.clone();
+    tokio::task::spawn_blocking(move || kill_rounds(&database, &master_key, &couple, &token)).await.unwrap();
 }
 
-fn kill_rounds(database: &str, couple: &str, token: &str) {
+fn kill_rounds(database: &str, master_key: &std::path::Path, couple: &str, token: &str) {
     let dir = tempfile::tempdir().unwrap();
+    same_master_key(master_key, &dir);
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut rng = rand::rng();
     for round in 0..ROUNDS {
@@ -118,12 +120,18 @@ pub(crate) async fn couple_and_token(app: &TestApp) -> (String, String) {
     (couple, token)
 }
 
+/// The binary, serving a test's database from `dir`, opens its practices'
+/// keys with the test's master key (`serve_database` points it at `dir`).
+pub(crate) fn same_master_key(master_key: &std::path::Path, dir: &tempfile::TempDir) {
+    std::fs::copy(master_key, dir.path().join("master.keys")).unwrap();
+}
+
 /// `tandem audit verify` with the key and journal the killed processes used.
 fn verify(database: &str, dir: &tempfile::TempDir) {
     let out = Command::new(BIN)
         .args(["audit", "verify"])
         .env("TANDEM_DATABASE_URL", database)
-        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key"))
+        .env("TANDEM_AUDIT_KEY_FILE", dir.path().join("audit.key")).env("TANDEM_MASTER_KEY_FILE", dir.path().join("master.keys"))
         .output()
         .unwrap();
     let printed = String::from_utf8_lossy(&out.stdout);

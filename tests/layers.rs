@@ -13,7 +13,7 @@ use std::{
 };
 
 const FOUNDATION: &[&str] = &["clock", "config", "db", "display", "error", "input", "key_file", "scope", "sealed", "secret", "telemetry"];
-const CORE: &[&str] = &["access", "audit", "auth", "backup", "demo", "pdf", "practice", "records", "sso", "state"];
+const CORE: &[&str] = &["access", "audit", "auth", "vault", "backup", "demo", "pdf", "practice", "records", "sso", "state"];
 const HTTP: &[&str] = &["http", "serve"];
 const FRONT_ENDS: &[&str] = &["api", "health", "web"];
 

@@ -17,6 +17,7 @@ mod clinical_matrix;
 mod clinical_records;
 mod clinical_world;
 mod demo;
+mod encryption;
 mod errors_and_headers;
 mod faults;
 mod health;

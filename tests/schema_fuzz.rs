@@ -30,8 +30,10 @@ async fn the_api_keeps_its_openapi_promises(app: TestApp) {
         ("lapse_id", w.shared_lapse),
     ];
     let database = app.state.config.database_url.expose().clone();
+    let master_key = app.state.config.master_key_file.clone();
     let printed = tokio::task::spawn_blocking(move || {
         let dir = tempfile::tempdir().unwrap();
+        crate::kill::same_master_key(&master_key, &dir);
         let port = free_port();
         let (_running, rx) = serve_database(&database, &dir, port, &[]);
         wait_until_listening(&rx);

@@ -305,7 +305,11 @@ async fn the_daily_check_in_keeps_answers(app: TestApp) {
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
     let kept = revisions().await;
     assert_eq!(kept.len(), 2);
-    assert!(kept.iter().any(|r| r.content.contains(r#""trust_discussion":true"#) && r.content.contains(r#""meeting_attended":null"#)), "{kept:?}");
+    // The history is clinical text too: sealed, and opened with the practice's key.
+    let cipher = app.state.vault.practice(&app.state.db, kept[0].practice_id).await.unwrap();
+    let opened: Vec<String> =
+        kept.iter().map(|r| cipher.open(tandem::vault::fields::CHECKIN_REVISION_CONTENT, r.id, &r.content).unwrap()).collect();
+    assert!(opened.iter().any(|c| c.contains(r#""trust_discussion":true"#) && c.contains(r#""meeting_attended":null"#)), "{opened:?}");
 }
 
 both!(the_daily_check_in_keeps_answers);

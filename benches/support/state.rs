@@ -12,5 +12,6 @@ pub async fn connected(config: tandem::config::Config) -> tandem::state::AppStat
         Arc::new(tandem::clock::SystemClock),
         tandem::audit::checkpoints::CheckpointKey::generate(),
         tandem::sealed::SealingKey::generate(),
+        tandem::vault::Vault::in_memory(tandem::vault::Keyring::generate()),
     )
 }

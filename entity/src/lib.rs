@@ -23,6 +23,7 @@ pub mod member_identities;
 pub mod members;
 pub mod note_addenda;
 pub mod partners;
+pub mod practice_keys;
 pub mod practices;
 pub mod private_notes;
 pub mod recovery_contracts;

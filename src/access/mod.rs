@@ -28,6 +28,7 @@ use crate::{
         couples::Couple,
     },
     scope::{CoupleOwned, PracticeScope, SharedRecord, VersionedRow},
+    vault::PracticeCipher,
 };
 
 /// How the caller stands to a couple.
@@ -82,6 +83,8 @@ pub struct CoupleAccess {
     /// Present for writes: the request's transaction, which the access
     /// event joins before it commits.
     txn: Option<Arc<DatabaseTransaction>>,
+    /// The practice's key for clinical text at rest.
+    cipher: PracticeCipher,
 }
 
 impl CoupleAccess {
@@ -95,6 +98,11 @@ impl CoupleAccess {
     /// The same access, with the couple as it is after a change to it.
     pub fn with_couple(self, couple: Couple) -> Self {
         Self { couple, ..self }
+    }
+
+    /// Seals and opens the practice's clinical text (see `vault`).
+    pub fn cipher(&self) -> &PracticeCipher {
+        &self.cipher
     }
 
     /// Where this request's queries on the couple's records run.
@@ -230,6 +238,9 @@ pub async fn couple(
     couple_id: Uuid,
     need: Need,
 ) -> Result<CoupleAccess, AppError> {
+    // Before the write transaction: a practice's first key is stored on
+    // a connection of its own.
+    let cipher = state.vault.practice(&state.db, current.scope.practice_id()).await?;
     let txn = match need {
         Need::Read => None,
         _ => Some(audit.write_txn(&state.db).await?),
@@ -249,7 +260,7 @@ pub async fn couple(
             actor.emergency = relation == Relation::Emergency;
             actor.reason = emergency_reason;
             audit.set_actor(actor);
-            Ok(CoupleAccess { couple, relation, member_id: current.id(), scope: current.scope, pool, txn })
+            Ok(CoupleAccess { couple, relation, member_id: current.id(), scope: current.scope, pool, txn, cipher })
         }
         Err(AppError::NotFound) => {
             audit.set_actor(actor);
@@ -516,6 +527,7 @@ pub async fn caseload(state: &AppState, current: &CurrentMember) -> Result<Casel
         .all(&state.db)
         .await?;
     let relation_of: HashMap<Uuid, Relation> = relations.into_iter().collect();
+    let cipher = state.vault.practice(&state.db, current.scope.practice_id()).await?;
     let couples = rows
         .into_iter()
         .filter_map(|row| relation_of.get(&row.id).map(|relation| (row, *relation)))
@@ -527,6 +539,7 @@ pub async fn caseload(state: &AppState, current: &CurrentMember) -> Result<Casel
                 scope: current.scope,
                 pool: state.db.clone(),
                 txn: None,
+                cipher: cipher.clone(),
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;

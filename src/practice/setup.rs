@@ -122,7 +122,7 @@ pub async fn complete_setup(
     if claimed.rows_affected != 1 {
         return Err(AppError::Conflict(SETUP_LINK_GONE.into()));
     }
-    let practice = insert_practice(&txn, practice, now).await?;
+    let practice = insert_practice(&txn, &state.vault, practice, now).await?;
     let member = insert_member(
         &txn,
         PracticeScope::trusted(practice.id),
@@ -147,7 +147,7 @@ pub async fn create_from_cli(
 ) -> Result<(practices::Model, String), AppError> {
     let now = state.clock.now();
     let txn = state.db.begin().await?;
-    let practice = insert_practice(&txn, practice, now).await?;
+    let practice = insert_practice(&txn, &state.vault, practice, now).await?;
     let (_, secret) = invitations::insert(
         &txn,
         state,
@@ -161,12 +161,15 @@ pub async fn create_from_cli(
     Ok((practice, invitations::link(state, &secret)))
 }
 
+/// A new practice, with its key for clinical text made in the same
+/// transaction (so no write ever waits to make one).
 async fn insert_practice(
     db: &impl ConnectionTrait,
+    vault: &crate::vault::Vault,
     practice: NewPractice,
     now: OffsetDateTime,
 ) -> Result<practices::Model, AppError> {
-    practices::ActiveModel {
+    let row = practices::ActiveModel {
         id: Set(Uuid::now_v7()),
         slug: Set(practice.slug),
         name: Set(practice.name),
@@ -175,7 +178,9 @@ async fn insert_practice(
     }
     .insert(db)
     .await
-    .map_err(|e| on_unique(e, "slug", "another practice already uses this short name"))
+    .map_err(|e| on_unique(e, "slug", "another practice already uses this short name"))?;
+    vault.practice(db, row.id).await?;
+    Ok(row)
 }
 
 pub(crate) async fn insert_member(

@@ -26,6 +26,7 @@ use crate::{
     access::{CoupleAccess, exec_at_version},
     error::AppError,
     practice::Fields,
+    vault::fields::{BOUNDARY_CONSEQUENCE as CONSEQUENCE, BOUNDARY_EVENT_NOTE as EVENT_NOTE, BOUNDARY_STATEMENT as STATEMENT},
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -164,16 +165,16 @@ fn parse(input: &BoundaryInput) -> Result<Wording, AppError> {
     Ok(Wording { statement, consequence })
 }
 
-fn version_view(v: boundary_versions::Model) -> BoundaryVersionView {
-    BoundaryVersionView {
+fn version_view(access: &CoupleAccess, v: boundary_versions::Model) -> Result<BoundaryVersionView, AppError> {
+    Ok(BoundaryVersionView {
         number: v.number,
-        statement: v.statement,
-        consequence: v.consequence,
+        statement: access.cipher().open(STATEMENT, v.id, &v.statement)?,
+        consequence: access.cipher().open(CONSEQUENCE, v.id, &v.consequence)?,
         effective_on: v.effective_on,
         review_on: v.review_on,
         created_by: v.created_by,
         created_at: v.created_at,
-    }
+    })
 }
 
 async fn load_row(db: &impl ConnectionTrait, access: &CoupleAccess, id: Uuid) -> Result<boundaries::Model, AppError> {
@@ -220,7 +221,7 @@ async fn to_views(db: &impl ConnectionTrait, access: &CoupleAccess, rows: Vec<bo
             kind: BoundaryEventKind::from_stored(&e.kind)?,
             id: e.id,
             occurred_on: e.occurred_on,
-            note: e.note,
+            note: access.cipher().open_opt(EVENT_NOTE, e.id, e.note.as_deref())?,
             recorded_by: e.recorded_by,
         });
     }
@@ -235,7 +236,7 @@ async fn to_views(db: &impl ConnectionTrait, access: &CoupleAccess, rows: Vec<bo
                 category: BoundaryCategory::from_stored(&row.category)?,
                 audience: row.audience,
                 status: row.status,
-                current: version_view(current),
+                current: version_view(access, current)?,
                 agreed_by_a_at: row.agreed_a_at,
                 agreed_by_b_at: row.agreed_b_at,
                 events: events.remove(&row.id).unwrap_or_default(),
@@ -254,13 +255,14 @@ async fn insert_version(
     input: &BoundaryInput,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
+    let id = Uuid::now_v7();
     boundary_versions::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         practice_id: Set(access.scope.practice_id()),
         boundary_id: Set(boundary_id),
         number: Set(number),
-        statement: Set(wording.statement),
-        consequence: Set(wording.consequence),
+        statement: Set(access.cipher().seal(STATEMENT, id, &wording.statement)),
+        consequence: Set(access.cipher().seal(CONSEQUENCE, id, &wording.consequence)),
         effective_on: Set(input.effective_on.map(BoundedDate::get)),
         review_on: Set(input.review_on.map(BoundedDate::get)),
         created_by: Set(access.member_id),
@@ -324,7 +326,7 @@ pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<Bounda
 
 pub async fn versions(access: &CoupleAccess, id: Uuid) -> Result<Vec<BoundaryVersionView>, AppError> {
     load_row(&access.db(), access, id).await?;
-    Ok(access
+    access
         .scope
         .select::<boundary_versions::Entity>()
         .filter(boundary_versions::Column::BoundaryId.eq(id))
@@ -332,8 +334,8 @@ pub async fn versions(access: &CoupleAccess, id: Uuid) -> Result<Vec<BoundaryVer
         .all(&access.db())
         .await?
         .into_iter()
-        .map(version_view)
-        .collect())
+        .map(|v| version_view(access, v))
+        .collect()
 }
 
 /// Rewords a boundary: a new version, kept beside the old ones, which both
@@ -415,13 +417,14 @@ pub async fn retire(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
 pub async fn log_event(state: &AppState, access: &CoupleAccess, id: Uuid, input: BoundaryEventInput) -> Result<BoundaryView, AppError> {
     load_row(&access.db(), access, id).await?;
     let note = optional_text(input.note.as_deref(), limits::MEDIUM).map_err(|e| AppError::invalid("note", &e))?;
+    let event_id = Uuid::now_v7();
     boundary_events::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(event_id),
         practice_id: Set(access.scope.practice_id()),
         boundary_id: Set(id),
         kind: Set(input.kind.as_str()),
         occurred_on: Set(input.occurred_on.get()),
-        note: Set(note),
+        note: Set(access.cipher().seal_opt(EVENT_NOTE, event_id, note.as_deref())),
         recorded_by: Set(access.member_id),
         created_at: Set(state.clock.now()),
     }

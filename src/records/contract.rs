@@ -23,6 +23,7 @@ use crate::{
     access::{CoupleAccess, Relation, exec_at_version},
     error::AppError,
     practice::Fields,
+    vault::fields::{CHECKIN_CONTENT, CHECKIN_REVISION_CONTENT, CONTRACT_CONTENT},
 };
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -149,7 +150,7 @@ pub async fn get(access: &CoupleAccess) -> Result<ContractView, AppError> {
     access.require_sees(audience_of(&row)?)?;
     Ok(ContractView {
         couple_id: row.couple_id,
-        content: serde_json::from_str(&row.content).map_err(anyhow::Error::from)?,
+        content: serde_json::from_str(&access.cipher().open(CONTRACT_CONTENT, row.id, &row.content)?).map_err(anyhow::Error::from)?,
         updated_at: row.updated_at,
         version: row.version,
     })
@@ -161,11 +162,12 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
     let now = state.clock.now();
     match row(access).await? {
         None if expected == 0 => {
+            let id = Uuid::now_v7();
             recovery_contracts::ActiveModel {
-                id: Set(Uuid::now_v7()),
+                id: Set(id),
                 practice_id: Set(access.scope.practice_id()),
                 couple_id: Set(access.couple_id()),
-                content: Set(json),
+                content: Set(access.cipher().seal(CONTRACT_CONTENT, id, &json)),
                 audience: Set(content.audience),
                 created_by: Set(access.member_id),
                 created_at: Set(now),
@@ -183,7 +185,7 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
         Some(existing) => {
             let update = access
                 .update_at_version::<recovery_contracts::Entity>(existing.id, expected)
-                .col_expr(recovery_contracts::Column::Content, Expr::value(json))
+                .col_expr(recovery_contracts::Column::Content, Expr::value(access.cipher().seal(CONTRACT_CONTENT, existing.id, &json)))
                 .col_expr(recovery_contracts::Column::Audience, Expr::value(content.audience))
                 .col_expr(recovery_contracts::Column::UpdatedAt, Expr::value(now));
             exec_at_version(update, &access.db()).await?;
@@ -191,6 +193,16 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
         None => return Err(AppError::PreconditionFailed),
     }
     get(access).await
+}
+
+/// The id of a new check-in row: the same for the same couple, day and
+/// partner, whoever writes it first.
+fn checkin_id(couple_id: Uuid, day: Date, slot: PartnerSlot) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("tandem-checkin|{couple_id}|{day}|{}", slot.as_str()));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
 /// The calendar between two days, both partners' check-offs.
@@ -213,7 +225,7 @@ pub async fn days(access: &CoupleAccess, range: &DayRange, today: Date) -> Resul
         .await?
         .into_iter()
         .map(|r| {
-            let mut check_in: CheckIn = serde_json::from_str(&r.content).map_err(anyhow::Error::from)?;
+            let mut check_in: CheckIn = serde_json::from_str(&access.cipher().open(CHECKIN_CONTENT, r.id, &r.content)?).map_err(anyhow::Error::from)?;
             check_in.partner = None;
             Ok(DayView { day: r.day, partner: r.partner_slot, check_in, recorded_by: r.recorded_by })
         })
@@ -243,18 +255,24 @@ pub async fn check_in(state: &AppState, access: &CoupleAccess, day: BoundedDate,
         .filter(contract_checkins::Column::PartnerSlot.eq(slot.as_str()))
         .one(&access.db())
         .await?;
+    // The row's id seals its text: the one stored, or for a new day one
+    // derived from the couple, day and partner, so that two first check-ins
+    // racing into the same row seal under the id the row keeps.
+    let id = earlier.as_ref().map_or_else(|| checkin_id(access.couple_id(), day, slot), |row| row.id);
     match earlier {
         // Saving the answers as they stand changes nothing, not even who recorded them.
-        Some(row) if row.content == content => {
+        Some(row) if access.cipher().open(CHECKIN_CONTENT, row.id, &row.content)? == content => {
             return Ok(DayView { day, partner: slot, check_in: stored, recorded_by: row.recorded_by });
         }
         // A correction keeps what was said before.
         Some(row) => {
+            let revision_id = Uuid::now_v7();
+            let before = access.cipher().open(CHECKIN_CONTENT, row.id, &row.content)?;
             contract_checkin_revisions::ActiveModel {
-                id: Set(Uuid::now_v7()),
+                id: Set(revision_id),
                 practice_id: Set(row.practice_id),
                 checkin_id: Set(row.id),
-                content: Set(row.content),
+                content: Set(access.cipher().seal(CHECKIN_REVISION_CONTENT, revision_id, &before)),
                 recorded_by: Set(row.recorded_by),
                 recorded_at: Set(row.updated_at),
                 replaced_by: Set(access.member_id),
@@ -266,12 +284,12 @@ pub async fn check_in(state: &AppState, access: &CoupleAccess, day: BoundedDate,
         None => {}
     }
     contract_checkins::Entity::insert(contract_checkins::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
         day: Set(day),
         partner_slot: Set(slot),
-        content: Set(content),
+        content: Set(access.cipher().seal(CHECKIN_CONTENT, id, &content)),
         recorded_by: Set(access.member_id),
         updated_at: Set(now),
     })

@@ -18,7 +18,13 @@ use super::{
     plans::{HighRiskCategory, TimelineWhen},
 };
 use crate::input::BoundedDate;
-use crate::{state::AppState, access::{Caseload, CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
+use crate::{
+    state::AppState,
+    access::{Caseload, CoupleAccess, exec_at_version},
+    error::AppError,
+    practice::Fields,
+    vault::{PracticeCipher, fields::{LAPSE_AMOUNT as AMOUNT, LAPSE_LEARNED as LEARNED, LAPSE_SETTING as SETTING, LAPSE_SUBSTANCE as SUBSTANCE}},
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -138,7 +144,7 @@ fn default_audience(access: &CoupleAccess, partner: PartnerSlot) -> Result<Audie
     })
 }
 
-fn to_view(row: lapses::Model) -> Result<LapseView, AppError> {
+fn to_view(cipher: &PracticeCipher, row: lapses::Model) -> Result<LapseView, AppError> {
     let reported_by = ReportedBy::from_stored(&row.reported_by)?;
     let audience = row.audience;
     Ok(LapseView {
@@ -146,13 +152,13 @@ fn to_view(row: lapses::Model) -> Result<LapseView, AppError> {
         partner: row.partner_slot,
         occurred_on: row.occurred_on,
         days: row.days,
-        substance: row.substance,
-        amount: row.amount,
-        setting: row.setting,
+        substance: cipher.open(SUBSTANCE, row.id, &row.substance)?,
+        amount: cipher.open_opt(AMOUNT, row.id, row.amount.as_deref())?,
+        setting: cipher.open_opt(SETTING, row.id, row.setting.as_deref())?,
         high_risk_category: row.high_risk_category.as_deref().map(HighRiskCategory::from_stored).transpose()?,
         reported_by,
         kind: LapseKind::from_stored(&row.kind)?,
-        learned: row.learned,
+        learned: cipher.open_opt(LEARNED, row.id, row.learned.as_deref())?,
         timeline_step: row.timeline_step.as_deref().map(TimelineWhen::from_stored).transpose()?,
         safety_checked: row.safety_checked,
         audience,
@@ -168,20 +174,22 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: LapseInput) 
         Some(a) => a,
         None => default_audience(access, input.partner)?,
     };
+    let id = Uuid::now_v7();
+    let c = access.cipher();
     let row = lapses::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
         partner_slot: Set(input.partner),
         occurred_on: Set(input.occurred_on.get()),
         days: Set(p.days),
-        substance: Set(p.substance),
-        amount: Set(p.amount),
-        setting: Set(p.setting),
+        substance: Set(c.seal(SUBSTANCE, id, &p.substance)),
+        amount: Set(c.seal_opt(AMOUNT, id, p.amount.as_deref())),
+        setting: Set(c.seal_opt(SETTING, id, p.setting.as_deref())),
         high_risk_category: Set(input.high_risk_category.map(|c| c.as_str())),
         reported_by: Set(input.reported_by.as_str()),
         kind: Set(input.kind.as_str()),
-        learned: Set(p.learned),
+        learned: Set(c.seal_opt(LEARNED, id, p.learned.as_deref())),
         timeline_step: Set(input.timeline_step.map(|t| t.as_str())),
         safety_checked: Set(input.safety_checked),
         audience: Set(audience),
@@ -192,11 +200,11 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: LapseInput) 
     }
     .insert(&access.db())
     .await?;
-    to_view(row)
+    to_view(c, row)
 }
 
 pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<LapseView, AppError> {
-    to_view(access.shared_record::<lapses::Entity>(&access.db(), id).await?)
+    to_view(access.cipher(), access.shared_record::<lapses::Entity>(&access.db(), id).await?)
 }
 
 /// Every lapse of the couple in one read, oldest first: each one's partner
@@ -210,7 +218,7 @@ pub async fn for_sobriety(db: &impl ConnectionTrait, access: &CoupleAccess) -> R
         let (partner, audience) = (row.partner_slot, row.audience);
         all.audiences.push((partner, audience));
         if access.sees(audience) {
-            all.visible.push(to_view(row)?);
+            all.visible.push(to_view(access.cipher(), row)?);
         }
     }
     Ok(all)
@@ -247,9 +255,9 @@ pub async fn since(caseload: &Caseload, on: Date) -> Result<Vec<(Uuid, LapseView
     let mut items = Vec::new();
     for row in rows {
         let couple_id = row.couple_id;
-        if caseload.of(couple_id).is_some_and(|a| a.is_clinician()) {
-            let view = to_view(row)?;
-            if caseload.of(couple_id).is_some_and(|a| a.sees(view.audience)) {
+        if let Some(access) = caseload.of(couple_id).filter(|a| a.is_clinician()) {
+            let view = to_view(access.cipher(), row)?;
+            if access.sees(view.audience) {
                 items.push((couple_id, view));
             }
         }
@@ -269,7 +277,7 @@ pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<LapseV
         query = query.filter(lapses::Column::Id.lt(cursor));
     }
     let (rows, next_cursor) = split_page(query.all(&access.db()).await?, limit, |r| r.id);
-    Ok(Page { items: rows.into_iter().map(to_view).collect::<Result<_, _>>()?, next_cursor })
+    Ok(Page { items: rows.into_iter().map(|row| to_view(access.cipher(), row)).collect::<Result<_, _>>()?, next_cursor })
 }
 
 pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch, input: LapseInput) -> Result<LapseView, AppError> {
@@ -288,13 +296,13 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         .col_expr(lapses::Column::PartnerSlot, Expr::value(input.partner))
         .col_expr(lapses::Column::OccurredOn, Expr::value(input.occurred_on.get()))
         .col_expr(lapses::Column::Days, Expr::value(p.days))
-        .col_expr(lapses::Column::Substance, Expr::value(p.substance))
-        .col_expr(lapses::Column::Amount, Expr::value(p.amount))
-        .col_expr(lapses::Column::Setting, Expr::value(p.setting))
+        .col_expr(lapses::Column::Substance, Expr::value(access.cipher().seal(SUBSTANCE, id, &p.substance)))
+        .col_expr(lapses::Column::Amount, Expr::value(access.cipher().seal_opt(AMOUNT, id, p.amount.as_deref())))
+        .col_expr(lapses::Column::Setting, Expr::value(access.cipher().seal_opt(SETTING, id, p.setting.as_deref())))
         .col_expr(lapses::Column::HighRiskCategory, Expr::value(input.high_risk_category.map(|c| c.as_str())))
         .col_expr(lapses::Column::ReportedBy, Expr::value(input.reported_by.as_str()))
         .col_expr(lapses::Column::Kind, Expr::value(input.kind.as_str()))
-        .col_expr(lapses::Column::Learned, Expr::value(p.learned))
+        .col_expr(lapses::Column::Learned, Expr::value(access.cipher().seal_opt(LEARNED, id, p.learned.as_deref())))
         .col_expr(lapses::Column::TimelineStep, Expr::value(input.timeline_step.map(|t| t.as_str())))
         .col_expr(lapses::Column::SafetyChecked, Expr::value(input.safety_checked))
         .col_expr(lapses::Column::Audience, Expr::value(audience))

@@ -22,7 +22,7 @@ use super::{
     common::{Audience, IfMatch, Page, PageQuery, PartnerSlot, StoredEnum, limits, optional_text, required_text, split_page},
     sessions,
 };
-use crate::{state::AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
+use crate::{state::AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields, vault::fields::{ADDENDUM_BODY, ADDENDUM_REASON, NOTE_CONTENT}};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -229,7 +229,7 @@ fn validate(input: &NoteInput) -> Result<String, AppError> {
 /// see (partners never see drafts, nor parts outside their audience).
 fn visible(access: &CoupleAccess, row: session_notes::Model, addenda: Vec<note_addenda::Model>) -> Result<Option<NoteView>, AppError> {
     let status = row.status;
-    let mut content: NoteContent = serde_json::from_str(&row.content).map_err(anyhow::Error::from)?;
+    let mut content: NoteContent = serde_json::from_str(&access.cipher().open(NOTE_CONTENT, row.id, &row.content)?).map_err(anyhow::Error::from)?;
     if !access.is_clinician() {
         if status == NoteStatus::Draft {
             return Ok(None);
@@ -248,8 +248,8 @@ fn visible(access: &CoupleAccess, row: session_notes::Model, addenda: Vec<note_a
                 audience: a.audience,
                 id: a.id,
                 author_id: a.author_id,
-                reason: a.reason,
-                text: a.body,
+                reason: access.cipher().open(ADDENDUM_REASON, a.id, &a.reason)?,
+                text: access.cipher().open(ADDENDUM_BODY, a.id, &a.body)?,
                 created_at: a.created_at,
             })
         })
@@ -311,14 +311,15 @@ pub async fn create(state: &AppState, access: &CoupleAccess, session_id: Uuid, i
     sessions::load(&access.db(), access, session_id).await?;
     let content = validate(&input)?;
     let now = state.clock.now();
+    let id = Uuid::now_v7();
     let row = session_notes::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
         session_id: Set(session_id),
         author_id: Set(access.member_id),
         format: Set(input.format.as_str()),
-        content: Set(content),
+        content: Set(access.cipher().seal(NOTE_CONTENT, id, &content)),
         status: Set(NoteStatus::Draft),
         signed_by: Set(None),
         signed_at: Set(None),
@@ -406,7 +407,7 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
     let update = access
         .update_at_version::<session_notes::Entity>(id, expected)
         .col_expr(session_notes::Column::Format, Expr::value(input.format.as_str()))
-        .col_expr(session_notes::Column::Content, Expr::value(content))
+        .col_expr(session_notes::Column::Content, Expr::value(access.cipher().seal(NOTE_CONTENT, id, &content)))
         .col_expr(session_notes::Column::UpdatedAt, Expr::value(state.clock.now()))
         // Signing races an edit: whichever lands first wins, the other changes nothing.
         .filter(session_notes::Column::Status.eq(NoteStatus::Draft.as_str()));
@@ -480,14 +481,15 @@ pub async fn add_addendum(state: &AppState, access: &CoupleAccess, id: Uuid, inp
     let reason = fields.check("reason", required_text(&input.reason, limits::SHORT));
     let text = fields.check("text", required_text(&input.text, limits::LONG));
     let (reason, text) = fields.finish_with(|| Some((reason?, text?)))?;
+    let addendum_id = Uuid::now_v7();
     note_addenda::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(addendum_id),
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
         note_id: Set(id),
         author_id: Set(access.member_id),
-        reason: Set(reason),
-        body: Set(text),
+        reason: Set(access.cipher().seal(ADDENDUM_REASON, addendum_id, &reason)),
+        body: Set(access.cipher().seal(ADDENDUM_BODY, addendum_id, &text)),
         audience: Set(input.audience),
         created_at: Set(state.clock.now()),
     }

@@ -13,7 +13,7 @@ use entity::relapse_plans;
 
 use super::common::{Audience, IfMatch, StoredEnum, limits, optional_text, required_text};
 use crate::input::BoundedDate;
-use crate::{state::AppState, access::{Caseload, CoupleAccess}, error::AppError, practice::Fields};
+use crate::{state::AppState, access::{Caseload, CoupleAccess}, error::AppError, practice::Fields, vault::fields::PLAN_CONTENT};
 
 fn couple() -> Audience {
     Audience::Couple
@@ -330,7 +330,7 @@ fn filtered(access: &CoupleAccess, c: PlanContent) -> PlanContentView {
 }
 
 fn to_view(access: &CoupleAccess, row: relapse_plans::Model) -> Result<PlanView, AppError> {
-    let content: PlanContent = serde_json::from_str(&row.content).map_err(anyhow::Error::from)?;
+    let content: PlanContent = serde_json::from_str(&access.cipher().open(PLAN_CONTENT, row.id, &row.content)?).map_err(anyhow::Error::from)?;
     Ok(PlanView {
         couple_id: row.couple_id,
         version: row.number,
@@ -393,12 +393,13 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
     if current != expected {
         return Err(AppError::PreconditionFailed);
     }
+    let id = Uuid::now_v7();
     let row = relapse_plans::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
         number: Set(expected + 1),
-        content: Set(json),
+        content: Set(access.cipher().seal(PLAN_CONTENT, id, &json)),
         review_on: Set(content.review_on.map(BoundedDate::get)),
         created_by: Set(access.member_id),
         created_at: Set(state.clock.now()),

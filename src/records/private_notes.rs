@@ -18,6 +18,7 @@ use crate::{
     state::AppState,
     access::{CoupleAccess, exec_at_version},
     error::AppError,
+    vault::fields::PRIVATE_NOTE_BODY as BODY,
 };
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -52,15 +53,15 @@ pub struct PrivateNoteView {
     pub version: i32,
 }
 
-fn to_view(row: private_notes::Model) -> PrivateNoteView {
-    PrivateNoteView {
+fn to_view(access: &CoupleAccess, row: private_notes::Model) -> Result<PrivateNoteView, AppError> {
+    Ok(PrivateNoteView {
         id: row.id,
         session_id: row.session_id,
-        text: row.body,
+        text: access.cipher().open(BODY, row.id, &row.body)?,
         created_at: row.created_at,
         updated_at: row.updated_at,
         version: row.version,
-    }
+    })
 }
 
 /// The caller's own notes only; anyone else's answer "not found".
@@ -78,20 +79,21 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: PrivateNoteI
             .map_err(|_| AppError::invalid("session_id", "choose a session of this couple"))?;
     }
     let now = state.clock.now();
+    let id = Uuid::now_v7();
     let row = private_notes::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
         session_id: Set(input.session_id),
         author_id: Set(access.member_id),
-        body: Set(text),
+        body: Set(access.cipher().seal(BODY, id, &text)),
         created_at: Set(now),
         updated_at: Set(now),
         version: Set(1),
     }
     .insert(&access.db())
     .await?;
-    Ok(to_view(row))
+    to_view(access, row)
 }
 
 pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<PrivateNoteView, AppError> {
@@ -99,8 +101,8 @@ pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<PrivateNoteView, App
         .filter(private_notes::Column::Id.eq(id))
         .one(&access.db())
         .await?
-        .map(to_view)
-        .ok_or(AppError::NotFound)
+        .map(|row| to_view(access, row))
+        .ok_or(AppError::NotFound)?
 }
 
 pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<PrivateNoteView>, AppError> {
@@ -110,7 +112,7 @@ pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<Privat
         query = query.filter(private_notes::Column::Id.lt(cursor));
     }
     let (rows, next_cursor) = split_page(query.all(&access.db()).await?, limit, |r| r.id);
-    Ok(Page { items: rows.into_iter().map(to_view).collect(), next_cursor })
+    Ok(Page { items: rows.into_iter().map(|row| to_view(access, row)).collect::<Result<_, _>>()?, next_cursor })
 }
 
 pub async fn update(
@@ -124,7 +126,7 @@ pub async fn update(
     let text = required_text(&input.text, limits::LONG).map_err(|e| AppError::invalid("text", &e))?;
     let update = access
         .update_at_version::<private_notes::Entity>(id, expected)
-        .col_expr(private_notes::Column::Body, Expr::value(text))
+        .col_expr(private_notes::Column::Body, Expr::value(access.cipher().seal(BODY, id, &text)))
         .col_expr(private_notes::Column::UpdatedAt, Expr::value(state.clock.now()))
         .filter(private_notes::Column::AuthorId.eq(access.member_id));
     exec_at_version(update, &access.db()).await?;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use entity::safety_plans;
 
 use super::common::{Audience, IfMatch, PartnerSlot, StoredEnum, limits, optional_text, required_text};
-use crate::{state::AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
+use crate::{state::AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields, vault::fields::SAFETY_PLAN_CONTENT as CONTENT};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -142,12 +142,12 @@ fn validate(input: &SafetyPlanInput) -> Result<String, AppError> {
     Ok(serde_json::to_string(c).map_err(anyhow::Error::from)?)
 }
 
-fn to_view(row: safety_plans::Model) -> Result<SafetyPlanView, AppError> {
+fn to_view(access: &CoupleAccess, row: safety_plans::Model) -> Result<SafetyPlanView, AppError> {
     Ok(SafetyPlanView {
         id: row.id,
         owner: SafetyPlanOwner::from_stored(&row.owner)?,
         audience: row.audience,
-        content: serde_json::from_str(&row.content).map_err(anyhow::Error::from)?,
+        content: serde_json::from_str(&access.cipher().open(CONTENT, row.id, &row.content)?).map_err(anyhow::Error::from)?,
         updated_at: row.updated_at,
         version: row.version,
     })
@@ -156,13 +156,14 @@ fn to_view(row: safety_plans::Model) -> Result<SafetyPlanView, AppError> {
 pub async fn create(state: &AppState, access: &CoupleAccess, input: SafetyPlanInput) -> Result<SafetyPlanView, AppError> {
     let content = validate(&input)?;
     let now = state.clock.now();
+    let id = Uuid::now_v7();
     let row = safety_plans::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         practice_id: Set(access.scope.practice_id()),
         couple_id: Set(access.couple_id()),
         owner: Set(input.owner.as_str()),
         audience: Set(input.owner.audience()),
-        content: Set(content),
+        content: Set(access.cipher().seal(CONTENT, id, &content)),
         created_by: Set(access.member_id),
         created_at: Set(now),
         updated_at: Set(now),
@@ -170,11 +171,11 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: SafetyPlanIn
     }
     .insert(&access.db())
     .await?;
-    to_view(row)
+    to_view(access, row)
 }
 
 pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<SafetyPlanView, AppError> {
-    to_view(access.shared_record::<safety_plans::Entity>(&access.db(), id).await?)
+    to_view(access, access.shared_record::<safety_plans::Entity>(&access.db(), id).await?)
 }
 
 pub async fn list(access: &CoupleAccess) -> Result<Vec<SafetyPlanView>, AppError> {
@@ -185,7 +186,7 @@ pub async fn list(access: &CoupleAccess) -> Result<Vec<SafetyPlanView>, AppError
         .all(&access.db())
         .await?
         .into_iter()
-        .map(to_view)
+        .map(|row| to_view(access, row))
         .collect()
 }
 
@@ -203,7 +204,7 @@ pub async fn update(
     let content = validate(&input)?;
     let update = access
         .update_at_version::<safety_plans::Entity>(id, expected)
-        .col_expr(safety_plans::Column::Content, Expr::value(content))
+        .col_expr(safety_plans::Column::Content, Expr::value(access.cipher().seal(CONTENT, id, &content)))
         .col_expr(safety_plans::Column::UpdatedAt, Expr::value(state.clock.now()));
     exec_at_version(update, &access.db()).await?;
     get(access, id).await
