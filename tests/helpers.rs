@@ -474,6 +474,20 @@ impl<'a> Client<'a> {
         res.json()["link"].as_str().unwrap().to_owned()
     }
 
+    /// Creates the couple Okafor & Reyes (Daniel Okafor, in recovery, and
+    /// Marisol Reyes) through the API; returns its JSON view.
+    pub async fn create_couple(&mut self) -> Value {
+        let body = serde_json::json!({
+            "label": "Okafor & Reyes", "status": "active",
+            "secrets_policy": "individual_confidential", "care_started_on": "2026-03-02",
+            "partner_a": {"recovery_role": "in_recovery", "full_name": "Daniel Okafor", "preferred_name": "Dan"},
+            "partner_b": {"recovery_role": "supporting", "full_name": "Marisol Reyes"}
+        });
+        let res = self.json(Method::POST, "/api/v1/couples", Some(body)).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+        res.json()
+    }
+
     pub async fn create_token(&mut self, name: &str) -> (uuid::Uuid, String) {
         let res = self
             .json(Method::POST, "/api/v1/tokens", Some(serde_json::json!({ "name": name, "expires_in_days": 30 })))

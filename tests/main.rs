@@ -27,6 +27,7 @@ mod layers;
 mod members;
 mod metrics;
 mod pdfs;
+mod scale_out;
 mod schema_fuzz;
 mod setup;
 mod sign_in;

@@ -11,10 +11,10 @@ use std::{
 
 use axum::{
     body::Body,
-    http::{Method, Request, StatusCode},
+    http::{Request, StatusCode},
 };
 use http_body_util::BodyExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::{both, helpers::*};
@@ -94,22 +94,7 @@ async fn metrics_parse_and_no_label_identifies_a_person(app: TestApp) {
     let mut practice = app.practice("harbor").await;
     let email = "casey.quill@harbor.example";
     let (member_id, mut counselor) = practice.member(email, &["counselor"]).await;
-    let couple = counselor
-        .json(
-            Method::POST,
-            "/api/v1/couples",
-            Some(json!({
-                "label": "Okafor & Reyes",
-                "status": "active",
-                "secrets_policy": "individual_confidential",
-                "care_started_on": "2026-03-02",
-                "partner_a": {"recovery_role": "in_recovery", "full_name": "Daniel Okafor", "preferred_name": "Dan"},
-                "partner_b": {"recovery_role": "supporting", "full_name": "Marisol Reyes"}
-            })),
-        )
-        .await;
-    assert_eq!(couple.status, StatusCode::CREATED, "{}", couple.text());
-    let couple = couple.json();
+    let couple = counselor.create_couple().await;
     let couple_id = couple["id"].as_str().unwrap().to_owned();
     let (_, token) = counselor.create_token("metrics").await;
 
