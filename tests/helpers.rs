@@ -54,6 +54,22 @@ pub fn skip(reason: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{SKIPPED} {test}: {reason}");
 }
 
+/// A tool tests/run installs and names in the environment variable `var`
+/// (its path); `None`, the test marked skipped, when it is missing, except
+/// in CI, where that fails the test.
+pub fn installed_tool(var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(path) => Some(path),
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but {var} is not set: tests/run installs {what}")
+        }
+        Err(_) => {
+            skip(&format!("{what} is not installed ({var}; tests/run installs it)"));
+            None
+        }
+    }
+}
+
 /// The start of every line [`skip`] writes; `tests/run` looks for it.
 pub const SKIPPED: &str = "tandem-test skipped:";
 

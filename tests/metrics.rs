@@ -42,16 +42,7 @@ print(json.dumps(out))
 /// The Python with prometheus_client that tests/run installs; `None` (the
 /// test is skipped) when it is missing, except in CI.
 pub(crate) fn python() -> Option<String> {
-    match std::env::var("TANDEM_TEST_PYTHON") {
-        Ok(python) => Some(python),
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but TANDEM_TEST_PYTHON is not set: tests/run installs prometheus_client")
-        }
-        Err(_) => {
-            skip("no prometheus_client: TANDEM_TEST_PYTHON is not set (tests/run installs it)");
-            None
-        }
-    }
+    installed_tool("TANDEM_TEST_PYTHON", "prometheus_client")
 }
 
 /// Parses Prometheus text format with prometheus_client; panics, with the
