@@ -27,6 +27,8 @@ Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environ
   TANDEM_BIND                  address to listen on [default: 127.0.0.1:8080]
   TANDEM_PUBLIC_URL            URL people use to reach Tandem, for links and cookies
                                [default: http://<bind>]; https makes cookies Secure
+  TANDEM_METRICS_BIND          serve Prometheus metrics at GET /metrics on this address, a
+                               listener of its own, never the public one [default: off]
   TANDEM_LOG_FORMAT            pretty | json [default: pretty]
   TANDEM_LOG_FILTER            tracing filter [default: info,sqlx=warn,sea_orm=warn]
   TANDEM_SESSION_IDLE_MINUTES  sign out after this much inactivity [default: 30]
@@ -114,6 +116,8 @@ pub struct Config {
     pub database_url: Secret<String>,
     pub bind: SocketAddr,
     pub public_url: Option<Url>,
+    /// Where `GET /metrics` is served; `None`: no metrics listener.
+    pub metrics_bind: Option<SocketAddr>,
     pub log_format: LogFormat,
     pub log_filter: String,
     pub session_idle_minutes: u32,
@@ -155,6 +159,7 @@ impl Default for Config {
             database_url: Secret::new("sqlite://data/tandem.db?mode=rwc".into()),
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
+            metrics_bind: None,
             log_format: LogFormat::Pretty,
             log_filter: "info,sqlx=warn,sea_orm=warn".into(),
             session_idle_minutes: 30,

@@ -6,14 +6,13 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tandem::{
     state::AppState,
-    auth::{session_store::DbSessionStore, throttle},
+    background::{self, Job},
     clock::SystemClock,
     config::{Config, ENV_HELP},
     db,
     practice::{Email, parse_name, parse_slug, parse_time_zone, setup},
 };
 use tandem::audit::{checkpoints::{self, CheckpointKey}, journal::Journal};
-use tower_sessions::session_store::ExpiredDeletion;
 
 #[derive(Parser)]
 #[command(
@@ -330,6 +329,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("could not listen on {}", config.bind))?;
+    let metrics = match config.metrics_bind {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("could not listen for metrics on {address}"))?,
+        ),
+        None => None,
+    };
     tracing::info!(database = %config.database_url_redacted(), "starting");
     let state = connect(config).await?;
 
@@ -344,8 +351,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!();
     }
 
-    tokio::spawn(checkpoints_loop(state.clone()));
-    tokio::spawn(housekeeping(state.clone()));
+    if let Some(listener) = metrics {
+        let router = tandem::metrics::router(tandem::metrics::install(), state.db.clone());
+        tracing::info!(address = %listener.local_addr()?, "serving metrics at /metrics");
+        tokio::spawn(async move {
+            if let Err(err) = axum::serve(listener, router).await {
+                tracing::error!(error = %err, "the metrics listener stopped");
+            }
+        });
+    }
+    // Once per round across replicas: see tandem::background.
+    for job in Job::ALL {
+        tokio::spawn(background::run(state.clone(), job));
+    }
 
     tracing::info!(address = %state.config.bind, public_url = %state.config.public_base(), "listening");
     let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
@@ -402,44 +420,5 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
-    }
-}
-
-/// Signs the chain heads that moved, every `audit_checkpoint_minutes`.
-async fn checkpoints_loop(state: AppState) {
-    let minutes = u64::from(state.config.audit_checkpoint_minutes.max(1));
-    let mut every = tokio::time::interval(Duration::from_secs(60 * minutes));
-    loop {
-        every.tick().await;
-        if let Err(err) = tandem::audit::checkpoint_all(&state).await {
-            tracing::error!(error = %err, "could not sign access-log checkpoints");
-        }
-    }
-}
-
-/// Verifies chains, deletes expired sessions, stale sign-in counters,
-/// expired device cookies and unfinished single sign-ons, every
-/// `audit_verify_minutes`.
-async fn housekeeping(state: AppState) {
-    let store = DbSessionStore::new(state.db.clone(), state.clock.clone(), state.config.session_idle());
-    let minutes = u64::from(state.config.audit_verify_minutes.max(1));
-    let mut every = tokio::time::interval(Duration::from_secs(60 * minutes));
-    loop {
-        every.tick().await;
-        if let Err(err) = tandem::audit::verify_all(&state, None).await {
-            tracing::error!(error = %err, "could not verify the access log");
-        }
-        if let Err(err) = store.delete_expired().await {
-            tracing::warn!(error = %err, "could not delete expired sessions");
-        }
-        if let Err(err) = throttle::prune(&state).await {
-            tracing::warn!(error = %err, "could not prune sign-in counters");
-        }
-        if let Err(err) = tandem::auth::devices::prune(&state).await {
-            tracing::warn!(error = %err, "could not delete expired device cookies");
-        }
-        if let Err(err) = tandem::sso::flow::prune(&state).await {
-            tracing::warn!(error = %err, "could not delete unfinished single sign-ons");
-        }
     }
 }

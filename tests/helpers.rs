@@ -54,6 +54,22 @@ pub fn skip(reason: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{SKIPPED} {test}: {reason}");
 }
 
+/// A tool tests/run installs and names in the environment variable `var`
+/// (its path); `None`, the test marked skipped, when it is missing, except
+/// in CI, where that fails the test.
+pub fn installed_tool(var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(path) => Some(path),
+        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but {var} is not set: tests/run installs {what}")
+        }
+        Err(_) => {
+            skip(&format!("{what} is not installed ({var}; tests/run installs it)"));
+            None
+        }
+    }
+}
+
 /// The start of every line [`skip`] writes; `tests/run` looks for it.
 pub const SKIPPED: &str = "tandem-test skipped:";
 
@@ -478,6 +494,20 @@ impl<'a> Client<'a> {
             .await;
         assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
         res.json()["link"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates the couple Okafor & Reyes (Daniel Okafor, in recovery, and
+    /// Marisol Reyes) through the API; returns its JSON view.
+    pub async fn create_couple(&mut self) -> Value {
+        let body = serde_json::json!({
+            "label": "Okafor & Reyes", "status": "active",
+            "secrets_policy": "individual_confidential", "care_started_on": "2026-03-02",
+            "partner_a": {"recovery_role": "in_recovery", "full_name": "Daniel Okafor", "preferred_name": "Dan"},
+            "partner_b": {"recovery_role": "supporting", "full_name": "Marisol Reyes"}
+        });
+        let res = self.json(Method::POST, "/api/v1/couples", Some(body)).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+        res.json()
     }
 
     pub async fn create_token(&mut self, name: &str) -> (uuid::Uuid, String) {

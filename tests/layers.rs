@@ -12,8 +12,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
-const FOUNDATION: &[&str] = &["clock", "config", "db", "display", "error", "input", "key_file", "scope", "sealed", "secret", "telemetry"];
-const CORE: &[&str] = &["access", "audit", "auth", "vault", "backup", "demo", "pdf", "practice", "records", "sso", "state"];
+const FOUNDATION: &[&str] = &["clock", "config", "db", "display", "error", "input", "key_file", "metrics", "scope", "sealed", "secret", "telemetry"];
+const CORE: &[&str] = &["access", "audit", "auth", "background", "backup", "demo", "pdf", "practice", "records", "sso", "state", "vault"];
 const HTTP: &[&str] = &["http", "serve"];
 const FRONT_ENDS: &[&str] = &["api", "health", "web"];
 

@@ -80,16 +80,7 @@ async fn the_api_keeps_its_openapi_promises(app: TestApp) {
 
 /// The `st` command tests/run installed, or `None` (skip) outside CI.
 fn schemathesis() -> Option<String> {
-    match std::env::var("TANDEM_TEST_SCHEMATHESIS") {
-        Ok(st) => Some(st),
-        Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but TANDEM_TEST_SCHEMATHESIS is not set: tests/run installs schemathesis")
-        }
-        Err(_) => {
-            skip("schemathesis is not installed (TANDEM_TEST_SCHEMATHESIS; tests/run installs it)");
-            None
-        }
-    }
+    installed_tool("TANDEM_TEST_SCHEMATHESIS", "schemathesis")
 }
 
 // Not `both!`: on two shared cores, under the rest of the suite, a run takes

@@ -27,7 +27,7 @@ use time::Duration;
 
 use crate::{both, helpers::*};
 
-const SECRET: &str = "a-client-secret-of-some-length-0123456789";
+pub(crate) const SECRET: &str = "a-client-secret-of-some-length-0123456789";
 
 /// Installs the provider from the npm registry (tests/oidc/package-lock.json)
 /// unless it is there already.
@@ -47,10 +47,10 @@ fn npm_ci() {
 }
 
 /// A running provider; killed when dropped.
-struct Provider {
+pub(crate) struct Provider {
     child: Child,
     _stdin: ChildStdin,
-    issuer: String,
+    pub(crate) issuer: String,
     config: Value,
     config_file: tempfile::NamedTempFile,
 }
@@ -124,7 +124,7 @@ impl Provider {
 
     /// One client, `tandem`, for the practice `slug`, and one person, alice,
     /// whose verified address is that of the practice's member.
-    fn for_practice(slug: &str) -> Self {
+    pub(crate) fn for_practice(slug: &str) -> Self {
         Self::start(&[slug], &[("tandem", json!({}))], json!({ "alice": account(&format!("casey@{slug}.example"), true) }))
     }
 
@@ -184,13 +184,13 @@ fn account(email: &str, verified: bool) -> Value {
 }
 
 /// The browser's side at the provider: follows redirects itself, keeps cookies.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     cookies: HashMap<String, String>,
 }
 
 impl Browser {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(30))
@@ -199,7 +199,7 @@ impl Browser {
         Browser { http, cookies: HashMap::new() }
     }
 
-    async fn send(&mut self, method: reqwest::Method, url: &str, form: Option<&[(&str, &str)]>) -> (u16, Option<String>, String) {
+    pub(crate) async fn send(&mut self, method: reqwest::Method, url: &str, form: Option<&[(&str, &str)]>) -> (u16, Option<String>, String) {
         let mut req = self.http.request(method, url);
         if !self.cookies.is_empty() {
             let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
@@ -225,13 +225,13 @@ impl Browser {
         (status, location, res.text().await.unwrap())
     }
 
-    async fn get(&mut self, url: &str) -> (u16, Option<String>, String) {
+    pub(crate) async fn get(&mut self, url: &str) -> (u16, Option<String>, String) {
         self.send(reqwest::Method::GET, url, None).await
     }
 
     /// Signs in at the provider as `account` and returns where it sends the
     /// browser back to (Tandem's callback, with code, state and iss).
-    async fn authorize(&mut self, authorize_url: &str, account: &str) -> String {
+    pub(crate) async fn authorize(&mut self, authorize_url: &str, account: &str) -> String {
         let (status, interaction, body) = self.get(authorize_url).await;
         assert!((300..400).contains(&status), "authorization request: {status} {body}");
         let interaction = interaction.unwrap();

@@ -15,6 +15,7 @@ mod m20261202_000010_signed_verification_results;
 mod m20261202_000020_readiness_probe;
 mod m20261202_000021_checkin_history;
 mod m20261202_000040_trusted_devices;
+mod m20261206_000001_background_rounds;
 mod m20261206_000100_practice_keys;
 
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000020_readiness_probe::Migration),
             Box::new(m20261202_000021_checkin_history::Migration),
             Box::new(m20261202_000040_trusted_devices::Migration),
+            Box::new(m20261206_000001_background_rounds::Migration),
             Box::new(m20261206_000100_practice_keys::Migration),
         ]
     }

@@ -49,6 +49,7 @@ pub async fn checkpoint(state: &crate::state::AppState, practice_id: Uuid) -> Re
         .append(&signed)
         .await
         .map_err(|e| DbErr::Custom(format!("could not append to the checkpoint journal {}: {e}", state.journal.path().display())))?;
+    metrics::counter!(crate::metrics::CHECKPOINTS_SIGNED, "practice_id" => practice_id.to_string()).increment(1);
     Ok(Some(signed.seq))
 }
 
@@ -129,6 +130,17 @@ async fn verify_or_report(
 /// Stores signed results for supervisors, and logs failures.
 pub async fn record_results(db: &DatabaseConnection, key: &checkpoints::CheckpointKey, results: &[(String, checkpoints::Verification)], now: time::OffsetDateTime) {
     for (_, v) in results {
+        let practice_id = v.practice_id.to_string();
+        let result = match (v.could_not_run, v.ok()) {
+            (true, _) => "not_checked",
+            (false, true) => "ok",
+            (false, false) => "failed",
+        };
+        metrics::counter!(crate::metrics::VERIFICATIONS, "practice_id" => practice_id.clone(), "result" => result).increment(1);
+        if !v.could_not_run {
+            metrics::gauge!(crate::metrics::VERIFICATION_OK, "practice_id" => practice_id.clone()).set(if v.ok() { 1.0 } else { 0.0 });
+            metrics::gauge!(crate::metrics::VERIFICATION_TIME, "practice_id" => practice_id).set(now.unix_timestamp() as f64);
+        }
         if v.could_not_run {
             tracing::error!(practice_id = %v.practice_id, "access log verification could not run");
         } else if !v.ok() {

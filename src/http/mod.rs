@@ -131,14 +131,46 @@ pub fn wrap(routes: Router<AppState>, state: AppState, error_page: ErrorPage) ->
                     hsts,
                 )),
         )
+        .layer(middleware::from_fn(measure))
         .with_state(state)
 }
 
 async fn record_route(req: Request, next: Next) -> Response {
-    if let Some(path) = req.extensions().get::<MatchedPath>() {
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    if let Some(path) = &route {
         Span::current().record("route", path.as_str());
     }
-    next.run(req).await
+    let mut response = next.run(req).await;
+    // Handed out to `measure`, which sees only the response.
+    if let Some(path) = route {
+        response.extensions_mut().insert(path);
+    }
+    response
+}
+
+/// Counts and times every request by method, route template and status
+/// (the outermost layer, so timeouts and refusals count too). A request
+/// that matched no route counts as `unmatched`: the raw path, which
+/// carries ids and tokens, is never a label.
+async fn measure(req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    };
+    let response = next.run(req).await;
+    let route = response.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let status = response.status().as_str().to_owned();
+    metrics::counter!(crate::metrics::HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status.clone()).increment(1);
+    metrics::histogram!(crate::metrics::HTTP_DURATION, "method" => method, "route" => route, "status" => status)
+        .record(started.elapsed().as_secs_f64());
+    response
 }
 
 /// An API error as problem+json, anything else as an HTML page.
