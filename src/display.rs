@@ -13,12 +13,41 @@ pub fn local_time(at: OffsetDateTime, time_zone: &str) -> String {
     }
 }
 
-/// "substances_at_home" -> "Substances at home".
+/// "substances_at_home" -> "Substances at home"; a letter that names
+/// something reads as one: "partner_a" -> "Partner A".
 pub fn humanize(stored: &str) -> String {
-    let spaced = stored.replace('_', " ");
-    let mut chars = spaced.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
+    let words: Vec<String> = stored
+        .split('_')
+        .enumerate()
+        .map(|(i, word)| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) if i == 0 || word.len() == 1 => first.to_uppercase().chain(chars).collect(),
+                Some(first) => std::iter::once(first).chain(chars).collect(),
+                None => String::new(),
+            }
+        })
+        .collect();
+    words.join(" ")
+}
+
+/// A count with its unit as people write it: "1 day", "240 days".
+pub fn count(n: i64, unit: &str) -> String {
+    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{count, humanize};
+
+    #[test]
+    fn stored_words_read_as_people_write_them() {
+        assert_eq!(humanize("substances_at_home"), "Substances at home");
+        assert_eq!(humanize("partner_a"), "Partner A");
+        assert_eq!(humanize("care_team"), "Care team");
+        assert_eq!(humanize(""), "");
+        assert_eq!(count(1, "day"), "1 day");
+        assert_eq!(count(0, "day"), "0 days");
+        assert_eq!(count(240, "minute"), "240 minutes");
     }
 }

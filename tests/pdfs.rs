@@ -105,3 +105,23 @@ async fn the_demo_pdfs_render() {
     }
     assert!(!plan.contains("Wonder whether"), "no private note");
 }
+
+/// Days in care are one figure (completed days since care started) on the
+/// couple page, in the session-prep PDF and in the API; before, the page
+/// counted the first day too and showed one more.
+async fn days_in_care_read_the_same_everywhere(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let base = format!("/api/v1/couples/{}", w.couple);
+    let expected = (w.today - time::macros::date!(2026 - 03 - 02)).whole_days();
+    let couple = w.couple;
+    let c = w.client(Actor::CareTeam);
+    let api = c.get(&format!("{base}/sobriety")).await.json();
+    let from_api: Vec<i64> = api["partners"].as_array().unwrap().iter().map(|p| p["days_in_care"].as_i64().unwrap()).collect();
+    assert!(!from_api.is_empty() && from_api.iter().all(|d| *d == expected), "{expected} days: {api}");
+    let page = c.get(&format!("/couples/{couple}")).await.text();
+    assert!(page.contains(&format!("in care since 2026-03-02 ({expected} days)")), "{page}");
+    let pdf = flat(&pdf_text(&c.get(&format!("{base}/summary.pdf")).await.body));
+    assert!(pdf.contains(&format!("In care since 2026-03-02 ({expected} days)")), "{pdf}");
+}
+
+both!(days_in_care_read_the_same_everywhere);

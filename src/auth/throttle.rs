@@ -92,8 +92,8 @@ pub async fn check(state: &AppState, keys: &[String]) -> Result<(), AppError> {
         return Err(AppError::TooManyRequests {
             retry_after_secs: secs,
             detail: format!(
-                "Too many failed sign-ins. Try again in {} minute(s).",
-                secs.div_ceil(60)
+                "Too many failed sign-ins. Try again in {}.",
+                crate::display::count(secs.div_ceil(60) as i64, "minute")
             ),
         });
     }

@@ -88,7 +88,7 @@ pub fn session_prep(
     let mut facts = vec![
         ("Couple".to_owned(), couple.label.clone()),
         ("Status".to_owned(), couple.status.as_str()),
-        ("In care since".to_owned(), format!("{} ({} days)", couple.care_started_on, (today - couple.care_started_on).whole_days().max(0))),
+        ("In care since".to_owned(), format!("{} ({})", couple.care_started_on, crate::display::count(crate::records::sobriety::days_in_care(couple.care_started_on, today).into(), "day"))),
         ("Care team".to_owned(), couple.care_team.iter().map(|m| m.display_name.as_str()).collect::<Vec<_>>().join(", ")),
         (
             "Last session".to_owned(),
@@ -138,7 +138,7 @@ pub fn session_prep(
                 .map(|l| {
                     let kind = if l.kind == LapseKind::Relapse { "relapse" } else { "lapse" };
                     let learned = l.learned.as_deref().map(|t| format!(" Learned: {t}")).unwrap_or_default();
-                    format!("{} ({} day(s), {}), {}: {}.{learned}", l.occurred_on, l.days, kind, name_of(couple, l.partner), l.substance)
+                    format!("{} ({}, {}), {}: {}.{learned}", l.occurred_on, crate::display::count(l.days.into(), "day"), kind, name_of(couple, l.partner), l.substance)
                 })
                 .collect(),
         ));

@@ -160,7 +160,7 @@ pub fn compute(start: Date, lapses: &[UsePeriod], today: Date) -> Sobriety {
     );
     // Spans are disjoint and sorted, so the last one holds the latest use day.
     let sober_since_jd = use_spans.last().map_or(start_jd, |&(_, end)| end);
-    let days_in_care = day_count(today_jd - start_jd);
+    let days_in_care = days_in_care(start, today);
     let current_streak_days = day_count(today_jd - sober_since_jd);
     let sober_since = date_from_julian(sober_since_jd);
 
@@ -210,6 +210,12 @@ fn merge_overlapping(sorted: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
 }
 
 /// Clamps a day difference into `u32`; negative differences mean "none yet".
+/// Completed days since care started on `start`: 0 on the first day. The
+/// one figure pages, PDFs and the API all show.
+pub fn days_in_care(start: Date, today: Date) -> u32 {
+    day_count(i64::from(today.to_julian_day()) - i64::from(start.to_julian_day()))
+}
+
 fn day_count(days: i64) -> u32 {
     u32::try_from(days.max(0)).unwrap_or(u32::MAX)
 }
