@@ -401,7 +401,10 @@ async fn the_couple_page_and_overview_cut_nothing_off(app: TestApp) {
     let second = counselor.get(&older).await;
     assert_eq!(second.status, StatusCode::OK);
     let second = second.text();
-    assert_eq!(second.matches("Write a note").count(), 3, "{second}");
+    // Three sessions, but the world's joint session has its notes already:
+    // a session gets one note, so it is not offered again.
+    assert_eq!(second.matches("Change<span class=\"visually-hidden\"> the session of").count(), 3, "{second}");
+    assert_eq!(second.matches("Write a note").count(), 2, "{second}");
     assert!(second.contains("Newest sessions"), "a way back: {second}");
     assert!(!second.contains("Older sessions"), "{second}");
 
@@ -419,3 +422,23 @@ async fn the_couple_page_and_overview_cut_nothing_off(app: TestApp) {
 }
 
 both!(the_couple_page_and_overview_cut_nothing_off);
+
+/// "Write a note" is offered only on a session that has begun and has no
+/// note yet (before, it was offered on signed and future sessions alike).
+async fn write_a_note_only_where_a_session_needs_one(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let c = world.couple;
+    let (joint, individual) = (world.joint_session, world.b_individual_session);
+    let counselor = world.client(Actor::CareTeam);
+    let mut future = crate::clinical_world::session("joint", None, "Room 9");
+    future["starts_at"] = "2099-01-05T17:00:00Z".into();
+    future["ends_at"] = "2099-01-05T17:50:00Z".into();
+    let upcoming = crate::clinical_world::created(counselor.json(Method::POST, &format!("/api/v1/couples/{c}/sessions"), Some(future)).await);
+    let page = counselor.get(&format!("/couples/{c}")).await.text();
+    let offered = |session: uuid::Uuid| page.contains(&format!("/sessions/{session}/notes/new"));
+    assert!(offered(individual), "a past session without a note: {page}");
+    assert!(!offered(joint), "a session with its note");
+    assert!(!offered(upcoming), "a session still to come");
+}
+
+both!(write_a_note_only_where_a_session_needs_one);

@@ -107,6 +107,8 @@ pub struct SessionRow {
     pub kind: String,
     pub modality: String,
     pub notes: Vec<NoteRow>,
+    /// Offer "Write a note": the session has begun and has no note yet.
+    pub can_write_note: bool,
     /// Partners read what a signed note shares with them right here.
     pub shared: Vec<(String, String)>,
 }
@@ -282,7 +284,7 @@ pub async fn page(
         None => None,
     };
     let chrome = Chrome::of(&session, &current).await?;
-    Ok(render(&CouplePage::of(seen, ctx, chrome, &at, viewings)).into_response())
+    Ok(render(&CouplePage::of(seen, ctx, chrome, &at, viewings, state.clock.now())).into_response())
 }
 
 async fn viewings_of(access: &CoupleAccess, ctx: &CoupleContext, at: &ViewingsAt) -> Result<(Vec<ViewingRow>, ViewingLinks), AppError> {
@@ -308,7 +310,7 @@ async fn viewings_of(access: &CoupleAccess, ctx: &CoupleContext, at: &ViewingsAt
 }
 
 impl CouplePage {
-    fn of(seen: CoupleOverview, ctx: CoupleContext, chrome: Chrome, at: &CoupleAt, viewings: Option<(Vec<ViewingRow>, ViewingLinks)>) -> Self {
+    fn of(seen: CoupleOverview, ctx: CoupleContext, chrome: Chrome, at: &CoupleAt, viewings: Option<(Vec<ViewingRow>, ViewingLinks)>, now: time::OffsetDateTime) -> Self {
         let href = ctx.href();
         let (plan, plan_shared) = plan_of(&seen, &ctx);
         let pager = |label, key, anchor, at, next| Pager::of(label, &href, key, anchor, at, next);
@@ -329,7 +331,7 @@ impl CouplePage {
             boundaries: seen.boundaries.items.into_iter().map(|b| boundary_row(b, &ctx)).collect(),
             safety_plans: seen.safety_plans.into_iter().map(|p| safety_plan_row(p, &ctx)).collect(),
             sessions_more: pager("sessions", "sessions", "sessions", at.sessions, seen.sessions.next_cursor),
-            sessions: seen.sessions.items.into_iter().map(|s| session_row(s, &seen.notes, &ctx)).collect(),
+            sessions: seen.sessions.items.into_iter().map(|s| session_row(s, &seen.notes, &ctx, now)).collect(),
             lapses_more: pager("lapses", "lapses", "lapses", at.lapses, seen.lapses.next_cursor),
             lapses: seen.lapses.items.into_iter().map(|l| lapse_row(l, &ctx)).collect(),
             private_notes_more: pager(
@@ -459,10 +461,13 @@ fn safety_plan_row(p: safety_plans::SafetyPlanView, ctx: &CoupleContext) -> Safe
     }
 }
 
-fn session_row(s: sessions::SessionView, notes: &[notes::NoteView], ctx: &CoupleContext) -> SessionRow {
+fn session_row(s: sessions::SessionView, notes: &[notes::NoteView], ctx: &CoupleContext, now: time::OffsetDateTime) -> SessionRow {
     let mine: Vec<&notes::NoteView> = notes.iter().filter(|n| n.session_id == s.id).collect();
     SessionRow {
         id: s.id,
+        // A note documents a session that has begun, once: a second one on
+        // the same session was being written by mistake.
+        can_write_note: ctx.care_team && mine.is_empty() && s.starts_at <= now,
         when: local_time(s.starts_at, &ctx.time_zone),
         kind: match (s.kind, s.partner) {
             (sessions::SessionKind::Individual, Some(p)) => format!("Individual ({})", ctx.names.of(p)),
