@@ -211,6 +211,15 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
         }))?).await?;
         signed.push(notes::sign(state, &access, note.id, IfMatch(1)).await?.id);
     }
+    // Sessions booked this week and next, so the dashboard has a day to show.
+    for days_ahead in [2, 9] {
+        let day = today + Duration::days(days_ahead);
+        sessions::create(state, &access, from_json::<SessionInput>(json!({
+            "starts_at": format_rfc3339(at(day, 23)), "ends_at": format_rfc3339(at(day, 23) + Duration::minutes(50)),
+            "kind": "joint", "modality": "behavioral_couples_therapy", "attendees": ["Dan", "Marisol"],
+            "location": "Room 2", "telehealth": false
+        }))?).await?;
+    }
     // The latest session's note is still a draft.
     let (_, last_session) = session_ids[session_ids.len() - 1];
     notes::create(state, &access, last_session, from_json::<NoteInput>(json!({
@@ -279,6 +288,14 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
         "learned": "Saying yes to 'just one' at work events is the door. Leave before the second round and call Luis from the car.",
         "timeline_step": "first_month", "safety_checked": true, "audience": "couple"
     }))?).await?;
+    // A slip a few days ago, told the same day: what a counselor prepares for now.
+    lapses::create(state, &access, from_json::<LapseInput>(json!({
+        "partner": "a", "occurred_on": today - Duration::days(3), "days": 1, "substance": "alcohol",
+        "amount": "two beers", "setting": "Alone at home after a hard call with his brother",
+        "high_risk_category": "negative_emotions", "reported_by": "self", "kind": "lapse",
+        "learned": "Family calls are a trigger too; call Luis before, not after.",
+        "timeline_step": "immediately", "safety_checked": true, "audience": "couple"
+    }))?).await?;
     contract::save(state, &access, IfMatch(0), from_json::<ContractContent>(json!({
         "intention_statement": "I intend not to drink or use today. Thank you for listening and for supporting me.",
         "trust_discussion_time": "9 pm, at the kitchen table",
@@ -287,9 +304,9 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
         "tests": "Breathalyzer on request",
         "other_commitments": ["No talk about past use at home; it goes to the session", "Thank each other for one thing every day"]
     }))?).await?;
-    for days_ago in 0..14i64 {
+    for days_ago in 0..28i64 {
         let day = crate::input::BoundedDate::new(today - Duration::days(days_ago)).map_err(|m| anyhow::anyhow!(m))?;
-        let missed = days_ago == 5;
+        let missed = days_ago == 5 || days_ago == 3 || days_ago == 19;
         for slot in [PartnerSlot::A, PartnerSlot::B] {
             contract::check_in(state, &access, day, today, from_json::<CheckIn>(json!({
                 "partner": slot, "trust_discussion": !missed,

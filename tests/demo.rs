@@ -23,15 +23,26 @@ async fn the_demo_couple_is_there_for_each_person() {
     assert_eq!(plan["content"]["lapse_response"]["items"].as_array().unwrap().len(), 9);
     let sobriety = counselor.get(&format!("{base}/sobriety")).await.json();
     let dan = &sobriety["partners"][0];
-    assert_eq!(dan["use_days"], 2);
-    assert!(dan["current_streak_days"].as_u64().unwrap() >= 90);
-    assert!(dan["reached"].as_array().unwrap().iter().any(|m| m["days"] == 90));
+    // The lapse of months ago (two days) and the slip three days ago (one).
+    assert_eq!(dan["use_days"], 3);
+    assert_eq!(dan["current_streak_days"], 2, "{dan}");
+    // A counselor's day has something true to show: sessions booked, a
+    // recent lapse, an unsigned draft.
+    let dashboard = counselor.get("/dashboard").await.text();
+    assert!(!dashboard.contains("No sessions booked"), "{dashboard}");
+    assert!(dashboard.contains("#lapses\">"), "the slip of three days ago: {dashboard}");
+    let sessions = counselor.get(&format!("{base}/sessions")).await.json();
+    let now = app.state.clock.now();
+    let starts = |s: &serde_json::Value| time::OffsetDateTime::parse(s["starts_at"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+    let upcoming = sessions["items"].as_array().unwrap().iter().filter(|s| starts(s) > now).count();
+    assert!(upcoming >= 2, "{sessions}");
+    assert!(notes["items"].as_array().unwrap().iter().any(|n| n["status"] == "draft"), "an unsigned draft");
     // The couple page shows the same figures.
     let page = counselor.get(&format!("/couples/{couple}")).await.text();
     for figure in [
         format!("<strong>{}</strong> days current streak", dan["current_streak_days"]),
         format!("<strong>{}</strong> abstinent days in all", dan["total_abstinent_days"]),
-        "2 days of use".to_owned(),
+        "3 days of use".to_owned(),
     ] {
         assert!(page.contains(&figure), "{figure} on the couple page");
     }
