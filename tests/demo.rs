@@ -31,6 +31,8 @@ async fn the_demo_couple_is_there_for_each_person() {
     let dashboard = counselor.get("/dashboard").await.text();
     assert!(!dashboard.contains("No sessions booked"), "{dashboard}");
     assert!(dashboard.contains("#lapses\">"), "the slip of three days ago: {dashboard}");
+    assert!(dashboard.contains("SOAP draft"), "the unsigned note of the last session: {dashboard}");
+    assert!(dashboard.contains("Money boundary (held by Partner B) · waiting for Partner A"), "the money boundary Dan has not agreed to: {dashboard}");
     let sessions = counselor.get(&format!("{base}/sessions")).await.json();
     let now = app.state.clock.now();
     let starts = |s: &serde_json::Value| time::OffsetDateTime::parse(s["starts_at"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();

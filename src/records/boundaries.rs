@@ -338,6 +338,49 @@ pub async fn versions(access: &CoupleAccess, id: Uuid) -> Result<Vec<BoundaryVer
         .collect()
 }
 
+/// A boundary whose current wording still waits for a partner's agreement.
+#[derive(Clone, Debug)]
+pub struct Awaiting {
+    pub id: Uuid,
+    pub couple_id: Uuid,
+    pub category: BoundaryCategory,
+    pub holder: Holder,
+    /// The partners who have not agreed yet.
+    pub waiting_for: Vec<PartnerSlot>,
+}
+
+/// Boundaries of the caseload's couples the caller treats (care team,
+/// supervisor) that wait for a partner's agreement: one query, nothing
+/// decrypted (the wording stays on the couple's page).
+pub async fn awaiting_agreement(caseload: &crate::access::Caseload) -> Result<Vec<Awaiting>, AppError> {
+    let rows = caseload
+        .records::<boundaries::Entity>(CoupleAccess::is_clinician)
+        .filter(boundaries::Column::Status.is_in([BoundaryStatus::Proposed.as_str(), BoundaryStatus::Revised.as_str()]))
+        .order_by_asc(boundaries::Column::Id)
+        .all(caseload.db())
+        .await?;
+    let mut items = Vec::new();
+    for row in rows {
+        let Some(access) = caseload.of(row.couple_id) else { continue };
+        if !access.is_clinician() || !access.sees(row.audience) {
+            continue;
+        }
+        let waiting_for = [(PartnerSlot::A, row.agreed_a_at), (PartnerSlot::B, row.agreed_b_at)]
+            .into_iter()
+            .filter(|(_, at)| at.is_none())
+            .map(|(slot, _)| slot)
+            .collect();
+        items.push(Awaiting {
+            id: row.id,
+            couple_id: row.couple_id,
+            category: BoundaryCategory::from_stored(&row.category)?,
+            holder: Holder::from_stored(&row.holder)?,
+            waiting_for,
+        });
+    }
+    Ok(items)
+}
+
 /// Rewords a boundary: a new version, kept beside the old ones, which both
 /// partners agree to afresh.
 pub async fn revise(

@@ -22,7 +22,7 @@ use super::{
     common::{Audience, IfMatch, Page, PageQuery, PartnerSlot, StoredEnum, limits, optional_text, required_text, split_page},
     sessions,
 };
-use crate::{state::AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields, vault::fields::{ADDENDUM_BODY, ADDENDUM_REASON, NOTE_CONTENT}};
+use crate::{state::AppState, access::{Caseload, CoupleAccess, exec_at_version}, error::AppError, practice::Fields, vault::fields::{ADDENDUM_BODY, ADDENDUM_REASON, NOTE_CONTENT}};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -496,6 +496,39 @@ pub async fn add_addendum(state: &AppState, access: &CoupleAccess, id: Uuid, inp
     .insert(&access.db())
     .await?;
     get(access, id).await
+}
+
+/// A draft waiting for its author's signature, without its content.
+#[derive(Clone, Debug)]
+pub struct Draft {
+    pub id: Uuid,
+    pub couple_id: Uuid,
+    pub session_id: Uuid,
+    pub format: NoteFormat,
+    pub updated_at: OffsetDateTime,
+}
+
+/// The caller's own unsigned drafts among the caseload's couples they are
+/// on the care team of, oldest first: one query, nothing decrypted.
+pub async fn drafts(caseload: &Caseload, author_id: Uuid) -> Result<Vec<Draft>, AppError> {
+    caseload
+        .records::<session_notes::Entity>(|a| a.relation == crate::access::Relation::CareTeam)
+        .filter(session_notes::Column::AuthorId.eq(author_id))
+        .filter(session_notes::Column::Status.eq(NoteStatus::Draft.as_str()))
+        .order_by_asc(session_notes::Column::UpdatedAt)
+        .all(caseload.db())
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok(Draft {
+                id: row.id,
+                couple_id: row.couple_id,
+                session_id: row.session_id,
+                format: NoteFormat::from_stored(&row.format)?,
+                updated_at: row.updated_at,
+            })
+        })
+        .collect()
 }
 
 crate::versioned!(NoteView);

@@ -147,11 +147,22 @@ pub struct CaseloadOverview {
     pub recent_lapses: Vec<About<LapseView>>,
     /// Current plans whose review falls before `today + ahead`, soonest first.
     pub reviews_due: Vec<About<Date>>,
+    /// The caller's own notes still to sign, oldest first.
+    pub drafts: Vec<About<notes::Draft>>,
+    /// Boundaries waiting for a partner's agreement.
+    pub awaiting_agreement: Vec<About<boundaries::Awaiting>>,
 }
 
 /// The dashboard's read model: a fixed number of queries whatever the size
 /// of the caseload (one per kind of record).
-pub async fn caseload(caseload: &Caseload, now: OffsetDateTime, today: Date, ahead: Duration, recent: Duration) -> Result<CaseloadOverview, AppError> {
+pub async fn caseload(
+    caseload: &Caseload,
+    reader: Uuid,
+    now: OffsetDateTime,
+    today: Date,
+    ahead: Duration,
+    recent: Duration,
+) -> Result<CaseloadOverview, AppError> {
     let about = |couple_id: Uuid| About {
         couple_id,
         couple: caseload.of(couple_id).map(|a| a.couple.label.clone()).unwrap_or_default(),
@@ -162,6 +173,8 @@ pub async fn caseload(caseload: &Caseload, now: OffsetDateTime, today: Date, ahe
     let mut reviews_due: Vec<About<Date>> =
         plans::review_dates(caseload).await?.into_iter().filter(|(_, on)| *on <= today + ahead).map(|(c, on)| about(c).with(on)).collect();
     reviews_due.sort_by_key(|r| r.item);
+    let drafts = notes::drafts(caseload, reader).await?.into_iter().map(|d| about(d.couple_id).with(d)).collect();
+    let awaiting_agreement = boundaries::awaiting_agreement(caseload).await?.into_iter().map(|b| about(b.couple_id).with(b)).collect();
     Ok(CaseloadOverview {
         couples: caseload
             .couples
@@ -171,5 +184,7 @@ pub async fn caseload(caseload: &Caseload, now: OffsetDateTime, today: Date, ahe
         upcoming,
         recent_lapses,
         reviews_due,
+        drafts,
+        awaiting_agreement,
     })
 }

@@ -18,6 +18,7 @@ use crate::{
     web::SignedIn,
     practice::Role,
     records::{
+        common::StoredEnum,
         milestones,
         overview::{self, CaseloadOverview},
     },
@@ -45,6 +46,21 @@ pub struct RecentLapse {
     pub kind: String,
 }
 
+pub struct DraftLink {
+    pub couple_id: Uuid,
+    pub couple: String,
+    pub id: Uuid,
+    pub format: String,
+    pub updated: String,
+}
+
+pub struct AwaitingLink {
+    pub couple_id: Uuid,
+    pub couple: String,
+    pub what: String,
+    pub waiting_for: String,
+}
+
 pub struct ReviewDue {
     pub couple_id: Uuid,
     pub couple: String,
@@ -64,6 +80,8 @@ pub struct DashboardPage {
     pub sessions: Vec<Upcoming>,
     pub lapses: Vec<RecentLapse>,
     pub reviews: Vec<ReviewDue>,
+    pub drafts: Vec<DraftLink>,
+    pub awaiting: Vec<AwaitingLink>,
 }
 
 /// How far ahead sessions are listed and plan reviews flagged.
@@ -75,7 +93,7 @@ pub async fn page(State(state): State<AppState>, session: Session, SignedIn(curr
     let tz = current.practice.time_zone.clone();
     let today = milestones::practice_today(&state, &tz);
     let caseload = access::caseload(&state, &current).await?;
-    let seen = overview::caseload(&caseload, state.clock.now(), today, AHEAD, RECENT).await?;
+    let seen = overview::caseload(&caseload, current.id(), state.clock.now(), today, AHEAD, RECENT).await?;
     // The page is one view of the dashboard, whatever it read to build it.
     access::practice_level(&audit, &current, Some("dashboard"), false);
     let chrome = Chrome::of(&session, &current).await?;
@@ -112,6 +130,27 @@ impl DashboardPage {
                 .reviews_due
                 .into_iter()
                 .map(|r| ReviewDue { review_on: r.item.to_string(), overdue: r.item < today, couple_id: r.couple_id, couple: r.couple })
+                .collect(),
+            drafts: seen
+                .drafts
+                .into_iter()
+                .map(|d| DraftLink {
+                    id: d.item.id,
+                    format: d.item.format.as_str().to_uppercase(),
+                    updated: local_time(d.item.updated_at, tz),
+                    couple_id: d.couple_id,
+                    couple: d.couple,
+                })
+                .collect(),
+            awaiting: seen
+                .awaiting_agreement
+                .into_iter()
+                .map(|b| AwaitingLink {
+                    what: format!("{} boundary (held by {})", label(b.item.category), label(b.item.holder)),
+                    waiting_for: b.item.waiting_for.iter().map(|p| crate::display::humanize(&format!("partner_{}", p.as_str()))).collect::<Vec<_>>().join(" and "),
+                    couple_id: b.couple_id,
+                    couple: b.couple,
+                })
                 .collect(),
         }
     }
