@@ -442,3 +442,22 @@ async fn write_a_note_only_where_a_session_needs_one(app: TestApp) {
 }
 
 both!(write_a_note_only_where_a_session_needs_one);
+
+/// A new note starts with the last signed note's plan and homework in view,
+/// so the counselor picks up where the couple left off.
+async fn a_new_note_shows_last_sessions_plan_and_homework(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let c = world.couple;
+    let individual = world.b_individual_session;
+    let counselor = world.client(Actor::CareTeam);
+    let form = counselor.get(&format!("/couples/{c}/sessions/{individual}/notes/new")).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.text());
+    let form = form.text();
+    assert!(form.contains("From the note of the session of"), "{form}");
+    assert!(form.contains("Shared plan SIGNED: daily trust discussion"), "{form}");
+    assert!(form.contains("Homework SIGNED: list two warning signs"), "{form}");
+    // The draft's text is not carried: only what was signed.
+    assert!(!form.contains("CANARY_DRAFT_DATA"), "{form}");
+}
+
+both!(a_new_note_shows_last_sessions_plan_and_homework);

@@ -498,6 +498,34 @@ pub async fn add_addendum(state: &AppState, access: &CoupleAccess, id: Uuid, inp
     get(access, id).await
 }
 
+/// What the last signed note said to carry into the next session.
+#[derive(Clone, Debug)]
+pub struct CarriedForward {
+    pub note_id: Uuid,
+    pub session_id: Uuid,
+    pub plan: Option<String>,
+    pub homework: Option<String>,
+}
+
+/// The plan and homework of the couple's latest signed note on another
+/// session than `session_id`: the context a new note starts from. Only the
+/// care team writes notes, so nothing here is filtered by audience.
+pub async fn carried_forward(access: &CoupleAccess, session_id: Uuid) -> Result<Option<CarriedForward>, AppError> {
+    let row = access
+        .records::<session_notes::Entity>()
+        .filter(session_notes::Column::Status.eq(NoteStatus::Signed.as_str()))
+        .filter(session_notes::Column::SessionId.ne(session_id))
+        .order_by_desc(session_notes::Column::SignedAt)
+        .one(&access.db())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let content: NoteContent = serde_json::from_str(&access.cipher().open(NOTE_CONTENT, row.id, &row.content)?).map_err(anyhow::Error::from)?;
+    let text = |s: Option<&Section>| s.map(|s| s.text.trim().to_owned()).filter(|t| !t.is_empty());
+    let plan = text(content.sections.get("plan"));
+    let homework = text(content.homework.as_ref());
+    Ok((plan.is_some() || homework.is_some()).then_some(CarriedForward { note_id: row.id, session_id: row.session_id, plan, homework }))
+}
+
 /// A draft waiting for its author's signature, without its content.
 #[derive(Clone, Debug)]
 pub struct Draft {

@@ -241,6 +241,8 @@ pub struct NoteFormPage {
     pub session_when: String,
     pub version: String,
     pub format: String,
+    /// The last signed note's plan and homework (new notes only): when, plan, homework.
+    pub carried: Option<(String, Option<String>, Option<String>)>,
     /// Links that start the form over in another format (new notes only).
     pub formats: Vec<(String, String, bool)>,
     pub sections: Vec<SectionField>,
@@ -311,6 +313,7 @@ fn form_page(chrome: Chrome, couple: CoupleContext, action: String, session_when
         goals_audiences: forms::audience_choices(&names, &form.goals_audience),
         errors,
         theirs: None,
+        carried: None,
         couple,
     }
 }
@@ -343,8 +346,16 @@ async fn note_form(
         Target::Edit { session_id, note_id } => (session_id, format!("{}/notes/{note_id}", couple.href()), None),
     };
     let when = local_time(sessions::get(access, session_id).await?.starts_at, &couple.time_zone);
+    // A new note starts from what the last one left the couple with.
+    let carried = match new_for {
+        Some(_) => match notes::carried_forward(access, session_id).await? {
+            Some(c) => Some((local_time(sessions::get(access, c.session_id).await?.starts_at, &couple.time_zone), c.plan, c.homework)),
+            None => None,
+        },
+        None => None,
+    };
     let chrome = Chrome::of(session, current).await?;
-    Ok(form_page(chrome, couple, action, when, form, new_for, errors))
+    Ok(NoteFormPage { carried, ..form_page(chrome, couple, action, when, form, new_for, errors) })
 }
 
 pub async fn new_form(
