@@ -461,3 +461,40 @@ async fn a_new_note_shows_last_sessions_plan_and_homework(app: TestApp) {
 }
 
 both!(a_new_note_shows_last_sessions_plan_and_homework);
+
+/// Switching a new note between SOAP, DAP and BIRP keeps what was typed:
+/// a section the new format has keeps its text; one it lacks moves, named,
+/// into the new format's first section, under the narrowest audience.
+async fn switching_a_notes_format_keeps_the_text(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let c = world.couple;
+    let individual = world.b_individual_session;
+    let counselor = world.client(Actor::CareTeam);
+    let page = format!("/couples/{c}/sessions/{individual}/notes/new");
+    let action = format!("/couples/{c}/sessions/{individual}/notes");
+    let typed = [
+        ("format", "soap"),
+        ("subjective", "Marisol says the week felt calmer"),
+        ("subjective_audience", "couple"),
+        ("objective", "Both arrived on time"),
+        ("objective_audience", "clinician"),
+        ("plan", "Keep the trust discussion"),
+        ("plan_audience", "couple"),
+        ("homework", "Two warning signs each"),
+        ("switch_to", "dap"),
+    ];
+    let res = counselor.submit(&page, &action, &typed).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let form = res.text();
+    assert!(form.contains("DAP note for the session of"), "{form}");
+    assert!(form.contains("Subjective: Marisol says the week felt calmer") && form.contains("Objective: Both arrived on time"), "{form}");
+    assert!(form.contains("Keep the trust discussion") && form.contains("Two warning signs each"), "{form}");
+    // Merged text from a couple section and a clinician section: clinician only.
+    let data_audience = form.split("id=\"data_audience\"").nth(1).unwrap().split("</select>").next().unwrap().to_owned();
+    assert!(data_audience.contains("value=\"clinician\" selected"), "{data_audience}");
+    // Nothing was saved.
+    let notes = counselor.get(&format!("/api/v1/couples/{c}/sessions/{individual}/notes")).await.json();
+    assert_eq!(notes["items"].as_array().unwrap().len(), 0, "{notes}");
+}
+
+both!(switching_a_notes_format_keeps_the_text);

@@ -83,9 +83,45 @@ pub struct NoteForm {
     pub pb_partner_violence: Vec<String>,
     pub pb_risk_notes: Vec<String>,
     pub pb_audience: Vec<String>,
+    /// Set by a format button: show the form in that format, save nothing.
+    pub switch_to: String,
 }
 
 impl NoteForm {
+    /// The same note in `to`'s sections. Text of a section `to` does not
+    /// have moves, under its old name, into `to`'s first section, which then
+    /// keeps the narrowest audience of what it holds (clinician unless all
+    /// agree), so switching never shows anyone what was not theirs.
+    fn switch_to(&mut self, to: NoteFormat) {
+        let from = self.format();
+        if from == to {
+            return;
+        }
+        let first = to.sections()[0];
+        let (own_text, own_audience) = self.section(first);
+        let (own_text, own_audience) = (own_text.to_owned(), own_audience.to_owned());
+        let (mut parts, mut audiences) = (Vec::new(), Vec::new());
+        if !own_text.trim().is_empty() {
+            parts.push(own_text.trim().to_owned());
+            audiences.push(own_audience.to_owned());
+        }
+        for key in from.sections().iter().filter(|k| !to.sections().contains(k)) {
+            let (text, audience) = self.section(key);
+            if !text.trim().is_empty() {
+                parts.push(format!("{}: {}", humanize(key), text.trim()));
+                audiences.push(audience.to_owned());
+            }
+            self.set_section(key, String::new(), Audience::Clinician.as_str());
+        }
+        let audience = match audiences.first() {
+            Some(a) if audiences.iter().all(|b| b == a) => a.clone(),
+            Some(_) => Audience::Clinician.as_str(),
+            None => own_audience,
+        };
+        self.set_section(first, parts.join("\n\n"), audience);
+        self.format = to.as_str();
+    }
+
     fn section(&self, key: &str) -> (&str, &str) {
         match key {
             "subjective" => (&self.subjective, &self.subjective_audience),
@@ -243,7 +279,7 @@ pub struct NoteFormPage {
     pub format: String,
     /// The last signed note's plan and homework (new notes only): when, plan, homework.
     pub carried: Option<(String, Option<String>, Option<String>)>,
-    /// Links that start the form over in another format (new notes only).
+    /// The formats a new note can switch to, keeping its text: value, name, current.
     pub formats: Vec<(String, String, bool)>,
     pub sections: Vec<SectionField>,
     pub blocks: Vec<PartnerBlockField>,
@@ -289,11 +325,9 @@ fn form_page(chrome: Chrome, couple: CoupleContext, action: String, session_when
         })
         .collect();
     let formats = match new_for {
-        Some(session_id) => [NoteFormat::Soap, NoteFormat::Dap, NoteFormat::Birp]
+        Some(_) => [NoteFormat::Soap, NoteFormat::Dap, NoteFormat::Birp]
             .into_iter()
-            .map(|f| {
-                (format!("{}/sessions/{session_id}/notes/new?format={}", couple.href(), f.as_str()), f.as_str().to_uppercase(), f == format)
-            })
+            .map(|f| (f.as_str(), f.as_str().to_uppercase(), f == format))
             .collect(),
         None => Vec::new(),
     };
@@ -381,6 +415,13 @@ pub async fn create(
     CsrfForm(form): CsrfForm<NoteForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
+    if let Ok(Some(to)) = forms::pick::<NoteFormat>(&form.switch_to) {
+        // Another format, with what was typed so far: nothing is saved.
+        let mut form = form;
+        form.switch_to(to);
+        form.switch_to.clear();
+        return Ok(render(&note_form(&session, &current, &access, Target::New { session_id }, form, FormErrors::default()).await?).into_response());
+    }
     let result = match form.input() {
         Ok(input) => notes::create(&state, &access, session_id, input).await,
         Err(err) => Err(err),
