@@ -31,6 +31,22 @@ pub fn humanize(stored: &str) -> String {
     words.join(" ")
 }
 
+/// The instant a day begins in `time_zone` (midnight there, or the first
+/// moment of the day where a clock change skips midnight).
+pub fn day_start(day: time::Date, time_zone: &str) -> OffsetDateTime {
+    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let seconds = jiff::civil::Date::new(day.year() as i16, day.month() as i8, day.day() as i8)
+        .and_then(|d| d.to_zoned(tz))
+        .map(|z| z.timestamp().as_second())
+        .unwrap_or_else(|_| day.midnight().assume_utc().unix_timestamp());
+    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or_else(|_| day.midnight().assume_utc())
+}
+
+/// A day as people write it: "Monday 7 December 2026".
+pub fn day(day: time::Date) -> String {
+    format!("{} {} {} {}", day.weekday(), day.day(), day.month(), day.year())
+}
+
 /// A count with its unit as people write it: "1 day", "240 days".
 pub fn count(n: i64, unit: &str) -> String {
     if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
@@ -39,6 +55,15 @@ pub fn count(n: i64, unit: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::{count, humanize};
+
+    #[test]
+    fn days_begin_at_local_midnight() {
+        use time::macros::{date, datetime};
+        assert_eq!(super::day_start(date!(2026 - 12 - 07), "America/Chicago"), datetime!(2026-12-07 06:00 UTC));
+        assert_eq!(super::day_start(date!(2026 - 07 - 06), "Europe/Berlin"), datetime!(2026-07-05 22:00 UTC));
+        assert_eq!(super::day_start(date!(2026 - 12 - 07), "Not/AZone"), datetime!(2026-12-07 00:00 UTC));
+        assert_eq!(super::day(date!(2026 - 12 - 07)), "Monday 7 December 2026");
+    }
 
     #[test]
     fn stored_words_read_as_people_write_them() {

@@ -498,3 +498,36 @@ async fn switching_a_notes_format_keeps_the_text(app: TestApp) {
 }
 
 both!(switching_a_notes_format_keeps_the_text);
+
+/// The week's calendar: each reader sees the sessions their relation and
+/// each session's audience allow, with where it takes place; a week is
+/// chosen by any of its days, and a day that is not one is refused.
+async fn the_calendar_shows_each_reader_their_week(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let week = "/calendar?week=2026-11-26";
+    let counselor = calendar(&mut world, week, Actor::CareTeam).await;
+    assert!(counselor.contains("Week of Monday 23 November 2026"), "{counselor}");
+    assert!(counselor.contains("Tuesday 24 November 2026"), "{counselor}");
+    assert!(counselor.contains("Okafor &#38; Reyes") && counselor.contains("Room 2"), "{counselor}");
+    assert!(counselor.contains("CANARY_PARTNER_B_ROOM"), "the care team sees the individual session: {counselor}");
+    let a = calendar(&mut world, week, Actor::PartnerA).await;
+    assert!(a.contains("Room 2"), "Dan sees the joint session and where: {a}");
+    assert!(!a.contains("CANARY_PARTNER_B"), "Dan does not see Marisol's individual session: {a}");
+    let b = calendar(&mut world, week, Actor::PartnerB).await;
+    assert!(b.contains("CANARY_PARTNER_B_ROOM"), "{b}");
+    let stranger = calendar(&mut world, week, Actor::OtherPractice).await;
+    assert!(!stranger.contains("Okafor") && !stranger.contains("Room 2"), "{stranger}");
+    let other_week = calendar(&mut world, week, Actor::CareTeam).await;
+    assert_eq!(other_week, counselor);
+    let res = world.client(Actor::CareTeam).get("/calendar?week=26/11/2026").await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.text());
+    assert!(res.text().contains("like 2026-12-07"), "{}", res.text());
+}
+
+async fn calendar(world: &mut World<'_>, week: &str, actor: Actor) -> String {
+    let res = world.client(actor).get(week).await;
+    assert_eq!(res.status, StatusCode::OK, "{actor:?}: {}", res.text());
+    res.text()
+}
+
+both!(the_calendar_shows_each_reader_their_week);

@@ -12,6 +12,7 @@
 mod boundaries;
 mod contract;
 mod couple;
+mod calendar;
 mod dashboard;
 mod editing;
 pub mod forms;
@@ -46,6 +47,7 @@ use crate::{
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/dashboard", get(dashboard::page))
+        .route("/calendar", get(calendar::page))
         .route("/couples/new", get(couple::new_form))
         .route("/couples", post(couple::create))
         .route("/couples/{couple_id}", get(couple::page).post(couple::update))
