@@ -531,3 +531,31 @@ async fn calendar(world: &mut World<'_>, week: &str, actor: Actor) -> String {
 }
 
 both!(the_calendar_shows_each_reader_their_week);
+
+/// A partner's page starts with help: the contacts of the safety plans they
+/// see (their own first) as links that call and text, and a quick exit that
+/// ends the session for a page that gives nothing away. Counselors' pages
+/// have no such block; numbers in every safety plan dial.
+async fn a_partners_page_puts_help_first(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let c = world.couple;
+    let page = world.client(Actor::PartnerB).get(&format!("/couples/{c}")).await.text();
+    let help = page.find("Need help now").expect("a help block");
+    assert!(help < page.find("<h1>").unwrap() && help < page.find("Partners").unwrap(), "help comes first: {page}");
+    assert!(page.contains("href=\"tel:988\"") && page.contains("href=\"sms:988\""), "{page}");
+    assert!(!page.contains("<dt>"), "no personal details on a partner's page: {page}");
+    let counselor = world.client(Actor::CareTeam).get(&format!("/couples/{c}")).await.text();
+    assert!(!counselor.contains("Need help now"), "{counselor}");
+    assert!(counselor.contains("href=\"tel:988\""), "numbers dial in the safety plans too: {counselor}");
+
+    let partner = world.client(Actor::PartnerB);
+    let token = partner.get(&format!("/couples/{c}")).await.csrf_token();
+    let exit = partner.post_form("/quick-exit", &[("csrf_token", token.as_str())]).await;
+    assert_eq!(exit.status, StatusCode::OK, "{}", exit.text());
+    assert!(exit.text().contains("url=https://www.google.com/search?q=weather") && !exit.text().contains("Tandem"), "{}", exit.text());
+    assert!(exit.header("clear-site-data").is_some_and(|v| v.contains("cookies")));
+    let after = partner.get("/dashboard").await;
+    assert!(after.status.is_redirection() && after.header("location").is_some_and(|l| l.contains("sign-in")), "the session is over: {}", after.status);
+}
+
+both!(a_partners_page_puts_help_first);

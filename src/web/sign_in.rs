@@ -25,7 +25,10 @@ use crate::{
 };
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/sign-in", get(form).post(submit)).route("/sign-out", post(sign_out))
+    Router::new()
+        .route("/sign-in", get(form).post(submit))
+        .route("/sign-out", post(sign_out))
+        .route("/quick-exit", post(quick_exit))
 }
 
 #[derive(Deserialize)]
@@ -103,6 +106,20 @@ async fn submit(
     *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
     Ok(response)
 }
+
+/// Leaves Tandem at once for a page that gives nothing away: the session
+/// ends, the browser is told to forget Tandem's cookies and storage, and a
+/// neutral page replaces this one (a page, not a redirect, for the
+/// form-action policy). For a partner who must not be seen using it.
+async fn quick_exit(session: Session, CsrfForm(_): CsrfForm<CsrfOnly>) -> PageResult {
+    end(&session).await?;
+    let mut response = render(&QuickExitPage { neutral_url: QUICK_EXIT_URL });
+    response.headers_mut().insert("clear-site-data", HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""));
+    Ok(response)
+}
+
+/// Where quick exit goes: a page anyone might be looking at.
+pub const QUICK_EXIT_URL: &str = "https://www.google.com/search?q=weather";
 
 /// Ends the session. Someone who signed in with a provider that offers
 /// sign-out is sent there next (by a page, not a redirect: the form-action

@@ -107,6 +107,12 @@ pub struct ProviderButton {
 }
 
 #[derive(Template)]
+#[template(path = "quick_exit.html")]
+pub struct QuickExitPage {
+    pub neutral_url: &'static str,
+}
+
+#[derive(Template)]
 #[template(path = "signed_out.html")]
 pub struct SignedOutPage {
     pub nav: Option<Nav>,

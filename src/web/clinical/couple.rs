@@ -91,8 +91,33 @@ pub struct SafetyPlanRow {
     pub id: Uuid,
     pub owner: String,
     pub audience: String,
-    pub steps: Vec<(&'static str, Vec<String>)>,
+    pub steps: Vec<(&'static str, Vec<PlanItem>)>,
     pub reasons_for_living: Option<String>,
+}
+
+/// A line of a safety plan; a contact's number dials and texts from a phone.
+#[derive(Clone)]
+pub struct PlanItem {
+    pub text: String,
+    pub phone: Option<String>,
+    /// The number as `tel:`/`sms:` take it: digits and a leading +.
+    pub dial: Option<String>,
+}
+
+impl PlanItem {
+    fn text(text: String) -> Self {
+        Self { text, phone: None, dial: None }
+    }
+
+    fn contact(c: safety_plans::Contact) -> Self {
+        let dial = c.phone.as_deref().map(dialable).filter(|d| d.chars().any(|ch| ch.is_ascii_digit()));
+        Self { text: [Some(c.name), c.note].into_iter().flatten().collect::<Vec<_>>().join(" · "), phone: c.phone, dial }
+    }
+}
+
+/// "+1 312 555 0117" -> "+13125550117".
+fn dialable(phone: &str) -> String {
+    phone.chars().enumerate().filter(|(i, c)| c.is_ascii_digit() || (*i == 0 && *c == '+')).map(|(_, c)| c).collect()
 }
 
 pub struct NoteRow {
@@ -194,6 +219,9 @@ pub struct CouplePage {
     pub plan_shared: bool,
     pub boundaries: Vec<BoundaryRow>,
     pub safety_plans: Vec<SafetyPlanRow>,
+    /// For a partner: the contacts of the safety plans they see, their own
+    /// plan's first, shown at the top of the page.
+    pub help_now: Vec<PlanItem>,
     pub sessions: Vec<SessionRow>,
     pub lapses: Vec<LapseRow>,
     pub viewings: Vec<ViewingRow>,
@@ -329,6 +357,7 @@ impl CouplePage {
             plan_shared,
             boundaries_more: pager("boundaries", "boundaries", "boundaries", at.boundaries, seen.boundaries.next_cursor),
             boundaries: seen.boundaries.items.into_iter().map(|b| boundary_row(b, &ctx)).collect(),
+            help_now: help_now(&seen.safety_plans, &ctx),
             safety_plans: seen.safety_plans.into_iter().map(|p| safety_plan_row(p, &ctx)).collect(),
             sessions_more: pager("sessions", "sessions", "sessions", at.sessions, seen.sessions.next_cursor),
             sessions: seen.sessions.items.into_iter().map(|s| session_row(s, &seen.notes, &ctx, now)).collect(),
@@ -434,13 +463,29 @@ fn boundary_row(b: boundaries::BoundaryView, ctx: &CoupleContext) -> BoundaryRow
     }
 }
 
+/// A partner's "Need help now": every contact with a number in the safety
+/// plans they may see, their own plan's before the couple's, each once.
+fn help_now(plans: &[safety_plans::SafetyPlanView], ctx: &CoupleContext) -> Vec<PlanItem> {
+    let Some(slot) = ctx.partner else { return Vec::new() };
+    let own = |p: &&safety_plans::SafetyPlanView| match p.owner {
+        safety_plans::SafetyPlanOwner::PartnerA => slot == PartnerSlot::A,
+        safety_plans::SafetyPlanOwner::PartnerB => slot == PartnerSlot::B,
+        safety_plans::SafetyPlanOwner::Couple => false,
+    };
+    let (mine, rest): (Vec<_>, Vec<_>) = plans.iter().partition(own);
+    let mut seen = std::collections::HashSet::new();
+    mine.into_iter()
+        .chain(rest)
+        .flat_map(|p| p.content.people_to_ask_for_help.iter().chain(&p.content.professionals_and_crisis_lines))
+        .map(|c| PlanItem::contact(c.clone()))
+        .filter(|item| item.dial.as_ref().is_some_and(|d| seen.insert(d.clone())))
+        .collect()
+}
+
 fn safety_plan_row(p: safety_plans::SafetyPlanView, ctx: &CoupleContext) -> SafetyPlanRow {
     let c = p.content;
-    let contacts = |list: Vec<safety_plans::Contact>| {
-        list.into_iter()
-            .map(|c| [Some(c.name), c.phone, c.note].into_iter().flatten().collect::<Vec<_>>().join(" · "))
-            .collect::<Vec<_>>()
-    };
+    let contacts = |list: Vec<safety_plans::Contact>| list.into_iter().map(PlanItem::contact).collect::<Vec<_>>();
+    let texts = |list: Vec<String>| list.into_iter().map(PlanItem::text).collect::<Vec<_>>();
     SafetyPlanRow {
         id: p.id,
         owner: match p.owner {
@@ -450,12 +495,12 @@ fn safety_plan_row(p: safety_plans::SafetyPlanView, ctx: &CoupleContext) -> Safe
         },
         audience: ctx.names.audience(p.audience),
         steps: vec![
-            ("1. Warning signs", c.warning_signs),
-            ("2. Things I can do on my own", c.internal_coping),
-            ("3. People and places that take my mind off it", c.distraction_people_and_places),
+            ("1. Warning signs", texts(c.warning_signs)),
+            ("2. Things I can do on my own", texts(c.internal_coping)),
+            ("3. People and places that take my mind off it", texts(c.distraction_people_and_places)),
             ("4. People I can ask for help", contacts(c.people_to_ask_for_help)),
             ("5. Professionals and crisis lines", contacts(c.professionals_and_crisis_lines)),
-            ("6. Making the environment safe", c.making_environment_safe),
+            ("6. Making the environment safe", texts(c.making_environment_safe)),
         ],
         reasons_for_living: c.reasons_for_living,
     }
