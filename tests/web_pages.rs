@@ -408,6 +408,21 @@ async fn the_couple_page_and_overview_cut_nothing_off(app: TestApp) {
     assert!(second.contains("Newest sessions"), "a way back: {second}");
     assert!(!second.contains("Older sessions"), "{second}");
 
+    // Paging one list keeps the others where they are: with sessions on
+    // their second page, "Older private notes" keeps the sessions' cursor.
+    let joint = world.joint_session;
+    let counselor = world.client(Actor::CareTeam);
+    for i in 0..25 {
+        let body = json!({"text": format!("Thought {i}"), "session_id": joint});
+        assert_eq!(counselor.json(Method::POST, &format!("/api/v1/couples/{c}/private-notes"), Some(body)).await.status, StatusCode::CREATED);
+    }
+    let second = counselor.get(&older).await.text();
+    let sessions_cursor = older.split("sessions=").nth(1).unwrap().split(['&', '#']).next().unwrap().to_owned();
+    let notes_link = second.split("href=\"").find(|h| h.contains("private_notes=")).expect("a link to older private notes").split('"').next().unwrap().to_owned();
+    assert!(notes_link.contains(&format!("sessions={sessions_cursor}")), "{notes_link}");
+    let both_paged = counselor.get(&notes_link.replace("&amp;", "&")).await.text();
+    assert!(both_paged.contains("Newest sessions") && both_paged.contains("Newest private notes"), "{both_paged}");
+
     let overview = counselor.json(Method::GET, &format!("/api/v1/couples/{c}/overview"), None).await;
     assert_eq!(overview.status, StatusCode::OK, "{}", overview.text());
     let body = overview.json();

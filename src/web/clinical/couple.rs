@@ -273,6 +273,25 @@ impl CoupleAt {
     fn viewings(&self) -> ViewingsAt {
         ViewingsAt { viewings: self.viewings.clone(), viewings_trail: self.viewings_trail.clone() }
     }
+
+    /// The page's address with list `key` at `cursor` (its newest page when
+    /// `None`) and every other list where it is now, so paging one list
+    /// does not send the others back to their first page.
+    fn with(&self, base: &str, key: &str, cursor: Option<Uuid>) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [("sessions", self.sessions), ("boundaries", self.boundaries), ("lapses", self.lapses), ("private_notes", self.private_notes)] {
+            if let Some(value) = if name == key { cursor } else { value } {
+                query.append_pair(name, &value.to_string());
+            }
+        }
+        for (name, value) in [("viewings", &self.viewings), ("viewings_trail", &self.viewings_trail)] {
+            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                query.append_pair(name, value);
+            }
+        }
+        let query = query.finish();
+        if query.is_empty() { base.to_owned() } else { format!("{base}?{query}") }
+    }
 }
 
 /// Links under one list of the couple page: back to its newest page, and on
@@ -284,11 +303,11 @@ pub struct Pager {
 }
 
 impl Pager {
-    fn of(label: &'static str, base: &str, key: &str, anchor: &str, at: Option<Uuid>, next: Option<Uuid>) -> Self {
+    fn of(label: &'static str, base: &str, key: &str, anchor: &str, at: &CoupleAt, current: Option<Uuid>, next: Option<Uuid>) -> Self {
         Pager {
             label,
-            newest: at.map(|_| format!("{base}#{anchor}")),
-            older: next.map(|next| format!("{base}?{key}={next}#{anchor}")),
+            newest: current.map(|_| format!("{}#{anchor}", at.with(base, key, None))),
+            older: next.map(|next| format!("{}#{anchor}", at.with(base, key, Some(next)))),
         }
     }
 }
@@ -341,7 +360,7 @@ impl CouplePage {
     fn of(seen: CoupleOverview, ctx: CoupleContext, chrome: Chrome, at: &CoupleAt, viewings: Option<(Vec<ViewingRow>, ViewingLinks)>, now: time::OffsetDateTime) -> Self {
         let href = ctx.href();
         let (plan, plan_shared) = plan_of(&seen, &ctx);
-        let pager = |label, key, anchor, at, next| Pager::of(label, &href, key, anchor, at, next);
+        let pager = |label, key, anchor, current, next| Pager::of(label, &href, key, anchor, at, current, next);
         let (viewings, viewing_links) = viewings.unwrap_or_else(|| (Vec::new(), ViewingLinks { newer: None, older: None }));
         CouplePage {
             nav: chrome.nav,
