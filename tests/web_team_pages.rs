@@ -67,11 +67,18 @@ async fn supervisions_are_added_and_ended_through_the_forms(app: TestApp) {
     let added = added.expect("the API lists the new supervision")["id"].as_str().unwrap().to_owned();
     assert!(admin.get("/access-changes").await.text().contains("made Sasha Harbor the supervisor of Drew Harbor"));
 
+    // A deactivated counselor is no longer offered; their supervision stays until ended.
+    let res = admin.json(Method::POST, &format!("/api/v1/members/{drew}/deactivate"), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let page = admin.get("/supervisions").await.text();
+    assert!(page.contains("<td>Drew Harbor (deactivated)</td>") && !page.contains(">Drew Harbor</option>"), "{page}");
+    assert!(page.contains(">Casey Harbor</option>") && !page.contains(">Ada Admin</option>"), "{page}");
+
     // Ending asks first; only the confirmation's POST ends it.
     let confirm = format!("/supervisions/{added}/end");
     let page = admin.get(&confirm).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.text().contains("End the supervision of Drew Harbor by Sasha Harbor?"), "{}", page.text());
+    assert!(page.text().contains("End the supervision of Drew Harbor (deactivated) by Sasha Harbor?"), "{}", page.text());
     assert!(ids(&admin.get("/api/v1/supervisions").await.json(), "id").contains(&added));
     let res = admin.submit(&confirm, &confirm, &[]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
@@ -170,7 +177,8 @@ async fn the_care_team_changes_through_its_page(app: TestApp) {
     let casey = member_id(admin, "casey@harbor.example").await;
     let counselor = world.client(Actor::CareTeam);
     let page = counselor.get(&path).await.text();
-    assert!(page.contains("Emery Harbor") && page.contains("<option value=\"") && page.contains(">Drew Harbor</option>"), "{page}");
+    assert!(page.contains("Emery Harbor") && page.contains(">Drew Harbor</option>"), "{page}");
+    assert!(!page.contains(">Emery Harbor</option>") && !page.contains(">Sasha Harbor</option>"), "only counselors not on the team are offered: {page}");
 
     let res = counselor.submit(&path, &format!("{path}/{emery}/remove"), &[]).await;
     assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, Some(path.as_str())), "{}", res.text());
