@@ -372,6 +372,9 @@ async fn four_journeys_in_a_real_browser() {
     p.submit("Share the plan with the couple").await;
     assert!(p.text().await.contains("Shared with the couple"));
     p.shot("07-couple-page").await;
+    p.click_link("Change the care team").await;
+    assert!(p.text().await.contains("keeps at least one counselor"), "{}", p.text().await);
+    p.shot("11-care-team").await;
     p.sign_out().await;
 
     // 3. Partner A sees the shared plan and boundary, agrees to the
@@ -417,8 +420,9 @@ async fn four_journeys_in_a_real_browser() {
     let inner = phone.execute("return window.innerWidth;", vec![]).await.unwrap();
     assert_eq!(inner.as_i64(), Some(390), "the phone's page is {inner} px wide");
     p.sign_in(COUNSELOR, PASSWORD).await;
-    for path in ["/dashboard", "", "/plan/edit", "/boundaries/new", "/sessions/new", "/lapses/new", "/safety-plans/new", "/profile", "/tokens"] {
-        let path = if path.starts_with('/') && !path.starts_with("/plan") && !path.contains("/new") { path.to_owned() } else { format!("{couple_path}{path}") };
+    for path in ["/dashboard", "", "/care-team", "/plan/edit", "/boundaries/new", "/sessions/new", "/lapses/new", "/safety-plans/new", "/profile", "/tokens"] {
+        let of_couple = path.is_empty() || path.starts_with("/plan") || path.starts_with("/care-team") || path.contains("/new");
+        let path = if of_couple { format!("{couple_path}{path}") } else { path.to_owned() };
         p.go(&path).await;
         p.fits().await;
     }
@@ -437,5 +441,20 @@ async fn four_journeys_in_a_real_browser() {
     p.sign_in(ADMIN, PASSWORD).await;
     p.go("/members").await;
     p.fits().await;
+    // The admin makes Sasha Casey's supervisor from the Supervision page.
+    p.click_link("Supervision").await;
+    let html = p.html().await;
+    let option = |name: &str| -> String {
+        let at = html.find(&format!(">{name}</option>")).unwrap_or_else(|| panic!("no option for {name}"));
+        let start = html[..at].rfind("value=\"").unwrap() + 7;
+        html[start..start + 36].to_owned()
+    };
+    p.choose("supervisor_id", &option("Sasha Lee")).await;
+    p.choose("counselor_id", &option("Casey Morgan")).await;
+    p.submit("Add the supervision").await;
+    let text = p.text().await;
+    assert!(text.contains("Sasha Lee") && text.contains("Casey Morgan") && !text.contains("Nobody is supervised yet"), "{text}");
+    p.fits().await;
+    p.shot("12-supervision-phone").await;
     phone.close().await.unwrap();
 }

@@ -38,4 +38,5 @@ mod sso;
 mod web_pages;
 mod web_account;
 mod web_review;
+mod web_team_pages;
 mod who_can_see_what;

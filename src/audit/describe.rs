@@ -22,8 +22,9 @@ fn singular(segment: &str) -> String {
 }
 
 /// Words after a record's id that are about that record: an action on it,
-/// or its history (a boundary's earlier wordings).
-const ACTIONS: [&str; 7] = ["sign", "cosign", "agree", "retire", "addenda", "events", "versions"];
+/// or its history (a boundary's earlier wordings). A page's form cannot
+/// DELETE: it posts to `.../{id}/remove` (a care team's member).
+const ACTIONS: [&str; 8] = ["sign", "cosign", "agree", "retire", "addenda", "events", "versions", "remove"];
 
 /// Words that end a page's route without naming a record: the form for a
 /// new record or for editing one shows what the record page shows.
@@ -55,6 +56,7 @@ pub fn describe(method: &str, route: &str, params: &[(String, String)]) -> Descr
         ("POST", "retire") => "retire",
         ("POST", "addenda" | "events") => "update",
         ("POST", "care-team") => "share",
+        ("POST", "remove") => "delete",
         _ => "create",
     };
     let param = |segment: &str| -> Option<Option<Uuid>> {
@@ -134,5 +136,10 @@ mod tests {
         assert_eq!((d.action, d.kind.as_str(), d.record_id.is_some()), ("view", "couple", true));
         let d = describe("POST", "/couples/{couple_id}/plan", &both);
         assert_eq!((d.action, d.kind.as_str()), ("update", "plan"));
+        let team = p(&[("couple_id", c), ("member_id", n)]);
+        let page = describe("POST", "/couples/{couple_id}/care-team/{member_id}/remove", &team);
+        let api = describe("DELETE", "/api/v1/couples/{couple_id}/care-team/{member_id}", &team);
+        assert_eq!((page.action, page.kind.as_str(), page.record_id), (api.action, api.kind.as_str(), api.record_id));
+        assert_eq!((page.action, page.kind.as_str()), ("delete", "care_team"));
     }
 }

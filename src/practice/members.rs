@@ -51,6 +51,23 @@ impl TryFrom<members::Model> for MemberView {
     }
 }
 
+impl MemberView {
+    /// What [`acts_as`] says of the stored member: the choices a form offers.
+    pub fn may_act_as(&self, role: Role) -> bool {
+        self.active && self.roles.contains(role)
+    }
+}
+
+/// Whether a member found (or not) in the practice may be given work of
+/// `role`: active, with that role (a supervision's supervisor or counselor,
+/// a care team's counselor, a partner's portal account).
+pub fn acts_as(member: Option<&members::Model>, role: Role) -> bool {
+    member
+        .filter(|m| m.active)
+        .and_then(|m| Roles::from_stored(&m.roles).ok())
+        .is_some_and(|r| r.contains(role))
+}
+
 pub async fn list(state: &AppState, scope: PracticeScope) -> Result<Vec<MemberView>, AppError> {
     scope
         .select::<members::Entity>()
@@ -288,20 +305,14 @@ pub async fn add_supervision(
     if supervisor_id == current.id() {
         grant_to_self(state, current, password, meta).await?;
     }
-    let has = |m: &Option<members::Model>, role: Role| {
-        m.as_ref()
-            .filter(|m| m.active)
-            .and_then(|m| Roles::from_stored(&m.roles).ok())
-            .is_some_and(|r| r.contains(role))
-    };
     let txn = crate::audit::begin_write(&state.db).await?;
     let supervisor = scope.by_id::<members::Entity>(supervisor_id).one(&txn).await?;
     let counselor = scope.by_id::<members::Entity>(counselor_id).one(&txn).await?;
     let mut fields = super::Fields::default();
-    if !has(&supervisor, Role::Supervisor) {
+    if !acts_as(supervisor.as_ref(), Role::Supervisor) {
         fields.check::<()>("supervisor_id", Err("choose an active supervisor of this practice".into()));
     }
-    if !has(&counselor, Role::Counselor) || supervisor_id == counselor_id {
+    if !acts_as(counselor.as_ref(), Role::Counselor) || supervisor_id == counselor_id {
         fields.check::<()>("counselor_id", Err("choose another active counselor of this practice".into()));
     }
     fields.finish()?;

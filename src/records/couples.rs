@@ -22,7 +22,7 @@ use crate::{
     audit::{AuditContext, changes::Change},
     auth::CurrentMember,
     error::{AppError, FieldError},
-    practice::{Email, Fields, Role, Roles},
+    practice::{Email, Fields, Role},
 };
 
 pub use entity::values::CoupleStatus;
@@ -233,12 +233,7 @@ async fn check_portal_account(
 ) -> Result<(), AppError> {
     let Some(id) = member_id else { return Ok(()) };
     let member = current.scope.by_id::<members::Entity>(id).one(db).await?;
-    let is_client = member
-        .as_ref()
-        .filter(|m| m.active)
-        .and_then(|m| Roles::from_stored(&m.roles).ok())
-        .is_some_and(|roles| roles.contains(Role::Client));
-    if is_client {
+    if crate::practice::members::acts_as(member.as_ref(), Role::Client) {
         Ok(())
     } else {
         Err(AppError::Invalid(vec![FieldError::new(field, "choose an active client account of this practice")]))
@@ -532,6 +527,8 @@ pub async fn update_partner(
         .ok_or_else(|| anyhow::anyhow!("partner vanished").into())
 }
 
+pub const CHOOSE_COUNSELOR: &str = "choose an active counselor of this practice";
+
 /// Adds a counselor to the care team; the change to who can see the couple
 /// (the team's members before and after), or none when they were on it.
 pub async fn add_to_care_team(
@@ -540,13 +537,8 @@ pub async fn add_to_care_team(
     member_id: Uuid,
 ) -> Result<(Vec<CareTeamMember>, Option<Change>), AppError> {
     let member = access.scope.by_id::<members::Entity>(member_id).one(&access.db()).await?;
-    let is_counselor = member
-        .as_ref()
-        .filter(|m| m.active)
-        .and_then(|m| Roles::from_stored(&m.roles).ok())
-        .is_some_and(|r| r.contains(Role::Counselor));
-    if !is_counselor {
-        return Err(AppError::invalid("member_id", "choose an active counselor of this practice"));
+    if !crate::practice::members::acts_as(member.as_ref(), Role::Counselor) {
+        return Err(AppError::invalid("member_id", CHOOSE_COUNSELOR));
     }
     if access::on_care_team(&access.db(), access.scope, access.couple_id(), member_id).await? {
         return Ok((care_team(access).await?, None));
@@ -578,7 +570,7 @@ pub async fn remove_from_care_team(access: &CoupleAccess,
         return Err(AppError::NotFound);
     }
     if team.len() == 1 {
-        return Err(AppError::Conflict("A couple in care keeps at least one counselor on its care team.".into()));
+        return Err(AppError::Conflict(LAST_COUNSELOR.into()));
     }
     access
         .delete_records::<care_team_members::Entity>()
@@ -589,6 +581,8 @@ pub async fn remove_from_care_team(access: &CoupleAccess,
     let change = team_change(member_id, &team, &after);
     Ok((after, change))
 }
+
+pub const LAST_COUNSELOR: &str = "A couple in care keeps at least one counselor on its care team.";
 
 fn team_change(member_id: Uuid, before: &[CareTeamMember], after: &[CareTeamMember]) -> Change {
     let ids = |team: &[CareTeamMember]| team.iter().map(|m| m.member_id).collect::<Vec<_>>();

@@ -14,6 +14,7 @@ pub mod review;
 mod setup;
 mod sign_in;
 mod sso;
+mod supervisions;
 pub mod templates;
 mod tokens;
 
@@ -52,6 +53,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(sign_in::routes())
         .merge(join::routes())
         .merge(members::routes())
+        .merge(supervisions::routes())
         .merge(tokens::routes())
         .route("/", get(home))
         .route("/static/tandem.css", get(stylesheet))

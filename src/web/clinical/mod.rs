@@ -10,6 +10,7 @@
 //! (status 409) and nothing typed is lost.
 
 mod boundaries;
+mod care_team;
 mod contract;
 mod couple;
 mod calendar;
@@ -53,6 +54,8 @@ pub fn routes() -> Router<AppState> {
         .route("/couples/{couple_id}", get(couple::page).post(couple::update))
         .route("/couples/{couple_id}/edit", get(couple::edit_form))
         .route("/couples/{couple_id}/partners/{slot}", post(couple::update_partner))
+        .route("/couples/{couple_id}/care-team", get(care_team::page).post(care_team::add))
+        .route("/couples/{couple_id}/care-team/{member_id}/remove", post(care_team::remove))
         .route("/couples/{couple_id}/plan/edit", get(plan::edit_form))
         .route("/couples/{couple_id}/plan", post(plan::save))
         .route("/couples/{couple_id}/plan/share", post(plan::share))
