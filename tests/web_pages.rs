@@ -574,3 +574,18 @@ async fn a_partners_page_puts_help_first(app: TestApp) {
 }
 
 both!(a_partners_page_puts_help_first);
+
+/// A counselor's dashboard says when someone outside the care team opened
+/// emergency access to one of their couples, who and why; nobody else's does.
+async fn the_care_team_sees_emergency_access_on_its_dashboard(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let mine = world.client(Actor::CareTeam).get("/dashboard").await.text();
+    assert!(mine.contains("Emergency access to your couples"), "{mine}");
+    assert!(mine.contains("Dan called the crisis line; Casey is away.") && mine.contains("not yet reviewed"), "{mine}");
+    for actor in [Actor::OtherCounselor, Actor::Supervisor, Actor::PartnerA, Actor::PartnerB] {
+        let theirs = world.client(actor).get("/dashboard").await.text();
+        assert!(!theirs.contains("crisis line"), "{actor:?}: {theirs}");
+    }
+}
+
+both!(the_care_team_sees_emergency_access_on_its_dashboard);

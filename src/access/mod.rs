@@ -572,6 +572,42 @@ impl Caseload {
     }
 }
 
+/// An emergency access someone opened to a couple of the caller's care team.
+#[derive(Clone, Debug)]
+pub struct EmergencyOpened {
+    pub couple_id: Uuid,
+    pub opened_by: String,
+    pub reason: String,
+    pub started_at: time::OffsetDateTime,
+    pub reviewed: bool,
+}
+
+/// Emergency accesses opened since `since` to the couples whose care team
+/// the caller is on, newest first: the care team learns who read their
+/// couple's records outside it, and why. Two queries.
+pub async fn emergencies_on_care_team(caseload: &Caseload, since: time::OffsetDateTime) -> Result<Vec<EmergencyOpened>, AppError> {
+    let couples: Vec<Uuid> = caseload.couples.iter().filter(|a| a.relation == Relation::CareTeam).map(|a| a.couple.id).collect();
+    let rows = caseload
+        .scope
+        .select::<emergency_accesses::Entity>()
+        .filter(emergency_accesses::Column::CoupleId.is_in(couples))
+        .filter(emergency_accesses::Column::StartedAt.gte(since))
+        .order_by_desc(emergency_accesses::Column::StartedAt)
+        .all(caseload.db())
+        .await?;
+    let names = crate::audit::review::names(caseload.db(), caseload.scope, rows.iter().map(|r| r.member_id).collect()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| EmergencyOpened {
+            couple_id: r.couple_id,
+            opened_by: names.get(&r.member_id).cloned().unwrap_or_default(),
+            reason: r.reason,
+            started_at: r.started_at,
+            reviewed: r.acknowledged_at.is_some(),
+        })
+        .collect())
+}
+
 /// The counselors a supervisor supervises.
 async fn supervisees(db: &impl ConnectionTrait, scope: PracticeScope, supervisor: Uuid) -> Result<Vec<Uuid>, AppError> {
     Ok(scope

@@ -151,6 +151,9 @@ pub struct CaseloadOverview {
     pub drafts: Vec<About<notes::Draft>>,
     /// Boundaries waiting for a partner's agreement.
     pub awaiting_agreement: Vec<About<boundaries::Awaiting>>,
+    /// Emergency accesses to couples of the caller's care team, opened
+    /// since `today - recent`, newest first.
+    pub emergencies: Vec<About<crate::access::EmergencyOpened>>,
 }
 
 /// The dashboard's read model: a fixed number of queries whatever the size
@@ -175,6 +178,8 @@ pub async fn caseload(
     reviews_due.sort_by_key(|r| r.item);
     let drafts = notes::drafts(caseload, reader).await?.into_iter().map(|d| about(d.couple_id).with(d)).collect();
     let awaiting_agreement = boundaries::awaiting_agreement(caseload).await?.into_iter().map(|b| about(b.couple_id).with(b)).collect();
+    let emergencies =
+        crate::access::emergencies_on_care_team(caseload, now - recent).await?.into_iter().map(|e| about(e.couple_id).with(e)).collect();
     Ok(CaseloadOverview {
         couples: caseload
             .couples
@@ -186,5 +191,6 @@ pub async fn caseload(
         reviews_due,
         drafts,
         awaiting_agreement,
+        emergencies,
     })
 }

@@ -54,6 +54,15 @@ pub struct DraftLink {
     pub updated: String,
 }
 
+pub struct EmergencyLine {
+    pub couple_id: Uuid,
+    pub couple: String,
+    pub opened_by: String,
+    pub when: String,
+    pub reason: String,
+    pub reviewed: bool,
+}
+
 pub struct AwaitingLink {
     pub couple_id: Uuid,
     pub couple: String,
@@ -82,6 +91,7 @@ pub struct DashboardPage {
     pub reviews: Vec<ReviewDue>,
     pub drafts: Vec<DraftLink>,
     pub awaiting: Vec<AwaitingLink>,
+    pub emergencies: Vec<EmergencyLine>,
 }
 
 /// How far ahead sessions are listed and plan reviews flagged.
@@ -140,6 +150,18 @@ impl DashboardPage {
                     updated: local_time(d.item.updated_at, tz),
                     couple_id: d.couple_id,
                     couple: d.couple,
+                })
+                .collect(),
+            emergencies: seen
+                .emergencies
+                .into_iter()
+                .map(|e| EmergencyLine {
+                    opened_by: e.item.opened_by,
+                    when: local_time(e.item.started_at, tz),
+                    reason: e.item.reason,
+                    reviewed: e.item.reviewed,
+                    couple_id: e.couple_id,
+                    couple: e.couple,
                 })
                 .collect(),
             awaiting: seen
