@@ -104,6 +104,22 @@ async fn the_demo_pdfs_render() {
         assert!(plan.contains(expected), "Marisol's plan lacks {expected:?}:\n{plan}");
     }
     assert!(!plan.contains("Wonder whether"), "no private note");
+    // Written to her: help first, her own care before what Dan agreed to,
+    // Dan's steps under his name.
+    let at = |text: &str| plan.find(text).unwrap_or_else(|| panic!("Marisol's plan lacks {text:?}:\n{plan}"));
+    assert!(at("In a crisis") < at("Taking care of yourself"), "{plan}");
+    assert!(at("Taking care of yourself") < at("What Dan has agreed to do"), "{plan}");
+    assert!(at("What Dan has agreed to do") < at("Why Dan is doing this"), "{plan}");
+    assert!(!plan.contains("Why we are doing this"), "Dan's reasons are not hers: {plan}");
+
+    let mut dan = app.client();
+    let d = login("partner in recovery");
+    dan.sign_in("riverside", d.email, &d.password).await;
+    let his = flat(&pdf_text(&dan.get(&format!("/api/v1/couples/{couple}/plan.pdf")).await.body));
+    let at = |text: &str| his.find(text).unwrap_or_else(|| panic!("Dan's plan lacks {text:?}:\n{his}"));
+    assert!(at("In a crisis") < at("Why we are doing this"), "{his}");
+    assert!(!his.contains("Taking care of yourself"), "Marisol's self-care is not addressed to Dan: {his}");
+    assert!(his.contains("How Marisol Reyes takes care of themselves"), "{his}");
 }
 
 /// Days in care are one figure (completed days since care started) on the

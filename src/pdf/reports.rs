@@ -284,6 +284,95 @@ fn plan_key_points(b: &mut Vec<Block>, plan: &PlanContentView, step: Option<Time
     }
 }
 
+/// "In a crisis": every contact of the safety plans the reader sees, and
+/// the emergency line, together at the top of the plan.
+fn crisis_blocks(safety: &[safety_plans::SafetyPlanView]) -> Vec<Block> {
+    let mut crisis: Vec<(String, String)> = Vec::new();
+    for contact in safety.iter().flat_map(|p| p.content.people_to_ask_for_help.iter().chain(&p.content.professionals_and_crisis_lines)) {
+        let line = (contact.name.clone(), contact.phone.clone().unwrap_or_default());
+        if !crisis.contains(&line) {
+            crisis.push(line);
+        }
+    }
+    let mut b = vec![Block::Heading("In a crisis".into())];
+    if !crisis.is_empty() {
+        b.push(Block::KeyValues(crisis));
+    }
+    b.push(Block::Paragraph("If you or someone else is in immediate danger, call your local emergency number now.".into()));
+    b
+}
+
+/// The recovery part of the plan: to the partner in recovery as "you"
+/// (`by: None`), or to the supporting partner as what `by` agreed to do.
+fn recovery_steps(b: &mut Vec<Block>, plan: &plans::PlanContentView, by: Option<&str>) {
+    let heading = |yours: &str, theirs: String| by.map_or_else(|| yours.to_owned(), |_| theirs);
+    let who = by.unwrap_or("you");
+    if let Some(by) = by {
+        b.push(Block::Heading(format!("What {by} has agreed to do")));
+    }
+    let mut list = |heading: String, items: Vec<String>| {
+        if !items.is_empty() {
+            b.push(if by.is_some() { Block::SubHeading(heading) } else { Block::Heading(heading) });
+            b.push(Block::Bullets(items));
+        }
+    };
+    if let Some(s) = &plan.reasons_for_recovery {
+        list(heading("Why we are doing this", format!("Why {who} is doing this")), s.items.clone());
+    }
+    if let Some(s) = &plan.high_risk_situations {
+        let items = s.items.iter().map(|h| h.coping_skill.as_ref().map_or_else(|| h.situation.clone(), |skill| format!("{}: {}", h.situation, skill))).collect();
+        list(heading("Situations that raise the risk, and what you will do", format!("Situations that raise the risk for {who}, and what {who} will do")), items);
+    }
+    if let Some(s) = &plan.warning_signs {
+        list(heading("Early warning signs", format!("Early warning signs in {who}")), s.items.iter().map(|w| format!("{}: {}", w.sign, w.what_to_do)).collect());
+    }
+    if let Some(s) = &plan.coping_strategies {
+        list(heading("What helps", format!("What helps {who}")), s.items.clone());
+    }
+    if let Some(s) = &plan.daily_habits {
+        list(heading("Every day", format!("What {who} does every day")), s.items.clone());
+    }
+    if let Some(s) = &plan.meetings_and_medications {
+        list(heading("Meetings and medication", format!("{who}'s meetings and medication")), s.items.clone());
+    }
+}
+
+/// The lapse-response timeline, the reader's own steps first as "You".
+fn lapse_response(b: &mut Vec<Block>, plan: &plans::PlanContentView, couple: &CoupleView, slot: PartnerSlot, my_role: TimelineWho) {
+    let Some(timeline) = plan.lapse_response.as_ref().filter(|t| !t.items.is_empty()) else { return };
+    b.push(Block::Heading("If a lapse happens".into()));
+    for when in [TimelineWhen::Immediately, TimelineWhen::FirstWeek, TimelineWhen::FirstMonth] {
+        let steps: Vec<_> = timeline.items.iter().filter(|t| t.when == when).collect();
+        if steps.is_empty() {
+            continue;
+        }
+        b.push(Block::SubHeading(when_words(when).into()));
+        let mut lines: Vec<String> = steps.iter().filter(|t| t.who == my_role).map(|t| format!("You: {}", t.action)).collect();
+        lines.extend(steps.iter().filter(|t| t.who != my_role).map(|t| {
+            let who = match t.who {
+                TimelineWho::Counselor => "Your counselor".to_owned(),
+                _ => name_of(couple, slot.other()),
+            };
+            format!("{who}: {}", t.action)
+        }));
+        b.push(Block::Bullets(lines));
+    }
+}
+
+fn people_to_call(b: &mut Vec<Block>, plan: &plans::PlanContentView) {
+    let Some(s) = plan.support_people.as_ref().filter(|s| !s.items.is_empty()) else { return };
+    b.push(Block::Heading("People to call".into()));
+    b.push(Block::KeyValues(
+        s.items
+            .iter()
+            .map(|p| {
+                let when = p.reachable.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+                (format!("{} ({})", p.name, p.role), format!("{}{when}", p.phone.clone().unwrap_or_else(|| "no phone".into())))
+            })
+            .collect(),
+    ));
+}
+
 fn who_words(who: TimelineWho) -> &'static str {
     match who {
         TimelineWho::PartnerInRecovery => "Partner in recovery",
@@ -292,8 +381,13 @@ fn who_words(who: TimelineWho) -> &'static str {
     }
 }
 
-/// A partner's plan, in plain words: what that partner's audience allows.
-/// `access` must see as that partner does (see `CoupleAccess::as_partner`).
+/// A partner's plan, in plain words: what that partner's audience allows,
+/// written to that partner. Crisis contacts come first, never alone on a
+/// last page; then the reader's own part (for the partner in recovery the
+/// plan's steps, for the supporting partner their own care), then what the
+/// other partner has agreed to do, named, in the third person, then what
+/// the couple shares. `access` must see as that partner does (see
+/// `CoupleAccess::as_partner`).
 pub async fn partner_plan(
     state: &AppState,
     access: &CoupleAccess,
@@ -308,91 +402,45 @@ pub async fn partner_plan(
         RecoveryRole::Supporting => TimelineWho::SupportingPartner,
     };
     let name = name_of(&couple, slot);
+    let other = name_of(&couple, slot.other());
     let plan = plans::current_content(&access.db(), access).await?;
-    let mut b = Vec::new();
-    b.push(Block::Paragraph(format!(
+    let safety = safety_plans::list(access).await?;
+
+    let mut b = vec![Block::Paragraph(format!(
         "{name}, this is your copy of the plan you made with your counselor. Keep it somewhere you can find it on a hard day."
-    )));
-    if let Some(plan) = &plan {
-        let texts = |b: &mut Vec<Block>, heading: &str, items: &[String]| {
-            if !items.is_empty() {
-                b.push(Block::Heading(heading.into()));
-                b.push(Block::Bullets(items.to_vec()));
+    ))];
+    b.extend(crisis_blocks(&safety));
+    let texts = |b: &mut Vec<Block>, heading: String, items: &[String]| {
+        if !items.is_empty() {
+            b.push(Block::Heading(heading));
+            b.push(Block::Bullets(items.to_vec()));
+        }
+    };
+    match &plan {
+        None => b.push(Block::Paragraph("Your plan has not been written yet. Ask your counselor at your next session.".into())),
+        Some(plan) if my_role == TimelineWho::SupportingPartner => {
+            if let Some(s) = &plan.supporting_partner_care {
+                texts(&mut b, "Taking care of yourself".into(), &s.items);
             }
-        };
-        if let Some(s) = &plan.reasons_for_recovery {
-            texts(&mut b, "Why we are doing this", &s.items);
+            lapse_response(&mut b, plan, &couple, slot, my_role);
+            recovery_steps(&mut b, plan, Some(&other));
+            people_to_call(&mut b, plan);
         }
-        if let Some(s) = plan.high_risk_situations.as_ref().filter(|s| !s.items.is_empty()) {
-            b.push(Block::Heading("Situations that raise the risk, and what we will do".into()));
-            b.push(Block::Bullets(
-                s.items
-                    .iter()
-                    .map(|h| match &h.coping_skill {
-                        Some(skill) => format!("{}: {}", h.situation, skill),
-                        None => h.situation.clone(),
-                    })
-                    .collect(),
-            ));
-        }
-        if let Some(s) = plan.warning_signs.as_ref().filter(|s| !s.items.is_empty()) {
-            b.push(Block::Heading("Early warning signs".into()));
-            b.push(Block::Bullets(s.items.iter().map(|w| format!("{}: {}", w.sign, w.what_to_do)).collect()));
-        }
-        if let Some(s) = &plan.coping_strategies {
-            texts(&mut b, "What helps", &s.items);
-        }
-        if let Some(s) = &plan.daily_habits {
-            texts(&mut b, "Every day", &s.items);
-        }
-        if let Some(s) = &plan.meetings_and_medications {
-            texts(&mut b, "Meetings and medication", &s.items);
-        }
-        if let Some(timeline) = plan.lapse_response.as_ref().filter(|t| !t.items.is_empty()) {
-            b.push(Block::Heading("If a lapse happens".into()));
-            for when in [TimelineWhen::Immediately, TimelineWhen::FirstWeek, TimelineWhen::FirstMonth] {
-                let steps: Vec<_> = timeline.items.iter().filter(|t| t.when == when).collect();
-                if steps.is_empty() {
-                    continue;
-                }
-                b.push(Block::SubHeading(when_words(when).into()));
-                // Your own steps first, in your words.
-                let mut lines: Vec<String> = steps.iter().filter(|t| t.who == my_role).map(|t| format!("You: {}", t.action)).collect();
-                lines.extend(steps.iter().filter(|t| t.who != my_role).map(|t| {
-                    let who = match t.who {
-                        TimelineWho::Counselor => "Your counselor".to_owned(),
-                        _ => name_of(&couple, slot.other()),
-                    };
-                    format!("{who}: {}", t.action)
-                }));
-                b.push(Block::Bullets(lines));
+        Some(plan) => {
+            recovery_steps(&mut b, plan, None);
+            lapse_response(&mut b, plan, &couple, slot, my_role);
+            people_to_call(&mut b, plan);
+            if let Some(s) = &plan.supporting_partner_care {
+                texts(&mut b, format!("How {other} takes care of themselves"), &s.items);
             }
         }
-        if let Some(s) = &plan.supporting_partner_care {
-            texts(&mut b, "Taking care of yourself", &s.items);
-        }
-        if let Some(s) = plan.support_people.as_ref().filter(|s| !s.items.is_empty()) {
-            b.push(Block::Heading("People to call".into()));
-            b.push(Block::KeyValues(
-                s.items
-                    .iter()
-                    .map(|p| {
-                        let when = p.reachable.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-                        (format!("{} ({})", p.name, p.role), format!("{}{when}", p.phone.clone().unwrap_or_else(|| "no phone".into())))
-                    })
-                    .collect(),
-            ));
-        }
-    } else {
-        b.push(Block::Paragraph("Your plan has not been written yet. Ask your counselor at your next session.".into()));
     }
-    let mut crisis: Vec<(String, String)> = Vec::new();
-    for plan in safety_plans::list(access).await? {
-        if plan.content.warning_signs.is_empty() && plan.content.professionals_and_crisis_lines.is_empty() {
-            continue;
-        }
-        b.push(Block::Heading("Your safety plan".into()));
+    for plan in &safety {
         let c = &plan.content;
+        b.push(Block::Heading(match plan.owner {
+            safety_plans::SafetyPlanOwner::Couple => format!("The safety plan you share with {other}"),
+            _ => "Your safety plan".into(),
+        }));
         for (heading, items) in [
             ("Warning signs", &c.warning_signs),
             ("Things I can do on my own", &c.internal_coping),
@@ -404,20 +452,11 @@ pub async fn partner_plan(
                 b.push(Block::Bullets(items.clone()));
             }
         }
-        for contact in c.people_to_ask_for_help.iter().chain(&c.professionals_and_crisis_lines) {
-            crisis.push((contact.name.clone(), contact.phone.clone().unwrap_or_default()));
-        }
         if let Some(reasons) = &c.reasons_for_living {
             b.push(Block::SubHeading("What matters most to me".into()));
             b.push(Block::Paragraph(reasons.clone()));
         }
     }
-    b.push(Block::Heading("In a crisis".into()));
-    crisis.dedup();
-    if !crisis.is_empty() {
-        b.push(Block::KeyValues(crisis));
-    }
-    b.push(Block::Paragraph("If you or someone else is in immediate danger, call your local emergency number now.".into()));
     Ok(Document {
         title: "My plan".into(),
         practice: practice.into(),
