@@ -558,6 +558,10 @@ async fn a_partners_page_puts_help_first(app: TestApp) {
     let help = page.find("Need help now").expect("a help block");
     assert!(help < page.find("<h1>").unwrap() && help < page.find("Partners").unwrap(), "help comes first: {page}");
     assert!(page.contains("href=\"tel:988\"") && page.contains("href=\"sms:988\""), "{page}");
+    // The day's check-in is one tap away.
+    let check_in = format!("/couples/{c}/recovery-contract#check-in");
+    assert!(page.find(&check_in).is_some_and(|at| at < page.find("<h1>").unwrap()), "{page}");
+    assert!(world.client(Actor::PartnerB).get(&format!("/couples/{c}/recovery-contract")).await.text().contains("id=\"check-in\""));
     assert!(!page.contains("<dt>"), "no personal details on a partner's page: {page}");
     let counselor = world.client(Actor::CareTeam).get(&format!("/couples/{c}")).await.text();
     assert!(!counselor.contains("Need help now"), "{counselor}");
