@@ -41,6 +41,21 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(app
     let res = me.submit("/profile", "/profile/password", &change(PASSWORD, NEW_PASSWORD, NEW_PASSWORD)).await;
     assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, Some("/profile?saved=password")), "{}", res.text());
     assert_ne!(session_cookie(&me), before, "this browser's session id was rotated");
+    // The browser that signed in with the old password elsewhere is no
+    // longer a known one; this one still is.
+    let hashes = |client: &Client<'_>| -> Vec<String> {
+        client.cookies.get("tandem_device").map(|c| c.split('.').map(tandem::secret::hash).collect()).unwrap_or_default()
+    };
+    let known: Vec<String> = entity::trusted_devices::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.member_id == id)
+        .map(|d| d.token_hash)
+        .collect();
+    assert!(!hashes(&elsewhere).is_empty() && hashes(&elsewhere).iter().all(|h| !known.contains(h)), "{known:?}");
+    assert!(known.iter().all(|h| hashes(&me).contains(h)), "{known:?}");
     let page = me.get("/profile?saved=password").await;
     assert_eq!(page.status, StatusCode::OK, "still signed in here");
     assert!(page.text().contains("Your password has been changed."));

@@ -142,6 +142,21 @@ pub async fn remember(
     HeaderValue::from_str(&set.to_string()).map_err(|e| AppError::Internal(anyhow::anyhow!("device cookie: {e}")))
 }
 
+/// Forgets every browser `member_id` signed in from except the ones in
+/// `keep` (the browser changing the password): after a password change, a
+/// browser that only knew the old password is a stranger again, and its
+/// failures count against the account like anyone else's.
+pub async fn forget_others(db: &impl sea_orm::ConnectionTrait, scope: PracticeScope, member_id: uuid::Uuid, keep: &DeviceCookie) -> Result<u64, DbErr> {
+    let kept: Vec<String> = keep.0.iter().map(|t| secret::hash(t)).collect();
+    Ok(scope
+        .delete_many::<trusted_devices::Entity>()
+        .filter(trusted_devices::Column::MemberId.eq(member_id))
+        .filter(trusted_devices::Column::TokenHash.is_not_in(kept))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 /// Deletes tokens past their expiry.
 pub async fn prune(state: &AppState) -> Result<u64, DbErr> {
     // unscoped: housekeeping over every practice; removes only expired rows.

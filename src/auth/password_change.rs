@@ -63,8 +63,10 @@ pub async fn change_password(
     member.password_hash = Set(Some(hash));
     member.updated_at = Set(now);
     let member = member.update(&txn).await?;
-    // Every session of the member ends, the caller's too.
+    // Every session of the member ends, the caller's too, and every browser
+    // but this one is a stranger again.
     DbSessionStore::end_sessions_of(&txn, member.id).await?;
+    super::devices::forget_others(&txn, current.scope, member.id, device).await?;
     if change.revoke_tokens {
         tokens::revoke_all(&txn, current.scope, member.id, now).await?;
     }
