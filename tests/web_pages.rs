@@ -593,3 +593,23 @@ async fn the_care_team_sees_emergency_access_on_its_dashboard(app: TestApp) {
 }
 
 both!(the_care_team_sees_emergency_access_on_its_dashboard);
+
+/// The plan on a partner's page speaks to that partner: the supporting
+/// partner reads her own care first and the other partner's sections under
+/// his name; the partner in recovery reads his own as "your".
+async fn the_plan_on_a_partners_page_is_written_to_them(app: TestApp) {
+    let mut world = World::build(&app).await;
+    let c = world.couple;
+    let b = world.client(Actor::PartnerB).get(&format!("/couples/{c}")).await.text();
+    let care = b.find("<h3>Taking care of yourself</h3>").expect("her own care, addressed to her");
+    let reasons = b.find("reasons for recovery</h3>").expect("the reasons, under his name");
+    assert!(care < reasons, "{b}");
+    assert!(!b.contains("Your reasons for recovery") && !b.contains("own support"), "{b}");
+    let a = world.client(Actor::PartnerA).get(&format!("/couples/{c}")).await.text();
+    assert!(a.contains("<h3>Your reasons for recovery</h3>"), "{a}");
+    assert!(!a.contains("Taking care of yourself"), "{a}");
+    let counselor = world.client(Actor::CareTeam).get(&format!("/couples/{c}")).await.text();
+    assert!(counselor.contains("<h3>Reasons for recovery</h3>") && counselor.contains("The supporting partner&#39;s own support"), "{counselor}");
+}
+
+both!(the_plan_on_a_partners_page_is_written_to_them);

@@ -39,7 +39,7 @@ use crate::{
 // ---- showing the plan ------------------------------------------------------------
 
 pub struct SectionDisplay {
-    pub title: &'static str,
+    pub title: String,
     pub audience: String,
     pub items: Vec<String>,
 }
@@ -101,14 +101,22 @@ impl PlanDisplay {
     pub fn of(plan: &PlanView, ctx: &CoupleContext, roles: &PartnerRoles, my_role: Option<RecoveryRole>) -> Self {
         let c = &plan.content;
         let names = &ctx.names;
+        // Written to the partner reading: their own part as "your", the
+        // other partner's by name; the care team reads the plain titles.
+        let other = ctx.partner.map(|slot| names.of(slot.other()).to_owned()).unwrap_or_default();
+        let title = |plain: &str, yours: &str, theirs: String| match my_role {
+            None => plain.to_owned(),
+            Some(RecoveryRole::InRecovery) => yours.to_owned(),
+            Some(RecoveryRole::Supporting) => theirs,
+        };
         let mut sections = Vec::new();
-        let text = |title: &'static str, s: &Option<TextSection>| {
+        let text = |title: String, s: &Option<TextSection>| {
             s.as_ref().map(|s| SectionDisplay { title, audience: names.audience(s.audience), items: s.items.clone() })
         };
-        sections.extend(text("Reasons for recovery", &c.reasons_for_recovery));
+        sections.extend(text(title("Reasons for recovery", "Your reasons for recovery", format!("{other}'s reasons for recovery")), &c.reasons_for_recovery));
         if let Some(s) = &c.high_risk_situations {
             sections.push(SectionDisplay {
-                title: "High-risk situations",
+                title: title("High-risk situations", "Your high-risk situations", format!("High-risk situations for {other}")),
                 audience: names.audience(s.audience),
                 items: s
                     .items
@@ -128,7 +136,7 @@ impl PlanDisplay {
         }
         if let Some(s) = &c.warning_signs {
             sections.push(SectionDisplay {
-                title: "Warning signs",
+                title: title("Warning signs", "Your warning signs", format!("Warning signs in {other}")),
                 audience: names.audience(s.audience),
                 items: s
                     .items
@@ -143,11 +151,11 @@ impl PlanDisplay {
                     .collect(),
             });
         }
-        sections.extend(text("Coping strategies", &c.coping_strategies));
-        sections.extend(text("Daily habits", &c.daily_habits));
+        sections.extend(text(title("Coping strategies", "What helps you", format!("What helps {other}")), &c.coping_strategies));
+        sections.extend(text(title("Daily habits", "Your daily habits", format!("{other}'s daily habits")), &c.daily_habits));
         if let Some(s) = &c.support_people {
             sections.push(SectionDisplay {
-                title: "Support people",
+                title: "Support people".into(),
                 audience: names.audience(s.audience),
                 items: s
                     .items
@@ -162,8 +170,16 @@ impl PlanDisplay {
                     .collect(),
             });
         }
-        sections.extend(text("Meetings and medications", &c.meetings_and_medications));
-        sections.extend(text("The supporting partner's own support", &c.supporting_partner_care));
+        sections.extend(text(title("Meetings and medications", "Your meetings and medications", format!("{other}'s meetings and medications")), &c.meetings_and_medications));
+        let own_care = text(
+            title("The supporting partner's own support", &format!("How {other} takes care of themselves"), "Taking care of yourself".into()),
+            &c.supporting_partner_care,
+        );
+        match (my_role, own_care) {
+            // The supporting partner reads her own care first.
+            (Some(RecoveryRole::Supporting), Some(care)) => sections.insert(0, care),
+            (_, care) => sections.extend(care),
+        }
         let my_who = my_role.map(|r| match r {
             RecoveryRole::InRecovery => TimelineWho::PartnerInRecovery,
             RecoveryRole::Supporting => TimelineWho::SupportingPartner,
