@@ -134,7 +134,7 @@ impl<'a> Page<'a> {
     }
 
     async fn el(&self, css: &str) -> Element {
-        self.c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"))
+        self.c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no {css}: {e}"))
     }
 
     async fn fill(&self, id: &str, value: &str) {
@@ -235,7 +235,9 @@ impl<'a> Page<'a> {
     async fn sign_out(&self) {
         let button = self.c.find(Locator::XPath("//header//button[normalize-space(.)='Sign out']")).await.unwrap();
         button.click().await.unwrap();
-        self.c.wait().for_element(Locator::Css("#email")).await.unwrap();
+        // The sign-in page's own field: the members page has an #email too,
+        // and waiting for that one let the next navigation race the sign-out.
+        self.c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("#practice")).await.unwrap();
     }
 }
 
