@@ -59,17 +59,19 @@ pub async fn page(State(state): State<AppState>, session: Session, SignedIn(curr
     let today = milestones::practice_today(&state, &tz);
     let monday = monday_of(week_of(query.week.as_deref(), today)?);
     let caseload = access::caseload(&state, &current).await?;
-    let found = sessions::between(&caseload, display::day_start(monday, &tz), display::day_start(monday + Duration::days(7), &tz)).await?;
+    // Where each of the 7 days begins in the practice's zone, and the next week.
+    let starts: Vec<_> = (0..8).map(|i| display::day_start(monday + Duration::days(i), &tz)).collect();
+    let found = sessions::between(&caseload, starts[0], starts[7]).await?;
     access::practice_level(&audit, &current, Some("calendar"), false);
     let chrome = Chrome::of(&session, &current).await?;
     let days = (0..7)
-        .map(|i| monday + Duration::days(i))
-        .map(|day| CalendarDay {
+        .map(|i| (monday + Duration::days(i as i64), starts[i], starts[i + 1]))
+        .map(|(day, from, to)| CalendarDay {
             label: display::day(day),
             today: day == today,
             sessions: found
                 .iter()
-                .filter(|s| display::day_start(day, &tz) <= s.starts_at && s.starts_at < display::day_start(day + Duration::days(1), &tz))
+                .filter(|s| from <= s.starts_at && s.starts_at < to)
                 .map(|s| CalendarSession {
                     couple_id: s.couple_id,
                     couple: caseload.of(s.couple_id).map(|a| a.couple.label.clone()).unwrap_or_default(),
