@@ -122,9 +122,11 @@ async fn fixture(url: &str) -> Fixture {
     let counter = statements.clone();
     // Every statement through the service's pool (the access log's appender
     // has its own connections, and is not counted).
-    state.db.set_metric_callback(move |_| {
+    let mut pool = state.db.pool().clone();
+    pool.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::Relaxed);
     });
+    state.db = tandem::tenant::Db::new(pool);
     let demo = tandem::demo::load(&state).await.expect("demo data");
     let router = tandem::app(state.clone());
     let casey = demo.accounts.iter().find(|a| a.role == "counselor").unwrap();

@@ -18,7 +18,7 @@
 //! the round. On SQLite there is one process; the claim commits at once, so
 //! it never holds SQLite's one write lock through the work.
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, Statement, Value};
 use time::{Duration, OffsetDateTime};
 use tower_sessions::session_store::ExpiredDeletion;
 
@@ -124,7 +124,7 @@ fn statement(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Stateme
 
 /// Claims `job`'s round at `now` if no replica ran it within `period` (less
 /// a tenth) and, on PostgreSQL, none is running it; `None` otherwise.
-pub async fn claim(db: &DatabaseConnection, job: Job, period: Duration, now: OffsetDateTime) -> Result<Option<Round>, DbErr> {
+pub async fn claim(db: &crate::tenant::Db, job: Job, period: Duration, now: OffsetDateTime) -> Result<Option<Round>, DbErr> {
     let backend = db.get_database_backend();
     let txn = audit::begin_write(db).await?;
     if backend == DatabaseBackend::Postgres {
@@ -200,7 +200,7 @@ async fn work(state: &AppState, job: Job) {
             if let Err(err) = audit::verify_all(state, None).await {
                 tracing::error!(error = %err, "could not verify the access log");
             }
-            let sessions = auth::session_store::DbSessionStore::new(state.db.clone(), state.clock.clone(), state.config.session_idle());
+            let sessions = auth::session_store::DbSessionStore::new(state.db.pool().clone(), state.clock.clone(), state.config.session_idle());
             if let Err(err) = sessions.delete_expired().await {
                 tracing::warn!(error = %err, "could not delete expired sessions");
             }

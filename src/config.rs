@@ -114,6 +114,10 @@ pub enum LogFormat {
 pub struct Config {
     /// May carry a password, hence secret; see [`Config::database_url_redacted`].
     pub database_url: Secret<String>,
+    /// PostgreSQL only: the role that owns the schema. When set, Tandem
+    /// applies migrations and row-level security through it and serves
+    /// through `database_url`, a role that owns nothing (see README, "Roles").
+    pub database_owner_url: Option<Secret<String>>,
     pub bind: SocketAddr,
     pub public_url: Option<Url>,
     /// Where `GET /metrics` is served; `None`: no metrics listener.
@@ -157,6 +161,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             database_url: Secret::new("sqlite://data/tandem.db?mode=rwc".into()),
+            database_owner_url: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             metrics_bind: None,
@@ -223,6 +228,11 @@ impl Config {
             // Not echoed: a mistyped URL may still carry a password.
             anyhow::bail!("database_url (TANDEM_DATABASE_URL) must start with sqlite: or postgres://");
         }
+        if let Some(owner) = &self.database_owner_url
+            && !(url.starts_with("postgres") && (owner.expose().starts_with("postgres://") || owner.expose().starts_with("postgresql://")))
+        {
+            anyhow::bail!("database_owner_url (TANDEM_DATABASE_OWNER_URL) is for PostgreSQL: a postgres:// URL beside a postgres:// database_url");
+        }
         if let Some(public) = &self.public_url
             && (!matches!(public.scheme(), "http" | "https") || public.host().is_none())
         {
@@ -257,11 +267,16 @@ impl Config {
     pub fn to_toml(&self) -> String {
         let mut shown = self.clone();
         let redacted = self.database_url_redacted();
-        let password_hidden = redacted != *self.database_url.expose();
+        let mut password_hidden = redacted != *self.database_url.expose();
         shown.database_url = Secret::new(redacted);
+        if let Some(owner) = &self.database_owner_url {
+            let hidden = redact(owner.expose());
+            password_hidden |= hidden != *owner.expose();
+            shown.database_owner_url = Some(Secret::new(hidden));
+        }
         let mut text = String::from("# Tandem's effective settings (defaults < file < TANDEM_* environment).\n");
         if password_hidden {
-            text.push_str("# database_url: the password is replaced by \"redacted\"; put it back, or keep it in TANDEM_DATABASE_URL.\n");
+            text.push_str("# database URLs: passwords are replaced by \"redacted\"; put them back, or keep them in TANDEM_DATABASE_URL / TANDEM_DATABASE_OWNER_URL.\n");
         }
         let unset: Vec<String> = serde_json::to_value(self)
             .ok()
@@ -290,14 +305,7 @@ impl Config {
     /// The database URL with any password replaced, for messages and logs;
     /// a URL without one (SQLite's) as it was given.
     pub fn database_url_redacted(&self) -> String {
-        match Url::parse(self.database_url.expose()) {
-            Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("redacted"));
-                url.to_string()
-            }
-            Ok(_) => self.database_url.expose().clone(),
-            Err(_) => "[unparseable database url]".into(),
-        }
+        redact(self.database_url.expose())
     }
 
     /// The checkpoint journal: as configured, or beside the key file.
@@ -372,6 +380,18 @@ fn explain(error: figment::Error) -> String {
         );
     }
     error.to_string()
+}
+
+/// A database URL with any password replaced; one without a password (SQLite's) as it was given.
+fn redact(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "[unparseable database url]".into(),
+    }
 }
 
 #[cfg(test)]
@@ -486,7 +506,8 @@ mod tests {
         let printed = config.to_toml();
         assert!(!printed.contains("hunter2-secret"), "{printed}");
         assert!(printed.contains("database_url = \"postgres://tandem:redacted@db/tandem\""), "{printed}");
-        assert!(printed.contains("the password is replaced"), "{printed}");
+        assert!(printed.contains("passwords are replaced"), "{printed}");
         assert!(!Config::default().to_toml().contains("redacted"));
     }
 }
+

@@ -68,6 +68,12 @@ fn at(day: Date, hour: u8) -> OffsetDateTime {
 }
 
 pub async fn load(state: &AppState) -> Result<Demo, AppError> {
+    // One unit of work in the new practice: all of the demo, or none of it.
+    let id = Uuid::now_v7();
+    crate::tenant::within(id, load_into(state, id)).await
+}
+
+async fn load_into(state: &AppState, id: Uuid) -> Result<Demo, AppError> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     if practices::Entity::find().filter(practices::Column::Slug.eq(SLUG)).one(&state.db).await?.is_some() {
         return Err(AppError::Conflict(format!("A practice named `{SLUG}` exists already; the demo loads into a database without it.")));
@@ -78,7 +84,7 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
     let practice = {
         use sea_orm::{ActiveModelTrait, ActiveValue::Set};
         practices::ActiveModel {
-            id: Set(Uuid::now_v7()),
+            id: Set(id),
             slug: Set(SLUG.into()),
             name: Set("Riverside Couples Counseling".into()),
             time_zone: Set("America/Chicago".into()),

@@ -24,7 +24,7 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     if state.is_draining() {
         return Err(AppError::Unavailable("Tandem is shutting down.".into()));
     }
-    match tokio::time::timeout(Duration::from_secs(2), crate::db::can_serve(&state.db, state.clock.now())).await {
+    match tokio::time::timeout(Duration::from_secs(2), crate::db::can_serve(state.db.pool(), state.clock.now())).await {
         Ok(Ok(())) => Ok(Json(json!({ "status": "ready" }))),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check: the database cannot serve");

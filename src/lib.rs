@@ -31,6 +31,7 @@ pub mod secret;
 pub mod sso;
 pub mod state;
 pub mod telemetry;
+pub mod tenant;
 pub mod vault;
 pub mod web;
 

@@ -126,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => serve(config).await,
         Command::Migrate => {
             let conn = db::connect(&config).await?;
-            db::migrate(&conn).await?;
+            db::prepare(&config, &conn).await?;
             println!("Database {} is up to date.", config.database_url_redacted());
             Ok(())
         }
@@ -178,8 +178,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Restore { path } => restore(config, path).await,
         Command::Keys(KeysCommand::Rotate) => {
             let conn = db::connect(&config).await?;
-            db::migrate(&conn).await?;
-            let rotation = tandem::vault::rotate(&conn, &config.master_key_file).await?;
+            db::prepare(&config, &conn).await?;
+            let rotation = tandem::vault::rotate(&tandem::tenant::Db::new(conn), &config.master_key_file).await?;
             println!(
                 "New master key {} in {}; {} practice key(s) re-wrapped; retired key(s): {}.",
                 rotation.new_key_id,
@@ -234,7 +234,7 @@ fn demo_exists(config: &Config) -> String {
 
 async fn connect(config: Config) -> anyhow::Result<AppState> {
     let conn = db::connect(&config).await?;
-    db::migrate(&conn).await?;
+    db::prepare(&config, &conn).await?;
     let key = CheckpointKey::load_or_create(&config.audit_key_file)?;
     let sealing_key = tandem::sealed::SealingKey::load_or_create(&config.secret_key_file)?;
     let vault = tandem::vault::Vault::from_file(&config.master_key_file)?;
@@ -290,8 +290,9 @@ async fn verify(config: Config, practice: Option<String>, public_key: Option<Str
     }
     let conn = db::connect(&config).await?;
     if signer.is_some() {
-        db::migrate(&conn).await?;
+        db::prepare(&config, &conn).await?;
     }
+    let conn = tandem::tenant::Db::new(conn);
     let results = tandem::audit::verify_chains(&conn, &verifying, &journal, practice.as_deref()).await?;
     if results.is_empty() {
         anyhow::bail!("no practice to verify");
@@ -352,7 +353,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
 
     if let Some(listener) = metrics {
-        let router = tandem::metrics::router(tandem::metrics::install(), state.db.clone());
+        let router = tandem::metrics::router(tandem::metrics::install(), state.db.pool().clone());
         tracing::info!(address = %listener.local_addr()?, "serving metrics at /metrics");
         tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, router).await {

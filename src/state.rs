@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{audit, clock::Clock, config::Config, sealed, sso, vault};
+use crate::{audit, clock::Clock, config::Config, sealed, sso, tenant::Db, vault};
 
 /// Everything a request handler may reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: DatabaseConnection,
+    /// The database; on PostgreSQL it carries the request's practice (see `tenant`).
+    pub db: Db,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     /// Signs access-log checkpoints; read from a file outside the database.
@@ -42,6 +43,7 @@ impl AppState {
     ) -> Self {
         // Must run inside a Tokio runtime: it starts the access-log appender.
         let appender = audit::appender::Appender::start(db.clone(), config.database_url.expose().clone());
+        let db = Db::new(db);
         let sso = sso::Discovery::new(
             std::time::Duration::from_secs(config.sso_http_timeout_seconds.max(1)),
             time::Duration::minutes(config.sso_discovery_cache_minutes.into()),

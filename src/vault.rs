@@ -31,14 +31,14 @@ use chacha20poly1305::{
 };
 use rand::RngCore;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::OnConflict,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use entity::practice_keys;
 
-use crate::error::AppError;
+use crate::{error::AppError, tenant::Db};
 
 /// Marks a sealed value; anything else in an encrypted column is refused.
 const PREFIX: &str = "enc1.";
@@ -349,29 +349,41 @@ pub mod fields {
 /// every start; once everything is sealed it reads nothing but an index of
 /// nothing. A value is replaced only if it is still the plaintext read, so
 /// a concurrent edit is never overwritten. Returns how many values it sealed.
-pub async fn seal_existing(db: &DatabaseConnection, vault: &Vault) -> Result<usize, AppError> {
-    use sea_orm::{QuerySelect, sea_query::{Alias, Cond, Expr, ExprTrait, Query}};
-    // Every practice gets its key now, so that no request has to make one
-    // (on SQLite, beside a request's open write, it could not).
-    let practices: Vec<Uuid> = entity::practices::Entity::find()
-        .select_only()
-        .column(entity::practices::Column::Id)
-        .into_tuple()
-        .all(db)
+pub async fn seal_existing(db: &Db, vault: &Vault) -> Result<usize, AppError> {
+    let mut sealed = 0;
+    // Practice by practice, each in a unit of work that acts in it.
+    for practice_id in crate::practice::practices::all_ids(db).await? {
+        // Every practice gets its key now, so that no request has to make
+        // one (on SQLite, beside a request's open write, it could not).
+        sealed += crate::tenant::within(practice_id, async {
+            let cipher = vault.practice(db, practice_id).await?;
+            seal_practice(db, &cipher, practice_id).await
+        })
         .await?;
-    for practice_id in practices {
-        vault.practice(db, practice_id).await?;
     }
+    if sealed > 0 {
+        tracing::info!(values = sealed, "sealed clinical text stored before encryption");
+    }
+    Ok(sealed)
+}
+
+async fn seal_practice(db: &Db, cipher: &PracticeCipher, practice_id: Uuid) -> Result<usize, AppError> {
+    use sea_orm::{sea_query::{Alias, Cond, Expr, ExprTrait, Query}};
     let backend = db.get_database_backend();
     let mut sealed = 0;
     for field in fields::ALL {
         let (table, column) = (Alias::new(field.table), Alias::new(field.column));
         loop {
             let select = Query::select()
-                .columns([Alias::new("id"), Alias::new("practice_id")])
+                .columns([Alias::new("id")])
                 .column(column.clone())
                 .from(table.clone())
-                .cond_where(Cond::all().add(Expr::col(column.clone()).is_not_null()).add(Expr::col(column.clone()).not_like(format!("{PREFIX}%"))))
+                .cond_where(
+                    Cond::all()
+                        .add(Expr::col(Alias::new("practice_id")).eq(practice_id))
+                        .add(Expr::col(column.clone()).is_not_null())
+                        .add(Expr::col(column.clone()).not_like(format!("{PREFIX}%"))),
+                )
                 .limit(500)
                 .to_owned();
             let rows = db.query_all_raw(backend.build(&select)).await?;
@@ -380,9 +392,7 @@ pub async fn seal_existing(db: &DatabaseConnection, vault: &Vault) -> Result<usi
             }
             for row in rows {
                 let id: Uuid = row.try_get_by_index(0)?;
-                let practice_id: Uuid = row.try_get_by_index(1)?;
-                let plain: String = row.try_get_by_index(2)?;
-                let cipher = vault.practice(db, practice_id).await?;
+                let plain: String = row.try_get_by_index(1)?;
                 let update = Query::update()
                     .table(table.clone())
                     .value(column.clone(), cipher.seal(*field, id, &plain))
@@ -393,9 +403,6 @@ pub async fn seal_existing(db: &DatabaseConnection, vault: &Vault) -> Result<usi
                 sealed += 1;
             }
         }
-    }
-    if sealed > 0 {
-        tracing::info!(values = sealed, "sealed clinical text stored before encryption");
     }
     Ok(sealed)
 }
@@ -412,7 +419,7 @@ pub struct Rotation {
 /// practice's data key under it, then drops the keys no data key needs.
 /// Running processes keep serving throughout: data keys they hold do not
 /// change, and one they have yet to open names a key the file holds.
-pub async fn rotate(db: &DatabaseConnection, path: &Path) -> anyhow::Result<Rotation> {
+pub async fn rotate(db: &Db, path: &Path) -> anyhow::Result<Rotation> {
     let mut entries = read_keyring(path)?;
     let old = Keyring::load(path)?;
     let (bytes, new) = MasterKey::generate();
@@ -423,10 +430,17 @@ pub async fn rotate(db: &DatabaseConnection, path: &Path) -> anyhow::Result<Rota
     // Until no data key is left under an older master key (a process may
     // create a practice's key under the old one while this runs).
     loop {
-        let stale = practice_keys::Entity::find()
-            .filter(practice_keys::Column::MasterKeyId.ne(new.id.clone()))
-            .all(db)
-            .await?;
+        let mut stale = Vec::new();
+        for practice_id in crate::practice::practices::all_ids(db).await? {
+            let key = crate::tenant::within(practice_id, async {
+                practice_keys::Entity::find()
+                    .filter(practice_keys::Column::PracticeId.eq(practice_id))
+                    .filter(practice_keys::Column::MasterKeyId.ne(new.id.clone()))
+                    .one(db)
+                    .await
+            });
+            stale.extend(key.await?);
+        }
         if stale.is_empty() {
             break;
         }
@@ -436,13 +450,13 @@ pub async fn rotate(db: &DatabaseConnection, path: &Path) -> anyhow::Result<Rota
             })?;
             let data_key = unwrap(master, row.practice_id, &row.wrapped)
                 .with_context(|| format!("practice {}: its data key does not unwrap", row.practice_id))?;
-            practice_keys::Entity::update_many()
+            let rewrap = practice_keys::Entity::update_many()
                 .col_expr(practice_keys::Column::Wrapped, sea_orm::sea_query::Expr::value(wrap(&new, row.practice_id, &data_key)))
                 .col_expr(practice_keys::Column::MasterKeyId, sea_orm::sea_query::Expr::value(new.id.clone()))
                 .filter(practice_keys::Column::PracticeId.eq(row.practice_id))
                 .filter(practice_keys::Column::MasterKeyId.eq(row.master_key_id.clone()))
-                .exec(db)
-                .await?;
+                .exec(db);
+            crate::tenant::within(row.practice_id, rewrap).await?;
             rewrapped += 1;
         }
     }

@@ -20,7 +20,7 @@ async fn nothing_is_shown_or_changed_when_the_event_cannot_be_stored(app: TestAp
     assert_eq!(w.client(Actor::CareTeam).get(&couple).await.status, StatusCode::OK);
 
     // Break appends (the chain heads are where every append starts).
-    app.state.db.execute_unprepared("DROP TABLE audit_heads").await.unwrap();
+    app.db.execute_unprepared("DROP TABLE audit_heads").await.unwrap();
 
     let res = w.client(Actor::CareTeam).get(&couple).await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -38,7 +38,7 @@ async fn nothing_is_shown_or_changed_when_the_event_cannot_be_stored(app: TestAp
         )
         .await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
-    let stored = entity::therapy_sessions::Entity::find_by_id(w.joint_session).one(&app.state.db).await.unwrap().unwrap();
+    let stored = entity::therapy_sessions::Entity::find_by_id(w.joint_session).one(&app.db).await.unwrap().unwrap();
     assert_eq!(stored.location.as_deref(), Some("Room 2"), "the write was rolled back with its event");
 }
 
@@ -50,16 +50,16 @@ async fn a_write_that_fails_half_way_changes_nothing(app: TestApp) {
     let etag = w.client(Actor::PartnerA).get(&path).await.header("etag").unwrap().to_owned();
     // Agreeing writes the agreement, then reads the boundary back with its
     // log; without the log table the read fails after the write.
-    app.state.db.execute_unprepared("DROP TABLE boundary_events").await.unwrap();
+    app.db.execute_unprepared("DROP TABLE boundary_events").await.unwrap();
     let a = w.client(Actor::PartnerA);
     let token = csrf(a).await;
     let res = a
         .send(Method::POST, &format!("{path}/agree"), &[("content-type", "application/json"), ("x-csrf-token", &token), ("if-match", &etag)], "{}".into())
         .await;
     assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
-    let stored = entity::boundaries::Entity::find_by_id(w.shared_boundary).one(&app.state.db).await.unwrap().unwrap();
+    let stored = entity::boundaries::Entity::find_by_id(w.shared_boundary).one(&app.db).await.unwrap().unwrap();
     assert!(stored.agreed_a_at.is_none(), "the agreement was rolled back with the failed request");
-    let failed = entity::access_events::Entity::find().all(&app.state.db).await.unwrap();
+    let failed = entity::access_events::Entity::find().all(&app.db).await.unwrap();
     assert!(failed.iter().any(|e| e.action == "agree" && e.outcome == "failed" && e.status == 500));
 }
 
@@ -92,14 +92,14 @@ async fn concurrent_appends_never_fork_the_chain(app: TestApp) {
                     emergency: false,
                     detail: None,
                 };
-                tandem::audit::record(&db, &[event]).await.unwrap();
+                tandem::audit::record_on(&db, &[event]).await.unwrap();
             }
         }));
     }
     for t in tasks {
         t.await.unwrap();
     }
-    let report = tandem::audit::chain::walk(&app.state.db, practice.id).await.unwrap();
+    let report = tandem::audit::chain::walk(&app.db, practice.id).await.unwrap();
     assert_eq!(report.problem, None);
     assert_eq!(report.last_seq, report.events_checked);
     assert!(report.last_seq >= 120, "{report:?}");
@@ -114,7 +114,7 @@ async fn events_carry_no_clinical_text(app: TestApp) {
         .await;
     assert_eq!(res.status, StatusCode::CREATED);
     let id = res.json()["id"].as_str().unwrap().to_owned();
-    let mut events = entity::access_events::Entity::find().all(&app.state.db).await.unwrap();
+    let mut events = entity::access_events::Entity::find().all(&app.db).await.unwrap();
     events.sort_by_key(|e| std::cmp::Reverse(e.seq));
     let dump = format!("{events:?}");
     assert!(!dump.contains("UNIQUE-SUBSTANCE-TEXT"));
@@ -333,14 +333,14 @@ async fn sign_ins_are_events(app: TestApp) {
     let practice = app.practice("door").await;
     let mut stranger = app.client();
     stranger.sign_in("door", "admin@door.example", "not the password at all").await;
-    let events = entity::access_events::Entity::find().all(&app.state.db).await.unwrap();
+    let events = entity::access_events::Entity::find().all(&app.db).await.unwrap();
     let sign_ins: Vec<_> = events.iter().filter(|e| e.action == "sign_in").collect();
     // The admin's own sign-in when accepting the invitation is not a password
     // sign-in; the failed attempt is.
     assert!(sign_ins.iter().any(|e| e.outcome == "denied" && e.practice_id == practice.id && e.client_addr.is_some()));
     let mut admin = app.client();
     admin.sign_in("door", "admin@door.example", PASSWORD).await;
-    let events = entity::access_events::Entity::find().all(&app.state.db).await.unwrap();
+    let events = entity::access_events::Entity::find().all(&app.db).await.unwrap();
     assert!(events.iter().any(|e| e.action == "sign_in" && e.outcome == "success" && e.member_id.is_some()));
 }
 

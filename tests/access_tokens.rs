@@ -13,7 +13,7 @@ async fn tokens_authenticate_until_revoked(app: TestApp) {
     assert!(secret.starts_with("tdm_"));
 
     // Stored only as a hash.
-    let rows = entity::api_tokens::Entity::find().all(&app.state.db).await.unwrap();
+    let rows = entity::api_tokens::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_ne!(rows[0].token_hash, secret);
     assert!(!rows[0].token_hash.contains(&secret[4..]));

@@ -6,7 +6,7 @@
 use axum::http::{Method, StatusCode};
 use entity::{access_events, audit_checkpoints, audit_heads};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
     sea_query::Expr,
 };
 use uuid::Uuid;
@@ -20,7 +20,7 @@ use crate::{
 /// Appends `n` events to the practice's chain.
 async fn append(app: &TestApp, practice: Uuid, n: usize) {
     for _ in 0..n {
-        tandem::audit::record(&app.state.db, &[event(practice)]).await.unwrap();
+        tandem::audit::record(&app.db, &[event(practice)]).await.unwrap();
     }
 }
 
@@ -62,7 +62,7 @@ async fn assert_caught(app: &TestApp, slug: &str, seq: i64, what: &str) {
 /// number and hash them again from the start, move the head to match and
 /// remove the checkpoints stored in the database.
 pub async fn rechain(app: &TestApp, practice: Uuid, change: impl FnOnce(&mut Vec<access_events::Model>)) {
-    let db = &app.state.db;
+    let db = &app.db;
     let mut events = access_events::Entity::find()
         .filter(access_events::Column::PracticeId.eq(practice))
         .order_by_asc(access_events::Column::Seq)
@@ -96,7 +96,7 @@ async fn deleting_a_practices_whole_log_is_caught(app: TestApp) {
     let id = signed_chain(&app, "ledger").await;
     let p = id_sql(&app, id);
     for table in ["access_events", "audit_heads", "audit_checkpoints", "audit_verifications"] {
-        sql(&app.state.db, &format!("DELETE FROM {table} WHERE practice_id = {p}")).await;
+        sql(&app.db, &format!("DELETE FROM {table} WHERE practice_id = {p}")).await;
     }
     assert_caught(&app, "ledger", 1, "deleting the whole log").await;
     // What caught it lives outside the database: the journal file, and a
@@ -132,11 +132,11 @@ async fn re_dated_reordered_and_re_chained_logs_are_caught(app: TestApp) {
 async fn a_cut_tail_is_caught_once_its_checkpoint_is_signed(app: TestApp) {
     let id = signed_chain(&app, "ledger").await;
     let p = id_sql(&app, id);
-    sql(&app.state.db, &format!("DELETE FROM access_events WHERE seq > 12 AND practice_id = {p}")).await;
-    sql(&app.state.db, &format!(
+    sql(&app.db, &format!("DELETE FROM access_events WHERE seq > 12 AND practice_id = {p}")).await;
+    sql(&app.db, &format!(
         "UPDATE audit_heads SET seq = 12, hash = (SELECT hash FROM access_events WHERE seq = 12 AND practice_id = {p}) WHERE practice_id = {p}"
     )).await;
-    sql(&app.state.db, &format!("DELETE FROM audit_checkpoints WHERE seq > 10 AND practice_id = {p}")).await;
+    sql(&app.db, &format!("DELETE FROM audit_checkpoints WHERE seq > 10 AND practice_id = {p}")).await;
     assert_caught(&app, "ledger", 13, "cutting entries 13 to 15").await;
     assert_eq!(tandem::config::Config::default().audit_checkpoint_minutes, 1, "a checkpoint within a minute by default");
 }
@@ -154,11 +154,11 @@ async fn supervised<'a>(app: &'a TestApp, slug: &str, n: usize) -> (Uuid, Client
 /// types, a role of NULL once the writer has dropped the constraint.
 async fn garble_entry_7(app: &TestApp, practice: Uuid) {
     let p = id_sql(app, practice);
-    if app.state.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        sql(&app.state.db, "ALTER TABLE access_events ALTER COLUMN role DROP NOT NULL").await;
-        sql(&app.state.db, &format!("UPDATE access_events SET role = NULL WHERE seq = 7 AND practice_id = {p}")).await;
+    if app.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        sql(&app.db, "ALTER TABLE access_events ALTER COLUMN role DROP NOT NULL").await;
+        sql(&app.db, &format!("UPDATE access_events SET role = NULL WHERE seq = 7 AND practice_id = {p}")).await;
     } else {
-        sql(&app.state.db, &format!("UPDATE access_events SET member_id = 'not-a-uuid' WHERE seq = 7 AND practice_id = {p}")).await;
+        sql(&app.db, &format!("UPDATE access_events SET member_id = 'not-a-uuid' WHERE seq = 7 AND practice_id = {p}")).await;
     }
 }
 
@@ -189,7 +189,7 @@ async fn a_verification_that_cannot_run_is_shown_as_failed(app: TestApp) {
     let (_, mut supervisor) = supervised(&app, "alpha", 3).await;
     let res = supervisor.json(Method::POST, "/api/v1/access-log/verification", None).await;
     assert_eq!(res.json()["ok"], true, "{}", res.text());
-    sql(&app.state.db, "DROP TABLE audit_checkpoints").await;
+    sql(&app.db, "DROP TABLE audit_checkpoints").await;
     let _ = tandem::audit::verify_all(&app.state, None).await;
     let shown = supervisor.get("/api/v1/access-log/verification").await.json();
     assert_eq!(shown["ok"], false, "{shown}");
@@ -260,7 +260,7 @@ async fn a_forged_verification_result_is_not_shown_as_ok(app: TestApp) {
         problem: sea_orm::Set(None),
         ..Default::default()
     }
-    .insert(&app.state.db)
+    .insert(&app.db)
     .await
     .unwrap();
     let shown = supervisor.get("/api/v1/access-log/verification").await.json();
@@ -273,16 +273,16 @@ async fn the_export_streams_many_events_and_defuses_formulas(app: TestApp) {
     let (practice, mut supervisor) = supervised(&app, "big", 1).await;
     let mut formula = event(practice);
     formula.reason = Some("\r=1+1".into());
-    tandem::audit::record(&app.state.db, &[formula]).await.unwrap();
+    tandem::audit::record(&app.db, &[formula]).await.unwrap();
     // 40,000 copies of a plain event (the chain does not matter to the export).
     // The plain event just before the formula's: the head's entry minus one.
-    let head = audit_heads::Entity::find_by_id(practice).one(&app.state.db).await.unwrap().unwrap().seq;
+    let head = audit_heads::Entity::find_by_id(practice).one(&app.db).await.unwrap().unwrap().seq;
     let p = id_sql(&app, practice);
-    let new_id = match app.state.db.get_database_backend() {
+    let new_id = match app.db.get_database_backend() {
         sea_orm::DatabaseBackend::Sqlite => "randomblob(16)",
         _ => "gen_random_uuid()",
     };
-    sql(&app.state.db, &format!(
+    sql(&app.db, &format!(
         "INSERT INTO access_events (id, practice_id, seq, prev_hash, hash, format_version, occurred_at, member_id, role, action, \
          record_kind, record_id, couple_id, outcome, status, client_addr, user_agent, request_id, reason, emergency) \
          WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 40000) \
@@ -296,7 +296,7 @@ async fn the_export_streams_many_events_and_defuses_formulas(app: TestApp) {
     let views = access_events::Entity::find()
         .filter(access_events::Column::PracticeId.eq(practice))
         .filter(access_events::Column::Action.eq("view"))
-        .count(&app.state.db)
+        .count(&app.db)
         .await
         .unwrap();
     assert!(views > 40_000);

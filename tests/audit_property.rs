@@ -47,7 +47,7 @@ async fn appends_beside_verification_never_look_like_tampering(app: TestApp) {
                 let db = tandem::db::connect(&config).await.unwrap();
                 for size in batches {
                     let events: Vec<_> = (0..size).map(|_| event(practice)).collect();
-                    tandem::audit::record(&db, &events).await.unwrap();
+                    tandem::audit::record_on(&db, &events).await.unwrap();
                     tokio::task::yield_now().await;
                 }
             }));
@@ -107,7 +107,7 @@ async fn any_single_rewrite_of_signed_rows_is_reported(app: TestApp) {
         tandem::audit::checkpoint(&app.state, practice).await.unwrap();
         // Positions count from the first of these events, after the
         // practice's own set-up events.
-        let setup = tandem::audit::chain::walk(&app.state.db, practice).await.unwrap().last_seq as usize - signed;
+        let setup = tandem::audit::chain::walk(&app.db, practice).await.unwrap().last_seq as usize - signed;
         append(&app, practice, after).await;
         assert!(tandem::audit::verify_one(&app.state, practice).await.ok());
         let described = format!("{signed} signed, {after} after, {change:?}");
@@ -132,7 +132,7 @@ async fn any_single_rewrite_of_signed_rows_is_reported(app: TestApp) {
 async fn append(app: &TestApp, practice: Uuid, n: usize) {
     let events: Vec<_> = (0..n).map(|_| event(practice)).collect();
     if !events.is_empty() {
-        tandem::audit::record(&app.state.db, &events).await.unwrap();
+        tandem::audit::record(&app.db, &events).await.unwrap();
     }
 }
 

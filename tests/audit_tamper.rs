@@ -1,7 +1,7 @@
 //! Tampering with the access log, each way the issue lists, on both
 //! databases: verification fails and names the entry every time.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 use crate::{both, helpers::*};
@@ -31,11 +31,11 @@ pub fn event(practice_id: Uuid) -> tandem::audit::NewEvent {
 async fn chain(app: &TestApp) -> Uuid {
     let practice = app.practice("ledger").await;
     for _ in 0..10 {
-        tandem::audit::record(&app.state.db, &[event(practice.id)]).await.unwrap();
+        tandem::audit::record(&app.db, &[event(practice.id)]).await.unwrap();
     }
     tandem::audit::checkpoint(&app.state, practice.id).await.unwrap();
     for _ in 0..5 {
-        tandem::audit::record(&app.state.db, &[event(practice.id)]).await.unwrap();
+        tandem::audit::record(&app.db, &[event(practice.id)]).await.unwrap();
     }
     let v = verify(app, practice.id).await;
     assert!(v.ok(), "{v:?}");
@@ -46,13 +46,13 @@ async fn verify(app: &TestApp, practice: Uuid) -> tandem::audit::checkpoints::Ve
     tandem::audit::verify_one(&app.state, practice).await
 }
 
-pub async fn sql(db: &DatabaseConnection, statement: &str) {
+pub async fn sql(db: &impl ConnectionTrait, statement: &str) {
     db.execute_unprepared(statement).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
 }
 
 /// How a practice id is written in SQL: SQLite keeps UUIDs as 16-byte blobs.
 pub fn id_sql(app: &TestApp, id: Uuid) -> String {
-    match app.state.db.get_database_backend() {
+    match app.db.get_database_backend() {
         sea_orm::DatabaseBackend::Sqlite => format!("x'{}'", id.simple()),
         _ => format!("'{id}'"),
     }
@@ -68,7 +68,7 @@ async fn a_changed_column_is_caught(app: TestApp) {
     let id = chain(&app).await;
     let p = id_sql(&app, id);
     for (column, value) in [("action", "'export'"), ("outcome", "'denied'"), ("status", "500"), ("role", "'supervisor'"), ("reason", "'x'"), ("emergency", "true")] {
-        sql(&app.state.db, &format!("UPDATE access_events SET {column} = {value} WHERE seq = 7 AND practice_id = {p}")).await;
+        sql(&app.db, &format!("UPDATE access_events SET {column} = {value} WHERE seq = 7 AND practice_id = {p}")).await;
         assert_caught(&app, id, 7, &format!("changing {column}")).await;
     }
 }
@@ -76,7 +76,7 @@ async fn a_changed_column_is_caught(app: TestApp) {
 async fn a_deleted_entry_is_caught(app: TestApp) {
     let id = chain(&app).await;
     let p = id_sql(&app, id);
-    sql(&app.state.db, &format!("DELETE FROM access_events WHERE seq = 4 AND practice_id = {p}")).await;
+    sql(&app.db, &format!("DELETE FROM access_events WHERE seq = 4 AND practice_id = {p}")).await;
     assert_caught(&app, id, 4, "deleting entry 4").await;
 }
 
@@ -84,7 +84,7 @@ async fn an_inserted_entry_is_caught(app: TestApp) {
     let id = chain(&app).await;
     let p = id_sql(&app, id);
     // Copy entry 15 as a new entry 16 without going through the chain.
-    sql(&app.state.db, &format!(
+    sql(&app.db, &format!(
         "INSERT INTO access_events (id, practice_id, seq, prev_hash, hash, format_version, occurred_at, member_id, role, action, \
          record_kind, record_id, couple_id, outcome, status, client_addr, user_agent, request_id, reason, emergency) \
          SELECT {}, practice_id, 16, hash, hash, format_version, occurred_at, member_id, role, action, record_kind, record_id, \
@@ -98,7 +98,7 @@ async fn swapped_entries_are_caught(app: TestApp) {
     let p = id_sql(&app, id);
     // Exchange what entries 5 and 6 say, leaving their numbers in place.
     for (from, to) in [(5, -5), (6, 5), (-5, 6)] {
-        sql(&app.state.db, &format!("UPDATE access_events SET seq = {to} WHERE seq = {from} AND practice_id = {p}")).await;
+        sql(&app.db, &format!("UPDATE access_events SET seq = {to} WHERE seq = {from} AND practice_id = {p}")).await;
     }
     assert_caught(&app, id, 5, "swapping entries 5 and 6").await;
 }
@@ -108,11 +108,11 @@ async fn a_truncated_tail_is_caught_by_a_newer_checkpoint(app: TestApp) {
     let p = id_sql(&app, id);
     tandem::audit::checkpoint(&app.state, id).await.unwrap();
     // Remove entries 13-15 and move the head back so the chain looks whole.
-    sql(&app.state.db, &format!("DELETE FROM access_events WHERE seq > 12 AND practice_id = {p}")).await;
-    sql(&app.state.db, &format!(
+    sql(&app.db, &format!("DELETE FROM access_events WHERE seq > 12 AND practice_id = {p}")).await;
+    sql(&app.db, &format!(
         "UPDATE audit_heads SET seq = 12, hash = (SELECT hash FROM access_events WHERE seq = 12 AND practice_id = {p}) WHERE practice_id = {p}"
     )).await;
-    assert!(tandem::audit::chain::walk(&app.state.db, id).await.unwrap().problem.is_none(), "the chain itself looks whole");
+    assert!(tandem::audit::chain::walk(&app.db, id).await.unwrap().problem.is_none(), "the chain itself looks whole");
     assert_caught(&app, id, 13, "truncating the tail").await;
 }
 
@@ -120,12 +120,12 @@ async fn a_replaced_chain_is_caught(app: TestApp) {
     let id = chain(&app).await;
     let p = id_sql(&app, id);
     // Rebuild the whole chain from scratch, internally consistent.
-    sql(&app.state.db, &format!("DELETE FROM access_events WHERE practice_id = {p}")).await;
-    sql(&app.state.db, &format!("DELETE FROM audit_heads WHERE practice_id = {p}")).await;
+    sql(&app.db, &format!("DELETE FROM access_events WHERE practice_id = {p}")).await;
+    sql(&app.db, &format!("DELETE FROM audit_heads WHERE practice_id = {p}")).await;
     for _ in 0..15 {
-        tandem::audit::record(&app.state.db, &[event(id)]).await.unwrap();
+        tandem::audit::record(&app.db, &[event(id)]).await.unwrap();
     }
-    assert!(tandem::audit::chain::walk(&app.state.db, id).await.unwrap().problem.is_none());
+    assert!(tandem::audit::chain::walk(&app.db, id).await.unwrap().problem.is_none());
     // The checkpoint at entry 10 no longer matches: entries 1 to 10 were rewritten.
     assert_caught(&app, id, 1, "replacing the chain").await;
 }
@@ -133,7 +133,7 @@ async fn a_replaced_chain_is_caught(app: TestApp) {
 async fn a_forged_checkpoint_is_caught(app: TestApp) {
     let id = chain(&app).await;
     let other_key = tandem::audit::checkpoints::CheckpointKey::generate();
-    tandem::audit::checkpoints::checkpoint(&app.state.db, &other_key, id, app.state.clock.now()).await.unwrap();
+    tandem::audit::checkpoints::checkpoint(&app.db, &other_key, id, app.state.clock.now()).await.unwrap();
     assert_caught(&app, id, 15, "a checkpoint signed with another key").await;
 }
 
@@ -141,11 +141,11 @@ async fn removing_every_checkpoint_row_is_caught_by_the_journal(app: TestApp) {
     let id = chain(&app).await;
     // Rewrite the chain and remove every checkpoint that could contradict it.
     let p = id_sql(&app, id);
-    sql(&app.state.db, &format!("DELETE FROM audit_checkpoints WHERE practice_id = {p}")).await;
-    sql(&app.state.db, &format!("DELETE FROM access_events WHERE practice_id = {p}")).await;
-    sql(&app.state.db, &format!("DELETE FROM audit_heads WHERE practice_id = {p}")).await;
+    sql(&app.db, &format!("DELETE FROM audit_checkpoints WHERE practice_id = {p}")).await;
+    sql(&app.db, &format!("DELETE FROM access_events WHERE practice_id = {p}")).await;
+    sql(&app.db, &format!("DELETE FROM audit_heads WHERE practice_id = {p}")).await;
     for _ in 0..15 {
-        tandem::audit::record(&app.state.db, &[event(id)]).await.unwrap();
+        tandem::audit::record(&app.db, &[event(id)]).await.unwrap();
     }
     // The journal outside the database still holds the checkpoint at entry 10.
     assert_caught(&app, id, 1, "removing every checkpoint row").await;
@@ -168,7 +168,7 @@ async fn a_large_batch_is_one_unbroken_stretch_of_the_chain(app: TestApp) {
     let practice = app.practice("batch").await;
     let before = verify(&app, practice.id).await.events_checked;
     let events: Vec<_> = (0..200).map(|_| event(practice.id)).collect();
-    tandem::audit::record(&app.state.db, &events).await.unwrap();
+    tandem::audit::record(&app.db, &events).await.unwrap();
     let v = verify(&app, practice.id).await;
     assert!(v.ok(), "{v:?}");
     assert_eq!(v.events_checked, before + 200);

@@ -2,7 +2,7 @@
 //! runs once per round however many replicas tick: three states on one
 //! database, each with its own pool, ticking at the same moment.
 
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use tandem::background::{self, Job, Outcome};
 use uuid::Uuid;
 
@@ -11,7 +11,7 @@ use crate::{both, helpers::*};
 async fn checkpoints(app: &TestApp, practice: Uuid) -> u64 {
     entity::audit_checkpoints::Entity::find()
         .filter(entity::audit_checkpoints::Column::PracticeId.eq(practice))
-        .count(&app.state.db)
+        .count(&app.db)
         .await
         .unwrap()
 }
@@ -19,7 +19,7 @@ async fn checkpoints(app: &TestApp, practice: Uuid) -> u64 {
 async fn verifications(app: &TestApp, practice: Uuid) -> u64 {
     entity::audit_verifications::Entity::find()
         .filter(entity::audit_verifications::Column::PracticeId.eq(practice))
-        .count(&app.state.db)
+        .count(&app.db)
         .await
         .unwrap()
 }
@@ -39,7 +39,7 @@ async fn each_round_runs_once_across_replicas(app: TestApp) {
     let (signed, verified) = (checkpoints(&app, practice).await, verifications(&app, practice).await);
 
     for round in 1..=3u64 {
-        tandem::audit::record(&app.state.db, &[crate::audit_tamper::event(practice)]).await.unwrap();
+        tandem::audit::record(&app.db, &[crate::audit_tamper::event(practice)]).await.unwrap();
         app.clock.advance(Job::Housekeeping.period(&app.state.config).max(Job::Checkpoints.period(&app.state.config)));
         assert_eq!(tick_all(&replicas, Job::Checkpoints).await, 1, "round {round}: checkpoints");
         assert_eq!(tick_all(&replicas, Job::Housekeeping).await, 1, "round {round}: housekeeping");
@@ -61,10 +61,10 @@ async fn a_dead_replicas_round_is_taken_over(app: TestApp) {
     let other = app.another_process().await;
     let period = Job::Housekeeping.period(&app.state.config);
     app.clock.advance(period);
-    let held = background::claim(&app.state.db, Job::Housekeeping, period, app.state.clock.now()).await.unwrap();
+    let held = background::claim(&app.db, Job::Housekeeping, period, app.state.clock.now()).await.unwrap();
     let held = held.expect("the first claim of a round succeeds");
     assert_eq!(background::tick(&other.state, Job::Housekeeping).await, Outcome::Skipped);
-    if app.state.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+    if app.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
         // The work outlasts its period: still nobody else starts it.
         app.clock.advance(period);
         assert_eq!(background::tick(&other.state, Job::Housekeeping).await, Outcome::Skipped);

@@ -195,6 +195,10 @@ async fn the_documented_postgres_backup_restores_whole() {
     };
     let (couple, token) = couple_and_token(&app).await;
     let database = app.state.config.database_url.expose().clone();
+    // The dump is taken as the schema's owner: row-level security keeps the
+    // service's role from reading every practice at once, and pg_dump
+    // refuses rather than write a partial copy.
+    let owner = app.state.config.database_owner_url.as_ref().expect("tests run as the service role").expose().clone();
     let admin_url = std::env::var("TANDEM_TEST_POSTGRES_URL").unwrap();
     let restored_name = format!("tandem_restored_{}", uuid::Uuid::new_v4().simple());
     let mut restored_url = url::Url::parse(&admin_url).unwrap();
@@ -214,7 +218,7 @@ async fn the_documented_postgres_backup_restores_whole() {
             // 1. The journal first: every checkpoint it names is then in the dump.
             std::fs::copy(live.path().join("audit-journal.jsonl"), backup.join("audit-journal.jsonl")).unwrap();
             // 2. One consistent snapshot while Tandem serves.
-            let dumped = Command::new(&pg_dump).args(["--format=custom", "--file"]).arg(backup.join("tandem.dump")).arg(&database).output().unwrap();
+            let dumped = Command::new(&pg_dump).args(["--format=custom", "--file"]).arg(backup.join("tandem.dump")).arg(&owner).output().unwrap();
             assert!(dumped.status.success(), "{}", text(&dumped));
         });
         // Restore into the empty database, then the journal, then verify.

@@ -205,7 +205,7 @@ async fn etag_for(world: &mut World<'_>, path: &str) -> String {
 
 async fn event_count(app: &TestApp) -> u64 {
     use sea_orm::{EntityTrait, PaginatorTrait};
-    entity::access_events::Entity::find().count(&app.state.db).await.unwrap()
+    entity::access_events::Entity::find().count(&app.db).await.unwrap()
 }
 
 async fn last_event(app: &TestApp) -> entity::access_events::Model {
@@ -213,7 +213,7 @@ async fn last_event(app: &TestApp) -> entity::access_events::Model {
     entity::access_events::Entity::find()
         .order_by_desc(entity::access_events::Column::OccurredAt)
         .order_by_desc(entity::access_events::Column::Id)
-        .one(&app.state.db)
+        .one(&app.db)
         .await
         .unwrap()
         .expect("an event")

@@ -103,7 +103,8 @@ async fn clinical_text_is_sealed_at_rest(app: TestApp) {
         assert!(!stored.contains(secret), "{secret} is stored in plain text");
     }
     // ...nor in the files and copies an attacker could take.
-    let url = app.state.config.database_url.expose().clone();
+    // pg_dump as the schema's owner, whom row-level security does not bind.
+    let url = app.state.config.database_owner_url.as_ref().unwrap_or(&app.state.config.database_url).expose().clone();
     let mut copies: Vec<(String, Vec<u8>)> = Vec::new();
     if let Some(path) = tandem::db::sqlite_path(&url) {
         for suffix in ["", "-wal"] {
@@ -112,7 +113,7 @@ async fn clinical_text_is_sealed_at_rest(app: TestApp) {
         }
         let dir = tempfile::tempdir().unwrap();
         let backup = dir.path().join("backup");
-        tandem::backup::backup(&app.state.db, &app.state.config.audit_journal_path(), &backup, app.state.clock.now()).await.unwrap();
+        tandem::backup::backup(app.db.pool(), &app.state.config.audit_journal_path(), &backup, app.state.clock.now()).await.unwrap();
         for entry in std::fs::read_dir(&backup).unwrap() {
             let entry = entry.unwrap();
             copies.push((entry.path().display().to_string(), std::fs::read(entry.path()).unwrap()));
@@ -130,7 +131,7 @@ async fn clinical_text_is_sealed_at_rest(app: TestApp) {
 
 /// Every text column of every table, as one string.
 async fn everything_stored(app: &TestApp) -> String {
-    let db = &app.state.db;
+    let db = &app.db;
     let backend = db.get_database_backend();
     let mut all = String::new();
     for field in tandem::vault::fields::ALL {
@@ -165,7 +166,7 @@ async fn moved_ciphertext_does_not_open(app: TestApp) {
     let c = w.client(Actor::CareTeam);
     let first = created(c.json(Method::POST, &format!("{base}/private-notes"), Some(json!({"text": "First thought", "session_id": joint}))).await);
     let second = created(c.json(Method::POST, &format!("{base}/private-notes"), Some(json!({"text": "Second thought", "session_id": joint}))).await);
-    let db = &app.state.db;
+    let db = &app.db;
     let backend = db.get_database_backend();
     let param = if backend == DatabaseBackend::Postgres { "$1" } else { "?" };
     let body_of = |id: Uuid| Statement::from_sql_and_values(backend, format!("SELECT body FROM private_notes WHERE id = {param}"), [id.into()]);
@@ -204,7 +205,7 @@ async fn plaintext_from_before_is_sealed_in_place(app: TestApp) {
     let mut w = World::build(&app).await;
     let base = format!("/api/v1/couples/{}", w.couple);
     let private = w.private_note;
-    let db = &app.state.db;
+    let db = &app.db;
     let backend = db.get_database_backend();
     let param = if backend == DatabaseBackend::Postgres { "$1" } else { "?" };
     let param2 = if backend == DatabaseBackend::Postgres { "$2" } else { "?" };
@@ -233,7 +234,7 @@ async fn key_rotation_under_load_loses_nothing(app: TestApp) {
     let keyring = dir.path().join("master.keys");
     let process = |vault: tandem::vault::Vault| {
         app.with_state(tandem::state::AppState::new(
-            app.state.db.clone(),
+            app.state.db.pool().clone(),
             (*app.state.config).clone(),
             std::sync::Arc::new(app.clock.clone()),
             (*app.state.checkpoint_key).clone(),
@@ -254,7 +255,7 @@ async fn key_rotation_under_load_loses_nothing(app: TestApp) {
     }
     let done = std::sync::atomic::AtomicBool::new(false);
     let rotation = async {
-        let rotated = tandem::vault::rotate(&app.state.db, &keyring).await.unwrap();
+        let rotated = tandem::vault::rotate(&app.db, &keyring).await.unwrap();
         done.store(true, std::sync::atomic::Ordering::SeqCst);
         rotated
     };
@@ -287,7 +288,7 @@ async fn key_rotation_under_load_loses_nothing(app: TestApp) {
     let fresh = process(tandem::vault::Vault::from_file(&keyring).unwrap());
     for app in [&running, &fresh] {
         let stored: std::collections::HashSet<String> = entity::practice_keys::Entity::find()
-            .all(&app.state.db)
+            .all(&app.db)
             .await
             .unwrap()
             .into_iter()

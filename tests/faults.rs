@@ -58,12 +58,12 @@ async fn a_panic_answers_500_with_its_event(app: TestApp) {
     assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", res.text());
     assert_eq!(res.header("content-type"), Some("application/problem+json"));
     assert!(!res.text().contains("a bug in a handler"), "the cause stays in the log");
-    let stored = entity::couples::Entity::find_by_id(couple).one(&app.state.db).await.unwrap().unwrap();
+    let stored = entity::couples::Entity::find_by_id(couple).one(&app.db).await.unwrap().unwrap();
     assert_eq!(stored.label, "Okafor & Reyes", "the panicking request's write was rolled back");
     let request_id = res.header("x-request-id").unwrap();
     let event = entity::access_events::Entity::find()
         .filter(entity::access_events::Column::RequestId.eq(request_id))
-        .one(&app.state.db)
+        .one(&app.db)
         .await
         .unwrap()
         .expect("the panicking request left its access event");
@@ -77,7 +77,7 @@ async fn a_panic_answers_500_with_its_event(app: TestApp) {
 async fn an_unreachable_database_answers_503_with_retry_after(app: TestApp) {
     let practice = app.practice("outage").await;
     let session_cookie = practice.admin.cookies.clone();
-    let db = if app.state.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+    let db = if app.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
         // SQLite has no server to lose: a pool that has been closed stands in.
         let db = tandem::db::connect_url(app.state.config.database_url.expose(), 2).await.unwrap();
         db.close_by_ref().await.unwrap();
@@ -237,7 +237,7 @@ async fn sqlite_on_a_full_disk_fails_closed_and_recovers() {
     assert_eq!(app.client().get("/readyz").await.status, StatusCode::OK);
 
     let stored: HashSet<String> = entity::access_events::Entity::find()
-        .all(&app.state.db)
+        .all(&app.db)
         .await
         .unwrap()
         .into_iter()

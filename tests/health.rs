@@ -11,7 +11,7 @@ async fn ready_while_the_database_answers(app: TestApp) {
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.json()["status"], "ready");
 
-    app.state.db.close_by_ref().await.unwrap();
+    app.state.db.pool().close_by_ref().await.unwrap();
     let ready = probe.get("/readyz").await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready.header("content-type"), Some("application/problem+json"));

@@ -162,6 +162,26 @@ pub fn test_config() -> Config {
     Config { database_max_connections: 5, sso_allow_insecure_issuers: true, ..Config::default() }
 }
 
+/// The PostgreSQL role the service runs as in tests: it owns nothing and
+/// bypasses nothing, as the README asks of a deployment.
+pub const SERVICE_ROLE: &str = "tandem_service";
+
+/// Creates [`SERVICE_ROLE`] once per server; tests race to do it, and the
+/// losers find it made.
+async fn ensure_service_role(admin: &sea_orm::DatabaseConnection) {
+    let made = admin
+        .execute_unprepared(&format!(
+            "DO $$ BEGIN \
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{SERVICE_ROLE}') THEN \
+                 CREATE ROLE {SERVICE_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE; \
+               END IF; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; \
+             END $$"
+        ))
+        .await;
+    made.expect("create the service role");
+}
+
 enum Store {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, name: String },
@@ -191,6 +211,11 @@ impl Drop for Store {
 
 pub struct TestApp {
     pub state: AppState,
+    /// The database as its owner sees it, for tests that set up or inspect
+    /// rows directly: on PostgreSQL the schema's owner, whom row-level
+    /// security does not bind (the service itself runs as a role it binds);
+    /// on SQLite the service's own pool.
+    pub db: tandem::tenant::Db,
     pub clock: ManualClock,
     pub router: Router,
     _store: Store,
@@ -220,7 +245,7 @@ impl TestApp {
     /// same clock.
     pub fn with_state(&self, state: AppState) -> TestApp {
         let router = tandem::app(state.clone());
-        TestApp { state, clock: self.clock.clone(), router, _store: Store::Borrowed, _journal_dir: None }
+        TestApp { state, db: self.db.clone(), clock: self.clock.clone(), router, _store: Store::Borrowed, _journal_dir: None }
     }
 
     /// The same service with more audited routes about couples' records.
@@ -247,10 +272,19 @@ impl TestApp {
             .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
             .await
             .expect("create test database");
+        ensure_service_role(&admin).await;
         admin.close().await.ok();
-        let mut url = url::Url::parse(&admin_url).expect("TANDEM_TEST_POSTGRES_URL is a URL");
-        url.set_path(&name);
-        Some(Self::build(url.to_string(), config, Store::Postgres { admin_url, name }).await)
+        let mut owner = url::Url::parse(&admin_url).expect("TANDEM_TEST_POSTGRES_URL is a URL");
+        owner.set_path(&name);
+        // As in production: the schema's owner migrates and secures the
+        // rows; the service runs as a role that owns nothing, which
+        // row-level security binds.
+        let mut service = owner.clone();
+        service.set_username(SERVICE_ROLE).expect("a user name fits the URL");
+        service.set_password(None).expect("no password");
+        let mut config = config;
+        config.database_owner_url = Some(tandem::config::Secret::new(owner.to_string()));
+        Some(Self::build(service.to_string(), config, Store::Postgres { admin_url, name }).await)
     }
 
     async fn build(url: String, mut config: Config, store: Store) -> Self {
@@ -262,7 +296,11 @@ impl TestApp {
         // database by some tests, must open the same practices' keys.
         config.master_key_file = journal_dir.path().join("master.keys");
         let db = tandem::db::connect(&config).await.expect("connect");
-        tandem::db::migrate(&db).await.expect("migrate");
+        tandem::db::prepare(&config, &db).await.expect("migrate and secure the rows");
+        let owner = match &config.database_owner_url {
+            Some(url) => tandem::db::connect_url(url.expose(), 3).await.expect("connect as the owner"),
+            None => db.clone(),
+        };
         let clock = ManualClock::new(time::OffsetDateTime::now_utc());
         let master_key_file = config.master_key_file.clone();
         let state = AppState::new(
@@ -275,7 +313,7 @@ impl TestApp {
         );
         state.journal.create_if_missing().expect("checkpoint journal");
         let router = tandem::app(state.clone());
-        Self { state, clock, router, _store: store, _journal_dir: Some(journal_dir) }
+        Self { state, db: tandem::tenant::Db::new(owner), clock, router, _store: store, _journal_dir: Some(journal_dir) }
     }
 
     /// A second Tandem process on the same database: its own connection
@@ -292,7 +330,7 @@ impl TestApp {
             self.state.vault.another(),
         );
         let router = tandem::app(state.clone());
-        TestApp { state, clock: self.clock.clone(), router, _store: Store::Borrowed, _journal_dir: None }
+        TestApp { state, db: self.db.clone(), clock: self.clock.clone(), router, _store: Store::Borrowed, _journal_dir: None }
     }
 
     pub fn client(&self) -> Client<'_> {

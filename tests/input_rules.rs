@@ -71,11 +71,11 @@ async fn dates_outside_the_range_are_refused(app: TestApp) {
         assert_refused(&res, &format!("contract day {day}"));
     }
     // None of them was stored.
-    let sessions = entity::therapy_sessions::Entity::find().all(&app.state.db).await.unwrap();
+    let sessions = entity::therapy_sessions::Entity::find().all(&app.db).await.unwrap();
     assert!(sessions.iter().all(|s| (1900..=2100).contains(&s.starts_at.year())), "{sessions:?}");
-    let lapses = entity::lapses::Entity::find().all(&app.state.db).await.unwrap();
+    let lapses = entity::lapses::Entity::find().all(&app.db).await.unwrap();
     assert!(lapses.iter().all(|l| l.occurred_on.year() >= 1900), "{lapses:?}");
-    let days = entity::contract_checkins::Entity::find().all(&app.state.db).await.unwrap();
+    let days = entity::contract_checkins::Entity::find().all(&app.db).await.unwrap();
     assert!(days.iter().all(|d| d.day.year() >= 1900), "{days:?}");
 
     // The schema states the range, so a client can know it before asking.

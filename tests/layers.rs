@@ -12,7 +12,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-const FOUNDATION: &[&str] = &["clock", "config", "db", "display", "error", "input", "key_file", "metrics", "scope", "sealed", "secret", "telemetry"];
+const FOUNDATION: &[&str] = &["clock", "config", "db", "display", "error", "input", "key_file", "metrics", "scope", "sealed", "secret", "telemetry", "tenant"];
 const CORE: &[&str] = &["access", "audit", "auth", "background", "backup", "demo", "pdf", "practice", "records", "sso", "state", "vault"];
 const HTTP: &[&str] = &["http", "serve"];
 const FRONT_ENDS: &[&str] = &["api", "health", "web"];

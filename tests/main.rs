@@ -30,6 +30,7 @@ mod layers;
 mod members;
 mod metrics;
 mod pdfs;
+mod row_security;
 mod scale_out;
 mod schema_fuzz;
 mod setup;

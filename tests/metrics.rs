@@ -72,7 +72,7 @@ pub(crate) fn parse(python: &str, text: &str) -> Vec<Sample> {
 }
 
 async fn scrape(app: &TestApp) -> String {
-    let router = tandem::metrics::router(tandem::metrics::install(), app.state.db.clone());
+    let router = tandem::metrics::router(tandem::metrics::install(), app.state.db.pool().clone());
     let res = router.oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));

@@ -72,7 +72,7 @@ async fn pdfs_hold_what_each_reader_may_see(app: TestApp) {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let exports = entity::access_events::Entity::find()
         .filter(entity::access_events::Column::Action.eq("export"))
-        .all(&app.state.db)
+        .all(&app.db)
         .await
         .unwrap();
     assert!(exports.iter().any(|e| e.record_kind.as_deref() == Some("session_prep_summary") && e.outcome == "success"));

@@ -232,9 +232,8 @@ async fn three_processes_on_one_postgresql_behave_as_one() {
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
     let row = app
-        .state
         .db
-        .query_one_raw(Statement::from_string(app.state.db.get_database_backend(), sql.to_owned()))
+        .query_one_raw(Statement::from_string(app.db.get_database_backend(), sql.to_owned()))
         .await
         .unwrap()
         .unwrap();

@@ -50,7 +50,7 @@ async fn setup_link_creates_practice_and_admin_once(app: TestApp) {
     replay.push(("csrf_token", &csrf));
     let res = other.post_form("/setup", &replay).await;
     assert!(res.text().contains("has been used or has expired"), "{}", res.text());
-    assert_eq!(setup::practice_count(&app.state.db).await.unwrap(), 1);
+    assert_eq!(setup::practice_count(&app.db).await.unwrap(), 1);
 
     // With a practice in place no new link is issued.
     assert!(setup::issue_setup_link(&app.state).await.unwrap().is_none());
@@ -98,7 +98,7 @@ async fn setup_form_keeps_input_and_names_bad_fields(app: TestApp) {
     // Input is kept, and escaped.
     assert!(html.contains("Riverside &#60;script&#62;") || html.contains("Riverside &lt;script&gt;"), "{html}");
     assert!(!html.contains("<script>alert(1)</script>"));
-    assert_eq!(setup::practice_count(&app.state.db).await.unwrap(), 0);
+    assert_eq!(setup::practice_count(&app.db).await.unwrap(), 0);
     // The link is still good after a failed attempt.
     assert_eq!(browser.get(&path).await.status, StatusCode::OK);
 }

@@ -330,18 +330,18 @@ fn with_param(url: &str, name: &str, value: Option<&str>) -> String {
 }
 
 async fn identities(app: &TestApp) -> u64 {
-    entity::member_identities::Entity::find().count(&app.state.db).await.unwrap()
+    entity::member_identities::Entity::find().count(&app.db).await.unwrap()
 }
 
 async fn flows(app: &TestApp) -> u64 {
-    entity::sso_flows::Entity::find().count(&app.state.db).await.unwrap()
+    entity::sso_flows::Entity::find().count(&app.db).await.unwrap()
 }
 
 async fn last_event(app: &TestApp, practice_id: uuid::Uuid) -> entity::access_events::Model {
     entity::access_events::Entity::find()
         .filter(entity::access_events::Column::PracticeId.eq(practice_id))
         .order_by_desc(entity::access_events::Column::Seq)
-        .one(&app.state.db)
+        .one(&app.db)
         .await
         .unwrap()
         .expect("an access event")
@@ -397,7 +397,7 @@ async fn a_member_signs_in_through_a_real_provider(app: TestApp) {
         .filter(entity::access_events::Column::PracticeId.eq(s.practice.id))
         .filter(entity::access_events::Column::Action.starts_with("sso_"))
         .order_by_asc(entity::access_events::Column::Seq)
-        .all(&app.state.db)
+        .all(&app.db)
         .await
         .unwrap();
     let summary: Vec<_> = events.iter().map(|e| (e.action.as_str(), e.outcome.as_str(), e.member_id)).collect();
@@ -445,7 +445,7 @@ async fn a_member_signs_in_through_a_real_provider(app: TestApp) {
         }
     }
     // The secret is stored sealed.
-    let stored = entity::identity_providers::Entity::find().one(&app.state.db).await.unwrap().unwrap();
+    let stored = entity::identity_providers::Entity::find().one(&app.db).await.unwrap().unwrap();
     assert!(!stored.client_secret_sealed.unwrap().contains(SECRET));
 }
 
@@ -562,7 +562,7 @@ async fn a_missing_pkce_verifier_is_refused(app: TestApp) {
     let back = Browser::new().authorize(&authorize, "alice").await;
     entity::sso_flows::Entity::update_many()
         .col_expr(entity::sso_flows::Column::PkceVerifierSealed, sea_orm::sea_query::Expr::value(""))
-        .exec(&app.state.db)
+        .exec(&app.db)
         .await
         .unwrap();
     let res = tandem.get(&link_path(&back)).await;
@@ -852,7 +852,7 @@ both!(config = super::local_issuers_refused(); local_and_plain_http_issuers_are_
 async fn provider_of(app: &TestApp, practice_id: uuid::Uuid) -> entity::identity_providers::Model {
     entity::identity_providers::Entity::find()
         .filter(entity::identity_providers::Column::PracticeId.eq(practice_id))
-        .one(&app.state.db)
+        .one(&app.db)
         .await
         .unwrap()
         .unwrap()
@@ -933,7 +933,7 @@ async fn join_start(tandem: &mut Client<'_>, join: &str, provider_id: &str) -> S
 }
 
 async fn members(app: &TestApp) -> u64 {
-    entity::members::Entity::find().count(&app.state.db).await.unwrap()
+    entity::members::Entity::find().count(&app.db).await.unwrap()
 }
 
 async fn an_invitation_is_accepted_through_the_provider(app: TestApp) {
@@ -968,13 +968,13 @@ async fn an_invitation_is_accepted_through_the_provider(app: TestApp) {
     assert_eq!((me["email"].as_str(), me["display_name"].as_str()), (Some("dana@bay.example"), Some("Casey")), "{me}");
     assert_eq!(me["roles"], json!(["counselor"]), "the invitation's roles");
     let member_id: uuid::Uuid = me["id"].as_str().unwrap().parse().unwrap();
-    let stored = entity::members::Entity::find_by_id(member_id).one(&app.state.db).await.unwrap().unwrap();
+    let stored = entity::members::Entity::find_by_id(member_id).one(&app.db).await.unwrap().unwrap();
     assert!(stored.password_hash.is_none(), "joined without a password");
     assert_eq!(identities(&app).await, 1);
     let events: Vec<_> = entity::access_events::Entity::find()
         .filter(entity::access_events::Column::MemberId.eq(member_id))
         .order_by_asc(entity::access_events::Column::Seq)
-        .all(&app.state.db)
+        .all(&app.db)
         .await
         .unwrap()
         .into_iter()
@@ -1107,7 +1107,7 @@ async fn admins_manage_providers_on_a_page(app: TestApp) {
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
-    let stored = entity::identity_providers::Entity::find().one(&app.state.db).await.unwrap().unwrap();
+    let stored = entity::identity_providers::Entity::find().one(&app.db).await.unwrap().unwrap();
     assert!(!stored.enabled && stored.client_secret_sealed.is_some(), "secret kept");
     let sign_in = app.client().get("/sign-in?practice=lagoon").await;
     assert!(!sign_in.text().contains("Lagoon login"), "a provider turned off has no button");

@@ -47,7 +47,7 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(app
         client.cookies.get("tandem_device").map(|c| c.split('.').map(tandem::secret::hash).collect()).unwrap_or_default()
     };
     let known: Vec<String> = entity::trusted_devices::Entity::find()
-        .all(&app.state.db)
+        .all(&app.db)
         .await
         .unwrap()
         .into_iter()
@@ -65,7 +65,7 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(app
     assert_eq!(app.client().sign_in("fern", "robin@fern.example", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.client().sign_in("fern", "robin@fern.example", NEW_PASSWORD).await.status, StatusCode::SEE_OTHER);
 
-    let events = entity::access_events::Entity::find().all(&app.state.db).await.unwrap();
+    let events = entity::access_events::Entity::find().all(&app.db).await.unwrap();
     let changes: Vec<_> = events.iter().filter(|e| e.action == "password_change" && e.member_id == Some(id)).collect();
     assert_eq!(changes.len(), 2, "the wrong password and the change");
     assert!(changes.iter().any(|e| e.outcome == "denied") && changes.iter().any(|e| e.outcome == "success"));
@@ -153,7 +153,7 @@ async fn settings_are_for_admins_and_keep_input_on_error(app: TestApp) {
 
     let res = practice.admin.submit("/settings", "/settings", &[("name", "Sage Counseling"), ("time_zone", " America/Chicago ")]).await;
     assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, Some("/settings?saved=1")));
-    let stored = entity::practices::Entity::find_by_id(practice.id).one(&app.state.db).await.unwrap().unwrap();
+    let stored = entity::practices::Entity::find_by_id(practice.id).one(&app.db).await.unwrap().unwrap();
     assert_eq!((stored.name.as_str(), stored.time_zone.as_str()), ("Sage Counseling", "America/Chicago"));
     assert!(practice.admin.get("/settings?saved=1").await.text().contains("The settings have been saved."));
 
@@ -161,7 +161,7 @@ async fn settings_are_for_admins_and_keep_input_on_error(app: TestApp) {
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     let res = practice.admin.post_form("/settings", &[("name", "No token"), ("time_zone", "UTC")]).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
-    let stored = entity::practices::Entity::find_by_id(practice.id).one(&app.state.db).await.unwrap().unwrap();
+    let stored = entity::practices::Entity::find_by_id(practice.id).one(&app.db).await.unwrap().unwrap();
     assert_eq!(stored.name, "Sage Counseling");
 }
 
@@ -175,7 +175,7 @@ async fn admins_edit_roles_on_the_members_page_but_keep_an_admin(app: TestApp) {
     assert_eq!((res.status, res.location()), (StatusCode::SEE_OTHER, Some("/members")));
     let view = practice.admin.get(&format!("/api/v1/members/{c_id}")).await.json();
     assert_eq!(view["roles"], serde_json::json!(["counselor", "supervisor"]));
-    let events = entity::access_events::Entity::find().all(&app.state.db).await.unwrap();
+    let events = entity::access_events::Entity::find().all(&app.db).await.unwrap();
     assert!(events.iter().any(|e| e.action == "role_change" && e.record_id == Some(c_id) && e.member_id == Some(admin_id)));
 
     // Refusals are shown next to that member's form, boxes as they were sent.
@@ -236,7 +236,7 @@ async fn the_last_admin_stays_when_two_admins_act_at_once(app: TestApp) {
     assert_eq!(statuses[0], StatusCode::SEE_OTHER, "one removal goes through");
     assert!(matches!(statuses[1], StatusCode::FORBIDDEN | StatusCode::UNPROCESSABLE_ENTITY), "{statuses:?}");
     let admins = entity::members::Entity::find()
-        .all(&app.state.db)
+        .all(&app.db)
         .await
         .unwrap()
         .into_iter()

@@ -15,7 +15,7 @@ use crate::{
 async fn events(app: &TestApp) -> Vec<entity::access_events::Model> {
     entity::access_events::Entity::find()
         .order_by_asc(entity::access_events::Column::Seq)
-        .all(&app.state.db)
+        .all(&app.db)
         .await
         .unwrap()
 }
@@ -72,7 +72,7 @@ async fn one_event_per_page_and_forms_keep_input(app: TestApp) {
     assert_eq!((e.action.as_str(), e.record_kind.as_deref(), e.outcome.as_str()), ("view", Some("couple"), "success"));
     assert_eq!(e.couple_id, Some(c));
 
-    let boundaries_before = entity::boundaries::Entity::find().count(&app.state.db).await.unwrap();
+    let boundaries_before = entity::boundaries::Entity::find().count(&app.db).await.unwrap();
     let form = format!("/couples/{c}/boundaries/new");
     let typed = "If money goes missing <b>again</b>, I will open my own account.";
     let res = counselor
@@ -82,7 +82,7 @@ async fn one_event_per_page_and_forms_keep_input(app: TestApp) {
     let body = res.text();
     assert!(body.contains("If money goes missing &#60;b&#62;again&#60;/b&#62;, I will open my own account."), "the statement is kept, escaped: {body}");
     assert!(body.contains("consequence-error") || body.contains("this is required"), "a message for the empty field: {body}");
-    assert_eq!(entity::boundaries::Entity::find().count(&app.state.db).await.unwrap(), boundaries_before);
+    assert_eq!(entity::boundaries::Entity::find().count(&app.db).await.unwrap(), boundaries_before);
     assert_eq!(events(&app).await.last().unwrap().outcome, "failed");
 
     let before = events(&app).await.len();
@@ -96,7 +96,7 @@ async fn one_event_per_page_and_forms_keep_input(app: TestApp) {
     let e = after.last().unwrap();
     assert_eq!((e.action.as_str(), e.record_kind.as_deref(), e.outcome.as_str()), ("create", Some("boundary"), "success"));
     let created = e.record_id.expect("the event names the new boundary");
-    assert!(entity::boundaries::Entity::find_by_id(created).one(&app.state.db).await.unwrap().is_some());
+    assert!(entity::boundaries::Entity::find_by_id(created).one(&app.db).await.unwrap().is_some());
 }
 
 /// Two counselors edit the plan at once. The second save does not overwrite
@@ -289,7 +289,7 @@ async fn the_daily_check_in_keeps_answers(app: TestApp) {
     partner.submit(&page, &today_action, &again).await;
     let calendar = partner.get(&page).await.text();
     assert!(calendar.contains("trust discussion, meeting, medication"), "{calendar}");
-    let revisions = || async { entity::contract_checkin_revisions::Entity::find().all(&app.state.db).await.unwrap() };
+    let revisions = || async { entity::contract_checkin_revisions::Entity::find().all(&app.db).await.unwrap() };
     assert_eq!(revisions().await.len(), 1, "the first answer is kept");
     // Saving the same answers changes nothing.
     partner.submit(&page, &today_action, &again).await;
@@ -306,7 +306,7 @@ async fn the_daily_check_in_keeps_answers(app: TestApp) {
     let kept = revisions().await;
     assert_eq!(kept.len(), 2);
     // The history is clinical text too: sealed, and opened with the practice's key.
-    let cipher = app.state.vault.practice(&app.state.db, kept[0].practice_id).await.unwrap();
+    let cipher = app.state.vault.practice(&app.db, kept[0].practice_id).await.unwrap();
     let opened: Vec<String> =
         kept.iter().map(|r| cipher.open(tandem::vault::fields::CHECKIN_REVISION_CONTENT, r.id, &r.content).unwrap()).collect();
     assert!(opened.iter().any(|c| c.contains(r#""trust_discussion":true"#) && c.contains(r#""meeting_attended":null"#)), "{opened:?}");
@@ -324,9 +324,11 @@ async fn statements_for(app: &TestApp, client: &Client<'_>, path: &str) -> (u64,
     let count = Arc::new(AtomicU64::new(0));
     let mut state = app.state.clone();
     let counter = count.clone();
-    state.db.set_metric_callback(move |_| {
+    let mut pool = state.db.pool().clone();
+    pool.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::Relaxed);
     });
+    state.db = tandem::tenant::Db::new(pool);
     let counted = app.with_state(state);
     let mut browser = counted.client();
     browser.cookies = client.cookies.clone();

@@ -36,7 +36,7 @@ async fn member_id(client: &mut Client<'_>) -> Uuid {
 }
 
 async fn events(app: &TestApp) -> Vec<entity::access_events::Model> {
-    entity::access_events::Entity::find().all(&app.state.db).await.unwrap()
+    entity::access_events::Entity::find().all(&app.db).await.unwrap()
 }
 
 /// The cells of the events table: Time, Member, As, Action, ...
@@ -173,7 +173,7 @@ async fn acknowledging_takes_an_entry_off_the_queue(app: TestApp) {
     let page = sup.get("/access-log").await.text();
     assert!(table_rows(&page, "emergency").is_empty());
     assert!(page.contains("Nothing waits for review."));
-    let row = entity::emergency_accesses::Entity::find_by_id(grant).one(&app.state.db).await.unwrap().unwrap();
+    let row = entity::emergency_accesses::Entity::find_by_id(grant).one(&app.db).await.unwrap().unwrap();
     assert!(row.acknowledged_at.is_some());
     assert!(events(&app).await.iter().any(|e| e.action == "acknowledge" && e.outcome == "success"));
     let again = sup.submit("/access-log", &action, &[]).await;
@@ -182,7 +182,7 @@ async fn acknowledging_takes_an_entry_off_the_queue(app: TestApp) {
 
 async fn verify_now_shows_the_result(app: TestApp) {
     let mut w = World::build(&app).await;
-    let practice = entity::couples::Entity::find_by_id(w.couple).one(&app.state.db).await.unwrap().unwrap().practice_id;
+    let practice = entity::couples::Entity::find_by_id(w.couple).one(&app.db).await.unwrap().unwrap().practice_id;
     let sup = w.client(Actor::Supervisor);
     assert!(sup.get("/access-log").await.text().contains("The log has not been checked yet."));
     let res = sup.submit("/access-log", "/access-log/verification", &[]).await;
@@ -195,7 +195,7 @@ async fn verify_now_shows_the_result(app: TestApp) {
         .col_expr(entity::access_events::Column::Action, Expr::value("export"))
         .filter(entity::access_events::Column::PracticeId.eq(practice))
         .filter(entity::access_events::Column::Seq.eq(3))
-        .exec(&app.state.db)
+        .exec(&app.db)
         .await
         .unwrap();
     sup.submit("/access-log", "/access-log/verification", &[]).await;
@@ -239,7 +239,7 @@ async fn emergency_access_by_label_needs_a_reason_and_redirects(app: TestApp) {
     assert_eq!(refused, 1);
     assert!(entity::emergency_accesses::Entity::find()
         .filter(entity::emergency_accesses::Column::MemberId.eq(fay_id))
-        .one(&app.state.db)
+        .one(&app.db)
         .await
         .unwrap()
         .is_none());
@@ -256,7 +256,7 @@ async fn emergency_access_by_label_needs_a_reason_and_redirects(app: TestApp) {
     assert_eq!(fay.get(&couple_api).await.status, StatusCode::OK);
     let grant = entity::emergency_accesses::Entity::find()
         .filter(entity::emergency_accesses::Column::MemberId.eq(fay_id))
-        .one(&app.state.db)
+        .one(&app.db)
         .await
         .unwrap()
         .expect("a grant");

@@ -200,7 +200,7 @@ async fn changes_are_logged_with_before_and_after(app: TestApp) {
     // The detail is hashed into the chain: rewriting it is tampering.
     let verified = sasha.json(Method::POST, "/api/v1/access-log/verification", None).await;
     assert_eq!(verified.json()["ok"], true, "{}", verified.text());
-    let db = &app.state.db;
+    let db = &app.db;
     let sql = "UPDATE access_events SET detail = REPLACE(detail, '\"supervisor\"', '\"counselor\"') WHERE action = 'role_change'";
     let done = db.execute_unprepared(sql).await.unwrap();
     assert_eq!(done.rows_affected(), 1);

@@ -10,7 +10,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseExecutor, DatabaseTransaction, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, QueryFilter, QueryOrder,
     QuerySelect, Select, UpdateMany, sea_query::Expr,
 };
 use uuid::Uuid;
@@ -18,6 +18,7 @@ use uuid::Uuid;
 use entity::{care_team_members, couples, emergency_accesses, partners, supervisions};
 
 use crate::{
+    tenant::{Db, Exec},
     state::AppState,
     audit::{Actor, AuditContext},
     auth::CurrentMember,
@@ -79,7 +80,7 @@ pub struct CoupleAccess {
     pub relation: Relation,
     pub member_id: Uuid,
     pub scope: PracticeScope,
-    pool: DatabaseConnection,
+    pool: Db,
     /// Present for writes: the request's transaction, which the access
     /// event joins before it commits.
     txn: Option<Arc<DatabaseTransaction>>,
@@ -106,10 +107,10 @@ impl CoupleAccess {
     }
 
     /// Where this request's queries on the couple's records run.
-    pub fn db(&self) -> DatabaseExecutor<'_> {
+    pub fn db(&self) -> Exec<'_> {
         match &self.txn {
-            Some(txn) => DatabaseExecutor::Transaction(txn),
-            None => DatabaseExecutor::Connection(&self.pool),
+            Some(txn) => Exec::Txn(txn),
+            None => Exec::Db(&self.pool),
         }
     }
 
@@ -247,11 +248,10 @@ pub async fn couple(
     };
     let pool = state.db.clone();
     let db = match &txn {
-        Some(txn) => DatabaseExecutor::Transaction(txn),
-        None => DatabaseExecutor::Connection(&pool),
+        Some(txn) => Exec::Txn(txn),
+        None => Exec::Db(&pool),
     };
     let decided = decide(&db, current, couple_id, need, state.clock.now()).await;
-    drop(db);
     let mut actor = actor(current, Some(couple_id), None, None);
     match decided {
         Ok((couple, relation, emergency_reason)) => {
@@ -552,7 +552,7 @@ pub struct Caseload {
     pub couples: Vec<CoupleAccess>,
     index: HashMap<Uuid, usize>,
     scope: PracticeScope,
-    pool: DatabaseConnection,
+    pool: Db,
 }
 
 impl Caseload {
@@ -567,7 +567,7 @@ impl Caseload {
         self.index.get(&id).map(|i| &self.couples[*i])
     }
 
-    pub fn db(&self) -> &DatabaseConnection {
+    pub fn db(&self) -> &Db {
         &self.pool
     }
 }

@@ -38,7 +38,7 @@ impl Appender {
             while inbox.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 let (events, replies): (Vec<NewEvent>, Vec<Reply>) = batch.drain(..).unzip();
                 let started = std::time::Instant::now();
-                let outcome = super::record(&db, &events).await.map_err(|e| e.to_string());
+                let outcome = super::record_on(&db, &events).await.map_err(|e| e.to_string());
                 metrics::histogram!(crate::metrics::AUDIT_APPEND_DURATION).record(started.elapsed().as_secs_f64());
                 metrics::histogram!(crate::metrics::AUDIT_APPEND_BATCH).record(events.len() as f64);
                 crate::metrics::record_pool("audit_appender", &db);

@@ -174,6 +174,7 @@ pub async fn append(txn: &impl ConnectionTrait, events: &[NewEvent]) -> Result<(
     practices.sort();
     practices.dedup();
     for practice_id in practices {
+        crate::tenant::act_in(txn, practice_id).await?;
         // The lock: an update of the practice's head row, which also reads it.
         let locked = |txn| {
             audit_heads::Entity::update_many()

@@ -10,9 +10,8 @@ use std::{collections::BTreeSet, path::Path};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use sea_orm::{
-    AccessMode, ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IsolationLevel, QueryOrder, QuerySelect,
-    TransactionTrait,
+    AccessMode, ActiveModelTrait, ActiveValue::Set, ConnectionTrait,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, IsolationLevel, QueryOrder, QuerySelect, TransactionOptions,
 };
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -21,6 +20,7 @@ use uuid::Uuid;
 use entity::{audit_checkpoints, audit_heads, audit_verifications};
 
 use super::{chain, journal::SignedCheckpoint};
+use crate::tenant::Db;
 use crate::scope::PracticeScope;
 
 /// The key that signs checkpoints.
@@ -167,18 +167,21 @@ impl Verification {
 /// REPEATABLE READ on PostgreSQL; on SQLite (WAL) a deferred transaction
 /// reads the snapshot its first statement finds. Appends that commit while
 /// verification walks the chain are simply not in it.
-async fn snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+async fn snapshot(db: &Db, practice_id: Uuid) -> Result<DatabaseTransaction, DbErr> {
     match db.get_database_backend() {
-        DbBackend::Postgres => db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await,
-        _ => db.begin().await,
+        DbBackend::Postgres => {
+            let options = TransactionOptions { isolation_level: Some(IsolationLevel::RepeatableRead), access_mode: Some(AccessMode::ReadOnly), ..Default::default() };
+            db.begin_for(practice_id, options).await
+        }
+        _ => db.begin_for(practice_id, TransactionOptions::default()).await,
     }
 }
 
 /// Verifies one practice's chain: walks it in one snapshot, then checks it
 /// against every checkpoint, from the journal (`journaled`, read before the
 /// snapshot, so none is newer than it) and from the database.
-pub async fn verify(db: &DatabaseConnection, key: &VerifyingKey, journaled: &[SignedCheckpoint], practice_id: Uuid) -> Result<Verification, DbErr> {
-    let txn = snapshot(db).await?;
+pub async fn verify(db: &Db, key: &VerifyingKey, journaled: &[SignedCheckpoint], practice_id: Uuid) -> Result<Verification, DbErr> {
+    let txn = snapshot(db, practice_id).await?;
     let stored = PracticeScope::trusted(practice_id)
         .select::<audit_checkpoints::Entity>()
         .all(&txn)

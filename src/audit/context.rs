@@ -12,7 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use http_body_util::BodyExt;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
+use sea_orm::{DatabaseTransaction, DbErr};
 use uuid::Uuid;
 
 use super::{chain::NewEvent, describe::describe};
@@ -119,7 +119,7 @@ impl AuditContext {
     /// The request's write transaction, begun on first use. The event is
     /// appended to it and it commits after the handler, so the writes and
     /// their event land together or not at all.
-    pub async fn write_txn(&self, db: &DatabaseConnection) -> Result<Arc<DatabaseTransaction>, DbErr> {
+    pub async fn write_txn(&self, db: &crate::tenant::Db) -> Result<Arc<DatabaseTransaction>, DbErr> {
         if let Some(txn) = self.0.recorded.lock().expect("audit context lock").txn.clone() {
             return Ok(txn);
         }

@@ -16,6 +16,8 @@ pub mod viewings;
 mod describe;
 
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+
+use crate::tenant::Db;
 use uuid::Uuid;
 
 pub use chain::NewEvent;
@@ -23,17 +25,28 @@ pub use context::{Actor, AuditContext, RequestMeta};
 
 /// Begins a transaction that will write: on SQLite it takes the write lock
 /// at once, so reads inside it never meet a snapshot another writer moved on.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
-    db.begin_with_options(sea_orm::TransactionOptions {
-        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
+pub async fn begin_write(db: &Db) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    db.begin_with_options(write_options()).await
 }
 
-/// Appends events in a transaction of their own and commits them.
-pub async fn record(db: &DatabaseConnection, events: &[NewEvent]) -> Result<(), DbErr> {
+fn write_options() -> sea_orm::TransactionOptions {
+    sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    }
+}
+
+/// Appends events in a transaction of their own and commits them (inside a
+/// request on PostgreSQL: a savepoint of the request's transaction).
+pub async fn record(db: &Db, events: &[NewEvent]) -> Result<(), DbErr> {
     let txn = begin_write(db).await?;
+    chain::append(&txn, events).await?;
+    txn.commit().await
+}
+
+/// [`record`] on a pool of its own (the appender's), outside any request.
+pub async fn record_on(pool: &DatabaseConnection, events: &[NewEvent]) -> Result<(), DbErr> {
+    let txn = pool.begin_with_options(write_options()).await?;
     chain::append(&txn, events).await?;
     txn.commit().await
 }
@@ -41,9 +54,13 @@ pub async fn record(db: &DatabaseConnection, events: &[NewEvent]) -> Result<(), 
 /// Signs the practice's current head, in the database and in the journal
 /// (the journal first: it is the copy the database's writer cannot reach).
 pub async fn checkpoint(state: &crate::state::AppState, practice_id: Uuid) -> Result<Option<i64>, DbErr> {
-    let Some(signed) = checkpoints::checkpoint(&state.db, &state.checkpoint_key, practice_id, state.clock.now()).await? else {
+    // Its own transaction, committed before the journal is written: never
+    // part of a request's unit of work that might still roll back.
+    let txn = state.db.begin_for(practice_id, write_options()).await?;
+    let Some(signed) = checkpoints::checkpoint(&txn, &state.checkpoint_key, practice_id, state.clock.now()).await? else {
         return Ok(None);
     };
+    txn.commit().await?;
     state
         .journal
         .append(&signed)
@@ -61,7 +78,10 @@ pub async fn checkpoint_all(state: &crate::state::AppState) -> Result<usize, DbE
     use sea_orm::EntityTrait;
     let mut signed = 0;
     for practice in entity::practices::Entity::find().all(&state.db).await? {
-        if checkpoints::head_moved(&state.db, practice.id).await? && checkpoint(state, practice.id).await?.is_some() {
+        let signed_one = crate::tenant::within(practice.id, async {
+            Ok::<_, DbErr>(checkpoints::head_moved(&state.db, practice.id).await? && checkpoint(state, practice.id).await?.is_some())
+        });
+        if signed_one.await? {
             signed += 1;
         }
     }
@@ -74,7 +94,7 @@ pub async fn checkpoint_all(state: &crate::state::AppState) -> Result<usize, DbE
 /// cannot be read is reported and the others are still checked; practices
 /// the journal knows and the database no longer does are reported by id.
 pub async fn verify_chains(
-    db: &DatabaseConnection,
+    db: &Db,
     key: &ed25519_dalek::VerifyingKey,
     journal: &journal::Journal,
     slug: Option<&str>,
@@ -113,7 +133,7 @@ pub async fn verify_chains(
 
 /// Verifies one chain; a failure to read it becomes a result that says so.
 async fn verify_or_report(
-    db: &DatabaseConnection,
+    db: &Db,
     key: &ed25519_dalek::VerifyingKey,
     journaled: &[journal::SignedCheckpoint],
     practice_id: Uuid,
@@ -128,7 +148,7 @@ async fn verify_or_report(
 }
 
 /// Stores signed results for supervisors, and logs failures.
-pub async fn record_results(db: &DatabaseConnection, key: &checkpoints::CheckpointKey, results: &[(String, checkpoints::Verification)], now: time::OffsetDateTime) {
+pub async fn record_results(db: &Db, key: &checkpoints::CheckpointKey, results: &[(String, checkpoints::Verification)], now: time::OffsetDateTime) {
     for (_, v) in results {
         let practice_id = v.practice_id.to_string();
         let result = match (v.could_not_run, v.ok()) {
@@ -146,7 +166,7 @@ pub async fn record_results(db: &DatabaseConnection, key: &checkpoints::Checkpoi
         } else if !v.ok() {
             tracing::error!(practice_id = %v.practice_id, first_bad_seq = ?v.first_bad_seq, "access log verification failed");
         }
-        if let Err(err) = checkpoints::record(db, key, v, now).await {
+        if let Err(err) = crate::tenant::within(v.practice_id, checkpoints::record(db, key, v, now)).await {
             tracing::error!(practice_id = %v.practice_id, error = %err, "could not store an access log verification result");
         }
     }

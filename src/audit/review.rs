@@ -164,8 +164,10 @@ const CSV_HEADER: &str = "seq,at,member_id,member_name,role,action,record_kind,r
 
 /// Every matching event as CSV, newest first, produced a page at a time as
 /// the response is sent: memory stays bounded however many events match.
+/// The pages are read after the request's own work has committed, each in
+/// a short transaction of its own that acts in the practice.
 pub fn csv(
-    db: sea_orm::DatabaseConnection,
+    db: crate::tenant::Db,
     scope: PracticeScope,
     mut filter: EventFilter,
 ) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, DbErr>> + Send + 'static {
@@ -176,13 +178,15 @@ pub fn csv(
         if done {
             return Ok(None);
         }
-        let rows = filtered(scope, &filter).limit(EXPORT_PAGE).all(&db).await?;
+        let txn = db.begin_for(scope.practice_id(), sea_orm::TransactionOptions::default()).await?;
+        let rows = filtered(scope, &filter).limit(EXPORT_PAGE).all(&txn).await?;
         let done = (rows.len() as u64) < EXPORT_PAGE;
         filter.before = rows.last().map(|r| r.seq);
         let mut out = header.unwrap_or_default();
-        for row in views(&db, scope, rows).await? {
+        for row in views(&txn, scope, rows).await? {
             csv_line(&mut out, row);
         }
+        txn.rollback().await?;
         Ok(Some((axum::body::Bytes::from(out), (db, filter, None, done))))
     })
     .inspect_err(|err| tracing::error!(error = %err, "the access-log export stopped part-way"))

@@ -98,6 +98,7 @@ pub(crate) async fn authenticate(parts: &mut Parts, state: &AppState, api: bool)
         end(&session).await?;
         return Err(AppError::Unauthenticated);
     }
+    crate::tenant::enter(auth.practice_id);
     let scope = PracticeScope::trusted(auth.practice_id);
     let member = scope.by_id::<members::Entity>(auth.member_id).one(&state.db).await?;
     let Some(member) = member.filter(|m| m.active) else {

@@ -15,7 +15,7 @@ use axum::{
     http::{HeaderValue, header, request::Parts},
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, QueryFilter,
     sea_query::Expr,
 };
 use time::OffsetDateTime;
@@ -159,10 +159,14 @@ pub async fn forget_others(db: &impl sea_orm::ConnectionTrait, scope: PracticeSc
 
 /// Deletes tokens past their expiry.
 pub async fn prune(state: &AppState) -> Result<u64, DbErr> {
-    // unscoped: housekeeping over every practice; removes only expired rows.
-    let done = trusted_devices::Entity::delete_many()
-        .filter(trusted_devices::Column::ExpiresAt.lte(state.clock.now()))
-        .exec(&state.db)
-        .await?;
-    Ok(done.rows_affected)
+    let mut done = 0;
+    // Practice by practice, each a unit of work acting in it.
+    for practice_id in crate::practice::practices::all_ids(&state.db).await? {
+        let expired = PracticeScope::trusted(practice_id)
+            .delete_many::<trusted_devices::Entity>()
+            .filter(trusted_devices::Column::ExpiresAt.lte(state.clock.now()))
+            .exec(&state.db);
+        done += crate::tenant::within(practice_id, expired).await?.rows_affected;
+    }
+    Ok(done)
 }

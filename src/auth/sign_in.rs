@@ -65,6 +65,9 @@ pub async fn with_password(
         .filter(practices::Column::Slug.eq(&slug))
         .one(&state.db)
         .await?;
+    if let Some(practice) = &practice {
+        crate::tenant::enter(practice.id);
+    }
     let member = match &practice {
         Some(practice) => PracticeScope::trusted(practice.id)
             .select::<members::Entity>()

@@ -167,13 +167,16 @@ pub async fn authenticate(
         return Err(AppError::Unauthenticated);
     }
     let now = state.clock.now();
+    let hash = crate::secret::hash(presented);
+    crate::tenant::reveal(&hash);
     // unscoped: the secret's hash is the key; the row names the practice.
     let token = api_tokens::Entity::find()
-        .filter(api_tokens::Column::TokenHash.eq(crate::secret::hash(presented)))
+        .filter(api_tokens::Column::TokenHash.eq(hash))
         .one(&state.db)
         .await?
         .filter(|t| t.revoked_at.is_none() && t.expires_at > now)
         .ok_or(AppError::Unauthenticated)?;
+    crate::tenant::enter(token.practice_id);
     let scope = PracticeScope::trusted(token.practice_id);
     let member = scope
         .by_id::<members::Entity>(token.member_id)

@@ -50,7 +50,7 @@ pub fn session_cookie_name(https: bool) -> &'static str {
 pub fn wrap(routes: Router<AppState>, state: AppState, error_page: ErrorPage) -> Router {
     let https = state.config.is_https();
     let sessions = SessionManagerLayer::new(DbSessionStore::new(
-        state.db.clone(),
+        state.db.pool().clone(),
         state.clock.clone(),
         state.config.session_idle(),
     ))
@@ -76,9 +76,12 @@ pub fn wrap(routes: Router<AppState>, state: AppState, error_page: ErrorPage) ->
 
     let hsts = https.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
 
-    // Route layers run only for matched routes, innermost first: the route
+    // Route layers run only for matched routes, innermost first: the
+    // request's unit of work commits before the session layer stores the
+    // session (which may name a member the request created), and the route
     // is recorded before the session layer opens a span of its own.
     let routes = routes
+        .route_layer(middleware::from_fn_with_state(error_page, unit_of_work))
         .route_layer(sessions)
         .route_layer(middleware::from_fn(record_route))
         .fallback(move |req: Request| async move { error_for(&req, AppError::NotFound, error_page) })
@@ -133,6 +136,28 @@ pub fn wrap(routes: Router<AppState>, state: AppState, error_page: ErrorPage) ->
         )
         .layer(middleware::from_fn(measure))
         .with_state(state)
+}
+
+/// Each request is one unit of work on the database: on PostgreSQL its
+/// statements share one transaction that carries its practice (see
+/// `tenant`) and commits here, before the response leaves. A failed commit
+/// answers an error, never the success the handler had prepared.
+async fn unit_of_work(State(error_page): State<ErrorPage>, req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let (response, committed) = crate::tenant::scope(next.run(req)).await;
+    match committed {
+        Ok(()) => response,
+        // The handler already answered an error, which stays the answer.
+        Err(err) if response.status().is_client_error() || response.status().is_server_error() => {
+            tracing::warn!(error = %err, status = %response.status(), "the request's work was not stored");
+            response
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "could not commit the request's work");
+            let err = AppError::from(err);
+            if api { err.into_response() } else { error_page(err) }
+        }
+    }
 }
 
 async fn record_route(req: Request, next: Next) -> Response {

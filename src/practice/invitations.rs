@@ -3,7 +3,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait, sea_query::Expr,
+    QueryOrder, sea_query::Expr,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -195,15 +195,18 @@ async fn find_open(
     secret: &str,
 ) -> Result<Option<(invitations::Model, practices::Model)>, AppError> {
     let now = state.clock.now();
+    let hash = crate::secret::hash(secret);
+    crate::tenant::reveal(&hash);
     // unscoped: the secret's hash is the key; the row names the practice.
     let Some(invitation) = invitations::Entity::find()
-        .filter(invitations::Column::TokenHash.eq(crate::secret::hash(secret)))
+        .filter(invitations::Column::TokenHash.eq(hash))
         .one(&state.db)
         .await?
         .filter(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > now)
     else {
         return Ok(None);
     };
+    crate::tenant::enter(invitation.practice_id);
     let practice = practices::Entity::find_by_id(invitation.practice_id)
         .one(&state.db)
         .await?

@@ -31,3 +31,10 @@ pub async fn only_slug(db: &impl ConnectionTrait) -> Result<Option<String>, AppE
         _ => None,
     })
 }
+
+/// Every practice's id, for work done practice by practice (sealing,
+/// key rotation, checkpoints). The practices table itself is readable
+/// before a practice is chosen: it names practices, it holds no records.
+pub async fn all_ids(db: &impl ConnectionTrait) -> Result<Vec<Uuid>, sea_orm::DbErr> {
+    practices::Entity::find().select_only().column(practices::Column::Id).into_tuple().all(db).await
+}

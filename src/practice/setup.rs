@@ -2,8 +2,8 @@
 //! from the command line (`tandem practice create`).
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
+    EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -30,7 +30,7 @@ pub struct FirstAdmin {
     pub password: String,
 }
 
-pub async fn practice_count(db: &DatabaseConnection) -> Result<u64, AppError> {
+pub async fn practice_count(db: &impl ConnectionTrait) -> Result<u64, AppError> {
     Ok(practices::Entity::find().count(db).await?)
 }
 
@@ -169,8 +169,12 @@ async fn insert_practice(
     practice: NewPractice,
     now: OffsetDateTime,
 ) -> Result<practices::Model, AppError> {
+    // The unit of work acts in the new practice from its first row on.
+    let id = Uuid::now_v7();
+    crate::tenant::enter(id);
+    crate::tenant::act_in(db, id).await?;
     let row = practices::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         slug: Set(practice.slug),
         name: Set(practice.name),
         time_zone: Set(practice.time_zone),

@@ -301,10 +301,14 @@ async fn take_flow(state: &AppState, practice: &Practice, callback: &Callback, b
     let unknown = || refuse("unknown_state", format!("This sign-in is unknown, has expired or was already used. {START_AGAIN}"));
     let presented = callback.state.as_deref().filter(|s| !s.is_empty()).ok_or_else(unknown)?;
     let hash = secret::hash(presented);
+    crate::tenant::reveal(&hash);
     // unscoped: found by the hash of a secret before its practice is known; compared with the callback's practice below.
     let flow = sso_flows::Entity::find_by_id(hash.clone()).one(&state.db).await?.ok_or_else(unknown)?;
+    // Taken at once, in the practice it was started for, whatever happens next.
+    let txn = state.db.begin_for(flow.practice_id, Default::default()).await?;
     // unscoped: the same row, by the same hash. Only one request can delete it.
-    let taken = sso_flows::Entity::delete_by_id(hash).exec(&state.db).await?;
+    let taken = sso_flows::Entity::delete_by_id(hash).exec(&txn).await?;
+    txn.commit().await?;
     if taken.rows_affected != 1 {
         return Err(unknown());
     }
@@ -860,10 +864,14 @@ pub async fn end_session_url(state: &AppState, practice: &Practice, provider_id:
 
 /// Deletes sign-ins that were started and never finished.
 pub async fn prune(state: &AppState) -> Result<u64, DbErr> {
-    // unscoped: housekeeping over every practice; removes only expired rows.
-    let done = sso_flows::Entity::delete_many()
-        .filter(sso_flows::Column::ExpiresAt.lt(state.clock.now()))
-        .exec(&state.db)
-        .await?;
-    Ok(done.rows_affected)
+    let mut done = 0;
+    // Practice by practice, each a unit of work acting in it.
+    for practice_id in crate::practice::practices::all_ids(&state.db).await? {
+        let expired = crate::scope::PracticeScope::trusted(practice_id)
+            .delete_many::<sso_flows::Entity>()
+            .filter(sso_flows::Column::ExpiresAt.lt(state.clock.now()))
+            .exec(&state.db);
+        done += crate::tenant::within(practice_id, expired).await?.rows_affected;
+    }
+    Ok(done)
 }

@@ -58,7 +58,11 @@ pub(crate) async fn sign_in_view(
     email: String,
     error: Option<String>,
 ) -> Result<Response, AppError> {
-    let providers = match practices::by_slug(&state.db, &practice).await? {
+    let found = practices::by_slug(&state.db, &practice).await?;
+    if let Some(found) = &found {
+        crate::tenant::enter(found.id);
+    }
+    let providers = match found {
         Some(found) => crate::sso::providers::buttons(state, crate::scope::PracticeScope::trusted(found.id))
             .await?
             .into_iter()

@@ -32,8 +32,11 @@ fn session_error(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(anyhow::anyhow!("session: {e}"))
 }
 
+/// The practice in the address; the request acts in it from here on.
 async fn practice_or_404(state: &AppState, slug: &str) -> Result<Practice, AppError> {
-    practices::by_slug(&state.db, slug).await?.ok_or(AppError::NotFound)
+    let practice = practices::by_slug(&state.db, slug).await?.ok_or(AppError::NotFound)?;
+    crate::tenant::enter(practice.id);
+    Ok(practice)
 }
 
 /// `/p/{slug}/sign-in`: the address a practice gives its members.
@@ -213,6 +216,7 @@ pub async fn end_session_after_sign_out(state: &AppState, session: &Session) -> 
     let Some(auth) = session.get::<AuthState>(AUTH_KEY).await.map_err(session_error)? else {
         return Ok(None);
     };
+    crate::tenant::enter(auth.practice_id);
     let Some(practice) = practices::by_id(&state.db, auth.practice_id).await? else {
         return Ok(None);
     };

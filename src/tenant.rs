@@ -1,0 +1,335 @@
+//! Which practice the current request (or job) acts in, told to the
+//! database so that PostgreSQL's row-level security (see `db::secure_rows`)
+//! can hold even where a query forgets its practice filter.
+//!
+//! Every request runs in a [`scope`]. Once the request knows its practice
+//! ([`enter`], called by authentication), the first statement through [`Db`]
+//! on PostgreSQL begins the request's transaction and sets
+//! `tandem.practice_id` in it with `set_config(.., true)`: transaction-local,
+//! so it can never leak to another request through a pooled connection.
+//! Every later statement of the request runs in that transaction, and
+//! transactions the code begins become savepoints inside it. The transaction
+//! commits when the scope ends (the HTTP layer turns a failed commit into an
+//! error response), so nothing is acknowledged before it is stored.
+//!
+//! Before the practice is known, a lookup by the hash of a secret (an API
+//! token, an invitation, a sign-in flow) names that hash with [`reveal`]:
+//! the policies of those tables show the one row whose hash matches, and
+//! nothing else.
+//!
+//! SQLite has no row-level security: there [`Db`] is the plain pool and the
+//! application's own scoping ([`crate::scope`]) is the only line.
+
+use std::{
+    future::Future,
+    sync::{Arc, Mutex},
+};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, ExecResult, QueryResult, Statement, TransactionOptions, TransactionTrait,
+};
+use uuid::Uuid;
+
+tokio::task_local! {
+    static CONTEXT: Arc<Context>;
+}
+
+/// What the database is told about the unit of work running on this task.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Settings {
+    practice: Option<Uuid>,
+    secret: Option<String>,
+}
+
+impl Settings {
+    fn is_empty(&self) -> bool {
+        self.practice.is_none() && self.secret.is_none()
+    }
+}
+
+struct Open {
+    txn: Arc<DatabaseTransaction>,
+    applied: Settings,
+}
+
+#[derive(Default)]
+struct Context {
+    wanted: Mutex<Settings>,
+    open: tokio::sync::Mutex<Option<Open>>,
+    /// A statement of the unit's own transaction failed: PostgreSQL has
+    /// aborted it, so its COMMIT would quietly roll everything back.
+    failed: std::sync::atomic::AtomicBool,
+}
+
+/// Runs `work` as one unit: on PostgreSQL its statements share one
+/// transaction carrying its practice, which commits when `work` is done.
+/// Returns what `work` returned and whether the commit succeeded.
+pub async fn scope<F: Future>(work: F) -> (F::Output, Result<(), DbErr>) {
+    scope_keeping(work, |_| true).await
+}
+
+/// [`scope`], committing only if `keep` says so of the output (and rolling
+/// back otherwise).
+async fn scope_keeping<F: Future>(work: F, keep: impl FnOnce(&F::Output) -> bool) -> (F::Output, Result<(), DbErr>) {
+    let context = Arc::new(Context::default());
+    let output = CONTEXT.scope(context.clone(), work).await;
+    let open = context.open.lock().await.take();
+    let failed = context.failed.load(std::sync::atomic::Ordering::SeqCst);
+    let committed = match open {
+        None => Ok(()),
+        Some(open) => match Arc::try_unwrap(open.txn) {
+            Ok(txn) if failed => {
+                let _ = txn.rollback().await;
+                Err(DbErr::Custom("a statement of this unit of work failed, so none of it was stored".into()))
+            }
+            Ok(txn) if keep(&output) => txn.commit().await,
+            Ok(txn) => txn.rollback().await,
+            Err(_) => Err(DbErr::Custom("the unit of work's transaction is still in use".into())),
+        },
+    };
+    (output, committed)
+}
+
+/// Runs `work` for `practice` outside a request (background rounds, the
+/// command line), committing when it succeeds. Inside a unit of work that
+/// already acts in `practice`, `work` simply joins it.
+pub async fn within<T, E>(practice: Uuid, work: impl Future<Output = Result<T, E>>) -> Result<T, E>
+where
+    E: From<DbErr>,
+{
+    if current() == Some(practice) {
+        return work.await;
+    }
+    let work = async {
+        enter(practice);
+        work.await
+    };
+    let (output, committed) = scope_keeping(work, Result::is_ok).await;
+    let value = output?;
+    committed?;
+    Ok(value)
+}
+
+/// The unit of work running on this task acts in `practice` from now on.
+/// Outside a [`scope`] this does nothing (SQLite tools, unit tests).
+pub fn enter(practice: Uuid) {
+    let _ = CONTEXT.try_with(|c| c.wanted.lock().expect("tenant lock").practice = Some(practice));
+}
+
+/// The practice the current unit of work acts in, if it has said.
+pub fn current() -> Option<Uuid> {
+    CONTEXT.try_with(|c| c.wanted.lock().expect("tenant lock").practice).ok().flatten()
+}
+
+/// Lets the current unit of work see the row whose secret hashes to `hash`
+/// before it knows the row's practice.
+pub fn reveal(hash: &str) {
+    let _ = CONTEXT.try_with(|c| c.wanted.lock().expect("tenant lock").secret = Some(hash.to_owned()));
+}
+
+/// The database as the application uses it: the pool, except that on
+/// PostgreSQL, inside a [`scope`] that named its practice, statements run in
+/// that scope's transaction.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: DatabaseConnection,
+}
+
+enum Route<'a> {
+    Pool(&'a DatabaseConnection),
+    Scoped(Arc<DatabaseTransaction>, Arc<Context>),
+}
+
+/// Marks the unit as failed when a statement of its own transaction failed
+/// (see [`scope`]).
+fn noted<T>(result: Result<T, DbErr>, context: &Context) -> Result<T, DbErr> {
+    if result.is_err() {
+        context.failed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    result
+}
+
+impl Db {
+    pub fn new(pool: DatabaseConnection) -> Self {
+        Self { pool }
+    }
+
+    /// The pool itself, for what holds no practice's rows (browser
+    /// sessions, migrations, pool metrics) or sets its own practice.
+    pub fn pool(&self) -> &DatabaseConnection {
+        &self.pool
+    }
+
+    async fn route(&self) -> Result<Route<'_>, DbErr> {
+        if self.pool.get_database_backend() != DatabaseBackend::Postgres {
+            return Ok(Route::Pool(&self.pool));
+        }
+        let Ok(context) = CONTEXT.try_with(Arc::clone) else {
+            return Ok(Route::Pool(&self.pool));
+        };
+        let wanted = context.wanted.lock().expect("tenant lock").clone();
+        let mut open = context.open.lock().await;
+        match &mut *open {
+            None if wanted.is_empty() => Ok(Route::Pool(&self.pool)),
+            None => {
+                let txn = self.pool.begin().await?;
+                apply(&txn, &wanted).await?;
+                let txn = Arc::new(txn);
+                *open = Some(Open { txn: txn.clone(), applied: wanted });
+                drop(open);
+                Ok(Route::Scoped(txn, context))
+            }
+            Some(current) => {
+                if current.applied != wanted {
+                    apply(current.txn.as_ref(), &wanted).await?;
+                    current.applied = wanted;
+                }
+                let txn = current.txn.clone();
+                drop(open);
+                Ok(Route::Scoped(txn, context))
+            }
+        }
+    }
+
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        match self.route().await? {
+            Route::Pool(pool) => pool.begin().await,
+            Route::Scoped(txn, _) => txn.begin().await,
+        }
+    }
+
+    /// A transaction with options; inside a scope it is a savepoint of the
+    /// scope's transaction, which has PostgreSQL's defaults.
+    pub async fn begin_with_options(&self, options: TransactionOptions) -> Result<DatabaseTransaction, DbErr> {
+        match self.route().await? {
+            Route::Pool(pool) => pool.begin_with_options(options).await,
+            Route::Scoped(txn, _) => txn.begin().await,
+        }
+    }
+
+    /// A transaction of its own (never the scope's) acting in `practice`:
+    /// for a consistent snapshot, or for work over several practices in turn.
+    pub async fn begin_for(&self, practice: Uuid, options: TransactionOptions) -> Result<DatabaseTransaction, DbErr> {
+        let txn = self.pool.begin_with_options(options).await?;
+        if self.pool.get_database_backend() == DatabaseBackend::Postgres {
+            apply(&txn, &Settings { practice: Some(practice), secret: None }).await?;
+        }
+        Ok(txn)
+    }
+
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.pool.ping().await
+    }
+}
+
+/// Tells PostgreSQL, inside the transaction `txn` and only for it, that
+/// what follows acts in `practice` (work over several practices in turn).
+pub async fn act_in(txn: &impl ConnectionTrait, practice: Uuid) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        apply(txn, &Settings { practice: Some(practice), secret: None }).await?;
+    }
+    Ok(())
+}
+
+async fn apply(txn: &impl ConnectionTrait, settings: &Settings) -> Result<(), DbErr> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "SELECT set_config('tandem.practice_id', $1, true), set_config('tandem.secret', $2, true)",
+        [
+            settings.practice.map(|p| p.to_string()).unwrap_or_default().into(),
+            settings.secret.clone().unwrap_or_default().into(),
+        ],
+    ))
+    .await
+    .map(drop)
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Db {
+    fn get_database_backend(&self) -> DatabaseBackend {
+        self.pool.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self.route().await? {
+            Route::Pool(pool) => pool.execute_raw(stmt).await,
+            Route::Scoped(txn, context) => noted(txn.execute_raw(stmt).await, &context),
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self.route().await? {
+            Route::Pool(pool) => pool.execute_unprepared(sql).await,
+            Route::Scoped(txn, context) => noted(txn.execute_unprepared(sql).await, &context),
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self.route().await? {
+            Route::Pool(pool) => pool.query_one_raw(stmt).await,
+            Route::Scoped(txn, context) => noted(txn.query_one_raw(stmt).await, &context),
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self.route().await? {
+            Route::Pool(pool) => pool.query_all_raw(stmt).await,
+            Route::Scoped(txn, context) => noted(txn.query_all_raw(stmt).await, &context),
+        }
+    }
+}
+
+/// Where a couple's records are read and written: the request's database,
+/// or the write transaction its access event will join.
+#[derive(Clone, Copy)]
+pub enum Exec<'a> {
+    Db(&'a Db),
+    Txn(&'a DatabaseTransaction),
+}
+
+impl Exec<'_> {
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        match self {
+            Exec::Db(db) => db.begin().await,
+            Exec::Txn(txn) => txn.begin().await,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Exec<'_> {
+    fn get_database_backend(&self) -> DatabaseBackend {
+        match self {
+            Exec::Db(db) => db.get_database_backend(),
+            Exec::Txn(txn) => txn.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Exec::Db(db) => db.execute_raw(stmt).await,
+            Exec::Txn(txn) => txn.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Exec::Db(db) => db.execute_unprepared(sql).await,
+            Exec::Txn(txn) => txn.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Exec::Db(db) => db.query_one_raw(stmt).await,
+            Exec::Txn(txn) => txn.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Exec::Db(db) => db.query_all_raw(stmt).await,
+            Exec::Txn(txn) => txn.query_all_raw(stmt).await,
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! PostgreSQL's row-level security, the second line behind the practice
+//! scope: checked in the catalog and by raw SQL as the role the service runs
+//! as (`helpers::SERVICE_ROLE`), which no request or bug can step around.
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+async fn postgres() -> Option<TestApp> {
+    TestApp::postgres_with(test_config()).await
+}
+
+fn stmt(sql: &str) -> Statement {
+    Statement::from_string(DatabaseBackend::Postgres, sql.to_owned())
+}
+
+async fn count(db: &impl ConnectionTrait, sql: &str) -> i64 {
+    let row = db.query_one_raw(stmt(sql)).await.unwrap_or_else(|e| panic!("{sql}: {e}")).unwrap();
+    row.try_get_by_index(0).unwrap()
+}
+
+/// Runs `work` in a transaction of the service's role that acts in `practice`.
+async fn as_practice(service: &DatabaseConnection, practice: Uuid, sql: &str) -> Result<i64, DbErr> {
+    let txn = service.begin().await?;
+    txn.execute_raw(stmt(&format!("SELECT set_config('tandem.practice_id', '{practice}', true)"))).await?;
+    let done = txn.execute_raw(stmt(sql)).await?;
+    txn.commit().await?;
+    Ok(done.rows_affected() as i64)
+}
+
+#[tokio::test]
+async fn every_table_with_a_practice_is_under_forced_row_level_security() {
+    let Some(app) = postgres().await else { return };
+    let unsecured = app
+        .db
+        .query_all_raw(stmt(
+            "SELECT c.relname::text AS name, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced, \
+                    (SELECT count(*) FROM pg_policies p WHERE p.schemaname = n.nspname AND p.tablename = c.relname) AS policies \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind = 'r' \
+               AND (c.relname = 'practices' OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'practice_id' AND NOT a.attisdropped))",
+        ))
+        .await
+        .unwrap();
+    assert!(unsecured.len() > 20, "the practice tables are found: {}", unsecured.len());
+    let mut bad = Vec::new();
+    for row in &unsecured {
+        let name: String = row.try_get("", "name").unwrap();
+        let (enabled, forced): (bool, bool) = (row.try_get("", "enabled").unwrap(), row.try_get("", "forced").unwrap());
+        let policies: i64 = row.try_get("", "policies").unwrap();
+        if !(enabled && forced && policies > 0) {
+            bad.push(format!("{name} (enabled {enabled}, forced {forced}, {policies} policies)"));
+        }
+    }
+    assert!(bad.is_empty(), "tables with a practice but without forced row-level security: {bad:?}");
+
+    // The service's role owns nothing and bypasses nothing.
+    let service = app.state.db.pool();
+    let role = service
+        .query_one_raw(stmt("SELECT rolsuper, rolbypassrls, current_user::text FROM pg_roles WHERE rolname = current_user"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(role.try_get_by_index::<String>(2).unwrap(), SERVICE_ROLE);
+    assert!(!role.try_get_by_index::<bool>(0).unwrap() && !role.try_get_by_index::<bool>(1).unwrap());
+    assert_eq!(count(service, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tableowner = current_user").await, 0);
+    let off = service.execute_unprepared("ALTER TABLE couples DISABLE ROW LEVEL SECURITY").await;
+    assert!(off.is_err(), "the service's role cannot turn row-level security off");
+    let history = service.execute_unprepared("DELETE FROM seaql_migrations").await;
+    assert!(history.is_err(), "the service's role cannot rewrite the migrations' history");
+}
+
+#[tokio::test]
+async fn the_service_role_sees_and_writes_only_the_practice_it_acts_in() {
+    let Some(app) = postgres().await else { return };
+    let mut a = app.practice("rls-a").await;
+    let mut b = app.practice("rls-b").await;
+    let (_, mut counselor) = a.member("casey@harbor.example", &["counselor"]).await;
+    let couple = counselor.create_couple().await["id"].as_str().unwrap().to_owned();
+    let (_, mut other) = b.member("drew@marsh.example", &["counselor"]).await;
+    other.create_couple().await;
+    let service = app.state.db.pool();
+
+    // Without the setting: nothing of any practice, though the rows are there.
+    for table in ["members", "couples", "partners", "access_events", "practice_keys", "invitations"] {
+        assert_eq!(count(service, &format!("SELECT count(*) FROM {table}")).await, 0, "{table} without a practice");
+        assert!(count(&app.db, &format!("SELECT count(*) FROM {table}")).await > 0, "{table} has rows for the owner");
+    }
+    // The practices themselves are readable (sign-in finds one by its address) but not writable.
+    assert_eq!(count(service, "SELECT count(*) FROM practices").await, 2);
+    let renamed = service.execute_unprepared("UPDATE practices SET name = 'taken over'").await.unwrap();
+    assert_eq!(renamed.rows_affected(), 0);
+
+    // With practice A set: a query with no WHERE returns only A's rows.
+    let txn = service.begin().await.unwrap();
+    txn.execute_raw(stmt(&format!("SELECT set_config('tandem.practice_id', '{}', true)", a.id))).await.unwrap();
+    let seen = txn.query_all_raw(stmt("SELECT practice_id FROM couples")).await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].try_get_by_index::<Uuid>(0).unwrap(), a.id);
+    let members = txn.query_all_raw(stmt("SELECT DISTINCT practice_id FROM members")).await.unwrap();
+    assert_eq!(members.len(), 1);
+    txn.rollback().await.unwrap();
+
+    // Writes into practice B fail or touch nothing.
+    let insert = as_practice(
+        service,
+        a.id,
+        &format!(
+            "INSERT INTO members (id, practice_id, email, display_name, roles, active, created_at, updated_at) \
+             VALUES ('{}', '{}', 'intruder@x.example', 'Intruder', 'counselor', true, now(), now())",
+            Uuid::now_v7(),
+            b.id
+        ),
+    )
+    .await;
+    let err = insert.expect_err("an insert into another practice is refused").to_string();
+    assert!(err.contains("row-level security"), "{err}");
+    let update = as_practice(service, a.id, &format!("UPDATE members SET display_name = 'Mallory' WHERE practice_id = '{}'", b.id)).await;
+    assert_eq!(update.unwrap(), 0, "another practice's rows cannot be updated");
+    let moved = as_practice(service, a.id, &format!("UPDATE couples SET practice_id = '{}' WHERE id = '{couple}'", b.id)).await;
+    assert!(moved.is_err(), "a row cannot be moved into another practice");
+    let deleted = as_practice(service, a.id, &format!("DELETE FROM access_events WHERE practice_id = '{}'", b.id)).await;
+    assert_eq!(deleted.unwrap(), 0, "another practice's access log cannot be deleted");
+}
+
+#[tokio::test]
+async fn a_secret_shows_only_its_own_row_before_the_practice_is_known() {
+    let Some(app) = postgres().await else { return };
+    let mut a = app.practice("rls-secret-a").await;
+    let mut b = app.practice("rls-secret-b").await;
+    a.admin.invite("one@a.example", &["counselor"]).await;
+    b.admin.invite("two@b.example", &["counselor"]).await;
+    let stored: Vec<String> = app
+        .db
+        .query_all_raw(stmt("SELECT token_hash FROM invitations ORDER BY created_at"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index(0).unwrap())
+        .collect();
+    assert!(stored.len() >= 4, "{stored:?}");
+    let service = app.state.db.pool();
+    let txn = service.begin().await.unwrap();
+    txn.execute_raw(stmt(&format!("SELECT set_config('tandem.secret', '{}', true)", stored[1]))).await.unwrap();
+    assert_eq!(count(&txn, "SELECT count(*) FROM invitations").await, 1, "only the invitation whose secret is held");
+    assert_eq!(count(&txn, "SELECT count(*) FROM members").await, 0, "a secret opens no other table");
+    let taken = txn.execute_unprepared("DELETE FROM invitations").await.unwrap();
+    assert_eq!(taken.rows_affected(), 0, "a secret alone writes nothing");
+    txn.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_statement_stores_none_of_the_unit_of_work() {
+    let Some(app) = postgres().await else { return };
+    let a = app.practice("rls-unit").await;
+    let db = app.state.db.clone();
+    let before = count(&app.db, "SELECT count(*) FROM members").await;
+    let (_, committed) = tandem::tenant::scope(async {
+        tandem::tenant::enter(a.id);
+        db.execute_unprepared(&format!(
+            "UPDATE members SET display_name = 'Renamed' WHERE practice_id = '{}'",
+            a.id
+        ))
+        .await
+        .unwrap();
+        // A statement that fails, its error ignored by the caller.
+        assert!(db.execute_unprepared("SELECT 1 / 0").await.is_err());
+    })
+    .await;
+    assert!(committed.is_err(), "the unit of work reports that nothing was stored");
+    assert_eq!(count(&app.db, "SELECT count(*) FROM members WHERE display_name = 'Renamed'").await, 0);
+    assert_eq!(count(&app.db, "SELECT count(*) FROM members").await, before);
+
+    // The next unit of work on the same pool is unaffected.
+    let (_, committed) = tandem::tenant::scope(async {
+        tandem::tenant::enter(a.id);
+        db.execute_unprepared("UPDATE members SET display_name = 'Renamed'").await.unwrap();
+    })
+    .await;
+    committed.unwrap();
+    assert_eq!(count(&app.db, "SELECT count(*) FROM members WHERE display_name = 'Renamed'").await, before);
+}
