@@ -15,6 +15,8 @@ pub mod private_notes;
 pub mod safety_plans;
 pub mod sessions;
 pub mod sobriety;
+pub mod consents;
+pub mod disclosures;
 
 use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;
