@@ -224,3 +224,52 @@ async fn a_disclosed_plan_needs_consent_carries_the_notice_on_every_page_and_is_
 both!(sharing_needs_consent_and_revocation_refuses_the_next_share);
 both!(a_consent_is_checked_and_each_change_is_an_access_event);
 both!(a_disclosed_plan_needs_consent_carries_the_notice_on_every_page_and_is_registered);
+
+async fn partners_sign_and_revoke_their_own_consents_on_the_page(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let page = format!("/couples/{}/consents", w.couple);
+    let sign = [
+        ("kind_lapses", "1"),
+        ("substance_use_information", "1"),
+        ("recipient_kind", "named"),
+        ("recipient_name", "Harbor Sponsor Line"),
+        ("purpose", "PAGE_SIGNED_PURPOSE"),
+        ("expires_on", "2099-01-31"),
+        ("right_to_revoke_acknowledged", "1"),
+        ("signature_name", "Marisol Reyes"),
+        ("confirmed", "1"),
+    ];
+    // Without the substance-use statement nothing is saved, and the form says why.
+    let unticked: Vec<(&str, &str)> = sign.iter().copied().filter(|(k, _)| *k != "substance_use_information").collect();
+    let res = w.client(Actor::PartnerB).submit(&page, &page, &unticked).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text());
+    assert!(res.text().contains("substance-use information") && res.text().contains("PAGE_SIGNED_PURPOSE"));
+    let res = w.client(Actor::PartnerB).submit(&page, &page, &sign).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let mine = w.client(Actor::PartnerB).get(&page).await.text();
+    assert!(mine.contains("PAGE_SIGNED_PURPOSE") && mine.contains("Harbor Sponsor Line") && mine.contains("(in force)"), "{mine}");
+    assert!(mine.contains("Who received my records"));
+    // Partner A never sees partner B's consent; the care team does.
+    assert!(!w.client(Actor::PartnerA).get(&page).await.text().contains("PAGE_SIGNED_PURPOSE"));
+    assert!(w.client(Actor::CareTeam).get(&page).await.text().contains("PAGE_SIGNED_PURPOSE"));
+    // Partner B revokes it from the page.
+    let id = entity::consents::Entity::find()
+        .filter(entity::consents::Column::PartnerSlot.eq("b"))
+        .filter(entity::consents::Column::RecipientKind.eq("named"))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .max_by_key(|c| c.id)
+        .unwrap()
+        .id;
+    let res = w.client(Actor::PartnerB).submit(&page, &format!("{page}/{id}/revoke"), &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+    let after = w.client(Actor::PartnerB).get(&page).await.text();
+    assert!(after.contains("Revoked"), "{after}");
+    // Partner A may not revoke partner B's consent.
+    let theirs = format!("{page}/{id}/revoke");
+    assert_eq!(w.client(Actor::PartnerA).submit(&page, &theirs, &[]).await.status, StatusCode::NOT_FOUND);
+}
+
+both!(partners_sign_and_revoke_their_own_consents_on_the_page);
