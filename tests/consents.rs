@@ -273,3 +273,31 @@ async fn partners_sign_and_revoke_their_own_consents_on_the_page(app: TestApp) {
 }
 
 both!(partners_sign_and_revoke_their_own_consents_on_the_page);
+
+async fn the_lapse_form_says_which_consent_is_missing(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let revoke = format!("/api/v1/couples/{}/consents/{}/revoke", w.couple, w.consent_a);
+    assert_eq!(w.client(Actor::PartnerA).json(Method::POST, &revoke, None).await.status, StatusCode::OK);
+    let edit = format!("/couples/{}/lapses/{}/edit", w.couple, w.a_lapse);
+    let action = format!("/couples/{}/lapses/{}", w.couple, w.a_lapse);
+    let fields = [
+        ("version", "1"),
+        ("partner", "a"),
+        ("occurred_on", "2026-03-10"),
+        ("days", "2"),
+        ("substance", "alcohol"),
+        ("setting", "FORM_SETTING"),
+        ("reported_by", "self"),
+        ("kind", "lapse"),
+        ("audience", "couple"),
+    ];
+    let res = w.client(Actor::CareTeam).submit(&edit, &action, &fields).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text());
+    assert!(res.text().contains("No consent in force from partner A"), "{}", res.text());
+    // Nothing was saved: partner B still cannot read it, and nothing is registered.
+    let lapse = format!("/api/v1/couples/{}/lapses/{}", w.couple, w.a_lapse);
+    assert_eq!(w.client(Actor::PartnerB).get(&lapse).await.status, StatusCode::NOT_FOUND);
+    assert!(register(&app, w.couple).await.is_empty());
+}
+
+both!(the_lapse_form_says_which_consent_is_missing);
