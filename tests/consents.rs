@@ -301,3 +301,20 @@ async fn the_lapse_form_says_which_consent_is_missing(app: TestApp) {
 }
 
 both!(the_lapse_form_says_which_consent_is_missing);
+
+async fn who_viewed_names_a_partners_own_consent_and_hides_the_others(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let couple = format!("/api/v1/couples/{}", w.couple);
+    let consent = format!("{couple}/consents/{}", w.consent_a);
+    assert_eq!(w.client(Actor::CareTeam).get(&consent).await.status, StatusCode::OK);
+    let rows = |body: Value| body.get("items").cloned().unwrap_or(body).as_array().cloned().unwrap_or_default();
+    let seen_by_a = rows(w.client(Actor::PartnerA).get(&format!("{couple}/viewings?limit=200")).await.json());
+    assert!(
+        seen_by_a.iter().any(|r| r["record_id"] == w.consent_a.to_string() && r["record"].as_str().is_some_and(|t| t.starts_with("Consent signed"))),
+        "{seen_by_a:?}"
+    );
+    let seen_by_b = rows(w.client(Actor::PartnerB).get(&format!("{couple}/viewings?limit=200")).await.json());
+    assert!(seen_by_b.iter().all(|r| r["record_id"] != w.consent_a.to_string()), "{seen_by_b:?}");
+}
+
+both!(who_viewed_names_a_partners_own_consent_and_hides_the_others);
