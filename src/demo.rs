@@ -20,7 +20,9 @@ use crate::{
     records::{
         boundaries::{self, AgreeInput, BoundaryEventInput, BoundaryInput},
         common::{IfMatch, PartnerSlot},
+        consents,
         contract::{self, CheckIn, ContractContent},
+        disclosures,
         couples::{self, NewCouple},
         lapses::{self, LapseInput},
         milestones::{self, CustomMilestoneInput},
@@ -34,6 +36,9 @@ use crate::{
 };
 
 pub const SLUG: &str = "riverside";
+
+/// The physician Dan's consent lets the practice give his plan to.
+pub const PHYSICIAN: &str = "Dr. Priya Patel, Riverside Family Medicine";
 
 /// Someone the demo creates, with the password it chose for them.
 pub struct DemoAccount {
@@ -294,14 +299,38 @@ async fn load_into(state: &AppState, id: Uuid) -> Result<Demo, AppError> {
         "learned": "Saying yes to 'just one' at work events is the door. Leave before the second round and call Luis from the car.",
         "timeline_step": "first_month", "safety_checked": true, "audience": "couple"
     }))?).await?;
-    // A slip a few days ago, told the same day: what a counselor prepares for now.
-    lapses::create(state, &access, from_json::<LapseInput>(json!({
+    // Dan's consents (42 CFR 2.31), recorded from the paper he signed: his
+    // lapses may be shown to Marisol, his plan given to his physician; the
+    // one for his employer's programme he revoked.
+    let now = state.clock.now();
+    let consent = |kinds: serde_json::Value, recipient: Option<&str>, purpose: &str| {
+        json!({
+            "partner": "a", "record_kinds": kinds, "substance_use_information": true,
+            "recipient_kind": if recipient.is_some() { "named" } else { "other_partner" }, "recipient_name": recipient,
+            "purpose": purpose, "expires_on": today + Duration::days(365), "expiry_event": "the end of treatment at Riverside",
+            "right_to_revoke_acknowledged": true, "signature_name": "Daniel Okafor", "confirmed": true
+        })
+    };
+    consents::create(&access, now, from_json(consent(json!(["lapses"]), None, "Openness with Marisol as part of couples therapy"))?).await?;
+    consents::create(&access, now, from_json(consent(json!(["plan"]), Some(PHYSICIAN), "Coordinating naltrexone and follow-up"))?).await?;
+    let employer = consents::create(&access, now, from_json(consent(json!(["sobriety"]), Some("Northside Employee Assistance Program"), "Return-to-work review"))?).await?;
+    consents::revoke(&access, now, employer.id).await?;
+    // A slip a few days ago, told the same day: what a counselor prepares for
+    // now. Dan kept it to himself at first, then agreed to share it.
+    let slip = json!({
         "partner": "a", "occurred_on": today - Duration::days(3), "days": 1, "substance": "alcohol",
         "amount": "two beers", "setting": "Alone at home after a hard call with his brother",
         "high_risk_category": "negative_emotions", "reported_by": "self", "kind": "lapse",
         "learned": "Family calls are a trigger too; call Luis before, not after.",
-        "timeline_step": "immediately", "safety_checked": true, "audience": "couple"
-    }))?).await?;
+        "timeline_step": "immediately", "safety_checked": true, "audience": "partner_a"
+    });
+    let kept = lapses::create(state, &access, from_json::<LapseInput>(slip.clone())?).await?;
+    let mut shared = slip;
+    shared["audience"] = json!("couple");
+    lapses::update(state, &access, kept.id, IfMatch(kept.version), from_json::<LapseInput>(shared)?).await?;
+    disclosures::disclosed_plan(state, &access, from_json(json!({
+        "partner": "a", "recipient": PHYSICIAN, "purpose": "Coordinating naltrexone and follow-up"
+    }))?, &practice.name, "America/Chicago").await?;
     contract::save(state, &access, IfMatch(0), from_json::<ContractContent>(json!({
         "intention_statement": "I intend not to drink or use today. Thank you for listening and for supporting me.",
         "trust_discussion_time": "9 pm, at the kitchen table",

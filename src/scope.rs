@@ -16,6 +16,7 @@ use entity::{
     recovery_contracts, relapse_plans, safety_plans, session_notes, sso_flows, supervisions, therapy_sessions,
     trusted_devices,
 };
+use entity::{consents, disclosures};
 
 /// A table whose rows each belong to exactly one practice.
 pub trait PracticeOwned: EntityTrait {
@@ -101,6 +102,8 @@ practice_owned![
     supervisions,
     therapy_sessions,
     trusted_devices,
+    consents,
+    disclosures,
 ];
 
 couple_owned![
@@ -117,6 +120,8 @@ couple_owned![
     safety_plans,
     session_notes,
     therapy_sessions,
+    consents,
+    disclosures,
 ];
 
 macro_rules! shared_record {

@@ -323,6 +323,13 @@ pub mod fields {
     pub const CONTRACT_CONTENT: Field = Field::new("recovery_contracts", "content");
     pub const CHECKIN_CONTENT: Field = Field::new("contract_checkins", "content");
     pub const CHECKIN_REVISION_CONTENT: Field = Field::new("contract_checkin_revisions", "content");
+    pub const CONSENT_RECIPIENT: Field = Field::new("consents", "recipient_name");
+    pub const CONSENT_PURPOSE: Field = Field::new("consents", "purpose");
+    pub const CONSENT_EXPIRY_EVENT: Field = Field::new("consents", "expiry_event");
+    pub const CONSENT_SIGNATURE: Field = Field::new("consents", "signature_name");
+    pub const DISCLOSURE_WHAT: Field = Field::new("disclosures", "what");
+    pub const DISCLOSURE_RECIPIENT: Field = Field::new("disclosures", "recipient");
+    pub const DISCLOSURE_PURPOSE: Field = Field::new("disclosures", "purpose");
 
     pub const ALL: &[Field] = &[
         NOTE_CONTENT,
@@ -341,6 +348,13 @@ pub mod fields {
         CONTRACT_CONTENT,
         CHECKIN_CONTENT,
         CHECKIN_REVISION_CONTENT,
+        CONSENT_RECIPIENT,
+        CONSENT_PURPOSE,
+        CONSENT_EXPIRY_EVENT,
+        CONSENT_SIGNATURE,
+        DISCLOSURE_WHAT,
+        DISCLOSURE_RECIPIENT,
+        DISCLOSURE_PURPOSE,
     ];
 }
 

@@ -28,6 +28,9 @@ const CARE_TEAM: &[Actor] = &[Actor::CareTeam];
 const SUPERVISOR: &[Actor] = &[Actor::Supervisor];
 const CLINICIANS: &[Actor] = &[Actor::CareTeam, Actor::Supervisor];
 const PARTNERS_AND_CARE_TEAM: &[Actor] = &[Actor::CareTeam, Actor::PartnerA, Actor::PartnerB];
+/// Partner A's consent: the care team, its supervisor and partner A.
+const A_AND_CLINICIANS: &[Actor] = &[Actor::CareTeam, Actor::Supervisor, Actor::PartnerA];
+const A_AND_CARE_TEAM: &[Actor] = &[Actor::CareTeam, Actor::PartnerA];
 
 /// Who may do what. Returns `None` for an operation nobody has decided on.
 fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
@@ -89,6 +92,14 @@ fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
         | ("POST", "/couples/{couple_id}/milestones")
         | ("PUT", "/couples/{couple_id}/recovery-contract") => CARE_TEAM,
         ("POST", "/couples/{couple_id}/notes/{note_id}/cosign") => SUPERVISOR,
+        // Consents: each reader sees what is theirs (a partner their own,
+        // and who received their records); a partner signs their own, the
+        // care team records a paper one; the disclosed copy is the care team's.
+        ("GET", "/couples/{couple_id}/consents") | ("GET", "/couples/{couple_id}/disclosures") => READERS,
+        ("POST", "/couples/{couple_id}/consents") => PARTNERS_AND_CARE_TEAM,
+        ("GET", "/couples/{couple_id}/consents/{consent_id}") => A_AND_CLINICIANS,
+        ("POST", "/couples/{couple_id}/consents/{consent_id}/revoke") => A_AND_CARE_TEAM,
+        ("POST", "/couples/{couple_id}/disclosures/plan.pdf") => CARE_TEAM,
         _ => return None,
     })
 }
@@ -115,6 +126,12 @@ fn expected(method: &str, path: &str, actor: Actor) -> Outcome {
             Actor::CareTeam => Outcome::Conflict,
             Actor::OtherPractice => Outcome::NotFound,
             _ => Outcome::Forbidden,
+        },
+        // The register's CSV is for supervisors; the couple's readers are told no.
+        ("GET", "/api/v1/couples/{couple_id}/disclosures.csv") => match actor {
+            Actor::Supervisor => Outcome::Allowed,
+            Actor::CareTeam | Actor::PartnerA | Actor::PartnerB => Outcome::Forbidden,
+            _ => Outcome::NotFound,
         },
         // Taking a couple into care is for counselors, in their own practice.
         ("POST", "/api/v1/couples") => match actor {
@@ -148,6 +165,7 @@ fn fill(world: &World<'_>, method: &str, template: &str) -> String {
         .replace("{day}", &world.today.to_string())
         .replace("{access_id}", &world.emergency_access.to_string())
         .replace("{slot}", "a")
+        .replace("{consent_id}", &world.consent_a.to_string())
 }
 
 /// The example request body the OpenAPI document gives, with the few
@@ -168,6 +186,12 @@ fn body(world: &World<'_>, doc: &Value, op: &Value, path: &str, actor: Actor) ->
         return Some(if actor == Actor::CareTeam { json!({"partner": "a"}) } else { json!({}) });
     }
     let schema = &op["requestBody"]["content"]["application/json"]["schema"];
+    if path.ends_with("/consents") && matches!(actor, Actor::PartnerA | Actor::PartnerB) {
+        // A partner signs their own consent.
+        let mut example = doc["components"]["schemas"]["ConsentInput"]["example"].clone();
+        example.as_object_mut().unwrap().remove("partner");
+        return Some(example);
+    }
     if schema.is_null() {
         return None;
     }

@@ -74,6 +74,22 @@ pub struct World<'a> {
     pub today: time::Date,
     /// An emergency access by a counselor outside the care team, for review.
     pub emergency_access: Uuid,
+    /// Partner A's consent to show their lapses to partner B.
+    pub consent_a: Uuid,
+    /// Partner A's consent to give their plan to [`PHYSICIAN`].
+    pub consent_a_plan: Uuid,
+}
+
+/// The recipient partner A's plan consent names, as the API example does.
+pub const PHYSICIAN: &str = "Dr. Lee, Riverside Family Medicine";
+
+/// A consent a partner signs in the portal.
+pub fn consent(recipient_kind: &str, recipient_name: Option<&str>, kinds: &[&str], purpose: String) -> Value {
+    json!({
+        "record_kinds": kinds, "substance_use_information": true, "recipient_kind": recipient_kind,
+        "recipient_name": recipient_name, "purpose": purpose, "expires_on": "2099-12-31",
+        "right_to_revoke_acknowledged": true, "signature_name": "Typed Name", "confirmed": true
+    })
 }
 
 impl<'a> World<'a> {
@@ -87,8 +103,8 @@ impl<'a> World<'a> {
         let (_, c2) = practice.member("drew@harbor.example", &["counselor"]).await;
         let (c3_id, _) = practice.member("emery@harbor.example", &["counselor"]).await;
         let (sup_id, sup) = practice.member("sasha@harbor.example", &["supervisor"]).await;
-        let (pa_id, pa) = practice.member("dan@home.example", &["client"]).await;
-        let (pb_id, pb) = practice.member("marisol@home.example", &["client"]).await;
+        let (pa_id, mut pa) = practice.member("dan@home.example", &["client"]).await;
+        let (pb_id, mut pb) = practice.member("marisol@home.example", &["client"]).await;
         let res = practice
             .admin
             .json(Method::POST, "/api/v1/supervisions", Some(json!({"supervisor_id": sup_id, "counselor_id": c1_id})))
@@ -220,6 +236,16 @@ impl<'a> World<'a> {
             .await;
         let emergency_access = created(res);
 
+        // Consents (42 CFR 2.31): partner A lets the care team show their
+        // lapses to partner B, and give their plan to their physician;
+        // partner B has one of their own, which partner A must not see.
+        let consents = format!("{base}/consents");
+        let consent_a = created(pa.json(Method::POST, &consents, Some(consent("other_partner", None, &["lapses"], format!("{PARTNER_A}_CONSENT_PURPOSE")))).await);
+        let consent_a_plan = created(
+            pa.json(Method::POST, &consents, Some(consent("named", Some(PHYSICIAN), &["plan"], format!("{PARTNER_A}_CONSENT_PLAN_PURPOSE")))).await,
+        );
+        created(pb.json(Method::POST, &consents, Some(consent("named", Some("Marisol's therapist"), &["plan"], format!("{PARTNER_B}_CONSENT_PURPOSE")))).await);
+
         let clients = vec![
             (Actor::CareTeam, c1),
             (Actor::OtherCounselor, c2),
@@ -248,6 +274,8 @@ impl<'a> World<'a> {
             a_lapse,
             today,
             emergency_access,
+            consent_a,
+            consent_a_plan,
         }
     }
 }

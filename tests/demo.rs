@@ -77,6 +77,17 @@ async fn the_demo_couple_is_there_for_each_person() {
     assert_eq!(safety.as_array().unwrap().len(), 1, "not Marisol's own plan");
     let private = dan_client.get(&format!("{base}/private-notes")).await;
     assert_eq!(private.status, StatusCode::NOT_FOUND);
+    // Dan's consents: two in force and one revoked; and who received his records.
+    let consents = dan_client.get(&format!("{base}/consents")).await.json();
+    let revoked = consents.as_array().unwrap().iter().filter(|c| c["revoked_at"].is_string()).count();
+    assert_eq!((consents.as_array().unwrap().len(), revoked), (3, 1), "{consents}");
+    let register = dan_client.get(&format!("{base}/disclosures")).await.json();
+    assert_eq!(register.as_array().unwrap().len(), 2, "the slip shared with Marisol and the plan for his physician: {register}");
+    let page = dan_client.get(&format!("/couples/{couple}/consents")).await.text();
+    assert!(page.contains("Priya Patel") && page.contains("Revoked"), "{page}");
+    // Marisol sees none of Dan's consents, nor his register.
+    assert_eq!(partner.get(&format!("{base}/consents")).await.json(), serde_json::json!([]));
+    assert_eq!(partner.get(&format!("{base}/disclosures")).await.json(), serde_json::json!([]));
 
     let mut supervisor = app.client();
     let s = login("supervisor");

@@ -7,6 +7,8 @@
 //! request's [`AuditContext`], from which the access log records the event;
 //! a write also runs in the transaction the event will be appended to.
 
+pub mod consent;
+
 use std::{collections::HashMap, sync::Arc};
 
 use sea_orm::{
@@ -619,3 +621,5 @@ async fn supervisees(db: &impl ConnectionTrait, scope: PracticeScope, supervisor
         .all(db)
         .await?)
 }
+
+pub use consent::{ConsentInForce, Recipient, consent_in_force};

@@ -32,7 +32,7 @@ const NOTICE_SIZE: f32 = 7.0;
 const NOTICE_LEADING: f32 = 8.8;
 /// Longer footer texts are cut (with an ellipsis) so the footer never eats the page.
 const MAX_META_LINES: usize = 2;
-const MAX_NOTICE_LINES: usize = 6;
+const MAX_NOTICE_LINES: usize = 16;
 
 const BULLET_INDENT: f32 = 4.0;
 const BULLET_TEXT_INDENT: f32 = 16.0;

@@ -13,6 +13,8 @@ use uuid::Uuid;
 use entity::lapses;
 
 use super::{
+    consents::RecordKind,
+    disclosures::{self, Channel, Disclosed},
     common::{Audience, IfMatch, Page, PageQuery, PartnerSlot, StoredEnum, limits, optional_text, required_text, split_page},
     couples::SecretsPolicy,
     plans::{HighRiskCategory, TimelineWhen},
@@ -20,7 +22,7 @@ use super::{
 use crate::input::BoundedDate;
 use crate::{
     state::AppState,
-    access::{Caseload, CoupleAccess, exec_at_version},
+    access::{Caseload, CoupleAccess, Recipient, exec_at_version},
     error::AppError,
     practice::Fields,
     vault::{PracticeCipher, fields::{LAPSE_AMOUNT as AMOUNT, LAPSE_LEARNED as LEARNED, LAPSE_SETTING as SETTING, LAPSE_SUBSTANCE as SUBSTANCE}},
@@ -291,6 +293,15 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         None if stored.partner == input.partner => stored.audience,
         None => default_audience(access, input.partner)?,
     };
+    // Showing one partner's lapse to the other is a disclosure: it needs
+    // that partner's consent in force, and lands in the register.
+    let other = input.partner.other();
+    let shares = audience.includes_partner(other) && !(stored.partner == input.partner && stored.audience.includes_partner(other));
+    let now = state.clock.now();
+    let consent = match shares {
+        true => Some(crate::access::consent_in_force(access, now, input.partner, RecordKind::Lapses, Recipient::OtherPartner).await?),
+        false => None,
+    };
     let update = access
         .update_at_version::<lapses::Entity>(id, expected)
         .col_expr(lapses::Column::PartnerSlot, Expr::value(input.partner))
@@ -308,5 +319,10 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         .col_expr(lapses::Column::Audience, Expr::value(audience))
         .col_expr(lapses::Column::UpdatedAt, Expr::value(state.clock.now()));
     exec_at_version(update, &access.db()).await?;
+    if let Some(consent) = &consent {
+        let what = format!("Lapse of {}", input.occurred_on.get());
+        let shared = Disclosed { consent, channel: Channel::Share, kind: RecordKind::Lapses, record_id: Some(id), what, recipient: consent.recipient.clone(), purpose: consent.purpose.clone() };
+        disclosures::record(access, now, shared).await?;
+    }
     get(access, id).await
 }

@@ -15,6 +15,8 @@ pub mod private_notes;
 pub mod safety_plans;
 pub mod sessions;
 pub mod sobriety;
+pub mod consents;
+pub mod disclosures;
 
 use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;
@@ -60,6 +62,7 @@ async fn named_record(access: &CoupleAccess, kind: &str, id: Uuid) -> Result<Opt
                 None => format!("Plan (PDF) of partner {}", slot.as_str().to_uppercase()),
             }
         }
+        "consent" => format!("Consent signed {}", consents::get(access, id).await?.signed_at.date()),
         _ if access.is_clinician() => crate::display::humanize(kind),
         _ => return Ok(None),
     }))
@@ -87,6 +90,8 @@ async fn kind_of_record(access: &CoupleAccess, kind: &str) -> Result<Option<Stri
         "note" => ("Session notes", !notes::list(access, None, &some).await?.items.is_empty()),
         "recovery_contract" => ("Recovery contract", contract::get(access).await.is_ok()),
         "contract_day" => ("Recovery contract calendar", contract::get(access).await.is_ok()),
+        "consent" => ("Consents", !consents::list(access).await?.is_empty()),
+        "disclosure" => ("Who received the records", !disclosures::list(access).await?.is_empty()),
         _ if access.is_clinician() => return Ok(Some(crate::display::humanize(kind))),
         _ => return Ok(None),
     };

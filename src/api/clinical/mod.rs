@@ -5,6 +5,7 @@
 
 mod access_log;
 mod boundaries;
+mod consents;
 mod contract;
 mod couples;
 mod pdfs;
@@ -35,6 +36,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .merge(contract::routes())
         .merge(access_log::routes())
         .merge(pdfs::routes())
+        .merge(consents::routes())
         // A panic becomes a 500 inside the access log, so it is recorded too.
         .route_layer(crate::http::catch_panics())
         .route_layer(axum::middleware::from_fn_with_state(state, crate::audit::context::record_requests))

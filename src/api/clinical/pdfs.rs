@@ -30,7 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(session_prep_pdf)).routes(routes!(partner_plan_pdf))
 }
 
-async fn pdf_response(doc: pdf::Document, file_name: &'static str) -> Result<Response, AppError> {
+pub(super) async fn pdf_response(doc: pdf::Document, file_name: &'static str) -> Result<Response, AppError> {
     let bytes = tokio::task::spawn_blocking(move || pdf::render(&doc))
         .await
         .map_err(|e| anyhow::anyhow!("rendering a PDF: {e}"))?;

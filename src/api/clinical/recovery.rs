@@ -75,12 +75,14 @@ async fn get_lapse(
     Ok(Tagged(lapses::get(&access, lapse_id).await?))
 }
 
-/// Corrects a lapse record (care team; If-Match).
+/// Corrects a lapse record (care team; If-Match). Showing a partner's lapse
+/// to the other partner is a disclosure: it needs that partner's consent in
+/// force (409 naming it otherwise) and lands in the register.
 #[utoipa::path(put, path = "/couples/{couple_id}/lapses/{lapse_id}", tag = "clinical",
     params(("couple_id" = Uuid, Path), ("lapse_id" = Uuid, Path), ("If-Match" = String, Header)),
     request_body = LapseInput,
     responses((status = 200, body = LapseView, headers(("ETag" = String))), (status = 404, body = Problem),
-        (status = 412, body = Problem), (status = 428, body = Problem), (status = 422, body = Problem)))]
+        (status = 409, body = Problem), (status = 412, body = Problem), (status = 428, body = Problem), (status = 422, body = Problem)))]
 async fn update_lapse(
     State(state): State<AppState>,
     current: CurrentMember,

@@ -11,6 +11,7 @@
 
 mod boundaries;
 mod care_team;
+mod consents;
 mod contract;
 mod couple;
 mod calendar;
@@ -80,6 +81,8 @@ pub fn routes() -> Router<AppState> {
         .merge(editable::<lapses::Lapses>("lapse_id"))
         .merge(editable::<safety_plans::SafetyPlans>("plan_id"))
         .merge(editable::<private_notes::PrivateNotes>("note_id"))
+        .route("/couples/{couple_id}/consents", get(consents::page).post(consents::create))
+        .route("/couples/{couple_id}/consents/{consent_id}/revoke", post(consents::revoke))
 }
 
 /// New, create, edit and update for one kind of record, named as the API

@@ -1,0 +1,136 @@
+//! Whether a disclosure may go ahead: sharing one partner's own item with
+//! the other partner, or handing a copy to someone outside the care team,
+//! needs a consent of that partner in force that covers it (42 CFR 2.31).
+//! The consents are read afresh on every request, so a revocation refuses
+//! the very next disclosure; the decision itself is [`covers`], plain Rust.
+
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::CoupleAccess;
+use crate::{
+    error::AppError,
+    records::{
+        common::{PartnerSlot, StoredEnum},
+        consents::{self, ConsentView, RecipientKind, RecordKind},
+    },
+};
+
+/// To whom a disclosure goes.
+#[derive(Clone, Copy, Debug)]
+pub enum Recipient<'a> {
+    /// The other partner of the couple.
+    OtherPartner,
+    /// A person or organisation outside the care team, as the request names it.
+    Named(&'a str),
+}
+
+/// The consent a disclosure rests on.
+#[derive(Clone, Debug)]
+pub struct ConsentInForce {
+    pub id: Uuid,
+    /// Whose records the consent lets go.
+    pub partner: PartnerSlot,
+    /// The recipient in the consent's words.
+    pub recipient: String,
+    pub purpose: String,
+}
+
+/// Whether `consent` lets `discloser` disclose `kind` of its partner's
+/// records to `recipient` on `today`. A named recipient matches the
+/// consent's name ignoring case and surrounding space.
+pub fn covers(consent: &ConsentView, discloser: Uuid, kind: RecordKind, recipient: Recipient<'_>, today: Date) -> bool {
+    let to_whom = match (recipient, consent.recipient_kind, consent.recipient_name.as_deref()) {
+        (Recipient::OtherPartner, RecipientKind::OtherPartner, _) => true,
+        (Recipient::Named(asked), RecipientKind::Named, Some(named)) => asked.trim().to_lowercase() == named.trim().to_lowercase(),
+        _ => false,
+    };
+    consent.in_force(today)
+        && to_whom
+        && consent.substance_use_information
+        && consent.record_kinds.contains(&kind)
+        && consent.discloser_member_id.is_none_or(|m| m == discloser)
+}
+
+/// The consent of `partner` in force that covers disclosing `kind` of their
+/// records to `recipient`, by the caller, now; otherwise 409 naming the
+/// consent that is missing.
+pub async fn consent_in_force(
+    access: &CoupleAccess,
+    now: OffsetDateTime,
+    partner: PartnerSlot,
+    kind: RecordKind,
+    recipient: Recipient<'_>,
+) -> Result<ConsentInForce, AppError> {
+    let today = now.date();
+    let found = consents::of_partner(access, partner)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|c| covers(c, access.member_id, kind, recipient, today));
+    match found {
+        Some(c) => Ok(ConsentInForce { id: c.id, partner, recipient: c.recipient_words(), purpose: c.purpose }),
+        None => Err(AppError::Conflict(missing(partner, kind, recipient))),
+    }
+}
+
+/// The refusal, naming the consent that would allow it.
+fn missing(partner: PartnerSlot, kind: RecordKind, recipient: Recipient<'_>) -> String {
+    let to = match recipient {
+        Recipient::OtherPartner => format!("partner {}", partner.other().as_str().to_uppercase()),
+        Recipient::Named(name) => format!("\"{}\"", name.trim()),
+    };
+    format!(
+        "No consent in force from partner {} allows disclosing {} ({}) to {to}. \
+         A written consent under 42 CFR 2.31 naming this recipient and these records is needed; \
+         it may have expired or been revoked.",
+        partner.as_str().to_uppercase(),
+        kind.words(),
+        kind.as_str(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::consents::SignedVia;
+
+    fn consent(kind: RecipientKind, name: Option<&str>) -> ConsentView {
+        ConsentView {
+            id: Uuid::nil(),
+            partner: PartnerSlot::A,
+            discloser_member_id: None,
+            record_kinds: vec![RecordKind::Lapses],
+            substance_use_information: true,
+            recipient_kind: kind,
+            recipient_name: name.map(str::to_owned),
+            purpose: "care".into(),
+            expires_on: Some(time::macros::date!(2026 - 12 - 31)),
+            expiry_event: None,
+            right_to_revoke_acknowledged: true,
+            signature_name: "A".into(),
+            signed_via: SignedVia::Portal,
+            signed_at: OffsetDateTime::UNIX_EPOCH,
+            revoked_at: None,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn a_consent_covers_only_its_recipient_records_time_and_discloser() {
+        let today = time::macros::date!(2026 - 12 - 06);
+        let me = Uuid::now_v7();
+        let c = consent(RecipientKind::OtherPartner, None);
+        assert!(covers(&c, me, RecordKind::Lapses, Recipient::OtherPartner, today));
+        assert!(!covers(&c, me, RecordKind::Plan, Recipient::OtherPartner, today));
+        assert!(!covers(&c, me, RecordKind::Lapses, Recipient::Named("Dr Lee"), today));
+        assert!(!covers(&c, me, RecordKind::Lapses, Recipient::OtherPartner, time::macros::date!(2027 - 01 - 01)));
+        let revoked = ConsentView { revoked_at: Some(OffsetDateTime::UNIX_EPOCH), ..c.clone() };
+        assert!(!covers(&revoked, me, RecordKind::Lapses, Recipient::OtherPartner, today));
+        let someone_else = ConsentView { discloser_member_id: Some(Uuid::now_v7()), ..c };
+        assert!(!covers(&someone_else, me, RecordKind::Lapses, Recipient::OtherPartner, today));
+        let named = consent(RecipientKind::Named, Some("Dr. Lee"));
+        assert!(covers(&named, me, RecordKind::Lapses, Recipient::Named(" dr. lee "), today));
+        assert!(!covers(&named, me, RecordKind::Lapses, Recipient::Named("Dr. Leeds"), today));
+    }
+}

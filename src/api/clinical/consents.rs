@@ -1,0 +1,154 @@
+//! Consents to disclose (42 CFR 2.31), the register of disclosures, and the
+//! disclosed copy of a partner's plan. Creating or revoking a consent
+//! changes who may receive a partner's records: each is an access event
+//! that says so.
+
+use axum::{
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::Tagged;
+use crate::{
+    access::{self, Need},
+    api::{Json, Path, Problem},
+    audit::AuditContext,
+    auth::CurrentMember,
+    error::AppError,
+    records::{
+        consents::{self, ConsentInput, ConsentView},
+        disclosures::{self, DisclosedCopyInput, DisclosureView},
+    },
+    state::AppState,
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_consents, create_consent))
+        .routes(routes!(get_consent))
+        .routes(routes!(revoke_consent))
+        .routes(routes!(list_disclosures))
+        .routes(routes!(disclosures_csv))
+        .routes(routes!(disclosed_plan_pdf))
+}
+
+/// Consents the caller may read: the care team and supervisors all of the
+/// couple's, a partner their own.
+#[utoipa::path(get, path = "/couples/{couple_id}/consents", tag = "clinical", params(("couple_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<ConsentView>), (status = 404, body = Problem)))]
+async fn list_consents(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    audit: AuditContext,
+    Path(couple_id): Path<Uuid>,
+) -> Result<axum::Json<Vec<ConsentView>>, AppError> {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(axum::Json(consents::list(&access).await?))
+}
+
+/// Records a consent: a partner signs their own in the portal (typed name
+/// and `confirmed`); the care team records a paper consent, naming the partner.
+#[utoipa::path(post, path = "/couples/{couple_id}/consents", tag = "clinical",
+    params(("couple_id" = Uuid, Path)), request_body = ConsentInput,
+    responses((status = 201, body = ConsentView, headers(("ETag" = String))), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn create_consent(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    audit: AuditContext,
+    Path(couple_id): Path<Uuid>,
+    Json(body): Json<ConsentInput>,
+) -> Result<impl IntoResponse, AppError> {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
+    let consent = consents::create(&access, state.clock.now(), body).await?;
+    consents::mark_change(&access, &audit, "consent_create", &consent).await?;
+    Ok((StatusCode::CREATED, Tagged(consent)))
+}
+
+/// One consent (a partner: only their own).
+#[utoipa::path(get, path = "/couples/{couple_id}/consents/{consent_id}", tag = "clinical",
+    params(("couple_id" = Uuid, Path), ("consent_id" = Uuid, Path)),
+    responses((status = 200, body = ConsentView, headers(("ETag" = String))), (status = 404, body = Problem)))]
+async fn get_consent(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    audit: AuditContext,
+    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+) -> Result<Tagged<ConsentView>, AppError> {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(Tagged(consents::get(&access, consent_id).await?))
+}
+
+/// Revokes a consent from now on (the partner their own, or the care team
+/// recording a revocation; revoking again changes nothing). The next share or disclosed copy it covered is
+/// refused; disclosures made before stay in the register.
+#[utoipa::path(post, path = "/couples/{couple_id}/consents/{consent_id}/revoke", tag = "clinical",
+    params(("couple_id" = Uuid, Path), ("consent_id" = Uuid, Path)),
+    responses((status = 200, body = ConsentView, headers(("ETag" = String))), (status = 404, body = Problem)))]
+async fn revoke_consent(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    audit: AuditContext,
+    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+) -> Result<Tagged<ConsentView>, AppError> {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
+    audit.describe_as("consent", "revoke");
+    let (consent, changed) = consents::revoke(&access, state.clock.now(), consent_id).await?;
+    if changed {
+        consents::mark_change(&access, &audit, "consent_revoke", &consent).await?;
+    }
+    Ok(Tagged(consent))
+}
+
+/// The register of disclosures, newest first: the couple's for the care
+/// team and supervisors; for a partner, who received their own records.
+#[utoipa::path(get, path = "/couples/{couple_id}/disclosures", tag = "clinical", params(("couple_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<DisclosureView>), (status = 404, body = Problem)))]
+async fn list_disclosures(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    audit: AuditContext,
+    Path(couple_id): Path<Uuid>,
+) -> Result<axum::Json<Vec<DisclosureView>>, AppError> {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    Ok(axum::Json(disclosures::list(&access).await?))
+}
+
+/// The register as CSV (supervisors).
+#[utoipa::path(get, path = "/couples/{couple_id}/disclosures.csv", tag = "clinical", params(("couple_id" = Uuid, Path)),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn disclosures_csv(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    audit: AuditContext,
+    Path(couple_id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    audit.describe_as("disclosure", "export");
+    let body = disclosures::csv(&access, &current).await?;
+    let disposition = "attachment; filename=\"disclosures.csv\"";
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, disposition)], body).into_response())
+}
+
+/// A copy of a partner's plan for someone outside the care team (care
+/// team): needs that partner's consent in force naming the recipient and
+/// covering the plan (409 naming the missing consent otherwise); lands in
+/// the register; every page carries the 42 CFR 2.32 notice.
+#[utoipa::path(post, path = "/couples/{couple_id}/disclosures/plan.pdf", tag = "clinical",
+    params(("couple_id" = Uuid, Path)), request_body = DisclosedCopyInput,
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn disclosed_plan_pdf(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    audit: AuditContext,
+    Path(couple_id): Path<Uuid>,
+    Json(body): Json<DisclosedCopyInput>,
+) -> Result<Response, AppError> {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
+    audit.describe_as("partner_plan", "export");
+    let doc = disclosures::disclosed_plan(&state, &access, body, &current.practice.name, &current.practice.time_zone).await?;
+    super::pdfs::pdf_response(doc, "disclosed-plan.pdf").await
+}
