@@ -14,7 +14,7 @@ use entity::{
     access_events, api_tokens, audit_checkpoints, audit_verifications, boundaries, boundary_events, boundary_versions, care_team_members, contract_checkins, couples,
     custom_milestones, emergency_accesses, identity_providers, invitations, lapses, member_identities, members, note_addenda, partners, private_notes,
     recovery_contracts, relapse_plans, safety_plans, session_notes, sso_flows, supervisions, therapy_sessions,
-    trusted_devices,
+    trusted_devices, safety_flags, craft_items,
 };
 
 /// A table whose rows each belong to exactly one practice.
@@ -101,6 +101,8 @@ practice_owned![
     supervisions,
     therapy_sessions,
     trusted_devices,
+    safety_flags,
+    craft_items,
 ];
 
 couple_owned![
@@ -117,6 +119,8 @@ couple_owned![
     safety_plans,
     session_notes,
     therapy_sessions,
+    safety_flags,
+    craft_items,
 ];
 
 macro_rules! shared_record {
@@ -129,7 +133,7 @@ macro_rules! shared_record {
     )+};
 }
 
-shared_record![boundaries, lapses, safety_plans];
+shared_record![boundaries, lapses, safety_plans, craft_items];
 
 versioned_row![
     recovery_contracts,
@@ -141,6 +145,7 @@ versioned_row![
     boundaries,
     safety_plans,
     lapses,
+    craft_items,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

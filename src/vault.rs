@@ -323,6 +323,7 @@ pub mod fields {
     pub const CONTRACT_CONTENT: Field = Field::new("recovery_contracts", "content");
     pub const CHECKIN_CONTENT: Field = Field::new("contract_checkins", "content");
     pub const CHECKIN_REVISION_CONTENT: Field = Field::new("contract_checkin_revisions", "content");
+    pub const CRAFT_ITEM_CONTENT: Field = Field::new("craft_items", "content");
 
     pub const ALL: &[Field] = &[
         NOTE_CONTENT,
@@ -341,6 +342,7 @@ pub mod fields {
         CONTRACT_CONTENT,
         CHECKIN_CONTENT,
         CHECKIN_REVISION_CONTENT,
+        CRAFT_ITEM_CONTENT,
     ];
 }
 

@@ -74,6 +74,8 @@ pub struct World<'a> {
     pub today: time::Date,
     /// An emergency access by a counselor outside the care team, for review.
     pub emergency_access: Uuid,
+    /// An item of partner B's CRAFT track (positive communication).
+    pub b_craft_item: Uuid,
 }
 
 impl<'a> World<'a> {
@@ -213,6 +215,15 @@ impl<'a> World<'a> {
             )
             .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        let b_craft_item = created(
+            c1.json(
+                Method::POST,
+                &format!("{base}/craft-items"),
+                Some(json!({"owner": "b", "kind": "positive_communication",
+                    "text": {"title": format!("{PARTNER_B}_CRAFT_TITLE"), "practice": format!("{PARTNER_B}_CRAFT_PRACTICE")}})),
+            )
+            .await,
+        );
         let today = tandem::records::milestones::practice_today(&app.state, "Europe/Berlin");
         let (_, mut fin) = practice.member("fin@harbor.example", &["counselor"]).await;
         let res = fin
@@ -248,6 +259,7 @@ impl<'a> World<'a> {
             a_lapse,
             today,
             emergency_access,
+            b_craft_item,
         }
     }
 }

@@ -38,3 +38,5 @@ pub mod therapy_sessions;
 pub mod values;
 pub mod trusted_devices;
 pub mod web_sessions;
+pub mod safety_flags;
+pub mod craft_items;

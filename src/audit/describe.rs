@@ -24,7 +24,7 @@ fn singular(segment: &str) -> String {
 /// Words after a record's id that are about that record: an action on it,
 /// or its history (a boundary's earlier wordings). A page's form cannot
 /// DELETE: it posts to `.../{id}/remove` (a care team's member).
-const ACTIONS: [&str; 8] = ["sign", "cosign", "agree", "retire", "addenda", "events", "versions", "remove"];
+const ACTIONS: [&str; 9] = ["sign", "cosign", "agree", "retire", "addenda", "events", "versions", "remove", "check-offs"];
 
 /// Words that end a page's route without naming a record: the form for a
 /// new record or for editing one shows what the record page shows.
@@ -54,7 +54,7 @@ pub fn describe(method: &str, route: &str, params: &[(String, String)]) -> Descr
         ("POST", "cosign") => "cosign",
         ("POST", "agree") => "agree",
         ("POST", "retire") => "retire",
-        ("POST", "addenda" | "events") => "update",
+        ("POST", "addenda" | "events" | "check-offs") => "update",
         ("POST", "care-team") => "share",
         ("POST", "remove") => "delete",
         _ => "create",

@@ -15,6 +15,8 @@ pub mod private_notes;
 pub mod safety_plans;
 pub mod sessions;
 pub mod sobriety;
+pub mod safety_gate;
+pub mod craft;
 
 use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;
@@ -60,6 +62,10 @@ async fn named_record(access: &CoupleAccess, kind: &str, id: Uuid) -> Result<Opt
                 None => format!("Plan (PDF) of partner {}", slot.as_str().to_uppercase()),
             }
         }
+        "craft_item" => match (craft::get(access, id).await?.owner, access.partner_slot()) {
+            (_, Some(_)) => "Your CRAFT track".into(),
+            (owner, None) => format!("CRAFT track of partner {}", owner.as_str().to_uppercase()),
+        },
         _ if access.is_clinician() => crate::display::humanize(kind),
         _ => return Ok(None),
     }))
@@ -87,6 +93,7 @@ async fn kind_of_record(access: &CoupleAccess, kind: &str) -> Result<Option<Stri
         "note" => ("Session notes", !notes::list(access, None, &some).await?.items.is_empty()),
         "recovery_contract" => ("Recovery contract", contract::get(access).await.is_ok()),
         "contract_day" => ("Recovery contract calendar", contract::get(access).await.is_ok()),
+        "craft_item" => ("CRAFT track", exists::<entity::craft_items::Entity>(access, entity::craft_items::Column::Audience, &audiences).await?),
         _ if access.is_clinician() => return Ok(Some(crate::display::humanize(kind))),
         _ => return Ok(None),
     };
