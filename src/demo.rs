@@ -359,8 +359,14 @@ async fn craft_track(state: &AppState, access: &access::CoupleAccess, today: Dat
     ];
     for (item, times) in items {
         let item = craft::create(access, state.clock.now(), from_json::<CraftItemInput>(item)?).await?;
+        const WENT: [&str; 3] = [
+            "Felt awkward, but he noticed.",
+            "He smiled and said thanks; we ate together.",
+            "Easier this time. I did not bring up last month.",
+        ];
         for week in (0..times).rev() {
-            let input = CheckOffInput { on: Some(today - Duration::days(7 * week + 1)), how_it_went: Some("It went better than I expected.".into()), done: false };
+            let went = WENT[(week as usize) % WENT.len()];
+            let input = CheckOffInput { on: Some(today - Duration::days(7 * week + 1)), how_it_went: Some(went.into()), done: false };
             craft::check_off(&marisol, state.clock.now(), today, item.id, input).await?;
         }
     }

@@ -34,8 +34,8 @@ pub struct ItemRow {
     pub owner: String,
     pub kind: &'static str,
     pub title: String,
-    /// The item's filled-in fields, labelled.
-    pub fields: Vec<(&'static str, String)>,
+    /// The item's filled-in fields, labelled (a list or one text each).
+    pub fields: Vec<(&'static str, Vec<String>)>,
     /// Each check-off: the day and how it went.
     pub check_offs: Vec<(String, String)>,
     pub done: bool,
@@ -83,21 +83,21 @@ pub struct CheckOffForm {
 
 fn row(item: CraftItemView, couple: &CoupleContext) -> ItemRow {
     let t = item.text;
-    let list = |l: Vec<String>| (!l.is_empty()).then(|| l.join("; "));
+    let one = |v: Option<String>| v.into_iter().collect::<Vec<_>>();
     let fields = [
-        ("What to do", t.practice),
-        ("Triggers", list(t.triggers)),
-        ("The behaviour", t.behaviour),
-        ("Short-term positives", list(t.short_term_positives)),
-        ("Long-term negatives", list(t.long_term_negatives)),
-        ("When", t.when),
-        ("How", t.how),
-        ("What to say", t.what_to_say),
-        ("What the counselor has arranged", t.arranged),
-        ("Notes", t.notes),
+        ("What to do", one(t.practice)),
+        ("Triggers", t.triggers),
+        ("The behaviour", one(t.behaviour)),
+        ("Short-term positives", t.short_term_positives),
+        ("Long-term negatives", t.long_term_negatives),
+        ("When", one(t.when)),
+        ("How", one(t.how)),
+        ("What to say", one(t.what_to_say)),
+        ("What the counselor has arranged", one(t.arranged)),
+        ("Notes", one(t.notes)),
     ]
     .into_iter()
-    .filter_map(|(label, value)| value.map(|v| (label, v)))
+    .filter(|(_, values)| !values.is_empty())
     .collect();
     ItemRow {
         id: item.id,
@@ -119,7 +119,9 @@ async fn page_of(
     errors: FormErrors,
 ) -> Result<CraftPage, AppError> {
     let couple = CoupleContext::of(access, current).await?;
-    let items = craft::list(access).await?.into_iter().map(|i| row(i, &couple)).collect();
+    let mut items: Vec<ItemRow> = craft::list(access).await?.into_iter().map(|i| row(i, &couple)).collect();
+    // What is still to do comes first (on a phone, before the finished analyses).
+    items.sort_by_key(|i| i.done);
     let owners = if couple.care_team { couple.names.partner_choices(&values.owner) } else { Vec::new() };
     let kinds = CraftKind::ALL
         .into_iter()
