@@ -520,7 +520,7 @@ async fn the_supporting_partner_on_her_phone() {
     p.fits().await;
     p.shot("22-portal-safety-phone").await;
     p.submit("Tell my counselor I am afraid").await;
-    assert!(p.text().await.contains("You told your counselor that you are afraid"));
+    assert!(p.text().await.contains("Your counselor knows that you are afraid"));
     p.shot("23-portal-safety-flagged-phone").await;
     p.go(&couple_path).await;
     p.fits().await;
@@ -530,6 +530,12 @@ async fn the_supporting_partner_on_her_phone() {
     p.fits().await;
     assert!(p.text().await.contains("Daily check-ins are paused for now"));
     p.shot("25-portal-contract-phone").await;
+
+    for (path, name) in [("/dashboard", "26-portal-dashboard-phone"), ("/calendar", "27-portal-calendar-phone")] {
+        p.go(path).await;
+        p.fits().await;
+        p.shot(name).await;
+    }
 
     // Quick exit: the session is gone.
     p.go(&couple_path).await;

@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// Words that would tell the other partner about a flag.
-const FLAG_WORDS: [&str; 5] = ["Safety first", "fears violence", "safety_flag", "Your safety comes first", "You told your counselor"];
+const FLAG_WORDS: [&str; 5] = ["Safety first", "fears violence", "safety_flag", "Your safety comes first", "Your counselor knows"];
 
 /// What partner A reads, by API, page and PDF: compared before and after
 /// partner B says she is afraid.

@@ -226,6 +226,8 @@ pub struct CouplePage {
     /// plans, offered first (and left out of `safety_plans`).
     pub own_flag: bool,
     pub own_plans_first: Vec<SafetyPlanRow>,
+    /// The reader is the supporting partner: their CRAFT steps are linked at the top.
+    pub supporting: bool,
     pub sessions: Vec<SessionRow>,
     pub lapses: Vec<LapseRow>,
     pub viewings: Vec<ViewingRow>,
@@ -387,6 +389,7 @@ impl CouplePage {
             boundaries: seen.boundaries.items.into_iter().map(|b| boundary_row(b, &ctx)).collect(),
             help_now: help_now(&seen.safety_plans, &ctx),
             own_flag,
+            supporting: seen.couple.partners.iter().any(|p| Some(p.slot) == ctx.partner && p.recovery_role == RecoveryRole::Supporting),
             own_plans_first: first.into_iter().map(|p| safety_plan_row(p, &ctx)).collect(),
             safety_plans: rest.into_iter().map(|p| safety_plan_row(p, &ctx)).collect(),
             sessions_more: pager("sessions", "sessions", "sessions", at.sessions, seen.sessions.next_cursor),

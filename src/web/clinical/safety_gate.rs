@@ -38,7 +38,7 @@ pub struct SafetyFlagPage {
     pub nav: Option<Nav>,
     pub csrf_token: String,
     pub couple: CoupleContext,
-    /// For a partner: when they raised their own flag, if it is open.
+    /// For a partner: when their own flag was raised, if it is open.
     pub mine: Option<String>,
     /// For the care team: each partner.
     pub partners: Vec<FlagRow>,
@@ -67,7 +67,7 @@ pub async fn page(
             format!("since {} ({by})", crate::display::local_time(f.raised_at, &couple.time_zone))
         })
     };
-    let mine = couple.partner.and_then(when);
+    let mine = couple.partner.and_then(|slot| gate.of(slot)).map(|f| crate::display::local_time(f.raised_at, &couple.time_zone));
     let partners = match couple.partner {
         Some(_) => Vec::new(),
         None => [PartnerSlot::A, PartnerSlot::B]
