@@ -142,4 +142,15 @@ mod tests {
         assert_eq!((page.action, page.kind.as_str(), page.record_id), (api.action, api.kind.as_str(), api.record_id));
         assert_eq!((page.action, page.kind.as_str()), ("delete", "care_team"));
     }
+
+    #[test]
+    fn a_check_off_is_an_update_of_its_item() {
+        let c = "01a20963-6671-74b9-b5c6-034fb4254869";
+        let n = "01a20963-6681-7067-8c19-c578a911ea6f";
+        let both = p(&[("couple_id", c), ("item_id", n)]);
+        for route in ["/api/v1/couples/{couple_id}/craft-items/{item_id}/check-offs", "/couples/{couple_id}/craft-items/{item_id}/check-offs"] {
+            let d = describe("POST", route, &both);
+            assert_eq!((d.action, d.kind.as_str(), d.record_id.map(|i| i.to_string())), ("update", "craft_item", Some(n.into())), "{route}");
+        }
+    }
 }
