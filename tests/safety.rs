@@ -203,4 +203,41 @@ async fn a_craft_track_is_its_owners_and_the_care_teams(app: TestApp) {
     }
 }
 
-both!(a_flag_reaches_the_care_team_and_never_the_other_partner, a_craft_track_is_its_owners_and_the_care_teams);
+/// A couple may start with the supporting partner alone: the other partner
+/// has no portal account yet, and her track and the gate work all the same.
+async fn the_track_and_the_gate_need_only_one_partner_in_care(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let marisol = w.client(Actor::PartnerB).get("/api/v1/me").await.json()["id"].clone();
+    let res = w
+        .client(Actor::CareTeam)
+        .json(
+            Method::POST,
+            "/api/v1/couples",
+            Some(json!({"label": "Reyes (alone for now)", "status": "active", "secrets_policy": "individual_confidential",
+                "care_started_on": "2026-11-02",
+                "partner_a": {"recovery_role": "in_recovery", "full_name": "Not yet in care"},
+                "partner_b": {"recovery_role": "supporting", "full_name": "Marisol Reyes", "member_id": marisol}})),
+        )
+        .await;
+    let couple = created(res);
+    let api = format!("/api/v1/couples/{couple}");
+    let c = w.client(Actor::CareTeam);
+    let item = created(
+        c.json(Method::POST, &format!("{api}/craft-items"), Some(json!({"owner": "b", "kind": "invitation_to_treatment",
+            "text": {"title": "Ask him to come to intake", "arranged": "Intake on Tuesday 9:00"}}))).await,
+    );
+    let b = w.client(Actor::PartnerB);
+    let res = b.json(Method::POST, &format!("{api}/craft-items/{item}/check-offs"), Some(json!({"how_it_went": "He said he would think about it"}))).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    assert_eq!(b.get(&format!("{api}/craft-items")).await.json()[0]["check_offs"][0]["how_it_went"], json!("He said he would think about it"));
+    let res = b.json(Method::POST, &format!("{api}/safety-flag"), Some(json!({}))).await;
+    assert_eq!(res.json()["flagged"], json!(true));
+    let page = w.client(Actor::CareTeam).get(&format!("/couples/{couple}")).await.text();
+    assert!(page.contains("Safety first: Marisol Reyes fears violence"), "{page}");
+}
+
+both!(
+    a_flag_reaches_the_care_team_and_never_the_other_partner,
+    a_craft_track_is_its_owners_and_the_care_teams,
+    the_track_and_the_gate_need_only_one_partner_in_care
+);
