@@ -545,5 +545,18 @@ async fn the_supporting_partner_on_her_phone() {
     p.go(&couple_path).await;
     p.c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("#practice")).await.unwrap();
     assert!(p.path().await.starts_with("/sign-in"), "still signed in after quick exit: {}", p.path().await);
+
+    // Her counselor sees the warning first, and clears it on the safety gate page.
+    let counselor = demo.accounts.iter().find(|a| a.role == "counselor").unwrap();
+    p.sign_in(counselor.email, &counselor.password).await;
+    p.go(&couple_path).await;
+    p.fits().await;
+    assert!(p.text().await.contains("Safety first: Marisol Reyes fears violence"), "{}", p.text().await);
+    p.shot("28-counselor-couple-flagged-phone").await;
+    p.click_link("Safety page").await;
+    p.fits().await;
+    p.shot("29-counselor-safety-gate-phone").await;
+    p.submit("Clear Marisol Reyes's fear of violence").await;
+    assert!(p.text().await.contains("None recorded"));
     phone.close().await.unwrap();
 }
