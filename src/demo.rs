@@ -355,9 +355,57 @@ async fn load_into(state: &AppState, id: Uuid) -> Result<Demo, AppError> {
         "title": "First AA meeting together", "achieved_on": start + Duration::days(21)
     }))?).await?;
 
+    craft_track(state, &access, today).await?;
+
     drop((access, supervising));
     audit.commit_offline().await?;
     Ok(Demo { practice_slug: SLUG, accounts })
+}
+
+/// Marisol's CRAFT track, some weeks in: both analyses done, exercises
+/// checked off by her from the portal, the invitation to treatment ahead.
+async fn craft_track(state: &AppState, access: &access::CoupleAccess, today: Date) -> Result<(), AppError> {
+    use crate::records::craft::{self, CheckOffInput, CraftItemInput};
+    let marisol = access.as_partner(PartnerSlot::B);
+    let items = [
+        (json!({"owner": "b", "kind": "use_analysis", "done": true, "text": {"title": "What happens around Dan's drinking",
+            "triggers": ["Hard calls with his brother", "Work events with an open bar", "Friday evenings alone in the garage"],
+            "behaviour": "Four to six beers, usually in the garage, then bed without dinner",
+            "short_term_positives": ["He feels calm for an hour", "He avoids the argument with me"],
+            "long_term_negatives": ["Misses Lucía's bedtime", "Lies about it the next day", "We stop trusting each other"]}}), 0),
+        (json!({"owner": "b", "kind": "healthy_analysis", "done": true, "text": {"title": "Saturday morning runs with Luis",
+            "triggers": ["A sober Friday", "Luis texting on Friday night"],
+            "behaviour": "A 5 km run and coffee with his sponsor",
+            "short_term_positives": ["He comes home proud and talkative"],
+            "long_term_negatives": ["Sore knee; he needs better shoes"]}}), 0),
+        (json!({"owner": "b", "kind": "positive_communication", "text": {"title": "Say one thing you appreciated",
+            "practice": "When Dan comes home sober, tell him one thing you liked about the evening, as an \"I\" statement: \"I really liked cooking with you tonight.\""}}), 2),
+        (json!({"owner": "b", "kind": "rewarding_non_use", "text": {"title": "Sober evenings together",
+            "practice": "On evenings he is sober, plan something he enjoys: a film, cooking together, a walk with Lucía."}}), 1),
+        (json!({"owner": "b", "kind": "natural_consequences", "text": {"title": "Don't cover for him",
+            "practice": "If Dan drinks, do not call his work or tidy up after him; let him explain it himself, when he is sober."}}), 0),
+        (json!({"owner": "b", "kind": "self_care", "text": {"title": "One evening a week for me",
+            "practice": "Thursday choir practice; Ana takes Lucía."}}), 3),
+        (json!({"owner": "b", "kind": "invitation_to_treatment", "text": {"title": "Invite Dan to see Dr. Chen alone",
+            "when": "A sober Sunday morning, after a good week",
+            "how": "Calmly, at the kitchen table, with Lucía at Ana's",
+            "what_to_say": "I love you, and I've noticed the garage evenings are back. Would you see Dr. Chen on Tuesday? I'll come with you if you want.",
+            "arranged": "Dr. Chen holds Tuesday 9:00 for an individual session with Dan"}}), 0),
+    ];
+    for (item, times) in items {
+        let item = craft::create(access, state.clock.now(), from_json::<CraftItemInput>(item)?).await?;
+        const WENT: [&str; 3] = [
+            "Felt awkward, but he noticed.",
+            "He smiled and said thanks; we ate together.",
+            "Easier this time. I did not bring up last month.",
+        ];
+        for week in (0..times).rev() {
+            let went = WENT[(week as usize) % WENT.len()];
+            let input = CheckOffInput { on: Some(today - Duration::days(7 * week + 1)), how_it_went: Some(went.into()), done: false };
+            craft::check_off(&marisol, state.clock.now(), today, item.id, input).await?;
+        }
+    }
+    Ok(())
 }
 
 fn format_rfc3339(t: OffsetDateTime) -> String {

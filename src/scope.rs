@@ -14,7 +14,7 @@ use entity::{
     access_events, api_tokens, audit_checkpoints, audit_verifications, boundaries, boundary_events, boundary_versions, care_team_members, contract_checkins, couples,
     custom_milestones, emergency_accesses, identity_providers, invitations, lapses, member_identities, members, note_addenda, partners, private_notes,
     recovery_contracts, relapse_plans, safety_plans, session_notes, sso_flows, supervisions, therapy_sessions,
-    trusted_devices,
+    trusted_devices, safety_flags, craft_items,
 };
 use entity::{consents, disclosures};
 
@@ -104,6 +104,8 @@ practice_owned![
     trusted_devices,
     consents,
     disclosures,
+    safety_flags,
+    craft_items,
 ];
 
 couple_owned![
@@ -122,6 +124,8 @@ couple_owned![
     therapy_sessions,
     consents,
     disclosures,
+    safety_flags,
+    craft_items,
 ];
 
 macro_rules! shared_record {
@@ -134,7 +138,7 @@ macro_rules! shared_record {
     )+};
 }
 
-shared_record![boundaries, lapses, safety_plans];
+shared_record![boundaries, lapses, safety_plans, craft_items];
 
 versioned_row![
     recovery_contracts,
@@ -146,6 +150,7 @@ versioned_row![
     boundaries,
     safety_plans,
     lapses,
+    craft_items,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -330,6 +330,7 @@ pub mod fields {
     pub const DISCLOSURE_WHAT: Field = Field::new("disclosures", "what");
     pub const DISCLOSURE_RECIPIENT: Field = Field::new("disclosures", "recipient");
     pub const DISCLOSURE_PURPOSE: Field = Field::new("disclosures", "purpose");
+    pub const CRAFT_ITEM_CONTENT: Field = Field::new("craft_items", "content");
 
     pub const ALL: &[Field] = &[
         NOTE_CONTENT,
@@ -355,6 +356,7 @@ pub mod fields {
         DISCLOSURE_WHAT,
         DISCLOSURE_RECIPIENT,
         DISCLOSURE_PURPOSE,
+        CRAFT_ITEM_CONTENT,
     ];
 }
 

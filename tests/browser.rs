@@ -460,3 +460,103 @@ async fn four_journeys_in_a_real_browser() {
     p.shot("12-supervision-phone").await;
     phone.close().await.unwrap();
 }
+
+/// The supporting partner on her phone (issue 19): the crisis block is in
+/// view without scrolling and dials; she checks off a CRAFT exercise, tells
+/// her counselor privately that she is afraid, and leaves by quick exit,
+/// which ends her session. Each portal page is photographed at 390 px.
+#[tokio::test]
+async fn the_supporting_partner_on_her_phone() {
+    let _watchdog = Watchdog::start();
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::sqlite().await;
+    let demo = tandem::demo::load(&app.state).await.unwrap_or_else(|e| panic!("{e:?}"));
+    let marisol = demo.accounts.iter().find(|a| a.role == "supporting partner").unwrap();
+    let couple = {
+        use sea_orm::EntityTrait;
+        entity::couples::Entity::find().one(&app.db).await.unwrap().unwrap().id
+    };
+    let base = serve(&app).await;
+    let driver = start_driver().await;
+    let phone = browser(&driver, 390).await;
+    let p = Page { c: &phone, base: &base };
+    p.sign_in(marisol.email, &marisol.password).await;
+    let couple_path = format!("/couples/{couple}");
+    p.go(&couple_path).await;
+    p.fits().await;
+    // "Need help now" is in view as the page opens, with a number that dials.
+    let block = phone
+        .execute(
+            "const b = document.querySelector('.help-now'); const r = b.getBoundingClientRect();
+             return [r.top, r.bottom, window.innerHeight, b.querySelectorAll('a[href^=\"tel:\"]').length];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (top, bottom, height, dials) = (block[0].as_f64().unwrap(), block[1].as_f64().unwrap(), block[2].as_f64().unwrap(), block[3].as_i64().unwrap());
+    assert!(top >= 0.0 && bottom <= height, "the crisis block ({top}-{bottom}) is not in a {height} px tall window");
+    assert!(dials >= 1, "no tel: link in the crisis block");
+    let tel = p.el(".help-now a[href^='tel:']").await.attr("href").await.unwrap().unwrap();
+    assert!(tel.starts_with("tel:+") || tel.starts_with("tel:1") || tel.starts_with("tel:9"), "{tel}");
+    p.shot("20-portal-couple-phone").await;
+
+    // Her CRAFT steps, and a check-off of the communication exercise.
+    p.click_link("Your CRAFT steps").await;
+    assert_eq!(p.heading().await, "Your CRAFT steps");
+    p.fits().await;
+    p.shot("21-portal-craft-phone").await;
+    let html = p.html().await;
+    let at = html.find("Say one thing you appreciated").expect("the exercise");
+    let item = &html[html[..at].rfind("id=\"item-").unwrap() + 9..][..36];
+    let how = format!("how-{item}");
+    p.fill(&how, "Told him I loved cooking with him; he smiled").await;
+    p.submit("I did this today: Say one thing you appreciated").await;
+    assert!(p.text().await.contains("Told him I loved cooking with him; he smiled"));
+
+    // She tells her counselor, privately, that she is afraid.
+    p.go(&format!("{couple_path}/safety-flag")).await;
+    p.fits().await;
+    p.shot("22-portal-safety-phone").await;
+    p.submit("Tell my counselor I am afraid").await;
+    assert!(p.text().await.contains("Your counselor knows that you are afraid"));
+    p.shot("23-portal-safety-flagged-phone").await;
+    p.go(&couple_path).await;
+    p.fits().await;
+    assert!(p.text().await.contains("Your safety comes first"));
+    p.shot("24-portal-couple-flagged-phone").await;
+    p.go(&format!("{couple_path}/recovery-contract")).await;
+    p.fits().await;
+    assert!(p.text().await.contains("Daily check-ins are paused for now"));
+    p.shot("25-portal-contract-phone").await;
+
+    for (path, name) in [("/dashboard", "26-portal-dashboard-phone"), ("/calendar", "27-portal-calendar-phone")] {
+        p.go(path).await;
+        p.fits().await;
+        p.shot(name).await;
+    }
+
+    // Quick exit: the session is gone.
+    p.go(&couple_path).await;
+    let button = phone.find(Locator::XPath("//main//button[normalize-space(.)='Quick exit']")).await.unwrap();
+    button.click().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    p.go(&couple_path).await;
+    p.c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("#practice")).await.unwrap();
+    assert!(p.path().await.starts_with("/sign-in"), "still signed in after quick exit: {}", p.path().await);
+
+    // Her counselor sees the warning first, and clears it on the safety gate page.
+    let counselor = demo.accounts.iter().find(|a| a.role == "counselor").unwrap();
+    p.sign_in(counselor.email, &counselor.password).await;
+    p.go(&couple_path).await;
+    p.fits().await;
+    assert!(p.text().await.contains("Safety first: Marisol Reyes fears violence"), "{}", p.text().await);
+    p.shot("28-counselor-couple-flagged-phone").await;
+    p.click_link("Safety page").await;
+    p.fits().await;
+    p.shot("29-counselor-safety-gate-phone").await;
+    p.submit("Clear Marisol Reyes's fear of violence").await;
+    assert!(p.text().await.contains("None recorded"));
+    phone.close().await.unwrap();
+}

@@ -31,6 +31,8 @@ const PARTNERS_AND_CARE_TEAM: &[Actor] = &[Actor::CareTeam, Actor::PartnerA, Act
 /// Partner A's consent: the care team, its supervisor and partner A.
 const A_AND_CLINICIANS: &[Actor] = &[Actor::CareTeam, Actor::Supervisor, Actor::PartnerA];
 const A_AND_CARE_TEAM: &[Actor] = &[Actor::CareTeam, Actor::PartnerA];
+const B_AND_CLINICIANS: &[Actor] = &[Actor::CareTeam, Actor::Supervisor, Actor::PartnerB];
+const B_AND_CARE_TEAM: &[Actor] = &[Actor::CareTeam, Actor::PartnerB];
 
 /// Who may do what. Returns `None` for an operation nobody has decided on.
 fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
@@ -100,6 +102,14 @@ fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
         ("GET", "/couples/{couple_id}/consents/{consent_id}") => A_AND_CLINICIANS,
         ("POST", "/couples/{couple_id}/consents/{consent_id}/revoke") => A_AND_CARE_TEAM,
         ("POST", "/couples/{couple_id}/disclosures/plan.pdf") => CARE_TEAM,
+        // The safety gate: each reader learns what is theirs (see tests/safety.rs);
+        // a partner raises their own flag, the care team raises and clears.
+        ("GET", "/couples/{couple_id}/safety-flag") | ("GET", "/couples/{couple_id}/craft-items") => READERS,
+        ("POST", "/couples/{couple_id}/safety-flag") | ("POST", "/couples/{couple_id}/craft-items") => PARTNERS_AND_CARE_TEAM,
+        ("POST", "/couples/{couple_id}/safety-flag/clear") => CARE_TEAM,
+        // The fixture's CRAFT item is partner B's: partner A cannot tell it exists.
+        ("GET", "/couples/{couple_id}/craft-items/{item_id}") => B_AND_CLINICIANS,
+        ("PUT", "/couples/{couple_id}/craft-items/{item_id}") | ("POST", "/couples/{couple_id}/craft-items/{item_id}/check-offs") => B_AND_CARE_TEAM,
         _ => return None,
     })
 }
@@ -166,6 +176,7 @@ fn fill(world: &World<'_>, method: &str, template: &str) -> String {
         .replace("{access_id}", &world.emergency_access.to_string())
         .replace("{slot}", "a")
         .replace("{consent_id}", &world.consent_a.to_string())
+        .replace("{item_id}", &world.b_craft_item.to_string())
 }
 
 /// The example request body the OpenAPI document gives, with the few
@@ -180,6 +191,10 @@ fn body(world: &World<'_>, doc: &Value, op: &Value, path: &str, actor: Actor) ->
             check_in["partner"] = json!("a");
         }
         return Some(check_in);
+    }
+    if path.ends_with("/safety-flag") || path.ends_with("/safety-flag/clear") {
+        // A partner raises their own flag; the care team names the partner.
+        return Some(if actor == Actor::CareTeam { json!({"partner": "b"}) } else { json!({}) });
     }
     if path.ends_with("/agree") {
         // A partner agrees for themself; the care team names the partner.
@@ -203,6 +218,10 @@ fn body(world: &World<'_>, doc: &Value, op: &Value, path: &str, actor: Actor) ->
     }
     if path.ends_with("/safety-plans/{plan_id}") {
         example["owner"] = json!("couple");
+    }
+    if path.ends_with("/craft-items") && matches!(actor, Actor::PartnerA | Actor::PartnerB) {
+        // A partner adds to their own track.
+        example.as_object_mut().unwrap().remove("owner");
     }
     Some(example)
 }

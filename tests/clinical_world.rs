@@ -78,6 +78,8 @@ pub struct World<'a> {
     pub consent_a: Uuid,
     /// Partner A's consent to give their plan to [`PHYSICIAN`].
     pub consent_a_plan: Uuid,
+    /// An item of partner B's CRAFT track (positive communication).
+    pub b_craft_item: Uuid,
 }
 
 /// The recipient partner A's plan consent names, as the API example does.
@@ -229,6 +231,15 @@ impl<'a> World<'a> {
             )
             .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+        let b_craft_item = created(
+            c1.json(
+                Method::POST,
+                &format!("{base}/craft-items"),
+                Some(json!({"owner": "b", "kind": "positive_communication",
+                    "text": {"title": format!("{PARTNER_B}_CRAFT_TITLE"), "practice": format!("{PARTNER_B}_CRAFT_PRACTICE")}})),
+            )
+            .await,
+        );
         let today = tandem::records::milestones::practice_today(&app.state, "Europe/Berlin");
         let (_, mut fin) = practice.member("fin@harbor.example", &["counselor"]).await;
         let res = fin
@@ -276,6 +287,7 @@ impl<'a> World<'a> {
             emergency_access,
             consent_a,
             consent_a_plan,
+            b_craft_item,
         }
     }
 }

@@ -23,7 +23,7 @@ fn flat(text: &str) -> String {
 
 /// Every disclosure row of the couple, as stored.
 async fn register(app: &TestApp, couple: Uuid) -> Vec<entity::disclosures::Model> {
-    entity::disclosures::Entity::find().filter(entity::disclosures::Column::CoupleId.eq(couple)).all(&app.state.db).await.unwrap()
+    entity::disclosures::Entity::find().filter(entity::disclosures::Column::CoupleId.eq(couple)).all(&app.db).await.unwrap()
 }
 
 /// Puts a lapse of partner A with `audience` (care team), as the lapse is now.
@@ -138,7 +138,7 @@ async fn a_consent_is_checked_and_each_change_is_an_access_event(app: TestApp) {
     assert_eq!(res.json()["partner"], "b");
     let id = res.json()["id"].as_str().unwrap().to_owned();
     let event = |action: &'static str| {
-        let db = app.state.db.clone();
+        let db = app.db.clone();
         async move {
             entity::access_events::Entity::find()
                 .filter(entity::access_events::Column::Action.eq(action))
@@ -150,7 +150,7 @@ async fn a_consent_is_checked_and_each_change_is_an_access_event(app: TestApp) {
     let created_events = event("consent_create").await;
     assert!(created_events.iter().any(|e| e.detail.as_deref().is_some_and(|d| d.contains(&id))), "{created_events:?}");
     // Consent text is sealed at rest.
-    let row = entity::consents::Entity::find_by_id(id.parse::<Uuid>().unwrap()).one(&app.state.db).await.unwrap().unwrap();
+    let row = entity::consents::Entity::find_by_id(id.parse::<Uuid>().unwrap()).one(&app.db).await.unwrap().unwrap();
     assert!(!row.purpose.contains("Medication") && !row.recipient_name.unwrap().contains("Dr. Lee"));
     // Revoking is an event once; revoking again changes nothing.
     for _ in 0..2 {
@@ -256,7 +256,7 @@ async fn partners_sign_and_revoke_their_own_consents_on_the_page(app: TestApp) {
     let id = entity::consents::Entity::find()
         .filter(entity::consents::Column::PartnerSlot.eq("b"))
         .filter(entity::consents::Column::RecipientKind.eq("named"))
-        .all(&app.state.db)
+        .all(&app.db)
         .await
         .unwrap()
         .into_iter()

@@ -67,6 +67,13 @@ async fn the_demo_couple_is_there_for_each_person() {
     assert!(sobriety["partners"][0].get("current_streak_days").is_none());
     let page = partner.get(&format!("/couples/{couple}")).await.text();
     assert!(page.contains("Dan&#39;s sobriety figures are not shared with you"), "{page}");
+    // Marisol's CRAFT track is under way: analyses done, exercises checked off.
+    let craft = partner.get(&format!("{base}/craft-items")).await.json();
+    let craft = craft.as_array().unwrap();
+    assert_eq!(craft.len(), 7, "one item of each kind");
+    assert!(craft.iter().filter(|i| i["done"] == true).count() >= 2);
+    assert!(craft.iter().any(|i| i["kind"] == "invitation_to_treatment" && i["done"] == false));
+    assert!(craft.iter().any(|i| i["check_offs"].as_array().unwrap().len() >= 2 && i["check_offs"][0]["by_owner"] == true));
 
     let mut dan_client = app.client();
     let d = login("partner in recovery");
@@ -75,6 +82,7 @@ async fn the_demo_couple_is_there_for_each_person() {
     assert_eq!(own["partners"][0]["current_streak_days"], dan["current_streak_days"], "his own figures, whole");
     let safety = dan_client.get(&format!("{base}/safety-plans")).await.json();
     assert_eq!(safety.as_array().unwrap().len(), 1, "not Marisol's own plan");
+    assert_eq!(dan_client.get(&format!("{base}/craft-items")).await.json(), serde_json::json!([]), "not Marisol's CRAFT track");
     let private = dan_client.get(&format!("{base}/private-notes")).await;
     assert_eq!(private.status, StatusCode::NOT_FOUND);
     // Dan's consents: two in force and one revoked; and who received his records.

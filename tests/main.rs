@@ -42,3 +42,4 @@ mod web_review;
 mod web_team_pages;
 mod who_can_see_what;
 mod consents;
+mod safety;

@@ -40,3 +40,5 @@ pub mod trusted_devices;
 pub mod web_sessions;
 pub mod consents;
 pub mod disclosures;
+pub mod safety_flags;
+pub mod craft_items;

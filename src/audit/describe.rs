@@ -24,7 +24,7 @@ fn singular(segment: &str) -> String {
 /// Words after a record's id that are about that record: an action on it,
 /// or its history (a boundary's earlier wordings). A page's form cannot
 /// DELETE: it posts to `.../{id}/remove` (a care team's member).
-const ACTIONS: [&str; 8] = ["sign", "cosign", "agree", "retire", "addenda", "events", "versions", "remove"];
+const ACTIONS: [&str; 9] = ["sign", "cosign", "agree", "retire", "addenda", "events", "versions", "remove", "check-offs"];
 
 /// Words that end a page's route without naming a record: the form for a
 /// new record or for editing one shows what the record page shows.
@@ -54,7 +54,7 @@ pub fn describe(method: &str, route: &str, params: &[(String, String)]) -> Descr
         ("POST", "cosign") => "cosign",
         ("POST", "agree") => "agree",
         ("POST", "retire") => "retire",
-        ("POST", "addenda" | "events") => "update",
+        ("POST", "addenda" | "events" | "check-offs") => "update",
         ("POST", "care-team") => "share",
         ("POST", "remove") => "delete",
         _ => "create",
@@ -141,5 +141,16 @@ mod tests {
         let api = describe("DELETE", "/api/v1/couples/{couple_id}/care-team/{member_id}", &team);
         assert_eq!((page.action, page.kind.as_str(), page.record_id), (api.action, api.kind.as_str(), api.record_id));
         assert_eq!((page.action, page.kind.as_str()), ("delete", "care_team"));
+    }
+
+    #[test]
+    fn a_check_off_is_an_update_of_its_item() {
+        let c = "01a20963-6671-74b9-b5c6-034fb4254869";
+        let n = "01a20963-6681-7067-8c19-c578a911ea6f";
+        let both = p(&[("couple_id", c), ("item_id", n)]);
+        for route in ["/api/v1/couples/{couple_id}/craft-items/{item_id}/check-offs", "/couples/{couple_id}/craft-items/{item_id}/check-offs"] {
+            let d = describe("POST", route, &both);
+            assert_eq!((d.action, d.kind.as_str(), d.record_id.map(|i| i.to_string())), ("update", "craft_item", Some(n.into())), "{route}");
+        }
     }
 }

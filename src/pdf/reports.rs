@@ -59,6 +59,31 @@ fn risk_words(level: RiskLevel) -> Option<&'static str> {
     }
 }
 
+/// "Safety first", ahead of everything else, while a partner's fear of
+/// violence is open: no joint work until that partner has been seen alone.
+fn safety_first(seen: &CoupleOverview, time_zone: &str) -> Vec<Block> {
+    if seen.safety.open.is_empty() {
+        return Vec::new();
+    }
+    let mut b = vec![Block::Heading("Safety first".into())];
+    b.push(Block::Bullets(
+        seen.safety
+            .open
+            .iter()
+            .map(|f| {
+                let by = if f.raised_by_partner { "said so from the portal" } else { "recorded by the care team" };
+                format!("{} fears violence ({by}, {}).", name_of(&seen.couple, f.partner), local(f.raised_at, time_zone))
+            })
+            .collect(),
+    ));
+    b.push(Block::Paragraph(
+        "Joint check-ins are paused. See this partner alone before any joint session or joint exercise; \
+         review their own safety plan with them; say nothing of this in front of the other partner."
+            .into(),
+    ));
+    b
+}
+
 fn local(at: OffsetDateTime, time_zone: &str) -> String {
     crate::display::local_time(at, time_zone)
 }
@@ -84,6 +109,7 @@ pub fn session_prep(
     let last_note = seen.notes.iter().filter(|n| n.status == NoteStatus::Signed).max_by_key(|n| n.signed_at);
 
     let mut b = Vec::new();
+    b.extend(safety_first(seen, time_zone));
     b.push(Block::Heading("The couple".into()));
     let mut facts = vec![
         ("Couple".to_owned(), couple.label.clone()),

@@ -237,6 +237,10 @@ pub async fn days(access: &CoupleAccess, range: &DayRange, today: Date) -> Resul
 /// day for a partner. Days after today cannot be checked off.
 pub async fn check_in(state: &AppState, access: &CoupleAccess, day: BoundedDate, today: Date, input: CheckIn) -> Result<DayView, AppError> {
     get(access).await?;
+    // Joint check-ins pause while a partner fears violence (see safety_gate).
+    if super::safety_gate::pauses_joint_work(access).await? {
+        return Err(super::safety_gate::paused(access));
+    }
     let slot = access.acting_for(input.partner)?;
     let day = day.get();
     if day > today {

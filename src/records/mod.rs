@@ -17,6 +17,8 @@ pub mod sessions;
 pub mod sobriety;
 pub mod consents;
 pub mod disclosures;
+pub mod safety_gate;
+pub mod craft;
 
 use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;
@@ -63,6 +65,10 @@ async fn named_record(access: &CoupleAccess, kind: &str, id: Uuid) -> Result<Opt
             }
         }
         "consent" => format!("Consent signed {}", consents::get(access, id).await?.signed_at.date()),
+        "craft_item" => match (craft::get(access, id).await?.owner, access.partner_slot()) {
+            (_, Some(_)) => "Your CRAFT track".into(),
+            (owner, None) => format!("CRAFT track of partner {}", owner.as_str().to_uppercase()),
+        },
         _ if access.is_clinician() => crate::display::humanize(kind),
         _ => return Ok(None),
     }))
@@ -92,6 +98,7 @@ async fn kind_of_record(access: &CoupleAccess, kind: &str) -> Result<Option<Stri
         "contract_day" => ("Recovery contract calendar", contract::get(access).await.is_ok()),
         "consent" => ("Consents", !consents::list(access).await?.is_empty()),
         "disclosure" => ("Who received the records", !disclosures::list(access).await?.is_empty()),
+        "craft_item" => ("CRAFT track", exists::<entity::craft_items::Entity>(access, entity::craft_items::Column::Audience, &audiences).await?),
         _ if access.is_clinician() => return Ok(Some(crate::display::humanize(kind))),
         _ => return Ok(None),
     };

@@ -71,6 +71,8 @@ pub struct CoupleOverview {
     pub lapses: Page<LapseView>,
     /// The caller's own private notes: the care team only.
     pub private_notes: Option<Page<PrivateNoteView>>,
+    /// The safety gate as the caller may know it (a partner: only their own flag).
+    pub safety: super::safety_gate::SafetyGateView,
     /// Every lapse the caller may see, oldest first: what the sobriety
     /// figures count, for summaries in this process (not sent: `lapses` pages them).
     #[serde(skip)]
@@ -104,6 +106,7 @@ pub async fn couple(access: &CoupleAccess, today: Date, at: &OverviewAt) -> Resu
         plan,
         boundaries: boundaries::list(access, &page(BOUNDARIES_PER_PAGE, at.boundaries)).await?,
         safety_plans: safety_plans::list(access).await?,
+        safety: super::safety_gate::status(access).await?,
         notes,
         lapses: all_lapses.page(&page(LAPSES_PER_PAGE, at.lapses))?,
         all_lapses: all_lapses.visible,

@@ -49,7 +49,7 @@ pub fn routes() -> Router<AppState> {
 const PAGE_SIZE: u64 = 50;
 
 /// The actions a supervisor can filter by, as the log names them.
-const ACTIONS: [&str; 16] = [
+const ACTIONS: [&str; 18] = [
     "view",
     "create",
     "update",
@@ -66,6 +66,8 @@ const ACTIONS: [&str; 16] = [
     "emergency_access",
     "acknowledge",
     "verify",
+    "flag",
+    "clear",
 ];
 
 const OUTCOMES: [&str; 3] = ["success", "denied", "failed"];

@@ -12,6 +12,8 @@ mod pdfs;
 mod plans;
 mod recovery;
 mod sessions;
+mod safety_gate;
+mod craft;
 
 use axum::{
     http::{HeaderMap, header},
@@ -37,6 +39,8 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .merge(access_log::routes())
         .merge(pdfs::routes())
         .merge(consents::routes())
+        .merge(safety_gate::routes())
+        .merge(craft::routes())
         // A panic becomes a 500 inside the access log, so it is recorded too.
         .route_layer(crate::http::catch_panics())
         .route_layer(axum::middleware::from_fn_with_state(state, crate::audit::context::record_requests))

@@ -222,6 +222,12 @@ pub struct CouplePage {
     /// For a partner: the contacts of the safety plans they see, their own
     /// plan's first, shown at the top of the page.
     pub help_now: Vec<PlanItem>,
+    /// For a partner who said they fear violence: that partner's own safety
+    /// plans, offered first (and left out of `safety_plans`).
+    pub own_flag: bool,
+    pub own_plans_first: Vec<SafetyPlanRow>,
+    /// The reader is the supporting partner: their CRAFT steps are linked at the top.
+    pub supporting: bool,
     pub sessions: Vec<SessionRow>,
     pub lapses: Vec<LapseRow>,
     pub viewings: Vec<ViewingRow>,
@@ -323,7 +329,8 @@ pub async fn page(
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     let today = milestones::practice_today(&state, &current.practice.time_zone);
     let seen = overview::couple(&access, today, &at.lists()).await?;
-    let ctx = CoupleContext::from_view(&access, &current, &seen.couple);
+    let mut ctx = CoupleContext::from_view(&access, &current, &seen.couple);
+    ctx.note_safety(&seen.safety);
     // Partners see who looked at their records; the care team and
     // supervisors have the access log for that.
     let viewings = match ctx.partner {
@@ -362,6 +369,10 @@ impl CouplePage {
         let (plan, plan_shared) = plan_of(&seen, &ctx);
         let pager = |label, key, anchor, current, next| Pager::of(label, &href, key, anchor, at, current, next);
         let (viewings, viewing_links) = viewings.unwrap_or_else(|| (Vec::new(), ViewingLinks { newer: None, older: None }));
+        // A partner's view of the gate holds only their own flag.
+        let own_flag = ctx.partner.is_some() && seen.safety.flagged;
+        let (first, rest): (Vec<_>, Vec<_>) =
+            seen.safety_plans.clone().into_iter().partition(|p| own_flag && ctx.partner.map(|slot| owned_by(p, slot)).unwrap_or(false));
         CouplePage {
             nav: chrome.nav,
             csrf_token: chrome.csrf_token,
@@ -377,7 +388,10 @@ impl CouplePage {
             boundaries_more: pager("boundaries", "boundaries", "boundaries", at.boundaries, seen.boundaries.next_cursor),
             boundaries: seen.boundaries.items.into_iter().map(|b| boundary_row(b, &ctx)).collect(),
             help_now: help_now(&seen.safety_plans, &ctx),
-            safety_plans: seen.safety_plans.into_iter().map(|p| safety_plan_row(p, &ctx)).collect(),
+            own_flag,
+            supporting: seen.couple.partners.iter().any(|p| Some(p.slot) == ctx.partner && p.recovery_role == RecoveryRole::Supporting),
+            own_plans_first: first.into_iter().map(|p| safety_plan_row(p, &ctx)).collect(),
+            safety_plans: rest.into_iter().map(|p| safety_plan_row(p, &ctx)).collect(),
             sessions_more: pager("sessions", "sessions", "sessions", at.sessions, seen.sessions.next_cursor),
             sessions: seen.sessions.items.into_iter().map(|s| session_row(s, &seen.notes, &ctx, now)).collect(),
             lapses_more: pager("lapses", "lapses", "lapses", at.lapses, seen.lapses.next_cursor),
@@ -484,14 +498,18 @@ fn boundary_row(b: boundaries::BoundaryView, ctx: &CoupleContext) -> BoundaryRow
 
 /// A partner's "Need help now": every contact with a number in the safety
 /// plans they may see, their own plan's before the couple's, each once.
-fn help_now(plans: &[safety_plans::SafetyPlanView], ctx: &CoupleContext) -> Vec<PlanItem> {
-    let Some(slot) = ctx.partner else { return Vec::new() };
-    let own = |p: &&safety_plans::SafetyPlanView| match p.owner {
+/// Whether `p` is partner `slot`'s own safety plan.
+fn owned_by(p: &safety_plans::SafetyPlanView, slot: PartnerSlot) -> bool {
+    match p.owner {
         safety_plans::SafetyPlanOwner::PartnerA => slot == PartnerSlot::A,
         safety_plans::SafetyPlanOwner::PartnerB => slot == PartnerSlot::B,
         safety_plans::SafetyPlanOwner::Couple => false,
-    };
-    let (mine, rest): (Vec<_>, Vec<_>) = plans.iter().partition(own);
+    }
+}
+
+fn help_now(plans: &[safety_plans::SafetyPlanView], ctx: &CoupleContext) -> Vec<PlanItem> {
+    let Some(slot) = ctx.partner else { return Vec::new() };
+    let (mine, rest): (Vec<_>, Vec<_>) = plans.iter().partition(|p| owned_by(p, slot));
     let mut seen = std::collections::HashSet::new();
     mine.into_iter()
         .chain(rest)

@@ -25,6 +25,8 @@ mod plan;
 mod private_notes;
 mod safety_plans;
 mod sessions;
+mod safety_gate;
+mod craft;
 
 use axum::{
     Router,
@@ -83,6 +85,10 @@ pub fn routes() -> Router<AppState> {
         .merge(editable::<private_notes::PrivateNotes>("note_id"))
         .route("/couples/{couple_id}/consents", get(consents::page).post(consents::create))
         .route("/couples/{couple_id}/consents/{consent_id}/revoke", post(consents::revoke))
+        .route("/couples/{couple_id}/safety-flag", get(safety_gate::page).post(safety_gate::raise))
+        .route("/couples/{couple_id}/safety-flag/clear", post(safety_gate::clear))
+        .route("/couples/{couple_id}/craft-items", get(craft::page).post(craft::create))
+        .route("/couples/{couple_id}/craft-items/{item_id}/check-offs", post(craft::check_off))
 }
 
 /// New, create, edit and update for one kind of record, named as the API
@@ -115,11 +121,39 @@ pub struct CoupleContext {
     pub time_zone: String,
     /// What the couple agreed at intake: it sets who sees material left at its default audience.
     pub secrets_policy: SecretsPolicy,
+    /// For the care team while a partner fears violence: the warning every
+    /// page about the couple shows first. Never set for a partner.
+    pub safety_first: Option<String>,
+    /// Joint check-ins are paused (partners are told so without the reason).
+    pub checkins_paused: bool,
 }
 
 impl CoupleContext {
     pub async fn of(access: &CoupleAccess, current: &CurrentMember) -> Result<Self, AppError> {
-        Ok(Self::from_view(access, current, &couples::view(access).await?))
+        let gate = crate::records::safety_gate::status(access).await?;
+        let mut ctx = Self::from_view(access, current, &couples::view(access).await?);
+        ctx.checkins_paused = crate::records::safety_gate::pauses_joint_work(access).await?;
+        ctx.note_safety(&gate);
+        Ok(ctx)
+    }
+
+    /// Sets the care team's warning from the safety gate as the reader knows it.
+    pub fn note_safety(&mut self, gate: &crate::records::safety_gate::SafetyGateView) {
+        if !self.is_clinician() || gate.open.is_empty() {
+            return;
+        }
+        let who: Vec<String> = gate
+            .open
+            .iter()
+            .map(|f| format!("{} fears violence (since {})", self.names.of(f.partner), crate::display::local_time(f.raised_at, &self.time_zone)))
+            .collect();
+        let alone: Vec<&str> = gate.open.iter().map(|f| self.names.of(f.partner)).collect();
+        self.safety_first = Some(format!(
+            "Safety first: {}. Joint check-ins are paused. See {} alone before any joint session or joint exercise, \
+             and say nothing of this in front of the other partner.",
+            who.join("; "),
+            alone.join(" and ")
+        ));
     }
 
     /// The context from a view of the couple already read.
@@ -141,6 +175,8 @@ impl CoupleContext {
             emergency: access.relation == Relation::Emergency,
             time_zone: current.practice.time_zone.clone(),
             secrets_policy: view.secrets_policy,
+            safety_first: None,
+            checkins_paused: false,
         }
     }
 
@@ -150,6 +186,12 @@ impl CoupleContext {
 
     pub fn is_clinician(&self) -> bool {
         self.partner.is_none()
+    }
+
+    /// Why the check-in form is not shown, worded for the reader.
+    pub fn paused_message(&self) -> &'static str {
+        use crate::records::safety_gate::{PAUSED_FOR_CARE_TEAM, PAUSED_FOR_PARTNERS};
+        if self.is_clinician() { PAUSED_FOR_CARE_TEAM } else { PAUSED_FOR_PARTNERS }
     }
 }
 
