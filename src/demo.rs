@@ -22,10 +22,11 @@ use crate::{
         common::{IfMatch, PartnerSlot},
         contract::{self, CheckIn, ContractContent},
         couples::{self, NewCouple},
+        lapse_response,
         lapses::{self, LapseInput},
         milestones::{self, CustomMilestoneInput},
         notes::{self, NoteInput},
-        plans::{self, PlanContent},
+        plans::{self, PlanContent, TimelineWhen},
         private_notes::{self, PrivateNoteInput},
         safety_plans::{self, SafetyPlanInput},
         sessions::{self, SessionInput},
@@ -281,21 +282,25 @@ pub async fn load(state: &AppState) -> Result<Demo, AppError> {
         }
     }))?).await?;
 
-    lapses::create(state, &access, from_json::<LapseInput>(json!({
+    let long_ago = lapses::create(state, &access, from_json::<LapseInput>(json!({
         "partner": "a", "occurred_on": today - Duration::days(95), "days": 2, "substance": "alcohol",
         "amount": "about six beers each evening", "setting": "A colleague's leaving party, then alone the next night",
         "high_risk_category": "social_pressure", "reported_by": "self", "kind": "lapse",
         "learned": "Saying yes to 'just one' at work events is the door. Leave before the second round and call Luis from the car.",
         "timeline_step": "first_month", "safety_checked": true, "audience": "couple"
     }))?).await?;
+    // Every step after the old lapse was done in time.
+    lapse_response::demo_done(&access, long_ago.id, |_| true).await?;
     // A slip a few days ago, told the same day: what a counselor prepares for now.
-    lapses::create(state, &access, from_json::<LapseInput>(json!({
+    let recent = lapses::create(state, &access, from_json::<LapseInput>(json!({
         "partner": "a", "occurred_on": today - Duration::days(3), "days": 1, "substance": "alcohol",
         "amount": "two beers", "setting": "Alone at home after a hard call with his brother",
         "high_risk_category": "negative_emotions", "reported_by": "self", "kind": "lapse",
         "learned": "Family calls are a trigger too; call Luis before, not after.",
         "timeline_step": "immediately", "safety_checked": true, "audience": "couple"
     }))?).await?;
+    // Its timeline half done: the first day's steps, not yet the week's.
+    lapse_response::demo_done(&access, recent.id, |when| when == TimelineWhen::Immediately).await?;
     contract::save(state, &access, IfMatch(0), from_json::<ContractContent>(json!({
         "intention_statement": "I intend not to drink or use today. Thank you for listening and for supporting me.",
         "trust_discussion_time": "9 pm, at the kitchen table",

@@ -14,7 +14,7 @@ use entity::{
     access_events, api_tokens, audit_checkpoints, audit_verifications, boundaries, boundary_events, boundary_versions, care_team_members, contract_checkins, couples,
     custom_milestones, emergency_accesses, identity_providers, invitations, lapses, member_identities, members, note_addenda, partners, private_notes,
     recovery_contracts, relapse_plans, safety_plans, session_notes, sso_flows, supervisions, therapy_sessions,
-    trusted_devices,
+    trusted_devices, lapse_steps,
 };
 
 /// A table whose rows each belong to exactly one practice.
@@ -101,6 +101,7 @@ practice_owned![
     supervisions,
     therapy_sessions,
     trusted_devices,
+    lapse_steps,
 ];
 
 couple_owned![
@@ -117,6 +118,7 @@ couple_owned![
     safety_plans,
     session_notes,
     therapy_sessions,
+    lapse_steps,
 ];
 
 macro_rules! shared_record {
@@ -129,7 +131,7 @@ macro_rules! shared_record {
     )+};
 }
 
-shared_record![boundaries, lapses, safety_plans];
+shared_record![boundaries, lapses, safety_plans, lapse_steps];
 
 versioned_row![
     recovery_contracts,
@@ -141,6 +143,7 @@ versioned_row![
     boundaries,
     safety_plans,
     lapses,
+    lapse_steps,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -323,6 +323,7 @@ pub mod fields {
     pub const CONTRACT_CONTENT: Field = Field::new("recovery_contracts", "content");
     pub const CHECKIN_CONTENT: Field = Field::new("contract_checkins", "content");
     pub const CHECKIN_REVISION_CONTENT: Field = Field::new("contract_checkin_revisions", "content");
+    pub const LAPSE_STEP_ACTION: Field = Field::new("lapse_steps", "action");
 
     pub const ALL: &[Field] = &[
         NOTE_CONTENT,
@@ -341,6 +342,7 @@ pub mod fields {
         CONTRACT_CONTENT,
         CHECKIN_CONTENT,
         CHECKIN_REVISION_CONTENT,
+        LAPSE_STEP_ACTION,
     ];
 }
 

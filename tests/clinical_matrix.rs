@@ -55,7 +55,9 @@ fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
         | ("GET", "/couples/{couple_id}/recovery-contract")
         | ("GET", "/couples/{couple_id}/recovery-contract/days")
         | ("GET", "/couples/{couple_id}/viewings")
-        | ("GET", "/couples/{couple_id}/plan.pdf") => READERS,
+        | ("GET", "/couples/{couple_id}/plan.pdf")
+        | ("GET", "/couples/{couple_id}/lapse-steps")
+        | ("GET", "/couples/{couple_id}/lapse-steps/{step_id}") => READERS,
         ("GET", "/couples/{couple_id}/summary.pdf") => CLINICIANS,
         // Each partner checks off their own days; the care team may record for them.
         ("PUT", "/couples/{couple_id}/recovery-contract/days/{day}") => PARTNERS_AND_CARE_TEAM,
@@ -116,6 +118,13 @@ fn expected(method: &str, path: &str, actor: Actor) -> Outcome {
             Actor::OtherPractice => Outcome::NotFound,
             _ => Outcome::Forbidden,
         },
+        // A step is marked by the person it belongs to (the world's is partner A's);
+        // the others who may act on the couple's records are refused.
+        ("PUT", "/api/v1/couples/{couple_id}/lapse-steps/{step_id}") => match actor {
+            Actor::PartnerA => Outcome::Allowed,
+            Actor::CareTeam | Actor::PartnerB => Outcome::Forbidden,
+            _ => Outcome::NotFound,
+        },
         // Taking a couple into care is for counselors, in their own practice.
         ("POST", "/api/v1/couples") => match actor {
             Actor::CareTeam | Actor::OtherCounselor | Actor::OtherPractice => Outcome::Allowed,
@@ -148,6 +157,7 @@ fn fill(world: &World<'_>, method: &str, template: &str) -> String {
         .replace("{day}", &world.today.to_string())
         .replace("{access_id}", &world.emergency_access.to_string())
         .replace("{slot}", "a")
+        .replace("{step_id}", &world.shared_step.to_string())
 }
 
 /// The example request body the OpenAPI document gives, with the few

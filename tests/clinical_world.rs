@@ -74,6 +74,8 @@ pub struct World<'a> {
     pub today: time::Date,
     /// An emergency access by a counselor outside the care team, for review.
     pub emergency_access: Uuid,
+    /// The step of the shared lapse's timeline (partner A's).
+    pub shared_step: Uuid,
 }
 
 impl<'a> World<'a> {
@@ -185,6 +187,8 @@ impl<'a> World<'a> {
         let shared_lapse = created(c1.json(Method::POST, &format!("{base}/lapses"), Some(lapse(Some("couple"), "work party".into()))).await);
         // No audience given: individual confidentiality makes it partner A's alone.
         let a_lapse = created(c1.json(Method::POST, &format!("{base}/lapses"), Some(lapse(None, format!("{PARTNER_A}_LAPSE_SETTING")))).await);
+        let steps = c1.get(&format!("{base}/lapse-steps?lapse_id={shared_lapse}")).await.json();
+        let shared_step: Uuid = steps["items"][0]["id"].as_str().expect("the shared lapse's timeline").parse().unwrap();
         let res = c1
             .json(Method::POST, &format!("{base}/milestones"), Some(json!({"title": format!("{CLINICIAN}_MILESTONE"), "achieved_on": "2026-04-01", "audience": "clinician"})))
             .await;
@@ -248,6 +252,7 @@ impl<'a> World<'a> {
             a_lapse,
             today,
             emergency_access,
+            shared_step,
         }
     }
 }

@@ -40,3 +40,4 @@ mod web_account;
 mod web_review;
 mod web_team_pages;
 mod who_can_see_what;
+mod lapse_response;

@@ -38,3 +38,4 @@ pub mod therapy_sessions;
 pub mod values;
 pub mod trusted_devices;
 pub mod web_sessions;
+pub mod lapse_steps;

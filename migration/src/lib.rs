@@ -17,6 +17,7 @@ mod m20261202_000021_checkin_history;
 mod m20261202_000040_trusted_devices;
 mod m20261206_000001_background_rounds;
 mod m20261206_000100_practice_keys;
+mod m20261206_000200_lapse_steps;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000040_trusted_devices::Migration),
             Box::new(m20261206_000001_background_rounds::Migration),
             Box::new(m20261206_000100_practice_keys::Migration),
+            Box::new(m20261206_000200_lapse_steps::Migration),
         ]
     }
 }

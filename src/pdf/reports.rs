@@ -14,6 +14,7 @@ use crate::{
         boundaries::{BoundaryStatus, Holder},
         common::{PartnerSlot, StoredEnum},
         couples::{self, CoupleView, RecoveryRole},
+        lapse_response::StepView,
         lapses::{LapseKind, LapseView},
         notes::{NoteStatus, RiskLevel},
         overview::CoupleOverview,
@@ -174,8 +175,9 @@ pub fn session_prep(
     b.push(Block::Heading("Relapse-prevention plan: key points".into()));
     match plan {
         None => b.push(Block::Paragraph("No plan yet.".into())),
-        Some(plan) => plan_key_points(&mut b, plan, new_lapses.last().and_then(|l| l.timeline_step)),
+        Some(plan) => plan_key_points(&mut b, plan, seen.lapse_response.is_empty()),
     }
+    lapse_response_blocks(&mut b, seen, now, time_zone);
 
     b.push(Block::Heading("From the last note".into()));
     match last_note {
@@ -243,7 +245,36 @@ fn status_words(status: BoundaryStatus) -> &'static str {
     }
 }
 
-fn plan_key_points(b: &mut Vec<Block>, plan: &PlanContentView, step: Option<TimelineWhen>) {
+/// The timelines under way: the step due next by name and due time, then
+/// every step with where it stands.
+fn lapse_response_blocks(b: &mut Vec<Block>, seen: &CoupleOverview, now: OffsetDateTime, time_zone: &str) {
+    let steps = &seen.lapse_response;
+    let Some(next) = crate::records::lapse_response::due_next(steps) else { return };
+    let who = |s: &StepView| s.owner.map_or_else(|| "Counselor".to_owned(), |p| name_of(&seen.couple, p));
+    b.push(Block::SubHeading("Lapse response under way".into()));
+    let late = if next.is_overdue(now) { "overdue since" } else { "due" };
+    b.push(Block::KeyValues(vec![(
+        "Due next".into(),
+        format!("{}: {} ({}, {late} {})", who(next), next.action, when_words(next.when).to_lowercase(), local(next.due_at, time_zone)),
+    )]));
+    b.push(Block::Bullets(
+        steps
+            .iter()
+            .map(|s| {
+                let state = match s.done_at {
+                    Some(at) => format!("done {}", local(at, time_zone)),
+                    None if s.is_overdue(now) => format!("OVERDUE since {}", local(s.due_at, time_zone)),
+                    None => format!("due {}", local(s.due_at, time_zone)),
+                };
+                format!("{}: {} ({state})", who(s), s.action)
+            })
+            .collect(),
+    ));
+}
+
+/// Key points of the plan; with no timeline under way, what its first
+/// 24 hours ask should a lapse happen.
+fn plan_key_points(b: &mut Vec<Block>, plan: &PlanContentView, no_timeline: bool) {
     if let Some(s) = plan.high_risk_situations.as_ref().filter(|s| !s.items.is_empty()) {
         b.push(Block::SubHeading("High-risk situations".into()));
         b.push(Block::Bullets(
@@ -269,8 +300,8 @@ fn plan_key_points(b: &mut Vec<Block>, plan: &PlanContentView, step: Option<Time
                 .collect(),
         ));
     }
-    if let Some(timeline) = plan.lapse_response.as_ref() {
-        let step = step.unwrap_or(TimelineWhen::Immediately);
+    if let Some(timeline) = plan.lapse_response.as_ref().filter(|_| no_timeline) {
+        let step = TimelineWhen::Immediately;
         let now: Vec<String> = timeline
             .items
             .iter()
@@ -278,7 +309,7 @@ fn plan_key_points(b: &mut Vec<Block>, plan: &PlanContentView, step: Option<Time
             .map(|t| format!("{}: {}", who_words(t.who), t.action))
             .collect();
         if !now.is_empty() {
-            b.push(Block::SubHeading(format!("Lapse response: {}", when_words(step).to_lowercase())));
+            b.push(Block::SubHeading(format!("If a lapse happens: {}", when_words(step).to_lowercase())));
             b.push(Block::Bullets(now));
         }
     }

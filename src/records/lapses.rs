@@ -200,6 +200,7 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: LapseInput) 
     }
     .insert(&access.db())
     .await?;
+    super::lapse_response::start(access, &row).await?;
     to_view(c, row)
 }
 
@@ -308,5 +309,6 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         .col_expr(lapses::Column::Audience, Expr::value(audience))
         .col_expr(lapses::Column::UpdatedAt, Expr::value(state.clock.now()));
     exec_at_version(update, &access.db()).await?;
+    super::lapse_response::follow(access, id).await?;
     get(access, id).await
 }

@@ -15,6 +15,7 @@ pub mod private_notes;
 pub mod safety_plans;
 pub mod sessions;
 pub mod sobriety;
+pub mod lapse_response;
 
 use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;

@@ -11,6 +11,7 @@ mod pdfs;
 mod plans;
 mod recovery;
 mod sessions;
+mod lapse_steps;
 
 use axum::{
     http::{HeaderMap, header},
@@ -35,6 +36,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .merge(contract::routes())
         .merge(access_log::routes())
         .merge(pdfs::routes())
+        .merge(lapse_steps::routes())
         // A panic becomes a 500 inside the access log, so it is recorded too.
         .route_layer(crate::http::catch_panics())
         .route_layer(axum::middleware::from_fn_with_state(state, crate::audit::context::record_requests))

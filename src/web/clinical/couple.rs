@@ -232,6 +232,8 @@ pub struct CouplePage {
     pub boundaries_more: Pager,
     pub lapses_more: Pager,
     pub private_notes_more: Pager,
+    /// The lapse-response timelines under way.
+    pub lapse_response: Vec<super::lapse_steps::StepRow>,
 }
 
 /// What a partner reads instead of figures that are not shared with them.
@@ -395,6 +397,7 @@ impl CouplePage {
                 .unwrap_or_default(),
             viewings,
             viewing_links,
+            lapse_response: super::lapse_steps::rows(&seen.lapse_response, &ctx, now),
             couple: ctx,
         }
     }

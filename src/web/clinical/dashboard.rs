@@ -77,6 +77,14 @@ pub struct ReviewDue {
     pub overdue: bool,
 }
 
+pub struct OverdueStep {
+    pub couple_id: Uuid,
+    pub couple: String,
+    pub who: String,
+    pub action: String,
+    pub due: String,
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 pub struct DashboardPage {
@@ -92,6 +100,7 @@ pub struct DashboardPage {
     pub drafts: Vec<DraftLink>,
     pub awaiting: Vec<AwaitingLink>,
     pub emergencies: Vec<EmergencyLine>,
+    pub overdue_steps: Vec<OverdueStep>,
 }
 
 /// How far ahead sessions are listed and plan reviews flagged.
@@ -114,6 +123,17 @@ impl DashboardPage {
     fn of(seen: CaseloadOverview, chrome: Chrome, current: &CurrentMember, today: Date) -> Self {
         let tz = &current.practice.time_zone;
         DashboardPage {
+            overdue_steps: seen
+                .overdue_steps
+                .into_iter()
+                .map(|s| OverdueStep {
+                    who: label(s.item.who),
+                    action: s.item.action,
+                    due: local_time(s.item.due_at, tz),
+                    couple_id: s.couple_id,
+                    couple: s.couple,
+                })
+                .collect(),
             nav: chrome.nav,
             display_name: current.member.display_name.clone(),
             counselor: current.roles.contains(Role::Counselor),

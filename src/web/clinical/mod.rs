@@ -24,6 +24,7 @@ mod plan;
 mod private_notes;
 mod safety_plans;
 mod sessions;
+mod lapse_steps;
 
 use axum::{
     Router,
@@ -75,6 +76,7 @@ pub fn routes() -> Router<AppState> {
         .route("/couples/{couple_id}/notes/{note_id}/sign", post(notes::sign))
         .route("/couples/{couple_id}/notes/{note_id}/cosign", post(notes::cosign))
         .route("/couples/{couple_id}/notes/{note_id}/addenda", post(notes::add_addendum))
+        .route("/couples/{couple_id}/lapse-steps/{step_id}", post(lapse_steps::mark))
         .merge(editable::<boundaries::Boundaries>("boundary_id"))
         .merge(editable::<sessions::Sessions>("session_id"))
         .merge(editable::<lapses::Lapses>("lapse_id"))
