@@ -14,7 +14,7 @@ use entity::{
     access_events, api_tokens, audit_checkpoints, audit_verifications, boundaries, boundary_events, boundary_versions, care_team_members, contract_checkins, couples,
     custom_milestones, emergency_accesses, identity_providers, invitations, lapses, member_identities, members, note_addenda, partners, private_notes,
     recovery_contracts, relapse_plans, safety_plans, session_notes, sso_flows, supervisions, therapy_sessions,
-    trusted_devices, lapse_steps,
+    trusted_devices, lapse_steps, session_agendas,
 };
 
 /// A table whose rows each belong to exactly one practice.
@@ -102,6 +102,7 @@ practice_owned![
     therapy_sessions,
     trusted_devices,
     lapse_steps,
+    session_agendas,
 ];
 
 couple_owned![
@@ -119,6 +120,7 @@ couple_owned![
     session_notes,
     therapy_sessions,
     lapse_steps,
+    session_agendas,
 ];
 
 macro_rules! shared_record {
@@ -144,6 +146,7 @@ versioned_row![
     safety_plans,
     lapses,
     lapse_steps,
+    session_agendas,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

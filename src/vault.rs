@@ -324,6 +324,7 @@ pub mod fields {
     pub const CHECKIN_CONTENT: Field = Field::new("contract_checkins", "content");
     pub const CHECKIN_REVISION_CONTENT: Field = Field::new("contract_checkin_revisions", "content");
     pub const LAPSE_STEP_ACTION: Field = Field::new("lapse_steps", "action");
+    pub const SESSION_AGENDA_BODY: Field = Field::new("session_agendas", "body");
 
     pub const ALL: &[Field] = &[
         NOTE_CONTENT,
@@ -343,6 +344,7 @@ pub mod fields {
         CHECKIN_CONTENT,
         CHECKIN_REVISION_CONTENT,
         LAPSE_STEP_ACTION,
+        SESSION_AGENDA_BODY,
     ];
 }
 

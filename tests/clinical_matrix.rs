@@ -58,7 +58,10 @@ fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
         | ("GET", "/couples/{couple_id}/plan.pdf")
         | ("GET", "/couples/{couple_id}/lapse-steps")
         | ("GET", "/couples/{couple_id}/lapse-steps/{step_id}") => READERS,
-        ("GET", "/couples/{couple_id}/summary.pdf") => CLINICIANS,
+        ("GET", "/couples/{couple_id}/summary.pdf")
+        | ("GET", "/couples/{couple_id}/sessions/{session_id}/prep")
+        | ("GET", "/couples/{couple_id}/sessions/{session_id}/agenda") => CLINICIANS,
+        ("PUT", "/couples/{couple_id}/sessions/{session_id}/agenda") => CARE_TEAM,
         // Each partner checks off their own days; the care team may record for them.
         ("PUT", "/couples/{couple_id}/recovery-contract/days/{day}") => PARTNERS_AND_CARE_TEAM,
         // Earlier versions of the plan are the care team's working history.

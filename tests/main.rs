@@ -41,3 +41,4 @@ mod web_review;
 mod web_team_pages;
 mod who_can_see_what;
 mod lapse_response;
+mod session_prep;

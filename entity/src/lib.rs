@@ -39,3 +39,4 @@ pub mod values;
 pub mod trusted_devices;
 pub mod web_sessions;
 pub mod lapse_steps;
+pub mod session_agendas;

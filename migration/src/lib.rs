@@ -18,6 +18,7 @@ mod m20261202_000040_trusted_devices;
 mod m20261206_000001_background_rounds;
 mod m20261206_000100_practice_keys;
 mod m20261206_000200_lapse_steps;
+mod m20261206_000201_session_agendas;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_background_rounds::Migration),
             Box::new(m20261206_000100_practice_keys::Migration),
             Box::new(m20261206_000200_lapse_steps::Migration),
+            Box::new(m20261206_000201_session_agendas::Migration),
         ]
     }
 }

@@ -16,6 +16,7 @@ pub mod safety_plans;
 pub mod sessions;
 pub mod sobriety;
 pub mod lapse_response;
+pub mod session_prep;
 
 use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;

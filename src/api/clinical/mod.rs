@@ -12,6 +12,7 @@ mod plans;
 mod recovery;
 mod sessions;
 mod lapse_steps;
+mod session_prep;
 
 use axum::{
     http::{HeaderMap, header},
@@ -37,6 +38,7 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .merge(access_log::routes())
         .merge(pdfs::routes())
         .merge(lapse_steps::routes())
+        .merge(session_prep::routes())
         // A panic becomes a 500 inside the access log, so it is recorded too.
         .route_layer(crate::http::catch_panics())
         .route_layer(axum::middleware::from_fn_with_state(state, crate::audit::context::record_requests))

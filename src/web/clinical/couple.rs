@@ -134,6 +134,8 @@ pub struct SessionRow {
     pub notes: Vec<NoteRow>,
     /// Offer "Write a note": the session has begun and has no note yet.
     pub can_write_note: bool,
+    /// Offer "Prepare" (clinicians, sessions still to come).
+    pub can_prepare: bool,
     /// Partners read what a signed note shares with them right here.
     pub shared: Vec<(String, String)>,
 }
@@ -535,6 +537,7 @@ fn session_row(s: sessions::SessionView, notes: &[notes::NoteView], ctx: &Couple
         // A note documents a session that has begun, once: a second one on
         // the same session was being written by mistake.
         can_write_note: ctx.care_team && mine.is_empty() && s.starts_at <= now,
+        can_prepare: ctx.is_clinician() && s.starts_at > now,
         when: local_time(s.starts_at, &ctx.time_zone),
         kind: match (s.kind, s.partner) {
             (sessions::SessionKind::Individual, Some(p)) => format!("Individual ({})", ctx.names.of(p)),

@@ -32,6 +32,7 @@ pub struct CoupleLink {
 }
 
 pub struct Upcoming {
+    pub session_id: Uuid,
     pub couple_id: Uuid,
     pub couple: String,
     pub when: String,
@@ -144,6 +145,7 @@ impl DashboardPage {
                 .upcoming
                 .into_iter()
                 .map(|s| Upcoming {
+                    session_id: s.item.id,
                     today: super::forms::datetime_input(s.item.starts_at, tz).starts_with(&today.to_string()),
                     when: local_time(s.item.starts_at, tz),
                     kind: label(s.item.kind),

@@ -25,6 +25,7 @@ mod private_notes;
 mod safety_plans;
 mod sessions;
 mod lapse_steps;
+mod prep;
 
 use axum::{
     Router,
@@ -77,6 +78,8 @@ pub fn routes() -> Router<AppState> {
         .route("/couples/{couple_id}/notes/{note_id}/cosign", post(notes::cosign))
         .route("/couples/{couple_id}/notes/{note_id}/addenda", post(notes::add_addendum))
         .route("/couples/{couple_id}/lapse-steps/{step_id}", post(lapse_steps::mark))
+        .route("/couples/{couple_id}/sessions/{session_id}/prep", get(prep::page))
+        .route("/couples/{couple_id}/sessions/{session_id}/agenda", post(prep::save_agenda))
         .merge(editable::<boundaries::Boundaries>("boundary_id"))
         .merge(editable::<sessions::Sessions>("session_id"))
         .merge(editable::<lapses::Lapses>("lapse_id"))
