@@ -98,6 +98,14 @@ async fn the_prep_page_and_pdf_say_what_changed_since_the_last_joint_session(app
     assert_eq!(html.status, StatusCode::OK, "{}", html.text());
     let html = html.text();
     in_order(&html, &sections);
+    // The last 90 days of check-ins, drawn, with the sentence that says it.
+    in_order(&html, &["<svg", "Daniel Okafor: trust discussion on 1 of the last 90 days", "</svg>", "<figcaption>Daniel Okafor: trust discussion on 1 of the last 90 days"]);
+    assert!(html.contains("Marisol Reyes: trust discussion on 0 of the last 90 days"), "{html}");
+    // The couple page draws the same for each reader who may read the calendar.
+    for actor in [Actor::CareTeam, Actor::PartnerA, Actor::PartnerB] {
+        let couple_page = w.client(actor).get(&format!("/couples/{couple}")).await.text();
+        in_order(&couple_page, &["Check-ins, the last 90 days", "<svg", "Daniel Okafor: trust discussion on 1 of the last 90 days", "</svg>"]);
+    }
     in_order(&html, &["Homework LAST", "Marisol Reyes: intimate-partner violence risk High", "AGENDA_ONE: the slip"]);
     let pdf = w.client(Actor::CareTeam).get(&format!("{base}/summary.pdf?session_id={next}")).await;
     assert_eq!(pdf.status, StatusCode::OK);

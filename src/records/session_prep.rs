@@ -48,6 +48,26 @@ pub struct Adherence {
     pub percent: u32,
 }
 
+/// What one day of a partner's recovery calendar holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DayMark {
+    /// Checked off, with the trust discussion.
+    TrustDiscussion,
+    /// Checked off, without the trust discussion.
+    CheckedIn,
+    /// Not checked off.
+    Missed,
+}
+
+/// One partner's last 90 days of check-ins, oldest first, ending today.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CheckinDays {
+    pub partner: PartnerSlot,
+    pub first_day: Date,
+    pub days: Vec<DayMark>,
+}
+
 /// A boundary kept or tested since the last joint session.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct BoundaryMoment {
@@ -104,6 +124,8 @@ pub struct SessionPrep {
     pub since: Date,
     pub lapses: Vec<LapseView>,
     pub adherence: Vec<Adherence>,
+    /// Each partner's last 90 days (none without a recovery contract).
+    pub checkin_days: Vec<CheckinDays>,
     pub boundary_moments: Vec<BoundaryMoment>,
     pub awaiting_agreement: Vec<BoundaryView>,
     pub milestones: Vec<MilestoneReached>,
@@ -204,7 +226,7 @@ pub async fn prepare(access: &CoupleAccess, session_id: Option<Uuid>, today: Dat
         .max_by_key(|s| s.starts_at)
         .cloned();
     let since = last_joint.as_ref().map_or(seen.couple.care_started_on, |s| s.starts_at.date());
-    let adherence = adherence(access, &seen, since, today).await?;
+    let (adherence, checkin_days) = adherence(access, &seen, since, today).await?;
     let boundary_moments = seen
         .boundaries
         .items
@@ -240,6 +262,7 @@ pub async fn prepare(access: &CoupleAccess, session_id: Option<Uuid>, today: Dat
     Ok(SessionPrep {
         lapses: seen.all_lapses.iter().filter(|l| l.occurred_on >= since).cloned().collect(),
         adherence,
+        checkin_days,
         boundary_moments,
         awaiting_agreement,
         milestones,
@@ -260,24 +283,52 @@ pub async fn prepare(access: &CoupleAccess, session_id: Option<Uuid>, today: Dat
     })
 }
 
-/// Each partner's trust-discussion check-offs from `since` (at most 90 days
-/// back) to today; none without a recovery contract.
-async fn adherence(access: &CoupleAccess, seen: &CoupleOverview, since: Date, today: Date) -> Result<Vec<Adherence>, AppError> {
-    let from = since.max(today - Duration::days(ADHERENCE_DAYS - 1)).min(today);
-    let range = DayRange { from: BoundedDate::new(from).ok(), to: BoundedDate::new(today).ok() };
-    let days = match contract::days(access, &range, today).await {
-        Ok(days) => days,
-        Err(AppError::NotFound) => return Ok(Vec::new()),
-        Err(other) => return Err(other),
-    };
-    let counted = ((today - from).whole_days() + 1) as u32;
-    Ok(seen
-        .couple
-        .partners
-        .iter()
-        .map(|p| {
-            let checked_in = days.iter().filter(|d| d.partner == p.slot && d.check_in.trust_discussion).count() as u32;
-            Adherence { partner: p.slot, days: counted, checked_in, percent: checked_in * 100 / counted.max(1) }
+/// The couple's last 90 days of check-ins as the caller may read them
+/// (none without a recovery contract they may see).
+async fn last_days(access: &CoupleAccess, today: Date) -> Result<Option<Vec<contract::DayView>>, AppError> {
+    let first_day = today - Duration::days(ADHERENCE_DAYS - 1);
+    let range = DayRange { from: BoundedDate::new(first_day).ok(), to: BoundedDate::new(today).ok() };
+    match contract::days(access, &range, today).await {
+        Ok(days) => Ok(Some(days)),
+        Err(AppError::NotFound) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
+fn strip(days: &[contract::DayView], partner: PartnerSlot, today: Date) -> CheckinDays {
+    let first_day = today - Duration::days(ADHERENCE_DAYS - 1);
+    let marks = (0..ADHERENCE_DAYS)
+        .map(|i| match days.iter().find(|d| d.partner == partner && d.day == first_day + Duration::days(i)) {
+            Some(d) if d.check_in.trust_discussion => DayMark::TrustDiscussion,
+            Some(_) => DayMark::CheckedIn,
+            None => DayMark::Missed,
         })
-        .collect())
+        .collect();
+    CheckinDays { partner, first_day, days: marks }
+}
+
+/// Each partner's last 90 days of check-ins, for the pictures on the couple
+/// page: drawn from what the caller may read, like the calendar itself.
+pub async fn checkin_days(access: &CoupleAccess, partners: &[PartnerSlot], today: Date) -> Result<Vec<CheckinDays>, AppError> {
+    Ok(match last_days(access, today).await? {
+        Some(days) => partners.iter().map(|p| strip(&days, *p, today)).collect(),
+        None => Vec::new(),
+    })
+}
+
+/// Each partner's trust-discussion check-offs from `since` (at most 90 days
+/// back) to today, and their last 90 days day by day; none without a
+/// recovery contract.
+async fn adherence(access: &CoupleAccess, seen: &CoupleOverview, since: Date, today: Date) -> Result<(Vec<Adherence>, Vec<CheckinDays>), AppError> {
+    let Some(days) = last_days(access, today).await? else { return Ok((Vec::new(), Vec::new())) };
+    let from = since.max(today - Duration::days(ADHERENCE_DAYS - 1)).min(today);
+    let counted = ((today - from).whole_days() + 1) as u32;
+    let mut adherence = Vec::new();
+    let mut strips = Vec::new();
+    for p in &seen.couple.partners {
+        let checked_in = days.iter().filter(|d| d.partner == p.slot && d.day >= from && d.check_in.trust_discussion).count() as u32;
+        adherence.push(Adherence { partner: p.slot, days: counted, checked_in, percent: checked_in * 100 / counted.max(1) });
+        strips.push(strip(&days, p.slot, today));
+    }
+    Ok((adherence, strips))
 }

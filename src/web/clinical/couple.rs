@@ -31,7 +31,7 @@ use crate::{
     error::AppError,
     practice::{Fields, Role, members},
     records::{
-        boundaries, lapses, milestones, notes, safety_plans, sessions,
+        boundaries, lapses, milestones, notes, safety_plans, sessions, session_prep,
         common::{IfMatch, PartnerSlot, StoredEnum},
         couples::{self, CoupleStatus, NewCouple, PartnerInput, RecoveryRole, SecretsPolicy},
         overview::{self, CoupleOverview, OverviewAt},
@@ -236,6 +236,8 @@ pub struct CouplePage {
     pub private_notes_more: Pager,
     /// The lapse-response timelines under way.
     pub lapse_response: Vec<super::lapse_steps::StepRow>,
+    /// Each partner's last 90 days of check-ins, drawn.
+    pub heatmaps: Vec<super::prep::Heatmap>,
 }
 
 /// What a partner reads instead of figures that are not shared with them.
@@ -334,8 +336,12 @@ pub async fn page(
         Some(_) => Some(viewings_of(&access, &ctx, &at.viewings()).await?),
         None => None,
     };
+    let partners: Vec<PartnerSlot> = seen.couple.partners.iter().map(|p| p.slot).collect();
+    let checkins = session_prep::checkin_days(&access, &partners, today).await?;
     let chrome = Chrome::of(&session, &current).await?;
-    Ok(render(&CouplePage::of(seen, ctx, chrome, &at, viewings, state.clock.now())).into_response())
+    let mut page = CouplePage::of(seen, ctx, chrome, &at, viewings, state.clock.now());
+    page.heatmaps = checkins.iter().map(|d| super::prep::heatmap(d, page.couple.names.of(d.partner))).collect();
+    Ok(render(&page).into_response())
 }
 
 async fn viewings_of(access: &CoupleAccess, ctx: &CoupleContext, at: &ViewingsAt) -> Result<(Vec<ViewingRow>, ViewingLinks), AppError> {
@@ -400,6 +406,7 @@ impl CouplePage {
             viewings,
             viewing_links,
             lapse_response: super::lapse_steps::rows(&seen.lapse_response, &ctx, now),
+            heatmaps: Vec::new(),
             couple: ctx,
         }
     }

@@ -24,6 +24,55 @@ use crate::{
     web::{CsrfForm, Path, SignedIn, local_time, render, templates::Nav},
 };
 
+/// One day of the check-in picture.
+pub struct Cell {
+    pub x: u32,
+    pub fill: &'static str,
+    pub title: String,
+}
+
+/// A partner's last 90 days as a strip of cells, with the sentence that says it.
+pub struct Heatmap {
+    pub id: String,
+    pub summary: String,
+    pub width: u32,
+    pub cells: Vec<Cell>,
+}
+
+/// Cell width and gap, in SVG units.
+const CELL: u32 = 6;
+
+pub fn heatmap(days: &session_prep::CheckinDays, who: &str) -> Heatmap {
+    use session_prep::DayMark;
+    let count = |mark| days.days.iter().filter(|d| **d == mark).count();
+    let cells = days
+        .days
+        .iter()
+        .enumerate()
+        .map(|(i, mark)| {
+            let day = days.first_day + time::Duration::days(i as i64);
+            let (fill, words) = match mark {
+                DayMark::TrustDiscussion => ("#1a7f37", "trust discussion"),
+                DayMark::CheckedIn => ("#9be9a8", "checked in, no trust discussion"),
+                DayMark::Missed => ("#d0d7de", "no check-in"),
+            };
+            Cell { x: i as u32 * CELL, fill, title: format!("{}: {words}", crate::display::day(day)) }
+        })
+        .collect();
+    Heatmap {
+        id: format!("checkins-{}", days.partner.as_str()),
+        summary: format!(
+            "{who}: trust discussion on {} of the last {} days; checked in without it on {}; no check-in on {}.",
+            count(DayMark::TrustDiscussion),
+            days.days.len(),
+            count(DayMark::CheckedIn),
+            count(DayMark::Missed)
+        ),
+        width: days.days.len() as u32 * CELL,
+        cells,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "prep.html")]
 pub struct PrepPage {
@@ -36,6 +85,8 @@ pub struct PrepPage {
     pub lapses: Vec<String>,
     /// (partner, "80% (8 of 10 days)")
     pub adherence: Vec<(String, String)>,
+    /// Each partner's last 90 days, drawn as SVG with a text alternative.
+    pub heatmaps: Vec<Heatmap>,
     pub boundary_moments: Vec<String>,
     pub awaiting: Vec<String>,
     pub milestones: Vec<String>,
@@ -88,6 +139,7 @@ impl PrepPage {
                 .iter()
                 .map(|a| (name(a.partner), format!("{}% ({} of {})", a.percent, a.checked_in, crate::display::count(a.days.into(), "day"))))
                 .collect(),
+            heatmaps: prep.checkin_days.iter().map(|d| heatmap(d, ctx.names.of(d.partner))).collect(),
             boundary_moments: prep.boundary_moments.iter().map(|m| format!("{}: {} ({})", m.occurred_on, m.statement, m.kind.as_str())).collect(),
             awaiting: prep
                 .awaiting_agreement
