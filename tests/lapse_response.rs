@@ -181,3 +181,26 @@ async fn overdue_steps_reach_the_dashboard_and_the_prep_summary(app: TestApp) {
 
 both!(a_lapse_starts_the_plan_timeline_for_the_people_it_names);
 both!(overdue_steps_reach_the_dashboard_and_the_prep_summary);
+
+/// `tandem demo`: the slip of a few days ago has its timeline half done (the
+/// first day's steps done, the week's and month's open), the old lapse's
+/// timeline all done, and the counselor can prepare the next session.
+#[tokio::test]
+async fn the_demo_slip_has_its_timeline_half_done() {
+    let _watchdog = Watchdog::start();
+    let app = TestApp::sqlite().await;
+    let demo = tandem::demo::load(&app.state).await.unwrap_or_else(|e| panic!("{e:?}"));
+    let c = demo.accounts.iter().find(|a| a.role == "counselor").unwrap();
+    let mut counselor = app.client();
+    assert_eq!(counselor.sign_in("riverside", c.email, &c.password).await.status, StatusCode::SEE_OTHER);
+    let couple = counselor.get("/api/v1/couples").await.json()["items"][0]["id"].as_str().unwrap().to_owned();
+    let open = counselor.get(&format!("/api/v1/couples/{couple}/lapse-steps?open=true&limit=200")).await.json();
+    let open = open["items"].as_array().unwrap();
+    assert_eq!(open.len(), 6, "the recent slip's week and month: {open:?}");
+    assert!(open.iter().all(|s| s["when"] != "immediately"));
+    let all = counselor.get(&format!("/api/v1/couples/{couple}/lapse-steps?limit=200")).await.json();
+    assert_eq!(all["items"].as_array().unwrap().len(), 18, "nine steps for each of the two lapses");
+    let page = counselor.get(&format!("/couples/{couple}")).await.text();
+    assert!(page.contains("Lapse response under way") && page.contains("Due next"), "{page}");
+    assert!(page.contains("/prep\">Prepare"), "{page}");
+}
