@@ -251,7 +251,7 @@ fn document(blocks: Vec<Block>, now: OffsetDateTime, practice: &str, time_zone: 
 
 /// "Joint session, Thursday 10 December 2026, 17:00 CST".
 fn session_words(s: &SessionView, time_zone: &str) -> String {
-    format!("{} session, {}", crate::display::humanize(&s.kind.as_str()), local(s.starts_at, time_zone))
+    crate::display::session(&s.kind.as_str(), s.starts_at, time_zone)
 }
 
 fn session_day(seen: &CoupleOverview, id: uuid::Uuid) -> String {

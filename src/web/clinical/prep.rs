@@ -21,7 +21,7 @@ use crate::{
         milestones,
         session_prep::{self, AgendaInput, SessionPrep},
     },
-    web::{CsrfForm, Path, SignedIn, local_time, render, templates::Nav},
+    web::{CsrfForm, Path, SignedIn, render, templates::Nav},
 };
 
 /// One day of the check-in picture.
@@ -119,7 +119,7 @@ impl PrepPage {
     fn of(prep: SessionPrep, ctx: CoupleContext, chrome: Chrome, session_id: Uuid, now: time::OffsetDateTime) -> Self {
         let tz = ctx.time_zone.clone();
         let name = |p| ctx.names.of(p).to_owned();
-        let when = |s: &crate::records::sessions::SessionView| format!("{} session, {}", label(s.kind), local_time(s.starts_at, &tz));
+        let when = |s: &crate::records::sessions::SessionView| crate::display::session(&s.kind.as_str(), s.starts_at, &tz);
         let session_day = |id: Uuid| {
             prep.overview.sessions.items.iter().find(|s| s.id == id).map_or_else(|| "an earlier session".into(), |s| s.starts_at.date().to_string())
         };
