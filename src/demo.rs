@@ -24,10 +24,11 @@ use crate::{
         contract::{self, CheckIn, ContractContent},
         disclosures,
         couples::{self, NewCouple},
+        lapse_response,
         lapses::{self, LapseInput},
         milestones::{self, CustomMilestoneInput},
         notes::{self, NoteInput},
-        plans::{self, PlanContent},
+        plans::{self, PlanContent, TimelineWhen},
         private_notes::{self, PrivateNoteInput},
         safety_plans::{self, SafetyPlanInput},
         sessions::{self, SessionInput},
@@ -292,13 +293,15 @@ async fn load_into(state: &AppState, id: Uuid) -> Result<Demo, AppError> {
         }
     }))?).await?;
 
-    lapses::create(state, &access, from_json::<LapseInput>(json!({
+    let long_ago = lapses::create(state, &access, from_json::<LapseInput>(json!({
         "partner": "a", "occurred_on": today - Duration::days(95), "days": 2, "substance": "alcohol",
         "amount": "about six beers each evening", "setting": "A colleague's leaving party, then alone the next night",
         "high_risk_category": "social_pressure", "reported_by": "self", "kind": "lapse",
         "learned": "Saying yes to 'just one' at work events is the door. Leave before the second round and call Luis from the car.",
         "timeline_step": "first_month", "safety_checked": true, "audience": "couple"
     }))?).await?;
+    // Every step after the old lapse was done in time.
+    lapse_response::demo_done(&access, long_ago.id, |_| true).await?;
     // Dan's consents (42 CFR 2.31), recorded from the paper he signed: his
     // lapses may be shown to Marisol, his plan given to his physician; the
     // one for his employer's programme he revoked.
@@ -331,6 +334,8 @@ async fn load_into(state: &AppState, id: Uuid) -> Result<Demo, AppError> {
     disclosures::disclosed_plan(state, &access, from_json(json!({
         "partner": "a", "recipient": PHYSICIAN, "purpose": "Coordinating naltrexone and follow-up"
     }))?, &practice.name, "America/Chicago").await?;
+    // Its timeline half done: the first day's steps, not yet the week's.
+    lapse_response::demo_done(&access, kept.id, |when| when == TimelineWhen::Immediately).await?;
     contract::save(state, &access, IfMatch(0), from_json::<ContractContent>(json!({
         "intention_statement": "I intend not to drink or use today. Thank you for listening and for supporting me.",
         "trust_discussion_time": "9 pm, at the kitchen table",

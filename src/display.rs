@@ -47,6 +47,11 @@ pub fn day(day: time::Date) -> String {
     format!("{} {} {} {}", day.weekday(), day.day(), day.month(), day.year())
 }
 
+/// A session as the prep page and PDF name it: "Joint session, 2026-12-10 17:00 CST".
+pub fn session(kind: &str, starts_at: OffsetDateTime, time_zone: &str) -> String {
+    format!("{} session, {}", humanize(kind), local_time(starts_at, time_zone))
+}
+
 /// A count with its unit as people write it: "1 day", "240 days".
 pub fn count(n: i64, unit: &str) -> String {
     if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }

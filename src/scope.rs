@@ -14,7 +14,7 @@ use entity::{
     access_events, api_tokens, audit_checkpoints, audit_verifications, boundaries, boundary_events, boundary_versions, care_team_members, contract_checkins, couples,
     custom_milestones, emergency_accesses, identity_providers, invitations, lapses, member_identities, members, note_addenda, partners, private_notes,
     recovery_contracts, relapse_plans, safety_plans, session_notes, sso_flows, supervisions, therapy_sessions,
-    trusted_devices, safety_flags, craft_items,
+    trusted_devices, safety_flags, craft_items, lapse_steps, session_agendas,
 };
 use entity::{consents, disclosures};
 
@@ -106,6 +106,8 @@ practice_owned![
     disclosures,
     safety_flags,
     craft_items,
+    lapse_steps,
+    session_agendas,
 ];
 
 couple_owned![
@@ -126,6 +128,8 @@ couple_owned![
     disclosures,
     safety_flags,
     craft_items,
+    lapse_steps,
+    session_agendas,
 ];
 
 macro_rules! shared_record {
@@ -138,7 +142,7 @@ macro_rules! shared_record {
     )+};
 }
 
-shared_record![boundaries, lapses, safety_plans, craft_items];
+shared_record![boundaries, lapses, safety_plans, craft_items, lapse_steps];
 
 versioned_row![
     recovery_contracts,
@@ -151,6 +155,8 @@ versioned_row![
     safety_plans,
     lapses,
     craft_items,
+    lapse_steps,
+    session_agendas,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -331,6 +331,8 @@ pub mod fields {
     pub const DISCLOSURE_RECIPIENT: Field = Field::new("disclosures", "recipient");
     pub const DISCLOSURE_PURPOSE: Field = Field::new("disclosures", "purpose");
     pub const CRAFT_ITEM_CONTENT: Field = Field::new("craft_items", "content");
+    pub const LAPSE_STEP_ACTION: Field = Field::new("lapse_steps", "action");
+    pub const SESSION_AGENDA_BODY: Field = Field::new("session_agendas", "body");
 
     pub const ALL: &[Field] = &[
         NOTE_CONTENT,
@@ -357,6 +359,8 @@ pub mod fields {
         DISCLOSURE_RECIPIENT,
         DISCLOSURE_PURPOSE,
         CRAFT_ITEM_CONTENT,
+        LAPSE_STEP_ACTION,
+        SESSION_AGENDA_BODY,
     ];
 }
 

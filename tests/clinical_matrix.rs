@@ -60,8 +60,13 @@ fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
         | ("GET", "/couples/{couple_id}/recovery-contract")
         | ("GET", "/couples/{couple_id}/recovery-contract/days")
         | ("GET", "/couples/{couple_id}/viewings")
-        | ("GET", "/couples/{couple_id}/plan.pdf") => READERS,
-        ("GET", "/couples/{couple_id}/summary.pdf") => CLINICIANS,
+        | ("GET", "/couples/{couple_id}/plan.pdf")
+        | ("GET", "/couples/{couple_id}/lapse-steps")
+        | ("GET", "/couples/{couple_id}/lapse-steps/{step_id}") => READERS,
+        ("GET", "/couples/{couple_id}/summary.pdf")
+        | ("GET", "/couples/{couple_id}/sessions/{session_id}/prep")
+        | ("GET", "/couples/{couple_id}/sessions/{session_id}/agenda") => CLINICIANS,
+        ("PUT", "/couples/{couple_id}/sessions/{session_id}/agenda") => CARE_TEAM,
         // Each partner checks off their own days; the care team may record for them.
         ("PUT", "/couples/{couple_id}/recovery-contract/days/{day}") => PARTNERS_AND_CARE_TEAM,
         // Earlier versions of the plan are the care team's working history.
@@ -143,6 +148,13 @@ fn expected(method: &str, path: &str, actor: Actor) -> Outcome {
             Actor::CareTeam | Actor::PartnerA | Actor::PartnerB => Outcome::Forbidden,
             _ => Outcome::NotFound,
         },
+        // A step is marked by the person it belongs to (the world's is partner A's);
+        // the others who may act on the couple's records are refused.
+        ("PUT", "/api/v1/couples/{couple_id}/lapse-steps/{step_id}") => match actor {
+            Actor::PartnerA => Outcome::Allowed,
+            Actor::CareTeam | Actor::PartnerB => Outcome::Forbidden,
+            _ => Outcome::NotFound,
+        },
         // Taking a couple into care is for counselors, in their own practice.
         ("POST", "/api/v1/couples") => match actor {
             Actor::CareTeam | Actor::OtherCounselor | Actor::OtherPractice => Outcome::Allowed,
@@ -177,6 +189,7 @@ fn fill(world: &World<'_>, method: &str, template: &str) -> String {
         .replace("{slot}", "a")
         .replace("{consent_id}", &world.consent_a.to_string())
         .replace("{item_id}", &world.b_craft_item.to_string())
+        .replace("{step_id}", &world.shared_step.to_string())
 }
 
 /// The example request body the OpenAPI document gives, with the few

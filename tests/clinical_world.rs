@@ -80,6 +80,8 @@ pub struct World<'a> {
     pub consent_a_plan: Uuid,
     /// An item of partner B's CRAFT track (positive communication).
     pub b_craft_item: Uuid,
+    /// The step of the shared lapse's timeline (partner A's).
+    pub shared_step: Uuid,
 }
 
 /// The recipient partner A's plan consent names, as the API example does.
@@ -203,6 +205,8 @@ impl<'a> World<'a> {
         let shared_lapse = created(c1.json(Method::POST, &format!("{base}/lapses"), Some(lapse(Some("couple"), "work party".into()))).await);
         // No audience given: individual confidentiality makes it partner A's alone.
         let a_lapse = created(c1.json(Method::POST, &format!("{base}/lapses"), Some(lapse(None, format!("{PARTNER_A}_LAPSE_SETTING")))).await);
+        let steps = c1.get(&format!("{base}/lapse-steps?lapse_id={shared_lapse}")).await.json();
+        let shared_step: Uuid = steps["items"][0]["id"].as_str().expect("the shared lapse's timeline").parse().unwrap();
         let res = c1
             .json(Method::POST, &format!("{base}/milestones"), Some(json!({"title": format!("{CLINICIAN}_MILESTONE"), "achieved_on": "2026-04-01", "audience": "clinician"})))
             .await;
@@ -288,6 +292,7 @@ impl<'a> World<'a> {
             consent_a,
             consent_a_plan,
             b_craft_item,
+            shared_step,
         }
     }
 }

@@ -43,3 +43,5 @@ mod web_team_pages;
 mod who_can_see_what;
 mod consents;
 mod safety;
+mod lapse_response;
+mod session_prep;

@@ -42,3 +42,5 @@ pub mod consents;
 pub mod disclosures;
 pub mod safety_flags;
 pub mod craft_items;
+pub mod lapse_steps;
+pub mod session_agendas;

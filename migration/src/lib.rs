@@ -17,6 +17,8 @@ mod m20261202_000021_checkin_history;
 mod m20261202_000040_trusted_devices;
 mod m20261206_000001_background_rounds;
 mod m20261206_000100_practice_keys;
+mod m20261206_000200_lapse_steps;
+mod m20261206_000201_session_agendas;
 mod m20261206_000300_safety_gate_and_craft;
 mod m20261206_000400_consents_and_disclosures;
 
@@ -38,6 +40,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000040_trusted_devices::Migration),
             Box::new(m20261206_000001_background_rounds::Migration),
             Box::new(m20261206_000100_practice_keys::Migration),
+            Box::new(m20261206_000200_lapse_steps::Migration),
+            Box::new(m20261206_000201_session_agendas::Migration),
             Box::new(m20261206_000300_safety_gate_and_craft::Migration),
             Box::new(m20261206_000400_consents_and_disclosures::Migration),
         ]

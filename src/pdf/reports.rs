@@ -14,9 +14,12 @@ use crate::{
         boundaries::{BoundaryStatus, Holder},
         common::{PartnerSlot, StoredEnum},
         couples::{self, CoupleView, RecoveryRole},
+        lapse_response::StepView,
         lapses::{LapseKind, LapseView},
-        notes::{NoteStatus, RiskLevel},
+        notes::RiskLevel,
         overview::CoupleOverview,
+        session_prep::SessionPrep,
+        sessions::SessionView,
         plans::{self, PlanContentView, TimelineWhen, TimelineWho},
         safety_plans,
     },
@@ -92,33 +95,34 @@ fn local(at: OffsetDateTime, time_zone: &str) -> String {
 /// before a joint session, from the couple overview as the counselor sees
 /// it, `now` and `today` being the moment and the day in `time_zone`.
 pub fn session_prep(
-    seen: &CoupleOverview,
+    prep: &SessionPrep,
     now: OffsetDateTime,
     practice: &str,
     time_zone: &str,
     prepared_for: &str,
 ) -> Document {
+    let seen = &prep.overview;
     let couple = &seen.couple;
     let today = seen.sobriety.today;
     let sobriety = &seen.sobriety;
-    let last_session = seen.sessions.items.iter().filter(|s| s.starts_at < now).max_by_key(|s| s.starts_at);
-    let since: Date = last_session.as_ref().map_or(couple.care_started_on, |s| s.starts_at.date());
-    let all_lapses = &seen.all_lapses;
+    let last_session = prep.last_joint.as_ref();
+    let since: Date = prep.since;
     let plan = seen.plan.as_ref().map(|p| &p.content);
     let boundaries = &seen.boundaries.items;
-    let last_note = seen.notes.iter().filter(|n| n.status == NoteStatus::Signed).max_by_key(|n| n.signed_at);
+    let last_note = seen.notes.iter().find(|n| Some(n.id) == prep.last_note_id);
 
     let mut b = Vec::new();
     b.extend(safety_first(seen, time_zone));
     b.push(Block::Heading("The couple".into()));
     let mut facts = vec![
+        ("Prepares".to_owned(), prep.session.as_ref().map_or("no session is booked".into(), |s| session_words(s, time_zone))),
         ("Couple".to_owned(), couple.label.clone()),
         ("Status".to_owned(), couple.status.as_str()),
         ("In care since".to_owned(), format!("{} ({})", couple.care_started_on, crate::display::count(crate::records::sobriety::days_in_care(couple.care_started_on, today).into(), "day"))),
         ("Care team".to_owned(), couple.care_team.iter().map(|m| m.display_name.as_str()).collect::<Vec<_>>().join(", ")),
         (
-            "Last session".to_owned(),
-            last_session.as_ref().map_or("none yet".into(), |s| local(s.starts_at, time_zone)),
+            "Last joint session".to_owned(),
+            last_session.map_or("none yet".into(), |s| local(s.starts_at, time_zone)),
         ),
     ];
     for p in &couple.partners {
@@ -154,7 +158,7 @@ pub fn session_prep(
     }
 
     b.push(Block::Heading("Lapses since the last session".into()));
-    let new_lapses: Vec<&LapseView> = all_lapses.iter().filter(|l| l.occurred_on >= since).collect();
+    let new_lapses: Vec<&LapseView> = prep.lapses.iter().collect();
     if new_lapses.is_empty() {
         b.push(Block::Paragraph("None recorded.".into()));
     } else {
@@ -169,6 +173,8 @@ pub fn session_prep(
                 .collect(),
         ));
     }
+
+    since_last_session(&mut b, prep);
 
     b.push(Block::Heading("Boundaries".into()));
     if boundaries.is_empty() {
@@ -200,31 +206,25 @@ pub fn session_prep(
     b.push(Block::Heading("Relapse-prevention plan: key points".into()));
     match plan {
         None => b.push(Block::Paragraph("No plan yet.".into())),
-        Some(plan) => plan_key_points(&mut b, plan, new_lapses.last().and_then(|l| l.timeline_step)),
+        Some(plan) => plan_key_points(&mut b, plan, seen.lapse_response.is_empty()),
     }
+    lapse_response_blocks(&mut b, seen, now, time_zone);
 
     b.push(Block::Heading("From the last note".into()));
     match last_note {
         None => b.push(Block::Paragraph("No signed note yet.".into())),
-        Some(note) => {
-            let homework = note.content.homework.as_ref().map_or("none set".into(), |h| h.text.clone());
-            b.push(Block::KeyValues(vec![("Homework".into(), homework)]));
-        }
+        Some(_) => b.push(Block::KeyValues(vec![
+            ("Plan".into(), prep.last_plan.clone().unwrap_or_else(|| "none written".into())),
+            ("Homework".into(), prep.last_homework.clone().unwrap_or_else(|| "none set".into())),
+        ])),
     }
 
     b.push(Block::Heading("Open risks".into()));
-    let mut risks = Vec::new();
-    if let Some(note) = last_note {
-        for block in &note.content.partner_blocks {
-            if let Some(risk) = &block.risk {
-                for (what, level) in [("self-harm", risk.self_harm), ("intimate-partner violence", risk.partner_violence)] {
-                    if let Some(words) = risk_words(level) {
-                        risks.push(format!("{}: {what} risk {words}", name_of(couple, block.partner)));
-                    }
-                }
-            }
-        }
-    }
+    let mut risks: Vec<String> = prep
+        .risk_flags
+        .iter()
+        .filter_map(|r| Some(format!("{}: {} risk {}", name_of(couple, r.partner), r.risk, risk_words(r.level)?)))
+        .collect();
     if !seen.safety_plans.is_empty() {
         risks.push(format!("{} safety plan(s) on file", seen.safety_plans.len()));
     }
@@ -233,7 +233,18 @@ pub fn session_prep(
     }
     b.push(Block::Bullets(risks));
 
+    b.push(Block::Heading("Unsigned drafts".into()));
+    if prep.drafts.is_empty() {
+        b.push(Block::Paragraph("None: every note is signed.".into()));
+    } else {
+        b.push(Block::Bullets(prep.drafts.iter().map(|n| format!("{} draft of the session of {}", n.format.as_str().to_uppercase(), session_day(seen, n.session_id))).collect()));
+    }
+
     b.push(Block::Heading("Agenda".into()));
+    if !prep.agenda.text.is_empty() {
+        b.push(Block::Bullets(prep.agenda.text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()));
+        return document(b, now, practice, time_zone, prepared_for);
+    }
     let mut agenda = vec!["Recovery contract: review the calendar together".to_owned()];
     if !new_lapses.is_empty() {
         agenda.push("The lapse: what happened, what was learned, which timeline step is under way".into());
@@ -249,7 +260,11 @@ pub fn session_prep(
     }
     agenda.push("Celebrate progress; next steps".into());
     b.push(Block::Bullets(agenda));
+    document(b, now, practice, time_zone, prepared_for)
+}
 
+fn document(blocks: Vec<Block>, now: OffsetDateTime, practice: &str, time_zone: &str, prepared_for: &str) -> Document {
+    let b = blocks;
     Document {
         title: "Session-prep summary".into(),
         practice: practice.into(),
@@ -257,6 +272,47 @@ pub fn session_prep(
         generated_at: local(now, time_zone),
         notice: NOTICE.into(),
         blocks: b,
+    }
+}
+
+/// "Joint session, Thursday 10 December 2026, 17:00 CST".
+fn session_words(s: &SessionView, time_zone: &str) -> String {
+    crate::display::session(&s.kind.as_str(), s.starts_at, time_zone)
+}
+
+fn session_day(seen: &CoupleOverview, id: uuid::Uuid) -> String {
+    seen.sessions.items.iter().find(|s| s.id == id).map_or_else(|| "an earlier session".into(), |s| s.starts_at.date().to_string())
+}
+
+/// Check-ins, boundaries kept or tested, and milestones since the last joint session.
+fn since_last_session(b: &mut Vec<Block>, prep: &SessionPrep) {
+    let couple = &prep.overview.couple;
+    b.push(Block::Heading("Check-in adherence".into()));
+    if prep.adherence.is_empty() {
+        b.push(Block::Paragraph("No recovery contract yet.".into()));
+    } else {
+        b.push(Block::KeyValues(
+            prep.adherence
+                .iter()
+                .map(|a| (name_of(couple, a.partner), format!("{}% ({} of {})", a.percent, a.checked_in, crate::display::count(a.days.into(), "day"))))
+                .collect(),
+        ));
+    }
+    b.push(Block::Heading("Boundaries kept or tested".into()));
+    if prep.boundary_moments.is_empty() {
+        b.push(Block::Paragraph("None logged.".into()));
+    } else {
+        b.push(Block::Bullets(
+            prep.boundary_moments.iter().map(|m| format!("{}: {} ({})", m.occurred_on, m.statement, m.kind.as_str())).collect(),
+        ));
+    }
+    b.push(Block::Heading("Milestones reached".into()));
+    if prep.milestones.is_empty() {
+        b.push(Block::Paragraph("None since the last joint session.".into()));
+    } else {
+        b.push(Block::Bullets(
+            prep.milestones.iter().map(|m| format!("{}: {} on {}", name_of(couple, m.partner), m.milestone.label, m.milestone.reached_on)).collect(),
+        ));
     }
 }
 
@@ -269,7 +325,36 @@ fn status_words(status: BoundaryStatus) -> &'static str {
     }
 }
 
-fn plan_key_points(b: &mut Vec<Block>, plan: &PlanContentView, step: Option<TimelineWhen>) {
+/// The timelines under way: the step due next by name and due time, then
+/// every step with where it stands.
+fn lapse_response_blocks(b: &mut Vec<Block>, seen: &CoupleOverview, now: OffsetDateTime, time_zone: &str) {
+    let steps = &seen.lapse_response;
+    let Some(next) = crate::records::lapse_response::due_next(steps) else { return };
+    let who = |s: &StepView| s.owner.map_or_else(|| "Counselor".to_owned(), |p| name_of(&seen.couple, p));
+    b.push(Block::SubHeading("Lapse response under way".into()));
+    let late = if next.is_overdue(now) { "overdue since" } else { "due" };
+    b.push(Block::KeyValues(vec![(
+        "Due next".into(),
+        format!("{}: {} ({}, {late} {})", who(next), next.action, when_words(next.when).to_lowercase(), local(next.due_at, time_zone)),
+    )]));
+    b.push(Block::Bullets(
+        steps
+            .iter()
+            .map(|s| {
+                let state = match s.done_at {
+                    Some(at) => format!("done {}", local(at, time_zone)),
+                    None if s.is_overdue(now) => format!("OVERDUE since {}", local(s.due_at, time_zone)),
+                    None => format!("due {}", local(s.due_at, time_zone)),
+                };
+                format!("{}: {} ({state})", who(s), s.action)
+            })
+            .collect(),
+    ));
+}
+
+/// Key points of the plan; with no timeline under way, what its first
+/// 24 hours ask should a lapse happen.
+fn plan_key_points(b: &mut Vec<Block>, plan: &PlanContentView, no_timeline: bool) {
     if let Some(s) = plan.high_risk_situations.as_ref().filter(|s| !s.items.is_empty()) {
         b.push(Block::SubHeading("High-risk situations".into()));
         b.push(Block::Bullets(
@@ -295,8 +380,8 @@ fn plan_key_points(b: &mut Vec<Block>, plan: &PlanContentView, step: Option<Time
                 .collect(),
         ));
     }
-    if let Some(timeline) = plan.lapse_response.as_ref() {
-        let step = step.unwrap_or(TimelineWhen::Immediately);
+    if let Some(timeline) = plan.lapse_response.as_ref().filter(|_| no_timeline) {
+        let step = TimelineWhen::Immediately;
         let now: Vec<String> = timeline
             .items
             .iter()
@@ -304,7 +389,7 @@ fn plan_key_points(b: &mut Vec<Block>, plan: &PlanContentView, step: Option<Time
             .map(|t| format!("{}: {}", who_words(t.who), t.action))
             .collect();
         if !now.is_empty() {
-            b.push(Block::SubHeading(format!("Lapse response: {}", when_words(step).to_lowercase())));
+            b.push(Block::SubHeading(format!("If a lapse happens: {}", when_words(step).to_lowercase())));
             b.push(Block::Bullets(now));
         }
     }

@@ -202,6 +202,7 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: LapseInput) 
     }
     .insert(&access.db())
     .await?;
+    super::lapse_response::start(access, &row).await?;
     to_view(c, row)
 }
 
@@ -324,5 +325,6 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         let shared = Disclosed { consent, channel: Channel::Share, kind: RecordKind::Lapses, record_id: Some(id), what, recipient: consent.recipient.clone(), purpose: consent.purpose.clone() };
         disclosures::record(access, now, shared).await?;
     }
+    super::lapse_response::follow(access, id).await?;
     get(access, id).await
 }

@@ -19,6 +19,8 @@ pub mod consents;
 pub mod disclosures;
 pub mod safety_gate;
 pub mod craft;
+pub mod lapse_response;
+pub mod session_prep;
 
 use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;

@@ -14,6 +14,7 @@ use super::{
     boundaries::{self, BoundaryView},
     common::{Page, PageQuery},
     couples::{self, CoupleStatus, CoupleView, RecoveryRole},
+    lapse_response,
     lapses::{self, LapseView},
     milestones::{self, SobrietyView},
     notes::{self, NoteView},
@@ -77,6 +78,9 @@ pub struct CoupleOverview {
     /// figures count, for summaries in this process (not sent: `lapses` pages them).
     #[serde(skip)]
     pub all_lapses: Vec<LapseView>,
+    /// Every step the caller may see of the lapse-response timelines still
+    /// under way, by due time.
+    pub lapse_response: Vec<lapse_response::StepView>,
 }
 
 fn page(per_page: u64, cursor: Option<Uuid>) -> PageQuery {
@@ -109,6 +113,7 @@ pub async fn couple(access: &CoupleAccess, today: Date, at: &OverviewAt) -> Resu
         safety: super::safety_gate::status(access).await?,
         notes,
         lapses: all_lapses.page(&page(LAPSES_PER_PAGE, at.lapses))?,
+        lapse_response: lapse_response::live(access).await?,
         all_lapses: all_lapses.visible,
         sessions,
         private_notes,
@@ -157,6 +162,8 @@ pub struct CaseloadOverview {
     /// Emergency accesses to couples of the caller's care team, opened
     /// since `today - recent`, newest first.
     pub emergencies: Vec<About<crate::access::EmergencyOpened>>,
+    /// Open lapse-response steps past their due time, the longest overdue first.
+    pub overdue_steps: Vec<About<lapse_response::StepView>>,
 }
 
 /// The dashboard's read model: a fixed number of queries whatever the size
@@ -183,7 +190,9 @@ pub async fn caseload(
     let awaiting_agreement = boundaries::awaiting_agreement(caseload).await?.into_iter().map(|b| about(b.couple_id).with(b)).collect();
     let emergencies =
         crate::access::emergencies_on_care_team(caseload, now - recent).await?.into_iter().map(|e| about(e.couple_id).with(e)).collect();
+    let overdue_steps = lapse_response::overdue_in(caseload, now).await?.into_iter().map(|(c, s)| about(c).with(s)).collect();
     Ok(CaseloadOverview {
+        overdue_steps,
         couples: caseload
             .couples
             .iter()

@@ -14,6 +14,8 @@ mod recovery;
 mod sessions;
 mod safety_gate;
 mod craft;
+mod lapse_steps;
+mod session_prep;
 
 use axum::{
     http::{HeaderMap, header},
@@ -41,6 +43,8 @@ pub fn routes(state: AppState) -> OpenApiRouter<AppState> {
         .merge(consents::routes())
         .merge(safety_gate::routes())
         .merge(craft::routes())
+        .merge(lapse_steps::routes())
+        .merge(session_prep::routes())
         // A panic becomes a 500 inside the access log, so it is recorded too.
         .route_layer(crate::http::catch_panics())
         .route_layer(axum::middleware::from_fn_with_state(state, crate::audit::context::record_requests))

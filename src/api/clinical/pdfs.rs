@@ -22,7 +22,7 @@ use crate::{
     records::{
         common::PartnerSlot,
         milestones,
-        overview::{self, OverviewAt},
+        session_prep,
     },
 };
 
@@ -45,13 +45,14 @@ pub(super) async fn pdf_response(doc: pdf::Document, file_name: &'static str) ->
 }
 
 /// The session-prep summary for a joint session (care team and supervisors).
-#[utoipa::path(get, path = "/couples/{couple_id}/summary.pdf", tag = "clinical", params(("couple_id" = Uuid, Path)),
+#[utoipa::path(get, path = "/couples/{couple_id}/summary.pdf", tag = "clinical", params(("couple_id" = Uuid, Path), PrepFor),
     responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 404, body = Problem)))]
 async fn session_prep_pdf(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
     Path(couple_id): Path<Uuid>,
+    Query(prep_for): Query<PrepFor>,
 ) -> Result<Response, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     audit.describe_as("session_prep_summary", "export");
@@ -60,9 +61,16 @@ async fn session_prep_pdf(
     }
     let prepared_for = format!("{} ({})", current.member.display_name, access.relation.as_str().replace('_', " "));
     let today = milestones::practice_today(&state, &current.practice.time_zone);
-    let seen = overview::couple(&access, today, &OverviewAt::default()).await?;
-    let doc = reports::session_prep(&seen, state.clock.now(), &current.practice.name, &current.practice.time_zone, &prepared_for);
+    let prep = session_prep::prepare(&access, prep_for.session_id, today, state.clock.now()).await?;
+    let doc = reports::session_prep(&prep, state.clock.now(), &current.practice.name, &current.practice.time_zone, &prepared_for);
     pdf_response(doc, "session-prep-summary.pdf").await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PrepFor {
+    /// The session to prepare; default: the couple's next one.
+    session_id: Option<Uuid>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

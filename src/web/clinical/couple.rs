@@ -31,7 +31,7 @@ use crate::{
     error::AppError,
     practice::{Fields, Role, members},
     records::{
-        boundaries, lapses, milestones, notes, safety_plans, sessions,
+        boundaries, lapses, milestones, notes, safety_plans, sessions, session_prep,
         common::{IfMatch, PartnerSlot, StoredEnum},
         couples::{self, CoupleStatus, NewCouple, PartnerInput, RecoveryRole, SecretsPolicy},
         overview::{self, CoupleOverview, OverviewAt},
@@ -134,6 +134,8 @@ pub struct SessionRow {
     pub notes: Vec<NoteRow>,
     /// Offer "Write a note": the session has begun and has no note yet.
     pub can_write_note: bool,
+    /// Offer "Prepare" (clinicians, sessions still to come).
+    pub can_prepare: bool,
     /// Partners read what a signed note shares with them right here.
     pub shared: Vec<(String, String)>,
 }
@@ -238,6 +240,10 @@ pub struct CouplePage {
     pub boundaries_more: Pager,
     pub lapses_more: Pager,
     pub private_notes_more: Pager,
+    /// The lapse-response timelines under way.
+    pub lapse_response: Vec<super::lapse_steps::StepRow>,
+    /// Each partner's last 90 days of check-ins, drawn.
+    pub heatmaps: Vec<super::prep::Heatmap>,
 }
 
 /// What a partner reads instead of figures that are not shared with them.
@@ -337,8 +343,12 @@ pub async fn page(
         Some(_) => Some(viewings_of(&access, &ctx, &at.viewings()).await?),
         None => None,
     };
+    let partners: Vec<PartnerSlot> = seen.couple.partners.iter().map(|p| p.slot).collect();
+    let checkins = session_prep::checkin_days(&access, &partners, today).await?;
     let chrome = Chrome::of(&session, &current).await?;
-    Ok(render(&CouplePage::of(seen, ctx, chrome, &at, viewings, state.clock.now())).into_response())
+    let mut page = CouplePage::of(seen, ctx, chrome, &at, viewings, state.clock.now());
+    page.heatmaps = checkins.iter().map(|d| super::prep::heatmap(d, page.couple.names.of(d.partner))).collect();
+    Ok(render(&page).into_response())
 }
 
 async fn viewings_of(access: &CoupleAccess, ctx: &CoupleContext, at: &ViewingsAt) -> Result<(Vec<ViewingRow>, ViewingLinks), AppError> {
@@ -409,6 +419,8 @@ impl CouplePage {
                 .unwrap_or_default(),
             viewings,
             viewing_links,
+            lapse_response: super::lapse_steps::rows(&seen.lapse_response, &ctx, now),
+            heatmaps: Vec::new(),
             couple: ctx,
         }
     }
@@ -550,6 +562,7 @@ fn session_row(s: sessions::SessionView, notes: &[notes::NoteView], ctx: &Couple
         // A note documents a session that has begun, once: a second one on
         // the same session was being written by mistake.
         can_write_note: ctx.care_team && mine.is_empty() && s.starts_at <= now,
+        can_prepare: ctx.is_clinician() && s.starts_at > now,
         when: local_time(s.starts_at, &ctx.time_zone),
         kind: match (s.kind, s.partner) {
             (sessions::SessionKind::Individual, Some(p)) => format!("Individual ({})", ctx.names.of(p)),

@@ -32,6 +32,7 @@ pub struct CoupleLink {
 }
 
 pub struct Upcoming {
+    pub session_id: Uuid,
     pub couple_id: Uuid,
     pub couple: String,
     pub when: String,
@@ -77,6 +78,14 @@ pub struct ReviewDue {
     pub overdue: bool,
 }
 
+pub struct OverdueStep {
+    pub couple_id: Uuid,
+    pub couple: String,
+    pub who: String,
+    pub action: String,
+    pub due: String,
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 pub struct DashboardPage {
@@ -92,6 +101,7 @@ pub struct DashboardPage {
     pub drafts: Vec<DraftLink>,
     pub awaiting: Vec<AwaitingLink>,
     pub emergencies: Vec<EmergencyLine>,
+    pub overdue_steps: Vec<OverdueStep>,
 }
 
 /// How far ahead sessions are listed and plan reviews flagged.
@@ -114,6 +124,17 @@ impl DashboardPage {
     fn of(seen: CaseloadOverview, chrome: Chrome, current: &CurrentMember, today: Date) -> Self {
         let tz = &current.practice.time_zone;
         DashboardPage {
+            overdue_steps: seen
+                .overdue_steps
+                .into_iter()
+                .map(|s| OverdueStep {
+                    who: label(s.item.who),
+                    action: s.item.action,
+                    due: local_time(s.item.due_at, tz),
+                    couple_id: s.couple_id,
+                    couple: s.couple,
+                })
+                .collect(),
             nav: chrome.nav,
             display_name: current.member.display_name.clone(),
             counselor: current.roles.contains(Role::Counselor),
@@ -124,6 +145,7 @@ impl DashboardPage {
                 .upcoming
                 .into_iter()
                 .map(|s| Upcoming {
+                    session_id: s.item.id,
                     today: super::forms::datetime_input(s.item.starts_at, tz).starts_with(&today.to_string()),
                     when: local_time(s.item.starts_at, tz),
                     kind: label(s.item.kind),

@@ -27,6 +27,8 @@ mod safety_plans;
 mod sessions;
 mod safety_gate;
 mod craft;
+mod lapse_steps;
+mod prep;
 
 use axum::{
     Router,
@@ -78,6 +80,9 @@ pub fn routes() -> Router<AppState> {
         .route("/couples/{couple_id}/notes/{note_id}/sign", post(notes::sign))
         .route("/couples/{couple_id}/notes/{note_id}/cosign", post(notes::cosign))
         .route("/couples/{couple_id}/notes/{note_id}/addenda", post(notes::add_addendum))
+        .route("/couples/{couple_id}/lapse-steps/{step_id}", post(lapse_steps::mark))
+        .route("/couples/{couple_id}/sessions/{session_id}/prep", get(prep::page))
+        .route("/couples/{couple_id}/sessions/{session_id}/agenda", post(prep::save_agenda))
         .merge(editable::<boundaries::Boundaries>("boundary_id"))
         .merge(editable::<sessions::Sessions>("session_id"))
         .merge(editable::<lapses::Lapses>("lapse_id"))
