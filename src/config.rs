@@ -24,6 +24,9 @@ pub const ENV_HELP: &str = "\
 Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environment):
   TANDEM_DATABASE_URL          sqlite://data/tandem.db?mode=rwc (default, created on first start)
                                or postgres://user:password@host/db
+  TANDEM_DATABASE_OWNER_URL    PostgreSQL: the schema owner's URL, for migrations and
+                               row-level security; TANDEM_DATABASE_URL is then a role
+                               that owns nothing (README, \"Roles\") [default: none]
   TANDEM_BIND                  address to listen on [default: 127.0.0.1:8080]
   TANDEM_PUBLIC_URL            URL people use to reach Tandem, for links and cookies
                                [default: http://<bind>]; https makes cookies Secure

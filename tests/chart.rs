@@ -261,6 +261,22 @@ fn the_chart_lints_and_both_modes_render_valid_kubernetes_objects() {
     let service = one(&objects, "Service");
     assert_eq!(service["spec"]["selector"], deployment["spec"]["selector"]["matchLabels"], "the Service reaches no Job pod");
 
+    // Two roles (README: Roles): the schema owner's URL goes to what
+    // migrates, the Job, and never to the serving pods.
+    let owner = [&secrets[..], &["postgresql.ownerSecret=db-owner-secret"]].concat();
+    let objects = tools.valid_objects(&owner);
+    let job = &one(&objects, "Job")["spec"]["template"]["spec"]["containers"][0];
+    let owner_url = env(job, "TANDEM_DATABASE_OWNER_URL").expect("the Job migrates as the owner");
+    assert_eq!(owner_url["valueFrom"]["secretKeyRef"]["name"], "db-owner-secret");
+    accepted_by_the_binary(job);
+    let serving = &one(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+    assert!(env(serving, "TANDEM_DATABASE_OWNER_URL").is_none(), "the service runs without the owner's URL");
+    // Without the Job the pods migrate, so they get it.
+    let objects = tools.valid_objects(&[&owner[..], &["migrations.hookJob=false"]].concat());
+    let serving = &one(&objects, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+    assert!(env(serving, "TANDEM_DATABASE_OWNER_URL").is_some());
+    accepted_by_the_binary(serving);
+
     // Autoscaled, behind an Ingress: the autoscaler owns the replica count.
     let objects = tools.valid_objects(
         &[&secrets[..], &["autoscaling.enabled=true", "ingress.enabled=true", "publicUrl=https://tandem.example.org"]].concat(),

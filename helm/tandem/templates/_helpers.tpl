@@ -88,6 +88,20 @@ Where the pod keeps what it writes (the root filesystem is read-only).
 The database URL: a file on the data volume for SQLite, a Secret's key for
 PostgreSQL (it carries a password, so it is never a value in the chart).
 */}}
+{{/*
+The schema owner's URL (README: Roles), for whatever migrates: the Job, or
+the pods when there is no Job. Nothing when no owner Secret is named.
+*/}}
+{{- define "tandem.ownerEnv" -}}
+{{- if and (eq .Values.mode "postgresql") .Values.postgresql.ownerSecret }}
+- name: TANDEM_DATABASE_OWNER_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.postgresql.ownerSecret | quote }}
+      key: {{ .Values.postgresql.ownerSecretKey | quote }}
+{{- end }}
+{{- end }}
+
 {{- define "tandem.databaseEnv" -}}
 - name: TANDEM_DATABASE_URL
 {{- if eq .Values.mode "sqlite" }}
