@@ -492,7 +492,7 @@ mod tests {
             };
             let printed = config.to_toml();
             assert!(printed.contains("database_url = \"sqlite://data/tandem.db?mode=rwc\""), "{printed}");
-            assert!(printed.contains("Not set (built-in behaviour applies): audit_journal_file, metrics_bind, sso_secret_dir."), "{printed}");
+            assert!(printed.contains("Not set (built-in behaviour applies): audit_journal_file, database_owner_url, metrics_bind, sso_secret_dir."), "{printed}");
             jail.create_file("printed.toml", &printed)?;
             let read = Config::load(Some("printed.toml".into())).unwrap();
             assert_eq!(serde_json::to_value(&read).unwrap(), serde_json::to_value(&config).unwrap());

@@ -1,0 +1,115 @@
+//! Driving the composed router in a benchmark as clients would: signing in
+//! through the pages, and a load of concurrent requests with latency
+//! percentiles. Include with `#[path = "support/load.rs"] mod load;`.
+// Each benchmark uses part of it.
+#![allow(dead_code)]
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    body::Body,
+    http::{Request, header},
+};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+pub fn seconds() -> Duration {
+    Duration::from_secs(std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3))
+}
+
+pub fn clients() -> usize {
+    std::env::var("BENCH_CLIENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(64)
+}
+
+/// How a request authenticates: a page's session cookie or an API token.
+#[derive(Clone)]
+pub enum Auth {
+    Cookie(String),
+    Bearer(String),
+}
+
+pub fn request(method: &str, path: &str, auth: &Auth, body: Option<serde_json::Value>) -> Request<Body> {
+    let mut req = Request::builder().method(method).uri(path);
+    req = match auth {
+        Auth::Cookie(c) => req.header(header::COOKIE, c),
+        Auth::Bearer(t) => req.header(header::AUTHORIZATION, format!("Bearer {t}")),
+    };
+    match body {
+        Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_string())).unwrap(),
+        None => req.body(Body::empty()).unwrap(),
+    }
+}
+
+pub async fn send(router: &axum::Router, req: Request<Body>) -> (axum::http::StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let res = router.clone().oneshot(req).await.unwrap();
+    let (parts, body) = res.into_parts();
+    (parts.status, parts.headers, body.collect().await.unwrap().to_bytes().to_vec())
+}
+
+/// The `name=value` pairs of a response's cookies, as a `Cookie` header.
+pub fn cookies_of(headers: &axum::http::HeaderMap) -> String {
+    headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned()).collect::<Vec<_>>().join("; ")
+}
+
+/// The CSRF token of a page's form.
+pub fn csrf_of(page: Vec<u8>) -> String {
+    let html = String::from_utf8(page).unwrap();
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("csrf token") + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+/// Signs in through the pages, as a browser does; returns the cookie header.
+pub async fn sign_in(router: &axum::Router, email: &str, password: &str) -> Auth {
+    let (_, headers, body) = send(router, Request::get("/sign-in").body(Body::empty()).unwrap()).await;
+    let (jar, csrf) = (cookies_of(&headers), csrf_of(body));
+    let form = serde_html_form::to_string([("csrf_token", csrf.as_str()), ("practice", "riverside"), ("email", email), ("password", password)]).unwrap();
+    let req = Request::post("/sign-in")
+        .header(header::COOKIE, jar)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap();
+    let (status, headers, _) = send(router, req).await;
+    assert!(status.is_redirection(), "sign-in: {status}");
+    Auth::Cookie(cookies_of(&headers))
+}
+
+pub struct Measured {
+    pub per_second: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+}
+
+/// Requests per second and latency percentiles (ms) at `clients` concurrent clients.
+pub async fn load(router: &axum::Router, path: &str, auth: &Auth, clients: usize) -> Measured {
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let deadline = started + seconds();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (router, path, auth, latencies) = (router.clone(), path.to_owned(), auth.clone(), latencies.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let (status, _, body) = send(&router, request("GET", &path, &auth, None)).await;
+                assert!(status.is_success(), "{path}: {status} {}", String::from_utf8_lossy(&body[..body.len().min(300)]));
+                mine.push(t.elapsed());
+            }
+            latencies.lock().unwrap().extend(mine);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut all = std::mem::take(&mut *latencies.lock().unwrap());
+    all.sort();
+    let p = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
+    Measured { per_second: all.len() as f64 / elapsed, p50: p(0.5), p95: p(0.95), p99: p(0.99) }
+}
+
