@@ -14,8 +14,10 @@
 mod load;
 #[path = "support/postgres.rs"]
 mod postgres;
+#[path = "support/state.rs"]
+mod state;
 
-use std::{sync::Arc, time::Instant};
+use std::time::Instant;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use uuid::Uuid;
@@ -23,19 +25,6 @@ use uuid::Uuid;
 use load::{Auth, clients, load, request, seconds, send, sign_in};
 
 const SERVICE_ROLE: &str = "tandem_service";
-
-async fn state(config: tandem::config::Config, vault: tandem::vault::Vault) -> tandem::state::AppState {
-    let db = tandem::db::connect(&config).await.expect("connect");
-    tandem::db::prepare(&config, &db).await.expect("migrate and secure the rows");
-    tandem::state::AppState::new(
-        db,
-        config,
-        Arc::new(tandem::clock::SystemClock),
-        tandem::audit::checkpoints::CheckpointKey::generate(),
-        tandem::sealed::SealingKey::generate(),
-        vault,
-    )
-}
 
 fn config(url: &str, owner: Option<&str>) -> tandem::config::Config {
     tandem::config::Config {
@@ -92,10 +81,10 @@ fn main() {
         // Bound: the service's role, under row-level security. The demo is
         // loaded through it, as `tandem demo` would.
         let keyring = tandem::vault::Vault::in_memory(tandem::vault::Keyring::generate());
-        let bound = state(config(service_url.as_str(), Some(&owner_url)), keyring.another()).await;
+        let bound = state::with_vault(config(service_url.as_str(), Some(&owner_url)), keyring.another()).await;
         let demo = tandem::demo::load(&bound).await.expect("demo data");
         // Unbound: the same build on the same rows, as the owner.
-        let unbound = state(config(&owner_url, None), keyring).await;
+        let unbound = state::with_vault(config(&owner_url, None), keyring).await;
 
         let casey = demo.accounts.iter().find(|a| a.role == "counselor").unwrap();
         let mut routers = Vec::new();
