@@ -241,6 +241,14 @@ impl<'a> Page<'a> {
     }
 }
 
+/// A download leaves no page to read: the same address fetched with the
+/// browser's cookies, as the browser would have fetched it.
+async fn download(app: &TestApp, c: &Client, path: &str) -> TestResponse {
+    let cookies = c.get_all_cookies().await.unwrap();
+    let cookie = cookies.iter().map(|c| format!("{}={}", c.name(), c.value())).collect::<Vec<_>>().join("; ");
+    app.client().send(Method::GET, path, &[("cookie", &cookie)], Body::empty()).await
+}
+
 const ADMIN: &str = "avery@riverside.example";
 const COUNSELOR: &str = "casey@riverside.example";
 const SUPERVISOR: &str = "sasha@riverside.example";
@@ -404,10 +412,7 @@ async fn four_journeys_in_a_real_browser() {
     assert!(text.contains("Casey Morgan"), "the counselor's views: {text}");
     p.shot("09-access-log").await;
     let export = p.c.find(Locator::XPath("//main//a[contains(., 'CSV')]")).await.unwrap().attr("href").await.unwrap().unwrap();
-    // A download leaves no page to read: fetch the same address with the browser's cookies.
-    let cookies = p.c.get_all_cookies().await.unwrap();
-    let cookie = cookies.iter().map(|c| format!("{}={}", c.name(), c.value())).collect::<Vec<_>>().join("; ");
-    let res = app.client().send(Method::GET, &export, &[("cookie", &cookie)], Body::empty()).await;
+    let res = download(&app, p.c, &export).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     let csv = res.text();
     assert!(csv.lines().count() > 2 && csv.contains("Daniel Okafor") && csv.contains("Casey Morgan"), "{csv}");
@@ -558,5 +563,98 @@ async fn the_supporting_partner_on_her_phone() {
     p.shot("29-counselor-safety-gate-phone").await;
     p.submit("Clear Marisol Reyes's fear of violence").await;
     assert!(p.text().await.contains("None recorded"));
+    phone.close().await.unwrap();
+}
+
+/// Issue 18 in a browser, on the demo practice: the counselor prepares the
+/// next session from the dashboard (reads the prep page, saves the agenda,
+/// downloads the prep PDF); Dan, on his phone, marks his step of the live
+/// lapse-response timeline done and sees it done.
+#[tokio::test]
+async fn the_counselor_prepares_a_session_and_dan_marks_a_step_done() {
+    let _watchdog = Watchdog::start();
+    if !browser_available() {
+        return;
+    }
+    let app = TestApp::sqlite().await;
+    let demo = tandem::demo::load(&app.state).await.unwrap_or_else(|e| panic!("{e:?}"));
+    let login = |role: &str| demo.accounts.iter().find(|a| a.role == role).unwrap();
+    let base = serve(&app).await;
+    let driver = start_driver().await;
+
+    // The counselor, at a desk: from the dashboard to the prep page.
+    let desk = browser(&driver, 1280).await;
+    let p = Page { c: &desk, base: &base };
+    let counselor = login("counselor");
+    p.sign_in(counselor.email, &counselor.password).await;
+    assert_eq!(p.path().await, "/dashboard");
+    let prepare = desk
+        .find(Locator::XPath("//main//a[starts-with(normalize-space(.), 'Prepare')]"))
+        .await
+        .unwrap_or_else(|e| panic!("no Prepare link on the dashboard: {e}"));
+    let target = prepare.attr("href").await.unwrap().unwrap();
+    let before = p.el("html").await;
+    prepare.click().await.unwrap();
+    p.next_page(before, "Prepare").await;
+    let prep_path = p.path().await;
+    assert_eq!(prep_path, target);
+    let parts: Vec<&str> = prep_path.split('/').collect();
+    assert!(parts.len() == 6 && parts[1] == "couples" && parts[3] == "sessions" && parts[5] == "prep", "{prep_path}");
+    assert!(p.heading().await.starts_with("Prepare the session with"), "{}", p.heading().await);
+    let headings = desk.execute("return Array.from(document.querySelectorAll('main h2')).map(h => h.textContent.trim());", vec![]).await.unwrap();
+    let headings: Vec<&str> = headings.as_array().unwrap().iter().map(|h| h.as_str().unwrap()).collect();
+    for wanted in ["Lapses since the last session", "Check-in adherence", "Lapse response under way", "From the last note", "Agenda"] {
+        assert!(headings.contains(&wanted), "no {wanted:?} among {headings:?}");
+    }
+    // The demo's slip of a few days ago has its week's steps open.
+    assert!(p.text().await.contains("Go to a meeting every day this week"), "{}", p.text().await);
+    p.fits().await;
+
+    // The agenda, saved and still there when the page is read again.
+    let agenda = "Check in on the week after the slip\nAl-Anon: what Marisol needs from Dan";
+    p.fill("agenda-text", agenda).await;
+    p.submit("Save the agenda").await;
+    assert_eq!(p.path().await, prep_path, "saving the agenda leads back to the prep page");
+    p.go(&prep_path).await;
+    let saved = p.el("#agenda-text").await.prop("value").await.unwrap().unwrap_or_default();
+    assert_eq!(saved.replace("\r\n", "\n"), agenda);
+    p.shot("30-counselor-prep").await;
+    desk.execute("document.getElementById('agenda').scrollIntoView();", vec![]).await.unwrap();
+    p.shot("31-counselor-prep-agenda").await;
+
+    // The PDF the prep page links to.
+    let pdf = desk.find(Locator::LinkText("Download this as a PDF")).await.unwrap().attr("href").await.unwrap().unwrap();
+    let res = download(&app, &desk, &pdf).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.header("content-type"), Some("application/pdf"));
+    assert!(res.body.starts_with(b"%PDF-") && res.body.len() > 1000, "{} bytes", res.body.len());
+    p.sign_out().await;
+    desk.close().await.unwrap();
+
+    // Dan, on his phone: his step of the week, marked done from his page.
+    let phone = browser(&driver, 390).await;
+    let p = Page { c: &phone, base: &base };
+    let dan = login("partner in recovery");
+    p.sign_in(dan.email, &dan.password).await;
+    let couple_path = prep_path.split("/sessions/").next().unwrap().to_owned();
+    p.go(&couple_path).await;
+    p.fits().await;
+    let step = "Go to a meeting every day this week";
+    let open = format!("//section[@id='lapse-response']//li[starts-with(@id, 'step-')][contains(., {step:?})][.//button[starts-with(normalize-space(.), 'Mark done')]]");
+    let li = phone.find(Locator::XPath(&open)).await.unwrap_or_else(|e| panic!("no open step {step:?} for Dan: {e}"));
+    let id = li.attr("id").await.unwrap().unwrap();
+    assert!(!li.text().await.unwrap().contains("Done "), "{}", li.text().await.unwrap());
+    p.submit(&format!("Mark done: {step}")).await;
+    assert_eq!(p.path().await, couple_path);
+    let li = p.el(&format!("li[id='{id}']")).await;
+    let text = li.text().await.unwrap();
+    assert!(text.contains("Done "), "the step is not shown done: {text}");
+    li.find(Locator::XPath(".//button[starts-with(normalize-space(.), 'Not done after all')]"))
+        .await
+        .unwrap_or_else(|e| panic!("no way to take the mark back: {e}"));
+    p.fits().await;
+    phone.execute("document.getElementById(arguments[0]).scrollIntoView({block: 'center'});", vec![json!(id)]).await.unwrap();
+    p.shot("32-partner-timeline-phone").await;
+    p.sign_out().await;
     phone.close().await.unwrap();
 }
