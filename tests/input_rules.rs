@@ -158,6 +158,18 @@ async fn undecodable_bodies_are_refused_with_415(app: TestApp) {
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
 }
 
-both!(undecodable_bodies_are_refused_with_415, dates_outside_the_range_are_refused, control_characters_are_refused, multi_line_text_keeps_line_breaks, oversized_forms_are_refused_with_413);
+/// A body is an object: serde alone would read a struct from an array of
+/// its fields in order (`[null, null]` as a check-off with no date or note).
+async fn a_body_that_is_not_an_object_is_refused(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let base = format!("/api/v1/couples/{}", w.couple);
+    for body in [json!([null, null]), json!(["2026-12-01"]), json!("text"), json!(7)] {
+        let res = send(w.client(Actor::CareTeam), Method::POST, &format!("{base}/lapses"), None, body.clone()).await;
+        assert_refused(&res, &body.to_string());
+        assert_eq!(res.json()["errors"][0]["field"], "body", "{}", res.text());
+    }
+}
+
+both!(a_body_that_is_not_an_object_is_refused, undecodable_bodies_are_refused_with_415, dates_outside_the_range_are_refused, control_characters_are_refused, multi_line_text_keeps_line_breaks, oversized_forms_are_refused_with_413);
 
 use sea_orm::EntityTrait;

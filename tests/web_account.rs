@@ -209,13 +209,14 @@ async fn the_last_admin_stays_when_two_admins_act_at_once(app: TestApp) {
         .body(())
         .unwrap()
         .into_parts();
-    let stale = <tandem::auth::CurrentMember as axum::extract::FromRequestParts<tandem::state::AppState>>::from_request_parts(&mut parts, &app.state)
-        .await
-        .unwrap();
+    // Authorised as a request is: in a unit of work of its own.
+    let authorised = <tandem::auth::CurrentMember as axum::extract::FromRequestParts<tandem::state::AppState>>::from_request_parts(&mut parts, &app.state);
+    let stale = tandem::tenant::scope(authorised).await.0.unwrap();
     let res = practice.admin.submit("/members", &format!("/members/{c_id}/roles"), &[("roles", "counselor")]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "the first removal goes through");
     let roles = tandem::practice::Roles::one(tandem::practice::Role::Counselor);
-    let err = tandem::practice::members::set_roles(&app.state, &stale, admin_id, roles, None, &Default::default())
+    // As a request would: one unit of work acting in the practice.
+    let err = tandem::tenant::within(practice.id, tandem::practice::members::set_roles(&app.state, &stale, admin_id, roles, None, &Default::default()))
         .await
         .expect_err("the last admin stays");
     assert!(err.to_string().contains("at least one active admin"), "{err}");

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
     sea_query::OnConflict,
 };
 use tower_sessions::{
@@ -21,9 +21,12 @@ use entity::web_sessions;
 
 use crate::{auth::AUTH_KEY, clock::Clock};
 
+/// Its statements run where the request's other work does (`tenant::Db`):
+/// a session ended or re-keyed while the request deletes the member's
+/// sessions joins that request's transaction instead of waiting for it.
 #[derive(Clone)]
 pub struct DbSessionStore {
-    db: DatabaseConnection,
+    db: crate::tenant::Db,
     clock: Arc<dyn Clock>,
     idle: time::Duration,
 }
@@ -35,7 +38,7 @@ impl std::fmt::Debug for DbSessionStore {
 }
 
 impl DbSessionStore {
-    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, idle: time::Duration) -> Self {
+    pub fn new(db: crate::tenant::Db, clock: Arc<dyn Clock>, idle: time::Duration) -> Self {
         Self { db, clock, idle }
     }
 

@@ -17,6 +17,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let axum::Json(mut value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        // Every request body Tandem takes is an object; serde would also
+        // read a struct from an array of its fields in order.
+        if !value.is_object() {
+            return Err(AppError::invalid("body", "must be a JSON object"));
+        }
         crate::input::whole_numbers_as_integers(&mut value);
         if let Some(field) = crate::input::find_control_characters(&value) {
             return Err(AppError::invalid(&field, crate::input::CONTROL_CHARACTERS));

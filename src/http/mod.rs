@@ -50,7 +50,7 @@ pub fn session_cookie_name(https: bool) -> &'static str {
 pub fn wrap(routes: Router<AppState>, state: AppState, error_page: ErrorPage) -> Router {
     let https = state.config.is_https();
     let sessions = SessionManagerLayer::new(DbSessionStore::new(
-        state.db.pool().clone(),
+        state.db.clone(),
         state.clock.clone(),
         state.config.session_idle(),
     ))
