@@ -126,6 +126,8 @@ async fn the_demo_couples_chart_exports_as_a_valid_labelled_fhir_bundle(app: Tes
         assert!(has("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "R"), "{resource}");
         assert!(has("http://terminology.hl7.org/CodeSystem/v3-ActCode", "42CFRPart2"), "{resource}");
     }
+    let boundary = |e: &&Value| e["resource"]["category"][0]["text"].as_str().is_some_and(|t| t.starts_with("Boundary"));
+    assert_eq!(entries.iter().filter(boundary).count(), 3, "the demo's three boundary agreements as Goals");
     for entry in entries {
         assert!(entry["fullUrl"].as_str().unwrap().starts_with("urn:uuid:"), "{entry}");
     }

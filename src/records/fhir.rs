@@ -19,7 +19,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    common::{PageQuery, PartnerSlot, StoredEnum, limits, required_text},
+    boundaries::{self, BoundaryStatus},
+    common::{Page, PageQuery, PartnerSlot, StoredEnum, limits, required_text},
     consents::{self, ConsentView, RecipientKind, RecordKind},
     contract::{self, DayRange},
     couples::{self, RecoveryRole},
@@ -86,14 +87,17 @@ impl Entries {
 }
 
 /// Structured record content as readable lines ("Key: value"), leaving out
-/// audiences; empty parts are skipped (FHIR strings are never empty).
+/// audiences; a list's `items` and a section's `text` take the name of
+/// what holds them; empty parts are skipped (FHIR strings are never empty).
 fn prose(value: &Value) -> String {
     fn walk(value: &Value, label: &str, out: &mut Vec<String>) {
         match value {
             Value::Object(map) => {
                 for (k, v) in map {
-                    if k != "audience" {
-                        walk(v, &display::humanize(k), out);
+                    match k.as_str() {
+                        "audience" | "goals_audience" => {}
+                        "items" | "text" => walk(v, label, out),
+                        _ => walk(v, &display::humanize(k), out),
                     }
                 }
             }
@@ -129,6 +133,24 @@ fn if_any<T>(result: Result<T, AppError>) -> Result<Option<T>, AppError> {
         Ok(v) => Ok(Some(v)),
         Err(AppError::NotFound) => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+/// Every page of a list, read a page of the largest size at a time.
+async fn every<T: ToSchema, F, Fut>(mut read: F) -> Result<Vec<T>, AppError>
+where
+    F: FnMut(PageQuery) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, AppError>>,
+{
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = read(PageQuery { limit: Some(limits::PAGE_U64), cursor }).await?;
+        all.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(all),
+        }
     }
 }
 
@@ -191,6 +213,9 @@ pub async fn export(state: &AppState, access: &CoupleAccess, input: FhirExportIn
     }
     if covered(RecordKind::Plan) {
         plan(&seen, subject, &people, today, &mut entries).await?;
+    }
+    if covered(RecordKind::Boundaries) {
+        boundary_goals(&seen, &people, &mut entries).await?;
     }
     if covered(RecordKind::SafetyPlans) {
         for p in safety_plans::list(&seen).await? {
@@ -315,18 +340,9 @@ async fn encounters(
     now: OffsetDateTime,
     entries: &mut Entries,
 ) -> Result<Vec<(Uuid, Option<Value>)>, AppError> {
-    let mut found = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = sessions::list(seen, &PageQuery { limit: Some(limits::PAGE_U64), cursor }).await?;
-        found.extend(page.items.into_iter().filter(|s| s.partner.is_none_or(|p| p == subject)));
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let found = every(|q| async move { sessions::list(seen, &q).await }).await?;
     let mut out = Vec::new();
-    for s in found {
+    for s in found.into_iter().filter(|s| s.partner.is_none_or(|p| p == subject)) {
         let reference = as_resources.then(|| {
             let subject_ref = if s.partner.is_some() { people.subject.clone() } else { people.group.clone() };
             entries.add(s.id, json!({
@@ -444,6 +460,36 @@ async fn plan(seen: &CoupleAccess, subject: PartnerSlot, people: &People, today:
         set(&mut obs, "note", check.note.as_ref().filter(|n| !n.trim().is_empty()).map(|n| json!([{ "text": n }])));
         entries.add(Uuid::now_v7(), obs);
     }
+    Ok(())
+}
+
+/// The couple's boundary agreements the partner may see, as the Goals of
+/// one CarePlan.
+async fn boundary_goals(seen: &CoupleAccess, people: &People, entries: &mut Entries) -> Result<(), AppError> {
+    let agreements = every(|q| async move { boundaries::list(seen, &q).await }).await?;
+    if agreements.is_empty() {
+        return Ok(());
+    }
+    let mut goals = Vec::new();
+    for b in &agreements {
+        let status = match b.status {
+            BoundaryStatus::Proposed | BoundaryStatus::Revised => "proposed",
+            BoundaryStatus::Agreed => "active",
+            BoundaryStatus::Retired => "cancelled",
+        };
+        let mut goal = json!({
+            "resourceType": "Goal", "lifecycleStatus": status, "description": text_concept(&b.current.statement),
+            "subject": people.group, "expressedBy": people.member(b.current.created_by),
+            "category": [text_concept(&format!("Boundary: {}", display::humanize(&b.category.as_str())))],
+        });
+        set(&mut goal, "startDate", b.current.effective_on.map(|d| json!(d.to_string())));
+        set(&mut goal, "note", annotation(format!("Held by {}. If it is not kept: {}", display::humanize(&b.holder.as_str()), b.current.consequence)));
+        goals.push(entries.add(b.id, goal));
+    }
+    entries.add(Uuid::now_v7(), json!({
+        "resourceType": "CarePlan", "status": "active", "intent": "plan", "title": "Boundary agreements",
+        "subject": people.group, "goal": goals,
+    }));
     Ok(())
 }
 
@@ -580,4 +626,37 @@ fn audit_event(d: &DisclosureView, people: &People, practice: &str, consents: &[
         "source": { "observer": { "display": practice } },
         "entity": entities,
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prose_names_each_part_and_leaves_out_audiences_and_empty_text() {
+        let section = json!({
+            "sections": {"plan": {"text": "Call Luis before family calls", "audience": "couple"}},
+            "homework": {"text": "  ", "audience": "couple"},
+            "goals_addressed": ["Sleep"], "goals_audience": "clinician",
+            "reasons": {"items": ["Lucía"], "audience": "couple"}, "done": true
+        });
+        let text = prose(&section);
+        assert_eq!(text.lines().collect::<Vec<_>>(), ["Done: yes", "Goals addressed: Sleep", "Reasons: Lucía", "Plan: Call Luis before family calls"]);
+        assert!(!text.contains("couple") && !text.contains("clinician"));
+        assert_eq!(prose(&json!(["a", "b"])), "a\nb");
+        assert_eq!(annotation(prose(&Value::Null)), None, "no empty note");
+    }
+
+    #[test]
+    fn every_resource_is_labelled_and_addressed_by_urn() {
+        let mut entries = Entries::default();
+        let id = Uuid::now_v7();
+        let reference = entries.add(id, json!({"resourceType": "Patient"}));
+        assert_eq!(reference, json!({"reference": format!("urn:uuid:{id}")}));
+        let entry = &entries.0[0];
+        assert_eq!(entry["fullUrl"], format!("urn:uuid:{id}"));
+        let labels = entry["resource"]["meta"]["security"].as_array().unwrap();
+        assert!(labels.iter().any(|l| l["system"] == CONFIDENTIALITY && l["code"] == "R"));
+        assert!(labels.iter().any(|l| l["system"] == ACT_CODE && l["code"] == "42CFRPart2"));
+    }
 }

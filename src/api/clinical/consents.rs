@@ -164,7 +164,7 @@ async fn disclosed_plan_pdf(
 /// carries the 2.32 notice.
 #[utoipa::path(post, path = "/couples/{couple_id}/fhir-export", tag = "clinical",
     params(("couple_id" = Uuid, Path)), request_body = FhirExportInput,
-    responses((status = 200, content_type = "application/fhir+json", body = serde_json::Value), (status = 404, body = Problem),
+    responses((status = 200, description = "A FHIR R4 Bundle of type collection", content_type = "application/fhir+json", body = serde_json::Value), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn fhir_export(
     State(state): State<AppState>,
