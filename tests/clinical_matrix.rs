@@ -265,7 +265,7 @@ async fn event_count(app: &TestApp) -> u64 {
     entity::access_events::Entity::find().count(&app.db).await.unwrap()
 }
 
-async fn last_event(app: &TestApp) -> entity::access_events::Model {
+pub(crate) async fn last_event(app: &TestApp) -> entity::access_events::Model {
     use sea_orm::{EntityTrait, QueryOrder};
     entity::access_events::Entity::find()
         .order_by_desc(entity::access_events::Column::OccurredAt)

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::{
     both,
+    clinical_matrix::last_event,
     clinical_world::{created, csrf},
     helpers::*,
 };
@@ -163,6 +164,8 @@ async fn an_export_needs_a_consent_and_is_registered_exactly_once(app: TestApp) 
     let detail = res.json()["detail"].as_str().unwrap().to_owned();
     assert!(detail.contains("partner A") && detail.contains("\"Acme Insurance\"") && detail.contains("42 CFR 2.31"), "{detail}");
     assert_eq!(exports_registered(&app, &base).await, 0);
+    let refused = last_event(&app).await;
+    assert_eq!((refused.status, refused.record_kind.as_deref(), refused.action.as_str()), (409, Some("couple_chart"), "export"));
 
     // The physician's consent covers the plan only: the export carries the
     // plan and the contract's check-ins, not the sessions, notes, lapses or
@@ -173,6 +176,10 @@ async fn an_export_needs_a_consent_and_is_registered_exactly_once(app: TestApp) 
     let resources: Vec<&Value> = bundle["entry"].as_array().unwrap().iter().map(|e| &e["resource"]).collect();
     let types: Vec<&str> = resources.iter().map(|r| r["resourceType"].as_str().unwrap()).collect();
     assert!(types.contains(&"CarePlan"), "{types:?}");
+    // The read is audited: one access event, naming the chart and the couple.
+    let event = last_event(&app).await;
+    assert_eq!((event.outcome.as_str(), event.record_kind.as_deref(), event.action.as_str()), ("success", Some("couple_chart"), "export"));
+    assert_eq!(event.couple_id.map(|c| c.to_string()), base.rsplit('/').next().map(str::to_owned));
     assert!(!types.contains(&"Encounter"), "sessions exported without a consent covering them: {types:?}");
     let documents = resources.iter().filter(|r| r["resourceType"] == "DocumentReference").count();
     assert_eq!(documents, 1, "only the 2.32 notice, no signed note");
