@@ -41,6 +41,10 @@ pub const SLUG: &str = "riverside";
 /// The physician Dan's consent lets the practice give his plan to.
 pub const PHYSICIAN: &str = "Dr. Priya Patel, Riverside Family Medicine";
 
+/// The treatment centre Dan's consent lets the practice send his chart to
+/// (the FHIR export), should he move to intensive outpatient care.
+pub const TREATMENT_CENTRE: &str = "Lakeshore Recovery Center";
+
 /// Someone the demo creates, with the password it chose for them.
 pub struct DemoAccount {
     pub role: &'static str,
@@ -303,8 +307,9 @@ async fn load_into(state: &AppState, id: Uuid) -> Result<Demo, AppError> {
     // Every step after the old lapse was done in time.
     lapse_response::demo_done(&access, long_ago.id, |_| true).await?;
     // Dan's consents (42 CFR 2.31), recorded from the paper he signed: his
-    // lapses may be shown to Marisol, his plan given to his physician; the
-    // one for his employer's programme he revoked.
+    // lapses may be shown to Marisol, his plan given to his physician, his
+    // chart sent to a treatment centre (the FHIR export); the one for his
+    // employer's programme he revoked.
     let now = state.clock.now();
     let consent = |kinds: serde_json::Value, recipient: Option<&str>, purpose: &str| {
         json!({
@@ -316,6 +321,8 @@ async fn load_into(state: &AppState, id: Uuid) -> Result<Demo, AppError> {
     };
     consents::create(&access, now, from_json(consent(json!(["lapses"]), None, "Openness with Marisol as part of couples therapy"))?).await?;
     consents::create(&access, now, from_json(consent(json!(["plan"]), Some(PHYSICIAN), "Coordinating naltrexone and follow-up"))?).await?;
+    let every_kind = json!(["lapses", "plan", "safety_plans", "boundaries", "sessions", "notes", "sobriety"]);
+    consents::create(&access, now, from_json(consent(every_kind, Some(TREATMENT_CENTRE), "Continuity of care on transfer to intensive outpatient treatment"))?).await?;
     let employer = consents::create(&access, now, from_json(consent(json!(["sobriety"]), Some("Northside Employee Assistance Program"), "Return-to-work review"))?).await?;
     consents::revoke(&access, now, employer.id).await?;
     // A slip a few days ago, told the same day: what a counselor prepares for

@@ -101,12 +101,13 @@ fn rule(method: &str, path: &str) -> Option<&'static [Actor]> {
         ("POST", "/couples/{couple_id}/notes/{note_id}/cosign") => SUPERVISOR,
         // Consents: each reader sees what is theirs (a partner their own,
         // and who received their records); a partner signs their own, the
-        // care team records a paper one; the disclosed copy is the care team's.
+        // care team records a paper one; the disclosed copy and the FHIR
+        // export (partner A's consent names the example's recipient) are the care team's.
         ("GET", "/couples/{couple_id}/consents") | ("GET", "/couples/{couple_id}/disclosures") => READERS,
         ("POST", "/couples/{couple_id}/consents") => PARTNERS_AND_CARE_TEAM,
         ("GET", "/couples/{couple_id}/consents/{consent_id}") => A_AND_CLINICIANS,
         ("POST", "/couples/{couple_id}/consents/{consent_id}/revoke") => A_AND_CARE_TEAM,
-        ("POST", "/couples/{couple_id}/disclosures/plan.pdf") => CARE_TEAM,
+        ("POST", "/couples/{couple_id}/disclosures/plan.pdf") | ("POST", "/couples/{couple_id}/fhir-export") => CARE_TEAM,
         // The safety gate: each reader learns what is theirs (see tests/safety.rs);
         // a partner raises their own flag, the care team raises and clears.
         ("GET", "/couples/{couple_id}/safety-flag") | ("GET", "/couples/{couple_id}/craft-items") => READERS,
@@ -264,7 +265,7 @@ async fn event_count(app: &TestApp) -> u64 {
     entity::access_events::Entity::find().count(&app.db).await.unwrap()
 }
 
-async fn last_event(app: &TestApp) -> entity::access_events::Model {
+pub(crate) async fn last_event(app: &TestApp) -> entity::access_events::Model {
     use sea_orm::{EntityTrait, QueryOrder};
     entity::access_events::Entity::find()
         .order_by_desc(entity::access_events::Column::OccurredAt)

@@ -85,10 +85,10 @@ async fn the_demo_couple_is_there_for_each_person() {
     assert_eq!(dan_client.get(&format!("{base}/craft-items")).await.json(), serde_json::json!([]), "not Marisol's CRAFT track");
     let private = dan_client.get(&format!("{base}/private-notes")).await;
     assert_eq!(private.status, StatusCode::NOT_FOUND);
-    // Dan's consents: two in force and one revoked; and who received his records.
+    // Dan's consents: three in force and one revoked; and who received his records.
     let consents = dan_client.get(&format!("{base}/consents")).await.json();
     let revoked = consents.as_array().unwrap().iter().filter(|c| c["revoked_at"].is_string()).count();
-    assert_eq!((consents.as_array().unwrap().len(), revoked), (3, 1), "{consents}");
+    assert_eq!((consents.as_array().unwrap().len(), revoked), (4, 1), "{consents}");
     let register = dan_client.get(&format!("{base}/disclosures")).await.json();
     assert_eq!(register.as_array().unwrap().len(), 2, "the slip shared with Marisol and the plan for his physician: {register}");
     let page = dan_client.get(&format!("/couples/{couple}/consents")).await.text();

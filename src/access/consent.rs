@@ -74,19 +74,42 @@ pub async fn consent_in_force(
     }
 }
 
+/// The newest consent of `partner` in force that lets the caller disclose
+/// any kind of their records to `recipient` now, with the kinds it covers:
+/// what an export of their chart may carry. Otherwise 409 naming the
+/// consent that is missing.
+pub async fn consent_for_export(
+    access: &CoupleAccess,
+    now: OffsetDateTime,
+    partner: PartnerSlot,
+    recipient: Recipient<'_>,
+) -> Result<(ConsentInForce, Vec<RecordKind>), AppError> {
+    let today = now.date();
+    let found = consents::of_partner(access, partner).await?.into_iter().rev().find_map(|c| {
+        let kinds: Vec<RecordKind> = RecordKind::ALL.into_iter().filter(|k| covers(&c, access.member_id, *k, recipient, today)).collect();
+        (!kinds.is_empty()).then_some((c, kinds))
+    });
+    match found {
+        Some((c, kinds)) => Ok((ConsentInForce { id: c.id, partner, recipient: c.recipient_words(), purpose: c.purpose }, kinds)),
+        None => Err(AppError::Conflict(missing_words(partner, "any of their records (an export of the chart)", recipient))),
+    }
+}
+
 /// The refusal, naming the consent that would allow it.
 fn missing(partner: PartnerSlot, kind: RecordKind, recipient: Recipient<'_>) -> String {
+    missing_words(partner, &format!("{} ({})", kind.words(), kind.as_str()), recipient)
+}
+
+fn missing_words(partner: PartnerSlot, what: &str, recipient: Recipient<'_>) -> String {
     let to = match recipient {
         Recipient::OtherPartner => format!("partner {}", partner.other().as_str().to_uppercase()),
         Recipient::Named(name) => format!("\"{}\"", name.trim()),
     };
     format!(
-        "No consent in force from partner {} allows disclosing {} ({}) to {to}. \
+        "No consent in force from partner {} allows disclosing {what} to {to}. \
          A written consent under 42 CFR 2.31 naming this recipient and these records is needed; \
          it may have expired or been revoked.",
         partner.as_str().to_uppercase(),
-        kind.words(),
-        kind.as_str(),
     )
 }
 

@@ -622,4 +622,4 @@ async fn supervisees(db: &impl ConnectionTrait, scope: PracticeScope, supervisor
         .await?)
 }
 
-pub use consent::{ConsentInForce, Recipient, consent_in_force};
+pub use consent::{ConsentInForce, Recipient, consent_for_export, consent_in_force};

@@ -17,6 +17,7 @@ pub mod sessions;
 pub mod sobriety;
 pub mod consents;
 pub mod disclosures;
+pub mod fhir;
 pub mod safety_gate;
 pub mod craft;
 pub mod lapse_response;

@@ -1,5 +1,5 @@
-//! Consents to disclose (42 CFR 2.31), the register of disclosures, and the
-//! disclosed copy of a partner's plan. Creating or revoking a consent
+//! Consents to disclose (42 CFR 2.31), the register of disclosures, the
+//! disclosed copy of a partner's plan and the FHIR export of their chart. Creating or revoking a consent
 //! changes who may receive a partner's records: each is an access event
 //! that says so.
 
@@ -21,6 +21,7 @@ use crate::{
     records::{
         consents::{self, ConsentInput, ConsentView},
         disclosures::{self, DisclosedCopyInput, DisclosureView},
+        fhir::{self, FhirExportInput},
     },
     state::AppState,
 };
@@ -33,6 +34,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_disclosures))
         .routes(routes!(disclosures_csv))
         .routes(routes!(disclosed_plan_pdf))
+        .routes(routes!(fhir_export))
 }
 
 /// Consents the caller may read: the care team and supervisors all of the
@@ -151,4 +153,29 @@ async fn disclosed_plan_pdf(
     audit.describe_as("partner_plan", "export");
     let doc = disclosures::disclosed_plan(&state, &access, body, &current.practice.name, &current.practice.time_zone).await?;
     super::pdfs::pdf_response(doc, "disclosed-plan.pdf").await
+}
+
+/// A partner's chart as a FHIR R4 Bundle (type `collection`) for someone
+/// outside the care team (care team): needs that partner's consent in force
+/// naming the recipient (409 naming the missing consent otherwise); holds
+/// only the kinds of record that consent covers, as the partner may see
+/// them, never private notes; lands in the register (channel `export`);
+/// every resource is labelled restricted and 42 CFR Part 2, and the Bundle
+/// carries the 2.32 notice.
+#[utoipa::path(post, path = "/couples/{couple_id}/fhir-export", tag = "clinical",
+    params(("couple_id" = Uuid, Path)), request_body = FhirExportInput,
+    responses((status = 200, description = "A FHIR R4 Bundle of type collection", content_type = "application/fhir+json", body = serde_json::Value), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn fhir_export(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    audit: AuditContext,
+    Path(couple_id): Path<Uuid>,
+    Json(body): Json<FhirExportInput>,
+) -> Result<Response, AppError> {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
+    audit.describe_as("couple_chart", "export");
+    let bundle = fhir::export(&state, &access, body, &current.practice.name, &current.practice.time_zone).await?;
+    let disposition = "attachment; filename=\"chart.fhir.json\"";
+    Ok(([(header::CONTENT_TYPE, "application/fhir+json"), (header::CONTENT_DISPOSITION, disposition)], bundle.to_string()).into_response())
 }
