@@ -45,3 +45,4 @@ mod consents;
 mod safety;
 mod lapse_response;
 mod session_prep;
+mod pictures;

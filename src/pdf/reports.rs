@@ -157,6 +157,9 @@ pub fn session_prep(
         b.push(Block::Bullets(sobriety.custom_milestones.iter().map(|m| format!("{}: {}", m.achieved_on, m.title)).collect()));
     }
 
+    b.push(Block::Heading("Months in care".into()));
+    b.extend(super::pictures::timeline(&prep.progress, &|p| name_of(couple, p)));
+
     b.push(Block::Heading("Lapses since the last session".into()));
     let new_lapses: Vec<&LapseView> = prep.lapses.iter().collect();
     if new_lapses.is_empty() {
@@ -297,6 +300,9 @@ fn since_last_session(b: &mut Vec<Block>, prep: &SessionPrep) {
                 .map(|a| (name_of(couple, a.partner), format!("{}% ({} of {})", a.percent, a.checked_in, crate::display::count(a.days.into(), "day"))))
                 .collect(),
         ));
+        for days in &prep.checkin_days {
+            b.extend(super::pictures::heatmap(days, &name_of(couple, days.partner)));
+        }
     }
     b.push(Block::Heading("Boundaries kept or tested".into()));
     if prep.boundary_moments.is_empty() {
@@ -305,6 +311,11 @@ fn since_last_session(b: &mut Vec<Block>, prep: &SessionPrep) {
         b.push(Block::Bullets(
             prep.boundary_moments.iter().map(|m| format!("{}: {} ({})", m.occurred_on, m.statement, m.kind.as_str())).collect(),
         ));
+    }
+    let picture = super::pictures::boundaries(&prep.progress);
+    if !picture.is_empty() {
+        b.push(Block::SubHeading("Since care began".into()));
+        b.extend(picture);
     }
     b.push(Block::Heading("Milestones reached".into()));
     if prep.milestones.is_empty() {
