@@ -255,8 +255,9 @@ pub struct BoundaryPicture {
 }
 
 const ROW: f32 = 36.0;
-/// Characters of a statement shown in its row (all of it in the title).
-const STATEMENT_CHARS: usize = 64;
+/// Characters of a row's name that fit across the picture (the whole
+/// statement is in the row's title and the sentences).
+const LABEL_CHARS: usize = 72;
 
 /// The picture, or none when the reader sees no boundary.
 pub fn boundaries(progress: &Progress, names: &PartnerNames) -> Option<BoundaryPicture> {
@@ -274,13 +275,14 @@ pub fn boundaries(progress: &Progress, names: &PartnerNames) -> Option<BoundaryP
             Holder::PartnerA => names.of(PartnerSlot::A).to_owned(),
             Holder::PartnerB => names.of(PartnerSlot::B).to_owned(),
         };
-        let mut statement: String = b.statement.chars().take(STATEMENT_CHARS).collect();
-        if b.statement.chars().count() > STATEMENT_CHARS {
-            statement.push('…');
+        let whole = format!("{} ({holder}): {}", b.category_words(), b.statement);
+        let mut label: String = whole.chars().take(LABEL_CHARS).collect();
+        if whole.chars().count() > LABEL_CHARS {
+            label.push('…');
         }
         let line_y = top + 26.0;
         tracks.push(Track {
-            label: Label { x: n(LEFT + 2.0), y: n(top + 13.0), text: format!("{} ({holder}): {statement}", b.category_words()), bold: false },
+            label: Label { x: n(LEFT + 2.0), y: n(top + 13.0), text: label, bold: false },
             line_y: n(line_y),
             title: b.sentence(),
         });
