@@ -5,7 +5,8 @@
 //! only from what that partner may see: not a word of a hidden record in
 //! its titles, and not even a mark for it.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
+use serde_json::json;
 
 use crate::{
     both,
@@ -101,4 +102,34 @@ async fn the_prep_page_and_pdf_draw_the_pictures_and_say_them(app: TestApp) {
     assert_eq!(again.body, pdf.body);
 }
 
-both!(pictures_show_each_reader_only_what_they_may_see, the_prep_page_and_pdf_draw_the_pictures_and_say_them);
+/// A partner's own plan ends with their pictures, drawn as they see them;
+/// a copy disclosed under a consent to share the plan carries none (the
+/// consent covers the plan, not the lapses).
+async fn a_partners_plan_ends_with_their_pictures_and_a_disclosed_copy_has_none(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let base = format!("/api/v1/couples/{}", w.couple);
+    for (actor, lapses) in [(Actor::PartnerA, "2 lapses: Daniel Okafor"), (Actor::PartnerB, "1 lapse: Daniel Okafor")] {
+        let pdf = w.client(actor).get(&format!("{base}/plan.pdf")).await;
+        assert_eq!(pdf.status, StatusCode::OK, "{actor:?}");
+        let text = flat(&crate::pdfs::pdf_text(&pdf.body));
+        assert!(text.contains("Your months in care") && text.contains("Months in care since Monday 2 March 2026"), "{actor:?}:\n{text}");
+        assert!(text.contains(lapses), "{actor:?} sees {lapses:?}:\n{text}");
+        assert_no_leak(actor, "plan.pdf", &text);
+    }
+    let b_plan = flat(&crate::pdfs::pdf_text(&w.client(Actor::PartnerB).get(&format!("{base}/plan.pdf")).await.body));
+    assert!(b_plan.contains(&format!("{PARTNER_B}_BOUNDARY: kept once (Thursday 2 April 2026).")), "{b_plan}");
+    let copy = json!({"partner": "a", "recipient": crate::clinical_world::PHYSICIAN, "purpose": "Coordinating medication"});
+    let res = w.client(Actor::CareTeam).json(Method::POST, &format!("{base}/disclosures/plan.pdf"), Some(copy)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let disclosed = flat(&crate::pdfs::pdf_text(&res.body));
+    assert!(disclosed.contains("Plan (disclosed copy)"), "{disclosed}");
+    for absent in ["Your months in care", "Months in care since", "2 lapses", &format!("{PARTNER_A}_SUBSTANCE")] {
+        assert!(!disclosed.contains(absent), "the disclosed copy holds {absent:?}:\n{disclosed}");
+    }
+}
+
+both!(
+    pictures_show_each_reader_only_what_they_may_see,
+    the_prep_page_and_pdf_draw_the_pictures_and_say_them,
+    a_partners_plan_ends_with_their_pictures_and_a_disclosed_copy_has_none,
+);
