@@ -83,6 +83,16 @@ async fn the_prep_page_and_pdf_draw_the_pictures_and_say_them(app: TestApp) {
     assert!(figs.contains(&format!("<figcaption>{sentence}")), "{figs}");
     assert!(figs.contains(&format!("{PARTNER_B}_BOUNDARY: kept once (Thursday 2 April 2026).")), "{figs}");
 
+    // A session on its day where the practice is (Berlin): 23:30 UTC on
+    // 30 November is already 1 December there.
+    let late = json!({"starts_at": "2026-11-30T23:30:00Z", "ends_at": "2026-12-01T00:20:00Z", "kind": "joint",
+        "modality": "behavioral_couples_therapy", "attendees": [], "location": "Room 2", "telehealth": false});
+    let res = w.client(Actor::CareTeam).json(Method::POST, &format!("/api/v1/couples/{couple}/sessions"), Some(late)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let page = figures(&w.client(Actor::CareTeam).get(&format!("/couples/{couple}")).await.text());
+    assert!(page.contains("<td>Tuesday 1 December 2026</td><td>Joint session</td>"), "{page}");
+    assert!(!page.contains("<td>Monday 30 November 2026</td><td>Joint session</td>"), "{page}");
+
     let pdf = w.client(Actor::CareTeam).get(&format!("/api/v1/couples/{couple}/summary.pdf?session_id={session}")).await;
     assert_eq!(pdf.status, StatusCode::OK);
     let text = flat(&crate::pdfs::pdf_text(&pdf.body));
@@ -90,6 +100,7 @@ async fn the_prep_page_and_pdf_draw_the_pictures_and_say_them(app: TestApp) {
         "Months in care",
         sentence,
         "2 lapses: Daniel Okafor on Tuesday 10 March 2026 (lapse, 2 days)",
+        "3 sessions held",
         "Dots: kept; triangles: tested.",
         &format!("{PARTNER_B}_BOUNDARY: kept once (Thursday 2 April 2026)."),
         "If money goes missing, we pause the joint account: not logged as kept or tested yet.",
