@@ -193,18 +193,27 @@ impl<'a> World<'a> {
         let b_boundary = created(
             c1.json(Method::POST, &format!("{base}/boundaries"), Some(boundary("partner_b", "partner_b", format!("{PARTNER_B}_BOUNDARY")))).await,
         );
+        // Partner B's boundary was kept once: a mark on B's boundaries picture.
+        let kept = json!({"kind": "kept", "occurred_on": "2026-04-02", "note": format!("{PARTNER_B}_KEPT_NOTE")});
+        let res = c1.json(Method::POST, &format!("{base}/boundaries/{b_boundary}/events"), Some(kept)).await;
+        assert!(res.status.is_success(), "{}", res.text());
         let safety = |owner: &str, sign: String| json!({"owner": owner, "content": {"warning_signs": [sign], "professionals_and_crisis_lines": [{"name": "988 Lifeline", "phone": "988"}]}});
         let couple_safety_plan =
             created(c1.json(Method::POST, &format!("{base}/safety-plans"), Some(safety("couple", "Shouting at home".into()))).await);
         let b_safety_plan =
             created(c1.json(Method::POST, &format!("{base}/safety-plans"), Some(safety("partner_b", format!("{PARTNER_B}_SAFETY")))).await);
-        let lapse = |audience: Option<&str>, setting: String| {
-            json!({"partner": "a", "occurred_on": "2026-03-10", "days": 2, "substance": "alcohol", "setting": setting,
+        let lapse = |audience: Option<&str>, setting: String, substance: String| {
+            json!({"partner": "a", "occurred_on": "2026-03-10", "days": 2, "substance": substance, "setting": setting,
                    "reported_by": "self", "kind": "lapse", "audience": audience})
         };
-        let shared_lapse = created(c1.json(Method::POST, &format!("{base}/lapses"), Some(lapse(Some("couple"), "work party".into()))).await);
-        // No audience given: individual confidentiality makes it partner A's alone.
-        let a_lapse = created(c1.json(Method::POST, &format!("{base}/lapses"), Some(lapse(None, format!("{PARTNER_A}_LAPSE_SETTING")))).await);
+        let shared_lapse =
+            created(c1.json(Method::POST, &format!("{base}/lapses"), Some(lapse(Some("couple"), "work party".into(), "alcohol".into()))).await);
+        // No audience given: individual confidentiality makes it partner A's
+        // alone. Its substance is named on the timeline's marks.
+        let a_lapse = created(
+            c1.json(Method::POST, &format!("{base}/lapses"), Some(lapse(None, format!("{PARTNER_A}_LAPSE_SETTING"), format!("{PARTNER_A}_SUBSTANCE"))))
+                .await,
+        );
         let steps = c1.get(&format!("{base}/lapse-steps?lapse_id={shared_lapse}")).await.json();
         let shared_step: Uuid = steps["items"][0]["id"].as_str().expect("the shared lapse's timeline").parse().unwrap();
         let res = c1

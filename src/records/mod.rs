@@ -22,6 +22,7 @@ pub mod safety_gate;
 pub mod craft;
 pub mod lapse_response;
 pub mod session_prep;
+pub mod progress;
 
 use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;

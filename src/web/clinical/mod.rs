@@ -28,6 +28,7 @@ mod sessions;
 mod safety_gate;
 mod craft;
 mod lapse_steps;
+mod pictures;
 mod prep;
 
 use axum::{
