@@ -471,6 +471,17 @@ async fn a_consent_ends_on_its_event_or_at_discharge(app: TestApp) {
     assert!(page.contains("the care team recorded that &#34;the end of the intensive outpatient programme&#34; happened")
         || page.contains("the care team recorded that &quot;the end of the intensive outpatient programme&quot; happened"), "{page}");
 
+    // The page's button records it too (the care team's only).
+    let third = created(w.client(Actor::PartnerA).json(Method::POST, &format!("{base}/consents"), Some(until_event("Third"))).await);
+    let (page_path, action) = (format!("/couples/{couple_id}/consents"), format!("/couples/{couple_id}/consents/{third}/event"));
+    let shown = w.client(Actor::CareTeam).get(&page_path).await.text();
+    assert!(shown.contains(&format!("action=\"{action}\"")), "{shown}");
+    assert!(!w.client(Actor::PartnerA).get(&page_path).await.text().contains(&format!("action=\"{action}\"")));
+    assert_eq!(w.client(Actor::PartnerA).submit(&page_path, &action, &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(w.client(Actor::CareTeam).submit(&page_path, &action, &[]).await.status, StatusCode::SEE_OTHER);
+    let third = w.client(Actor::PartnerA).get(&format!("{base}/consents/{third}")).await.json();
+    assert_eq!(third["event_end_cause"], "event_recorded", "{third}");
+
     // Discharge ends the event consents still open, not the dated ones.
     let second = created(w.client(Actor::PartnerA).json(Method::POST, &format!("{base}/consents"), Some(until_event("Second"))).await);
     created(w.client(Actor::CareTeam).json(Method::POST, &lapses, Some(lapse("BEFORE_DISCHARGE"))).await);
