@@ -145,7 +145,8 @@ async fn upload_consent_scan(
 /// partner who signed it (the other partner: 404; supervisors: 403).
 #[utoipa::path(get, path = "/couples/{couple_id}/consents/{consent_id}/scan", tag = "clinical",
     params(("couple_id" = Uuid, Path), ("consent_id" = Uuid, Path)),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, description = "The scan as uploaded", content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"))),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn download_consent_scan(
     State(state): State<AppState>,
     current: CurrentMember,
