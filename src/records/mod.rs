@@ -15,6 +15,7 @@ pub mod private_notes;
 pub mod safety_plans;
 pub mod sessions;
 pub mod sobriety;
+pub mod consent_scans;
 pub mod consents;
 pub mod disclosures;
 pub mod fhir;
