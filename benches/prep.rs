@@ -122,6 +122,7 @@ async fn history(router: &axum::Router, casey: &Auth, admin: &Auth) -> (String, 
         partners.push(t);
     }
     let partners: [Auth; 2] = partners.try_into().ok().unwrap();
+    let (plan, contract) = demo_documents(router, casey).await;
     let couple = api(router, casey, "POST", "/api/v1/couples", json!({
         "label": "Ellis & Ellis", "status": "active", "secrets_policy": "no_secrets", "care_started_on": started,
         "partner_a": {"recovery_role": "in_recovery", "full_name": "Jordan Ellis", "member_id": member_ids[0]},
@@ -129,7 +130,6 @@ async fn history(router: &axum::Router, casey: &Auth, admin: &Auth) -> (String, 
     }))
     .await;
     let base = format!("/api/v1/couples/{}", id(&couple));
-    let (plan, contract) = demo_documents(router, casey).await;
     api_at(router, casey, "PUT", &format!("{base}/recovery-contract"), 0, contract).await;
 
     // The plan, reviewed each quarter: eight versions.
