@@ -102,9 +102,11 @@ async fn the_prep_page_and_pdf_say_what_changed_since_the_last_joint_session(app
     in_order(&html, &["<svg", "Daniel Okafor: trust discussion on 1 of the last 90 days", "</svg>", "<figcaption>Daniel Okafor: trust discussion on 1 of the last 90 days"]);
     assert!(html.contains("Marisol Reyes: trust discussion on 0 of the last 90 days"), "{html}");
     // The couple page draws the same for each reader who may read the calendar.
-    for actor in [Actor::CareTeam, Actor::PartnerA, Actor::PartnerB] {
+    // (Daniel reads his own as "You".)
+    for (actor, dan, marisol) in [(Actor::CareTeam, "Daniel Okafor", "Marisol Reyes"), (Actor::PartnerA, "You", "Marisol Reyes"), (Actor::PartnerB, "Daniel Okafor", "You")] {
         let couple_page = w.client(actor).get(&format!("/couples/{couple}")).await.text();
-        in_order(&couple_page, &["Check-ins, the last 90 days", "<svg", "Daniel Okafor: trust discussion on 1 of the last 90 days", "</svg>"]);
+        let (dan, marisol) = (format!("{dan}: trust discussion on 1 of the last 90 days"), format!("{marisol}: trust discussion on 0 of the last 90 days"));
+        in_order(&couple_page, &["Check-ins, the last 90 days", "<svg", &dan, "</svg>", "<svg", &marisol, "</svg>"]);
     }
     in_order(&html, &["Homework LAST", "Marisol Reyes: intimate-partner violence risk High", "AGENDA_ONE: the slip"]);
     let pdf = w.client(Actor::CareTeam).get(&format!("{base}/summary.pdf?session_id={next}")).await;

@@ -347,7 +347,7 @@ pub async fn page(
     let checkins = session_prep::checkin_days(&access, &partners, today).await?;
     let chrome = Chrome::of(&session, &current).await?;
     let mut page = CouplePage::of(seen, ctx, chrome, &at, viewings, state.clock.now());
-    page.heatmaps = checkins.iter().map(|d| super::prep::heatmap(d, page.couple.names.of(d.partner))).collect();
+    page.heatmaps = checkins.iter().map(|d| super::prep::heatmap(d, &page.couple.who(d.partner))).collect();
     Ok(render(&page).into_response())
 }
 
@@ -580,7 +580,7 @@ fn session_row(s: sessions::SessionView, notes: &[notes::NoteView], ctx: &Couple
 fn lapse_row(l: lapses::LapseView, ctx: &CoupleContext) -> LapseRow {
     LapseRow {
         id: l.id,
-        who: ctx.names.of(l.partner).to_owned(),
+        who: ctx.who(l.partner),
         occurred_on: crate::display::date(l.occurred_on),
         days: l.days,
         substance: l.substance,
