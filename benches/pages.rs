@@ -18,17 +18,10 @@ mod ceiling;
 #[path = "support/load.rs"]
 mod load;
 
-use load::{Auth, clients, cookies_of, csrf_of, load, request, seconds, send, sign_in};
+use load::{Auth, api, clients, join, load, request, seconds, send, sign_in, statements, token};
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
-};
+use std::sync::{Arc, atomic::AtomicU64};
 
-use axum::{
-    body::Body,
-    http::{Request, header},
-};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;
 
@@ -43,72 +36,18 @@ struct Fixture {
     busy_cookie: Auth,
 }
 
-async fn api(router: &axum::Router, auth: &Auth, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
-    let (status, _, body) = send(router, request(method, path, auth, Some(body))).await;
-    assert!(status.is_success(), "{method} {path}: {status} {}", String::from_utf8_lossy(&body));
-    serde_json::from_slice(&body).unwrap()
-}
-
 async fn fixture(url: &str) -> Fixture {
-    let config = tandem::config::Config {
-        database_url: tandem::config::Secret::new(url.to_owned()),
-        database_max_connections: 16,
-        ..Default::default()
-    };
-    let mut state = state::connected(config).await;
-    let statements = Arc::new(AtomicU64::new(0));
-    let counter = statements.clone();
-    // Every statement through the service's pool (the access log's appender
-    // has its own connections, and is not counted).
-    let mut pool = state.db.pool().clone();
-    pool.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::Relaxed);
-    });
-    state.db = tandem::tenant::Db::new(pool);
-    let demo = tandem::demo::load(&state).await.expect("demo data");
-    let router = tandem::app(state.clone());
+    let (router, statements, demo) = state::demo(url).await;
     let casey = demo.accounts.iter().find(|a| a.role == "counselor").unwrap();
     let admin = demo.accounts.iter().find(|a| a.role == "admin").unwrap();
     let cookie = sign_in(&router, casey.email, &casey.password).await;
     let admin_cookie = sign_in(&router, admin.email, &admin.password).await;
-    let token = |auth: Auth| {
-        let router = router.clone();
-        async move {
-            let Auth::Cookie(c) = &auth else { unreachable!() };
-            // A token is created from a signed-in session with its CSRF header.
-            let (_, _, page) = send(&router, request("GET", "/tokens", &auth, None)).await;
-            let csrf = csrf_of(page);
-            let req = Request::post("/api/v1/tokens")
-                .header(header::COOKIE, c)
-                .header("x-csrf-token", csrf)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(json!({"name": "bench", "expires_in_days": 30}).to_string()))
-                .unwrap();
-            let (status, _, body) = send(&router, req).await;
-            assert!(status.is_success(), "token: {status}");
-            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-            Auth::Bearer(body["token_secret"].as_str().unwrap().to_owned())
-        }
-    };
-    let token_casey = token(cookie.clone()).await;
-    let admin_token = token(admin_cookie).await;
+    let token_casey = token(&router, &cookie).await;
+    let admin_token = token(&router, &admin_cookie).await;
 
     // A second counselor with 200 couples, each with a session next week.
-    let invitation = api(&router, &admin_token, "POST", "/api/v1/invitations", json!({"email": "busy@riverside.example", "roles": ["counselor"]})).await;
-    let link = url::Url::parse(invitation["link"].as_str().unwrap()).unwrap();
-    let join = match link.query() {
-        Some(q) => format!("{}?{q}", link.path()),
-        None => link.path().to_owned(),
-    };
-    let (_, headers, page) = send(&router, Request::get(&join).body(Body::empty()).unwrap()).await;
-    let (jar, csrf) = (cookies_of(&headers), csrf_of(page));
-    let password = "a long bench password 1";
-    let form = serde_html_form::to_string([("csrf_token", csrf.as_str()), ("display_name", "Blair Busy"), ("password", password)]).unwrap();
-    let req = Request::post(&join).header(header::COOKIE, jar).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(form)).unwrap();
-    let (status, _, _) = send(&router, req).await;
-    assert!(status.is_redirection(), "joining: {status}");
-    let busy_cookie = sign_in(&router, "busy@riverside.example", password).await;
-    let busy_token = token(busy_cookie.clone()).await;
+    let busy_cookie = join(&router, &admin_token, "busy@riverside.example", &["counselor"], "Blair Busy").await;
+    let busy_token = token(&router, &busy_cookie).await;
     let next_week = time::OffsetDateTime::now_utc() + time::Duration::days(7);
     let fmt = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap();
     for i in 0..200 {
@@ -135,17 +74,6 @@ async fn demo_couple(router: &axum::Router, token: &Auth) -> uuid::Uuid {
     list["items"][0]["id"].as_str().unwrap().parse().unwrap()
 }
 
-/// SQL statements one request makes through the service's pool (the
-/// average of ten, one at a time).
-async fn statements(f: &Fixture, path: &str, auth: &Auth) -> f64 {
-    let before = f.statements.load(Ordering::Relaxed);
-    for _ in 0..10 {
-        let (status, _, _) = send(&f.router, request("GET", path, auth, None)).await;
-        assert!(status.is_success(), "{path}: {status}");
-    }
-    (f.statements.load(Ordering::Relaxed) - before) as f64 / 10.0
-}
-
 async fn run(name: &str, url: &str, ceiling: f64) {
     let f = fixture(url).await;
     let c = clients();
@@ -163,7 +91,7 @@ async fn run(name: &str, url: &str, ceiling: f64) {
     println!("| request | per second | / insert ceiling | p50 (ms) | p95 (ms) | p99 (ms) | SQL statements per request |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for (what, path, auth) in cases {
-        let sql = statements(&f, &path, &auth).await;
+        let sql = statements(&f.router, &f.statements, &path, &auth).await;
         let m = load(&f.router, &path, &auth, c).await;
         println!(
             "| {what} | {:.0} | {:.2} | {:.1} | {:.1} | {:.1} | {sql:.1} |",

@@ -4,13 +4,45 @@
 
 use time::OffsetDateTime;
 
-/// A time as the practice reads it: its own time zone, to the minute.
-pub fn local_time(at: OffsetDateTime, time_zone: &str) -> String {
+fn zoned(at: OffsetDateTime, time_zone: &str) -> Option<jiff::Zoned> {
     let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    match jiff::Timestamp::from_second(at.unix_timestamp()) {
-        Ok(ts) => ts.to_zoned(tz).strftime("%Y-%m-%d %H:%M %Z").to_string(),
-        Err(_) => at.to_string(),
+    jiff::Timestamp::from_second(at.unix_timestamp()).ok().map(|ts| ts.to_zoned(tz))
+}
+
+/// A time as the practice reads it: its own time zone, to the minute,
+/// written as people write it: "7 December 2026, 17:00 CST".
+pub fn local_time(at: OffsetDateTime, time_zone: &str) -> String {
+    match zoned(at, time_zone) {
+        Some(z) => z.strftime("%-d %B %Y, %H:%M %Z").to_string(),
+        None => at.to_string(),
     }
+}
+
+/// The time of day alone, in the practice's zone: "17:00".
+pub fn clock_time(at: OffsetDateTime, time_zone: &str) -> String {
+    match zoned(at, time_zone) {
+        Some(z) => z.strftime("%H:%M").to_string(),
+        None => at.time().to_string(),
+    }
+}
+
+/// The day an instant falls on in the practice's zone, as people write it:
+/// "7 December 2026".
+pub fn local_date(at: OffsetDateTime, time_zone: &str) -> String {
+    match zoned(at, time_zone) {
+        Some(z) => z.strftime("%-d %B %Y").to_string(),
+        None => date(at.date()),
+    }
+}
+
+/// A calendar day as people write it: "7 December 2026".
+pub fn date(day: time::Date) -> String {
+    format!("{} {} {}", day.day(), day.month(), day.year())
+}
+
+/// [`date`], or nothing for no day.
+pub fn optional_date(day: Option<time::Date>) -> String {
+    day.map(date).unwrap_or_default()
 }
 
 /// "substances_at_home" -> "Substances at home"; a letter that names
@@ -64,9 +96,13 @@ pub fn day(day: time::Date) -> String {
     format!("{} {} {} {}", day.weekday(), day.day(), day.month(), day.year())
 }
 
-/// A session as the prep page and PDF name it: "Joint session, 2026-12-10 17:00 CST".
+/// A session as the prep page and PDF name it: "Joint session, Thursday 10
+/// December 2026, 17:00 CST".
 pub fn session(kind: &str, starts_at: OffsetDateTime, time_zone: &str) -> String {
-    format!("{} session, {}", humanize(kind), local_time(starts_at, time_zone))
+    match zoned(starts_at, time_zone) {
+        Some(z) => format!("{} session, {}", humanize(kind), z.strftime("%A %-d %B %Y, %H:%M %Z")),
+        None => format!("{} session, {starts_at}", humanize(kind)),
+    }
 }
 
 /// A count with its unit as people write it: "1 day", "240 days".
@@ -89,6 +125,19 @@ mod tests {
         assert_eq!(super::local_day(datetime!(2026-12-08 03:30 UTC), "America/Chicago"), date!(2026 - 12 - 07));
         assert_eq!(super::local_day(datetime!(2026-12-08 03:30 UTC), "Europe/Berlin"), date!(2026 - 12 - 08));
         assert_eq!(super::month(date!(2026 - 03 - 01)), "March 2026");
+    }
+
+    #[test]
+    fn dates_and_times_read_as_people_write_them() {
+        use time::macros::{date, datetime};
+        let at = datetime!(2026-12-10 23:00 UTC);
+        assert_eq!(super::local_time(at, "America/Chicago"), "10 December 2026, 17:00 CST");
+        assert_eq!(super::local_time(at, "Europe/Berlin"), "11 December 2026, 00:00 CET");
+        assert_eq!(super::local_date(at, "Europe/Berlin"), "11 December 2026");
+        assert_eq!(super::clock_time(at, "America/Chicago"), "17:00");
+        assert_eq!(super::date(date!(2026 - 03 - 02)), "2 March 2026");
+        assert_eq!(super::optional_date(None), "");
+        assert_eq!(super::session("joint", at, "America/Chicago"), "Joint session, Thursday 10 December 2026, 17:00 CST");
     }
 
     #[test]

@@ -168,6 +168,9 @@ async fn overdue_steps_reach_the_dashboard_and_the_prep_summary(app: TestApp) {
     assert!(b_page.contains("Mark done<span class=\"visually-hidden\">: B_FIRST_WEEK"), "{b_page}");
     let a_page = w.client(Actor::PartnerA).get(&page).await.text();
     assert!(a_page.contains("B_FIRST_WEEK") && !a_page.contains("Mark done<span class=\"visually-hidden\">: B_FIRST_WEEK"), "{a_page}");
+    // On the portal a partner's own steps read "You", the other's by name.
+    assert!(b_page.contains("You: B_FIRST_WEEK") && !b_page.contains("Marisol Reyes: B_FIRST_WEEK"), "{b_page}");
+    assert!(a_page.contains("Marisol Reyes: B_FIRST_WEEK") && !a_page.contains("You: B_FIRST_WEEK"), "{a_page}");
     app.clock.advance(Duration::days(7));
     // A week on, the counselor signs in again.
     let mut casey = app.client();

@@ -135,9 +135,9 @@ async fn days_in_care_read_the_same_everywhere(app: TestApp) {
     let from_api: Vec<i64> = api["partners"].as_array().unwrap().iter().map(|p| p["days_in_care"].as_i64().unwrap()).collect();
     assert!(!from_api.is_empty() && from_api.iter().all(|d| *d == expected), "{expected} days: {api}");
     let page = c.get(&format!("/couples/{couple}")).await.text();
-    assert!(page.contains(&format!("in care since 2026-03-02 ({expected} days)")), "{page}");
+    assert!(page.contains(&format!("in care since 2 March 2026 ({expected} days)")), "{page}");
     let pdf = flat(&pdf_text(&c.get(&format!("{base}/summary.pdf")).await.body));
-    assert!(pdf.contains(&format!("In care since 2026-03-02 ({expected} days)")), "{pdf}");
+    assert!(pdf.contains(&format!("In care since 2 March 2026 ({expected} days)")), "{pdf}");
 }
 
 both!(days_in_care_read_the_same_everywhere);

@@ -102,9 +102,11 @@ async fn the_prep_page_and_pdf_say_what_changed_since_the_last_joint_session(app
     in_order(&html, &["<svg", "Daniel Okafor: trust discussion on 1 of the last 90 days", "</svg>", "<figcaption>Daniel Okafor: trust discussion on 1 of the last 90 days"]);
     assert!(html.contains("Marisol Reyes: trust discussion on 0 of the last 90 days"), "{html}");
     // The couple page draws the same for each reader who may read the calendar.
-    for actor in [Actor::CareTeam, Actor::PartnerA, Actor::PartnerB] {
+    // (Daniel reads his own as "You".)
+    for (actor, dan, marisol) in [(Actor::CareTeam, "Daniel Okafor", "Marisol Reyes"), (Actor::PartnerA, "You", "Marisol Reyes"), (Actor::PartnerB, "Daniel Okafor", "You")] {
         let couple_page = w.client(actor).get(&format!("/couples/{couple}")).await.text();
-        in_order(&couple_page, &["Check-ins, the last 90 days", "<svg", "Daniel Okafor: trust discussion on 1 of the last 90 days", "</svg>"]);
+        let (dan, marisol) = (format!("{dan}: trust discussion on 1 of the last 90 days"), format!("{marisol}: trust discussion on 0 of the last 90 days"));
+        in_order(&couple_page, &["Check-ins, the last 90 days", "<svg", &dan, "</svg>", "<svg", &marisol, "</svg>"]);
     }
     in_order(&html, &["Homework LAST", "Marisol Reyes: intimate-partner violence risk High", "AGENDA_ONE: the slip"]);
     let pdf = w.client(Actor::CareTeam).get(&format!("{base}/summary.pdf?session_id={next}")).await;
@@ -127,3 +129,88 @@ async fn the_prep_page_and_pdf_say_what_changed_since_the_last_joint_session(app
 }
 
 both!(the_prep_page_and_pdf_say_what_changed_since_the_last_joint_session);
+
+/// What a person reads of a page: the text between its tags.
+fn visible(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for ch in html.chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(ch),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Dates written as "2026-03-02" in `text`.
+fn iso_dates(text: &str) -> Vec<&str> {
+    let b = text.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    (0..b.len().saturating_sub(9))
+        .filter(|&i| (0..4).all(|k| digit(i + k)) && b[i + 4] == b'-' && digit(i + 5) && digit(i + 6) && b[i + 7] == b'-' && digit(i + 8) && digit(i + 9))
+        .filter(|&i| i == 0 || !digit(i - 1))
+        .map(|i| &text[i..i + 10])
+        .collect()
+}
+
+/// Dates and counts read as people write them on the pages and PDFs a
+/// counselor and a partner read ("2 March 2026", "1 day"), never as a
+/// machine stores them; the API keeps ISO dates in its JSON.
+async fn dates_and_counts_read_as_people_write_them(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let base = format!("/api/v1/couples/{}", w.couple);
+    let (couple, today, boundary) = (w.couple, w.today, w.shared_boundary);
+    let now = app.clock.now();
+    let c = w.client(Actor::CareTeam);
+    let at = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap();
+    let session = json!({"starts_at": at(now + Duration::days(2)), "ends_at": at(now + Duration::days(2) + Duration::minutes(50)),
+        "kind": "joint", "modality": "behavioral_couples_therapy", "attendees": [], "location": "Room 2", "telehealth": false});
+    let next = created(c.json(Method::POST, &format!("{base}/sessions"), Some(session)).await);
+    let lapse = json!({"partner": "a", "occurred_on": today, "days": 1, "substance": "alcohol", "reported_by": "self", "kind": "lapse", "audience": "couple"});
+    created(c.json(Method::POST, &format!("{base}/lapses"), Some(lapse)).await);
+    let event = json!({"kind": "kept", "occurred_on": today, "note": "Said no to the party"});
+    assert!(c.json(Method::POST, &format!("{base}/boundaries/{boundary}/events"), Some(event)).await.status.is_success());
+    let res = send(w.client(Actor::PartnerA), Method::PUT, &format!("{base}/recovery-contract/days/{today}"), "*", json!({"trust_discussion": true})).await;
+    assert!(res.status.is_success(), "{}", res.text());
+
+    let written = |d: time::Date| format!("{} {} {}", d.day(), d.month(), d.year());
+    let prep_page = format!("/couples/{couple}/sessions/{next}/prep");
+    let care_team_pages = [format!("/couples/{couple}"), prep_page.clone(), "/dashboard".into(), format!("/couples/{couple}/recovery-contract"), "/calendar".into()];
+    let mut read = Vec::new();
+    for page in &care_team_pages {
+        let res = w.client(Actor::CareTeam).get(page).await;
+        assert_eq!(res.status, StatusCode::OK, "{page}");
+        read.push((page.clone(), flat(&visible(&res.text()))));
+    }
+    for actor in [Actor::PartnerA, Actor::PartnerB] {
+        let page = format!("/couples/{couple}");
+        read.push((format!("{page} as {actor:?}"), flat(&visible(&w.client(actor).get(&page).await.text()))));
+    }
+    for pdf in [format!("{base}/summary.pdf?session_id={next}"), format!("{base}/plan.pdf?partner=a")] {
+        let res = w.client(Actor::CareTeam).get(&pdf).await;
+        assert_eq!(res.status, StatusCode::OK, "{pdf}");
+        read.push((pdf, flat(&crate::pdfs::pdf_text(&res.body))));
+    }
+    for (what, text) in &read {
+        assert!(iso_dates(text).is_empty(), "{what} shows {:?}:\n{text}", iso_dates(text));
+        assert!(!text.contains("day(s)") && !text.contains(" 1 days"), "{what}:\n{text}");
+        assert!(!text.contains("Partner a ") && !text.contains("Partner b "), "{what}:\n{text}");
+    }
+    let text = |page: &str| &read.iter().find(|(what, _)| what == page).unwrap().1;
+    // The start of care and the day's lapse, on the couple page and the prep page.
+    assert!(text(&format!("/couples/{couple}")).contains("in care since 2 March 2026"), "{}", text(&format!("/couples/{couple}")));
+    let prep = text(&prep_page);
+    assert!(prep.contains(&format!("{} · Daniel Okafor · Lapse, 1 day: alcohol", written(today))), "{prep}");
+    assert!(prep.contains(&format!("{}: ", written(today))), "{prep}");
+    // The API keeps the machine's form.
+    let lapses = w.client(Actor::CareTeam).get(&format!("{base}/lapses")).await.json();
+    assert!(lapses["items"].as_array().unwrap().iter().any(|l| l["occurred_on"] == today.to_string()), "{lapses}");
+}
+
+both!(dates_and_counts_read_as_people_write_them);

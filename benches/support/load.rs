@@ -77,6 +77,75 @@ pub async fn sign_in(router: &axum::Router, email: &str, password: &str) -> Auth
     Auth::Cookie(cookies_of(&headers))
 }
 
+/// A JSON request through the API that must succeed; its answer.
+pub async fn api(router: &axum::Router, auth: &Auth, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let (status, _, body) = send(router, request(method, path, auth, Some(body))).await;
+    assert!(status.is_success(), "{method} {path}: {status} {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// [`api`] with `If-Match: "version"`, for writes to versioned records.
+pub async fn api_at(router: &axum::Router, auth: &Auth, method: &str, path: &str, version: i64, body: serde_json::Value) -> serde_json::Value {
+    let mut req = request(method, path, auth, Some(body));
+    req.headers_mut().insert(header::IF_MATCH, format!("\"{version}\"").parse().unwrap());
+    let (status, _, body) = send(router, req).await;
+    assert!(status.is_success(), "{method} {path}: {status} {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// An API token made from a signed-in session (with its CSRF header), as a
+/// member would make one on the tokens page.
+pub async fn token(router: &axum::Router, auth: &Auth) -> Auth {
+    let Auth::Cookie(cookie) = auth else { panic!("a token is made from a signed-in session") };
+    let (_, _, page) = send(router, request("GET", "/tokens", auth, None)).await;
+    let req = Request::post("/api/v1/tokens")
+        .header(header::COOKIE, cookie)
+        .header("x-csrf-token", csrf_of(page))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(serde_json::json!({"name": "bench", "expires_in_days": 30}).to_string()))
+        .unwrap();
+    let (status, _, body) = send(router, req).await;
+    assert!(status.is_success(), "token: {status}");
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    Auth::Bearer(body["token_secret"].as_str().unwrap().to_owned())
+}
+
+/// A new member of the demo practice: invited by the admin (`admin_token`)
+/// with `roles`, joined through the invitation's page and signed in.
+pub async fn join(router: &axum::Router, admin_token: &Auth, email: &str, roles: &[&str], name: &str) -> Auth {
+    let invitation = api(router, admin_token, "POST", "/api/v1/invitations", serde_json::json!({"email": email, "roles": roles})).await;
+    let link = url::Url::parse(invitation["link"].as_str().unwrap()).unwrap();
+    let join = match link.query() {
+        Some(q) => format!("{}?{q}", link.path()),
+        None => link.path().to_owned(),
+    };
+    let (_, headers, page) = send(router, Request::get(&join).body(Body::empty()).unwrap()).await;
+    let (jar, csrf) = (cookies_of(&headers), csrf_of(page));
+    let password = "a long bench password 1";
+    let form = serde_html_form::to_string([("csrf_token", csrf.as_str()), ("display_name", name), ("password", password)]).unwrap();
+    let req = Request::post(&join).header(header::COOKIE, jar).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(form)).unwrap();
+    let (status, _, _) = send(router, req).await;
+    assert!(status.is_redirection(), "joining: {status}");
+    sign_in(router, email, password).await
+}
+
+/// SQL statements one request makes, by `counter` (see
+/// `state::count_statements`): the average of ten, one at a time.
+pub async fn statements(router: &axum::Router, counter: &std::sync::atomic::AtomicU64, path: &str, auth: &Auth) -> f64 {
+    use std::sync::atomic::Ordering;
+    let before = counter.load(Ordering::Relaxed);
+    for _ in 0..10 {
+        let (status, _, _) = send(router, request("GET", path, auth, None)).await;
+        assert!(status.is_success(), "{path}: {status}");
+    }
+    (counter.load(Ordering::Relaxed) - before) as f64 / 10.0
+}
+
+/// The machine's load average (1, 5 and 15 minutes), to print next to figures.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
 pub struct Measured {
     pub per_second: f64,
     pub p50: f64,

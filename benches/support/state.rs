@@ -24,3 +24,30 @@ pub async fn with_vault(config: tandem::config::Config, vault: tandem::vault::Va
         vault,
     )
 }
+
+/// Counts every statement through `state`'s pool from now on (the access
+/// log's appender has its own connections, and is not counted).
+pub fn count_statements(state: &mut tandem::state::AppState) -> Arc<std::sync::atomic::AtomicU64> {
+    let statements = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = statements.clone();
+    let mut pool = state.db.pool().clone();
+    pool.set_metric_callback(move |_| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    });
+    state.db = tandem::tenant::Db::new(pool);
+    statements
+}
+
+/// The demo practice on a Tandem at `url` (16 connections), its router, and
+/// the count of statements through its pool.
+pub async fn demo(url: &str) -> (axum::Router, Arc<std::sync::atomic::AtomicU64>, tandem::demo::Demo) {
+    let config = tandem::config::Config {
+        database_url: tandem::config::Secret::new(url.to_owned()),
+        database_max_connections: 16,
+        ..Default::default()
+    };
+    let mut state = connected(config).await;
+    let statements = count_statements(&mut state);
+    let demo = tandem::demo::load(&state).await.expect("demo data");
+    (tandem::app(state), statements, demo)
+}

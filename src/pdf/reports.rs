@@ -118,7 +118,7 @@ pub fn session_prep(
         ("Prepares".to_owned(), prep.session.as_ref().map_or("no session is booked".into(), |s| session_words(s, time_zone))),
         ("Couple".to_owned(), couple.label.clone()),
         ("Status".to_owned(), couple.status.as_str()),
-        ("In care since".to_owned(), format!("{} ({})", couple.care_started_on, crate::display::count(crate::records::sobriety::days_in_care(couple.care_started_on, today).into(), "day"))),
+        ("In care since".to_owned(), format!("{} ({})", crate::display::date(couple.care_started_on), crate::display::count(crate::records::sobriety::days_in_care(couple.care_started_on, today).into(), "day"))),
         ("Care team".to_owned(), couple.care_team.iter().map(|m| m.display_name.as_str()).collect::<Vec<_>>().join(", ")),
         (
             "Last joint session".to_owned(),
@@ -144,17 +144,17 @@ pub fn session_prep(
         };
         let reached = f.reached.iter().map(|m| m.label.as_str()).collect::<Vec<_>>().join(", ");
         let mut kv = vec![
-            ("Current streak".to_owned(), format!("{} days (sober since {})", f.current_streak_days, f.sober_since)),
-            ("Total abstinent days".to_owned(), format!("{} of {} days in care", f.total_abstinent_days, s.days_in_care)),
+            ("Current streak".to_owned(), format!("{} (sober since {})", crate::display::count(f.current_streak_days.into(), "day"), crate::display::date(f.sober_since))),
+            ("Total abstinent days".to_owned(), format!("{} of {} in care", f.total_abstinent_days, crate::display::count(s.days_in_care.into(), "day"))),
             ("Milestones reached".to_owned(), if reached.is_empty() { "none yet".into() } else { reached }),
         ];
         if let Some(next) = &f.next {
-            kv.push(("Next milestone".to_owned(), format!("{} on {} ({} days to go)", next.label, next.on, next.days_to_go)));
+            kv.push(("Next milestone".to_owned(), format!("{} on {} ({} to go)", next.label, crate::display::date(next.on), crate::display::count(next.days_to_go.into(), "day"))));
         }
         b.push(Block::KeyValues(kv));
     }
     if !sobriety.custom_milestones.is_empty() {
-        b.push(Block::Bullets(sobriety.custom_milestones.iter().map(|m| format!("{}: {}", m.achieved_on, m.title)).collect()));
+        b.push(Block::Bullets(sobriety.custom_milestones.iter().map(|m| format!("{}: {}", crate::display::date(m.achieved_on), m.title)).collect()));
     }
 
     b.push(Block::Heading("Months in care".into()));
@@ -171,7 +171,7 @@ pub fn session_prep(
                 .map(|l| {
                     let kind = if l.kind == LapseKind::Relapse { "relapse" } else { "lapse" };
                     let learned = l.learned.as_deref().map(|t| format!(" Learned: {t}")).unwrap_or_default();
-                    format!("{} ({}, {}), {}: {}.{learned}", l.occurred_on, crate::display::count(l.days.into(), "day"), kind, name_of(couple, l.partner), l.substance)
+                    format!("{} ({}, {}), {}: {}.{learned}", crate::display::date(l.occurred_on), crate::display::count(l.days.into(), "day"), kind, name_of(couple, l.partner), l.substance)
                 })
                 .collect(),
         ));
@@ -240,7 +240,7 @@ pub fn session_prep(
     if prep.drafts.is_empty() {
         b.push(Block::Paragraph("None: every note is signed.".into()));
     } else {
-        b.push(Block::Bullets(prep.drafts.iter().map(|n| format!("{} draft of the session of {}", n.format.as_str().to_uppercase(), session_day(seen, n.session_id))).collect()));
+        b.push(Block::Bullets(prep.drafts.iter().map(|n| format!("{} draft of the session of {}", n.format.as_str().to_uppercase(), session_day(seen, n.session_id, time_zone))).collect()));
     }
 
     b.push(Block::Heading("Agenda".into()));
@@ -259,7 +259,7 @@ pub fn session_prep(
         agenda.push("Homework from last time".into());
     }
     if let Some(review) = plan.and_then(|p| p.review_on).filter(|r| (*r - today).whole_days() <= 14) {
-        agenda.push(format!("Plan review due {review}"));
+        agenda.push(format!("Plan review due {}", crate::display::date(review)));
     }
     agenda.push("Celebrate progress; next steps".into());
     b.push(Block::Bullets(agenda));
@@ -283,8 +283,8 @@ fn session_words(s: &SessionView, time_zone: &str) -> String {
     crate::display::session(&s.kind.as_str(), s.starts_at, time_zone)
 }
 
-fn session_day(seen: &CoupleOverview, id: uuid::Uuid) -> String {
-    seen.sessions.items.iter().find(|s| s.id == id).map_or_else(|| "an earlier session".into(), |s| s.starts_at.date().to_string())
+fn session_day(seen: &CoupleOverview, id: uuid::Uuid, time_zone: &str) -> String {
+    seen.sessions.items.iter().find(|s| s.id == id).map_or_else(|| "an earlier session".into(), |s| crate::display::local_date(s.starts_at, time_zone))
 }
 
 /// Check-ins, boundaries kept or tested, and milestones since the last joint session.
@@ -309,7 +309,7 @@ fn since_last_session(b: &mut Vec<Block>, prep: &SessionPrep) {
         b.push(Block::Paragraph("None logged.".into()));
     } else {
         b.push(Block::Bullets(
-            prep.boundary_moments.iter().map(|m| format!("{}: {} ({})", m.occurred_on, m.statement, m.kind.as_str())).collect(),
+            prep.boundary_moments.iter().map(|m| format!("{}: {} ({})", crate::display::date(m.occurred_on), m.statement, m.kind.as_str())).collect(),
         ));
     }
     let picture = super::pictures::boundaries(&prep.progress);
@@ -322,7 +322,7 @@ fn since_last_session(b: &mut Vec<Block>, prep: &SessionPrep) {
         b.push(Block::Paragraph("None since the last joint session.".into()));
     } else {
         b.push(Block::Bullets(
-            prep.milestones.iter().map(|m| format!("{}: {} on {}", name_of(couple, m.partner), m.milestone.label, m.milestone.reached_on)).collect(),
+            prep.milestones.iter().map(|m| format!("{}: {} on {}", name_of(couple, m.partner), m.milestone.label, crate::display::date(m.milestone.reached_on))).collect(),
         ));
     }
 }

@@ -75,7 +75,7 @@ pub async fn page(State(state): State<AppState>, session: Session, SignedIn(curr
                 .map(|s| CalendarSession {
                     couple_id: s.couple_id,
                     couple: caseload.of(s.couple_id).map(|a| a.couple.label.clone()).unwrap_or_default(),
-                    time: display::local_time(s.starts_at, &tz).get(11..).unwrap_or_default().to_owned(),
+                    time: display::clock_time(s.starts_at, &tz),
                     kind: label(s.kind),
                     place: place(s),
                 })

@@ -154,8 +154,8 @@ impl ConsentForm {
 
 fn row(c: ConsentView, couple: &CoupleContext, access: &CoupleAccess, today: time::Date) -> ConsentRow {
     let until = match (c.expires_on, &c.expiry_event) {
-        (Some(day), Some(event)) => format!("{day} or {event}, whichever is first"),
-        (Some(day), None) => day.to_string(),
+        (Some(day), Some(event)) => format!("{} or {event}, whichever is first", crate::display::date(day)),
+        (Some(day), None) => crate::display::date(day),
         (None, Some(event)) => event.clone(),
         (None, None) => String::new(),
     };

@@ -46,15 +46,29 @@ pub struct ContractPage {
     pub couple: CoupleContext,
     pub contract: Option<ContractView>,
     pub days: Vec<DayRow>,
-    pub today: String,
+    pub today: Day,
     /// Whose day the check-in form records (the partner themself, or a choice for the care team).
     pub partners: Vec<Choice>,
     /// The day the form checks off: today, or one of the two before it, to correct.
-    pub check_day: String,
+    pub check_day: Day,
     /// Links to the other days the form can check off.
-    pub other_days: Vec<String>,
+    pub other_days: Vec<Day>,
     /// The form, filled with what was already checked off for that day.
     pub answers: Answers,
+}
+
+/// A day the form can check off: in links as the address needs it, in
+/// words as people read it.
+#[derive(PartialEq)]
+pub struct Day {
+    pub iso: String,
+    pub shown: String,
+}
+
+impl Day {
+    fn of(day: Date) -> Self {
+        Day { iso: day.to_string(), shown: crate::display::day(day) }
+    }
 }
 
 /// The check-in form's fields as last saved (or blank).
@@ -98,7 +112,7 @@ fn last_two_weeks(checked: &[contract::DayView], today: Date) -> Vec<DayRow> {
         .map(|n| {
             let day: Date = today - Duration::days(n);
             let of = |slot| checked.iter().find(|d| d.day == day && d.partner == slot).map(|d| summary(&d.check_in)).unwrap_or_else(|| "—".into());
-            DayRow { day: day.to_string(), a: of(PartnerSlot::A), b: of(PartnerSlot::B) }
+            DayRow { day: crate::display::day(day), a: of(PartnerSlot::A), b: of(PartnerSlot::B) }
         })
         .collect()
 }
@@ -165,7 +179,7 @@ pub async fn page(
     };
     let medication_in_contract = contract.as_ref().is_some_and(|c| c.content.medication.is_some());
     let answers = Answers::of(saved.as_ref(), medication_in_contract);
-    let other_days = offered.iter().filter(|d| **d != check_day).map(Date::to_string).collect();
+    let other_days = offered.iter().filter(|d| **d != check_day).map(|d| Day::of(*d)).collect();
     let chrome = Chrome::of(&session, &current).await?;
     Ok(render(&ContractPage {
         nav: chrome.nav,
@@ -173,9 +187,9 @@ pub async fn page(
         couple,
         contract,
         days,
-        today: today.to_string(),
+        today: Day::of(today),
         partners,
-        check_day: check_day.to_string(),
+        check_day: Day::of(check_day),
         other_days,
         answers,
     }))

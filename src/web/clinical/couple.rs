@@ -352,7 +352,7 @@ pub async fn page(
     let progress = progress::read(&access, &seen, &current.practice.time_zone).await?;
     let chrome = Chrome::of(&session, &current).await?;
     let mut page = CouplePage::of(seen, ctx, chrome, &at, viewings, state.clock.now());
-    page.heatmaps = checkins.iter().map(|d| super::pictures::heatmap(d, page.couple.names.of(d.partner))).collect();
+    page.heatmaps = checkins.iter().map(|d| super::pictures::heatmap(d, &page.couple.who(d.partner))).collect();
     page.timeline = Some(super::pictures::timeline(&progress, &page.couple.names));
     page.boundary_picture = super::pictures::boundaries(&progress, &page.couple.names);
     Ok(render(&page).into_response())
@@ -366,7 +366,7 @@ async fn viewings_of(access: &CoupleAccess, ctx: &CoupleContext, at: &ViewingsAt
         .items
         .into_iter()
         .map(|v| ViewingRow {
-            day: v.day.to_string(),
+            day: crate::display::date(v.day),
             who: v.who,
             role: forms::humanize(&v.role),
             what: match v.action.as_str() {
@@ -394,12 +394,12 @@ impl CouplePage {
             nav: chrome.nav,
             csrf_token: chrome.csrf_token,
             status: label(seen.couple.status),
-            care_started_on: seen.couple.care_started_on.to_string(),
+            care_started_on: crate::display::date(seen.couple.care_started_on),
             days_in_care: crate::records::sobriety::days_in_care(seen.sobriety.care_started_on, seen.sobriety.today),
             care_team_names: seen.couple.care_team.iter().map(|m| m.display_name.clone()).collect::<Vec<_>>().join(", "),
             partners: seen.couple.partners.iter().map(partner_row).collect(),
             sobriety: seen.sobriety.partners.iter().map(|s| sobriety_row(s, &ctx)).collect(),
-            custom_milestones: seen.sobriety.custom_milestones.iter().map(|m| (m.title.clone(), m.achieved_on.to_string())).collect(),
+            custom_milestones: seen.sobriety.custom_milestones.iter().map(|m| (m.title.clone(), crate::display::date(m.achieved_on))).collect(),
             plan,
             plan_shared,
             boundaries_more: pager("boundaries", "boundaries", "boundaries", at.boundaries, seen.boundaries.next_cursor),
@@ -451,7 +451,7 @@ fn partner_row(p: &couples::PartnerView) -> PartnerRow {
         }
     }
     if let Some(dob) = p.date_of_birth {
-        details.push(("Date of birth", dob.to_string()));
+        details.push(("Date of birth", crate::display::date(dob)));
     }
     PartnerRow {
         heading: match &p.preferred_name {
@@ -473,12 +473,12 @@ fn sobriety_row(s: &milestones::PartnerSobriety, ctx: &CoupleContext) -> Sobriet
     SobrietyRow {
         not_shared: not_shared_sentence(s.not_shared_because, &name, own),
         figures: s.figures.as_ref().map(|f| FiguresRow {
-            sober_since: f.sober_since.to_string(),
+            sober_since: crate::display::date(f.sober_since),
             streak: f.current_streak_days,
             total: f.total_abstinent_days,
             use_days: f.use_days,
-            reached: f.reached.iter().map(|m| format!("{} (on {})", m.label, m.reached_on)).collect(),
-            next: f.next.as_ref().map(|n| format!("{} on {}, in {} day{}", n.label, n.on, n.days_to_go, if n.days_to_go == 1 { "" } else { "s" })),
+            reached: f.reached.iter().map(|m| format!("{} (on {})", m.label, crate::display::date(m.reached_on))).collect(),
+            next: f.next.as_ref().map(|n| format!("{} on {}, in {}", n.label, crate::display::date(n.on), crate::display::count(n.days_to_go.into(), "day"))),
         }),
         name,
     }
@@ -508,7 +508,7 @@ fn boundary_row(b: boundaries::BoundaryView, ctx: &CoupleContext) -> BoundaryRow
         agreed_b,
         retired,
         can_agree,
-        review_on: forms::show_date(b.current.review_on),
+        review_on: crate::display::optional_date(b.current.review_on),
         version: b.version,
         kept: count(boundaries::BoundaryEventKind::Kept),
         tested: count(boundaries::BoundaryEventKind::Tested),
@@ -589,8 +589,8 @@ fn session_row(s: sessions::SessionView, notes: &[notes::NoteView], ctx: &Couple
 fn lapse_row(l: lapses::LapseView, ctx: &CoupleContext) -> LapseRow {
     LapseRow {
         id: l.id,
-        who: ctx.names.of(l.partner).to_owned(),
-        occurred_on: l.occurred_on.to_string(),
+        who: ctx.who(l.partner),
+        occurred_on: crate::display::date(l.occurred_on),
         days: l.days,
         substance: l.substance,
         kind: label(l.kind),

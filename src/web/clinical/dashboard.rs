@@ -156,12 +156,12 @@ impl DashboardPage {
             lapses: seen
                 .recent_lapses
                 .into_iter()
-                .map(|l| RecentLapse { occurred_on: l.item.occurred_on.to_string(), kind: label(l.item.kind), couple_id: l.couple_id, couple: l.couple })
+                .map(|l| RecentLapse { occurred_on: crate::display::date(l.item.occurred_on), kind: label(l.item.kind), couple_id: l.couple_id, couple: l.couple })
                 .collect(),
             reviews: seen
                 .reviews_due
                 .into_iter()
-                .map(|r| ReviewDue { review_on: r.item.to_string(), overdue: r.item < today, couple_id: r.couple_id, couple: r.couple })
+                .map(|r| ReviewDue { review_on: crate::display::date(r.item), overdue: r.item < today, couple_id: r.couple_id, couple: r.couple })
                 .collect(),
             drafts: seen
                 .drafts

@@ -44,7 +44,7 @@ pub fn rows(steps: &[StepView], ctx: &CoupleContext, now: OffsetDateTime) -> Vec
             id: s.id,
             version: s.version,
             when: label(s.when),
-            who: s.owner.map_or_else(|| "Counselor".to_owned(), |p| ctx.names.of(p).to_owned()),
+            who: s.owner.map_or_else(|| "Counselor".to_owned(), |p| ctx.who(p)),
             action: s.action.clone(),
             due: local_time(s.due_at, &ctx.time_zone),
             done: s.done_at.map(|at| local_time(at, &ctx.time_zone)),

@@ -209,7 +209,7 @@ impl EditableRecord for Lapses {
         );
         let audiences = audience_options(names, page.couple.secrets_policy, &v.audience);
         let figures_note = figures_note(page.couple.secrets_policy);
-        let theirs = theirs.map(|l| format!("{}: {}, {}; learned: {}", l.occurred_on, crate::display::count(l.days.into(), "day"), l.substance, l.learned.unwrap_or_default()));
+        let theirs = theirs.map(|l| format!("{}: {}, {}; learned: {}", crate::display::date(l.occurred_on), crate::display::count(l.days.into(), "day"), l.substance, l.learned.unwrap_or_default()));
         html(&LapseFormPage { nav: page.chrome.nav.clone(), partners, categories, reporters, kinds, steps, audiences, figures_note, theirs, page })
     }
 }

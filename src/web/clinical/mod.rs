@@ -188,6 +188,40 @@ impl CoupleContext {
         }
     }
 
+    /// A partner as the page names them to its reader: "You" to that
+    /// partner, their name to everyone else.
+    pub fn who(&self, slot: PartnerSlot) -> String {
+        if self.partner == Some(slot) { "You".into() } else { self.names.of(slot).to_owned() }
+    }
+
+    /// "You agreed", "Dan has not agreed yet".
+    pub fn agreement(&self, slot: PartnerSlot, agreed: bool) -> String {
+        let verb = match (agreed, self.partner == Some(slot)) {
+            (true, _) => "agreed",
+            (false, true) => "have not agreed yet",
+            (false, false) => "has not agreed yet",
+        };
+        format!("{} {verb}", self.who(slot))
+    }
+
+    /// For templates: partner A and B as [`Self::who`] names them, and
+    /// their agreement as [`Self::agreement`] says it.
+    pub fn who_a(&self) -> String {
+        self.who(PartnerSlot::A)
+    }
+
+    pub fn who_b(&self) -> String {
+        self.who(PartnerSlot::B)
+    }
+
+    pub fn agreement_a(&self, agreed: &bool) -> String {
+        self.agreement(PartnerSlot::A, *agreed)
+    }
+
+    pub fn agreement_b(&self, agreed: &bool) -> String {
+        self.agreement(PartnerSlot::B, *agreed)
+    }
+
     pub fn href(&self) -> String {
         format!("/couples/{}", self.id)
     }

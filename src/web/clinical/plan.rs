@@ -206,7 +206,7 @@ impl PlanDisplay {
         };
         PlanDisplay {
             version: plan.version,
-            review_on: forms::show_date(c.review_on),
+            review_on: crate::display::optional_date(c.review_on),
             sections,
             timeline_audience: c.lapse_response.as_ref().map(|t| names.audience(t.audience)),
             timeline,

@@ -82,18 +82,18 @@ impl PrepPage {
         let name = |p| ctx.names.of(p).to_owned();
         let when = |s: &crate::records::sessions::SessionView| crate::display::session(&s.kind.as_str(), s.starts_at, &tz);
         let session_day = |id: Uuid| {
-            prep.overview.sessions.items.iter().find(|s| s.id == id).map_or_else(|| "an earlier session".into(), |s| s.starts_at.date().to_string())
+            prep.overview.sessions.items.iter().find(|s| s.id == id).map_or_else(|| "an earlier session".into(), |s| crate::display::local_date(s.starts_at, &tz))
         };
         PrepPage {
             nav: chrome.nav,
             csrf_token: chrome.csrf_token,
             session_id,
             session: prep.session.as_ref().map(when).unwrap_or_default(),
-            last_joint: prep.last_joint.as_ref().map_or_else(|| format!("none yet (in care since {})", prep.since), when),
+            last_joint: prep.last_joint.as_ref().map_or_else(|| format!("none yet (in care since {})", crate::display::date(prep.since)), when),
             lapses: prep
                 .lapses
                 .iter()
-                .map(|l| format!("{} · {} · {}, {}: {}", l.occurred_on, name(l.partner), label(l.kind), crate::display::count(l.days.into(), "day"), l.substance))
+                .map(|l| format!("{} · {} · {}, {}: {}", crate::display::date(l.occurred_on), name(l.partner), label(l.kind), crate::display::count(l.days.into(), "day"), l.substance))
                 .collect(),
             adherence: prep
                 .adherence
@@ -103,13 +103,13 @@ impl PrepPage {
             heatmaps: prep.checkin_days.iter().map(|d| heatmap(d, ctx.names.of(d.partner))).collect(),
             timeline: super::pictures::timeline(&prep.progress, &ctx.names),
             boundary_picture: super::pictures::boundaries(&prep.progress, &ctx.names),
-            boundary_moments: prep.boundary_moments.iter().map(|m| format!("{}: {} ({})", m.occurred_on, m.statement, m.kind.as_str())).collect(),
+            boundary_moments: prep.boundary_moments.iter().map(|m| format!("{}: {} ({})", crate::display::date(m.occurred_on), m.statement, m.kind.as_str())).collect(),
             awaiting: prep
                 .awaiting_agreement
                 .iter()
                 .map(|b| format!("{} ({})", b.current.statement, label(b.status)))
                 .collect(),
-            milestones: prep.milestones.iter().map(|m| format!("{}: {} on {}", name(m.partner), m.milestone.label, m.milestone.reached_on)).collect(),
+            milestones: prep.milestones.iter().map(|m| format!("{}: {} on {}", name(m.partner), m.milestone.label, crate::display::date(m.milestone.reached_on))).collect(),
             steps: super::lapse_steps::rows(&prep.open_steps, &ctx, now),
             risks: prep.risk_flags.iter().map(|r| format!("{}: {} risk {}", name(r.partner), r.risk, label(r.level))).collect(),
             drafts: prep.drafts.iter().map(|n| (n.id, format!("{} draft of the session of {}", n.format.as_str().to_uppercase(), session_day(n.session_id)))).collect(),
