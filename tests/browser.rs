@@ -628,6 +628,39 @@ async fn the_counselor_prepares_a_session_and_dan_marks_a_step_done() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     assert_eq!(res.header("content-type"), Some("application/pdf"));
     assert!(res.body.starts_with(b"%PDF-") && res.body.len() > 1000, "{} bytes", res.body.len());
+
+    // Dan's plan for his physician, disclosed from the consents page: his
+    // consent in force names her, so the form offers her. A download leaves
+    // no page to wait for, so the page's own form is sent with fetch (the
+    // browser's cookies, token and same-origin headers) and read back.
+    let couple_path = prep_path.split("/sessions/").next().unwrap().to_owned();
+    p.go(&format!("{couple_path}/consents")).await;
+    let rows = "return document.querySelectorAll('section[aria-labelledby=\\'register-heading\\'] tbody tr').length;";
+    let before = desk.execute(rows, vec![]).await.unwrap().as_u64().unwrap();
+    p.choose("disclose-partner", "a").await;
+    p.choose("disclose-recipient", tandem::demo::PHYSICIAN).await;
+    p.fill("disclose-purpose", "Coordinating naltrexone and follow-up").await;
+    p.check("input[name='format'][value='plan_pdf']").await;
+    p.fits().await;
+    desk.execute("document.getElementById('disclose').scrollIntoView();", vec![]).await.unwrap();
+    p.shot("33-counselor-discloses-plan").await;
+    let sent = desk
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const form = document.querySelector('#disclose form');
+             fetch(form.action, {method: 'POST', body: new URLSearchParams(new FormData(form))})
+               .then(async r => {
+                 const head = new Uint8Array(await r.arrayBuffer()).slice(0, 5);
+                 done([r.status, r.headers.get('content-type'), r.headers.get('content-disposition'), String.fromCharCode(...head)]);
+               })
+               .catch(e => done([0, String(e), '', '']));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent, json!([200, "application/pdf", "attachment; filename=\"disclosed-plan.pdf\"", "%PDF-"]));
+    p.go(&format!("{couple_path}/consents")).await;
+    assert_eq!(desk.execute(rows, vec![]).await.unwrap().as_u64().unwrap(), before + 1, "one more row in the register");
     p.sign_out().await;
     desk.close().await.unwrap();
 

@@ -90,6 +90,7 @@ pub fn routes() -> Router<AppState> {
         .merge(editable::<private_notes::PrivateNotes>("note_id"))
         .route("/couples/{couple_id}/consents", get(consents::page).post(consents::create))
         .route("/couples/{couple_id}/consents/{consent_id}/revoke", post(consents::revoke))
+        .route("/couples/{couple_id}/disclosures", post(consents::disclose))
         .route("/couples/{couple_id}/safety-flag", get(safety_gate::page).post(safety_gate::raise))
         .route("/couples/{couple_id}/safety-flag/clear", post(safety_gate::clear))
         .route("/couples/{couple_id}/craft-items", get(craft::page).post(craft::create))
