@@ -630,13 +630,18 @@ async fn the_counselor_prepares_a_session_and_dan_marks_a_step_done() {
     assert!(res.body.starts_with(b"%PDF-") && res.body.len() > 1000, "{} bytes", res.body.len());
 
     // Dan's plan for his physician, disclosed from the consents page: his
-    // consent in force names her, so the form offers her. A download leaves
-    // no page to wait for, so the page's own form is sent with fetch (the
-    // browser's cookies, token and same-origin headers) and read back.
+    // consent in force names her, so the form offers her. The file downloads
+    // and the browser stays on the page; the register then has one row more.
     let couple_path = prep_path.split("/sessions/").next().unwrap().to_owned();
-    p.go(&format!("{couple_path}/consents")).await;
+    let consents_path = format!("{couple_path}/consents");
+    p.go(&consents_path).await;
     let rows = "return document.querySelectorAll('section[aria-labelledby=\\'register-heading\\'] tbody tr').length;";
     let before = desk.execute(rows, vec![]).await.unwrap().as_u64().unwrap();
+    let registered = || async {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        entity::disclosures::Entity::find().count(&app.db).await.unwrap()
+    };
+    let stored = registered().await;
     p.choose("disclose-partner", "a").await;
     p.choose("disclose-recipient", tandem::demo::PHYSICIAN).await;
     p.fill("disclose-purpose", "Coordinating naltrexone and follow-up").await;
@@ -644,23 +649,17 @@ async fn the_counselor_prepares_a_session_and_dan_marks_a_step_done() {
     p.fits().await;
     desk.execute("document.getElementById('disclose').scrollIntoView();", vec![]).await.unwrap();
     p.shot("33-counselor-discloses-plan").await;
-    let sent = desk
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             const form = document.querySelector('#disclose form');
-             fetch(form.action, {method: 'POST', body: new URLSearchParams(new FormData(form))})
-               .then(async r => {
-                 const head = new Uint8Array(await r.arrayBuffer()).slice(0, 5);
-                 done([r.status, r.headers.get('content-type'), r.headers.get('content-disposition'), String.fromCharCode(...head)]);
-               })
-               .catch(e => done([0, String(e), '', '']));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(sent, json!([200, "application/pdf", "attachment; filename=\"disclosed-plan.pdf\"", "%PDF-"]));
-    p.go(&format!("{couple_path}/consents")).await;
+    desk.find(Locator::XPath("//main//button[normalize-space(.)='Disclose and download']")).await.unwrap().click().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while registered().await == stored {
+        assert!(std::time::Instant::now() < deadline, "the disclosure never reached the register");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(registered().await, stored + 1);
+    assert_eq!(p.path().await, consents_path, "a download leaves the browser on the page");
+    p.go(&consents_path).await;
     assert_eq!(desk.execute(rows, vec![]).await.unwrap().as_u64().unwrap(), before + 1, "one more row in the register");
+    assert!(p.text().await.contains("Coordinating naltrexone and follow-up"));
     p.sign_out().await;
     desk.close().await.unwrap();
 
