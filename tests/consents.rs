@@ -422,6 +422,12 @@ async fn only_the_care_team_discloses_from_the_page(app: TestApp) {
     for actor in Actor::ALL {
         let res = w.client(actor).get(&page).await;
         assert_no_leak(actor, &page, &res.text());
+        let readable = match actor {
+            Actor::CareTeam | Actor::Supervisor | Actor::PartnerA | Actor::PartnerB => StatusCode::OK,
+            Actor::Anonymous => StatusCode::SEE_OTHER,
+            _ => StatusCode::NOT_FOUND,
+        };
+        assert_eq!(res.status, readable, "{actor:?} reading the page");
         assert_eq!(res.text().contains("Disclose records"), actor == Actor::CareTeam, "{actor:?}");
         if actor == Actor::CareTeam {
             continue;
