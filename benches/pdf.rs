@@ -91,6 +91,7 @@ fn html(doc: &Document) -> String {
             Block::KeyValues(kv) => {
                 h += &format!("<table>{}</table>", kv.iter().map(|(k, v)| format!("<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v))).collect::<String>())
             }
+            Block::Figure(f) => h += &format!("<div style='height: {}pt'></div>", f.height),
             Block::Spacer => h += "<br>",
         }
     }

@@ -297,19 +297,10 @@ async fn load_into(state: &AppState, id: Uuid) -> Result<Demo, AppError> {
         }
     }))?).await?;
 
-    let long_ago = lapses::create(state, &access, from_json::<LapseInput>(json!({
-        "partner": "a", "occurred_on": today - Duration::days(95), "days": 2, "substance": "alcohol",
-        "amount": "about six beers each evening", "setting": "A colleague's leaving party, then alone the next night",
-        "high_risk_category": "social_pressure", "reported_by": "self", "kind": "lapse",
-        "learned": "Saying yes to 'just one' at work events is the door. Leave before the second round and call Luis from the car.",
-        "timeline_step": "first_month", "safety_checked": true, "audience": "couple"
-    }))?).await?;
-    // Every step after the old lapse was done in time.
-    lapse_response::demo_done(&access, long_ago.id, |_| true).await?;
-    // Dan's consents (42 CFR 2.31), recorded from the paper he signed: his
-    // lapses may be shown to Marisol, his plan given to his physician, his
-    // chart sent to a treatment centre (the FHIR export); the one for his
-    // employer's programme he revoked.
+    // Dan's consents (42 CFR 2.31), recorded from the paper he signed before
+    // anything of his was shown to Marisol: his lapses may be shown to her,
+    // his plan given to his physician, his chart sent to a treatment centre
+    // (the FHIR export); the one for his employer's programme he revoked.
     let now = state.clock.now();
     let consent = |kinds: serde_json::Value, recipient: Option<&str>, purpose: &str| {
         json!({
@@ -325,6 +316,15 @@ async fn load_into(state: &AppState, id: Uuid) -> Result<Demo, AppError> {
     consents::create(&access, now, from_json(consent(every_kind, Some(TREATMENT_CENTRE), "Continuity of care on transfer to intensive outpatient treatment"))?).await?;
     let employer = consents::create(&access, now, from_json(consent(json!(["sobriety"]), Some("Northside Employee Assistance Program"), "Return-to-work review"))?).await?;
     consents::revoke(&access, now, employer.id).await?;
+    let long_ago = lapses::create(state, &access, from_json::<LapseInput>(json!({
+        "partner": "a", "occurred_on": today - Duration::days(95), "days": 2, "substance": "alcohol",
+        "amount": "about six beers each evening", "setting": "A colleague's leaving party, then alone the next night",
+        "high_risk_category": "social_pressure", "reported_by": "self", "kind": "lapse",
+        "learned": "Saying yes to 'just one' at work events is the door. Leave before the second round and call Luis from the car.",
+        "timeline_step": "first_month", "safety_checked": true, "audience": "couple"
+    }))?).await?;
+    // Every step after the old lapse was done in time.
+    lapse_response::demo_done(&access, long_ago.id, |_| true).await?;
     // A slip a few days ago, told the same day: what a counselor prepares for
     // now. Dan kept it to himself at first, then agreed to share it.
     let slip = json!({

@@ -42,6 +42,23 @@ pub fn day_start(day: time::Date, time_zone: &str) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(seconds).unwrap_or_else(|_| day.midnight().assume_utc())
 }
 
+/// The day an instant falls on in `time_zone` (UTC where the zone is unknown).
+pub fn local_day(at: OffsetDateTime, time_zone: &str) -> time::Date {
+    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    jiff::Timestamp::from_second(at.unix_timestamp())
+        .ok()
+        .and_then(|ts| {
+            let d = ts.to_zoned(tz).date();
+            time::Month::try_from(d.month() as u8).ok().and_then(|m| time::Date::from_calendar_date(d.year().into(), m, d.day() as u8).ok())
+        })
+        .unwrap_or(at.date())
+}
+
+/// A month as people write it: "March 2026".
+pub fn month(first: time::Date) -> String {
+    format!("{} {}", first.month(), first.year())
+}
+
 /// A day as people write it: "Monday 7 December 2026".
 pub fn day(day: time::Date) -> String {
     format!("{} {} {} {}", day.weekday(), day.day(), day.month(), day.year())
@@ -68,6 +85,10 @@ mod tests {
         assert_eq!(super::day_start(date!(2026 - 07 - 06), "Europe/Berlin"), datetime!(2026-07-05 22:00 UTC));
         assert_eq!(super::day_start(date!(2026 - 12 - 07), "Not/AZone"), datetime!(2026-12-07 00:00 UTC));
         assert_eq!(super::day(date!(2026 - 12 - 07)), "Monday 7 December 2026");
+        // Late evening in Chicago is already the next day in UTC.
+        assert_eq!(super::local_day(datetime!(2026-12-08 03:30 UTC), "America/Chicago"), date!(2026 - 12 - 07));
+        assert_eq!(super::local_day(datetime!(2026-12-08 03:30 UTC), "Europe/Berlin"), date!(2026 - 12 - 08));
+        assert_eq!(super::month(date!(2026 - 03 - 01)), "March 2026");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use axum::{
     Json,
-    extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection},
+    extract::rejection::{BytesRejection, FormRejection, JsonRejection, PathRejection, QueryRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -251,6 +251,17 @@ impl From<JsonRejection> for AppError {
                 "Send the body as JSON with Content-Type: application/json.".into(),
             ),
             other => AppError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+/// A raw body that could not be read (an upload): too large, or cut off.
+impl From<BytesRejection> for AppError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::TooLarge(crate::input::MAX_BODY_BYTES)
+        } else {
+            AppError::BadRequest(rejection.body_text())
         }
     }
 }

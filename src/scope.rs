@@ -16,7 +16,7 @@ use entity::{
     recovery_contracts, relapse_plans, safety_plans, session_notes, sso_flows, supervisions, therapy_sessions,
     trusted_devices, safety_flags, craft_items, lapse_steps, session_agendas,
 };
-use entity::{consents, disclosures};
+use entity::{consent_scans, consents, disclosures};
 
 /// A table whose rows each belong to exactly one practice.
 pub trait PracticeOwned: EntityTrait {
@@ -103,6 +103,7 @@ practice_owned![
     therapy_sessions,
     trusted_devices,
     consents,
+    consent_scans,
     disclosures,
     safety_flags,
     craft_items,
@@ -125,6 +126,7 @@ couple_owned![
     session_notes,
     therapy_sessions,
     consents,
+    consent_scans,
     disclosures,
     safety_flags,
     craft_items,

@@ -327,6 +327,8 @@ pub mod fields {
     pub const CONSENT_PURPOSE: Field = Field::new("consents", "purpose");
     pub const CONSENT_EXPIRY_EVENT: Field = Field::new("consents", "expiry_event");
     pub const CONSENT_SIGNATURE: Field = Field::new("consents", "signature_name");
+    /// The scanned paper consent, base64 inside the seal.
+    pub const CONSENT_SCAN_CONTENT: Field = Field::new("consent_scans", "content");
     pub const DISCLOSURE_WHAT: Field = Field::new("disclosures", "what");
     pub const DISCLOSURE_RECIPIENT: Field = Field::new("disclosures", "recipient");
     pub const DISCLOSURE_PURPOSE: Field = Field::new("disclosures", "purpose");
@@ -355,6 +357,7 @@ pub mod fields {
         CONSENT_PURPOSE,
         CONSENT_EXPIRY_EVENT,
         CONSENT_SIGNATURE,
+        CONSENT_SCAN_CONTENT,
         DISCLOSURE_WHAT,
         DISCLOSURE_RECIPIENT,
         DISCLOSURE_PURPOSE,

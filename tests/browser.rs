@@ -628,11 +628,25 @@ async fn the_counselor_prepares_a_session_and_dan_marks_a_step_done() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     assert_eq!(res.header("content-type"), Some("application/pdf"));
     assert!(res.body.starts_with(b"%PDF-") && res.body.len() > 1000, "{} bytes", res.body.len());
+    // Kept beside the screenshots, to look at its pictures (pdftoppm -png).
+    std::fs::write(screenshot_dir().join("30-counselor-prep.pdf"), &res.body).unwrap();
+
+    // The couple page's pictures of progress: drawn, and said in words.
+    let couple_path = prep_path.split("/sessions/").next().unwrap().to_owned();
+    p.go(&couple_path).await;
+    for picture in ["#timeline svg", "#boundaries-picture svg", "figure.heatmap svg"] {
+        let size = p.el(picture).await.rectangle().await.unwrap();
+        assert!(size.2 > 300.0 && size.3 > 20.0, "{picture} is drawn at {size:?}");
+    }
+    assert!(p.text().await.contains("Months in care since"), "the timeline's words");
+    desk.execute("document.getElementById('timeline').scrollIntoView({block: 'center'});", vec![]).await.unwrap();
+    p.shot("33-counselor-couple-timeline").await;
+    desk.execute("document.getElementById('boundaries-picture').scrollIntoView({block: 'center'});", vec![]).await.unwrap();
+    p.shot("34-counselor-couple-boundaries").await;
 
     // Dan's plan for his physician, disclosed from the consents page: his
     // consent in force names her, so the form offers her. The file downloads
     // and the browser stays on the page; the register then has one row more.
-    let couple_path = prep_path.split("/sessions/").next().unwrap().to_owned();
     let consents_path = format!("{couple_path}/consents");
     p.go(&consents_path).await;
     let rows = "return document.querySelectorAll('section[aria-labelledby=\\'register-heading\\'] tbody tr').length;";
@@ -648,7 +662,7 @@ async fn the_counselor_prepares_a_session_and_dan_marks_a_step_done() {
     p.check("input[name='format'][value='plan_pdf']").await;
     p.fits().await;
     desk.execute("document.getElementById('disclose').scrollIntoView();", vec![]).await.unwrap();
-    p.shot("33-counselor-discloses-plan").await;
+    p.shot("35-counselor-discloses-plan").await;
     desk.find(Locator::XPath("//main//button[normalize-space(.)='Disclose and download']")).await.unwrap().click().await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while registered().await == stored {
@@ -668,9 +682,10 @@ async fn the_counselor_prepares_a_session_and_dan_marks_a_step_done() {
     let p = Page { c: &phone, base: &base };
     let dan = login("partner in recovery");
     p.sign_in(dan.email, &dan.password).await;
-    let couple_path = prep_path.split("/sessions/").next().unwrap().to_owned();
     p.go(&couple_path).await;
     p.fits().await;
+    phone.execute("document.getElementById('timeline').scrollIntoView({block: 'center'});", vec![]).await.unwrap();
+    p.shot("35-partner-timeline-picture-phone").await;
     let step = "Go to a meeting every day this week";
     let open = format!("//section[@id='lapse-response']//li[starts-with(@id, 'step-')][contains(., {step:?})][.//button[starts-with(normalize-space(.), 'Mark done')]]");
     let li = phone.find(Locator::XPath(&open)).await.unwrap_or_else(|e| panic!("no open step {step:?} for Dan: {e}"));

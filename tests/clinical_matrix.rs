@@ -149,6 +149,25 @@ fn expected(method: &str, path: &str, actor: Actor) -> Outcome {
             Actor::CareTeam | Actor::PartnerA | Actor::PartnerB => Outcome::Forbidden,
             _ => Outcome::NotFound,
         },
+        // The scan of a paper consent (the fixture's is partner A's): the care
+        // team and partner A download it; a supervisor is refused; partner B
+        // cannot tell it exists. The fixture's scan is uploaded already, so
+        // the care team's second upload is a conflict; nobody else uploads.
+        ("GET", "/api/v1/couples/{couple_id}/consents/{consent_id}/scan") => match actor {
+            Actor::CareTeam | Actor::PartnerA => Outcome::Allowed,
+            Actor::Supervisor => Outcome::Forbidden,
+            _ => Outcome::NotFound,
+        },
+        ("POST", "/api/v1/couples/{couple_id}/consents/{consent_id}/scan") => match actor {
+            Actor::CareTeam => Outcome::Conflict,
+            _ => Outcome::NotFound,
+        },
+        // The care team records the event a consent ends on; the fixture's
+        // consent ends on a date, which says so.
+        ("POST", "/api/v1/couples/{couple_id}/consents/{consent_id}/event") => match actor {
+            Actor::CareTeam => Outcome::Conflict,
+            _ => Outcome::NotFound,
+        },
         // A step is marked by the person it belongs to (the world's is partner A's);
         // the others who may act on the couple's records are refused.
         ("PUT", "/api/v1/couples/{couple_id}/lapse-steps/{step_id}") => match actor {
@@ -188,7 +207,7 @@ fn fill(world: &World<'_>, method: &str, template: &str) -> String {
         .replace("{day}", &world.today.to_string())
         .replace("{access_id}", &world.emergency_access.to_string())
         .replace("{slot}", "a")
-        .replace("{consent_id}", &world.consent_a.to_string())
+        .replace("{consent_id}", &if template.ends_with("/scan") { world.paper_consent_a } else { world.consent_a }.to_string())
         .replace("{item_id}", &world.b_craft_item.to_string())
         .replace("{step_id}", &world.shared_step.to_string())
 }
@@ -229,6 +248,11 @@ fn body(world: &World<'_>, doc: &Value, op: &Value, path: &str, actor: Actor) ->
     assert!(!example.is_null(), "schema {name} needs an example for the matrix (and for readers of the API docs)");
     if path.ends_with("/partners/{slot}") {
         example["member_id"] = json!(world.partner_a_member);
+    }
+    if path.ends_with("/lapses") {
+        // Partner A's own: shown to partner B it would rest on partner A's
+        // consent, which the matrix revokes along the way (tests/consents.rs).
+        example["audience"] = json!("partner_a");
     }
     if path.ends_with("/safety-plans/{plan_id}") {
         example["owner"] = json!("couple");
@@ -344,7 +368,13 @@ async fn every_clinical_route_answers_by_the_rules_and_leaks_nothing(app: TestAp
             assert_eq!(events, expected_events, "{actor:?} {method} {template}: {events} events");
             if expected_events == 1 {
                 let e = last_event(&app).await;
-                let outcome = if want == Outcome::Allowed { "success" } else { "denied" };
+                let outcome = match want {
+                    Outcome::Allowed => "success",
+                    // Allowed to ask, refused by the consent's state (its scan
+                    // is uploaded, it ends on a date): a failed request.
+                    Outcome::Conflict if template.contains("/consents/") => "failed",
+                    _ => "denied",
+                };
                 assert_eq!(e.outcome, outcome, "{actor:?} {method} {template}");
                 assert_eq!(e.status, i32::from(res.status.as_u16()));
                 assert!(e.member_id.is_some() && !e.role.is_empty() && !e.action.is_empty());

@@ -78,11 +78,17 @@ pub struct World<'a> {
     pub consent_a: Uuid,
     /// Partner A's consent to give their plan to [`PHYSICIAN`].
     pub consent_a_plan: Uuid,
+    /// Partner A's consent signed on paper, recorded by the care team with
+    /// its scan ([`SCAN_PNG`]).
+    pub paper_consent_a: Uuid,
     /// An item of partner B's CRAFT track (positive communication).
     pub b_craft_item: Uuid,
     /// The step of the shared lapse's timeline (partner A's).
     pub shared_step: Uuid,
 }
+
+/// A scanned paper consent: a 1x1 PNG.
+pub const SCAN_PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82";
 
 /// The recipient partner A's plan consent names, as the API example does.
 pub const PHYSICIAN: &str = "Dr. Lee, Riverside Family Medicine";
@@ -193,18 +199,51 @@ impl<'a> World<'a> {
         let b_boundary = created(
             c1.json(Method::POST, &format!("{base}/boundaries"), Some(boundary("partner_b", "partner_b", format!("{PARTNER_B}_BOUNDARY")))).await,
         );
+        // Partner B's boundary was kept once: a mark on B's boundaries picture.
+        let kept = json!({"kind": "kept", "occurred_on": "2026-04-02", "note": format!("{PARTNER_B}_KEPT_NOTE")});
+        let res = c1.json(Method::POST, &format!("{base}/boundaries/{b_boundary}/events"), Some(kept)).await;
+        assert!(res.status.is_success(), "{}", res.text());
         let safety = |owner: &str, sign: String| json!({"owner": owner, "content": {"warning_signs": [sign], "professionals_and_crisis_lines": [{"name": "988 Lifeline", "phone": "988"}]}});
         let couple_safety_plan =
             created(c1.json(Method::POST, &format!("{base}/safety-plans"), Some(safety("couple", "Shouting at home".into()))).await);
         let b_safety_plan =
             created(c1.json(Method::POST, &format!("{base}/safety-plans"), Some(safety("partner_b", format!("{PARTNER_B}_SAFETY")))).await);
-        let lapse = |audience: Option<&str>, setting: String| {
-            json!({"partner": "a", "occurred_on": "2026-03-10", "days": 2, "substance": "alcohol", "setting": setting,
+        // Consents (42 CFR 2.31): partner A lets the care team show their
+        // lapses to partner B, and give their plan to their physician;
+        // partner B has one of their own, which partner A must not see.
+        let consents = format!("{base}/consents");
+        let consent_a = created(pa.json(Method::POST, &consents, Some(consent("other_partner", None, &["lapses"], format!("{PARTNER_A}_CONSENT_PURPOSE")))).await);
+        let consent_a_plan = created(
+            pa.json(Method::POST, &consents, Some(consent("named", Some(PHYSICIAN), &["plan"], format!("{PARTNER_A}_CONSENT_PLAN_PURPOSE")))).await,
+        );
+        created(pb.json(Method::POST, &consents, Some(consent("named", Some("Marisol's therapist"), &["plan"], format!("{PARTNER_B}_CONSENT_PURPOSE")))).await);
+        // A paper consent of partner A the care team recorded, with its scan.
+        let mut paper = consent("named", Some("Harbor Legal Aid"), &["sessions"], format!("{PARTNER_A}_PAPER_PURPOSE"));
+        paper["partner"] = json!("a");
+        let paper_consent_a = created(c1.json(Method::POST, &consents, Some(paper)).await);
+        let token = csrf(&mut c1).await;
+        let res = c1
+            .send(
+                Method::POST,
+                &format!("{consents}/{paper_consent_a}/scan"),
+                &[("content-type", "image/png"), ("x-csrf-token", &token)],
+                SCAN_PNG.to_vec().into(),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+        let lapse = |audience: Option<&str>, setting: String, substance: String| {
+            json!({"partner": "a", "occurred_on": "2026-03-10", "days": 2, "substance": substance, "setting": setting,
                    "reported_by": "self", "kind": "lapse", "audience": audience})
         };
-        let shared_lapse = created(c1.json(Method::POST, &format!("{base}/lapses"), Some(lapse(Some("couple"), "work party".into()))).await);
-        // No audience given: individual confidentiality makes it partner A's alone.
-        let a_lapse = created(c1.json(Method::POST, &format!("{base}/lapses"), Some(lapse(None, format!("{PARTNER_A}_LAPSE_SETTING")))).await);
+        // Shown to partner B from the start: a disclosure, on consent_a.
+        let shared_lapse =
+            created(c1.json(Method::POST, &format!("{base}/lapses"), Some(lapse(Some("couple"), "work party".into(), "alcohol".into()))).await);
+        // No audience given: individual confidentiality makes it partner A's
+        // alone. Its substance is named on the timeline's marks.
+        let a_lapse = created(
+            c1.json(Method::POST, &format!("{base}/lapses"), Some(lapse(None, format!("{PARTNER_A}_LAPSE_SETTING"), format!("{PARTNER_A}_SUBSTANCE"))))
+                .await,
+        );
         let steps = c1.get(&format!("{base}/lapse-steps?lapse_id={shared_lapse}")).await.json();
         let shared_step: Uuid = steps["items"][0]["id"].as_str().expect("the shared lapse's timeline").parse().unwrap();
         let res = c1
@@ -251,16 +290,6 @@ impl<'a> World<'a> {
             .await;
         let emergency_access = created(res);
 
-        // Consents (42 CFR 2.31): partner A lets the care team show their
-        // lapses to partner B, and give their plan to their physician;
-        // partner B has one of their own, which partner A must not see.
-        let consents = format!("{base}/consents");
-        let consent_a = created(pa.json(Method::POST, &consents, Some(consent("other_partner", None, &["lapses"], format!("{PARTNER_A}_CONSENT_PURPOSE")))).await);
-        let consent_a_plan = created(
-            pa.json(Method::POST, &consents, Some(consent("named", Some(PHYSICIAN), &["plan"], format!("{PARTNER_A}_CONSENT_PLAN_PURPOSE")))).await,
-        );
-        created(pb.json(Method::POST, &consents, Some(consent("named", Some("Marisol's therapist"), &["plan"], format!("{PARTNER_B}_CONSENT_PURPOSE")))).await);
-
         let clients = vec![
             (Actor::CareTeam, c1),
             (Actor::OtherCounselor, c2),
@@ -291,6 +320,7 @@ impl<'a> World<'a> {
             emergency_access,
             consent_a,
             consent_a_plan,
+            paper_consent_a,
             b_craft_item,
             shared_step,
         }

@@ -90,7 +90,7 @@ async fn the_demo_couple_is_there_for_each_person() {
     let revoked = consents.as_array().unwrap().iter().filter(|c| c["revoked_at"].is_string()).count();
     assert_eq!((consents.as_array().unwrap().len(), revoked), (4, 1), "{consents}");
     let register = dan_client.get(&format!("{base}/disclosures")).await.json();
-    assert_eq!(register.as_array().unwrap().len(), 2, "the slip shared with Marisol and the plan for his physician: {register}");
+    assert_eq!(register.as_array().unwrap().len(), 3, "the old lapse and the slip shared with Marisol, the plan for his physician: {register}");
     let page = dan_client.get(&format!("/couples/{couple}/consents")).await.text();
     assert!(page.contains("Priya Patel") && page.contains("Revoked"), "{page}");
     // Marisol sees none of Dan's consents, nor his register.

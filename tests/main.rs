@@ -46,3 +46,4 @@ mod safety;
 mod lapse_response;
 mod session_prep;
 mod fhir;
+mod pictures;

@@ -354,7 +354,9 @@ async fn take_into_care(counselor: &mut Client<'_>, i: i64, next_week: time::Off
     let session = json!({"starts_at": at(starts), "ends_at": at(starts + time::Duration::minutes(50)), "kind": "joint", "modality": "craft"});
     let res = counselor.json(Method::POST, &format!("/api/v1/couples/{id}/sessions"), Some(session)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
-    let lapse = json!({"partner": "a", "occurred_on": today.to_string(), "days": 1, "substance": "alcohol", "reported_by": "self", "kind": "lapse", "safety_checked": true});
+    // Kept to the care team: shown to partner B it would need partner A's consent (42 CFR 2.31).
+    let lapse = json!({"partner": "a", "occurred_on": today.to_string(), "days": 1, "substance": "alcohol", "reported_by": "self", "kind": "lapse",
+        "safety_checked": true, "audience": "clinician"});
     let res = counselor.json(Method::POST, &format!("/api/v1/couples/{id}/lapses"), Some(lapse)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
 }

@@ -31,6 +31,12 @@ pub struct Model {
     pub recorded_by: Uuid,
     pub revoked_at: Option<TimeDateTimeWithTimeZone>,
     pub revoked_by: Option<Uuid>,
+    /// When a consent that expires on an event ended because it happened.
+    pub event_ended_at: Option<TimeDateTimeWithTimeZone>,
+    pub event_ended_by: Option<Uuid>,
+    /// Why: `event_recorded` (the care team recorded the event) or
+    /// `discharged` (the couple's care was closed).
+    pub event_end_cause: Option<String>,
     pub version: i32,
 }
 

@@ -38,6 +38,7 @@ pub mod therapy_sessions;
 pub mod values;
 pub mod trusted_devices;
 pub mod web_sessions;
+pub mod consent_scans;
 pub mod consents;
 pub mod disclosures;
 pub mod safety_flags;

@@ -21,6 +21,7 @@ mod m20261206_000200_lapse_steps;
 mod m20261206_000201_session_agendas;
 mod m20261206_000300_safety_gate_and_craft;
 mod m20261206_000400_consents_and_disclosures;
+mod m20261207_000200_consent_scans_and_events;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000201_session_agendas::Migration),
             Box::new(m20261206_000300_safety_gate_and_craft::Migration),
             Box::new(m20261206_000400_consents_and_disclosures::Migration),
+            Box::new(m20261207_000200_consent_scans_and_events::Migration),
         ]
     }
 }

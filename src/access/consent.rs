@@ -1,8 +1,23 @@
 //! Whether a disclosure may go ahead: sharing one partner's own item with
 //! the other partner, or handing a copy to someone outside the care team,
 //! needs a consent of that partner in force that covers it (42 CFR 2.31).
-//! The consents are read afresh on every request, so a revocation refuses
-//! the very next disclosure; the decision itself is [`covers`], plain Rust.
+//! The consents are read afresh on every request, so a revocation (or the
+//! event a consent expires on) refuses the very next disclosure; the
+//! decision itself is [`covers`], plain Rust.
+//!
+//! Where one partner's own item reaches the other partner, and so asks
+//! here first (registering the share on success):
+//! - a lapse (it is the partner who used's), created with or changed to an
+//!   audience that includes the other partner;
+//! - a session note's block about one partner (use, risk screen, mood)
+//!   with such an audience, when the note is signed: partners read notes
+//!   only once signed.
+//!
+//! Not here, by the clinical model: boundaries (an agreement both partners
+//! agree to, even when one holds it), the plan, the recovery contract and
+//! its calendar, the couple's safety plan, sessions and milestones are the
+//! couple's joint records; a partner's own safety plan and CRAFT items
+//! never have the other partner in their audience, by any route.
 
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -135,6 +150,9 @@ mod tests {
             signed_via: SignedVia::Portal,
             signed_at: OffsetDateTime::UNIX_EPOCH,
             revoked_at: None,
+            event_ended_at: None,
+            event_end_cause: None,
+            scan: None,
             version: 1,
         }
     }
@@ -150,6 +168,8 @@ mod tests {
         assert!(!covers(&c, me, RecordKind::Lapses, Recipient::OtherPartner, time::macros::date!(2027 - 01 - 01)));
         let revoked = ConsentView { revoked_at: Some(OffsetDateTime::UNIX_EPOCH), ..c.clone() };
         assert!(!covers(&revoked, me, RecordKind::Lapses, Recipient::OtherPartner, today));
+        let event_happened = ConsentView { event_ended_at: Some(OffsetDateTime::UNIX_EPOCH), ..c.clone() };
+        assert!(!covers(&event_happened, me, RecordKind::Lapses, Recipient::OtherPartner, today));
         let someone_else = ConsentView { discloser_member_id: Some(Uuid::now_v7()), ..c };
         assert!(!covers(&someone_else, me, RecordKind::Lapses, Recipient::OtherPartner, today));
         let named = consent(RecipientKind::Named, Some("Dr. Lee"));

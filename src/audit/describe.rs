@@ -24,7 +24,7 @@ fn singular(segment: &str) -> String {
 /// Words after a record's id that are about that record: an action on it,
 /// or its history (a boundary's earlier wordings). A page's form cannot
 /// DELETE: it posts to `.../{id}/remove` (a care team's member).
-const ACTIONS: [&str; 9] = ["sign", "cosign", "agree", "retire", "addenda", "events", "versions", "remove", "check-offs"];
+const ACTIONS: [&str; 11] = ["sign", "cosign", "agree", "retire", "addenda", "events", "versions", "remove", "check-offs", "scan", "event"];
 
 /// Words that end a page's route without naming a record: the form for a
 /// new record or for editing one shows what the record page shows.
@@ -54,7 +54,7 @@ pub fn describe(method: &str, route: &str, params: &[(String, String)]) -> Descr
         ("POST", "cosign") => "cosign",
         ("POST", "agree") => "agree",
         ("POST", "retire") => "retire",
-        ("POST", "addenda" | "events" | "check-offs") => "update",
+        ("POST", "addenda" | "events" | "event" | "check-offs") => "update",
         ("POST", "care-team") => "share",
         ("POST", "remove") => "delete",
         _ => "create",
@@ -151,6 +151,21 @@ mod tests {
         for route in ["/api/v1/couples/{couple_id}/craft-items/{item_id}/check-offs", "/couples/{couple_id}/craft-items/{item_id}/check-offs"] {
             let d = describe("POST", route, &both);
             assert_eq!((d.action, d.kind.as_str(), d.record_id.map(|i| i.to_string())), ("update", "craft_item", Some(n.into())), "{route}");
+        }
+    }
+
+    #[test]
+    fn a_consent_s_scan_and_event_are_about_the_consent() {
+        let c = "01a20963-6671-74b9-b5c6-034fb4254869";
+        let n = "01a20963-6681-7067-8c19-c578a911ea6f";
+        let both = p(&[("couple_id", c), ("consent_id", n)]);
+        for (method, route, action) in [
+            ("GET", "/api/v1/couples/{couple_id}/consents/{consent_id}/scan", "view"),
+            ("POST", "/api/v1/couples/{couple_id}/consents/{consent_id}/scan", "create"),
+            ("POST", "/couples/{couple_id}/consents/{consent_id}/event", "update"),
+        ] {
+            let d = describe(method, route, &both);
+            assert_eq!((d.action, d.kind.as_str(), d.record_id.map(|i| i.to_string())), (action, "consent", Some(n.into())), "{route}");
         }
     }
 }

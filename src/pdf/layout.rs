@@ -2,13 +2,13 @@
 //! objects here, so the result can be inspected by tests.
 
 use super::fonts::{Face, Faces, Style};
-use super::{Block, Document};
+use super::{Block, Document, Shape};
 
 // All lengths are PDF points (1/72 in); y grows upwards from the page's bottom edge.
 const PAGE_W: f32 = 595.28;
 const PAGE_H: f32 = 841.89;
 const MARGIN_X: f32 = 56.0;
-const CONTENT_W: f32 = PAGE_W - 2.0 * MARGIN_X;
+pub(crate) const CONTENT_W: f32 = PAGE_W - 2.0 * MARGIN_X;
 pub(crate) const LEFT: f32 = MARGIN_X;
 pub(crate) const RIGHT: f32 = PAGE_W - MARGIN_X;
 
@@ -42,7 +42,7 @@ const ASCENT: f32 = 0.93;
 /// Tolerance for comparing widths and heights.
 const EPS: f32 = 0.01;
 
-pub(crate) type Rgb = (f32, f32, f32);
+pub(crate) use super::Rgb;
 const INK: Rgb = (0.11, 0.11, 0.13);
 const ACCENT: Rgb = (0.09, 0.27, 0.38);
 const MUTED: Rgb = (0.36, 0.38, 0.42);
@@ -56,6 +56,7 @@ pub(crate) enum LineKind {
     Body,
     Bullet,
     KeyValue,
+    Figure,
     Blank,
 }
 
@@ -81,6 +82,8 @@ pub(crate) struct Line {
     pub(crate) runs: Vec<Run>,
     /// Never break the page between this line and the next one.
     pub(crate) keep_with_next: bool,
+    /// A figure's shapes (a figure is one tall line), text already cleaned.
+    pub(crate) shapes: Vec<Shape>,
 }
 
 /// A line with its baseline on a page.
@@ -88,6 +91,8 @@ pub(crate) struct Line {
 pub(crate) struct Placed {
     pub(crate) line: Line,
     pub(crate) baseline: f32,
+    /// The top of the line's box (where a figure's shapes start).
+    pub(crate) top: f32,
 }
 
 /// Header and footer, identical on every page except the page number.
@@ -123,7 +128,7 @@ impl Layout {
 }
 
 /// Positions are rounded to 1/100 pt: shorter content streams, stable output.
-fn round(v: f32) -> f32 {
+pub(crate) fn round(v: f32) -> f32 {
     (v * 100.0).round() / 100.0
 }
 
@@ -421,6 +426,7 @@ impl Flow<'_> {
                         text: piece,
                     }],
                     keep_with_next: false,
+                    shapes: Vec::new(),
                 });
             }
         }
@@ -440,6 +446,7 @@ fn blank(height: f32) -> Line {
         size: BODY_SIZE,
         runs: Vec::new(),
         keep_with_next: false,
+        shapes: Vec::new(),
     }
 }
 
@@ -554,6 +561,22 @@ fn flow(doc: &Document, faces: &Faces) -> Vec<Line> {
                 let lines = key_values(&f, pairs);
                 f.push_block(lines, 5.0, false);
             }
+            Block::Figure(figure) => {
+                let shapes = figure
+                    .shapes
+                    .iter()
+                    .map(|s| match s {
+                        Shape::Text { x, y, size, text, color } => {
+                            Shape::Text { x: *x, y: *y, size: *size, text: faces.regular.clean(text), color: *color }
+                        }
+                        other => other.clone(),
+                    })
+                    .collect();
+                // At most a page tall: a taller one is cut at the page's foot.
+                let height = figure.height.clamp(1.0, BODY_TOP - 200.0);
+                let line = Line { kind: LineKind::Figure, space_before: 0.0, height, size: BODY_SIZE, runs: Vec::new(), keep_with_next: true, shapes };
+                f.push_block(vec![line], 8.0, false);
+            }
             Block::Spacer => {
                 f.pending_space = f.pending_space.max(0.0) + BODY_LEADING;
             }
@@ -623,6 +646,7 @@ fn key_values(f: &Flow<'_>, pairs: &[(String, String)]) -> Vec<Line> {
                 size: BODY_SIZE,
                 runs,
                 keep_with_next: i + 1 < rows,
+                shapes: Vec::new(),
             });
         }
     }
@@ -672,11 +696,13 @@ pub(crate) fn layout(doc: &Document, faces: &Faces) -> Layout {
             y -= space;
         }
         let baseline = round(y - baseline_offset(line));
+        let top = round(y);
         y -= line.height;
         if let Some(page) = pages.last_mut() {
             page.push(Placed {
                 line: line.clone(),
                 baseline,
+                top,
             });
         }
     }

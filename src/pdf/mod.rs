@@ -14,12 +14,13 @@ mod sfnt;
 use std::collections::BTreeSet;
 
 use printpdf::{
-    BuiltinFont, Color, FontId, Line as PdfLine, LinePoint, Mm, Op, PdfDocument, PdfFont,
-    PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Rgb as PdfRgb, TextItem, TextMatrix,
+    BuiltinFont, Color, FontId, Line as PdfLine, LinePoint, Mm, Op, PaintMode, PdfDocument, PdfFont,
+    PdfFontHandle, PdfPage, PdfSaveOptions, Point, Polygon, PolygonRing, Pt, Rgb as PdfRgb, TextItem,
+    TextMatrix, WindingOrder,
 };
 
 use fonts::{Faces, Fnv, Style};
-use layout::{Layout, Rgb, Run};
+use layout::{Layout, Run};
 
 /// A document to render: already authorized, already in plain words.
 pub struct Document {
@@ -48,7 +49,36 @@ pub enum Block {
     Bullets(Vec<String>),
     /// Two columns: bold key, wrapped value.
     KeyValues(Vec<(String, String)>),
+    /// A picture of vector shapes across the text width, kept on one page
+    /// with the first line after it (its text alternative).
+    Figure(Figure),
     Spacer,
+}
+
+/// A colour: red, green, blue from 0 to 1.
+pub type Rgb = (f32, f32, f32);
+
+/// Width of a figure: the text column.
+pub const FIGURE_WIDTH: f32 = layout::CONTENT_W;
+
+/// A picture of `height` points; shapes in points from its top-left
+/// corner, y growing downwards.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    pub height: f32,
+    pub shapes: Vec<Shape>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Shape {
+    /// A filled rectangle.
+    Rect { x: f32, y: f32, w: f32, h: f32, fill: Rgb },
+    /// A filled polygon (a diamond, a triangle, a dot).
+    Polygon { points: Vec<(f32, f32)>, fill: Rgb },
+    /// A straight line.
+    Line { from: (f32, f32), to: (f32, f32), width: f32, color: Rgb },
+    /// A word or two in the regular face, `y` its baseline.
+    Text { x: f32, y: f32, size: f32, text: String, color: Rgb },
 }
 
 /// Resource names of the embedded fonts (must not clash with the built-in "F1".."F14").
@@ -140,6 +170,13 @@ fn document_id(doc: &Document) -> [String; 2] {
                     parts.extend([k.as_str(), v.as_str()]);
                 }
             }
+            Block::Figure(figure) => {
+                parts.push("F");
+                parts.extend(figure.shapes.iter().filter_map(|s| match s {
+                    Shape::Text { text, .. } => Some(text.as_str()),
+                    _ => None,
+                }));
+            }
             Block::Spacer => parts.push("_"),
         }
     }
@@ -177,6 +214,14 @@ fn used_chars(layout: &Layout, faces: &Faces, style: Style) -> BTreeSet<char> {
     }
     for i in 0..layout.pages.len() {
         add(&layout.page_number_run(faces, i));
+    }
+    // Figures label in the regular face.
+    if style == Style::Regular {
+        for shape in layout.pages.iter().flatten().flat_map(|placed| &placed.line.shapes) {
+            if let Shape::Text { text, .. } = shape {
+                used.extend(text.chars());
+            }
+        }
     }
     used
 }
@@ -240,6 +285,49 @@ fn rule(y: f32) -> Op {
     }
 }
 
+fn point((x, y): (f32, f32)) -> LinePoint {
+    LinePoint { p: Point { x: Pt(x), y: Pt(y) }, bezier: false }
+}
+
+/// The vector shapes of the figures on a page (drawn before any text: a
+/// path may not sit inside a text object), at page coordinates.
+fn figure_ops(page: &[layout::Placed]) -> Vec<Op> {
+    let mut ops = Vec::new();
+    for placed in page {
+        let at = |(x, y): (f32, f32)| (layout::round(layout::LEFT + x), layout::round(placed.top - y));
+        for shape in &placed.line.shapes {
+            match shape {
+                Shape::Rect { x, y, w, h, fill } => {
+                    ops.push(Op::SetFillColor { col: rgb(*fill) });
+                    let corners = [(*x, *y), (x + w, *y), (x + w, y + h), (*x, y + h)];
+                    ops.push(polygon(corners.into_iter().map(at)));
+                }
+                Shape::Polygon { points, fill } => {
+                    ops.push(Op::SetFillColor { col: rgb(*fill) });
+                    ops.push(polygon(points.iter().copied().map(at)));
+                }
+                Shape::Line { from, to, width, color } => {
+                    ops.push(Op::SetOutlineColor { col: rgb(*color) });
+                    ops.push(Op::SetOutlineThickness { pt: Pt(*width) });
+                    ops.push(Op::DrawLine { line: PdfLine { points: vec![point(at(*from)), point(at(*to))], is_closed: false } });
+                }
+                Shape::Text { .. } => {}
+            }
+        }
+    }
+    ops
+}
+
+fn polygon(points: impl Iterator<Item = (f32, f32)>) -> Op {
+    Op::DrawPolygon {
+        polygon: Polygon {
+            rings: vec![PolygonRing { points: points.map(point).collect() }],
+            mode: PaintMode::Fill,
+            winding_order: WindingOrder::NonZero,
+        },
+    }
+}
+
 /// Second pass: draws the laid-out pages, now that the page count is known.
 fn draw(layout: &Layout, faces: &Faces) -> Vec<PdfPage> {
     let mut pages = Vec::with_capacity(layout.pages.len());
@@ -251,8 +339,9 @@ fn draw(layout: &Layout, faces: &Faces) -> Vec<PdfPage> {
             Op::SetOutlineThickness { pt: Pt(0.5) },
             rule(layout::HEADER_RULE_Y),
             rule(layout.chrome.footer_rule_y),
-            Op::StartTextSection,
         ];
+        ops.extend(figure_ops(page));
+        ops.push(Op::StartTextSection);
         let mut pen = Pen {
             faces,
             ops: std::mem::take(&mut ops),
@@ -270,6 +359,12 @@ fn draw(layout: &Layout, faces: &Faces) -> Vec<PdfPage> {
             for run in &placed.line.runs {
                 pen.text(placed.baseline, run);
             }
+            for shape in &placed.line.shapes {
+                if let Shape::Text { x, y, size, text, color } = shape {
+                    let run = Run { style: Style::Regular, size: *size, color: *color, x: layout::round(layout::LEFT + x), text: text.clone() };
+                    pen.text(layout::round(placed.top - y), &run);
+                }
+            }
         }
         let mut ops = pen.ops;
         ops.push(Op::EndTextSection);
@@ -280,4 +375,5 @@ fn draw(layout: &Layout, faces: &Faces) -> Vec<PdfPage> {
 
 #[cfg(test)]
 mod tests;
+pub mod pictures;
 pub mod reports;

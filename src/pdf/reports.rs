@@ -157,6 +157,9 @@ pub fn session_prep(
         b.push(Block::Bullets(sobriety.custom_milestones.iter().map(|m| format!("{}: {}", m.achieved_on, m.title)).collect()));
     }
 
+    b.push(Block::Heading("Months in care".into()));
+    b.extend(super::pictures::timeline(&prep.progress, &|p| name_of(couple, p)));
+
     b.push(Block::Heading("Lapses since the last session".into()));
     let new_lapses: Vec<&LapseView> = prep.lapses.iter().collect();
     if new_lapses.is_empty() {
@@ -297,6 +300,9 @@ fn since_last_session(b: &mut Vec<Block>, prep: &SessionPrep) {
                 .map(|a| (name_of(couple, a.partner), format!("{}% ({} of {})", a.percent, a.checked_in, crate::display::count(a.days.into(), "day"))))
                 .collect(),
         ));
+        for days in &prep.checkin_days {
+            b.extend(super::pictures::heatmap(days, &name_of(couple, days.partner)));
+        }
     }
     b.push(Block::Heading("Boundaries kept or tested".into()));
     if prep.boundary_moments.is_empty() {
@@ -305,6 +311,11 @@ fn since_last_session(b: &mut Vec<Block>, prep: &SessionPrep) {
         b.push(Block::Bullets(
             prep.boundary_moments.iter().map(|m| format!("{}: {} ({})", m.occurred_on, m.statement, m.kind.as_str())).collect(),
         ));
+    }
+    let picture = super::pictures::boundaries(&prep.progress);
+    if !picture.is_empty() {
+        b.push(Block::SubHeading("Since care began".into()));
+        b.extend(picture);
     }
     b.push(Block::Heading("Milestones reached".into()));
     if prep.milestones.is_empty() {
@@ -498,13 +509,16 @@ fn who_words(who: TimelineWho) -> &'static str {
 /// plan's steps, for the supporting partner their own care), then what the
 /// other partner has agreed to do, named, in the third person, then what
 /// the couple shares. `access` must see as that partner does (see
-/// `CoupleAccess::as_partner`).
+/// `CoupleAccess::as_partner`). With `pictures` (the partner's own copy,
+/// never one disclosed under a consent to share the plan), it ends with
+/// the months in care and the boundaries over time, as that partner sees them.
 pub async fn partner_plan(
     state: &AppState,
     access: &CoupleAccess,
     slot: PartnerSlot,
     practice: &str,
     time_zone: &str,
+    pictures: bool,
 ) -> Result<Document, AppError> {
     let couple = couples::view(access).await?;
     let me = couple.partners.iter().find(|p| p.slot == slot).ok_or(AppError::NotFound)?;
@@ -566,6 +580,18 @@ pub async fn partner_plan(
         if let Some(reasons) = &c.reasons_for_living {
             b.push(Block::SubHeading("What matters most to me".into()));
             b.push(Block::Paragraph(reasons.clone()));
+        }
+    }
+    if pictures {
+        let today = crate::records::milestones::practice_today(state, time_zone);
+        let seen = crate::records::overview::couple(access, today, &Default::default()).await?;
+        let progress = crate::records::progress::read(access, &seen, time_zone).await?;
+        b.push(Block::Heading("Your months in care".into()));
+        b.extend(super::pictures::timeline(&progress, &|p| name_of(&couple, p)));
+        let boundaries = super::pictures::boundaries(&progress);
+        if !boundaries.is_empty() {
+            b.push(Block::Heading("Your boundaries, kept and tested".into()));
+            b.extend(boundaries);
         }
     }
     Ok(Document {

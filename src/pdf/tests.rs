@@ -493,3 +493,57 @@ fn unparsable_font_falls_back_to_builtin() {
     assert!(text.contains("Couple at a glance"));
     assert!(text.contains("Page 1 of"));
 }
+
+fn figure_doc(filler: usize) -> Document {
+    let mut blocks: Vec<Block> = (0..filler).map(|i| Block::Paragraph(format!("Filler paragraph {i} to move the figure down the page."))).collect();
+    blocks.push(Block::Heading("Months in care".into()));
+    blocks.push(Block::Figure(Figure {
+        height: 80.0,
+        shapes: vec![
+            Shape::Rect { x: 0.0, y: 0.0, w: 40.0, h: 76.0, fill: (0.9, 0.9, 0.9) },
+            Shape::Polygon { points: vec![(50.0, 10.0), (55.0, 15.0), (50.0, 20.0), (45.0, 15.0)], fill: (0.1, 0.5, 0.2) },
+            Shape::Line { from: (0.0, 76.0), to: (FIGURE_WIDTH, 76.0), width: 0.6, color: (0.3, 0.3, 0.3) },
+            Shape::Text { x: 1.5, y: 85.0, size: 7.5, text: "Mär".into(), color: (0.1, 0.1, 0.1) },
+        ],
+    }));
+    blocks.push(Block::Paragraph("The timeline in words.".into()));
+    Document { title: "Figures".into(), practice: "P".into(), made_for: "M".into(), generated_at: "G".into(), notice: NOTICE.into(), blocks }
+}
+
+/// A figure is drawn as vector paths outside the text objects, where the
+/// layout placed it, with its labels as text; it never ends a page without
+/// the words that follow it; and the same figure gives the same bytes.
+#[test]
+fn figures_are_vector_shapes_kept_with_their_words() {
+    let faces = fonts::faces();
+    for filler in 0..60 {
+        let doc = figure_doc(filler);
+        let laid = layout::layout(&doc, faces);
+        let (page_no, at) = laid
+            .pages
+            .iter()
+            .enumerate()
+            .find_map(|(i, p)| p.iter().position(|l| l.line.kind == LineKind::Figure).map(|at| (i, at)))
+            .expect("the figure is placed");
+        let page = &laid.pages[page_no];
+        let figure = &page[at];
+        assert!(page.get(at + 1).is_some_and(|next| next.line.runs.iter().any(|r| r.text.contains("timeline in words"))), "filler {filler}: the words follow on the same page");
+        assert!(figure.top - figure.line.height >= laid.chrome.body_bottom - 0.01, "filler {filler}: above the footer");
+        let pages = draw(&laid, faces);
+        let ops = &pages[page_no].ops;
+        let text_starts = ops.iter().position(|op| matches!(op, Op::StartTextSection)).unwrap();
+        let polygons: Vec<usize> = ops.iter().enumerate().filter(|(_, op)| matches!(op, Op::DrawPolygon { .. })).map(|(i, _)| i).collect();
+        assert_eq!(polygons.len(), 2, "the rectangle and the diamond");
+        assert!(polygons.iter().all(|i| *i < text_starts), "paths before the text objects");
+        let Op::DrawPolygon { polygon } = &ops[polygons[0]] else { unreachable!() };
+        let corner = &polygon.rings[0].points[0].p;
+        assert_eq!((corner.x.0, corner.y.0), (layout::LEFT, figure.top), "the rectangle's top-left corner is the figure's");
+        assert!(ops.iter().any(|op| matches!(op, Op::ShowText { items } if items.iter().any(|t| matches!(t, TextItem::Text(s) if s == "Mär")))), "the label is text");
+    }
+    let doc = figure_doc(3);
+    assert_eq!(render(&doc), render(&doc), "deterministic");
+    if let Some(text) = pdftotext(&render(&doc), &[]) {
+        let text = flat(&text);
+        assert!(text.contains("Mär") && text.contains("The timeline in words."), "{text}");
+    }
+}

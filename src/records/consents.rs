@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use entity::consents;
 
-use super::common::{PartnerSlot, StoredEnum, limits, optional_text, required_text};
+use super::{consent_scans as scans, common::{PartnerSlot, StoredEnum, limits, optional_text, required_text}};
 use crate::{
     access::CoupleAccess,
     error::AppError,
@@ -95,6 +95,30 @@ pub enum SignedVia {
 
 impl StoredEnum for SignedVia {}
 
+/// Why a consent that expires on an event ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventEndCause {
+    /// The care team recorded that the event happened.
+    EventRecorded,
+    /// The couple was discharged (its care closed): after that nobody is
+    /// left to record the event, so the consent ends with the care it was
+    /// given in rather than staying open without an end.
+    Discharged,
+}
+
+impl StoredEnum for EventEndCause {}
+
+/// The scanned copy of a paper consent, without its bytes.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ScanInfo {
+    /// `application/pdf`, `image/png` or `image/jpeg`.
+    pub content_type: String,
+    pub size_bytes: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub uploaded_at: OffsetDateTime,
+}
+
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
@@ -154,15 +178,22 @@ pub struct ConsentView {
     pub signed_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// When a consent that expires on an event ended because it happened.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub event_ended_at: Option<OffsetDateTime>,
+    pub event_end_cause: Option<EventEndCause>,
+    /// The scanned paper consent, once uploaded.
+    pub scan: Option<ScanInfo>,
     pub version: i32,
 }
 
 crate::versioned!(ConsentView);
 
 impl ConsentView {
-    /// Whether the consent is in force on `today`: not revoked, not past its date.
+    /// Whether the consent is in force on `today`: not revoked, not past
+    /// its date, and the event it expires on has not happened.
     pub fn in_force(&self, today: Date) -> bool {
-        self.revoked_at.is_none() && self.expires_on.is_none_or(|last| today <= last)
+        self.revoked_at.is_none() && self.event_ended_at.is_none() && self.expires_on.is_none_or(|last| today <= last)
     }
 
     /// The recipient in words.
@@ -232,6 +263,9 @@ fn to_view(cipher: &PracticeCipher, row: consents::Model) -> Result<ConsentView,
         signed_via: SignedVia::from_stored(&row.signed_via)?,
         signed_at: row.signed_at,
         revoked_at: row.revoked_at,
+        event_ended_at: row.event_ended_at,
+        event_end_cause: row.event_end_cause.as_deref().map(EventEndCause::from_stored).transpose()?,
+        scan: None,
         version: row.version,
     })
 }
@@ -274,6 +308,9 @@ pub async fn create(access: &CoupleAccess, now: OffsetDateTime, input: ConsentIn
         recorded_by: Set(access.member_id),
         revoked_at: Set(None),
         revoked_by: Set(None),
+        event_ended_at: Set(None),
+        event_ended_by: Set(None),
+        event_end_cause: Set(None),
         version: Set(1),
     }
     .insert(&access.db())
@@ -288,7 +325,12 @@ pub async fn list(access: &CoupleAccess) -> Result<Vec<ConsentView>, AppError> {
     if let Some(me) = access.partner_slot() {
         query = query.filter(consents::Column::PartnerSlot.eq(me.as_str()));
     }
-    query.all(&access.db()).await?.into_iter().map(|row| to_view(access.cipher(), row)).collect()
+    let mut views = query.all(&access.db()).await?.into_iter().map(|row| to_view(access.cipher(), row)).collect::<Result<Vec<_>, _>>()?;
+    let mut scans = scans::infos(access, views.iter().map(|c| c.id).collect()).await?;
+    for view in &mut views {
+        view.scan = scans.remove(&view.id);
+    }
+    Ok(views)
 }
 
 /// The consents partner `partner` gave, for deciding a disclosure (any caller).
@@ -310,7 +352,9 @@ pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<ConsentView, AppErro
     if access.partner_slot().is_some_and(|me| me != row.partner_slot) {
         return Err(AppError::NotFound);
     }
-    to_view(access.cipher(), row)
+    let mut view = to_view(access.cipher(), row)?;
+    view.scan = scans::infos(access, vec![id]).await?.remove(&id);
+    Ok(view)
 }
 
 /// Revokes a consent, from now on: the partner their own, or the care team
@@ -333,6 +377,83 @@ pub async fn revoke(access: &CoupleAccess, now: OffsetDateTime, id: Uuid) -> Res
     Ok((get(access, id).await?, changed))
 }
 
+/// Records that the event a consent expires on has happened (the care
+/// team): from the next request on the consent is no longer in force, and
+/// its page says why. Ended is final, like a revocation: recording it again
+/// changes nothing and answers `false`.
+pub async fn record_event(access: &CoupleAccess, now: OffsetDateTime, id: Uuid) -> Result<(ConsentView, bool), AppError> {
+    let stored = get(access, id).await?;
+    if stored.expiry_event.is_none() {
+        return Err(AppError::Conflict("This consent ends on a date, not on an event; revoke it to end it sooner.".into()));
+    }
+    if stored.revoked_at.is_some() || stored.event_ended_at.is_some() {
+        return Ok((stored, false));
+    }
+    let update = end_on_event(access, now, EventEndCause::EventRecorded).filter(consents::Column::Id.eq(id));
+    let changed = update.exec(&access.db()).await?.rows_affected == 1;
+    Ok((get(access, id).await?, changed))
+}
+
+/// Ends every consent of the couple that expires on an event and is still
+/// open, because the couple was discharged (in the discharge's transaction).
+pub async fn end_at_discharge(access: &CoupleAccess, now: OffsetDateTime) -> Result<(), AppError> {
+    end_on_event(access, now, EventEndCause::Discharged).exec(&access.db()).await?;
+    Ok(())
+}
+
+/// The update ending open event-expiring consents of the couple.
+fn end_on_event(access: &CoupleAccess, now: OffsetDateTime, cause: EventEndCause) -> sea_orm::UpdateMany<consents::Entity> {
+    use sea_orm::sea_query::ExprTrait;
+    access
+        .update_records::<consents::Entity>()
+        .col_expr(consents::Column::EventEndedAt, Expr::value(now))
+        .col_expr(consents::Column::EventEndedBy, Expr::value(access.member_id))
+        .col_expr(consents::Column::EventEndCause, Expr::value(cause.as_str()))
+        .col_expr(consents::Column::Version, Expr::col(consents::Column::Version).add(1))
+        .filter(consents::Column::ExpiryEvent.is_not_null())
+        .filter(consents::Column::EventEndedAt.is_null())
+        .filter(consents::Column::RevokedAt.is_null())
+}
+
+/// How a consent is ended before its date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The partner revokes it, or the care team records their revocation.
+    Revocation,
+    /// The care team records that the event it ends on happened.
+    Event,
+}
+
+impl Ending {
+    /// Who may end a consent this way.
+    pub fn need(self) -> crate::access::Need {
+        match self {
+            Ending::Revocation => crate::access::Need::PartnerOrCareTeam,
+            Ending::Event => crate::access::Need::Write,
+        }
+    }
+}
+
+/// Ends consent `id` as `how` says and, when that changed it, marks the
+/// request as a change to who may receive the partner's records.
+pub async fn end(access: &CoupleAccess, audit: &crate::audit::AuditContext, now: OffsetDateTime, id: Uuid, how: Ending) -> Result<ConsentView, AppError> {
+    let (consent, changed, action) = match how {
+        Ending::Revocation => {
+            audit.describe_as("consent", "revoke");
+            let (consent, changed) = revoke(access, now, id).await?;
+            (consent, changed, "consent_revoke")
+        }
+        Ending::Event => {
+            let (consent, changed) = record_event(access, now, id).await?;
+            (consent, changed, "consent_event")
+        }
+    };
+    if changed {
+        mark_change(access, audit, action, &consent).await?;
+    }
+    Ok(consent)
+}
+
 /// Marks the request's access event as a change to who may receive a
 /// partner's records: the partner's account is its subject; the detail
 /// holds the consent's id and whether it is in force, never its text.
@@ -345,7 +466,10 @@ pub async fn mark_change(access: &CoupleAccess, audit: &crate::audit::AuditConte
         .await?
         .and_then(|p| p.member_id);
     let state = |in_force: bool| serde_json::json!({ "consent": consent.id, "in_force": in_force });
-    let (before, after) = if action == "consent_revoke" { (state(true), state(false)) } else { (serde_json::Value::Null, state(true)) };
+    let (before, after) = match action {
+        "consent_revoke" | "consent_event" => (state(true), state(false)),
+        _ => (serde_json::Value::Null, state(true)),
+    };
     audit.changed_access(action, &crate::audit::changes::Change::new(account.into_iter().collect(), before, after));
     Ok(())
 }

@@ -466,6 +466,10 @@ pub async fn update(
         .await?
         .ok_or(AppError::NotFound)?;
     let access = access.clone().with_couple(couple.try_into()?);
+    // Discharge ends the consents that were to last until an event.
+    if patch.status == Some(CoupleStatus::Closed) {
+        super::consents::end_at_discharge(&access, state.clock.now()).await?;
+    }
     view(&access).await
 }
 

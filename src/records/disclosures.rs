@@ -190,7 +190,7 @@ pub async fn disclosed_plan(
     let (recipient, purpose) = f.finish_with(|| Some((recipient?, purpose?)))?;
     let now = state.clock.now();
     let consent = consent_in_force(access, now, input.partner, RecordKind::Plan, Recipient::Named(&recipient)).await?;
-    let mut doc = reports::partner_plan(state, &access.as_partner(input.partner), input.partner, practice, time_zone).await?;
+    let mut doc = reports::partner_plan(state, &access.as_partner(input.partner), input.partner, practice, time_zone, false).await?;
     doc.title = "Plan (disclosed copy)".into();
     doc.made_for = format!("Disclosed to {recipient} for: {purpose}");
     doc.notice = NOTICE_2_32.into();

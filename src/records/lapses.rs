@@ -22,7 +22,7 @@ use super::{
 use crate::input::BoundedDate;
 use crate::{
     state::AppState,
-    access::{Caseload, CoupleAccess, Recipient, exec_at_version},
+    access::{Caseload, ConsentInForce, CoupleAccess, Recipient, exec_at_version},
     error::AppError,
     practice::Fields,
     vault::{PracticeCipher, fields::{LAPSE_AMOUNT as AMOUNT, LAPSE_LEARNED as LEARNED, LAPSE_SETTING as SETTING, LAPSE_SUBSTANCE as SUBSTANCE}},
@@ -176,6 +176,13 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: LapseInput) 
         Some(a) => a,
         None => default_audience(access, input.partner)?,
     };
+    // A lapse recorded already shown to the other partner is a disclosure
+    // from the start: the same consent, and the same register row, as a
+    // later share.
+    let consent = match audience.includes_partner(input.partner.other()) {
+        true => Some(crate::access::consent_in_force(access, now, input.partner, RecordKind::Lapses, Recipient::OtherPartner).await?),
+        false => None,
+    };
     let id = Uuid::now_v7();
     let c = access.cipher();
     let row = lapses::ActiveModel {
@@ -202,8 +209,18 @@ pub async fn create(state: &AppState, access: &CoupleAccess, input: LapseInput) 
     }
     .insert(&access.db())
     .await?;
+    if let Some(consent) = &consent {
+        register_share(access, now, consent, id, row.occurred_on).await?;
+    }
     super::lapse_response::start(access, &row).await?;
     to_view(c, row)
+}
+
+/// Registers that lapse `id` (of `occurred_on`) was shown to the other partner.
+async fn register_share(access: &CoupleAccess, now: time::OffsetDateTime, consent: &ConsentInForce, id: Uuid, occurred_on: Date) -> Result<(), AppError> {
+    let what = format!("Lapse of {occurred_on}");
+    let shared = Disclosed { consent, channel: Channel::Share, kind: RecordKind::Lapses, record_id: Some(id), what, recipient: consent.recipient.clone(), purpose: consent.purpose.clone() };
+    disclosures::record(access, now, shared).await
 }
 
 pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<LapseView, AppError> {
@@ -321,9 +338,7 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         .col_expr(lapses::Column::UpdatedAt, Expr::value(state.clock.now()));
     exec_at_version(update, &access.db()).await?;
     if let Some(consent) = &consent {
-        let what = format!("Lapse of {}", input.occurred_on.get());
-        let shared = Disclosed { consent, channel: Channel::Share, kind: RecordKind::Lapses, record_id: Some(id), what, recipient: consent.recipient.clone(), purpose: consent.purpose.clone() };
-        disclosures::record(access, now, shared).await?;
+        register_share(access, now, consent, id, input.occurred_on.get()).await?;
     }
     super::lapse_response::follow(access, id).await?;
     get(access, id).await

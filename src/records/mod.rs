@@ -15,6 +15,7 @@ pub mod private_notes;
 pub mod safety_plans;
 pub mod sessions;
 pub mod sobriety;
+pub mod consent_scans;
 pub mod consents;
 pub mod disclosures;
 pub mod fhir;
@@ -22,6 +23,7 @@ pub mod safety_gate;
 pub mod craft;
 pub mod lapse_response;
 pub mod session_prep;
+pub mod progress;
 
 use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;

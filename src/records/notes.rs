@@ -20,9 +20,11 @@ use entity::{note_addenda, session_notes};
 
 use super::{
     common::{Audience, IfMatch, Page, PageQuery, PartnerSlot, StoredEnum, limits, optional_text, required_text, split_page},
+    consents::RecordKind,
+    disclosures::{self, Channel, Disclosed},
     sessions,
 };
-use crate::{state::AppState, access::{Caseload, CoupleAccess, exec_at_version}, error::AppError, practice::Fields, vault::fields::{ADDENDUM_BODY, ADDENDUM_REASON, NOTE_CONTENT}};
+use crate::{state::AppState, access::{Caseload, CoupleAccess, Recipient, consent_in_force, exec_at_version}, error::AppError, practice::Fields, vault::fields::{ADDENDUM_BODY, ADDENDUM_REASON, NOTE_CONTENT}};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -432,6 +434,14 @@ pub async fn sign(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(exp
         return Err(AppError::Conflict("This note is already signed.".into()));
     }
     let now = state.clock.now();
+    // Partners read a note once it is signed: a partner's own block shown
+    // to the other partner is disclosed now, on that partner's consent.
+    let content: NoteContent = serde_json::from_str(&access.cipher().open(NOTE_CONTENT, row.id, &row.content)?).map_err(anyhow::Error::from)?;
+    let mut shares = Vec::new();
+    for block in content.partner_blocks.iter().filter(|b| b.audience.includes_partner(b.partner.other())) {
+        let consent = consent_in_force(access, now, block.partner, RecordKind::Notes, Recipient::OtherPartner).await?;
+        shares.push((block.partner, consent));
+    }
     let update = access
         .update_at_version::<session_notes::Entity>(id, expected)
         .col_expr(session_notes::Column::Status, Expr::value(NoteStatus::Signed))
@@ -440,6 +450,11 @@ pub async fn sign(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(exp
         .col_expr(session_notes::Column::UpdatedAt, Expr::value(now))
         .filter(session_notes::Column::Status.eq(NoteStatus::Draft.as_str()));
     exec_at_version(update, &access.db()).await?;
+    for (partner, consent) in &shares {
+        let what = format!("Session note of {}: partner {}'s block", row.created_at.date(), partner.as_str().to_uppercase());
+        let shared = Disclosed { consent, channel: Channel::Share, kind: RecordKind::Notes, record_id: Some(id), what, recipient: consent.recipient.clone(), purpose: consent.purpose.clone() };
+        disclosures::record(access, now, shared).await?;
+    }
     get(access, id).await
 }
 

@@ -24,6 +24,7 @@ use super::{
     milestones::ReachedMilestoneView,
     notes::{NoteStatus, NoteView, RiskLevel},
     overview::{self, CoupleOverview, OverviewAt},
+    progress::Progress,
     sessions::{self, SessionKind, SessionView},
 };
 use crate::{
@@ -66,6 +67,20 @@ pub struct CheckinDays {
     pub partner: PartnerSlot,
     pub first_day: Date,
     pub days: Vec<DayMark>,
+}
+
+impl CheckinDays {
+    /// The heat map in words: "Dan: trust discussion on 8 of the last 90 days; …".
+    pub fn sentence(&self, who: &str) -> String {
+        let count = |mark| self.days.iter().filter(|d| **d == mark).count();
+        format!(
+            "{who}: trust discussion on {} of the last {} days; checked in without it on {}; no check-in on {}.",
+            count(DayMark::TrustDiscussion),
+            self.days.len(),
+            count(DayMark::CheckedIn),
+            count(DayMark::Missed)
+        )
+    }
 }
 
 /// A boundary kept or tested since the last joint session.
@@ -143,6 +158,9 @@ pub struct SessionPrep {
     /// The couple overview it was built from (the PDF's facts).
     #[serde(skip)]
     pub overview: CoupleOverview,
+    /// The pictures' facts: the months in care, boundaries over time.
+    #[serde(skip)]
+    pub progress: Progress,
 }
 
 fn agenda_row_query(access: &CoupleAccess, session_id: Uuid) -> sea_orm::Select<session_agendas::Entity> {
@@ -207,8 +225,9 @@ pub async fn save_agenda(now: OffsetDateTime, access: &CoupleAccess, session_id:
 }
 
 /// The prep of session `session_id` (or, without one, of the couple's next
-/// session, if one is booked), `today` and `now` in the practice's zone.
-pub async fn prepare(access: &CoupleAccess, session_id: Option<Uuid>, today: Date, now: OffsetDateTime) -> Result<SessionPrep, AppError> {
+/// session, if one is booked), `today` and `now` in the practice's zone
+/// `time_zone`.
+pub async fn prepare(access: &CoupleAccess, session_id: Option<Uuid>, today: Date, now: OffsetDateTime, time_zone: &str) -> Result<SessionPrep, AppError> {
     if !access.is_clinician() {
         return Err(AppError::NotFound);
     }
@@ -276,6 +295,7 @@ pub async fn prepare(access: &CoupleAccess, session_id: Option<Uuid>, today: Dat
             Some(s) => agenda(access, s.id).await?,
             None => Agenda { text: String::new(), version: 0 },
         },
+        progress: super::progress::read(access, &seen, time_zone).await?,
         session,
         last_joint,
         since,

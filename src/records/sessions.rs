@@ -217,6 +217,20 @@ pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<Sessio
     Ok(Page { items, next_cursor })
 }
 
+/// Every session of the couple the caller may see, earliest first (for
+/// the timeline of the months in care): one query.
+pub async fn all(access: &CoupleAccess) -> Result<Vec<SessionView>, AppError> {
+    let policy = access.couple.secrets_policy;
+    let rows = access.records::<therapy_sessions::Entity>().order_by_asc(therapy_sessions::Column::StartsAt).all(&access.db()).await?;
+    let mut items = Vec::new();
+    for row in rows {
+        if access.sees(audience(&row, policy)?) {
+            items.push(to_view(row)?);
+        }
+    }
+    Ok(items)
+}
+
 /// Sessions of the caseload's couples that overlap `from..to`, each as its
 /// couple's access lets the caller see them: one query.
 pub async fn between(caseload: &Caseload, from: OffsetDateTime, to: OffsetDateTime) -> Result<Vec<SessionView>, AppError> {

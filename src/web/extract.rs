@@ -99,3 +99,43 @@ where
         Ok(CsrfForm(form))
     }
 }
+
+/// A file sent from a page's upload form (`multipart/form-data`) with the
+/// form's `csrf_token` checked against the session: the `file` field's
+/// bytes and the type the browser declared for them.
+pub struct CsrfUpload {
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+}
+
+impl FromRequest<AppState> for CsrfUpload {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let session = crate::auth::current::session_of(&mut parts, state).await?;
+        let mut form = axum::extract::Multipart::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|e| AppError::BadRequest(e.body_text()))?;
+        let unreadable = |e: axum::extract::multipart::MultipartError| -> AppError {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::TooLarge(crate::input::MAX_BODY_BYTES)
+            } else {
+                AppError::BadRequest(e.body_text())
+            }
+        };
+        let (mut token, mut upload) = (String::new(), CsrfUpload { bytes: Vec::new(), content_type: None });
+        while let Some(field) = form.next_field().await.map_err(unreadable)? {
+            match field.name() {
+                Some("csrf_token") => token = field.text().await.map_err(unreadable)?,
+                Some("file") => {
+                    upload.content_type = field.content_type().map(str::to_owned);
+                    upload.bytes = field.bytes().await.map_err(unreadable)?.to_vec();
+                }
+                _ => {}
+            }
+        }
+        csrf::verify(&session, &token).await?;
+        Ok(upload)
+    }
+}

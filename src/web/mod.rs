@@ -29,7 +29,7 @@ use tower_sessions::Session;
 
 pub use self::{
     error::{PageError, error_page},
-    extract::{CsrfForm, Path, SignedIn},
+    extract::{CsrfForm, CsrfUpload, Path, SignedIn},
 };
 use self::templates::*;
 use crate::{

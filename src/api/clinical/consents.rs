@@ -4,8 +4,9 @@
 //! that says so.
 
 use axum::{
-    extract::State,
-    http::{StatusCode, header},
+    body::Bytes,
+    extract::{State, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -19,7 +20,8 @@ use crate::{
     auth::CurrentMember,
     error::AppError,
     records::{
-        consents::{self, ConsentInput, ConsentView},
+        consent_scans,
+        consents::{self, ConsentInput, ConsentView, Ending, ScanInfo},
         disclosures::{self, DisclosedCopyInput, DisclosureView},
         fhir::{self, FhirExportInput},
     },
@@ -31,6 +33,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_consents, create_consent))
         .routes(routes!(get_consent))
         .routes(routes!(revoke_consent))
+        .routes(routes!(record_consent_event))
+        .routes(routes!(upload_consent_scan, download_consent_scan))
         .routes(routes!(list_disclosures))
         .routes(routes!(disclosures_csv))
         .routes(routes!(disclosed_plan_pdf))
@@ -95,13 +99,65 @@ async fn revoke_consent(
     audit: AuditContext,
     Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Tagged<ConsentView>, AppError> {
-    let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
-    audit.describe_as("consent", "revoke");
-    let (consent, changed) = consents::revoke(&access, state.clock.now(), consent_id).await?;
-    if changed {
-        consents::mark_change(&access, &audit, "consent_revoke", &consent).await?;
-    }
-    Ok(Tagged(consent))
+    let access = access::couple(&state, &audit, &current, couple_id, Ending::Revocation.need()).await?;
+    Ok(Tagged(consents::end(&access, &audit, state.clock.now(), consent_id, Ending::Revocation).await?))
+}
+
+/// Records that the event a consent expires on has happened (the care
+/// team): from the next request the consent is no longer in force, and the
+/// consent says why it ended. A consent that ends on a date answers 409.
+#[utoipa::path(post, path = "/couples/{couple_id}/consents/{consent_id}/event", tag = "clinical",
+    params(("couple_id" = Uuid, Path), ("consent_id" = Uuid, Path)),
+    responses((status = 200, body = ConsentView, headers(("ETag" = String))), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
+async fn record_consent_event(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    audit: AuditContext,
+    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+) -> Result<Tagged<ConsentView>, AppError> {
+    let access = access::couple(&state, &audit, &current, couple_id, Ending::Event.need()).await?;
+    Ok(Tagged(consents::end(&access, &audit, state.clock.now(), consent_id, Ending::Event).await?))
+}
+
+/// Uploads the scan of a paper consent (the care team, once): the body is
+/// the file itself, a PDF, PNG or JPEG of at most 768 KiB, checked by its
+/// first bytes (a `Content-Type` other than `application/octet-stream`
+/// must agree). Stored encrypted.
+#[utoipa::path(post, path = "/couples/{couple_id}/consents/{consent_id}/scan", tag = "clinical",
+    params(("couple_id" = Uuid, Path), ("consent_id" = Uuid, Path)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The scanned consent: PDF, PNG or JPEG"),
+    responses((status = 201, body = ScanInfo), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 413, body = Problem), (status = 422, body = Problem)))]
+async fn upload_consent_scan(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    audit: AuditContext,
+    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, AppError> {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
+    let declared = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let scan = consent_scans::upload(&access, state.clock.now(), consent_id, &body?, declared).await?;
+    Ok((StatusCode::CREATED, axum::Json(scan)))
+}
+
+/// The scan of a paper consent, as uploaded: for the care team and the
+/// partner who signed it (the other partner: 404; supervisors: 403).
+#[utoipa::path(get, path = "/couples/{couple_id}/consents/{consent_id}/scan", tag = "clinical",
+    params(("couple_id" = Uuid, Path), ("consent_id" = Uuid, Path)),
+    responses((status = 200, description = "The scan as uploaded", content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"))),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn download_consent_scan(
+    State(state): State<AppState>,
+    current: CurrentMember,
+    audit: AuditContext,
+    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+) -> Result<Response, AppError> {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    let scan = consent_scans::download(&access, consent_id).await?;
+    Ok(([(header::CONTENT_TYPE, scan.content_type), (header::CONTENT_DISPOSITION, scan.disposition)], scan.bytes).into_response())
 }
 
 /// The register of disclosures, newest first: the couple's for the care

@@ -59,7 +59,7 @@ async fn session_prep_pdf(
     }
     let prepared_for = format!("{} ({})", current.member.display_name, access.relation.as_str().replace('_', " "));
     let today = milestones::practice_today(&state, &current.practice.time_zone);
-    let prep = session_prep::prepare(&access, prep_for.session_id, today, state.clock.now()).await?;
+    let prep = session_prep::prepare(&access, prep_for.session_id, today, state.clock.now(), &current.practice.time_zone).await?;
     let doc = reports::session_prep(&prep, state.clock.now(), &current.practice.name, &current.practice.time_zone, &prepared_for);
     pdf_response(doc, "session-prep-summary.pdf").await
 }
@@ -103,6 +103,6 @@ async fn partner_plan_pdf(
         audit.about(partner);
     }
     let seen_as_partner = access.as_partner(slot);
-    let doc = reports::partner_plan(&state, &seen_as_partner, slot, &current.practice.name, &current.practice.time_zone).await?;
+    let doc = reports::partner_plan(&state, &seen_as_partner, slot, &current.practice.name, &current.practice.time_zone, true).await?;
     pdf_response(doc, "my-plan.pdf").await
 }

@@ -46,10 +46,13 @@ async fn list_lapses(
 /// answer states the audience as stored (without `audience`, the couple's
 /// secrets policy resolves it) and `seen_by`, the partners who will see it;
 /// a partner left out is told the figures of the partner who used are not
-/// shared with them.
+/// shared with them. Shown to the other partner from the start, it needs the
+/// consent of the partner who used (409 naming the missing consent) and is
+/// registered as a disclosure.
 #[utoipa::path(post, path = "/couples/{couple_id}/lapses", tag = "clinical",
     params(("couple_id" = Uuid, Path)), request_body = LapseInput,
-    responses((status = 201, body = LapseView, headers(("ETag" = String))), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = LapseView, headers(("ETag" = String))), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 async fn record_lapse(
     State(state): State<AppState>,
     current: CurrentMember,

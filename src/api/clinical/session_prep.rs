@@ -37,7 +37,7 @@ async fn get_prep(
 ) -> Result<axum::Json<SessionPrep>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     let today = milestones::practice_today(&state, &current.practice.time_zone);
-    Ok(axum::Json(session_prep::prepare(&access, Some(session_id), today, state.clock.now()).await?))
+    Ok(axum::Json(session_prep::prepare(&access, Some(session_id), today, state.clock.now(), &current.practice.time_zone).await?))
 }
 
 /// The counselor's agenda for a session (care team and supervisors).

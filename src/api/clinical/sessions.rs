@@ -174,6 +174,9 @@ async fn update_note(
 }
 
 /// Signs a draft (its author; If-Match). From then on the note never changes.
+/// Partners read a note once signed, so a partner's own block shown to the
+/// other partner needs that partner's consent (409 naming it) and is
+/// registered as a disclosure.
 #[utoipa::path(post, path = "/couples/{couple_id}/notes/{note_id}/sign", tag = "clinical",
     params(("couple_id" = Uuid, Path), ("note_id" = Uuid, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = NoteView, headers(("ETag" = String))), (status = 404, body = Problem),

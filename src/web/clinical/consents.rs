@@ -19,19 +19,20 @@ use uuid::Uuid;
 
 use super::{Chrome, CoupleContext, PageResult, again, forms};
 use crate::{
-    access::{self, CoupleAccess, Need},
+    access::{self, CoupleAccess, Need, Relation},
     audit::AuditContext,
     auth::CurrentMember,
     error::AppError,
     records::{
         common::StoredEnum,
         common::PartnerSlot,
-        consents::{self, ConsentInput, ConsentView, RecipientKind, RecordKind},
+        consent_scans,
+        consents::{self, ConsentInput, ConsentView, Ending, EventEndCause, RecipientKind, RecordKind},
         disclosures::{self, DisclosedCopyInput, DisclosureView},
         fhir::{self, FhirExportInput},
     },
     state::AppState,
-    web::{CsrfForm, CsrfOnly, Path, SignedIn, render, templates::{Choice, FormErrors, Nav}},
+    web::{CsrfForm, CsrfOnly, CsrfUpload, Path, SignedIn, render, templates::{Choice, FormErrors, Nav}},
 };
 
 /// A consent as the page lists it.
@@ -45,8 +46,20 @@ pub struct ConsentRow {
     pub signed: String,
     pub in_force: bool,
     pub revoked: String,
+    /// Why a consent that expires on an event ended, and when.
+    pub ended: String,
     /// Whether the reader may revoke it here.
     pub revocable: bool,
+    /// Whether the reader (the care team) may record that its event happened.
+    pub event_recordable: bool,
+    /// The scanned paper consent, in words; empty when there is none.
+    pub scan: String,
+    /// Whether the reader may download the scan (the care team, the partner who signed).
+    pub scan_downloadable: bool,
+    /// Whether the reader (the care team) may upload the scan of this paper consent.
+    pub scan_uploadable: bool,
+    /// Whether the upload just refused was this consent's (its message shows here).
+    pub scan_refused: bool,
 }
 
 /// A disclosure as the page lists it.
@@ -85,6 +98,8 @@ pub struct ConsentsPage {
     pub disclose_errors: FormErrors,
     /// For the care team: the recipients the consents in force name, by partner.
     pub recipients: Vec<RecipientGroup>,
+    /// Whether a scan upload was refused (its message shows beside its consent).
+    pub scan_refused: bool,
 }
 
 /// The recipients one partner's consents in force name.
@@ -100,6 +115,8 @@ pub struct Typed {
     pub consent_errors: FormErrors,
     pub disclose: DiscloseForm,
     pub disclose_errors: FormErrors,
+    /// The consent whose scan upload was refused.
+    pub scan_refused: Option<Uuid>,
 }
 
 /// The "Disclose records" form, with the API's field names.
@@ -196,6 +213,13 @@ fn row(c: ConsentView, couple: &CoupleContext, access: &CoupleAccess, today: tim
         (None, None) => String::new(),
     };
     let via = if c.signed_via == consents::SignedVia::Portal { "in the portal" } else { "on paper" };
+    let ended = match (c.event_ended_at, c.event_end_cause) {
+        (Some(at), Some(EventEndCause::Discharged)) => format!("At discharge, {}: the couple's care was closed", crate::display::local_time(at, &couple.time_zone)),
+        (Some(at), _) => format!("{}: the care team recorded that \"{}\" happened", crate::display::local_time(at, &couple.time_zone), c.expiry_event.as_deref().unwrap_or_default()),
+        (None, _) => String::new(),
+    };
+    let open = c.revoked_at.is_none() && c.event_ended_at.is_none();
+    let paper = c.signed_via == consents::SignedVia::Paper;
     ConsentRow {
         id: c.id,
         partner: couple.names.of(c.partner).to_owned(),
@@ -208,6 +232,12 @@ fn row(c: ConsentView, couple: &CoupleContext, access: &CoupleAccess, today: tim
         revoked: c.revoked_at.map(|at| crate::display::local_time(at, &couple.time_zone)).unwrap_or_default(),
         signed: format!("{} {via}, {}", c.signature_name, crate::display::local_time(c.signed_at, &couple.time_zone)),
         revocable: c.revoked_at.is_none() && (couple.care_team || access.partner_slot() == Some(c.partner)),
+        event_recordable: couple.care_team && open && c.expiry_event.is_some(),
+        scan: c.scan.as_ref().map(|s| format!("{}, {} KiB, uploaded {}", s.content_type, (s.size_bytes + 1023) / 1024, crate::display::local_time(s.uploaded_at, &couple.time_zone))).unwrap_or_default(),
+        scan_downloadable: c.scan.is_some() && (access.relation == Relation::CareTeam || access.partner_slot() == Some(c.partner)),
+        scan_uploadable: couple.care_team && paper && c.scan.is_none(),
+        scan_refused: false,
+        ended,
         purpose: c.purpose,
         until,
     }
@@ -250,7 +280,10 @@ async fn consents_page(
     let today = state.clock.now().date();
     let all = consents::list(access).await?;
     let recipients = recipients(&all, &couple, access, today, &typed.disclose);
-    let consents = all.into_iter().map(|c| row(c, &couple, access, today)).collect();
+    let consents = all
+        .into_iter()
+        .map(|c| ConsentRow { scan_refused: typed.scan_refused == Some(c.id), ..row(c, &couple, access, today) })
+        .collect();
     let register = disclosures::list(access).await?.into_iter().map(|d| RegisterRow::of(d, &couple)).collect();
     let chrome = Chrome::of(session, current).await?;
     let form = typed.consent;
@@ -267,6 +300,7 @@ async fn consents_page(
         disclose: typed.disclose,
         disclose_errors: typed.disclose_errors,
         recipients,
+        scan_refused: typed.scan_refused.is_some(),
     })
 }
 
@@ -308,20 +342,66 @@ pub async fn create(
     }
 }
 
+/// Ends a consent (revoked, or its event recorded) and shows the page again.
+async fn end(state: &AppState, current: &CurrentMember, audit: &AuditContext, (couple_id, consent_id): (Uuid, Uuid), how: Ending) -> PageResult {
+    let access = access::couple(state, audit, current, couple_id, how.need()).await?;
+    consents::end(&access, audit, state.clock.now(), consent_id, how).await?;
+    Ok(Redirect::to(&format!("/couples/{couple_id}/consents")).into_response())
+}
+
 pub async fn revoke(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+    Path(ids): Path<(Uuid, Uuid)>,
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> PageResult {
-    let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
-    audit.describe_as("consent", "revoke");
-    let (consent, changed) = consents::revoke(&access, state.clock.now(), consent_id).await?;
-    if changed {
-        consents::mark_change(&access, &audit, "consent_revoke", &consent).await?;
+    end(&state, &current, &audit, ids, Ending::Revocation).await
+}
+
+/// The care team records that the event a consent expires on happened.
+pub async fn record_event(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    audit: AuditContext,
+    Path(ids): Path<(Uuid, Uuid)>,
+    CsrfForm(_): CsrfForm<CsrfOnly>,
+) -> PageResult {
+    end(&state, &current, &audit, ids, Ending::Event).await
+}
+
+/// The care team uploads the scan of a paper consent; a refused file is
+/// named beside that consent's upload form.
+pub async fn upload_scan(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(current): SignedIn,
+    audit: AuditContext,
+    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+    upload: CsrfUpload,
+) -> PageResult {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
+    match consent_scans::upload(&access, state.clock.now(), consent_id, &upload.bytes, upload.content_type.as_deref()).await {
+        Ok(_) => Ok(Redirect::to(&format!("/couples/{couple_id}/consents")).into_response()),
+        Err(AppError::Invalid(errors)) => {
+            let typed = Typed { consent_errors: errors.into(), scan_refused: Some(consent_id), ..Typed::default() };
+            let page = consents_page(&state, &session, &current, &access, typed).await?;
+            Ok(again(StatusCode::UNPROCESSABLE_ENTITY, render(&page)))
+        }
+        Err(other) => Err(other.into()),
     }
-    Ok(Redirect::to(&format!("/couples/{couple_id}/consents")).into_response())
+}
+
+/// The scan of a paper consent, for the care team and the partner who signed it.
+pub async fn download_scan(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    audit: AuditContext,
+    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+) -> PageResult {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
+    let scan = consent_scans::download(&access, consent_id).await?;
+    Ok(([(header::CONTENT_TYPE, scan.content_type), (header::CONTENT_DISPOSITION, scan.disposition)], scan.bytes).into_response())
 }
 
 /// Discloses a partner's records to a recipient their consent names (care

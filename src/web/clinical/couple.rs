@@ -31,7 +31,7 @@ use crate::{
     error::AppError,
     practice::{Fields, Role, members},
     records::{
-        boundaries, lapses, milestones, notes, safety_plans, sessions, session_prep,
+        boundaries, lapses, milestones, notes, progress, safety_plans, sessions, session_prep,
         common::{IfMatch, PartnerSlot, StoredEnum},
         couples::{self, CoupleStatus, NewCouple, PartnerInput, RecoveryRole, SecretsPolicy},
         overview::{self, CoupleOverview, OverviewAt},
@@ -243,7 +243,11 @@ pub struct CouplePage {
     /// The lapse-response timelines under way.
     pub lapse_response: Vec<super::lapse_steps::StepRow>,
     /// Each partner's last 90 days of check-ins, drawn.
-    pub heatmaps: Vec<super::prep::Heatmap>,
+    pub heatmaps: Vec<super::pictures::Heatmap>,
+    /// The months in care, drawn from what the reader sees.
+    pub timeline: Option<super::pictures::Timeline>,
+    /// Boundaries kept and tested over time (none: no boundary the reader sees).
+    pub boundary_picture: Option<super::pictures::BoundaryPicture>,
 }
 
 /// What a partner reads instead of figures that are not shared with them.
@@ -345,9 +349,12 @@ pub async fn page(
     };
     let partners: Vec<PartnerSlot> = seen.couple.partners.iter().map(|p| p.slot).collect();
     let checkins = session_prep::checkin_days(&access, &partners, today).await?;
+    let progress = progress::read(&access, &seen, &current.practice.time_zone).await?;
     let chrome = Chrome::of(&session, &current).await?;
     let mut page = CouplePage::of(seen, ctx, chrome, &at, viewings, state.clock.now());
-    page.heatmaps = checkins.iter().map(|d| super::prep::heatmap(d, page.couple.names.of(d.partner))).collect();
+    page.heatmaps = checkins.iter().map(|d| super::pictures::heatmap(d, page.couple.names.of(d.partner))).collect();
+    page.timeline = Some(super::pictures::timeline(&progress, &page.couple.names));
+    page.boundary_picture = super::pictures::boundaries(&progress, &page.couple.names);
     Ok(render(&page).into_response())
 }
 
@@ -421,6 +428,8 @@ impl CouplePage {
             viewing_links,
             lapse_response: super::lapse_steps::rows(&seen.lapse_response, &ctx, now),
             heatmaps: Vec::new(),
+            timeline: None,
+            boundary_picture: None,
             couple: ctx,
         }
     }

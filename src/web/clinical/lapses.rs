@@ -114,7 +114,10 @@ pub struct AudienceOption {
 pub fn audience_options(names: &PartnerNames, policy: SecretsPolicy, selected: &str) -> Vec<AudienceOption> {
     let (a, b) = (names.a.as_str(), names.b.as_str());
     let default = match policy {
-        SecretsPolicy::NoSecrets => format!("The couple agreed to no secrets, so {a}, {b} and the care team will see it."),
+        SecretsPolicy::NoSecrets => format!(
+            "The couple agreed to no secrets, so {a}, {b} and the care team will see it. Showing one partner's lapse to the other \
+             needs that partner's consent in force (42 CFR 2.31); without one it is refused, saying which consent is missing."
+        ),
         SecretsPolicy::IndividualConfidential => format!(
             "The couple keeps individual matters confidential, so only the partner who used sees it, with the care team: \
              {a} alone if {a} used ({b} will not see it), {b} alone if {b} used ({a} will not see it)."

@@ -28,6 +28,7 @@ mod sessions;
 mod safety_gate;
 mod craft;
 mod lapse_steps;
+mod pictures;
 mod prep;
 
 use axum::{
@@ -91,6 +92,8 @@ pub fn routes() -> Router<AppState> {
         .route("/couples/{couple_id}/consents", get(consents::page).post(consents::create))
         .route("/couples/{couple_id}/consents/{consent_id}/revoke", post(consents::revoke))
         .route("/couples/{couple_id}/disclosures", post(consents::disclose))
+        .route("/couples/{couple_id}/consents/{consent_id}/event", post(consents::record_event))
+        .route("/couples/{couple_id}/consents/{consent_id}/scan", get(consents::download_scan).post(consents::upload_scan))
         .route("/couples/{couple_id}/safety-flag", get(safety_gate::page).post(safety_gate::raise))
         .route("/couples/{couple_id}/safety-flag/clear", post(safety_gate::clear))
         .route("/couples/{couple_id}/craft-items", get(craft::page).post(craft::create))

@@ -11,7 +11,13 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::{Chrome, CoupleContext, PageResult, editing::parse_version, forms::label, lapse_steps::StepRow};
+use super::{
+    Chrome, CoupleContext, PageResult,
+    editing::parse_version,
+    forms::label,
+    lapse_steps::StepRow,
+    pictures::{BoundaryPicture, Heatmap, Timeline, heatmap},
+};
 use crate::{
     state::AppState,
     access::{self, Need},
@@ -23,55 +29,6 @@ use crate::{
     },
     web::{CsrfForm, Path, SignedIn, render, templates::Nav},
 };
-
-/// One day of the check-in picture.
-pub struct Cell {
-    pub x: u32,
-    pub fill: &'static str,
-    pub title: String,
-}
-
-/// A partner's last 90 days as a strip of cells, with the sentence that says it.
-pub struct Heatmap {
-    pub id: String,
-    pub summary: String,
-    pub width: u32,
-    pub cells: Vec<Cell>,
-}
-
-/// Cell width and gap, in SVG units.
-const CELL: u32 = 6;
-
-pub fn heatmap(days: &session_prep::CheckinDays, who: &str) -> Heatmap {
-    use session_prep::DayMark;
-    let count = |mark| days.days.iter().filter(|d| **d == mark).count();
-    let cells = days
-        .days
-        .iter()
-        .enumerate()
-        .map(|(i, mark)| {
-            let day = days.first_day + time::Duration::days(i as i64);
-            let (fill, words) = match mark {
-                DayMark::TrustDiscussion => ("#1a7f37", "trust discussion"),
-                DayMark::CheckedIn => ("#9be9a8", "checked in, no trust discussion"),
-                DayMark::Missed => ("#d0d7de", "no check-in"),
-            };
-            Cell { x: i as u32 * CELL, fill, title: format!("{}: {words}", crate::display::day(day)) }
-        })
-        .collect();
-    Heatmap {
-        id: format!("checkins-{}", days.partner.as_str()),
-        summary: format!(
-            "{who}: trust discussion on {} of the last {} days; checked in without it on {}; no check-in on {}.",
-            count(DayMark::TrustDiscussion),
-            days.days.len(),
-            count(DayMark::CheckedIn),
-            count(DayMark::Missed)
-        ),
-        width: days.days.len() as u32 * CELL,
-        cells,
-    }
-}
 
 #[derive(Template)]
 #[template(path = "prep.html")]
@@ -87,6 +44,10 @@ pub struct PrepPage {
     pub adherence: Vec<(String, String)>,
     /// Each partner's last 90 days, drawn as SVG with a text alternative.
     pub heatmaps: Vec<Heatmap>,
+    /// The months in care, drawn.
+    pub timeline: Timeline,
+    /// Boundaries kept and tested over time, drawn (none: no boundaries).
+    pub boundary_picture: Option<BoundaryPicture>,
     pub boundary_moments: Vec<String>,
     pub awaiting: Vec<String>,
     pub milestones: Vec<String>,
@@ -109,7 +70,7 @@ pub async fn page(
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     let today = milestones::practice_today(&state, &current.practice.time_zone);
-    let prep = session_prep::prepare(&access, Some(session_id), today, state.clock.now()).await?;
+    let prep = session_prep::prepare(&access, Some(session_id), today, state.clock.now(), &current.practice.time_zone).await?;
     let ctx = CoupleContext::from_view(&access, &current, &prep.overview.couple);
     let chrome = Chrome::of(&session, &current).await?;
     Ok(render(&PrepPage::of(prep, ctx, chrome, session_id, state.clock.now())).into_response())
@@ -140,6 +101,8 @@ impl PrepPage {
                 .map(|a| (name(a.partner), format!("{}% ({} of {})", a.percent, a.checked_in, crate::display::count(a.days.into(), "day"))))
                 .collect(),
             heatmaps: prep.checkin_days.iter().map(|d| heatmap(d, ctx.names.of(d.partner))).collect(),
+            timeline: super::pictures::timeline(&prep.progress, &ctx.names),
+            boundary_picture: super::pictures::boundaries(&prep.progress, &ctx.names),
             boundary_moments: prep.boundary_moments.iter().map(|m| format!("{}: {} ({})", m.occurred_on, m.statement, m.kind.as_str())).collect(),
             awaiting: prep
                 .awaiting_agreement
