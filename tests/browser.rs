@@ -643,6 +643,37 @@ async fn the_counselor_prepares_a_session_and_dan_marks_a_step_done() {
     p.shot("33-counselor-couple-timeline").await;
     desk.execute("document.getElementById('boundaries-picture').scrollIntoView({block: 'center'});", vec![]).await.unwrap();
     p.shot("34-counselor-couple-boundaries").await;
+
+    // Dan's plan for his physician, disclosed from the consents page: his
+    // consent in force names her, so the form offers her. The file downloads
+    // and the browser stays on the page; the register then has one row more.
+    let consents_path = format!("{couple_path}/consents");
+    p.go(&consents_path).await;
+    let rows = "return document.querySelectorAll('section[aria-labelledby=\\'register-heading\\'] tbody tr').length;";
+    let before = desk.execute(rows, vec![]).await.unwrap().as_u64().unwrap();
+    let registered = || async {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        entity::disclosures::Entity::find().count(&app.db).await.unwrap()
+    };
+    let stored = registered().await;
+    p.choose("disclose-partner", "a").await;
+    p.choose("disclose-recipient", tandem::demo::PHYSICIAN).await;
+    p.fill("disclose-purpose", "Coordinating naltrexone and follow-up").await;
+    p.check("input[name='format'][value='plan_pdf']").await;
+    p.fits().await;
+    desk.execute("document.getElementById('disclose').scrollIntoView();", vec![]).await.unwrap();
+    p.shot("35-counselor-discloses-plan").await;
+    desk.find(Locator::XPath("//main//button[normalize-space(.)='Disclose and download']")).await.unwrap().click().await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while registered().await == stored {
+        assert!(std::time::Instant::now() < deadline, "the disclosure never reached the register");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(registered().await, stored + 1);
+    assert_eq!(p.path().await, consents_path, "a download leaves the browser on the page");
+    p.go(&consents_path).await;
+    assert_eq!(desk.execute(rows, vec![]).await.unwrap().as_u64().unwrap(), before + 1, "one more row in the register");
+    assert!(p.text().await.contains("Coordinating naltrexone and follow-up"));
     p.sign_out().await;
     desk.close().await.unwrap();
 

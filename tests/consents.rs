@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use crate::{
     both,
-    clinical_world::{Actor, PARTNER_A, PHYSICIAN, World, consent, created},
+    clinical_matrix::last_event,
+    clinical_world::{Actor, PARTNER_A, PHYSICIAN, World, assert_no_leak, consent, created},
     helpers::*,
     pdfs::pdf_text,
 };
@@ -320,6 +321,135 @@ async fn who_viewed_names_a_partners_own_consent_and_hides_the_others(app: TestA
 }
 
 both!(who_viewed_names_a_partners_own_consent_and_hides_the_others);
+
+/// The "Disclose records" form of the consents page: the care team picks a
+/// recipient a consent in force names (never a revoked or expired one's),
+/// and the file downloads through the API's own disclosure, with its
+/// register row and access event; without a consent in force the page says
+/// which one is missing and nothing leaves or is registered.
+async fn the_care_team_discloses_from_the_consents_page(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let base = format!("/api/v1/couples/{}", w.couple);
+    let page = format!("/couples/{}/consents", w.couple);
+    let action = format!("/couples/{}/disclosures", w.couple);
+    let revoked = consent("named", Some("Revoked Recipient Clinic"), &["plan"], "Earlier care".into());
+    let revoked = created(w.client(Actor::PartnerA).json(Method::POST, &format!("{base}/consents"), Some(revoked)).await);
+    let res = w.client(Actor::PartnerA).json(Method::POST, &format!("{base}/consents/{revoked}/revoke"), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let mut expired = consent("named", Some("Expired Recipient Clinic"), &["plan"], "Earlier care".into());
+    expired["expires_on"] = json!("2001-01-31");
+    let res = w.client(Actor::PartnerA).json(Method::POST, &format!("{base}/consents"), Some(expired)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+
+    // Offered: the recipients of the consents in force, of each partner.
+    let html = w.client(Actor::CareTeam).get(&page).await.text();
+    assert!(html.contains("Disclose records") && html.contains(&format!("action=\"{action}\"")), "{html}");
+    assert!(html.contains(&format!("<option value=\"{PHYSICIAN}\">{PHYSICIAN} (the relapse-prevention plan)</option>")), "{html}");
+    assert!(html.contains("s therapist (the relapse-prevention plan)</option>"), "partner B's recipient: {html}");
+    for gone in ["Revoked Recipient Clinic", "Expired Recipient Clinic"] {
+        assert!(!html.contains(&format!("<option value=\"{gone}\"")), "{gone} offered: {html}");
+    }
+
+    // The plan as a PDF with the 2.32 notice, registered once, one export event.
+    let plan_pdf = [("partner", "a"), ("recipient", PHYSICIAN), ("purpose", "PAGE_DISCLOSED_PURPOSE"), ("format", "plan_pdf")];
+    let res = w.client(Actor::CareTeam).submit(&page, &action, &plan_pdf).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.header("content-type"), Some("application/pdf"));
+    assert_eq!(res.header("content-disposition"), Some("attachment; filename=\"disclosed-plan.pdf\""));
+    assert!(flat(&pdf_text(&res.body)).contains(&flat(NOTICE_2_32)));
+    let e = last_event(&app).await;
+    assert_eq!((e.action.as_str(), e.record_kind.as_deref(), e.outcome.as_str()), ("export", Some("partner_plan"), "success"));
+    let rows = register(&app, &w).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].consent_id, rows[0].channel.as_str(), rows[0].record_kind.as_str()), (w.consent_a_plan, "pdf", "plan"));
+
+    // The chart as a FHIR R4 Bundle, registered once.
+    let chart = [("partner", "a"), ("recipient", PHYSICIAN), ("purpose", "PAGE_DISCLOSED_PURPOSE"), ("format", "fhir")];
+    let res = w.client(Actor::CareTeam).submit(&page, &action, &chart).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.header("content-type"), Some("application/fhir+json"));
+    assert_eq!(res.header("content-disposition"), Some("attachment; filename=\"chart.fhir.json\""));
+    assert_eq!(res.json()["resourceType"], "Bundle");
+    assert_eq!(last_event(&app).await.record_kind.as_deref(), Some("couple_chart"));
+    let rows = register(&app, &w).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows.iter().filter(|r| r.channel == "export" && r.consent_id == w.consent_a_plan).count(), 1);
+    let listed = w.client(Actor::CareTeam).get(&page).await.text();
+    assert!(listed.contains("PAGE_DISCLOSED_PURPOSE"), "the register on the page");
+
+    // Partner B's consents do not name partner A's recipient: refused, saying so.
+    let wrong = [("partner", "b"), ("recipient", PHYSICIAN), ("purpose", "PAGE_REFUSED_PURPOSE"), ("format", "plan_pdf")];
+    let res = w.client(Actor::CareTeam).submit(&page, &action, &wrong).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.text());
+    assert!(res.header("content-type").unwrap().starts_with("text/html"));
+    let text = res.text();
+    assert!(text.contains("Nothing was disclosed") && text.contains("No consent in force from partner B"), "{text}");
+    assert!(text.contains("value=\"PAGE_REFUSED_PURPOSE\""), "what was typed stays: {text}");
+    // A form left half filled in names its fields.
+    let res = w.client(Actor::CareTeam).submit(&page, &action, &[("partner", "a"), ("recipient", PHYSICIAN), ("purpose", ""), ("format", "")]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text());
+    assert!(res.text().contains("format: choose one of the options"), "{}", res.text());
+
+    // Partner A revokes; the next disclosure is refused and no longer offered.
+    let revoke = format!("{base}/consents/{}/revoke", w.consent_a_plan);
+    let res = w.client(Actor::PartnerA).json(Method::POST, &revoke, None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let res = w.client(Actor::CareTeam).submit(&page, &action, &plan_pdf).await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.text());
+    let text = res.text();
+    assert!(text.contains("No consent in force from partner A") && text.contains("42 CFR 2.31"), "{text}");
+    assert!(!text.contains(&format!("<option value=\"{PHYSICIAN}\"")), "{text}");
+
+    // A form without its CSRF token, or sent from another site, is refused.
+    let counselor = w.client(Actor::CareTeam);
+    let res = counselor.post_form(&action, &plan_pdf).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text());
+    let token = counselor.get(&page).await.csrf_token();
+    let body = serde_html_form::to_string([("csrf_token", token.as_str()), ("partner", "b"), ("recipient", "Marisol's therapist"), ("purpose", "x"), ("format", "plan_pdf")]).unwrap();
+    let headers = [("content-type", "application/x-www-form-urlencoded"), ("sec-fetch-site", "cross-site")];
+    let res = counselor.send(Method::POST, &action, &headers, body.into()).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text());
+
+    // Only the two disclosures made are registered.
+    assert_eq!(register(&app, &w).await.len(), 2);
+}
+
+/// The page's disclosure is the care team's, as the API's is: partners,
+/// supervisors, admins and everyone else are told it is not there, and
+/// nothing is registered.
+async fn only_the_care_team_discloses_from_the_page(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let page = format!("/couples/{}/consents", w.couple);
+    let action = format!("/couples/{}/disclosures", w.couple);
+    for actor in Actor::ALL {
+        let res = w.client(actor).get(&page).await;
+        assert_no_leak(actor, &page, &res.text());
+        let readable = match actor {
+            Actor::CareTeam | Actor::Supervisor | Actor::PartnerA | Actor::PartnerB => StatusCode::OK,
+            Actor::Anonymous => StatusCode::SEE_OTHER,
+            _ => StatusCode::NOT_FOUND,
+        };
+        assert_eq!(res.status, readable, "{actor:?} reading the page");
+        assert_eq!(res.text().contains("Disclose records"), actor == Actor::CareTeam, "{actor:?}");
+        if actor == Actor::CareTeam {
+            continue;
+        }
+        let token = match actor {
+            Actor::Anonymous => String::new(),
+            _ => w.client(actor).get("/tokens").await.csrf_token(),
+        };
+        for format in ["plan_pdf", "fhir"] {
+            let fields = [("csrf_token", token.as_str()), ("partner", "a"), ("recipient", PHYSICIAN), ("purpose", "Coordinating care"), ("format", format)];
+            let res = w.client(actor).post_form(&action, &fields).await;
+            assert_no_leak(actor, &action, &res.text());
+            let expected = if actor == Actor::Anonymous { StatusCode::SEE_OTHER } else { StatusCode::NOT_FOUND };
+            assert_eq!(res.status, expected, "{actor:?} {format}: {}", res.text());
+        }
+    }
+    assert!(register(&app, &w).await.is_empty());
+}
+
+both!(the_care_team_discloses_from_the_consents_page, only_the_care_team_discloses_from_the_page);
 
 /// The world's own shared lapse was recorded on partner A's consent, and
 /// registered once (the register helper above leaves it out).

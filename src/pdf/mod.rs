@@ -91,6 +91,14 @@ pub fn render(doc: &Document) -> Vec<u8> {
     render_with(doc, fonts::faces())
 }
 
+/// Renders `doc` on the blocking pool, so a long document never stalls the
+/// async workers (what both front ends answer a PDF request with).
+pub async fn render_off_runtime(doc: Document) -> Result<Vec<u8>, crate::error::AppError> {
+    tokio::task::spawn_blocking(move || render(&doc))
+        .await
+        .map_err(|e| anyhow::anyhow!("rendering a PDF: {e}").into())
+}
+
 fn render_with(doc: &Document, faces: &Faces) -> Vec<u8> {
     let layout = layout::layout(doc, faces);
     let pages = draw(&layout, faces);

@@ -31,9 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 pub(super) async fn pdf_response(doc: pdf::Document, file_name: &'static str) -> Result<Response, AppError> {
-    let bytes = tokio::task::spawn_blocking(move || pdf::render(&doc))
-        .await
-        .map_err(|e| anyhow::anyhow!("rendering a PDF: {e}"))?;
+    let bytes = pdf::render_off_runtime(doc).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf".to_owned()),

@@ -1,14 +1,17 @@
 //! The consents page of a couple: the consents to disclose (42 CFR 2.31) and
-//! the register of disclosures. The care team records a paper consent and
-//! sees the couple's register; a partner signs their own consent in the
+//! the register of disclosures. The care team records a paper consent,
+//! sees the couple's register, and discloses records to a recipient a
+//! consent in force names (the plan as a PDF with the 2.32 notice, or the
+//! chart as FHIR R4 JSON); a partner signs their own consent in the
 //! portal, revokes it, and reads who received their records. The rules are
-//! those of `/api/v1/couples/{id}/consents` (records::consents).
+//! those of `/api/v1/couples/{id}/consents`, `.../disclosures/plan.pdf`
+//! and `.../fhir-export` (records::consents, disclosures, fhir).
 
 use askama::Template;
 use axum::{
     extract::State,
     http::{StatusCode, header},
-    response::{IntoResponse, Redirect},
+    response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -22,12 +25,14 @@ use crate::{
     error::AppError,
     records::{
         common::StoredEnum,
+        common::PartnerSlot,
         consent_scans,
         consents::{self, ConsentInput, ConsentView, Ending, EventEndCause, RecipientKind, RecordKind},
-        disclosures::{self, DisclosureView},
+        disclosures::{self, DisclosedCopyInput, DisclosureView},
+        fhir::{self, FhirExportInput},
     },
     state::AppState,
-    web::{CsrfForm, CsrfOnly, CsrfUpload, Path, SignedIn, render, templates::{FormErrors, Nav}},
+    web::{CsrfForm, CsrfOnly, CsrfUpload, Path, SignedIn, render, templates::{Choice, FormErrors, Nav}},
 };
 
 /// A consent as the page lists it.
@@ -89,8 +94,56 @@ pub struct ConsentsPage {
     pub form: ConsentForm,
     pub kinds: Vec<(String, String, bool)>,
     pub errors: FormErrors,
+    pub disclose: DiscloseForm,
+    pub disclose_errors: FormErrors,
+    /// For the care team: the recipients the consents in force name, by partner.
+    pub recipients: Vec<RecipientGroup>,
     /// Whether a scan upload was refused (its message shows beside its consent).
     pub scan_refused: bool,
+}
+
+/// The recipients one partner's consents in force name.
+pub struct RecipientGroup {
+    pub label: String,
+    pub options: Vec<Choice>,
+}
+
+/// What the page's forms were sent with, shown again with their errors.
+#[derive(Default)]
+pub struct Typed {
+    pub consent: ConsentForm,
+    pub consent_errors: FormErrors,
+    pub disclose: DiscloseForm,
+    pub disclose_errors: FormErrors,
+    /// The consent whose scan upload was refused.
+    pub scan_refused: Option<Uuid>,
+}
+
+/// The "Disclose records" form, with the API's field names.
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct DiscloseForm {
+    pub partner: String,
+    pub recipient: String,
+    pub purpose: String,
+    pub format: String,
+}
+
+/// What leaves: the partner's plan as a PDF, or their chart as FHIR R4 JSON.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    PlanPdf,
+    Fhir,
+}
+
+impl DiscloseForm {
+    fn parse(&self) -> Result<(Format, PartnerSlot), AppError> {
+        let mut f = crate::practice::Fields::default();
+        let partner = f.check("partner", forms::pick_required::<PartnerSlot>(&self.partner));
+        let format = f.check("format", forms::pick_required::<Format>(&self.format));
+        f.finish_with(|| Some((format?, partner?)))
+    }
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -190,27 +243,65 @@ fn row(c: ConsentView, couple: &CoupleContext, access: &CoupleAccess, today: tim
     }
 }
 
+/// The recipients the care team may pick: those named by each partner's
+/// consents in force that the caller may act on. (The disclosure itself is
+/// decided again by `access::consent_in_force` when the form is sent.)
+fn recipients(all: &[ConsentView], couple: &CoupleContext, access: &CoupleAccess, today: time::Date, typed: &DiscloseForm) -> Vec<RecipientGroup> {
+    if !couple.care_team {
+        return Vec::new();
+    }
+    [PartnerSlot::A, PartnerSlot::B]
+        .into_iter()
+        .filter_map(|slot| {
+            let options: Vec<Choice> = all
+                .iter()
+                .filter(|c| c.partner == slot && c.in_force(today) && c.recipient_kind == RecipientKind::Named)
+                .filter(|c| c.discloser_member_id.is_none_or(|m| m == access.member_id))
+                .filter_map(|c| {
+                    let name = c.recipient_name.clone()?;
+                    let what = c.record_kinds.iter().map(|k| k.words()).collect::<Vec<_>>().join(", ");
+                    let selected = typed.partner == slot.as_str() && typed.recipient == name;
+                    Some(Choice { label: format!("{name} ({what})"), value: name, selected })
+                })
+                .collect();
+            (!options.is_empty()).then(|| RecipientGroup { label: format!("Named in {}'s consents", couple.names.of(slot)), options })
+        })
+        .collect()
+}
+
 async fn consents_page(
     state: &AppState,
     session: &Session,
     current: &CurrentMember,
     access: &CoupleAccess,
-    form: ConsentForm,
-    errors: FormErrors,
-    scan_refused: Option<Uuid>,
+    typed: Typed,
 ) -> Result<ConsentsPage, AppError> {
     let couple = CoupleContext::of(access, current).await?;
     let today = state.clock.now().date();
-    let consents = consents::list(access)
-        .await?
+    let all = consents::list(access).await?;
+    let recipients = recipients(&all, &couple, access, today, &typed.disclose);
+    let consents = all
         .into_iter()
-        .map(|c| ConsentRow { scan_refused: scan_refused == Some(c.id), ..row(c, &couple, access, today) })
+        .map(|c| ConsentRow { scan_refused: typed.scan_refused == Some(c.id), ..row(c, &couple, access, today) })
         .collect();
     let register = disclosures::list(access).await?.into_iter().map(|d| RegisterRow::of(d, &couple)).collect();
     let chrome = Chrome::of(session, current).await?;
+    let form = typed.consent;
     let kinds = RecordKind::ALL.into_iter().map(|k| (format!("kind_{}", k.as_str()), k.words().to_owned(), form.kind(k))).collect();
-    let scan_refused = scan_refused.is_some();
-    Ok(ConsentsPage { nav: chrome.nav, csrf_token: chrome.csrf_token, couple, consents, register, form, kinds, errors, scan_refused })
+    Ok(ConsentsPage {
+        nav: chrome.nav,
+        csrf_token: chrome.csrf_token,
+        couple,
+        consents,
+        register,
+        form,
+        kinds,
+        errors: typed.consent_errors,
+        disclose: typed.disclose,
+        disclose_errors: typed.disclose_errors,
+        recipients,
+        scan_refused: typed.scan_refused.is_some(),
+    })
 }
 
 pub async fn page(
@@ -221,7 +312,7 @@ pub async fn page(
     Path(couple_id): Path<Uuid>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
-    Ok(render(&consents_page(&state, &session, &current, &access, ConsentForm::default(), FormErrors::default(), None).await?))
+    Ok(render(&consents_page(&state, &session, &current, &access, Typed::default()).await?))
 }
 
 pub async fn create(
@@ -243,7 +334,8 @@ pub async fn create(
             Ok(Redirect::to(&format!("/couples/{couple_id}/consents")).into_response())
         }
         Err(AppError::Invalid(errors)) => {
-            let page = consents_page(&state, &session, &current, &access, form, errors.into(), None).await?;
+            let typed = Typed { consent: form, consent_errors: errors.into(), ..Typed::default() };
+            let page = consents_page(&state, &session, &current, &access, typed).await?;
             Ok(again(StatusCode::UNPROCESSABLE_ENTITY, render(&page)))
         }
         Err(other) => Err(other.into()),
@@ -292,7 +384,8 @@ pub async fn upload_scan(
     match consent_scans::upload(&access, state.clock.now(), consent_id, &upload.bytes, upload.content_type.as_deref()).await {
         Ok(_) => Ok(Redirect::to(&format!("/couples/{couple_id}/consents")).into_response()),
         Err(AppError::Invalid(errors)) => {
-            let page = consents_page(&state, &session, &current, &access, ConsentForm::default(), errors.into(), Some(consent_id)).await?;
+            let typed = Typed { consent_errors: errors.into(), scan_refused: Some(consent_id), ..Typed::default() };
+            let page = consents_page(&state, &session, &current, &access, typed).await?;
             Ok(again(StatusCode::UNPROCESSABLE_ENTITY, render(&page)))
         }
         Err(other) => Err(other.into()),
@@ -309,4 +402,51 @@ pub async fn download_scan(
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     let scan = consent_scans::download(&access, consent_id).await?;
     Ok(([(header::CONTENT_TYPE, scan.content_type), (header::CONTENT_DISPOSITION, scan.disposition)], scan.bytes).into_response())
+}
+
+/// Discloses a partner's records to a recipient their consent names (care
+/// team only, as through the API): the file downloads, with the register
+/// row and the access event the API's disclosure leaves. Without a consent
+/// in force the page says which one is missing, and nothing leaves.
+pub async fn disclose(
+    State(state): State<AppState>,
+    session: Session,
+    SignedIn(current): SignedIn,
+    audit: AuditContext,
+    Path(couple_id): Path<Uuid>,
+    CsrfForm(form): CsrfForm<DiscloseForm>,
+) -> PageResult {
+    let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
+    let (practice, zone) = (&current.practice.name, &current.practice.time_zone);
+    let (recipient, purpose) = (form.recipient.clone(), form.purpose.clone());
+    let disclosed = match form.parse() {
+        Ok((Format::PlanPdf, partner)) => {
+            audit.describe_as("partner_plan", "export");
+            let input = DisclosedCopyInput { partner, recipient, purpose };
+            match disclosures::disclosed_plan(&state, &access, input, practice, zone).await {
+                Ok(doc) => crate::pdf::render_off_runtime(doc).await.map(|pdf| download("application/pdf", "disclosed-plan.pdf", pdf)),
+                Err(err) => Err(err),
+            }
+        }
+        Ok((Format::Fhir, partner)) => {
+            audit.describe_as("couple_chart", "export");
+            let input = FhirExportInput { partner, recipient, purpose };
+            fhir::export(&state, &access, input, practice, zone).await.map(|bundle| download("application/fhir+json", "chart.fhir.json", bundle.to_string()))
+        }
+        Err(err) => Err(err),
+    };
+    let (status, disclose_errors) = match disclosed {
+        Ok(file) => return Ok(file),
+        Err(AppError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, errors.into()),
+        Err(AppError::Conflict(message)) => (StatusCode::CONFLICT, FormErrors::form(message)),
+        Err(other) => return Err(other.into()),
+    };
+    let typed = Typed { disclose: form, disclose_errors, ..Typed::default() };
+    Ok(again(status, render(&consents_page(&state, &session, &current, &access, typed).await?)))
+}
+
+/// A file the browser saves rather than shows.
+fn download(content_type: &'static str, file_name: &'static str, body: impl IntoResponse) -> Response {
+    let disposition = format!("attachment; filename=\"{file_name}\"");
+    ([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
 }

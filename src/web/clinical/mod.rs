@@ -91,6 +91,7 @@ pub fn routes() -> Router<AppState> {
         .merge(editable::<private_notes::PrivateNotes>("note_id"))
         .route("/couples/{couple_id}/consents", get(consents::page).post(consents::create))
         .route("/couples/{couple_id}/consents/{consent_id}/revoke", post(consents::revoke))
+        .route("/couples/{couple_id}/disclosures", post(consents::disclose))
         .route("/couples/{couple_id}/consents/{consent_id}/event", post(consents::record_event))
         .route("/couples/{couple_id}/consents/{consent_id}/scan", get(consents::download_scan).post(consents::upload_scan))
         .route("/couples/{couple_id}/safety-flag", get(safety_gate::page).post(safety_gate::raise))
