@@ -15,11 +15,15 @@
 mod postgres;
 #[path = "support/state.rs"]
 mod state;
+#[path = "support/cpu.rs"]
+#[allow(dead_code)]
+mod cpu;
 // Only pgbench's ceiling: replicas need PostgreSQL.
 #[path = "support/ceiling.rs"]
 #[allow(dead_code)]
 mod ceiling;
 
+use cpu::{cpu_seconds, load_average, postgres_pids};
 use std::{
     collections::BTreeMap,
     process::{Child, Command, Stdio},
@@ -111,27 +115,6 @@ impl Drop for Process {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
     }
-}
-
-/// User plus system CPU seconds a process has used so far.
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    // After the command name in parentheses: state is field 3, utime 14, stime 15.
-    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-    // The kernel's USER_HZ is 100 on Linux.
-    ticks / 100.0
-}
-
-/// Every PostgreSQL server process on the machine (backends, WAL writer, ...).
-fn postgres_pids() -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres"))
-        .collect()
 }
 
 /// A field of /proc/PID/status in MB (VmRSS, VmHWM).
@@ -261,10 +244,6 @@ async fn measure(processes: &[Process], path: &str, token: &str, db: &DatabaseCo
 
 async fn sample_waits_owned(db: DatabaseConnection, stop: Arc<AtomicBool>) -> Waits {
     sample_waits(&db, stop).await
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
 fn main() {

@@ -8,7 +8,8 @@
 //! a real sealed note section, as a share of a request's CPU time.
 //!
 //! Run: `TANDEM_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench second_line`
-//! (`BENCH_SECONDS`, `BENCH_CLIENTS` as for the other benchmarks).
+//! (`BENCH_SECONDS`, `BENCH_CLIENTS` as for the other benchmarks; `BENCH_ROUNDS`
+//! how often the two sides alternate, default 3).
 
 #[path = "support/load.rs"]
 mod load;
@@ -16,6 +17,9 @@ mod load;
 mod postgres;
 #[path = "support/state.rs"]
 mod state;
+#[path = "support/cpu.rs"]
+#[allow(dead_code)]
+mod cpu;
 
 use std::time::Instant;
 
@@ -62,6 +66,16 @@ async fn opening(state: &tandem::state::AppState, owner: &impl ConnectionTrait, 
     (sealed, started.elapsed().as_secs_f64() / 20_000.0)
 }
 
+/// How many times the two sides alternate (`BENCH_ROUNDS`, default 3).
+fn rounds() -> usize {
+    std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
@@ -103,24 +117,49 @@ fn main() {
         ];
 
         let c = clients();
-        println!("\nPostgreSQL, {c} clients, {}s each, audited, same build and rows", seconds().as_secs());
-        println!("| request | row-level security binds the service (per second) | served as the owner (per second) | cost | p99 bound / owner (ms) |");
-        println!("|---|---:|---:|---:|---:|");
-        let mut rates = Vec::new();
+        let rounds = rounds();
+        println!(
+            "\nPostgreSQL, {c} clients, {}s each, audited, same build and rows; the two sides alternate {rounds} times, medians; load average {}",
+            seconds().as_secs(),
+            cpu::load_average()
+        );
+        println!(
+            "| request | RLS binds the service (per second) | served as the owner (per second) | cost in rate | CPU per request, bound / owner (ms) | cost in CPU | p99 bound / owner (ms) |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|");
+        let mut cpu_per_request = Vec::new();
         for (what, path) in &cases {
-            // Alternate the two, twice, so neither always runs on a warmer cache.
-            let mut sums = [0.0, 0.0];
-            let mut p99 = [0.0, 0.0];
-            for _ in 0..2 {
+            // Alternate the two so neither always runs on a warmer cache or a
+            // quieter machine; CPU per request (this process, which is Tandem
+            // and its clients, plus every PostgreSQL process) swings less
+            // with the neighbours' load than the rate does.
+            let mut rate = [Vec::new(), Vec::new()];
+            let mut cpu_ms = [Vec::new(), Vec::new()];
+            let mut p99 = [Vec::new(), Vec::new()];
+            for _ in 0..rounds {
                 for (i, (_, router, auth)) in routers.iter().enumerate() {
+                    let (ours0, pg0) = cpu::ours_and_postgres();
                     let m = load(router, path, auth, c).await;
-                    sums[i] += m.per_second / 2.0;
-                    p99[i] = f64::max(p99[i], m.p99);
+                    let (ours1, pg1) = cpu::ours_and_postgres();
+                    let requests = m.per_second * seconds().as_secs_f64();
+                    rate[i].push(m.per_second);
+                    cpu_ms[i].push((ours1 - ours0 + pg1 - pg0) / requests * 1000.0);
+                    p99[i].push(m.p99);
                 }
             }
-            let cost = 1.0 - sums[0] / sums[1];
-            println!("| {what} | {:.0} | {:.0} | {:.1}% | {:.1} / {:.1} |", sums[0], sums[1], cost * 100.0, p99[0], p99[1]);
-            rates.push(sums[0]);
+            let [rate, cpu_ms, p99] = [rate, cpu_ms, p99].map(|sides| sides.map(median));
+            println!(
+                "| {what} | {:.0} | {:.0} | {:.1}% | {:.2} / {:.2} | {:.1}% | {:.1} / {:.1} |",
+                rate[0],
+                rate[1],
+                (1.0 - rate[0] / rate[1]) * 100.0,
+                cpu_ms[0],
+                cpu_ms[1],
+                (cpu_ms[0] / cpu_ms[1] - 1.0) * 100.0,
+                p99[0],
+                p99[1]
+            );
+            cpu_per_request.push(cpu_ms[0]);
         }
 
         let owner = sea_orm::Database::connect(owner_url.clone()).await.unwrap();
@@ -128,14 +167,12 @@ fn main() {
         let row = owner.query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql)).await.unwrap().unwrap();
         let practice: Uuid = row.try_get_by_index(0).unwrap();
         let (sealed, per_open) = opening(&bound, &owner, practice).await;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         println!("\nEncryption: the demo practice holds {sealed} sealed values; opening one takes {:.2} µs.", per_open * 1e6);
-        for ((what, _), rate) in cases.iter().zip(rates) {
-            // CPU time per request at this rate, if every core were busy.
-            let per_request = cores / rate;
-            let share = sealed as f64 * per_open / per_request;
+        for ((what, _), cpu_ms) in cases.iter().zip(cpu_per_request) {
+            let share = sealed as f64 * per_open * 1000.0 / cpu_ms;
             println!("- {what}: opening all {sealed} (an upper bound on what it opens) is {:.2}% of a request's CPU time", share * 100.0);
         }
+        println!("load average after: {}", cpu::load_average());
         owner.close().await.unwrap();
         drop(routers);
         postgres::drop(&admin, name).await;

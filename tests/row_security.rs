@@ -181,3 +181,49 @@ async fn a_failed_statement_stores_none_of_the_unit_of_work() {
     committed.unwrap();
     assert_eq!(count(&app.db, "SELECT count(*) FROM members WHERE display_name = 'Renamed'").await, before);
 }
+
+#[tokio::test]
+async fn an_older_policy_is_replaced_and_the_setting_is_read_once_per_statement() {
+    let Some(app) = postgres().await else { return };
+    let mut a = app.practice("rls-upgrade-a").await;
+    let mut b = app.practice("rls-upgrade-b").await;
+    let (_, mut counselor) = a.member("casey@harbor.example", &["counselor"]).await;
+    counselor.create_couple().await;
+    let (_, mut other) = b.member("drew@marsh.example", &["counselor"]).await;
+    other.create_couple().await;
+    let service = app.state.db.pool();
+
+    // A database secured by an older Tandem carries policies under retired
+    // names. Policies are or-ed, so one left behind that is looser than
+    // today's would widen what the service sees: this one shows everything.
+    app.db.execute_unprepared("CREATE POLICY tandem_practice ON couples USING (true)").await.unwrap();
+    assert_eq!(count(service, "SELECT count(*) FROM couples").await, 2, "the loose policy is in force");
+    tandem::db::secure_rows(app.db.pool(), Some(SERVICE_ROLE)).await.unwrap();
+    assert_eq!(count(service, "SELECT count(*) FROM couples").await, 0, "the retired policy is gone");
+    let names = app
+        .db
+        .query_all_raw(stmt("SELECT DISTINCT policyname::text FROM pg_policies WHERE schemaname = current_schema() ORDER BY 1"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).unwrap())
+        .collect::<Vec<_>>();
+    assert_eq!(names, ["tandem_practice_v2", "tandem_read", "tandem_secret_v2"]);
+    // Run again, it changes nothing.
+    tandem::db::secure_rows(app.db.pool(), Some(SERVICE_ROLE)).await.unwrap();
+
+    // The setting is read once per statement (an InitPlan), not once for
+    // every row a scan meets.
+    let txn = service.begin().await.unwrap();
+    txn.execute_raw(stmt(&format!("SELECT set_config('tandem.practice_id', '{}', true)", a.id))).await.unwrap();
+    let plan = txn
+        .query_all_raw(stmt("EXPLAIN (COSTS OFF) SELECT * FROM couples"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    txn.rollback().await.unwrap();
+    assert!(plan.contains("InitPlan"), "{plan}");
+}
