@@ -210,20 +210,10 @@ async fn warn_if_unbound(conn: &DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The setting each request's transaction carries (see `tenant`). A scalar
-/// subquery, so PostgreSQL reads the setting once per statement (an
-/// InitPlan) rather than once for every row a scan meets.
-const PRACTICE_SETTING: &str = "(SELECT nullif(current_setting('tandem.practice_id', true), '')::uuid)";
+/// The setting each request's transaction carries (see `tenant`).
+const PRACTICE_SETTING: &str = "nullif(current_setting('tandem.practice_id', true), '')::uuid";
 /// The hash of the secret a request presents before it knows its practice.
-const SECRET_SETTING: &str = "(SELECT nullif(current_setting('tandem.secret', true), ''))";
-
-/// The policies' names carry their version: a changed expression gets a new
-/// name, and `secure_rows` drops the names it has retired, so an existing
-/// database moves to the new policy on the owner's next start.
-const PRACTICE_POLICY: &str = "tandem_practice_v2";
-const SECRET_POLICY: &str = "tandem_secret_v2";
-/// Earlier versions of the policies above (per-row `current_setting`).
-const RETIRED_POLICIES: &[&str] = &["tandem_practice", "tandem_secret"];
+const SECRET_SETTING: &str = "nullif(current_setting('tandem.secret', true), '')";
 
 /// Tables whose rows a request may find by the hash of the secret it holds
 /// (an API token, an invitation, a sign-in flow) before it knows their
@@ -266,26 +256,21 @@ pub async fn secure_rows(owner: &DatabaseConnection, service: Option<&str>) -> a
         .map(|row| Ok((row.try_get("", "t")?, row.try_get("", "p")?)))
         .collect::<Result<_, DbErr>>()?;
     let missing = |table: &str, policy: &str| !policies.contains(&(table.to_owned(), policy.to_owned()));
-    for (table, policy) in &policies {
-        if RETIRED_POLICIES.contains(&policy.as_str()) {
-            run(format!("DROP POLICY {} ON {}", quote(policy), quote(table))).await?;
-        }
-    }
     for row in tables {
         let table: String = row.try_get("", "name")?;
         let t = quote(&table);
         run(format!("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY")).await?;
         run(format!("ALTER TABLE {t} FORCE ROW LEVEL SECURITY")).await?;
-        if missing(&table, PRACTICE_POLICY) {
+        if missing(&table, "tandem_practice") {
             run(format!(
-                "CREATE POLICY {PRACTICE_POLICY} ON {t} USING (practice_id = {PRACTICE_SETTING}) WITH CHECK (practice_id = {PRACTICE_SETTING})"
+                "CREATE POLICY tandem_practice ON {t} USING (practice_id = {PRACTICE_SETTING}) WITH CHECK (practice_id = {PRACTICE_SETTING})"
             ))
             .await?;
         }
         if let Some((_, column)) = FOUND_BY_SECRET.iter().find(|(name, _)| *name == table)
-            && missing(&table, SECRET_POLICY)
+            && missing(&table, "tandem_secret")
         {
-            run(format!("CREATE POLICY {SECRET_POLICY} ON {t} FOR SELECT USING ({} = {SECRET_SETTING})", quote(column))).await?;
+            run(format!("CREATE POLICY tandem_secret ON {t} FOR SELECT USING ({} = {SECRET_SETTING})", quote(column))).await?;
         }
     }
     run("ALTER TABLE practices ENABLE ROW LEVEL SECURITY".into()).await?;
@@ -293,8 +278,8 @@ pub async fn secure_rows(owner: &DatabaseConnection, service: Option<&str>) -> a
     if missing("practices", "tandem_read") {
         run("CREATE POLICY tandem_read ON practices FOR SELECT USING (true)".into()).await?;
     }
-    if missing("practices", PRACTICE_POLICY) {
-        run(format!("CREATE POLICY {PRACTICE_POLICY} ON practices USING (id = {PRACTICE_SETTING}) WITH CHECK (id = {PRACTICE_SETTING})")).await?;
+    if missing("practices", "tandem_practice") {
+        run(format!("CREATE POLICY tandem_practice ON practices USING (id = {PRACTICE_SETTING}) WITH CHECK (id = {PRACTICE_SETTING})")).await?;
     }
     if let Some(service) = service {
         let role = quote(service);
