@@ -183,6 +183,15 @@ async fn history(router: &axum::Router, casey: &Auth, admin: &Auth) -> (String, 
         .await;
     }
 
+    // Partner A's paper consent (42 CFR 2.31), recorded by the counselor:
+    // their lapses may be shown to partner B, as the lapses below are.
+    api(router, casey, "POST", &format!("{base}/consents"), json!({
+        "partner": "a", "record_kinds": ["lapses"], "substance_use_information": true, "recipient_kind": "other_partner",
+        "purpose": "Openness between the partners in couples therapy", "expires_on": today + Duration::days(365),
+        "right_to_revoke_acknowledged": true, "signature_name": "Partner A", "confirmed": true
+    }))
+    .await;
+
     // A session a week, each with a signed note and an agenda; the plan
     // revised each quarter and a lapse every three months, its timeline
     // done by the people it belongs to.
