@@ -98,6 +98,17 @@ async fn the_demo_couples_chart_exports_as_a_valid_labelled_fhir_bundle(app: Tes
         "partner_blocks": [{"partner": "b", "mood": OTHER_PARTNER_CANARY, "audience": "couple"}]
     }});
     let note = created(counselor.json(Method::POST, &format!("{base}/sessions/{joint}/notes"), Some(note)).await);
+    // Marisol's block is shown to Dan, a disclosure of hers: her paper
+    // consent, recorded by the care team, lets the note be signed.
+    created(
+        counselor
+            .json(Method::POST, &format!("{base}/consents"), Some(json!({
+                "partner": "b", "record_kinds": ["notes"], "substance_use_information": true, "recipient_kind": "other_partner",
+                "purpose": "Openness between the partners in couples therapy", "expires_on": "2099-12-31",
+                "right_to_revoke_acknowledged": true, "signature_name": "Marisol Reyes", "confirmed": true
+            })))
+            .await,
+    );
     let token = csrf(&mut counselor).await;
     let headers = [("if-match", "\"1\""), ("x-csrf-token", token.as_str())];
     let signed = counselor.send(Method::POST, &format!("{base}/notes/{note}/sign"), &headers, axum::body::Body::empty()).await;
