@@ -90,7 +90,9 @@ async fn run(name: &str, url: &str, ceiling: f64) {
     println!("\n{name}, {c} clients, {}s each, audited; insert ceiling {ceiling:.0} tx/s", seconds().as_secs());
     println!("| request | per second | / insert ceiling | p50 (ms) | p95 (ms) | p99 (ms) | SQL statements per request |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    for (what, path, auth) in cases {
+    // `BENCH_ONLY=dashboard` measures only the requests whose name contains it.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    for (what, path, auth) in cases.into_iter().filter(|(what, _, _)| what.contains(only.as_str())) {
         let sql = statements(&f.router, &f.statements, &path, &auth).await;
         let m = load(&f.router, &path, &auth, c).await;
         println!(
@@ -103,8 +105,10 @@ async fn run(name: &str, url: &str, ceiling: f64) {
         );
     }
     // The dashboard alone, one request at a time: its own cost.
-    let m = load(&f.router, "/dashboard", &f.busy_cookie, 1).await;
-    println!("| dashboard, 200 couples, 1 client | {:.0} | | {:.1} | {:.1} | {:.1} | |", m.per_second, m.p50, m.p95, m.p99);
+    if "dashboard".contains(only.as_str()) {
+        let m = load(&f.router, "/dashboard", &f.busy_cookie, 1).await;
+        println!("| dashboard, 200 couples, 1 client | {:.0} | | {:.1} | {:.1} | {:.1} | |", m.per_second, m.p50, m.p95, m.p99);
+    }
 }
 
 fn main() {
@@ -113,8 +117,11 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
         let ceiling_db = format!("sqlite://{}?mode=rwc", dir.path().join("ceiling.db").display());
-        let ceiling = ceiling::sqlite(&ceiling_db, clients().min(16), seconds()).await;
-        run("SQLite (WAL, synchronous=FULL)", &sqlite, ceiling).await;
+        // `BENCH_DATABASES=postgres` skips SQLite.
+        if std::env::var("BENCH_DATABASES").map_or(true, |d| d.contains("sqlite")) {
+            let ceiling = ceiling::sqlite(&ceiling_db, clients().min(16), seconds()).await;
+            run("SQLite (WAL, synchronous=FULL)", &sqlite, ceiling).await;
+        }
 
         let name = "tandem_bench_pages";
         let Some((admin, pg)) = postgres::fresh(name).await else { return };

@@ -4,8 +4,8 @@
 //! owner, whom row-level security does not bind, in one run at 64 clients.
 //! Encryption cannot be switched off in the build (no configuration or
 //! caller may turn it off), so its cost is measured where it is paid: the
-//! CPU time of opening every sealed value the demo practice holds, timed on
-//! a real sealed note section, as a share of a request's CPU time.
+//! time the requests spent opening sealed values (counted by the vault, as
+//! `/metrics` exports it), as a share of their CPU time.
 //!
 //! Run: `TANDEM_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench second_line`
 //! (`BENCH_SECONDS`, `BENCH_CLIENTS` as for the other benchmarks; `BENCH_ROUNDS`
@@ -21,10 +21,7 @@ mod state;
 #[allow(dead_code)]
 mod cpu;
 
-use std::time::Instant;
-
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
-use uuid::Uuid;
+use sea_orm::ConnectionTrait;
 
 use load::{Auth, clients, load, request, seconds, send, sign_in};
 
@@ -43,27 +40,6 @@ async fn json(router: &axum::Router, path: &str, auth: &Auth) -> serde_json::Val
     let (status, _, body) = send(router, request("GET", path, auth, None)).await;
     assert!(status.is_success(), "{path}: {status}");
     serde_json::from_slice(&body).unwrap()
-}
-
-/// How many sealed values the practice holds, and the time to open one
-/// (the demo's first note section, opened 20,000 times).
-async fn opening(state: &tandem::state::AppState, owner: &impl ConnectionTrait, practice: Uuid) -> (u64, f64) {
-    let mut sealed = 0;
-    for field in tandem::vault::fields::ALL {
-        let sql = format!("SELECT count(*) FROM {} WHERE practice_id = '{practice}' AND {} LIKE 'enc1.%'", field.table, field.column);
-        let row = owner.query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql)).await.unwrap().unwrap();
-        sealed += row.try_get_by_index::<i64>(0).unwrap() as u64;
-    }
-    let field = tandem::vault::fields::NOTE_CONTENT;
-    let sql = format!("SELECT id, {} FROM {} WHERE practice_id = '{practice}' LIMIT 1", field.column, field.table);
-    let row = owner.query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql)).await.unwrap().unwrap();
-    let (id, stored): (Uuid, String) = (row.try_get_by_index(0).unwrap(), row.try_get_by_index(1).unwrap());
-    let cipher = tandem::tenant::within(practice, state.vault.practice(&state.db, practice)).await.unwrap();
-    let started = Instant::now();
-    for _ in 0..20_000 {
-        std::hint::black_box(cipher.open(field, id, &stored).unwrap());
-    }
-    (sealed, started.elapsed().as_secs_f64() / 20_000.0)
 }
 
 /// How many times the two sides alternate (`BENCH_ROUNDS`, default 3).
@@ -124,10 +100,9 @@ fn main() {
             cpu::load_average()
         );
         println!(
-            "| request | RLS binds the service (per second) | served as the owner (per second) | cost in rate | CPU per request, bound / owner (ms) | cost in CPU | p99 bound / owner (ms) |"
+            "| request | RLS binds the service (per second) | served as the owner (per second) | RLS cost in rate | CPU per request, bound / owner (ms) | RLS cost in CPU | sealed values opened per request | opening them (µs) | encryption's share of CPU | RLS and encryption together | p99 bound / owner (ms) |"
         );
-        println!("|---|---:|---:|---:|---:|---:|---:|");
-        let mut cpu_per_request = Vec::new();
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (what, path) in &cases {
             // Alternate the two so neither always runs on a warmer cache or a
             // quieter machine; CPU per request (this process, which is Tandem
@@ -136,44 +111,51 @@ fn main() {
             let mut rate = [Vec::new(), Vec::new()];
             let mut cpu_ms = [Vec::new(), Vec::new()];
             let mut p99 = [Vec::new(), Vec::new()];
+            // Of the bound side: sealed values opened per request, and the
+            // microseconds that took.
+            let (mut opens, mut open_us) = (Vec::new(), Vec::new());
             for _ in 0..rounds {
                 for (i, (_, router, auth)) in routers.iter().enumerate() {
                     let (ours0, pg0) = cpu::ours_and_postgres();
+                    let (opened0, took0) = tandem::metrics::sealed_values_opened();
                     let m = load(router, path, auth, c).await;
+                    let (opened1, took1) = tandem::metrics::sealed_values_opened();
                     let (ours1, pg1) = cpu::ours_and_postgres();
                     let requests = m.per_second * seconds().as_secs_f64();
                     rate[i].push(m.per_second);
                     cpu_ms[i].push((ours1 - ours0 + pg1 - pg0) / requests * 1000.0);
                     p99[i].push(m.p99);
+                    if i == 0 {
+                        opens.push((opened1 - opened0) as f64 / requests);
+                        open_us.push((took1 - took0).as_secs_f64() * 1e6 / requests);
+                    }
                 }
             }
             let [rate, cpu_ms, p99] = [rate, cpu_ms, p99].map(|sides| sides.map(median));
+            let (opens, open_us) = (median(opens), median(open_us));
+            let rls = cpu_ms[0] / cpu_ms[1] - 1.0;
+            // Both sides open the same values; without encryption the owner's
+            // request would cost its CPU less that time: the baseline with
+            // both off, against which the bound side's CPU is the cost of both.
+            let baseline = cpu_ms[1] - open_us / 1000.0;
+            let encryption = open_us / 1000.0 / baseline;
+            let together = cpu_ms[0] / baseline - 1.0;
             println!(
-                "| {what} | {:.0} | {:.0} | {:.1}% | {:.2} / {:.2} | {:.1}% | {:.1} / {:.1} |",
+                "| {what} | {:.0} | {:.0} | {:.1}% | {:.2} / {:.2} | {:.1}% | {opens:.1} | {open_us:.1} | {:.1}% | {:.1}% | {:.1} / {:.1} |",
                 rate[0],
                 rate[1],
                 (1.0 - rate[0] / rate[1]) * 100.0,
                 cpu_ms[0],
                 cpu_ms[1],
-                (cpu_ms[0] / cpu_ms[1] - 1.0) * 100.0,
+                rls * 100.0,
+                encryption * 100.0,
+                together * 100.0,
                 p99[0],
                 p99[1]
             );
-            cpu_per_request.push(cpu_ms[0]);
         }
 
-        let owner = sea_orm::Database::connect(owner_url.clone()).await.unwrap();
-        let sql = format!("SELECT id FROM practices WHERE slug = '{}'", demo.practice_slug);
-        let row = owner.query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql)).await.unwrap().unwrap();
-        let practice: Uuid = row.try_get_by_index(0).unwrap();
-        let (sealed, per_open) = opening(&bound, &owner, practice).await;
-        println!("\nEncryption: the demo practice holds {sealed} sealed values; opening one takes {:.2} µs.", per_open * 1e6);
-        for ((what, _), cpu_ms) in cases.iter().zip(cpu_per_request) {
-            let share = sealed as f64 * per_open * 1000.0 / cpu_ms;
-            println!("- {what}: opening all {sealed} (an upper bound on what it opens) is {:.2}% of a request's CPU time", share * 100.0);
-        }
         println!("load average after: {}", cpu::load_average());
-        owner.close().await.unwrap();
         drop(routers);
         postgres::drop(&admin, name).await;
     });

@@ -74,20 +74,37 @@ async fn scope_keeping<F: Future>(work: F, keep: impl FnOnce(&F::Output) -> bool
     let context = Arc::new(Context::default());
     let output = CONTEXT.scope(context.clone(), work).await;
     let open = context.open.lock().await.take();
+    let keep = keep(&output);
+    (output, finish(&context, open, keep).await)
+}
+
+/// Ends the unit's transaction, if it began one: commits it when `keep`
+/// says so and none of its statements failed, rolls it back otherwise.
+async fn finish(context: &Context, open: Option<Open>, keep: bool) -> Result<(), DbErr> {
     let failed = context.failed.load(std::sync::atomic::Ordering::SeqCst);
-    let committed = match open {
+    match open {
         None => Ok(()),
         Some(open) => match Arc::try_unwrap(open.txn) {
             Ok(txn) if failed => {
                 let _ = txn.rollback().await;
                 Err(DbErr::Custom("a statement of this unit of work failed, so none of it was stored".into()))
             }
-            Ok(txn) if keep(&output) => txn.commit().await,
+            Ok(txn) if keep => txn.commit().await,
             Ok(txn) => txn.rollback().await,
             Err(_) => Err(DbErr::Custom("the unit of work's transaction is still in use".into())),
         },
-    };
-    (output, committed)
+    }
+}
+
+/// Commits the current unit of work's transaction now rather than when the
+/// unit ends: for a read that is done with the database and only waits for
+/// its access event's commit, so that its connection serves others
+/// meanwhile. A statement after this would begin a new transaction. The
+/// error is the one the unit's end would have met.
+pub async fn commit_now() -> Result<(), DbErr> {
+    let Ok(context) = CONTEXT.try_with(Arc::clone) else { return Ok(()) };
+    let open = context.open.lock().await.take();
+    finish(&context, open, true).await
 }
 
 /// Runs `work` for `practice` outside a request (background rounds, the

@@ -11,7 +11,7 @@ use std::{
 
 use axum::{
     body::Body,
-    http::{Request, StatusCode},
+    http::{Method, Request, StatusCode},
 };
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -92,6 +92,12 @@ async fn metrics_parse_and_no_label_identifies_a_person(app: TestApp) {
     // Requests of every kind: audited reads, a page, a refusal, a path no
     // route matches that carries an address, a failed sign-in.
     let mut api = Client::with_bearer(&app, &token);
+    // A sealed value written and read back: its opening is counted.
+    let base = format!("/api/v1/couples/{couple_id}/private-notes");
+    let note = crate::clinical_world::created(api.json(Method::POST, &base, Some(serde_json::json!({"text": "Metrics canary"}))).await);
+    let (opened_before, _) = tandem::metrics::sealed_values_opened();
+    assert_eq!(api.get(&format!("{base}/{note}")).await.status, StatusCode::OK);
+    assert!(tandem::metrics::sealed_values_opened().0 > opened_before, "reading a private note opens its sealed text");
     for path in [format!("/api/v1/couples/{couple_id}"), format!("/api/v1/couples/{couple_id}/overview")] {
         assert_eq!(api.get(&path).await.status, StatusCode::OK, "{path}");
     }
@@ -118,6 +124,10 @@ async fn metrics_parse_and_no_label_identifies_a_person(app: TestApp) {
     assert!(has("tandem_http_requests", "counter", &[("route", "unmatched"), ("status", "404")]), "{text}");
     assert!(has("tandem_audit_append_duration_seconds", "histogram", &[]), "{text}");
     assert!(has("tandem_audit_append_batch_events", "histogram", &[]), "{text}");
+    // What encryption at rest costs: values opened, and the time that took.
+    let counter = |family: &str| samples.iter().find(|s| s.family == family && s.kind == "counter").map(|s| s.value);
+    assert!(counter("tandem_sealed_values_opened").is_some_and(|n| n >= 1.0), "{text}");
+    assert!(counter("tandem_sealed_values_open_microseconds").is_some(), "{text}");
     for pool in ["requests", "audit_appender"] {
         assert!(has("tandem_db_pool_connections", "gauge", &[("pool", pool)]), "{text}");
     }

@@ -249,8 +249,16 @@ pub async fn record_requests(State(state): State<AppState>, req: Request, next: 
             }
             super::record(&state.db, event).await
         }
-        // A read's event joins the appender's next shared commit.
-        None => state.appender.append(event[0].clone()).await,
+        // A read's event joins the appender's next shared commit. The
+        // request is done with its own transaction: a successful one commits
+        // first, so its connection is not held while the event waits for
+        // the shared commit (the event is stored either way; a failed
+        // commit still answers an error).
+        None => {
+            let released = if succeeded { crate::tenant::commit_now().await } else { Ok(()) };
+            let appended = state.appender.append(event[0].clone()).await;
+            released.and(appended)
+        }
     };
     match stored {
         Ok(()) => response,
