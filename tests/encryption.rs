@@ -200,25 +200,40 @@ async fn moved_ciphertext_does_not_open(app: TestApp) {
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// Text stored before encryption existed is sealed in place at start-up,
-/// and reads the same afterwards; running it again changes nothing.
+/// and reads the same afterwards; running it again changes nothing. A value
+/// of the first format that does not open is left as it is (read once, not
+/// forever), and reading it still fails loudly.
 async fn plaintext_from_before_is_sealed_in_place(app: TestApp) {
     let mut w = World::build(&app).await;
     let base = format!("/api/v1/couples/{}", w.couple);
     let private = w.private_note;
+    let joint = w.joint_session;
+    let damaged = created(
+        w.client(Actor::CareTeam).json(Method::POST, &format!("{base}/private-notes"), Some(json!({"text": "To be damaged", "session_id": joint}))).await,
+    );
     let db = &app.db;
     let backend = db.get_database_backend();
     let param = if backend == DatabaseBackend::Postgres { "$1" } else { "?" };
     let param2 = if backend == DatabaseBackend::Postgres { "$2" } else { "?" };
-    db.execute_raw(Statement::from_sql_and_values(backend, format!("UPDATE private_notes SET body = {param} WHERE id = {param2}"), ["Written before encryption".into(), private.into()]))
-        .await
-        .unwrap();
+    let set_body = |body: &str, id: Uuid| {
+        Statement::from_sql_and_values(backend, format!("UPDATE private_notes SET body = {param} WHERE id = {param2}"), [body.into(), id.into()])
+    };
+    db.execute_raw(set_body("Written before encryption", private)).await.unwrap();
+    let garbage = "enc1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    db.execute_raw(set_body(garbage, damaged)).await.unwrap();
     let sealed = tandem::vault::seal_existing(db, &app.state.vault).await.unwrap();
-    assert_eq!(sealed, 1);
+    assert_eq!(sealed, 1, "the plaintext, not the value that does not open");
     assert_eq!(tandem::vault::seal_existing(db, &app.state.vault).await.unwrap(), 0, "nothing left to seal");
-    assert!(!everything_stored(&app).await.contains("Written before encryption"));
-    let res = w.client(Actor::CareTeam).get(&format!("{base}/private-notes/{private}")).await;
+    let stored = everything_stored(&app).await;
+    assert!(!stored.contains("Written before encryption"));
+    assert!(stored.contains(garbage), "a value that does not open is left as it was");
+    let c = w.client(Actor::CareTeam);
+    let res = c.get(&format!("{base}/private-notes/{private}")).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     assert_eq!(res.json()["text"], "Written before encryption");
+    let res = c.get(&format!("{base}/private-notes/{damaged}")).await;
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", res.text());
+    assert!(res.text().contains("does not decrypt"), "{}", res.text());
 }
 
 both!(clinical_text_is_sealed_at_rest);

@@ -250,3 +250,57 @@ async fn sqlite_on_a_full_disk_fails_closed_and_recovers() {
         assert!(v.ok(), "{slug}: {:?}", v.problem);
     }
 }
+
+/// A read that is done with the database commits its own transaction before
+/// it waits for its access event's group commit, so its pooled connection
+/// serves others meanwhile. With a pool of one connection and the practice's
+/// access-log head held (as a slow WAL flush would hold it), the read waits
+/// for its event, and the readiness check still gets the connection; once
+/// the head is free the read answers, audited.
+#[tokio::test]
+async fn a_read_waiting_for_its_event_holds_no_connection() {
+    use sea_orm::{DatabaseBackend, Statement, TransactionTrait};
+    let _watchdog = Watchdog::start();
+    let config = tandem::config::Config { database_max_connections: 1, ..test_config() };
+    let Some(app) = TestApp::postgres_with(config).await else { return };
+    let mut practice = app.practice("waits").await;
+    let (_, mut counselor) = practice.member("casey.wait@waits.example", &["counselor"]).await;
+    let couple = counselor.create_couple().await;
+    let path = format!("/api/v1/couples/{}/overview", couple["id"].as_str().unwrap());
+    let (_, token) = counselor.create_token("waits").await;
+    let practice_id = practice.id;
+
+    let owner = app.db.pool();
+    let hold = owner.begin().await.unwrap();
+    hold.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "SELECT seq FROM audit_heads WHERE practice_id = $1 FOR UPDATE",
+        [practice_id.into()],
+    ))
+    .await
+    .unwrap();
+
+    let mut reader = Client::with_bearer(&app, &token);
+    let read = reader.get(&path);
+    let meanwhile = async {
+        // Until the appender's commit waits on the held head.
+        let waiting = Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        );
+        for _ in 0..200 {
+            let row = owner.query_one_raw(waiting.clone()).await.unwrap().unwrap();
+            if row.try_get_by_index::<i64>(0).unwrap() > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let ready = app.client().get("/readyz").await;
+        hold.commit().await.unwrap();
+        ready
+    };
+    let (read, ready) = tokio::join!(read, meanwhile);
+    assert_eq!(ready.status, StatusCode::OK, "the waiting read held the only connection: {}", ready.text());
+    assert_eq!(read.status, StatusCode::OK, "{}", read.text());
+    tandem::audit::verify_practice(&app.state, practice_id).await.unwrap();
+}
