@@ -12,7 +12,7 @@
 //! hours" is 24 hours from then; "first week" and "first month" are 7 and 30
 //! calendar days later at the same local time, across clock changes.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, sea_query::Expr};
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 use utoipa::{IntoParams, ToSchema};
@@ -238,23 +238,18 @@ pub async fn list(access: &CoupleAccess, query: &StepQuery) -> Result<Page<StepV
 /// with a step not done), by due time: two queries.
 pub async fn live(access: &CoupleAccess) -> Result<Vec<StepView>, AppError> {
     let audiences = access.visible_audiences();
-    let open: Vec<Uuid> = access
+    // The lapses with a step still open, as a subquery: one round trip.
+    let open = access
         .records::<lapse_steps::Entity>()
         .filter(lapse_steps::Column::Audience.is_in(audiences.clone()))
         .filter(lapse_steps::Column::DoneAt.is_null())
         .select_only()
         .column(lapse_steps::Column::LapseId)
-        .distinct()
-        .into_tuple()
-        .all(&access.db())
-        .await?;
-    if open.is_empty() {
-        return Ok(Vec::new());
-    }
+        .into_query();
     let rows = access
         .records::<lapse_steps::Entity>()
         .filter(lapse_steps::Column::Audience.is_in(audiences))
-        .filter(lapse_steps::Column::LapseId.is_in(open))
+        .filter(lapse_steps::Column::LapseId.in_subquery(open))
         .order_by_asc(lapse_steps::Column::DueAt)
         .order_by_asc(lapse_steps::Column::Position)
         .all(&access.db())
