@@ -20,6 +20,17 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The practice the member belongs to: read with the member when a
+    /// request is authenticated, in one statement.
+    #[sea_orm(belongs_to = "super::practices::Entity", from = "Column::PracticeId", to = "super::practices::Column::Id")]
+    Practice,
+}
+
+impl Related<super::practices::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Practice.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -2,7 +2,7 @@ use axum::{
     extract::{FromRequestParts, OptionalFromRequestParts},
     http::{Method, header, request::Parts},
 };
-use sea_orm::EntityTrait;
+use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use uuid::Uuid;
@@ -80,7 +80,7 @@ pub(crate) async fn authenticate(parts: &mut Parts, state: &AppState, api: bool)
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(AppError::Unauthenticated)?;
         let (token, member) = tokens::authenticate(state, presented.trim()).await?;
-        return member_in_practice(state, member, AuthMethod::Token { token_id: token.id }).await;
+        return member_in_practice(member, AuthMethod::Token { token_id: token.id });
     }
 
     let session = session_of(parts, state).await?;
@@ -100,8 +100,7 @@ pub(crate) async fn authenticate(parts: &mut Parts, state: &AppState, api: bool)
     }
     crate::tenant::enter(auth.practice_id);
     let scope = PracticeScope::trusted(auth.practice_id);
-    let member = scope.by_id::<members::Entity>(auth.member_id).one(&state.db).await?;
-    let Some(member) = member.filter(|m| m.active) else {
+    let Some(member) = active_member(&state.db, scope, auth.member_id).await? else {
         end(&session).await?;
         return Err(AppError::Unauthenticated);
     };
@@ -122,18 +121,25 @@ pub(crate) async fn authenticate(parts: &mut Parts, state: &AppState, api: bool)
             .await
             ?;
     }
-    member_in_practice(state, member, AuthMethod::Session).await
+    member_in_practice(member, AuthMethod::Session)
 }
 
-async fn member_in_practice(
-    state: &AppState,
-    member: members::Model,
-    method: AuthMethod,
-) -> Result<CurrentMember, AppError> {
-    let practice = practices::Entity::find_by_id(member.practice_id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("member without practice"))?;
+/// Member `id` of the practice `scope` with their practice, in one
+/// statement, if they are still active.
+pub(crate) async fn active_member(
+    db: &impl ConnectionTrait,
+    scope: PracticeScope,
+    id: Uuid,
+) -> Result<Option<(members::Model, practices::Model)>, AppError> {
+    match scope.by_id::<members::Entity>(id).find_also_related(practices::Entity).one(db).await? {
+        Some((member, _)) if !member.active => Ok(None),
+        Some((member, Some(practice))) => Ok(Some((member, practice))),
+        Some((_, None)) => Err(anyhow::anyhow!("member without practice").into()),
+        None => Ok(None),
+    }
+}
+
+fn member_in_practice((member, practice): (members::Model, practices::Model), method: AuthMethod) -> Result<CurrentMember, AppError> {
     let roles = Roles::from_stored(&member.roles).map_err(|e| anyhow::anyhow!("stored roles: {e}"))?;
     Ok(CurrentMember {
         scope: PracticeScope::trusted(member.practice_id),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use entity::{api_tokens, members};
+use entity::{api_tokens, members, practices};
 
 use crate::{state::AppState, error::AppError, scope::PracticeScope};
 
@@ -162,7 +162,7 @@ pub async fn revoke_all(
 pub async fn authenticate(
     state: &AppState,
     presented: &str,
-) -> Result<(api_tokens::Model, members::Model), AppError> {
+) -> Result<(api_tokens::Model, (members::Model, practices::Model)), AppError> {
     if !presented.starts_with(TOKEN_PREFIX) || presented.len() > 100 {
         return Err(AppError::Unauthenticated);
     }
@@ -178,12 +178,7 @@ pub async fn authenticate(
         .ok_or(AppError::Unauthenticated)?;
     crate::tenant::enter(token.practice_id);
     let scope = PracticeScope::trusted(token.practice_id);
-    let member = scope
-        .by_id::<members::Entity>(token.member_id)
-        .one(&state.db)
-        .await?
-        .filter(|m| m.active)
-        .ok_or(AppError::Unauthenticated)?;
+    let member = super::current::active_member(&state.db, scope, token.member_id).await?.ok_or(AppError::Unauthenticated)?;
     // Note use at most once a minute, to keep reads from becoming writes.
     if token.last_used_at.is_none_or(|t| now - t >= time::Duration::minutes(1)) {
         scope
