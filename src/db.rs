@@ -43,6 +43,11 @@ pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Data
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .create_if_missing(true)
+                // Each time the log starts over after a checkpoint it is cut
+                // back to nothing: it never holds more disk than its last
+                // writes, and a full disk refuses the next write at once
+                // instead of after the log's leftover space is used up.
+                .pragma("journal_size_limit", "0")
         })
         // A connection whose COMMIT or ROLLBACK failed (a full disk, a lost
         // server) still counts a transaction as open: the next BEGIN would
