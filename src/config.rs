@@ -78,6 +78,9 @@ Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environ
                                [default: none]
   TANDEM_SSO_FLOW_MINUTES      a single sign-on must be finished within [default: 10]
   TANDEM_SSO_HTTP_TIMEOUT_SECONDS  limit on each call to an identity provider [default: 10]
+  TANDEM_OVERVIEW_CACHE_ENTRIES  couple overviews kept in memory for clinicians, each checked against
+                               the couple's revision on every read and kept at most a minute; 0 keeps
+                               none [default: 256]
   TANDEM_SSO_DISCOVERY_CACHE_MINUTES  how long providers' discovery documents and keys are kept
                                [default: 10]
   TANDEM_SSO_ALLOW_INSECURE_ISSUERS  let identity providers be on this machine or a private network,
@@ -155,6 +158,8 @@ pub struct Config {
     pub sso_flow_minutes: u32,
     pub sso_http_timeout_seconds: u64,
     pub sso_discovery_cache_minutes: u32,
+    /// Couple overviews kept in memory (`records::overview::Overviews`); 0: none.
+    pub overview_cache_entries: u32,
     /// Identity providers on loopback or private addresses, and plain http
     /// on loopback: for tests and development, never for a real practice.
     pub sso_allow_insecure_issuers: bool,
@@ -196,6 +201,7 @@ impl Default for Config {
             sso_flow_minutes: 10,
             sso_http_timeout_seconds: 10,
             sso_discovery_cache_minutes: 10,
+            overview_cache_entries: 256,
             sso_allow_insecure_issuers: false,
         }
     }

@@ -49,6 +49,12 @@ pub const SEALED_OPENED: &str = "tandem_sealed_values_opened_total";
 /// ...and the time that took, in microseconds (a counter holds integers):
 /// what encryption at rest costs the requests.
 pub const SEALED_OPEN_MICROSECONDS: &str = "tandem_sealed_values_open_microseconds_total";
+/// Reads of a couple that may be kept in memory (the overview, and the
+/// couple page's and session prep's other reads), by `cache`: `hit` (kept
+/// at the couple's current revision), `miss` (read from the database and
+/// kept), `bypass` (not kept: a partner's or an emergency view, a write,
+/// keeping turned off).
+pub const OVERVIEW_READS: &str = "tandem_overview_reads_total";
 
 /// Request latencies: 1 ms to 30 s (the request timeout).
 const SECONDS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -116,6 +122,7 @@ fn describe() {
     describe_gauge!(DB_POOL_MAX, "Most connections the pool opens.");
     describe_counter!(SEALED_OPENED, "Sealed clinical values opened (decrypted).");
     describe_counter!(SEALED_OPEN_MICROSECONDS, Unit::Microseconds, "Time spent opening sealed clinical values.");
+    describe_counter!(OVERVIEW_READS, "Reads of a couple (overview, sessions, check-ins, agenda), by whether a copy kept in memory served them.");
 }
 
 /// Sets the pool gauges of `db` under the label `pool`.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{audit, clock::Clock, config::Config, sealed, sso, tenant::Db, vault};
+use crate::{audit, clock::Clock, config::Config, records, sealed, sso, tenant::Db, vault};
 
 /// Everything a request handler may reach. Cheap to clone.
 #[derive(Clone)]
@@ -27,6 +27,8 @@ pub struct AppState {
     pub vault: Arc<vault::Vault>,
     /// Identity providers' discovery documents and keys, cached in this process.
     pub sso: Arc<sso::Discovery>,
+    /// Couple overviews kept under their revision (`records::overview`).
+    pub overviews: records::overview::Overviews,
     /// Set when shutdown begins: readiness answers 503 so load balancers
     /// stop sending requests while those in flight finish.
     draining: Arc<std::sync::atomic::AtomicBool>,
@@ -50,6 +52,7 @@ impl AppState {
             config.sso_allow_insecure_issuers,
         );
         let journal = audit::journal::Journal::new(config.audit_journal_path());
+        let overviews = records::overview::Overviews::new(config.overview_cache_entries as usize);
         Self {
             db,
             journal,
@@ -60,6 +63,7 @@ impl AppState {
             sealing_key: Arc::new(sealing_key),
             vault: Arc::new(vault),
             sso: Arc::new(sso),
+            overviews,
             draining: Arc::default(),
         }
     }

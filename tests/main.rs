@@ -29,6 +29,7 @@ mod kill;
 mod layers;
 mod members;
 mod metrics;
+mod overview_cache;
 mod pdfs;
 mod row_security;
 mod scale_out;

@@ -314,29 +314,6 @@ async fn the_daily_check_in_keeps_answers(app: TestApp) {
 
 both!(the_daily_check_in_keeps_answers);
 
-/// Statements the service's pool runs for `path`, fetched by `client`'s
-/// session through a router whose connection counts them.
-async fn statements_for(app: &TestApp, client: &Client<'_>, path: &str) -> (u64, String) {
-    use std::sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    };
-    let count = Arc::new(AtomicU64::new(0));
-    let mut state = app.state.clone();
-    let counter = count.clone();
-    let mut pool = state.db.pool().clone();
-    pool.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::Relaxed);
-    });
-    state.db = tandem::tenant::Db::new(pool);
-    let counted = app.with_state(state);
-    let mut browser = counted.client();
-    browser.cookies = client.cookies.clone();
-    let res = browser.get(path).await;
-    assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.text());
-    (count.load(Ordering::Relaxed), res.text())
-}
-
 /// A couple of `counselor`'s, with a session at `next_week` (plus `i`
 /// minutes) and a lapse on `today`.
 async fn take_into_care(counselor: &mut Client<'_>, i: i64, next_week: time::OffsetDateTime, today: time::Date) {

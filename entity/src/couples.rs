@@ -17,6 +17,9 @@ pub struct Model {
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
     pub version: i32,
+    /// Moved by the database on every change to the couple's records
+    /// (migration m20261207_000300): what a cached read is checked against.
+    pub revision: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -29,6 +29,7 @@ use crate::{
     records::{
         common::{Audience, PartnerSlot, StoredEnum},
         couples::Couple,
+        overview::Overviews,
     },
     scope::{CoupleOwned, PracticeScope, SharedRecord, VersionedRow},
     vault::PracticeCipher,
@@ -88,6 +89,8 @@ pub struct CoupleAccess {
     txn: Option<Arc<DatabaseTransaction>>,
     /// The practice's key for clinical text at rest.
     cipher: PracticeCipher,
+    /// The couple overviews kept in memory (`records::overview`).
+    overviews: Overviews,
 }
 
 impl CoupleAccess {
@@ -101,6 +104,16 @@ impl CoupleAccess {
     /// The same access, with the couple as it is after a change to it.
     pub fn with_couple(self, couple: Couple) -> Self {
         Self { couple, ..self }
+    }
+
+    /// Whether this access runs in a write's transaction.
+    pub fn writes(&self) -> bool {
+        self.txn.is_some()
+    }
+
+    /// The couple overviews this process keeps.
+    pub fn overviews(&self) -> &Overviews {
+        &self.overviews
     }
 
     /// Seals and opens the practice's clinical text (see `vault`).
@@ -262,7 +275,7 @@ pub async fn couple(
             actor.emergency = relation == Relation::Emergency;
             actor.reason = emergency_reason;
             audit.set_actor(actor);
-            Ok(CoupleAccess { couple, relation, member_id: current.id(), scope: current.scope, pool, txn, cipher })
+            Ok(CoupleAccess { couple, relation, member_id: current.id(), scope: current.scope, pool, txn, cipher, overviews: state.overviews.clone() })
         }
         Err(AppError::NotFound) => {
             audit.set_actor(actor);
@@ -542,6 +555,7 @@ pub async fn caseload(state: &AppState, current: &CurrentMember) -> Result<Casel
                 pool: state.db.clone(),
                 txn: None,
                 cipher: cipher.clone(),
+                overviews: state.overviews.clone(),
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;

@@ -160,6 +160,9 @@ pub struct Couple {
     pub secrets_policy: SecretsPolicy,
     pub care_started_on: Date,
     pub version: i32,
+    /// The database's count of changes to the couple's records, read with
+    /// the access decision: a cached overview is used only at the same one.
+    pub revision: i64,
 }
 
 impl TryFrom<couples::Model> for Couple {
@@ -173,6 +176,7 @@ impl TryFrom<couples::Model> for Couple {
             label: row.label,
             care_started_on: row.care_started_on,
             version: row.version,
+            revision: row.revision,
         })
     }
 }
@@ -278,6 +282,7 @@ pub async fn create(state: &AppState, audit: &AuditContext, current: &CurrentMem
         created_at: Set(now),
         updated_at: Set(now),
         version: Set(1),
+        revision: Set(0),
     }
     .insert(txn)
     .await?;

@@ -4,6 +4,15 @@
 //! and paging input, in a fixed number of queries (batched per kind of
 //! record, never one per item), and cuts nothing off silently: every list
 //! is a page with the cursor of the next one.
+//!
+//! The couple overview of a clinician (care team or supervisor) is kept in
+//! memory by [`Overviews`] under the couple's revision, which the database
+//! moves on every change to the couple's records (triggers, migration
+//! m20261207_000300); a reader whose access decision reads the same revision
+//! gets the kept copy instead of thirteen queries. Every read is still
+//! decided and audited as before: only the loading of records is saved.
+
+use std::{sync::Arc, time::Instant};
 
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
@@ -39,7 +48,7 @@ pub const PRIVATE_NOTES_PER_PAGE: u64 = 25;
 
 /// Where each list of the overview starts: the `next_cursor` of its
 /// previous page, or nothing for the newest.
-#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct OverviewAt {
@@ -88,8 +97,113 @@ fn page(per_page: u64, cursor: Option<Uuid>) -> PageQuery {
 }
 
 /// The couple overview as `access` may see it, `today` being the day in the
-/// practice's time zone (sobriety figures count to it).
+/// practice's time zone (sobriety figures count to it): the kept copy when
+/// the couple has not changed since it was read, else read and kept.
 pub async fn couple(access: &CoupleAccess, today: Date, at: &OverviewAt) -> Result<CoupleOverview, AppError> {
+    kept(access, Part::Overview(today, at.clone()), || read(access, today, at)).await
+}
+
+/// What a screen reads of one couple that may be kept: the overview at
+/// some pages, and the reads the couple page and the session prep add to it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// The overview on `today`, at these pages.
+    Overview(Date, OverviewAt),
+    /// Every session, oldest first (the months-in-care picture).
+    AllSessions,
+    /// The check-ins of the 90 days to this day.
+    CheckinDays(Date),
+    /// A session's agenda.
+    Agenda(Uuid),
+}
+
+/// `part` of the couple as `access` may see it: the kept copy when the
+/// couple has not changed since it was read, else `read`, kept when the
+/// reader is a clinician outside a write.
+pub async fn kept<T, F, Fut>(access: &CoupleAccess, part: Part, read: F) -> Result<T, AppError>
+where
+    T: Clone + Send + Sync + 'static,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    let Some((cache, key)) = access.overviews().keyed(access, part) else {
+        metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "bypass").increment(1);
+        return read().await;
+    };
+    let found = cache.get(&key).filter(|kept| kept.read_at.elapsed() < KEPT_FOR);
+    if let Some(value) = found.and_then(|kept| kept.value.downcast_ref::<T>().cloned()) {
+        metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "hit").increment(1);
+        return Ok(value);
+    }
+    metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "miss").increment(1);
+    let value = read().await?;
+    cache.insert(key, Kept { read_at: Instant::now(), value: Arc::new(value.clone()) });
+    Ok(value)
+}
+
+/// How long a kept read may serve, even at an unchanged revision: a bound
+/// on how long clinical text stays open in memory, and on what a change
+/// made around the triggers (by hand, with triggers disabled) could leave
+/// unseen.
+pub const KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The reads of couples this process keeps, shared by every request: at
+/// most the configured number (`overview_cache_entries`; 0 keeps none), the
+/// least used leaving first. Only clinicians' reads are kept (a partner's
+/// depends on consents in force at the moment, and an emergency view is
+/// rare), and only outside a write.
+#[derive(Clone, Default)]
+pub struct Overviews(Option<Arc<quick_cache::sync::Cache<Key, Kept>>>);
+
+impl std::fmt::Debug for Overviews {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Overviews").field(&self.0.as_ref().map(|c| c.len())).finish()
+    }
+}
+
+/// What a kept read was read for: the same part of the same couple at the
+/// same revision and version, by the same reader in the same relation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Key {
+    couple: Uuid,
+    revision: i64,
+    version: i32,
+    reader: Uuid,
+    relation: &'static str,
+    part: Part,
+}
+
+#[derive(Clone)]
+pub struct Kept {
+    read_at: Instant,
+    value: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl Overviews {
+    /// Keeps at most `entries` reads; none when `entries` is 0.
+    pub fn new(entries: usize) -> Self {
+        Self((entries > 0).then(|| Arc::new(quick_cache::sync::Cache::new(entries))))
+    }
+
+    fn keyed(&self, access: &CoupleAccess, part: Part) -> Option<(&quick_cache::sync::Cache<Key, Kept>, Key)> {
+        let cache = self.0.as_deref()?;
+        if access.writes() || !matches!(access.relation, Relation::CareTeam | Relation::Supervisor) {
+            return None;
+        }
+        let key = Key {
+            couple: access.couple.id,
+            revision: access.couple.revision,
+            version: access.couple.version,
+            reader: access.member_id,
+            relation: access.relation.as_str(),
+            part,
+        };
+        Some((cache, key))
+    }
+}
+
+/// The overview read from the database.
+async fn read(access: &CoupleAccess, today: Date, at: &OverviewAt) -> Result<CoupleOverview, AppError> {
     let couple = couples::view(access).await?;
     let in_recovery: Vec<_> = couple.partners.iter().filter(|p| p.recovery_role == RecoveryRole::InRecovery).map(|p| p.slot).collect();
     let all_lapses = lapses::for_sobriety(&access.db(), access).await?;

@@ -340,7 +340,7 @@ fn order(what: &Happening) -> u8 {
 /// The pictures' facts for the reader of `access`, from the overview they
 /// were shown: reads the sessions they may see (one query).
 pub async fn read(access: &CoupleAccess, seen: &CoupleOverview, time_zone: &str) -> Result<Progress, AppError> {
-    let sessions = sessions::all(access).await?;
+    let sessions = super::overview::kept(access, super::overview::Part::AllSessions, || sessions::all(access)).await?;
     Ok(Progress::of(seen, &sessions, time_zone))
 }
 

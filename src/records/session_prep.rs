@@ -177,10 +177,13 @@ pub async fn get_agenda(access: &CoupleAccess, session_id: Uuid) -> Result<Agend
 }
 
 async fn agenda(access: &CoupleAccess, session_id: Uuid) -> Result<Agenda, AppError> {
-    Ok(match agenda_row_query(access, session_id).one(&access.db()).await? {
-        Some(row) => Agenda { text: access.cipher().open(BODY, row.id, &row.body)?, version: row.version },
-        None => Agenda { text: String::new(), version: 0 },
+    overview::kept(access, overview::Part::Agenda(session_id), || async {
+        Ok(match agenda_row_query(access, session_id).one(&access.db()).await? {
+            Some(row) => Agenda { text: access.cipher().open(BODY, row.id, &row.body)?, version: row.version },
+            None => Agenda { text: String::new(), version: 0 },
+        })
     })
+    .await
 }
 
 /// Saves the agenda of a session (care team; If-Match, 0 for the first).
@@ -308,11 +311,14 @@ pub async fn prepare(access: &CoupleAccess, session_id: Option<Uuid>, today: Dat
 async fn last_days(access: &CoupleAccess, today: Date) -> Result<Option<Vec<contract::DayView>>, AppError> {
     let first_day = today - Duration::days(ADHERENCE_DAYS - 1);
     let range = DayRange { from: BoundedDate::new(first_day).ok(), to: BoundedDate::new(today).ok() };
-    match contract::days(access, &range, today).await {
-        Ok(days) => Ok(Some(days)),
-        Err(AppError::NotFound) => Ok(None),
-        Err(other) => Err(other),
-    }
+    overview::kept(access, overview::Part::CheckinDays(today), || async {
+        match contract::days(access, &range, today).await {
+            Ok(days) => Ok(Some(days)),
+            Err(AppError::NotFound) => Ok(None),
+            Err(other) => Err(other),
+        }
+    })
+    .await
 }
 
 fn strip(days: &[contract::DayView], partner: PartnerSlot, today: Date) -> CheckinDays {
