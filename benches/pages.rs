@@ -7,7 +7,9 @@
 //!
 //! Run: `TANDEM_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench pages`
 //! (without the variable only SQLite runs). `BENCH_SECONDS` sets each
-//! measurement's length (default 3), `BENCH_CLIENTS` the concurrency (default 64).
+//! measurement's length (default 3), `BENCH_CLIENTS` the concurrency (default 64),
+//! `BENCH_OVERVIEW_CACHE_ENTRIES=0` turns off keeping couple reads in memory
+//! (every request then reads its records from the database).
 
 #[path = "support/postgres.rs"]
 mod postgres;
