@@ -144,3 +144,18 @@ fn boundaries_are_drawn_kept_and_tested_each_on_its_row() {
     assert!(!svg.contains("class=\"mark"), "{svg}");
     assert!(svg.contains("No time a boundary was kept or tested is logged yet"), "{svg}");
 }
+
+#[test]
+fn numbers_read_as_formatting_to_one_decimal_writes_them() {
+    let old = |v: f32| {
+        let s = format!("{v:.1}");
+        s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+    };
+    // Every fortieth from -50 to 1,000 (ties included), and the odd values
+    // scales make; "-0" (a negative that rounds to nothing) reads "0" now.
+    let values = (-2_000..40_000).map(|i| i as f32 / 40.0).chain((0..10_000).map(|i| i as f32 * 0.37 + 0.05));
+    for v in values.filter(|v| old(*v) != "-0") {
+        assert_eq!(super::n(v), old(v), "{v}");
+    }
+    assert_eq!(super::n(-0.01), "0");
+}
