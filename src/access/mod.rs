@@ -336,10 +336,10 @@ async fn decide(
         .one(db)
         .await?
         .ok_or(AppError::NotFound)?;
-    let known = (current.roles.contains(Role::Counselor) && on_care_team).then_some(Relation::CareTeam);
-    let found = match known {
-        Some(relation) => Some(relation),
-        None => relation(db, current, couple.id, true).await?,
+    let found = if current.roles.contains(Role::Counselor) && on_care_team {
+        Some(Relation::CareTeam)
+    } else {
+        relation(db, current, couple.id, true).await?
     };
     let (relation, reason) = match found {
         Some(relation) => (relation, None),

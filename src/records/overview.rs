@@ -5,12 +5,14 @@
 //! record, never one per item), and cuts nothing off silently: every list
 //! is a page with the cursor of the next one.
 //!
-//! The couple overview of a clinician (care team or supervisor) is kept in
-//! memory by [`Overviews`] under the couple's revision, which the database
-//! moves on every change to the couple's records (triggers, migration
-//! m20261207_000300); a reader whose access decision reads the same revision
-//! gets the kept copy instead of thirteen queries. Every read is still
-//! decided and audited as before: only the loading of records is saved.
+//! A clinician's (care team's or supervisor's) couple overview, and the
+//! other reads of the couple the couple page and session prep make (the
+//! [`Part`]s), are kept in memory by [`Overviews`] under the couple's
+//! revision, which the database moves on every change to the couple's
+//! records (triggers, migration m20261207_000300); a reader whose access
+//! decision reads the same revision gets the kept copy instead of a dozen
+//! queries. Every read is still decided and audited as before: only the
+//! loading of records is saved.
 
 use std::{sync::Arc, time::Instant};
 
@@ -164,7 +166,7 @@ impl std::fmt::Debug for Overviews {
 /// What a kept read was read for: the same part of the same couple at the
 /// same revision and version, by the same reader in the same relation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Key {
+struct Key {
     couple: Uuid,
     revision: i64,
     version: i32,
@@ -174,7 +176,7 @@ pub struct Key {
 }
 
 #[derive(Clone)]
-pub struct Kept {
+struct Kept {
     read_at: Instant,
     value: Arc<dyn std::any::Any + Send + Sync>,
 }
