@@ -55,6 +55,9 @@ pub const SEALED_OPEN_MICROSECONDS: &str = "tandem_sealed_values_open_microsecon
 /// kept), `bypass` (not kept: a partner's or an emergency view, a write,
 /// keeping turned off).
 pub const OVERVIEW_READS: &str = "tandem_overview_reads_total";
+/// PDFs answered, by `cache`: `hit` (an equal document's rendering, kept),
+/// `miss` (rendered and kept), `bypass` (rendered; keeping turned off).
+pub const PDF_RENDERS: &str = "tandem_pdf_renders_total";
 
 /// Request latencies: 1 ms to 30 s (the request timeout).
 const SECONDS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -122,6 +125,7 @@ fn describe() {
     describe_gauge!(DB_POOL_MAX, "Most connections the pool opens.");
     describe_counter!(SEALED_OPENED, "Sealed clinical values opened (decrypted).");
     describe_counter!(SEALED_OPEN_MICROSECONDS, Unit::Microseconds, "Time spent opening sealed clinical values.");
+    describe_counter!(PDF_RENDERS, "PDFs answered, by whether the rendering of an equal document kept in memory served them.");
     describe_counter!(OVERVIEW_READS, "Reads of a couple (overview, sessions, check-ins, agenda), by whether a copy kept in memory served them.");
 }
 

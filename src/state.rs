@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::{audit, clock::Clock, config::Config, records, sealed, sso, tenant::Db, vault};
+use crate::{audit, clock::Clock, config::Config, pdf, records, sealed, sso, tenant::Db, vault};
 
 /// Everything a request handler may reach. Cheap to clone.
 #[derive(Clone)]
@@ -29,6 +29,8 @@ pub struct AppState {
     pub sso: Arc<sso::Discovery>,
     /// Couple overviews kept under their revision (`records::overview`).
     pub overviews: records::overview::Overviews,
+    /// Rendered PDFs kept under a digest of their document (`pdf::Renderings`).
+    pub renderings: pdf::Renderings,
     /// Set when shutdown begins: readiness answers 503 so load balancers
     /// stop sending requests while those in flight finish.
     draining: Arc<std::sync::atomic::AtomicBool>,
@@ -53,6 +55,7 @@ impl AppState {
         );
         let journal = audit::journal::Journal::new(config.audit_journal_path());
         let overviews = records::overview::Overviews::new(config.overview_cache_entries as usize);
+        let renderings = pdf::Renderings::new(config.overview_cache_entries as usize);
         Self {
             db,
             journal,
@@ -64,6 +67,7 @@ impl AppState {
             vault: Arc::new(vault),
             sso: Arc::new(sso),
             overviews,
+            renderings,
             draining: Arc::default(),
         }
     }

@@ -77,6 +77,12 @@ async fn a_kept_overview_serves_until_the_couple_changes(app: TestApp) {
     exec(&app, "UPDATE members SET display_name = $1 WHERE id = $2", vec!["Quinn Renamed".into(), on_team.into()]).await;
     let (_, seen) = statements_for(&app, w.client(Actor::CareTeam), &path).await;
     assert!(seen.contains("Quinn Renamed"), "{seen}");
+
+    // The couple's own row, changed by hand: its version stays, its
+    // revision moves all the same.
+    exec(&app, "UPDATE couples SET label = $1 WHERE id = $2", vec!["Relabelled by hand".into(), c.into()]).await;
+    let (_, seen) = statements_for(&app, w.client(Actor::CareTeam), &path).await;
+    assert!(seen.contains("Relabelled by hand"), "{seen}");
 }
 
 both!(a_kept_overview_serves_until_the_couple_changes);
@@ -142,3 +148,23 @@ async fn every_table_of_a_couple_moves_its_revision(app: TestApp) {
 }
 
 both!(every_table_of_a_couple_moves_its_revision);
+
+/// A session-prep PDF asked for again is the same document, its rendering
+/// kept; a change to what it says is a new rendering that says it.
+async fn a_kept_rendering_never_outlives_what_it_says(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let c = w.couple;
+    let path = format!("/api/v1/couples/{c}/summary.pdf");
+    let first = w.client(Actor::CareTeam).get(&path).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    let again = w.client(Actor::CareTeam).get(&path).await;
+    assert_eq!(first.body, again.body);
+
+    exec(&app, "UPDATE couples SET label = $1 WHERE id = $2", vec!["Relabelled for the summary".into(), c.into()]).await;
+    let changed = w.client(Actor::CareTeam).get(&path).await;
+    assert_ne!(first.body, changed.body);
+    let text = crate::pdfs::pdf_text(&changed.body);
+    assert!(text.contains("Relabelled for the summary"), "{text}");
+}
+
+both!(a_kept_rendering_never_outlives_what_it_says);

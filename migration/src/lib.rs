@@ -23,6 +23,7 @@ mod m20261206_000300_safety_gate_and_craft;
 mod m20261206_000400_consents_and_disclosures;
 mod m20261207_000200_consent_scans_and_events;
 mod m20261207_000300_couple_revisions;
+mod m20261207_000400_couple_row_revisions;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000400_consents_and_disclosures::Migration),
             Box::new(m20261207_000200_consent_scans_and_events::Migration),
             Box::new(m20261207_000300_couple_revisions::Migration),
+            Box::new(m20261207_000400_couple_row_revisions::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@
 //! the same [`Document`] always gives the same bytes.
 
 mod fonts;
+mod kept;
 mod layout;
 mod sfnt;
 
@@ -18,6 +19,8 @@ use printpdf::{
     PdfFontHandle, PdfPage, PdfSaveOptions, Point, Polygon, PolygonRing, Pt, Rgb as PdfRgb, TextItem,
     TextMatrix, WindingOrder,
 };
+
+pub use kept::Renderings;
 
 use fonts::{Faces, Fnv, Style};
 use layout::{Layout, Run};

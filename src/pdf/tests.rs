@@ -315,6 +315,68 @@ fn rendering_is_deterministic() {
     }
 }
 
+/// The key of a kept rendering changes with anything the renderer reads,
+/// and with where a string ends; an equal document has the same key.
+#[test]
+fn a_rendering_is_kept_under_everything_its_document_says() {
+    let key = kept::digest;
+    let base = key(&typical());
+    assert_eq!(base, key(&typical()));
+    let mut changes: Vec<Box<dyn Fn(&mut Document)>> = vec![
+        Box::new(|d| d.generated_at.push('!')),
+        Box::new(|d| d.made_for = "Prepared for Someone Else (supervisor)".into()),
+        Box::new(|d| d.blocks.push(Block::Spacer)),
+        Box::new(|d| d.blocks.push(Block::Bullets(vec!["ab".into(), "c".into()]))),
+        Box::new(|d| d.blocks.push(Block::Paragraph(String::new()))),
+    ];
+    for shape in [
+        Shape::Rect { x: 1.0, y: 2.0, w: 3.0, h: 4.0, fill: (0.0, 0.0, 0.0) },
+        Shape::Text { x: 1.0, y: 2.0, size: 9.0, text: "7".into(), color: (0.0, 0.0, 0.0) },
+    ] {
+        changes.push(Box::new(move |d| d.blocks.push(Block::Figure(Figure { height: 10.0, shapes: vec![shape.clone()] }))));
+    }
+    let mut seen = vec![base];
+    for change in &changes {
+        let mut doc = typical();
+        change(&mut doc);
+        let k = key(&doc);
+        assert!(!seen.contains(&k), "a change kept the key");
+        seen.push(k);
+    }
+    let split = |a: &str, b: &str| {
+        let mut doc = typical();
+        doc.blocks.push(Block::Bullets(vec![a.into(), b.into()]));
+        key(&doc)
+    };
+    assert_ne!(split("ab", "c"), split("a", "bc"));
+    let at = |x: f32| {
+        let mut doc = typical();
+        doc.blocks.push(Block::Figure(Figure { height: 10.0, shapes: vec![Shape::Line { from: (x, 0.0), to: (1.0, 1.0), width: 1.0, color: (0.0, 0.0, 0.0) }] }));
+        key(&doc)
+    };
+    assert_ne!(at(0.5), at(0.25));
+}
+
+/// An equal document gets the kept bytes; a different one, or any with
+/// keeping off, is rendered anew.
+#[tokio::test]
+async fn renderings_serve_equal_documents_only() {
+    let kept = Renderings::new(4);
+    let first = kept.render(typical()).await.unwrap();
+    let again = kept.render(typical()).await.unwrap();
+    assert_eq!(first.as_ptr(), again.as_ptr(), "the kept rendering");
+    let mut other = typical();
+    other.generated_at = "2026-11-23 10:16 CST".into();
+    let other = kept.render(other).await.unwrap();
+    assert_ne!(first.as_ptr(), other.as_ptr());
+    assert_ne!(first, other);
+
+    let off = Renderings::new(0);
+    let (a, b) = (off.render(typical()).await.unwrap(), off.render(typical()).await.unwrap());
+    assert_eq!(a, b, "rendering is deterministic");
+    assert_ne!(a.as_ptr(), b.as_ptr(), "nothing kept");
+}
+
 /// No page ends with a (sub)heading, and a heading shares its page with the first
 /// two lines of what follows it. Checked on the layout for many different amounts
 /// of text before the heading, so that headings land at every position on a page.

@@ -208,7 +208,7 @@ async fn disclosed_plan_pdf(
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     audit.describe_as("partner_plan", "export");
     let doc = disclosures::disclosed_plan(&state, &access, body, &current.practice.name, &current.practice.time_zone).await?;
-    super::pdfs::pdf_response(doc, "disclosed-plan.pdf").await
+    super::pdfs::pdf_response(&state, doc, "disclosed-plan.pdf").await
 }
 
 /// A partner's chart as a FHIR R4 Bundle (type `collection`) for someone

@@ -1,5 +1,6 @@
 //! PDFs: the session-prep summary and each partner's plan. Rendering runs on
-//! the blocking pool; each PDF is an export event in the access log.
+//! the blocking pool, unless an equal document was just rendered
+//! (`pdf::Renderings`); each PDF is an export event in the access log.
 
 use axum::{
     extract::State,
@@ -30,8 +31,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(session_prep_pdf)).routes(routes!(partner_plan_pdf))
 }
 
-pub(super) async fn pdf_response(doc: pdf::Document, file_name: &'static str) -> Result<Response, AppError> {
-    let bytes = pdf::render_off_runtime(doc).await?;
+pub(super) async fn pdf_response(state: &AppState, doc: pdf::Document, file_name: &'static str) -> Result<Response, AppError> {
+    let bytes = state.renderings.render(doc).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf".to_owned()),
@@ -61,7 +62,7 @@ async fn session_prep_pdf(
     let today = milestones::practice_today(&state, &current.practice.time_zone);
     let prep = session_prep::prepare(&access, prep_for.session_id, today, state.clock.now(), &current.practice.time_zone).await?;
     let doc = reports::session_prep(&prep, state.clock.now(), &current.practice.name, &current.practice.time_zone, &prepared_for);
-    pdf_response(doc, "session-prep-summary.pdf").await
+    pdf_response(&state, doc, "session-prep-summary.pdf").await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -104,5 +105,5 @@ async fn partner_plan_pdf(
     }
     let seen_as_partner = access.as_partner(slot);
     let doc = reports::partner_plan(&state, &seen_as_partner, slot, &current.practice.name, &current.practice.time_zone, true).await?;
-    pdf_response(doc, "my-plan.pdf").await
+    pdf_response(&state, doc, "my-plan.pdf").await
 }
