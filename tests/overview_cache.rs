@@ -168,3 +168,45 @@ async fn a_kept_rendering_never_outlives_what_it_says(app: TestApp) {
 }
 
 both!(a_kept_rendering_never_outlives_what_it_says);
+
+/// A clinician's dashboard is kept while their caseload is unchanged, and
+/// still lists exactly what a read at this moment would: a session that
+/// comes within the fortnight, or ends, between two reads is listed, or
+/// no longer listed, without the couple changing; a change to a couple
+/// shows at once.
+async fn a_kept_dashboard_lists_what_a_read_now_would(app: TestApp) {
+    let mut w = World::build(&app).await;
+    let c = w.couple;
+    let now = app.state.clock.now();
+    let at = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let mut book = async |starts: time::OffsetDateTime, ends: time::OffsetDateTime| -> Uuid {
+        let body = json!({"starts_at": at(starts), "ends_at": at(ends), "kind": "joint", "modality": "behavioral_couples_therapy"});
+        let res = w.client(Actor::CareTeam).json(Method::POST, &format!("/api/v1/couples/{c}/sessions"), Some(body)).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+        res.json()["id"].as_str().unwrap().parse().unwrap()
+    };
+    // One just beyond the fortnight the dashboard looks ahead, one under way
+    // and about to end.
+    let later = book(now + time::Duration::days(14) + time::Duration::seconds(20), now + time::Duration::days(14) + time::Duration::hours(1)).await;
+    let ending = book(now - time::Duration::minutes(50), now + time::Duration::seconds(20)).await;
+    let listed = |page: &str, id: Uuid| page.contains(&format!("/sessions/{id}/prep"));
+
+    let (first, page) = statements_for(&app, w.client(Actor::CareTeam), "/dashboard").await;
+    assert!(!listed(&page, later) && listed(&page, ending), "{page}");
+    let lapses = page.matches("#lapses\">").count();
+    app.clock.advance(time::Duration::seconds(30));
+    let (kept, page) = statements_for(&app, w.client(Actor::CareTeam), "/dashboard").await;
+    assert!(kept < first, "an unchanged caseload is not read again: {first} statements, then {kept}");
+    assert!(listed(&page, later), "now within the fortnight: {page}");
+    assert!(!listed(&page, ending), "over: {page}");
+
+    // A change to the couple: read again, and shown.
+    let lapse = json!({"partner": "a", "occurred_on": w.today.to_string(), "substance": "alcohol", "reported_by": "self", "kind": "lapse", "audience": "couple"});
+    let res = w.client(Actor::CareTeam).json(Method::POST, &format!("/api/v1/couples/{c}/lapses"), Some(lapse)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let (read, page) = statements_for(&app, w.client(Actor::CareTeam), "/dashboard").await;
+    assert_eq!(read, first, "a changed caseload is read in full");
+    assert_eq!(page.matches("#lapses\">").count(), lapses + 1, "the new lapse is listed: {page}");
+}
+
+both!(a_kept_dashboard_lists_what_a_read_now_would);

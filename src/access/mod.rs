@@ -593,7 +593,7 @@ pub async fn caseload(state: &AppState, current: &CurrentMember) -> Result<Casel
         })
         .collect::<Result<Vec<_>, AppError>>()?;
     let index = couples.iter().enumerate().map(|(i, a)| (a.couple.id, i)).collect();
-    Ok(Caseload { couples, index, scope: current.scope, pool: state.db.clone() })
+    Ok(Caseload { couples, index, scope: current.scope, pool: state.db.clone(), overviews: state.overviews.clone() })
 }
 
 /// Read access to many couples at once, newest couple first; see [`caseload`].
@@ -602,6 +602,7 @@ pub struct Caseload {
     index: HashMap<Uuid, usize>,
     scope: PracticeScope,
     pool: Db,
+    overviews: Overviews,
 }
 
 impl Caseload {
@@ -618,6 +619,11 @@ impl Caseload {
 
     pub fn db(&self) -> &Db {
         &self.pool
+    }
+
+    /// The reads this process keeps (`records::overview`).
+    pub fn overviews(&self) -> &Overviews {
+        &self.overviews
     }
 }
 

@@ -11,8 +11,9 @@
 //! revision, which the database moves on every change to the couple's
 //! records (triggers, migration m20261207_000300); a reader whose access
 //! decision reads the same revision gets the kept copy instead of a dozen
-//! queries. Every read is still decided and audited as before: only the
-//! loading of records is saved.
+//! queries. A clinician's caseload is kept the same way, under the
+//! revisions of all its couples (see [`caseload`]). Every read is still
+//! decided and audited as before: only the loading of records is saved.
 
 use std::{sync::Arc, time::Instant};
 
@@ -163,16 +164,26 @@ impl std::fmt::Debug for Overviews {
     }
 }
 
-/// What a kept read was read for: the same part of the same couple at the
-/// same revision and version, by the same reader in the same relation.
+/// What a kept read was read for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Key {
-    couple: Uuid,
-    revision: i64,
-    version: i32,
-    reader: Uuid,
-    relation: &'static str,
-    part: Part,
+enum Key {
+    /// The same part of the same couple at the same revision and version,
+    /// by the same reader in the same relation.
+    Couple {
+        couple: Uuid,
+        revision: i64,
+        version: i32,
+        reader: Uuid,
+        relation: &'static str,
+        part: Part,
+    },
+    /// The same reader's caseload on the same day: the same couples, each
+    /// at the same revision and version and in the same relation.
+    Caseload {
+        reader: Uuid,
+        today: Date,
+        couples: Vec<(Uuid, i64, i32, &'static str)>,
+    },
 }
 
 #[derive(Clone)]
@@ -192,7 +203,7 @@ impl Overviews {
         if access.writes() || !matches!(access.relation, Relation::CareTeam | Relation::Supervisor) {
             return None;
         }
-        let key = Key {
+        let key = Key::Couple {
             couple: access.couple.id,
             revision: access.couple.revision,
             version: access.couple.version,
@@ -201,6 +212,18 @@ impl Overviews {
             part,
         };
         Some((cache, key))
+    }
+
+    /// The key of `caseload` as `reader` sees it on `today`, if it may be
+    /// kept: only a clinician's (a partner's view of their couple turns on
+    /// consents in force at the moment).
+    fn caseload_key(&self, caseload: &Caseload, reader: Uuid, today: Date) -> Option<(&quick_cache::sync::Cache<Key, Kept>, Key)> {
+        let cache = self.0.as_deref()?;
+        if !caseload.couples.iter().all(CoupleAccess::is_clinician) {
+            return None;
+        }
+        let couples = caseload.couples.iter().map(|a| (a.couple.id, a.couple.revision, a.couple.version, a.relation.as_str())).collect();
+        Some((cache, Key::Caseload { reader, today, couples }))
     }
 }
 
@@ -283,7 +306,11 @@ pub struct CaseloadOverview {
 }
 
 /// The dashboard's read model: a fixed number of queries whatever the size
-/// of the caseload (one per kind of record).
+/// of the caseload (one per kind of record), or none when a clinician's
+/// caseload is unchanged since it was read less than [`KEPT_FOR`] ago. A
+/// kept read covers the whole minute it may serve (sessions starting, steps
+/// falling due, emergencies opened by its end) and is cut to `now` each
+/// time it serves, so it lists what a read at `now` would.
 pub async fn caseload(
     caseload: &Caseload,
     reader: Uuid,
@@ -292,12 +319,63 @@ pub async fn caseload(
     ahead: Duration,
     recent: Duration,
 ) -> Result<CaseloadOverview, AppError> {
+    let Some((cache, key)) = caseload.overviews().caseload_key(caseload, reader, today) else {
+        metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "bypass").increment(1);
+        return Ok(read_caseload(caseload, reader, now, today, ahead, recent).await?.at(now, ahead, recent));
+    };
+    let found = cache.get(&key).filter(|kept| kept.read_at.elapsed() < KEPT_FOR);
+    let kept = found.and_then(|kept| kept.value.downcast_ref::<WideCaseload>().filter(|wide| wide.covers(now)).cloned());
+    if let Some(wide) = kept {
+        metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "hit").increment(1);
+        return Ok(wide.at(now, ahead, recent));
+    }
+    metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "miss").increment(1);
+    let wide = read_caseload(caseload, reader, now, today, ahead, recent).await?;
+    cache.insert(key, Kept { read_at: Instant::now(), value: Arc::new(wide.clone()) });
+    Ok(wide.at(now, ahead, recent))
+}
+
+/// A caseload read at `read_at` for every moment of the [`KEPT_FOR`] after it.
+#[derive(Clone)]
+struct WideCaseload {
+    read_at: OffsetDateTime,
+    overview: CaseloadOverview,
+}
+
+impl WideCaseload {
+    /// Whether `now` falls in the time this read covers (the clock may be
+    /// set back, or jump ahead, between two reads).
+    fn covers(&self, now: OffsetDateTime) -> bool {
+        now >= self.read_at && now - self.read_at < KEPT_FOR
+    }
+
+    /// The caseload as a read at `now` lists it.
+    fn at(self, now: OffsetDateTime, ahead: Duration, recent: Duration) -> CaseloadOverview {
+        let mut seen = self.overview;
+        seen.upcoming.retain(|s| s.item.ends_at >= now && s.item.starts_at <= now + ahead);
+        seen.emergencies.retain(|e| e.item.started_at >= now - recent);
+        seen.overdue_steps.retain(|s| s.item.due_at < now);
+        seen
+    }
+}
+
+/// The caseload read from the database at `now`, with what the next
+/// [`KEPT_FOR`] will add to its lists of sessions coming up and steps overdue.
+async fn read_caseload(
+    caseload: &Caseload,
+    reader: Uuid,
+    now: OffsetDateTime,
+    today: Date,
+    ahead: Duration,
+    recent: Duration,
+) -> Result<WideCaseload, AppError> {
+    let until = now + KEPT_FOR;
     let about = |couple_id: Uuid| About {
         couple_id,
         couple: caseload.of(couple_id).map(|a| a.couple.label.clone()).unwrap_or_default(),
         item: (),
     };
-    let upcoming = sessions::between(caseload, now, now + ahead).await?.into_iter().map(|s| about(s.couple_id).with(s)).collect();
+    let upcoming = sessions::between(caseload, now, until + ahead).await?.into_iter().map(|s| about(s.couple_id).with(s)).collect();
     let recent_lapses = lapses::since(caseload, today - recent).await?.into_iter().map(|(c, l)| about(c).with(l)).collect();
     let mut reviews_due: Vec<About<Date>> =
         plans::review_dates(caseload).await?.into_iter().filter(|(_, on)| *on <= today + ahead).map(|(c, on)| about(c).with(on)).collect();
@@ -306,8 +384,8 @@ pub async fn caseload(
     let awaiting_agreement = boundaries::awaiting_agreement(caseload).await?.into_iter().map(|b| about(b.couple_id).with(b)).collect();
     let emergencies =
         crate::access::emergencies_on_care_team(caseload, now - recent).await?.into_iter().map(|e| about(e.couple_id).with(e)).collect();
-    let overdue_steps = lapse_response::overdue_in(caseload, now).await?.into_iter().map(|(c, s)| about(c).with(s)).collect();
-    Ok(CaseloadOverview {
+    let overdue_steps = lapse_response::overdue_in(caseload, until).await?.into_iter().map(|(c, s)| about(c).with(s)).collect();
+    let overview = CaseloadOverview {
         overdue_steps,
         couples: caseload
             .couples
@@ -320,5 +398,6 @@ pub async fn caseload(
         drafts,
         awaiting_agreement,
         emergencies,
-    })
+    };
+    Ok(WideCaseload { read_at: now, overview })
 }
