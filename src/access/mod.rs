@@ -12,7 +12,7 @@ pub mod consent;
 use std::{collections::HashMap, sync::Arc};
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Select, UpdateMany, sea_query::Expr,
 };
 use uuid::Uuid;
@@ -504,44 +504,44 @@ pub async fn on_care_team(
 /// supervisor before partner). A fixed number of queries, whatever the
 /// caseload.
 pub async fn relations(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<Vec<(Uuid, Relation)>, AppError> {
+    Ok(standing(db, current).await?.0)
+}
+
+/// [`relations`], and a condition on `couples.id` that holds for exactly
+/// those couples: the same queries as subqueries, so that reading the
+/// couples themselves does not send (and the database does not compare
+/// every row against) hundreds of ids.
+async fn standing(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<(Vec<(Uuid, Relation)>, Condition), AppError> {
     let scope = current.scope;
     let me = current.id();
     let mut found: Vec<(Uuid, Relation)> = Vec::new();
-    if current.roles.contains(Role::Counselor) {
-        let mine: Vec<Uuid> = scope
+    let mut couples = Condition::any();
+    let care_teams_of = |members: Vec<Uuid>| {
+        scope
             .select::<care_team_members::Entity>()
-            .filter(care_team_members::Column::MemberId.eq(me))
+            .filter(care_team_members::Column::MemberId.is_in(members))
             .select_only()
             .column(care_team_members::Column::CoupleId)
-            .into_tuple()
-            .all(db)
-            .await?;
+    };
+    if current.roles.contains(Role::Counselor) {
+        let mine = care_teams_of(vec![me]);
+        couples = couples.add(couples::Column::Id.in_subquery(mine.clone().into_query()));
+        let mine: Vec<Uuid> = mine.into_tuple().all(db).await?;
         found.extend(mine.into_iter().map(|id| (id, Relation::CareTeam)));
     }
     if current.roles.contains(Role::Supervisor) {
         let supervisees = supervisees(db, scope, me).await?;
         if !supervisees.is_empty() {
-            let supervised: Vec<Uuid> = scope
-                .select::<care_team_members::Entity>()
-                .filter(care_team_members::Column::MemberId.is_in(supervisees))
-                .select_only()
-                .column(care_team_members::Column::CoupleId)
-                .into_tuple()
-                .all(db)
-                .await?;
+            let supervised = care_teams_of(supervisees);
+            couples = couples.add(couples::Column::Id.in_subquery(supervised.clone().into_query()));
+            let supervised: Vec<Uuid> = supervised.into_tuple().all(db).await?;
             found.extend(supervised.into_iter().map(|id| (id, Relation::Supervisor)));
         }
     }
     if current.roles.contains(Role::Client) {
-        let mine: Vec<(Uuid, PartnerSlot)> = scope
-            .select::<partners::Entity>()
-            .filter(partners::Column::MemberId.eq(me))
-            .select_only()
-            .column(partners::Column::CoupleId)
-            .column(partners::Column::Slot)
-            .into_tuple()
-            .all(db)
-            .await?;
+        let mine = scope.select::<partners::Entity>().filter(partners::Column::MemberId.eq(me)).select_only().column(partners::Column::CoupleId);
+        couples = couples.add(couples::Column::Id.in_subquery(mine.clone().into_query()));
+        let mine: Vec<(Uuid, PartnerSlot)> = mine.column(partners::Column::Slot).into_tuple().all(db).await?;
         for (id, slot) in mine {
             found.push((id, Relation::Partner(slot)));
         }
@@ -549,7 +549,7 @@ pub async fn relations(db: &impl ConnectionTrait, current: &CurrentMember) -> Re
     // The first relation found for a couple is the one that counts.
     let mut seen = std::collections::HashSet::new();
     found.retain(|(id, _)| seen.insert(*id));
-    Ok(found)
+    Ok((found, couples))
 }
 
 /// The ids of couples the caller has any relation to, for lists.
@@ -565,15 +565,11 @@ pub async fn visible_couple_ids(db: &impl ConnectionTrait, current: &CurrentMemb
 /// each couple's relation exactly as they are through one [`CoupleAccess`].
 /// Nothing is recorded here: the page records one practice-level event.
 pub async fn caseload(state: &AppState, current: &CurrentMember) -> Result<Caseload, AppError> {
-    let relations = relations(&state.db, current).await?;
-    let ids: Vec<Uuid> = relations.iter().map(|(id, _)| *id).collect();
-    let rows = current
-        .scope
-        .select::<couples::Entity>()
-        .filter(couples::Column::Id.is_in(ids))
-        .order_by_desc(couples::Column::Id)
-        .all(&state.db)
-        .await?;
+    let (relations, standing) = standing(&state.db, current).await?;
+    let rows = match relations.is_empty() {
+        true => Vec::new(),
+        false => current.scope.select::<couples::Entity>().filter(standing).order_by_desc(couples::Column::Id).all(&state.db).await?,
+    };
     let relation_of: HashMap<Uuid, Relation> = relations.into_iter().collect();
     let cipher = state.vault.practice(&state.db, current.scope.practice_id()).await?;
     let couples = rows
