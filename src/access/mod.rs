@@ -561,35 +561,99 @@ pub async fn visible_couple_ids(db: &impl ConnectionTrait, current: &CurrentMemb
 
 /// Read access to every couple the caller has a standing relation to: the
 /// batch form of [`couple`] with [`Need::Read`], for pages that show many
-/// couples at once (the dashboard). Records read through it are filtered by
-/// each couple's relation exactly as they are through one [`CoupleAccess`].
-/// Nothing is recorded here: the page records one practice-level event.
-pub async fn caseload(state: &AppState, current: &CurrentMember) -> Result<Caseload, AppError> {
+/// couples at once (the dashboard). What it reads first is small: each
+/// couple's id, the caller's relation to it, and the revision and version
+/// it is at, which say whether a kept read of the caseload still holds
+/// (`records::overview::caseload`); [`CaseloadRevisions::load`] reads the
+/// couples themselves. Records read through the loaded [`Caseload`] are
+/// filtered by each couple's relation exactly as they are through one
+/// [`CoupleAccess`]. Nothing is recorded here: the page records one
+/// practice-level event.
+pub async fn caseload(state: &AppState, current: &CurrentMember) -> Result<CaseloadRevisions, AppError> {
     let (relations, standing) = standing(&state.db, current).await?;
-    let rows = match relations.is_empty() {
+    let rows: Vec<(Uuid, i64, i32)> = match relations.is_empty() {
         true => Vec::new(),
-        false => current.scope.select::<couples::Entity>().filter(standing).order_by_desc(couples::Column::Id).all(&state.db).await?,
+        false => current
+            .scope
+            .select::<couples::Entity>()
+            .filter(standing.clone())
+            .select_only()
+            .columns([couples::Column::Id, couples::Column::Revision, couples::Column::Version])
+            .order_by_desc(couples::Column::Id)
+            .into_tuple()
+            .all(&state.db)
+            .await?,
     };
     let relation_of: HashMap<Uuid, Relation> = relations.into_iter().collect();
-    let cipher = state.vault.practice(&state.db, current.scope.practice_id()).await?;
     let couples = rows
         .into_iter()
-        .filter_map(|row| relation_of.get(&row.id).map(|relation| (row, *relation)))
-        .map(|(row, relation)| {
-            Ok(CoupleAccess {
-                couple: row.try_into()?,
-                relation,
-                member_id: current.id(),
-                scope: current.scope,
-                pool: state.db.clone(),
-                txn: None,
-                cipher: cipher.clone(),
-                overviews: state.overviews.clone(),
+        .filter_map(|(id, revision, version)| relation_of.get(&id).map(|relation| CoupleRevision { id, relation: *relation, revision, version }))
+        .collect();
+    Ok(CaseloadRevisions {
+        couples,
+        standing,
+        member_id: current.id(),
+        scope: current.scope,
+        pool: state.db.clone(),
+        vault: state.vault.clone(),
+        overviews: state.overviews.clone(),
+    })
+}
+
+/// A couple of the caseload as far as telling a change goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CoupleRevision {
+    pub id: Uuid,
+    pub relation: Relation,
+    /// `couples.revision`: moved by every change to the couple's records.
+    pub revision: i64,
+    pub version: i32,
+}
+
+/// The caseload before its couples are read, newest couple first; see [`caseload`].
+pub struct CaseloadRevisions {
+    pub couples: Vec<CoupleRevision>,
+    standing: Condition,
+    member_id: Uuid,
+    scope: PracticeScope,
+    pool: Db,
+    vault: Arc<crate::vault::Vault>,
+    overviews: Overviews,
+}
+
+impl CaseloadRevisions {
+    /// The reads this process keeps (`records::overview`).
+    pub fn overviews(&self) -> &Overviews {
+        &self.overviews
+    }
+
+    /// Read access to these couples: the couples read, each with its relation.
+    pub async fn load(&self) -> Result<Caseload, AppError> {
+        let rows = match self.couples.is_empty() {
+            true => Vec::new(),
+            false => self.scope.select::<couples::Entity>().filter(self.standing.clone()).order_by_desc(couples::Column::Id).all(&self.pool).await?,
+        };
+        let relation_of: HashMap<Uuid, Relation> = self.couples.iter().map(|c| (c.id, c.relation)).collect();
+        let cipher = self.vault.practice(&self.pool, self.scope.practice_id()).await?;
+        let couples = rows
+            .into_iter()
+            .filter_map(|row| relation_of.get(&row.id).map(|relation| (row, *relation)))
+            .map(|(row, relation)| {
+                Ok(CoupleAccess {
+                    couple: row.try_into()?,
+                    relation,
+                    member_id: self.member_id,
+                    scope: self.scope,
+                    pool: self.pool.clone(),
+                    txn: None,
+                    cipher: cipher.clone(),
+                    overviews: self.overviews.clone(),
+                })
             })
-        })
-        .collect::<Result<Vec<_>, AppError>>()?;
-    let index = couples.iter().enumerate().map(|(i, a)| (a.couple.id, i)).collect();
-    Ok(Caseload { couples, index, scope: current.scope, pool: state.db.clone(), overviews: state.overviews.clone() })
+            .collect::<Result<Vec<_>, AppError>>()?;
+        let index = couples.iter().enumerate().map(|(i, a)| (a.couple.id, i)).collect();
+        Ok(Caseload { couples, index, scope: self.scope, pool: self.pool.clone() })
+    }
 }
 
 /// Read access to many couples at once, newest couple first; see [`caseload`].
@@ -598,7 +662,6 @@ pub struct Caseload {
     index: HashMap<Uuid, usize>,
     scope: PracticeScope,
     pool: Db,
-    overviews: Overviews,
 }
 
 impl Caseload {
@@ -615,11 +678,6 @@ impl Caseload {
 
     pub fn db(&self) -> &Db {
         &self.pool
-    }
-
-    /// The reads this process keeps (`records::overview`).
-    pub fn overviews(&self) -> &Overviews {
-        &self.overviews
     }
 }
 

@@ -36,7 +36,7 @@ use super::{
     sessions::{self, SessionView},
 };
 use crate::{
-    access::{Caseload, CoupleAccess, Relation},
+    access::{Caseload, CaseloadRevisions, CoupleAccess, Relation},
     error::AppError,
 };
 
@@ -217,12 +217,12 @@ impl Overviews {
     /// The key of `caseload` as `reader` sees it on `today`, if it may be
     /// kept: only a clinician's (a partner's view of their couple turns on
     /// consents in force at the moment).
-    fn caseload_key(&self, caseload: &Caseload, reader: Uuid, today: Date) -> Option<(&quick_cache::sync::Cache<Key, Kept>, Key)> {
+    fn caseload_key(&self, caseload: &CaseloadRevisions, reader: Uuid, today: Date) -> Option<(&quick_cache::sync::Cache<Key, Kept>, Key)> {
         let cache = self.0.as_deref()?;
-        if !caseload.couples.iter().all(CoupleAccess::is_clinician) {
+        if !caseload.couples.iter().all(|c| matches!(c.relation, Relation::CareTeam | Relation::Supervisor)) {
             return None;
         }
-        let couples = caseload.couples.iter().map(|a| (a.couple.id, a.couple.revision, a.couple.version, a.relation.as_str())).collect();
+        let couples = caseload.couples.iter().map(|c| (c.id, c.revision, c.version, c.relation.as_str())).collect();
         Some((cache, Key::Caseload { reader, today, couples }))
     }
 }
@@ -312,7 +312,7 @@ pub struct CaseloadOverview {
 /// falling due, emergencies opened by its end) and is cut to `now` each
 /// time it serves, so it lists what a read at `now` would.
 pub async fn caseload(
-    caseload: &Caseload,
+    caseload: &CaseloadRevisions,
     reader: Uuid,
     now: OffsetDateTime,
     today: Date,
@@ -321,7 +321,7 @@ pub async fn caseload(
 ) -> Result<CaseloadOverview, AppError> {
     let Some((cache, key)) = caseload.overviews().caseload_key(caseload, reader, today) else {
         metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "bypass").increment(1);
-        return Ok(read_caseload(caseload, reader, now, today, ahead, recent).await?.at(now, ahead, recent));
+        return Ok(read_caseload(&caseload.load().await?, reader, now, today, ahead, recent).await?.at(now, ahead, recent));
     };
     let found = cache.get(&key).filter(|kept| kept.read_at.elapsed() < KEPT_FOR);
     let kept = found.and_then(|kept| kept.value.downcast_ref::<WideCaseload>().filter(|wide| wide.covers(now)).cloned());
@@ -330,7 +330,7 @@ pub async fn caseload(
         return Ok(wide.at(now, ahead, recent));
     }
     metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "miss").increment(1);
-    let wide = read_caseload(caseload, reader, now, today, ahead, recent).await?;
+    let wide = read_caseload(&caseload.load().await?, reader, now, today, ahead, recent).await?;
     cache.insert(key, Kept { read_at: Instant::now(), value: Arc::new(wide.clone()) });
     Ok(wide.at(now, ahead, recent))
 }

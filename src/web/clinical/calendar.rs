@@ -58,7 +58,7 @@ pub async fn page(State(state): State<AppState>, session: Session, SignedIn(curr
     let tz = current.practice.time_zone.clone();
     let today = milestones::practice_today(&state, &tz);
     let monday = monday_of(week_of(query.week.as_deref(), today)?);
-    let caseload = access::caseload(&state, &current).await?;
+    let caseload = access::caseload(&state, &current).await?.load().await?;
     // Where each of the 7 days begins in the practice's zone, and the next week.
     let starts: Vec<_> = (0..8).map(|i| display::day_start(monday + Duration::days(i), &tz)).collect();
     let found = sessions::between(&caseload, starts[0], starts[7]).await?;
