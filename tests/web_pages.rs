@@ -594,3 +594,35 @@ async fn the_plan_on_a_partners_page_is_written_to_them(app: TestApp) {
 }
 
 both!(the_plan_on_a_partners_page_is_written_to_them);
+
+/// The dashboard marks the sessions on the practice's today, in its zone,
+/// and no other.
+async fn the_dashboard_marks_todays_sessions(app: TestApp) {
+    let mut w = crate::clinical_world::World::build(&app).await;
+    let zone = "Europe/Berlin";
+    // Noon tomorrow in the practice's zone: an hour on is still today there,
+    // thirteen hours on is not.
+    let now = app.state.clock.now();
+    let tomorrow = tandem::display::local_day(now, zone) + time::Duration::days(1);
+    let noon = tandem::display::day_start(tomorrow, zone) + time::Duration::hours(12);
+    let at = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let c = w.couple;
+    let mut book = async |hours: i64| -> String {
+        let starts = noon + time::Duration::hours(hours);
+        let body = json!({"starts_at": at(starts), "ends_at": at(starts + time::Duration::minutes(50)), "kind": "joint", "modality": "behavioral_couples_therapy"});
+        let res = w.client(Actor::CareTeam).json(Method::POST, &format!("/api/v1/couples/{c}/sessions"), Some(body)).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+        format!("/sessions/{}/prep", res.json()["id"].as_str().unwrap())
+    };
+    let (today, later) = (book(1).await, book(13).await);
+    // Tomorrow at noon the counselor signs in again.
+    app.clock.advance(noon - now);
+    let mut casey = app.client();
+    casey.sign_in("harbor", "casey@harbor.example", PASSWORD).await;
+    let page = casey.get("/dashboard").await.text();
+    let line = |prep: &str| page.split("<li>").find(|l| l.contains(prep)).unwrap_or_else(|| panic!("{prep} listed: {page}")).to_owned();
+    assert!(line(&today).starts_with("<strong>Today</strong>"), "{}", line(&today));
+    assert!(!line(&later).contains("Today"), "{}", line(&later));
+}
+
+both!(the_dashboard_marks_todays_sessions);

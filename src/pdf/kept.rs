@@ -24,7 +24,10 @@ use crate::{error::AppError, records::overview::KEPT_FOR};
 /// same setting as the kept overviews, `overview_cache_entries`; 0 keeps
 /// none), the least used leaving first.
 #[derive(Clone, Default)]
-pub struct Renderings(Option<Arc<quick_cache::sync::Cache<[u8; 32], (Instant, Bytes)>>>);
+pub struct Renderings(Option<Arc<Kept>>);
+
+/// Renderings by the digest of their document, with when each was made.
+type Kept = quick_cache::sync::Cache<[u8; 32], (Instant, Bytes)>;
 
 impl std::fmt::Debug for Renderings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -35,7 +38,7 @@ impl std::fmt::Debug for Renderings {
 impl Renderings {
     /// Keeps at most `entries` renderings; none when `entries` is 0.
     pub fn new(entries: usize) -> Self {
-        Self((entries > 0).then(|| Arc::new(quick_cache::sync::Cache::new(entries))))
+        Self((entries > 0).then(|| Arc::new(Kept::new(entries))))
     }
 
     /// `doc` as a PDF: the kept rendering of an equal document, else

@@ -322,7 +322,8 @@ fn a_rendering_is_kept_under_everything_its_document_says() {
     let key = kept::digest;
     let base = key(&typical());
     assert_eq!(base, key(&typical()));
-    let mut changes: Vec<Box<dyn Fn(&mut Document)>> = vec![
+    type Change = Box<dyn Fn(&mut Document)>;
+    let mut changes: Vec<Change> = vec![
         Box::new(|d| d.generated_at.push('!')),
         Box::new(|d| d.made_for = "Prepared for Someone Else (supervisor)".into()),
         Box::new(|d| d.blocks.push(Block::Spacer)),

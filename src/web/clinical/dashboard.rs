@@ -146,7 +146,7 @@ impl DashboardPage {
                 .into_iter()
                 .map(|s| Upcoming {
                     session_id: s.item.id,
-                    today: super::forms::datetime_input(s.item.starts_at, tz).starts_with(&today.to_string()),
+                    today: crate::display::local_day(s.item.starts_at, tz) == today,
                     when: local_time(s.item.starts_at, tz),
                     kind: label(s.item.kind),
                     couple_id: s.couple_id,
