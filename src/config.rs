@@ -78,9 +78,9 @@ Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environ
                                [default: none]
   TANDEM_SSO_FLOW_MINUTES      a single sign-on must be finished within [default: 10]
   TANDEM_SSO_HTTP_TIMEOUT_SECONDS  limit on each call to an identity provider [default: 10]
-  TANDEM_OVERVIEW_CACHE_ENTRIES  couple overviews kept in memory for clinicians, each checked against
-                               the couple's revision on every read and kept at most a minute; 0 keeps
-                               none [default: 256]
+  TANDEM_OVERVIEW_CACHE_ENTRIES  couple overviews, dashboards and rendered PDFs kept in memory for
+                               clinicians (each number), checked against the couples' revisions on
+                               every read and kept at most a minute; 0 keeps none [default: 256]
   TANDEM_SSO_DISCOVERY_CACHE_MINUTES  how long providers' discovery documents and keys are kept
                                [default: 10]
   TANDEM_SSO_ALLOW_INSECURE_ISSUERS  let identity providers be on this machine or a private network,
@@ -158,7 +158,9 @@ pub struct Config {
     pub sso_flow_minutes: u32,
     pub sso_http_timeout_seconds: u64,
     pub sso_discovery_cache_minutes: u32,
-    /// Couple overviews kept in memory (`records::overview::Overviews`); 0: none.
+    /// Couple overviews and dashboards (`records::overview::Overviews`) and
+    /// rendered PDFs (`pdf::Renderings`) kept in memory, each at most this
+    /// many; 0: none.
     pub overview_cache_entries: u32,
     /// Identity providers on loopback or private addresses, and plain http
     /// on loopback: for tests and development, never for a real practice.
