@@ -11,6 +11,11 @@
 //! `BENCH_OVERVIEW_CACHE_ENTRIES=0` turns off keeping couple reads in memory
 //! (every request then reads its records from the database).
 
+/// The allocator of the `tandem` binary (src/main.rs), so the service here
+/// allocates as it does in production.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "support/postgres.rs"]
 mod postgres;
 #[path = "support/state.rs"]

@@ -14,6 +14,12 @@ use tandem::{
 };
 use tandem::audit::{checkpoints::{self, CheckpointKey}, journal::Journal};
 
+/// mimalloc instead of the system allocator: a request allocates and frees
+/// many small strings and rows across the runtime's threads, which glibc's
+/// malloc served with measurable contention (BENCHMARKS.md, "Pages").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tandem",
