@@ -864,26 +864,18 @@ fn partner_fields(p: &couples::PartnerView) -> PartnerFields {
     }
 }
 
-/// The edit page; `sent` replaces the stored values of the form that was sent.
-async fn edit_page(
+/// A form per partner on the edit page, holding what was sent for the
+/// partner whose form came back, else what is stored (with the portal
+/// account linked to that partner).
+async fn partner_edits(
     state: &AppState,
-    session: &Session,
     current: &crate::auth::CurrentMember,
     access: &crate::access::CoupleAccess,
-    sent_couple: Option<CoupleForm>,
+    ctx: &CoupleContext,
+    view: &couples::CoupleView,
     sent_partner: Option<(PartnerSlot, PartnerFields, String)>,
-    errors: FormErrors,
-) -> Result<EditCouplePage, AppError> {
-    let ctx = CoupleContext::of(access, current).await?;
-    let view = couples::view(access).await?;
+) -> Result<Vec<PartnerEdit>, AppError> {
     let links = crate::records::couples::portal_accounts(access).await?;
-    let c = sent_couple.unwrap_or_else(|| CoupleForm {
-        version: view.version.to_string(),
-        label: view.label.clone(),
-        status: view.status.as_str(),
-        secrets_policy: view.secrets_policy.as_str(),
-        care_started_on: view.care_started_on.to_string(),
-    });
     let mut partners = Vec::new();
     for p in &view.partners {
         let prefix = match p.slot {
@@ -904,6 +896,29 @@ async fn edit_page(
             form: PartnerFormView::of(state, current, prefix, ctx.names.of(p.slot).to_owned(), values).await?,
         });
     }
+    Ok(partners)
+}
+
+/// The edit page; `sent` replaces the stored values of the form that was sent.
+async fn edit_page(
+    state: &AppState,
+    session: &Session,
+    current: &crate::auth::CurrentMember,
+    access: &crate::access::CoupleAccess,
+    sent_couple: Option<CoupleForm>,
+    sent_partner: Option<(PartnerSlot, PartnerFields, String)>,
+    errors: FormErrors,
+) -> Result<EditCouplePage, AppError> {
+    let ctx = CoupleContext::of(access, current).await?;
+    let view = couples::view(access).await?;
+    let c = sent_couple.unwrap_or_else(|| CoupleForm {
+        version: view.version.to_string(),
+        label: view.label.clone(),
+        status: view.status.as_str(),
+        secrets_policy: view.secrets_policy.as_str(),
+        care_started_on: view.care_started_on.to_string(),
+    });
+    let partners = partner_edits(state, current, access, &ctx, &view, sent_partner).await?;
     let chrome = Chrome::of(session, current).await?;
     Ok(EditCouplePage {
         nav: chrome.nav,

@@ -540,6 +540,36 @@ async fn note_page(
     let s = sessions::get(access, note.session_id).await?;
     let tz = couple.time_zone.clone();
     let names = couple.names.clone();
+    let (parts, addenda) = parts_of(&note, &names, &tz);
+    let draft = note.status == NoteStatus::Draft;
+    let chrome = Chrome::of(session, current).await?;
+    Ok(NotePage {
+        nav: chrome.nav,
+        csrf_token: chrome.csrf_token,
+        id: note.id,
+        session_when: local_time(s.starts_at, &tz),
+        format: note.format.as_str().to_uppercase(),
+        status: forms::label(note.status),
+        draft,
+        version: note.version,
+        signed: note.signed_at.map(|t| local_time(t, &tz)).unwrap_or_default(),
+        cosigned: note.cosigned_at.map(|t| local_time(t, &tz)).unwrap_or_default(),
+        can_edit: couple.care_team && draft && note.author_id == current.id(),
+        can_cosign: couple.supervisor && !draft && note.cosigned_at.is_none(),
+        parts,
+        addenda,
+        addendum_audiences: forms::audience_choices(&names, if addendum.audience.is_empty() { "clinician" } else { &addendum.audience }),
+        addendum_reason: addendum.reason,
+        addendum_text: addendum.text,
+        errors,
+        couple,
+    })
+}
+
+/// A note's parts as the page lists them, each with who may read it: its
+/// sections in the format's order, the partners' blocks, homework and goals;
+/// then its addenda, each titled by its reason and time.
+fn parts_of(note: &NoteView, names: &forms::PartnerNames, tz: &str) -> (Vec<PartView>, Vec<PartView>) {
     let mut parts: Vec<PartView> = note
         .format
         .sections()
@@ -578,31 +608,9 @@ async fn note_page(
     let addenda = note
         .addenda
         .iter()
-        .map(|a| PartView { title: format!("{} ({})", a.reason, local_time(a.created_at, &tz)), text: a.text.clone(), audience: names.audience(a.audience) })
+        .map(|a| PartView { title: format!("{} ({})", a.reason, local_time(a.created_at, tz)), text: a.text.clone(), audience: names.audience(a.audience) })
         .collect();
-    let draft = note.status == NoteStatus::Draft;
-    let chrome = Chrome::of(session, current).await?;
-    Ok(NotePage {
-        nav: chrome.nav,
-        csrf_token: chrome.csrf_token,
-        id: note.id,
-        session_when: local_time(s.starts_at, &tz),
-        format: note.format.as_str().to_uppercase(),
-        status: forms::label(note.status),
-        draft,
-        version: note.version,
-        signed: note.signed_at.map(|t| local_time(t, &tz)).unwrap_or_default(),
-        cosigned: note.cosigned_at.map(|t| local_time(t, &tz)).unwrap_or_default(),
-        can_edit: couple.care_team && draft && note.author_id == current.id(),
-        can_cosign: couple.supervisor && !draft && note.cosigned_at.is_none(),
-        parts,
-        addenda,
-        addendum_audiences: forms::audience_choices(&names, if addendum.audience.is_empty() { "clinician" } else { &addendum.audience }),
-        addendum_reason: addendum.reason,
-        addendum_text: addendum.text,
-        errors,
-        couple,
-    })
+    (parts, addenda)
 }
 
 pub async fn page(
