@@ -193,6 +193,22 @@ async fn details_private_notes_milestones_and_boundary_log(app: TestApp) {
         .submit(&edit, &format!("/couples/{c}/partners/a"), &[("version", &partner_version), ("partner_a.recovery_role", "in_recovery"), ("partner_a.full_name", "Daniel Okafor")])
         .await;
     assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.text());
+    // A partner's form that does not save comes back holding what was sent,
+    // in that partner's form only; the other partner's shows what is stored.
+    let page = counselor.get(&edit).await.text();
+    let res = counselor
+        .submit(&edit, &format!("/couples/{c}/partners/b"), &[
+            ("version", &version(&page, 3)),
+            ("partner_b.recovery_role", "supporting"),
+            ("partner_b.full_name", ""),
+            ("partner_b.preferred_name", "Sent for B"),
+        ])
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.text());
+    let page = res.text();
+    let form_of = |slot: &str| page.split(&format!("name=\"partner_{slot}.preferred_name\" value=\"")).nth(1).unwrap().split('"').next().unwrap().to_owned();
+    assert_eq!(form_of("b"), "Sent for B");
+    assert_eq!(form_of("a"), "Danny");
 
     let res = counselor
         .submit(&format!("/couples/{c}/private-notes/new"), &format!("/couples/{c}/private-notes"), &[("version", ""), ("text", "Only mine: wonder about shame")])

@@ -873,7 +873,7 @@ async fn partner_edits(
     access: &crate::access::CoupleAccess,
     ctx: &CoupleContext,
     view: &couples::CoupleView,
-    sent_partner: Option<(PartnerSlot, PartnerFields, String)>,
+    sent: &Sent,
 ) -> Result<Vec<PartnerEdit>, AppError> {
     let links = crate::records::couples::portal_accounts(access).await?;
     let mut partners = Vec::new();
@@ -882,8 +882,8 @@ async fn partner_edits(
             PartnerSlot::A => "partner_a.",
             PartnerSlot::B => "partner_b.",
         };
-        let (values, version) = match &sent_partner {
-            Some((slot, values, version)) if *slot == p.slot => (values.clone(), version.clone()),
+        let (values, version) = match sent {
+            Sent::Partner(slot, values, version) if *slot == p.slot => (values.clone(), version.clone()),
             _ => {
                 let mut values = partner_fields(p);
                 values.member_id = links.iter().find(|(slot, _)| *slot == p.slot).and_then(|(_, m)| *m).map(|m| m.to_string()).unwrap_or_default();
@@ -899,26 +899,37 @@ async fn partner_edits(
     Ok(partners)
 }
 
+/// What came back with a rejected save of the edit page: nothing (a plain
+/// read, or a stale save that shows what is stored), the couple's own form,
+/// or one partner's form with the version it was sent at.
+enum Sent {
+    Nothing,
+    Couple(CoupleForm),
+    Partner(PartnerSlot, PartnerFields, String),
+}
+
 /// The edit page; `sent` replaces the stored values of the form that was sent.
 async fn edit_page(
     state: &AppState,
     session: &Session,
     current: &crate::auth::CurrentMember,
     access: &crate::access::CoupleAccess,
-    sent_couple: Option<CoupleForm>,
-    sent_partner: Option<(PartnerSlot, PartnerFields, String)>,
+    sent: Sent,
     errors: FormErrors,
 ) -> Result<EditCouplePage, AppError> {
     let ctx = CoupleContext::of(access, current).await?;
     let view = couples::view(access).await?;
-    let c = sent_couple.unwrap_or_else(|| CoupleForm {
-        version: view.version.to_string(),
-        label: view.label.clone(),
-        status: view.status.as_str(),
-        secrets_policy: view.secrets_policy.as_str(),
-        care_started_on: view.care_started_on.to_string(),
-    });
-    let partners = partner_edits(state, current, access, &ctx, &view, sent_partner).await?;
+    let partners = partner_edits(state, current, access, &ctx, &view, &sent).await?;
+    let c = match sent {
+        Sent::Couple(form) => form,
+        _ => CoupleForm {
+            version: view.version.to_string(),
+            label: view.label.clone(),
+            status: view.status.as_str(),
+            secrets_policy: view.secrets_policy.as_str(),
+            care_started_on: view.care_started_on.to_string(),
+        },
+    };
     let chrome = Chrome::of(session, current).await?;
     Ok(EditCouplePage {
         nav: chrome.nav,
@@ -942,7 +953,7 @@ pub async fn edit_form(
     Path(couple_id): Path<Uuid>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(render(&edit_page(&state, &session, &current, &access, None, None, FormErrors::default()).await?))
+    Ok(render(&edit_page(&state, &session, &current, &access, Sent::Nothing, FormErrors::default()).await?))
 }
 
 /// A failed save of the edit page: shown again with what was sent (422), or
@@ -953,15 +964,14 @@ async fn edit_rejected(
     session: &Session,
     current: &crate::auth::CurrentMember,
     access: &crate::access::CoupleAccess,
-    sent_couple: Option<CoupleForm>,
-    sent_partner: Option<(PartnerSlot, PartnerFields, String)>,
+    sent: Sent,
 ) -> PageResult {
     Ok(match super::Rejected::from(err)? {
         super::Rejected::Invalid(errors) => {
-            again(StatusCode::UNPROCESSABLE_ENTITY, render(&edit_page(state, session, current, access, sent_couple, sent_partner, errors).await?))
+            again(StatusCode::UNPROCESSABLE_ENTITY, render(&edit_page(state, session, current, access, sent, errors).await?))
         }
         super::Rejected::Stale => {
-            let page = edit_page(state, session, current, access, None, None, FormErrors::form(super::STALE_DETAILS)).await?;
+            let page = edit_page(state, session, current, access, Sent::Nothing, FormErrors::form(super::STALE_DETAILS)).await?;
             again(StatusCode::CONFLICT, render(&page))
         }
     })
@@ -989,7 +999,7 @@ pub async fn update(
     };
     match result {
         Ok(()) => Ok(Redirect::to(&format!("/couples/{couple_id}")).into_response()),
-        Err(err) => edit_rejected(err, &state, &session, &current, &access, Some(form), None).await,
+        Err(err) => edit_rejected(err, &state, &session, &current, &access, Sent::Couple(form)).await,
     }
 }
 
@@ -1023,6 +1033,6 @@ pub async fn update_partner(
     };
     match result {
         Ok(()) => Ok(Redirect::to(&format!("/couples/{couple_id}")).into_response()),
-        Err(err) => edit_rejected(err, &state, &session, &current, &access, None, Some((slot, values, version))).await,
+        Err(err) => edit_rejected(err, &state, &session, &current, &access, Sent::Partner(slot, values, version)).await,
     }
 }
