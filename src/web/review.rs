@@ -255,16 +255,7 @@ async fn access_log_page(
     access::supervisor_only(&audit, &current, "access_event", None)?;
     let tz = current.practice.time_zone.as_str();
     let couples = review::couple_labels(&state.db, current.scope).await?;
-    let (events, older_link, errors, status) = match query.parse(tz) {
-        Ok(filter) => {
-            let page = review::search(&state.db, current.scope, &filter).await?;
-            let rows = event_rows(page.items, &couples, tz);
-            let older = page.next_before.map(|b| format!("/access-log?{}", query.query_string(Some(b))));
-            (rows, older, FormErrors::default(), StatusCode::OK)
-        }
-        Err(AppError::Invalid(errors)) => (Vec::new(), None, errors.into(), StatusCode::UNPROCESSABLE_ENTITY),
-        Err(other) => return Err(other.into()),
-    };
+    let (events, older_link, errors, status) = found_events(&state, &current, &query, &couples).await?;
     let members = members::list(&state, current.scope)
         .await?
         .into_iter()
@@ -290,6 +281,27 @@ async fn access_log_page(
         errors,
     };
     Ok((status, render(&page)).into_response())
+}
+
+/// The events the filter finds, with the link to the older ones; or, for a
+/// filter that does not parse, none and what to correct.
+async fn found_events(
+    state: &AppState,
+    current: &CurrentMember,
+    query: &LogQuery,
+    couples: &[(Uuid, String)],
+) -> Result<(Vec<EventRow>, Option<String>, FormErrors, StatusCode), AppError> {
+    let tz = current.practice.time_zone.as_str();
+    match query.parse(tz) {
+        Ok(filter) => {
+            let page = review::search(&state.db, current.scope, &filter).await?;
+            let rows = event_rows(page.items, couples, tz);
+            let older = page.next_before.map(|b| format!("/access-log?{}", query.query_string(Some(b))));
+            Ok((rows, older, FormErrors::default(), StatusCode::OK))
+        }
+        Err(AppError::Invalid(errors)) => Ok((Vec::new(), None, errors.into(), StatusCode::UNPROCESSABLE_ENTITY)),
+        Err(other) => Err(other),
+    }
 }
 
 /// The events table, each couple named by its label.
@@ -463,6 +475,19 @@ enum LabelMatch {
     Several,
 }
 
+impl LabelMatch {
+    /// Why a label that names no one couple is refused, and with what status.
+    fn refusal(&self) -> (StatusCode, String) {
+        match self {
+            LabelMatch::Several => (
+                StatusCode::CONFLICT,
+                "more than one couple has this label; type it with its exact capitals, or ask a supervisor".into(),
+            ),
+            LabelMatch::None | LabelMatch::One(_) => (StatusCode::NOT_FOUND, AppError::NotFound.detail()),
+        }
+    }
+}
+
 async fn couple_by_label(state: &AppState, current: &CurrentMember, typed: &str) -> Result<LabelMatch, AppError> {
     let typed = typed.trim();
     let wanted = typed.to_lowercase();
@@ -499,14 +524,10 @@ async fn emergency_submit(
     let couple_id = match couple_by_label(&state, &current, &form.couple_label).await? {
         LabelMatch::One(id) => id,
         // Answered like the API answers a couple id it does not know: refused, logged.
-        LabelMatch::None => {
+        unmatched => {
             log_emergency(&audit, &current, true, true);
-            return again(StatusCode::NOT_FOUND, "couple_label", AppError::NotFound.detail()).await;
-        }
-        LabelMatch::Several => {
-            log_emergency(&audit, &current, true, true);
-            let message = "more than one couple has this label; type it with its exact capitals, or ask a supervisor";
-            return again(StatusCode::CONFLICT, "couple_label", message.into()).await;
+            let (status, message) = unmatched.refusal();
+            return again(status, "couple_label", message).await;
         }
     };
     match access::open_emergency(&state, &audit, &current, couple_id, &form.reason).await {

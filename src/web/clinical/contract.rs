@@ -149,6 +149,19 @@ async fn contract_of(access: &CoupleAccess) -> Result<Option<ContractView>, AppE
     }
 }
 
+impl CheckInChoice {
+    /// The days a check-in may still be entered or corrected, today first,
+    /// and the one chosen (today unless another of them is asked for).
+    fn days(&self, today: Date) -> (Vec<Date>, Date) {
+        let offered: Vec<Date> = (0..=CORRECTABLE_DAYS).filter_map(|n| today.checked_sub(Duration::days(n))).collect();
+        let chosen = match forms::date(&self.day) {
+            Ok(Some(day)) if offered.contains(&day.get()) => day.get(),
+            _ => today,
+        };
+        (offered, chosen)
+    }
+}
+
 pub async fn page(
     State(state): State<AppState>,
     session: Session,
@@ -161,11 +174,7 @@ pub async fn page(
     let couple = CoupleContext::of(&access, &current).await?;
     let today = practice_today(&state, &couple.time_zone);
     let contract = contract_of(&access).await?;
-    let offered: Vec<Date> = (0..=CORRECTABLE_DAYS).filter_map(|n| today.checked_sub(Duration::days(n))).collect();
-    let check_day = match forms::date(&choice.day) {
-        Ok(Some(day)) if offered.contains(&day.get()) => day.get(),
-        _ => today,
-    };
+    let (offered, check_day) = choice.days(today);
     let slot = couple.partner.unwrap_or(if choice.partner == "b" { PartnerSlot::B } else { PartnerSlot::A });
     let checked = match contract {
         Some(_) => contract::days(&access, &DayRange { from: None, to: None }, today).await?,

@@ -770,6 +770,28 @@ fn partner_input(fields: &mut Fields, prefix: &str, f: &PartnerFields) -> Option
     })
 }
 
+impl NewCoupleForm {
+    /// The new couple the form describes, or what to correct in it.
+    fn parse(&self) -> Result<NewCouple, AppError> {
+        let mut fields = Fields::default();
+        let status = fields.check("status", pick::<CoupleStatus>(&self.status));
+        let secrets_policy = fields.check("secrets_policy", pick_required(&self.secrets_policy));
+        let care_started_on = fields.check("care_started_on", forms::date_required(&self.care_started_on));
+        let a = partner_input(&mut fields, "partner_a.", &self.a);
+        let b = partner_input(&mut fields, "partner_b.", &self.b);
+        fields.finish_with(|| {
+            Some(NewCouple {
+                label: self.label.clone(),
+                status: status?,
+                secrets_policy: secrets_policy?,
+                care_started_on: care_started_on?,
+                partner_a: a?,
+                partner_b: b?,
+            })
+        })
+    }
+}
+
 pub async fn create(
     State(state): State<AppState>,
     session: Session,
@@ -778,23 +800,7 @@ pub async fn create(
     CsrfForm(raw): CsrfForm<HashMap<String, String>>,
 ) -> PageResult {
     let form = NewCoupleForm::from_fields(&raw);
-    let mut fields = Fields::default();
-    let status = fields.check("status", pick::<CoupleStatus>(&form.status));
-    let secrets_policy = fields.check("secrets_policy", pick_required(&form.secrets_policy));
-    let care_started_on = fields.check("care_started_on", forms::date_required(&form.care_started_on));
-    let a = partner_input(&mut fields, "partner_a.", &form.a);
-    let b = partner_input(&mut fields, "partner_b.", &form.b);
-    let parsed = fields.finish_with(|| {
-        Some(NewCouple {
-            label: form.label.clone(),
-            status: status?,
-            secrets_policy: secrets_policy?,
-            care_started_on: care_started_on?,
-            partner_a: a?,
-            partner_b: b?,
-        })
-    });
-    let result = match parsed {
+    let result = match form.parse() {
         Ok(input) => couples::create(&state, &audit, &current, input).await,
         Err(err) => {
             // Nothing reached the records: the attempt is still the counselor's.
