@@ -31,6 +31,8 @@ pub struct AppState {
     pub overviews: records::overview::Overviews,
     /// Rendered PDFs kept under a digest of their document (`pdf::Renderings`).
     pub renderings: pdf::Renderings,
+    /// Which practice each recently presented API token belongs to (`auth::tokens`).
+    pub token_practices: crate::auth::tokens::TokenPractices,
     /// Set when shutdown begins: readiness answers 503 so load balancers
     /// stop sending requests while those in flight finish.
     draining: Arc<std::sync::atomic::AtomicBool>,
@@ -68,6 +70,7 @@ impl AppState {
             sso: Arc::new(sso),
             overviews,
             renderings,
+            token_practices: crate::auth::tokens::TokenPractices::new(10_000),
             draining: Arc::default(),
         }
     }

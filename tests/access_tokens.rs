@@ -1,7 +1,7 @@
 //! Personal API tokens: shown once, hashed at rest, expiring, revocable.
 
 use axum::http::{Method, StatusCode};
-use sea_orm::EntityTrait;
+use sea_orm::{ConnectionTrait, EntityTrait};
 use time::Duration;
 
 use crate::{both, helpers::*};
@@ -79,4 +79,45 @@ async fn token_input_is_validated(app: TestApp) {
     assert!(again.contains("backup script"));
 }
 
-both!(tokens_authenticate_until_revoked, tokens_expire, bad_credentials_never_fall_back_to_the_cookie, token_input_is_validated);
+/// Once a token has been seen, its practice is remembered, so its next
+/// request finds the token, its member and the practice in one statement
+/// (on PostgreSQL after the one that tells row-level security the practice).
+/// What is remembered opens nothing by itself: every request still checks
+/// the token and its member, so a member made inactive, even around the
+/// service, is refused on the very next request.
+async fn a_remembered_token_is_still_checked_on_every_request(app: TestApp) {
+    use std::sync::atomic::Ordering;
+    let practice = app.practice("alder").await;
+    let mut admin = practice.admin;
+    let (_, secret) = admin.create_token("script").await;
+    let (counted, count) = counting(&app);
+    let mut script = Client::with_bearer(&counted, &secret);
+    assert_eq!(script.get("/api/v1/me").await.status, StatusCode::OK);
+    count.store(0, Ordering::Relaxed);
+    assert_eq!(script.get("/api/v1/me").await.status, StatusCode::OK);
+    let most = match app.db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => 2,
+        _ => 1,
+    };
+    assert!(count.load(Ordering::Relaxed) <= most, "{} statements to authenticate a known token", count.load(Ordering::Relaxed));
+
+    let sql = match app.db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "UPDATE members SET active = false WHERE email = $1",
+        _ => "UPDATE members SET active = false WHERE email = ?",
+    };
+    let done = app
+        .db
+        .execute_raw(sea_orm::Statement::from_sql_and_values(app.db.get_database_backend(), sql, ["admin@alder.example".into()]))
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 1);
+    assert_eq!(script.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+both!(
+    tokens_authenticate_until_revoked,
+    tokens_expire,
+    bad_credentials_never_fall_back_to_the_cookie,
+    token_input_is_validated,
+    a_remembered_token_is_still_checked_on_every_request
+);

@@ -567,22 +567,26 @@ pub fn link_path(link: &str) -> String {
     }
 }
 
-/// Statements the service's pool runs for `path`, fetched by `client`'s
-/// session through a router whose connection counts them.
-pub async fn statements_for(app: &TestApp, client: &Client<'_>, path: &str) -> (u64, String) {
-    use std::sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    };
-    let count = Arc::new(AtomicU64::new(0));
+/// `app` with a counter of every statement through its request pool (the
+/// access log's appender has connections of its own, and is not counted);
+/// the same caches, keys and clock.
+pub fn counting(app: &TestApp) -> (TestApp, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut state = app.state.clone();
     let counter = count.clone();
     let mut pool = state.db.pool().clone();
     pool.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     });
     state.db = tandem::tenant::Db::new(pool);
-    let counted = app.with_state(state);
+    (app.with_state(state), count)
+}
+
+/// Statements the service's pool runs for `path`, fetched by `client`'s
+/// session through a router whose connection counts them.
+pub async fn statements_for(app: &TestApp, client: &Client<'_>, path: &str) -> (u64, String) {
+    use std::sync::atomic::Ordering;
+    let (counted, count) = counting(app);
     let mut browser = counted.client();
     browser.cookies = client.cookies.clone();
     let res = browser.get(path).await;

@@ -19,6 +19,17 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The member the token acts for: read with the token (and the
+    /// member's practice) when a request presents it, in one statement.
+    #[sea_orm(belongs_to = "super::members::Entity", from = "Column::MemberId", to = "super::members::Column::Id")]
+    Member,
+}
+
+impl Related<super::members::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Member.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

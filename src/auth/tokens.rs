@@ -157,6 +157,29 @@ pub async fn revoke_all(
     Ok(())
 }
 
+/// Which practice each recently presented token belongs to. A token never
+/// moves to another practice, so its next request can name its practice
+/// before its first statement (on PostgreSQL, the row-level security
+/// setting goes out with the secret's) and find the token, its member and
+/// the practice in one statement. Only a hint: the statement still decides
+/// whether the token is live, and a wrong hint finds no member and falls
+/// back to reading it after the token.
+#[derive(Clone)]
+pub struct TokenPractices(std::sync::Arc<quick_cache::sync::Cache<String, Uuid>>);
+
+impl TokenPractices {
+    /// Remembers at most `entries` tokens' practices, the least used leaving first.
+    pub fn new(entries: usize) -> Self {
+        Self(std::sync::Arc::new(quick_cache::sync::Cache::new(entries.max(1))))
+    }
+}
+
+impl std::fmt::Debug for TokenPractices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("TokenPractices").field(&self.0.len()).finish()
+    }
+}
+
 /// Finds the live token and its active member. The lookup is by the hash of
 /// the secret, before any practice is known: the token itself names it.
 pub async fn authenticate(
@@ -169,16 +192,33 @@ pub async fn authenticate(
     let now = state.clock.now();
     let hash = crate::secret::hash(presented);
     crate::tenant::reveal(&hash);
+    let hinted = state.token_practices.0.get(&hash);
+    if let Some(practice) = hinted {
+        crate::tenant::enter(practice);
+    }
     // unscoped: the secret's hash is the key; the row names the practice.
-    let token = api_tokens::Entity::find()
-        .filter(api_tokens::Column::TokenHash.eq(hash))
+    let (token, member, practice) = api_tokens::Entity::find()
+        .filter(api_tokens::Column::TokenHash.eq(hash.as_str()))
+        .find_also_related(members::Entity)
+        .and_also_related(practices::Entity)
         .one(&state.db)
         .await?
-        .filter(|t| t.revoked_at.is_none() && t.expires_at > now)
+        .filter(|(t, _, _)| t.revoked_at.is_none() && t.expires_at > now)
         .ok_or(AppError::Unauthenticated)?;
+    if hinted != Some(token.practice_id) {
+        state.token_practices.0.insert(hash, token.practice_id);
+    }
     crate::tenant::enter(token.practice_id);
     let scope = PracticeScope::trusted(token.practice_id);
-    let member = super::current::active_member(&state.db, scope, token.member_id).await?.ok_or(AppError::Unauthenticated)?;
+    let member = match (member, practice) {
+        // Read with the token: the practice was known before the statement.
+        (Some(member), Some(practice)) if member.practice_id == token.practice_id && practice.id == token.practice_id => {
+            member.active.then_some((member, practice))
+        }
+        // The practice's rows were hidden until the token named it.
+        _ => super::current::active_member(&state.db, scope, token.member_id).await?,
+    }
+    .ok_or(AppError::Unauthenticated)?;
     // Note use at most once a minute, to keep reads from becoming writes.
     if token.last_used_at.is_none_or(|t| now - t >= time::Duration::minutes(1)) {
         scope
