@@ -504,17 +504,19 @@ pub async fn on_care_team(
 /// supervisor before partner). A fixed number of queries, whatever the
 /// caseload.
 pub async fn relations(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<Vec<(Uuid, Relation)>, AppError> {
-    Ok(standing(db, current).await?.0)
+    Ok(standing(db, current).await?.0.into_iter().map(|c| (c.id, c.relation)).collect())
 }
 
-/// [`relations`], and a condition on `couples.id` that holds for exactly
-/// those couples: the same queries as subqueries, so that reading the
-/// couples themselves does not send (and the database does not compare
-/// every row against) hundreds of ids.
-async fn standing(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<(Vec<(Uuid, Relation)>, Condition), AppError> {
+/// [`relations`], each couple with the revision and version it is at,
+/// newest couple first; and a condition on `couples.id` that holds for
+/// exactly those couples: the same queries as subqueries, so that reading
+/// the couples themselves does not send (and the database does not compare
+/// every row against) hundreds of ids. One statement per role the caller
+/// holds (a supervisor's counselors and a partner's slot one more each).
+async fn standing(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<(Vec<CoupleRevision>, Condition), AppError> {
     let scope = current.scope;
     let me = current.id();
-    let mut found: Vec<(Uuid, Relation)> = Vec::new();
+    let mut found: Vec<CoupleRevision> = Vec::new();
     let mut couples = Condition::any();
     let care_teams_of = |members: Vec<Uuid>| {
         scope
@@ -522,33 +524,47 @@ async fn standing(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<
             .filter(care_team_members::Column::MemberId.is_in(members))
             .select_only()
             .column(care_team_members::Column::CoupleId)
+            .into_query()
     };
+    // The couples a subquery names, each with its revision and version.
+    let revisions = |ids: sea_orm::sea_query::SelectStatement| {
+        scope
+            .select::<couples::Entity>()
+            .filter(couples::Column::Id.in_subquery(ids))
+            .select_only()
+            .columns([couples::Column::Id, couples::Column::Revision, couples::Column::Version])
+            .into_tuple::<(Uuid, i64, i32)>()
+    };
+    let as_relation = |relation: Relation| move |(id, revision, version): (Uuid, i64, i32)| CoupleRevision { id, relation, revision, version };
     if current.roles.contains(Role::Counselor) {
         let mine = care_teams_of(vec![me]);
-        couples = couples.add(couples::Column::Id.in_subquery(mine.clone().into_query()));
-        let mine: Vec<Uuid> = mine.into_tuple().all(db).await?;
-        found.extend(mine.into_iter().map(|id| (id, Relation::CareTeam)));
+        couples = couples.add(couples::Column::Id.in_subquery(mine.clone()));
+        found.extend(revisions(mine).all(db).await?.into_iter().map(as_relation(Relation::CareTeam)));
     }
     if current.roles.contains(Role::Supervisor) {
         let supervisees = supervisees(db, scope, me).await?;
         if !supervisees.is_empty() {
             let supervised = care_teams_of(supervisees);
-            couples = couples.add(couples::Column::Id.in_subquery(supervised.clone().into_query()));
-            let supervised: Vec<Uuid> = supervised.into_tuple().all(db).await?;
-            found.extend(supervised.into_iter().map(|id| (id, Relation::Supervisor)));
+            couples = couples.add(couples::Column::Id.in_subquery(supervised.clone()));
+            found.extend(revisions(supervised).all(db).await?.into_iter().map(as_relation(Relation::Supervisor)));
         }
     }
     if current.roles.contains(Role::Client) {
         let mine = scope.select::<partners::Entity>().filter(partners::Column::MemberId.eq(me)).select_only().column(partners::Column::CoupleId);
         couples = couples.add(couples::Column::Id.in_subquery(mine.clone().into_query()));
-        let mine: Vec<(Uuid, PartnerSlot)> = mine.column(partners::Column::Slot).into_tuple().all(db).await?;
-        for (id, slot) in mine {
-            found.push((id, Relation::Partner(slot)));
+        let slots: HashMap<Uuid, PartnerSlot> = mine.clone().column(partners::Column::Slot).into_tuple().all(db).await?.into_iter().collect();
+        if !slots.is_empty() {
+            for row in revisions(mine.into_query()).all(db).await? {
+                if let Some(slot) = slots.get(&row.0) {
+                    found.push(as_relation(Relation::Partner(*slot))(row));
+                }
+            }
         }
     }
     // The first relation found for a couple is the one that counts.
     let mut seen = std::collections::HashSet::new();
-    found.retain(|(id, _)| seen.insert(*id));
+    found.retain(|c| seen.insert(c.id));
+    found.sort_by_key(|c| std::cmp::Reverse(c.id));
     Ok((found, couples))
 }
 
@@ -570,25 +586,7 @@ pub async fn visible_couple_ids(db: &impl ConnectionTrait, current: &CurrentMemb
 /// [`CoupleAccess`]. Nothing is recorded here: the page records one
 /// practice-level event.
 pub async fn caseload(state: &AppState, current: &CurrentMember) -> Result<CaseloadRevisions, AppError> {
-    let (relations, standing) = standing(&state.db, current).await?;
-    let rows: Vec<(Uuid, i64, i32)> = match relations.is_empty() {
-        true => Vec::new(),
-        false => current
-            .scope
-            .select::<couples::Entity>()
-            .filter(standing.clone())
-            .select_only()
-            .columns([couples::Column::Id, couples::Column::Revision, couples::Column::Version])
-            .order_by_desc(couples::Column::Id)
-            .into_tuple()
-            .all(&state.db)
-            .await?,
-    };
-    let relation_of: HashMap<Uuid, Relation> = relations.into_iter().collect();
-    let couples = rows
-        .into_iter()
-        .filter_map(|(id, revision, version)| relation_of.get(&id).map(|relation| CoupleRevision { id, relation: *relation, revision, version }))
-        .collect();
+    let (couples, standing) = standing(&state.db, current).await?;
     Ok(CaseloadRevisions {
         couples,
         standing,
