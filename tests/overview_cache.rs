@@ -210,3 +210,36 @@ async fn a_kept_dashboard_lists_what_a_read_now_would(app: TestApp) {
 }
 
 both!(a_kept_dashboard_lists_what_a_read_now_would);
+
+/// A kept dashboard is presented for the practice's time zone as it is at
+/// the moment: a new zone shows on the next read, though no couple changed
+/// and the caseload itself stays kept.
+async fn a_kept_dashboard_shows_the_practice_time_zone_of_now(app: TestApp) {
+    // Berlin's day and UTC's differ from 23:00 UTC: keep clear of that hour,
+    // so that the zone is all that changes.
+    if app.state.clock.now().hour() == 23 {
+        app.clock.advance(time::Duration::hours(2));
+    }
+    let mut w = World::build(&app).await;
+    let c = w.couple;
+    let starts = app.state.clock.now() + time::Duration::days(3);
+    let at = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let body = json!({"starts_at": at(starts), "ends_at": at(starts + time::Duration::hours(1)), "kind": "joint", "modality": "behavioral_couples_therapy"});
+    let res = w.client(Actor::CareTeam).json(Method::POST, &format!("/api/v1/couples/{c}/sessions"), Some(body)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let prep = format!("/sessions/{}/prep", res.json()["id"].as_str().unwrap());
+    let line = |page: &str| page.split("<li>").find(|li| li.contains(&prep)).map(str::to_owned).unwrap_or_else(|| panic!("not listed: {page}"));
+
+    let (first, page) = statements_for(&app, w.client(Actor::CareTeam), "/dashboard").await;
+    let in_berlin = line(&page);
+    let (kept, page) = statements_for(&app, w.client(Actor::CareTeam), "/dashboard").await;
+    assert!(kept < first, "an unchanged caseload is kept: {first} statements, then {kept}");
+    assert_eq!(line(&page), in_berlin);
+
+    exec(&app, "UPDATE practices SET time_zone = $1", vec!["UTC".into()]).await;
+    let (still_kept, page) = statements_for(&app, w.client(Actor::CareTeam), "/dashboard").await;
+    assert_eq!(still_kept, kept, "the caseload did not change");
+    assert_ne!(line(&page), in_berlin, "the session's time is shown in the new zone: {page}");
+}
+
+both!(a_kept_dashboard_shows_the_practice_time_zone_of_now);

@@ -184,6 +184,16 @@ enum Key {
         today: Date,
         couples: Vec<(Uuid, i64, i32, &'static str)>,
     },
+    /// A presentation of the kept caseload read under `caseload` at
+    /// `read_at`, as cut at a moment that keeps the same items of it
+    /// (`kept`, one flag per item of its time-bound lists), made for
+    /// `variant` (whatever else the presentation shows).
+    Presented {
+        caseload: Box<Key>,
+        read_at: OffsetDateTime,
+        kept: Vec<bool>,
+        variant: String,
+    },
 }
 
 #[derive(Clone)]
@@ -311,28 +321,53 @@ pub struct CaseloadOverview {
 /// kept read covers the whole minute it may serve (sessions starting, steps
 /// falling due, emergencies opened by its end) and is cut to `now` each
 /// time it serves, so it lists what a read at `now` would.
-pub async fn caseload(
+///
+/// What comes back is what `present` makes of the caseload (the dashboard
+/// renders it). A clinician's presentation is kept with the kept read,
+/// under the items the cut at `now` keeps and `variant`, which must name
+/// everything else `present` depends on (time zone, roles): an unchanged
+/// caseload, cut the same way, is not presented again.
+#[allow(clippy::too_many_arguments)]
+pub async fn caseload<P: Send + Sync + 'static>(
     caseload: &CaseloadRevisions,
     reader: Uuid,
     now: OffsetDateTime,
     today: Date,
     ahead: Duration,
     recent: Duration,
-) -> Result<CaseloadOverview, AppError> {
+    variant: String,
+    present: impl FnOnce(CaseloadOverview) -> Result<P, AppError>,
+) -> Result<Arc<P>, AppError> {
     let Some((cache, key)) = caseload.overviews().caseload_key(caseload, reader, today) else {
         metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "bypass").increment(1);
-        return Ok(read_caseload(&caseload.load().await?, reader, now, today, ahead, recent).await?.at(now, ahead, recent));
+        let wide = read_caseload(&caseload.load().await?, reader, now, today, ahead, recent).await?;
+        return Ok(Arc::new(present(wide.at(now, ahead, recent))?));
     };
-    let found = cache.get(&key).filter(|kept| kept.read_at.elapsed() < KEPT_FOR);
-    let kept = found.and_then(|kept| kept.value.downcast_ref::<WideCaseload>().filter(|wide| wide.covers(now)).cloned());
-    if let Some(wide) = kept {
-        metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "hit").increment(1);
-        return Ok(wide.at(now, ahead, recent));
+    let found = cache
+        .get(&key)
+        .filter(|kept| kept.read_at.elapsed() < KEPT_FOR)
+        .and_then(|kept| kept.value.downcast::<WideCaseload>().ok())
+        .filter(|wide| wide.covers(now));
+    let wide = match found {
+        Some(wide) => {
+            metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "hit").increment(1);
+            wide
+        }
+        None => {
+            metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "miss").increment(1);
+            let wide = Arc::new(read_caseload(&caseload.load().await?, reader, now, today, ahead, recent).await?);
+            cache.insert(key.clone(), Kept { read_at: Instant::now(), value: wide.clone() });
+            wide
+        }
+    };
+    let presented = Key::Presented { caseload: Box::new(key), read_at: wide.read_at, kept: wide.kept_at(now, ahead, recent), variant };
+    let kept = cache.get(&presented).filter(|kept| kept.read_at.elapsed() < KEPT_FOR).and_then(|kept| kept.value.downcast::<P>().ok());
+    if let Some(kept) = kept {
+        return Ok(kept);
     }
-    metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "miss").increment(1);
-    let wide = read_caseload(&caseload.load().await?, reader, now, today, ahead, recent).await?;
-    cache.insert(key, Kept { read_at: Instant::now(), value: Arc::new(wide.clone()) });
-    Ok(wide.at(now, ahead, recent))
+    let value = Arc::new(present(WideCaseload::clone(&wide).at(now, ahead, recent))?);
+    cache.insert(presented, Kept { read_at: Instant::now(), value: value.clone() });
+    Ok(value)
 }
 
 /// A caseload read at `read_at` for every moment of the [`KEPT_FOR`] after it.
@@ -340,6 +375,21 @@ pub async fn caseload(
 struct WideCaseload {
     read_at: OffsetDateTime,
     overview: CaseloadOverview,
+}
+
+/// Whether a session is listed at `now`: not yet over, starting within `ahead`.
+fn upcoming_at(session: &SessionView, now: OffsetDateTime, ahead: Duration) -> bool {
+    session.ends_at >= now && session.starts_at <= now + ahead
+}
+
+/// Whether an emergency access is listed at `now`: opened within `recent`.
+fn emergency_at(opened: &crate::access::EmergencyOpened, now: OffsetDateTime, recent: Duration) -> bool {
+    opened.started_at >= now - recent
+}
+
+/// Whether a lapse-response step is overdue at `now`.
+fn overdue_at(step: &lapse_response::StepView, now: OffsetDateTime) -> bool {
+    step.due_at < now
 }
 
 impl WideCaseload {
@@ -352,10 +402,20 @@ impl WideCaseload {
     /// The caseload as a read at `now` lists it.
     fn at(self, now: OffsetDateTime, ahead: Duration, recent: Duration) -> CaseloadOverview {
         let mut seen = self.overview;
-        seen.upcoming.retain(|s| s.item.ends_at >= now && s.item.starts_at <= now + ahead);
-        seen.emergencies.retain(|e| e.item.started_at >= now - recent);
-        seen.overdue_steps.retain(|s| s.item.due_at < now);
+        seen.upcoming.retain(|s| upcoming_at(&s.item, now, ahead));
+        seen.emergencies.retain(|e| emergency_at(&e.item, now, recent));
+        seen.overdue_steps.retain(|s| overdue_at(&s.item, now));
         seen
+    }
+
+    /// Which items of its time-bound lists [`Self::at`] keeps at `now`:
+    /// two moments with the same flags list the same caseload.
+    fn kept_at(&self, now: OffsetDateTime, ahead: Duration, recent: Duration) -> Vec<bool> {
+        let seen = &self.overview;
+        let upcoming = seen.upcoming.iter().map(|s| upcoming_at(&s.item, now, ahead));
+        let emergencies = seen.emergencies.iter().map(|e| emergency_at(&e.item, now, recent));
+        let overdue = seen.overdue_steps.iter().map(|s| overdue_at(&s.item, now));
+        upcoming.chain(emergencies).chain(overdue).collect()
     }
 }
 

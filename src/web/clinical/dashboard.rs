@@ -3,6 +3,8 @@
 //! supervisor, the couples of the counselors they supervise; for a partner,
 //! their couple. One access event records that the dashboard was viewed.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::{extract::State, response::IntoResponse};
 use time::{Date, Duration};
@@ -15,6 +17,7 @@ use crate::{
     access,
     audit::AuditContext,
     auth::CurrentMember,
+    error::AppError,
     web::SignedIn,
     practice::Role,
     records::{
@@ -91,6 +94,15 @@ pub struct OverdueStep {
 pub struct DashboardPage {
     pub nav: Option<Nav>,
     pub display_name: String,
+    /// [`DashboardLists`], rendered (and kept with the caseload it shows).
+    pub lists: Arc<String>,
+}
+
+/// Everything on the dashboard below the greeting: what the caseload holds,
+/// as the caller's roles and the practice's time zone present it.
+#[derive(Template)]
+#[template(path = "dashboard_lists.html")]
+pub struct DashboardLists {
     pub counselor: bool,
     pub supervisor: bool,
     pub client: bool,
@@ -113,17 +125,21 @@ pub async fn page(State(state): State<AppState>, session: Session, SignedIn(curr
     let tz = current.practice.time_zone.clone();
     let today = milestones::practice_today(&state, &tz);
     let caseload = access::caseload(&state, &current).await?;
-    let seen = overview::caseload(&caseload, current.id(), state.clock.now(), today, AHEAD, RECENT).await?;
+    // What the lists show besides the caseload: the time zone and the roles.
+    let variant = format!("{tz} {}", current.roles.to_stored());
+    let present = |seen| DashboardLists::of(seen, &current, today).render().map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")));
+    let lists = overview::caseload(&caseload, current.id(), state.clock.now(), today, AHEAD, RECENT, variant, present).await?;
     // The page is one view of the dashboard, whatever it read to build it.
     access::practice_level(&audit, &current, Some("dashboard"), false);
     let chrome = Chrome::of(&session, &current).await?;
-    Ok(render(&DashboardPage::of(seen, chrome, &current, today)).into_response())
+    let page = DashboardPage { nav: chrome.nav, display_name: current.member.display_name.clone(), lists };
+    Ok(render(&page).into_response())
 }
 
-impl DashboardPage {
-    fn of(seen: CaseloadOverview, chrome: Chrome, current: &CurrentMember, today: Date) -> Self {
+impl DashboardLists {
+    fn of(seen: CaseloadOverview, current: &CurrentMember, today: Date) -> Self {
         let tz = &current.practice.time_zone;
-        DashboardPage {
+        DashboardLists {
             overdue_steps: seen
                 .overdue_steps
                 .into_iter()
@@ -135,8 +151,6 @@ impl DashboardPage {
                     couple: s.couple,
                 })
                 .collect(),
-            nav: chrome.nav,
-            display_name: current.member.display_name.clone(),
             counselor: current.roles.contains(Role::Counselor),
             supervisor: current.roles.contains(Role::Supervisor),
             client: current.roles.contains(Role::Client),
