@@ -327,21 +327,18 @@ pub struct CaseloadOverview {
 /// under the items the cut at `now` keeps and `variant`, which must name
 /// everything else `present` depends on (time zone, roles): an unchanged
 /// caseload, cut the same way, is not presented again.
-#[allow(clippy::too_many_arguments)]
 pub async fn caseload<P: Send + Sync + 'static>(
     caseload: &CaseloadRevisions,
     reader: Uuid,
-    now: OffsetDateTime,
-    today: Date,
-    ahead: Duration,
-    recent: Duration,
+    at: Window,
     variant: String,
     present: impl FnOnce(CaseloadOverview) -> Result<P, AppError>,
 ) -> Result<Arc<P>, AppError> {
+    let Window { now, today, .. } = at;
     let Some((cache, key)) = caseload.overviews().caseload_key(caseload, reader, today) else {
         metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "bypass").increment(1);
-        let wide = read_caseload(&caseload.load().await?, reader, now, today, ahead, recent).await?;
-        return Ok(Arc::new(present(wide.at(now, ahead, recent))?));
+        let wide = read_caseload(&caseload.load().await?, reader, at).await?;
+        return Ok(Arc::new(present(wide.at(at))?));
     };
     let found = cache
         .get(&key)
@@ -355,19 +352,30 @@ pub async fn caseload<P: Send + Sync + 'static>(
         }
         None => {
             metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "miss").increment(1);
-            let wide = Arc::new(read_caseload(&caseload.load().await?, reader, now, today, ahead, recent).await?);
+            let wide = Arc::new(read_caseload(&caseload.load().await?, reader, at).await?);
             cache.insert(key.clone(), Kept { read_at: Instant::now(), value: wide.clone() });
             wide
         }
     };
-    let presented = Key::Presented { caseload: Box::new(key), read_at: wide.read_at, kept: wide.kept_at(now, ahead, recent), variant };
+    let presented = Key::Presented { caseload: Box::new(key), read_at: wide.read_at, kept: wide.kept_at(at), variant };
     let kept = cache.get(&presented).filter(|kept| kept.read_at.elapsed() < KEPT_FOR).and_then(|kept| kept.value.downcast::<P>().ok());
     if let Some(kept) = kept {
         return Ok(kept);
     }
-    let value = Arc::new(present(WideCaseload::clone(&wide).at(now, ahead, recent))?);
+    let value = Arc::new(present(WideCaseload::clone(&wide).at(at))?);
     cache.insert(presented, Kept { read_at: Instant::now(), value: value.clone() });
     Ok(value)
+}
+
+/// The moment a caseload is read for, and how far its lists look: sessions
+/// and plan reviews up to `ahead`, lapses and emergency accesses back to
+/// `recent`; `today` is the day in the practice's time zone.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    pub now: OffsetDateTime,
+    pub today: Date,
+    pub ahead: Duration,
+    pub recent: Duration,
 }
 
 /// A caseload read at `read_at` for every moment of the [`KEPT_FOR`] after it.
@@ -400,7 +408,7 @@ impl WideCaseload {
     }
 
     /// The caseload as a read at `now` lists it.
-    fn at(self, now: OffsetDateTime, ahead: Duration, recent: Duration) -> CaseloadOverview {
+    fn at(self, Window { now, ahead, recent, .. }: Window) -> CaseloadOverview {
         let mut seen = self.overview;
         seen.upcoming.retain(|s| upcoming_at(&s.item, now, ahead));
         seen.emergencies.retain(|e| emergency_at(&e.item, now, recent));
@@ -410,7 +418,7 @@ impl WideCaseload {
 
     /// Which items of its time-bound lists [`Self::at`] keeps at `now`:
     /// two moments with the same flags list the same caseload.
-    fn kept_at(&self, now: OffsetDateTime, ahead: Duration, recent: Duration) -> Vec<bool> {
+    fn kept_at(&self, Window { now, ahead, recent, .. }: Window) -> Vec<bool> {
         let seen = &self.overview;
         let upcoming = seen.upcoming.iter().map(|s| upcoming_at(&s.item, now, ahead));
         let emergencies = seen.emergencies.iter().map(|e| emergency_at(&e.item, now, recent));
@@ -424,10 +432,7 @@ impl WideCaseload {
 async fn read_caseload(
     caseload: &Caseload,
     reader: Uuid,
-    now: OffsetDateTime,
-    today: Date,
-    ahead: Duration,
-    recent: Duration,
+    Window { now, today, ahead, recent }: Window,
 ) -> Result<WideCaseload, AppError> {
     let until = now + KEPT_FOR;
     let about = |couple_id: Uuid| About {

@@ -186,8 +186,7 @@ pub async fn page(
         Some(_) => Vec::new(),
         None => couple.names.partner_choices(&slot.as_str()),
     };
-    let medication_in_contract = contract.as_ref().is_some_and(|c| c.content.medication.is_some());
-    let answers = Answers::of(saved.as_ref(), medication_in_contract);
+    let answers = Answers::of(saved.as_ref(), contract.as_ref().is_some_and(|c| c.content.medication.is_some()));
     let other_days = offered.iter().filter(|d| **d != check_day).map(|d| Day::of(*d)).collect();
     let chrome = Chrome::of(&session, &current).await?;
     Ok(render(&ContractPage {

@@ -128,7 +128,8 @@ pub async fn page(State(state): State<AppState>, session: Session, SignedIn(curr
     // What the lists show besides the caseload: the time zone and the roles.
     let variant = format!("{tz} {}", current.roles.to_stored());
     let present = |seen| DashboardLists::of(seen, &current, today).render().map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")));
-    let lists = overview::caseload(&caseload, current.id(), state.clock.now(), today, AHEAD, RECENT, variant, present).await?;
+    let window = overview::Window { now: state.clock.now(), today, ahead: AHEAD, recent: RECENT };
+    let lists = overview::caseload(&caseload, current.id(), window, variant, present).await?;
     // The page is one view of the dashboard, whatever it read to build it.
     access::practice_level(&audit, &current, Some("dashboard"), false);
     let chrome = Chrome::of(&session, &current).await?;
