@@ -241,12 +241,12 @@ pub async fn append(txn: &impl ConnectionTrait, events: &[NewEvent]) -> Result<(
 
 /// Most bytes of parameters one INSERT statement sends.
 ///
-/// sqlx 0.9.0 no longer sets TCP_NODELAY (launchbadge/sqlx#4335, fixed
-/// upstream after that release): over TCP, a statement whose parameters
-/// pass about 16 KiB waits for PostgreSQL's delayed ACK, 40 ms each time.
-/// A group commit of 64 events did exactly that and fell to a fifth of its
-/// rate (BENCHMARKS.md). Several statements of at most 8 KiB cost a round
-/// trip each instead.
+/// sqlx 0.9.0 did not set TCP_NODELAY (launchbadge/sqlx#4335): over TCP, a
+/// statement whose parameters passed about 16 KiB waited for PostgreSQL's
+/// delayed ACK, 40 ms each time, and a group commit of 64 events fell to a
+/// fifth of its rate (BENCHMARKS.md). sqlx 0.9.1, which Tandem now uses,
+/// sets it again; the bound stays, so that a socket without it costs a
+/// round trip per 8 KiB rather than 40 ms per commit.
 const STATEMENT_BYTES: usize = 8 * 1024;
 
 /// An estimate of the bytes an event's row sends as parameters.
