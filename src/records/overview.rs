@@ -106,6 +106,23 @@ pub async fn couple(access: &CoupleAccess, today: Date, at: &OverviewAt) -> Resu
     kept(access, Part::Overview(today, at.clone()), || read(access, today, at)).await
 }
 
+/// [`couple`] as `present` shows it (`variant` names the presentation, e.g.
+/// "json"): made once per kept overview and kept beside it, so an unchanged
+/// couple is neither copied nor presented again.
+pub async fn couple_as<P: Send + Sync + 'static>(
+    access: &CoupleAccess,
+    today: Date,
+    at: &OverviewAt,
+    variant: &'static str,
+    present: impl FnOnce(&CoupleOverview) -> Result<P, AppError>,
+) -> Result<Arc<P>, AppError> {
+    let overview = Part::Overview(today, at.clone());
+    shared(access, Part::Presented(Box::new(overview.clone()), variant), || async {
+        present(&*shared(access, overview, || read(access, today, at)).await?)
+    })
+    .await
+}
+
 /// What a screen reads of one couple that may be kept: the overview at
 /// some pages, and the reads the couple page and the session prep add to it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -118,6 +135,8 @@ pub enum Part {
     CheckinDays(Date),
     /// A session's agenda.
     Agenda(Uuid),
+    /// A part as a front end presents it (`couple_as`).
+    Presented(Box<Part>, &'static str),
 }
 
 /// `part` of the couple as `access` may see it: the kept copy when the
@@ -129,18 +148,28 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<T, AppError>>,
 {
+    shared(access, part, read).await.map(Arc::unwrap_or_clone)
+}
+
+/// [`kept`], handing out the kept copy itself rather than a copy of it.
+async fn shared<T, F, Fut>(access: &CoupleAccess, part: Part, read: F) -> Result<Arc<T>, AppError>
+where
+    T: Send + Sync + 'static,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
     let Some((cache, key)) = access.overviews().keyed(access, part) else {
         metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "bypass").increment(1);
-        return read().await;
+        return read().await.map(Arc::new);
     };
     let found = cache.get(&key).filter(|kept| kept.read_at.elapsed() < KEPT_FOR);
-    if let Some(value) = found.and_then(|kept| kept.value.downcast_ref::<T>().cloned()) {
+    if let Some(value) = found.and_then(|kept| kept.value.downcast::<T>().ok()) {
         metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "hit").increment(1);
         return Ok(value);
     }
     metrics::counter!(crate::metrics::OVERVIEW_READS, "cache" => "miss").increment(1);
-    let value = read().await?;
-    cache.insert(key, Kept { read_at: Instant::now(), value: Arc::new(value.clone()) });
+    let value = Arc::new(read().await?);
+    cache.insert(key, Kept { read_at: Instant::now(), value: value.clone() });
     Ok(value)
 }
 

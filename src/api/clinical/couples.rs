@@ -85,12 +85,17 @@ async fn get_overview(
     audit: AuditContext,
     Path(couple_id): Path<Uuid>,
     Query(at): Query<OverviewAt>,
-) -> Result<axum::Json<CoupleOverview>, AppError> {
+) -> Result<axum::response::Response, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     // A view of the couple's records, as the couple page is.
     audit.describe_as("couple", "view");
     let today = milestones::practice_today(&state, &current.practice.time_zone);
-    Ok(axum::Json(overview::couple(&access, today, &at).await?))
+    // Serialized once per kept overview (an unchanged couple's JSON is kept).
+    let json = overview::couple_as(&access, today, &at, "json", |seen: &CoupleOverview| {
+        Ok(axum::body::Bytes::from(serde_json::to_vec(seen).map_err(anyhow::Error::from)?))
+    })
+    .await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], axum::body::Bytes::clone(&json)).into_response())
 }
 
 /// Changes status, label, secrets policy or start date (care team; needs If-Match).
