@@ -200,7 +200,7 @@ async fn work(state: &AppState, job: Job) {
             if let Err(err) = audit::verify_all(state, None).await {
                 tracing::error!(error = %err, "could not verify the access log");
             }
-            let sessions = auth::session_store::DbSessionStore::new(state.db.clone(), state.clock.clone(), state.config.session_idle());
+            let sessions = auth::session_store::DbSessionStore::new(state.db.clone(), state.clock.clone(), state.config.session_idle(), state.session_practices.clone());
             if let Err(err) = sessions.delete_expired().await {
                 tracing::warn!(error = %err, "could not delete expired sessions");
             }

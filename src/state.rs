@@ -8,9 +8,23 @@ use sea_orm::DatabaseConnection;
 
 use crate::{audit, clock::Clock, config::Config, pdf, records, sealed, sso, tenant::Db, vault};
 
-/// Everything a request handler may reach. Cheap to clone.
+/// Everything a request handler may reach: the [`Services`] behind one
+/// `Arc`, so the many clones a request makes (each layer and extractor
+/// takes its own) cost one reference count each.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services of the core, reached through [`AppState`].
+#[derive(Clone)]
+pub struct Services {
     /// The database; on PostgreSQL it carries the request's practice (see `tenant`).
     pub db: Db,
     pub config: Arc<Config>,
@@ -31,8 +45,10 @@ pub struct AppState {
     pub overviews: records::overview::Overviews,
     /// Rendered PDFs kept under a digest of their document (`pdf::Renderings`).
     pub renderings: pdf::Renderings,
-    /// Which practice each recently presented API token belongs to (`auth::tokens`).
-    pub token_practices: crate::auth::tokens::TokenPractices,
+    /// Which practice each recently presented API token belongs to (`auth::hints`).
+    pub token_practices: crate::auth::hints::PracticeHints,
+    /// Which practice each recently signed-in browser session belongs to.
+    pub session_practices: crate::auth::hints::PracticeHints,
     /// Set when shutdown begins: readiness answers 503 so load balancers
     /// stop sending requests while those in flight finish.
     draining: Arc<std::sync::atomic::AtomicBool>,
@@ -58,7 +74,7 @@ impl AppState {
         let journal = audit::journal::Journal::new(config.audit_journal_path());
         let overviews = records::overview::Overviews::new(config.overview_cache_entries as usize);
         let renderings = pdf::Renderings::new(config.overview_cache_entries as usize);
-        Self {
+        Self(Arc::new(Services {
             db,
             journal,
             config: Arc::new(config),
@@ -70,9 +86,17 @@ impl AppState {
             sso: Arc::new(sso),
             overviews,
             renderings,
-            token_practices: crate::auth::tokens::TokenPractices::new(10_000),
+            token_practices: crate::auth::hints::PracticeHints::new(10_000),
+            session_practices: crate::auth::hints::PracticeHints::new(10_000),
             draining: Arc::default(),
-        }
+        }))
+    }
+
+    /// The same services on another database handle (a benchmark or test
+    /// counting the statements through its pool).
+    pub fn with_db(mut self, db: Db) -> Self {
+        Arc::make_mut(&mut self.0).db = db;
+        self
     }
 
     /// Shutdown has begun: report not ready, finish what is in flight.

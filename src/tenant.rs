@@ -133,6 +133,13 @@ pub fn enter(practice: Uuid) {
     let _ = CONTEXT.try_with(|c| c.wanted.lock().expect("tenant lock").practice = Some(practice));
 }
 
+/// The unit of work running on this task no longer acts in a practice: one
+/// entered on a hint that the credential did not bear out. Its later
+/// statements see no practice's rows.
+pub fn leave() {
+    let _ = CONTEXT.try_with(|c| c.wanted.lock().expect("tenant lock").practice = None);
+}
+
 /// The practice the current unit of work acts in, if it has said.
 pub fn current() -> Option<Uuid> {
     CONTEXT.try_with(|c| c.wanted.lock().expect("tenant lock").practice).ok().flatten()

@@ -567,19 +567,31 @@ pub fn link_path(link: &str) -> String {
     }
 }
 
-/// `app` with a counter of every statement through its request pool (the
-/// access log's appender has connections of its own, and is not counted);
-/// the same caches, keys and clock.
+/// `app` with `seen` told of every statement through its request pool (the
+/// access log's appender has connections of its own, and is not seen); the
+/// same caches, keys and clock.
+fn observed(app: &TestApp, seen: impl Fn(&sea_orm::metric::Info<'_>) + Send + Sync + 'static) -> TestApp {
+    let mut pool = app.state.db.pool().clone();
+    pool.set_metric_callback(seen);
+    app.with_state(app.state.clone().with_db(tandem::tenant::Db::new(pool)))
+}
+
+/// `app` with a counter of every statement through its request pool.
 pub fn counting(app: &TestApp) -> (TestApp, std::sync::Arc<std::sync::atomic::AtomicU64>) {
     let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let mut state = app.state.clone();
     let counter = count.clone();
-    let mut pool = state.db.pool().clone();
-    pool.set_metric_callback(move |_| {
+    let counted = observed(app, move |_| {
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     });
-    state.db = tandem::tenant::Db::new(pool);
-    (app.with_state(state), count)
+    (counted, count)
+}
+
+/// `app` with the SQL of every statement through its request pool, in order.
+pub fn recording(app: &TestApp) -> (TestApp, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let sql = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = sql.clone();
+    let recorded = observed(app, move |info| log.lock().unwrap().push(info.statement.sql.clone()));
+    (recorded, sql)
 }
 
 /// Statements the service's pool runs for `path`, fetched by `client`'s

@@ -2,6 +2,7 @@
 //! and throttling of failed attempts.
 
 use axum::http::StatusCode;
+use sea_orm::ConnectionTrait;
 use time::Duration;
 
 use crate::{both, helpers::*};
@@ -242,6 +243,65 @@ async fn a_device_cookie_is_for_its_own_account_only(app: TestApp) {
     }
 }
 
+/// A signed-in session's next request begins in its practice (on
+/// PostgreSQL the session's row is read inside the request's transaction,
+/// after the practice is set) and is still checked against the database.
+async fn a_remembered_session_is_read_in_its_practice_and_still_checked(app: TestApp) {
+    let practice = app.practice("birch").await;
+    let (recorded, sql) = recording(&app);
+    let mut browser = recorded.client();
+    browser.cookies = practice.admin.cookies.clone();
+    assert_eq!(browser.get("/api/v1/me").await.status, StatusCode::OK);
+    sql.lock().unwrap().clear();
+    assert_eq!(browser.get("/api/v1/me").await.status, StatusCode::OK);
+    let statements = sql.lock().unwrap().clone();
+    let session_read = statements.iter().position(|s| s.contains("web_sessions")).expect("the session is read");
+    if app.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        assert!(statements[0].contains("set_config") && session_read == 1, "{statements:#?}");
+    }
+
+    // Ended in the database, around the service: the next request is refused.
+    app.db.execute_unprepared("DELETE FROM web_sessions").await.unwrap();
+    assert_eq!(browser.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// A session is read in the practice its hint names only while it is
+/// signed in to that practice: gone, or signed in elsewhere, the request
+/// leaves the practice again and the hint is forgotten.
+async fn a_session_hint_never_outlives_the_session(app: TestApp) {
+    use tower_sessions::{SessionStore, session::Id};
+    let birch = app.practice("birch").await;
+    let rowan = app.practice("rowan").await;
+    let hints = tandem::auth::hints::PracticeHints::new(8);
+    let store = tandem::auth::session_store::DbSessionStore::new(app.state.db.clone(), app.state.clock.clone(), Duration::minutes(30), hints.clone());
+    let load = |id: Id| {
+        let store = store.clone();
+        async move {
+            let (found, committed) = tandem::tenant::scope(async move {
+                let record = store.load(&id).await.unwrap();
+                (record.is_some(), tandem::tenant::current())
+            })
+            .await;
+            committed.unwrap();
+            found
+        }
+    };
+    let signed_in: Id = birch.admin.cookies["tandem_session"].parse().unwrap();
+    let key = tandem::auth::session_store::key(&signed_in);
+
+    hints.remember(&key, birch.id);
+    assert_eq!(load(signed_in).await, (true, Some(birch.id)));
+    // A hint naming another practice than the session's own.
+    hints.remember(&key, rowan.id);
+    assert_eq!(load(signed_in).await, (true, None));
+    assert_eq!(hints.get(&key), None);
+    // A session that is gone.
+    let gone = Id::default();
+    hints.remember(&tandem::auth::session_store::key(&gone), birch.id);
+    assert_eq!(load(gone).await, (false, None));
+    assert_eq!(hints.get(&tandem::auth::session_store::key(&gone)), None);
+}
+
 /// Fewer failures per address, so the test does not hash fifty passwords.
 fn small_address_budget() -> tandem::config::Config {
     tandem::config::Config { sign_in_max_failures_per_address: 8, ..test_config() }
@@ -258,6 +318,8 @@ both!(
     sessions_end_at_the_absolute_limit,
     failed_sign_ins_lock_the_account_for_a_while,
     failed_sign_ins_lock_the_address,
+    a_remembered_session_is_read_in_its_practice_and_still_checked,
+    a_session_hint_never_outlives_the_session,
 );
 
 #[tokio::test]

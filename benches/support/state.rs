@@ -34,7 +34,7 @@ pub fn count_statements(state: &mut tandem::state::AppState) -> Arc<std::sync::a
     pool.set_metric_callback(move |_| {
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     });
-    state.db = tandem::tenant::Db::new(pool);
+    *state = state.clone().with_db(tandem::tenant::Db::new(pool));
     statements
 }
 

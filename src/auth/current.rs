@@ -71,6 +71,17 @@ fn is_unsafe(method: &Method) -> bool {
 }
 
 pub(crate) async fn authenticate(parts: &mut Parts, state: &AppState, api: bool) -> Result<CurrentMember, AppError> {
+    let current = credential_holder(parts, state, api).await;
+    if current.is_err() {
+        // A practice entered on the credential's word (a hint, or the
+        // session's own state before the member was found inactive) is
+        // left: the request goes on, if at all, acting in none.
+        crate::tenant::leave();
+    }
+    current
+}
+
+async fn credential_holder(parts: &mut Parts, state: &AppState, api: bool) -> Result<CurrentMember, AppError> {
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         // A request that names a credential is judged by it alone; it never
         // falls back to a cookie.
@@ -120,6 +131,9 @@ pub(crate) async fn authenticate(parts: &mut Parts, state: &AppState, api: bool)
             .insert(AUTH_KEY, &auth)
             .await
             ?;
+    }
+    if let Some(id) = session.id() {
+        state.session_practices.remember(&super::session_store::key(&id), auth.practice_id);
     }
     member_in_practice(member, AuthMethod::Session)
 }

@@ -7,6 +7,7 @@ mod client_addr;
 pub mod csrf;
 pub mod current;
 pub mod devices;
+pub mod hints;
 pub mod password;
 pub mod password_change;
 pub mod session_store;

@@ -19,16 +19,22 @@ use uuid::Uuid;
 
 use entity::web_sessions;
 
-use crate::{auth::AUTH_KEY, clock::Clock};
+use crate::{
+    auth::{AUTH_KEY, hints::PracticeHints},
+    clock::Clock,
+};
 
 /// Its statements run where the request's other work does (`tenant::Db`):
 /// a session ended or re-keyed while the request deletes the member's
 /// sessions joins that request's transaction instead of waiting for it.
+/// A session signed in to a practice is read inside the request's
+/// transaction in that practice (`practices`, see `auth::hints`).
 #[derive(Clone)]
 pub struct DbSessionStore {
     db: crate::tenant::Db,
     clock: Arc<dyn Clock>,
     idle: time::Duration,
+    practices: PracticeHints,
 }
 
 impl std::fmt::Debug for DbSessionStore {
@@ -38,8 +44,8 @@ impl std::fmt::Debug for DbSessionStore {
 }
 
 impl DbSessionStore {
-    pub fn new(db: crate::tenant::Db, clock: Arc<dyn Clock>, idle: time::Duration) -> Self {
-        Self { db, clock, idle }
+    pub fn new(db: crate::tenant::Db, clock: Arc<dyn Clock>, idle: time::Duration, practices: PracticeHints) -> Self {
+        Self { db, clock, idle, practices }
     }
 
     /// Ends every browser session of a member (deactivation, password change).
@@ -52,8 +58,17 @@ impl DbSessionStore {
     }
 }
 
-fn key(id: &Id) -> String {
+/// The row key of session `id`: the hash of the id the cookie carries.
+pub fn key(id: &Id) -> String {
     crate::secret::hash(&id.to_string())
+}
+
+/// The id (a member's, a practice's) the signed-in state in `data` names under `field`.
+fn signed_in(data: &std::collections::HashMap<String, serde_json::Value>, field: &str) -> Option<Uuid> {
+    data.get(AUTH_KEY)
+        .and_then(|auth| auth.get(field))
+        .and_then(|v| v.as_str())
+        .and_then(|s| Uuid::parse_str(s).ok())
 }
 
 fn backend(err: DbErr) -> session_store::Error {
@@ -70,12 +85,7 @@ fn backend(err: DbErr) -> session_store::Error {
 impl SessionStore for DbSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
-        let member_id = record
-            .data
-            .get(AUTH_KEY)
-            .and_then(|auth| auth.get("member_id"))
-            .and_then(|v| v.as_str())
-            .and_then(|s| Uuid::parse_str(s).ok());
+        let member_id = signed_in(&record.data, "member_id");
         let row = web_sessions::ActiveModel {
             id: Set(key(&record.id)),
             data: Set(data),
@@ -99,18 +109,32 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
-        let row = web_sessions::Entity::find_by_id(key(session_id))
+        let key = key(session_id);
+        // Signed in to a practice when last seen: begin the request's
+        // transaction in it, so this read is its first statement.
+        let hinted = self.practices.get(&key);
+        if let Some(practice) = hinted {
+            crate::tenant::enter(practice);
+        }
+        let row = web_sessions::Entity::find_by_id(key.as_str())
             .filter(web_sessions::Column::ExpiresAt.gt(self.clock.now()))
             .one(&self.db)
             .await
             .map_err(backend)?;
-        let Some(row) = row else { return Ok(None) };
-        let data = serde_json::from_str(&row.data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        Ok(Some(Record {
-            id: *session_id,
-            data,
-            expiry_date: row.expires_at,
-        }))
+        let record = match row {
+            Some(row) => Some(Record {
+                id: *session_id,
+                data: serde_json::from_str(&row.data).map_err(|e| session_store::Error::Decode(e.to_string()))?,
+                expiry_date: row.expires_at,
+            }),
+            None => None,
+        };
+        if hinted.is_some() && hinted != record.as_ref().and_then(|r| signed_in(&r.data, "practice_id")) {
+            // Signed out or gone since: nothing of the practice for this request.
+            crate::tenant::leave();
+            self.practices.forget(&key);
+        }
+        Ok(record)
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {

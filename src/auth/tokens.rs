@@ -157,29 +157,6 @@ pub async fn revoke_all(
     Ok(())
 }
 
-/// Which practice each recently presented token belongs to. A token never
-/// moves to another practice, so its next request can name its practice
-/// before its first statement (on PostgreSQL, the row-level security
-/// setting goes out with the secret's) and find the token, its member and
-/// the practice in one statement. Only a hint: the statement still decides
-/// whether the token is live, and a wrong hint finds no member and falls
-/// back to reading it after the token.
-#[derive(Clone)]
-pub struct TokenPractices(std::sync::Arc<quick_cache::sync::Cache<String, Uuid>>);
-
-impl TokenPractices {
-    /// Remembers at most `entries` tokens' practices, the least used leaving first.
-    pub fn new(entries: usize) -> Self {
-        Self(std::sync::Arc::new(quick_cache::sync::Cache::new(entries.max(1))))
-    }
-}
-
-impl std::fmt::Debug for TokenPractices {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("TokenPractices").field(&self.0.len()).finish()
-    }
-}
-
 /// Finds the live token and its active member. The lookup is by the hash of
 /// the secret, before any practice is known: the token itself names it.
 pub async fn authenticate(
@@ -192,7 +169,7 @@ pub async fn authenticate(
     let now = state.clock.now();
     let hash = crate::secret::hash(presented);
     crate::tenant::reveal(&hash);
-    let hinted = state.token_practices.0.get(&hash);
+    let hinted = state.token_practices.get(&hash);
     if let Some(practice) = hinted {
         crate::tenant::enter(practice);
     }
@@ -205,9 +182,7 @@ pub async fn authenticate(
         .await?
         .filter(|(t, _, _)| t.revoked_at.is_none() && t.expires_at > now)
         .ok_or(AppError::Unauthenticated)?;
-    if hinted != Some(token.practice_id) {
-        state.token_practices.0.insert(hash, token.practice_id);
-    }
+    state.token_practices.remember(&hash, token.practice_id);
     crate::tenant::enter(token.practice_id);
     let scope = PracticeScope::trusted(token.practice_id);
     let member = match (member, practice) {

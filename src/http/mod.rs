@@ -53,6 +53,7 @@ pub fn wrap(routes: Router<AppState>, state: AppState, error_page: ErrorPage) ->
         state.db.clone(),
         state.clock.clone(),
         state.config.session_idle(),
+        state.session_practices.clone(),
     ))
     .with_name(session_cookie_name(https))
     .with_secure(https)
