@@ -10,7 +10,10 @@
 //! Every later statement of the request runs in that transaction, and
 //! transactions the code begins become savepoints inside it. The transaction
 //! commits when the scope ends (the HTTP layer turns a failed commit into an
-//! error response), so nothing is acknowledged before it is stored.
+//! error response), so nothing is acknowledged before it is stored. A unit
+//! that only read (every statement a SELECT, no savepoint) is rolled back
+//! instead, which sqlx sends with the check it makes of every connection
+//! returned to its pool: a round trip fewer than a COMMIT of its own.
 //!
 //! Before the practice is known, a lookup by the hash of a secret (an API
 //! token, an invitation, a sign-in flow) names that hash with [`reveal`]:
@@ -59,6 +62,28 @@ struct Context {
     /// A statement of the unit's own transaction failed: PostgreSQL has
     /// aborted it, so its COMMIT would quietly roll everything back.
     failed: std::sync::atomic::AtomicBool,
+    /// The unit's transaction may hold a write: a statement that was not a
+    /// plain SELECT ran in it, or a transaction was begun inside it (a
+    /// savepoint, whose statements do not pass through [`Db`]).
+    wrote: std::sync::atomic::AtomicBool,
+}
+
+impl Context {
+    fn note(&self, sql: &str) {
+        if !reads_only(sql) {
+            self.wrote.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+/// Whether `sql` is one SELECT that writes nothing: what it may do besides
+/// reading (set a transaction-local setting, take a row or advisory lock)
+/// a rollback undoes as a commit would. Anything else counts as a write.
+fn reads_only(sql: &str) -> bool {
+    let sql = sql.trim_start();
+    sql.get(..7).is_some_and(|head| head.eq_ignore_ascii_case("SELECT "))
+        && !sql.contains(';')
+        && !sql.as_bytes().windows(6).any(|w| w.eq_ignore_ascii_case(b" INTO "))
 }
 
 /// Runs `work` as one unit: on PostgreSQL its statements share one
@@ -82,12 +107,20 @@ async fn scope_keeping<F: Future>(work: F, keep: impl FnOnce(&F::Output) -> bool
 /// says so and none of its statements failed, rolls it back otherwise.
 async fn finish(context: &Context, open: Option<Open>, keep: bool) -> Result<(), DbErr> {
     let failed = context.failed.load(std::sync::atomic::Ordering::SeqCst);
+    let wrote = context.wrote.load(std::sync::atomic::Ordering::SeqCst);
     match open {
         None => Ok(()),
         Some(open) => match Arc::try_unwrap(open.txn) {
             Ok(txn) if failed => {
                 let _ = txn.rollback().await;
                 Err(DbErr::Custom("a statement of this unit of work failed, so none of it was stored".into()))
+            }
+            // Only read: dropped, the transaction queues its ROLLBACK, and
+            // the pool sends it with its check of the returned connection
+            // (which waits for it before anyone else gets the connection).
+            Ok(txn) if keep && !wrote => {
+                drop(txn);
+                Ok(())
             }
             Ok(txn) if keep => txn.commit().await,
             Ok(txn) => txn.rollback().await,
@@ -138,6 +171,12 @@ pub fn enter(practice: Uuid) {
 /// statements see no practice's rows.
 pub fn leave() {
     let _ = CONTEXT.try_with(|c| c.wanted.lock().expect("tenant lock").practice = None);
+}
+
+/// Whether the current unit of work may have written: it will commit rather
+/// than end as a read ([`scope`]).
+pub fn wrote() -> bool {
+    CONTEXT.try_with(|c| c.wrote.load(std::sync::atomic::Ordering::SeqCst)).unwrap_or(false)
 }
 
 /// The practice the current unit of work acts in, if it has said.
@@ -218,7 +257,10 @@ impl Db {
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
         match self.route().await? {
             Route::Pool(pool) => pool.begin().await,
-            Route::Scoped(txn, _) => txn.begin().await,
+            Route::Scoped(txn, context) => {
+                context.wrote.store(true, std::sync::atomic::Ordering::SeqCst);
+                txn.begin().await
+            }
         }
     }
 
@@ -227,7 +269,10 @@ impl Db {
     pub async fn begin_with_options(&self, options: TransactionOptions) -> Result<DatabaseTransaction, DbErr> {
         match self.route().await? {
             Route::Pool(pool) => pool.begin_with_options(options).await,
-            Route::Scoped(txn, _) => txn.begin().await,
+            Route::Scoped(txn, context) => {
+                context.wrote.store(true, std::sync::atomic::Ordering::SeqCst);
+                txn.begin().await
+            }
         }
     }
 
@@ -277,28 +322,40 @@ impl ConnectionTrait for Db {
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
         match self.route().await? {
             Route::Pool(pool) => pool.execute_raw(stmt).await,
-            Route::Scoped(txn, context) => noted(txn.execute_raw(stmt).await, &context),
+            Route::Scoped(txn, context) => {
+                context.note(&stmt.sql);
+                noted(txn.execute_raw(stmt).await, &context)
+            }
         }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         match self.route().await? {
             Route::Pool(pool) => pool.execute_unprepared(sql).await,
-            Route::Scoped(txn, context) => noted(txn.execute_unprepared(sql).await, &context),
+            Route::Scoped(txn, context) => {
+                context.note(sql);
+                noted(txn.execute_unprepared(sql).await, &context)
+            }
         }
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self.route().await? {
             Route::Pool(pool) => pool.query_one_raw(stmt).await,
-            Route::Scoped(txn, context) => noted(txn.query_one_raw(stmt).await, &context),
+            Route::Scoped(txn, context) => {
+                context.note(&stmt.sql);
+                noted(txn.query_one_raw(stmt).await, &context)
+            }
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self.route().await? {
             Route::Pool(pool) => pool.query_all_raw(stmt).await,
-            Route::Scoped(txn, context) => noted(txn.query_all_raw(stmt).await, &context),
+            Route::Scoped(txn, context) => {
+                context.note(&stmt.sql);
+                noted(txn.query_all_raw(stmt).await, &context)
+            }
         }
     }
 }
@@ -354,6 +411,34 @@ impl ConnectionTrait for Exec<'_> {
         match self {
             Exec::Db(db) => db.query_all_raw(stmt).await,
             Exec::Txn(txn) => txn.query_all_raw(stmt).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reads_only;
+
+    #[test]
+    fn only_a_plain_select_counts_as_a_read() {
+        for read in [
+            r#"SELECT "couples"."id" FROM "couples" WHERE "couples"."id" = $1"#,
+            "  select set_config('tandem.practice_id', $1, true)",
+            "SELECT pg_try_advisory_xact_lock($1) AS held",
+        ] {
+            assert!(reads_only(read), "{read}");
+        }
+        for write in [
+            r#"INSERT INTO "notes" ("id") VALUES ($1)"#,
+            r#"UPDATE "members" SET "active" = $1"#,
+            "DELETE FROM web_sessions",
+            "WITH moved AS (UPDATE couples SET label = $1 RETURNING id) SELECT id FROM moved",
+            "SELECT * into copied FROM couples",
+            "SELECT 1; DELETE FROM couples",
+            "SELECT",
+            "",
+        ] {
+            assert!(!reads_only(write), "{write}");
         }
     }
 }

@@ -150,6 +150,57 @@ async fn a_secret_shows_only_its_own_row_before_the_practice_is_known() {
     txn.rollback().await.unwrap();
 }
 
+/// A unit of work that only read ends without a COMMIT of its own (its
+/// transaction is rolled back with the pool's check of the returned
+/// connection); the connection's next user finds no transaction open and
+/// no practice set. A unit that wrote, directly or in a savepoint, commits.
+#[tokio::test]
+async fn a_unit_that_only_read_leaves_nothing_behind_and_one_that_wrote_commits() {
+    let Some(app) = postgres().await else { return };
+    let practice = app.practice("rls-read").await.id;
+    // One connection: each unit below gets the one the previous returned.
+    let one = tandem::db::connect_url(app.state.config.database_url.expose(), 1).await.unwrap();
+    let db = tandem::tenant::Db::new(one.clone());
+    let unit = |sql: &'static str, savepoint: bool| {
+        let db = db.clone();
+        async move {
+            let (wrote, committed) = tandem::tenant::scope(async move {
+                tandem::tenant::enter(practice);
+                assert!(count(&db, "SELECT count(*) FROM members").await >= 1, "the practice's rows are seen");
+                if savepoint {
+                    let txn = db.begin().await.unwrap();
+                    txn.execute_unprepared(sql).await.unwrap();
+                    txn.commit().await.unwrap();
+                } else if !sql.is_empty() {
+                    db.execute_unprepared(sql).await.unwrap();
+                }
+                tandem::tenant::wrote()
+            })
+            .await;
+            committed.unwrap();
+            wrote
+        }
+    };
+    let left_behind = || async {
+        let row = one
+            .query_one_raw(stmt("SELECT coalesce(current_setting('tandem.practice_id', true), '') AS practice, (SELECT count(*) FROM members) AS seen"))
+            .await
+            .unwrap()
+            .unwrap();
+        (row.try_get::<String>("", "practice").unwrap(), row.try_get::<i64>("", "seen").unwrap())
+    };
+
+    assert!(!unit("", false).await, "a read is not a write");
+    // Were the read's transaction still open, its practice and rows would show.
+    assert_eq!(left_behind().await, (String::new(), 0), "no practice and no transaction after a read");
+
+    assert!(unit("UPDATE members SET display_name = 'Written' WHERE email LIKE 'admin@%'", false).await);
+    assert_eq!(count(&app.db, "SELECT count(*) FROM members WHERE display_name = 'Written'").await, 1);
+    assert!(unit("UPDATE members SET display_name = 'In a savepoint' WHERE email LIKE 'admin@%'", true).await);
+    assert_eq!(count(&app.db, "SELECT count(*) FROM members WHERE display_name = 'In a savepoint'").await, 1);
+    assert_eq!(left_behind().await, (String::new(), 0));
+}
+
 #[tokio::test]
 async fn a_failed_statement_stores_none_of_the_unit_of_work() {
     let Some(app) = postgres().await else { return };
