@@ -588,13 +588,16 @@ fn a_clean_stop_signs_the_newest_entries() {
     assert!(http_get(port, "/readyz").starts_with("HTTP/1.1 200"));
     let mut child = running.0.take().unwrap();
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    assert!(child.wait().unwrap().success());
+    let status = child.wait().unwrap();
     let mut shutdown_round = None;
+    let mut log = Vec::new();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
         if let Some(fields) = message(&line).filter(|f| f["message"] == "signed access-log checkpoints at shutdown") {
             shutdown_round = Some(fields);
         }
+        log.push(line);
     }
+    assert!(status.success(), "{status}; its log after the signal:\n{}", log.join("\n"));
     // On a loaded machine the start-up round (its own task) can run after
     // the appends and sign them itself; then the shutdown round has nothing
     // left. Either way the round at shutdown runs and the newest entry ends

@@ -300,6 +300,19 @@ async fn a_session_hint_never_outlives_the_session(app: TestApp) {
     hints.remember(&tandem::auth::session_store::key(&gone), birch.id);
     assert_eq!(load(gone).await, (false, None));
     assert_eq!(hints.get(&tandem::auth::session_store::key(&gone)), None);
+
+    // A request that already acts in a practice keeps it, whatever the
+    // session it reads later was signed in to.
+    hints.remember(&key, birch.id);
+    let (store, own) = (store.clone(), rowan.id);
+    let (kept, committed) = tandem::tenant::scope(async move {
+        tandem::tenant::enter(own);
+        store.load(&signed_in).await.unwrap();
+        tandem::tenant::current()
+    })
+    .await;
+    committed.unwrap();
+    assert_eq!(kept, Some(own), "birch {} rowan {}", birch.id, rowan.id);
 }
 
 /// Fewer failures per address, so the test does not hash fifty passwords.

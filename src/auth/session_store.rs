@@ -111,8 +111,9 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
         let key = key(session_id);
         // Signed in to a practice when last seen: begin the request's
-        // transaction in it, so this read is its first statement.
-        let hinted = self.practices.get(&key);
+        // transaction in it, so this read is its first statement (unless
+        // the request already acts in a practice: it keeps its own).
+        let hinted = self.practices.get(&key).filter(|_| crate::tenant::current().is_none());
         if let Some(practice) = hinted {
             crate::tenant::enter(practice);
         }
