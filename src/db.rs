@@ -22,6 +22,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
 /// How long one attempt to reach the database may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A pooled connection idle longer than this is checked before it is
+/// handed out again; see `connect_url`.
+pub const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
     if url.starts_with("sqlite:") {
         ensure_sqlite_parent_dir(url)?;
@@ -53,20 +57,24 @@ pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Data
         // server) still counts a transaction as open: the next BEGIN would
         // become a SAVEPOINT whose RELEASE commits nothing. Such a
         // connection is closed, never handed out again.
-        .map_sqlx_sqlite_pool_opts(|o| {
-            o.after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
-                .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
-        })
+        .map_sqlx_sqlite_pool_opts(|o| o.after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) })))
+        .map_sqlx_sqlite_before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+        // sqlx checks every connection it takes back (a round trip that
+        // also carries a dropped transaction's ROLLBACK), and by default
+        // again before handing it out: a second round trip on every
+        // request. A connection back in the pool for less than this was
+        // found alive when it came back; only one idle longer is checked
+        // (and quietly replaced if the server dropped it). One that broke
+        // in between fails its one request with a 503 and is closed.
+        .test_before_acquire_if_idle_for(CHECK_IF_IDLE_FOR)
         // Plans of prepared statements are kept, never made again per
         // execution: the audited couple overview cost 2.49-2.68 ms of CPU
         // with them kept against 2.88-3.01 ms re-planned (BENCHMARKS.md, the
         // second line). Every statement Tandem makes looks rows up by ids
         // through indexes, where the kept plan is the plan.
         .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_generic_plan")]))
-        .map_sqlx_postgres_pool_opts(|o| {
-            o.after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
-                .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
-        });
+        .map_sqlx_postgres_pool_opts(|o| o.after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) })))
+        .map_sqlx_postgres_before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }));
     Database::connect(options)
         .await
         .context("could not connect to the database")

@@ -116,6 +116,64 @@ async fn an_unreachable_database_answers_503_with_retry_after(app: TestApp) {
 
 both!(a_panic_answers_500_with_its_event, an_unreachable_database_answers_503_with_retry_after);
 
+/// PostgreSQL drops every connection Tandem holds (a restart, a failover,
+/// an operator ending backends). A pooled connection back for less than
+/// `CHECK_IF_IDLE_FOR` is handed out unchecked, so a request may meet a
+/// dropped one: it answers 503, never a 2xx without its access event, and
+/// the next ones succeed. One idle longer is checked and replaced before any
+/// request sees it.
+#[tokio::test]
+async fn connections_the_server_dropped_are_replaced_without_a_restart() {
+    let _watchdog = Watchdog::start();
+    let Some(app) = TestApp::postgres_with(test_config()).await else { return };
+    let mut w = World::build(&app).await;
+    let path = format!("/api/v1/couples/{}", w.couple);
+    let drop_all = || async {
+        app.db
+            .execute_unprepared("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            .await
+            .unwrap();
+    };
+    let logged = |request_id: String| {
+        let db = app.db.clone();
+        async move {
+            entity::access_events::Entity::find()
+                .filter(entity::access_events::Column::RequestId.eq(request_id))
+                .one(&db)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    assert_eq!(w.client(Actor::CareTeam).get(&path).await.status, StatusCode::OK);
+
+    // At once: some requests may fail, none succeeds unlogged, and Tandem
+    // comes back by itself.
+    drop_all().await;
+    let mut answered = Vec::new();
+    for _ in 0..40 {
+        let res = w.client(Actor::CareTeam).get(&path).await;
+        answered.push(res.status);
+        match res.status {
+            StatusCode::OK => {
+                assert!(logged(res.header("x-request-id").unwrap().to_owned()).await, "a 200 has its access event");
+                break;
+            }
+            StatusCode::SERVICE_UNAVAILABLE => assert!(res.header("retry-after").is_some()),
+            other => panic!("{other}: {}", res.text()),
+        }
+    }
+    assert_eq!(answered.last(), Some(&StatusCode::OK), "back without a restart: {answered:?}");
+
+    // After the idle check's threshold: the first request already succeeds.
+    assert_eq!(w.client(Actor::CareTeam).get(&path).await.status, StatusCode::OK);
+    drop_all().await;
+    tokio::time::sleep(tandem::db::CHECK_IF_IDLE_FOR + Duration::from_millis(300)).await;
+    let res = w.client(Actor::CareTeam).get(&path).await;
+    assert_eq!(res.status, StatusCode::OK, "a connection idle past the threshold is checked first: {}", res.text());
+    assert!(logged(res.header("x-request-id").unwrap().to_owned()).await);
+}
+
 /// `/readyz` on SQLite proves a write commits: with another process holding
 /// the write lock it answers 503, and 200 again once the lock is let go.
 /// Before, it only pinged and answered 200 while nothing could be written.
