@@ -20,10 +20,15 @@ use crate::{
     error::AppError,
     web::SignedIn,
     practice::Role,
+    access::EmergencyOpened,
     records::{
+        boundaries,
         common::StoredEnum,
-        milestones,
-        overview::{self, CaseloadOverview},
+        lapse_response::StepView,
+        lapses::LapseView,
+        milestones, notes,
+        overview::{self, About, CaseloadOverview},
+        sessions::SessionView,
     },
     web::{local_time, render, templates::Nav},
 };
@@ -139,78 +144,89 @@ pub async fn page(State(state): State<AppState>, session: Session, SignedIn(curr
 
 impl DashboardLists {
     fn of(seen: CaseloadOverview, current: &CurrentMember, today: Date) -> Self {
-        let tz = &current.practice.time_zone;
+        let tz = current.practice.time_zone.as_str();
         DashboardLists {
-            overdue_steps: seen
-                .overdue_steps
-                .into_iter()
-                .map(|s| OverdueStep {
-                    who: label(s.item.who),
-                    action: s.item.action,
-                    due: local_time(s.item.due_at, tz),
-                    couple_id: s.couple_id,
-                    couple: s.couple,
-                })
-                .collect(),
             counselor: current.roles.contains(Role::Counselor),
             supervisor: current.roles.contains(Role::Supervisor),
             client: current.roles.contains(Role::Client),
             couples: seen.couples.into_iter().map(|c| CoupleLink { id: c.id, label: c.label, status: label(c.status) }).collect(),
-            sessions: seen
-                .upcoming
-                .into_iter()
-                .map(|s| Upcoming {
-                    session_id: s.item.id,
-                    today: crate::display::local_day(s.item.starts_at, tz) == today,
-                    when: local_time(s.item.starts_at, tz),
-                    kind: label(s.item.kind),
-                    couple_id: s.couple_id,
-                    couple: s.couple,
-                })
-                .collect(),
-            lapses: seen
-                .recent_lapses
-                .into_iter()
-                .map(|l| RecentLapse { occurred_on: crate::display::date(l.item.occurred_on), kind: label(l.item.kind), couple_id: l.couple_id, couple: l.couple })
-                .collect(),
-            reviews: seen
-                .reviews_due
-                .into_iter()
-                .map(|r| ReviewDue { review_on: crate::display::date(r.item), overdue: r.item < today, couple_id: r.couple_id, couple: r.couple })
-                .collect(),
-            drafts: seen
-                .drafts
-                .into_iter()
-                .map(|d| DraftLink {
-                    id: d.item.id,
-                    format: d.item.format.as_str().to_uppercase(),
-                    updated: local_time(d.item.updated_at, tz),
-                    couple_id: d.couple_id,
-                    couple: d.couple,
-                })
-                .collect(),
-            emergencies: seen
-                .emergencies
-                .into_iter()
-                .map(|e| EmergencyLine {
-                    opened_by: e.item.opened_by,
-                    when: local_time(e.item.started_at, tz),
-                    reason: e.item.reason,
-                    reviewed: e.item.reviewed,
-                    couple_id: e.couple_id,
-                    couple: e.couple,
-                })
-                .collect(),
-            awaiting: seen
-                .awaiting_agreement
-                .into_iter()
-                .map(|b| AwaitingLink {
-                    what: format!("{} boundary (held by {})", label(b.item.category), label(b.item.holder)),
-                    waiting_for: b.item.waiting_for.iter().map(|p| crate::display::humanize(&format!("partner_{}", p.as_str()))).collect::<Vec<_>>().join(" and "),
-                    couple_id: b.couple_id,
-                    couple: b.couple,
-                })
-                .collect(),
+            sessions: seen.upcoming.into_iter().map(|s| Upcoming::of(s, tz, today)).collect(),
+            lapses: seen.recent_lapses.into_iter().map(RecentLapse::of).collect(),
+            reviews: seen.reviews_due.into_iter().map(|r| ReviewDue::of(r, today)).collect(),
+            drafts: seen.drafts.into_iter().map(|d| DraftLink::of(d, tz)).collect(),
+            awaiting: seen.awaiting_agreement.into_iter().map(AwaitingLink::of).collect(),
+            emergencies: seen.emergencies.into_iter().map(|e| EmergencyLine::of(e, tz)).collect(),
+            overdue_steps: seen.overdue_steps.into_iter().map(|s| OverdueStep::of(s, tz)).collect(),
         }
+    }
+}
+
+// Each line of the lists, from the read model's item about one couple.
+
+impl Upcoming {
+    fn of(s: About<SessionView>, tz: &str, today: Date) -> Self {
+        Upcoming {
+            session_id: s.item.id,
+            today: crate::display::local_day(s.item.starts_at, tz) == today,
+            when: local_time(s.item.starts_at, tz),
+            kind: label(s.item.kind),
+            couple_id: s.couple_id,
+            couple: s.couple,
+        }
+    }
+}
+
+impl RecentLapse {
+    fn of(l: About<LapseView>) -> Self {
+        RecentLapse { occurred_on: crate::display::date(l.item.occurred_on), kind: label(l.item.kind), couple_id: l.couple_id, couple: l.couple }
+    }
+}
+
+impl ReviewDue {
+    fn of(r: About<Date>, today: Date) -> Self {
+        ReviewDue { review_on: crate::display::date(r.item), overdue: r.item < today, couple_id: r.couple_id, couple: r.couple }
+    }
+}
+
+impl DraftLink {
+    fn of(d: About<notes::Draft>, tz: &str) -> Self {
+        DraftLink {
+            id: d.item.id,
+            format: d.item.format.as_str().to_uppercase(),
+            updated: local_time(d.item.updated_at, tz),
+            couple_id: d.couple_id,
+            couple: d.couple,
+        }
+    }
+}
+
+impl AwaitingLink {
+    fn of(b: About<boundaries::Awaiting>) -> Self {
+        let waiting_for = b.item.waiting_for.iter().map(|p| crate::display::humanize(&format!("partner_{}", p.as_str())));
+        AwaitingLink {
+            what: format!("{} boundary (held by {})", label(b.item.category), label(b.item.holder)),
+            waiting_for: waiting_for.collect::<Vec<_>>().join(" and "),
+            couple_id: b.couple_id,
+            couple: b.couple,
+        }
+    }
+}
+
+impl EmergencyLine {
+    fn of(e: About<EmergencyOpened>, tz: &str) -> Self {
+        EmergencyLine {
+            opened_by: e.item.opened_by,
+            when: local_time(e.item.started_at, tz),
+            reason: e.item.reason,
+            reviewed: e.item.reviewed,
+            couple_id: e.couple_id,
+            couple: e.couple,
+        }
+    }
+}
+
+impl OverdueStep {
+    fn of(s: About<StepView>, tz: &str) -> Self {
+        OverdueStep { who: label(s.item.who), action: s.item.action, due: local_time(s.item.due_at, tz), couple_id: s.couple_id, couple: s.couple }
     }
 }

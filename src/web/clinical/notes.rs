@@ -295,35 +295,7 @@ pub struct NoteFormPage {
 const RISK: [RiskLevel; 4] = [RiskLevel::None, RiskLevel::Low, RiskLevel::Moderate, RiskLevel::High];
 
 fn form_page(chrome: Chrome, couple: CoupleContext, action: String, session_when: String, form: NoteForm, new_for: Option<Uuid>, errors: FormErrors) -> NoteFormPage {
-    let names = couple.names.clone();
     let format = form.format();
-    let sections = format
-        .sections()
-        .iter()
-        .map(|key| {
-            let (text, audience) = form.section(key);
-            SectionField {
-                name: key,
-                title: humanize(key),
-                text: text.to_owned(),
-                audience_name: format!("{key}_audience"),
-                audiences: forms::audience_choices(&names, audience),
-            }
-        })
-        .collect();
-    let blocks = [PartnerSlot::A, PartnerSlot::B]
-        .into_iter()
-        .enumerate()
-        .map(|(i, slot)| PartnerBlockField {
-            legend: names.of(slot).to_owned(),
-            used: nth(&form.pb_use, i).to_owned(),
-            mood: nth(&form.pb_mood, i).to_owned(),
-            self_harm: choices(&RISK, nth(&form.pb_self_harm, i)),
-            partner_violence: choices(&RISK, nth(&form.pb_partner_violence, i)),
-            risk_notes: nth(&form.pb_risk_notes, i).to_owned(),
-            audiences: forms::audience_choices(&names, nth(&form.pb_audience, i)),
-        })
-        .collect();
     let formats = match new_for {
         Some(_) => [NoteFormat::Soap, NoteFormat::Dap, NoteFormat::Birp]
             .into_iter()
@@ -339,16 +311,54 @@ fn form_page(chrome: Chrome, couple: CoupleContext, action: String, session_when
         version: form.version.clone(),
         format: format.as_str(),
         formats,
-        sections,
-        blocks,
+        sections: form.section_fields(&couple.names),
+        blocks: form.partner_block_fields(&couple.names),
         homework: form.homework.clone(),
-        homework_audiences: forms::audience_choices(&names, &form.homework_audience),
+        homework_audiences: forms::audience_choices(&couple.names, &form.homework_audience),
         goals: form.goals.clone(),
-        goals_audiences: forms::audience_choices(&names, &form.goals_audience),
+        goals_audiences: forms::audience_choices(&couple.names, &form.goals_audience),
         errors,
         theirs: None,
         carried: None,
         couple,
+    }
+}
+
+impl NoteForm {
+    /// The sections of the note's format, as sent (or stored), each with
+    /// who may read it.
+    fn section_fields(&self, names: &forms::PartnerNames) -> Vec<SectionField> {
+        self.format()
+            .sections()
+            .iter()
+            .map(|key| {
+                let (text, audience) = self.section(key);
+                SectionField {
+                    name: key,
+                    title: humanize(key),
+                    text: text.to_owned(),
+                    audience_name: format!("{key}_audience"),
+                    audiences: forms::audience_choices(names, audience),
+                }
+            })
+            .collect()
+    }
+
+    /// One block per partner: use, mood and risk since the last session.
+    fn partner_block_fields(&self, names: &forms::PartnerNames) -> Vec<PartnerBlockField> {
+        [PartnerSlot::A, PartnerSlot::B]
+            .into_iter()
+            .enumerate()
+            .map(|(i, slot)| PartnerBlockField {
+                legend: names.of(slot).to_owned(),
+                used: nth(&self.pb_use, i).to_owned(),
+                mood: nth(&self.pb_mood, i).to_owned(),
+                self_harm: choices(&RISK, nth(&self.pb_self_harm, i)),
+                partner_violence: choices(&RISK, nth(&self.pb_partner_violence, i)),
+                risk_notes: nth(&self.pb_risk_notes, i).to_owned(),
+                audiences: forms::audience_choices(names, nth(&self.pb_audience, i)),
+            })
+            .collect()
     }
 }
 

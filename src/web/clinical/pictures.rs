@@ -190,31 +190,7 @@ pub fn timeline(progress: &Progress, names: &PartnerNames) -> Timeline {
     let name = |p: PartnerSlot| names.of(p).to_owned();
     let scale = progress.scale(RIGHT - LEFT);
     let x = |day: Date, start: bool| LEFT + scale.x(day, start);
-    let mut marks = Vec::new();
-    for m in &progress.marks {
-        let title = format!("{}: {}", crate::display::day(m.on), progress::mark_words(&m.what, &name));
-        marks.push(match &m.what {
-            Happening::Session { booked, .. } => SvgMark {
-                class: if *booked { "mark session booked" } else { "mark session" },
-                shape: Shape::Circle(n(x(m.on, false)), n(SESSIONS_Y), "4".into(), *booked),
-                fill: "#1f5f8b",
-                title,
-            },
-            Happening::Lapse { relapse, days, .. } => {
-                let from = x(m.on, true);
-                let to = x(m.on + time::Duration::days(i64::from(*days) - 1), true) + scale.month_width / 30.0;
-                SvgMark {
-                    class: "mark lapse",
-                    shape: Shape::Rect(n(from), n(LAPSES_Y - 6.0), n((to - from).max(3.0)), "12".into()),
-                    fill: if *relapse { "#7a1010" } else { "#c0392b" },
-                    title,
-                }
-            }
-            Happening::Milestone { .. } => {
-                SvgMark { class: "mark milestone", shape: diamond(x(m.on, false), MILESTONES_Y, 6.0), fill: "#1a7f37", title }
-            }
-        });
-    }
+    let marks = progress.marks.iter().map(|m| timeline_mark(m, &scale, &name)).collect();
     let lane = |y: f32, text: &str| Label { x: n(LEFT + 2.0), y: n(y), text: text.into(), bold: false };
     let rule = |day: Date, dashed: bool, title: String| Rule {
         x: n(x(day, false)),
@@ -235,6 +211,31 @@ pub fn timeline(progress: &Progress, names: &PartnerNames) -> Timeline {
         marks,
         sentence: progress.timeline_sentence(&name),
         rows: progress.rows(&name),
+    }
+}
+
+/// A session, a lapse (as long as it lasted) or a milestone on its lane.
+fn timeline_mark(m: &progress::Mark, scale: &Scale, name: &impl Fn(PartnerSlot) -> String) -> SvgMark {
+    let x = |day: Date, start: bool| LEFT + scale.x(day, start);
+    let title = format!("{}: {}", crate::display::day(m.on), progress::mark_words(&m.what, name));
+    match &m.what {
+        Happening::Session { booked, .. } => SvgMark {
+            class: if *booked { "mark session booked" } else { "mark session" },
+            shape: Shape::Circle(n(x(m.on, false)), n(SESSIONS_Y), "4".into(), *booked),
+            fill: "#1f5f8b",
+            title,
+        },
+        Happening::Lapse { relapse, days, .. } => {
+            let from = x(m.on, true);
+            let to = x(m.on + time::Duration::days(i64::from(*days) - 1), true) + scale.month_width / 30.0;
+            SvgMark {
+                class: "mark lapse",
+                shape: Shape::Rect(n(from), n(LAPSES_Y - 6.0), n((to - from).max(3.0)), "12".into()),
+                fill: if *relapse { "#7a1010" } else { "#c0392b" },
+                title,
+            }
+        }
+        Happening::Milestone { .. } => SvgMark { class: "mark milestone", shape: diamond(x(m.on, false), MILESTONES_Y, 6.0), fill: "#1a7f37", title },
     }
 }
 
@@ -279,37 +280,13 @@ pub fn boundaries(progress: &Progress, names: &PartnerNames) -> Option<BoundaryP
     let mut marks = Vec::new();
     for (i, b) in progress.boundaries.iter().enumerate() {
         let top = i as f32 * ROW;
-        let holder = match b.holder {
-            Holder::Both => "both".to_owned(),
-            Holder::PartnerA => names.of(PartnerSlot::A).to_owned(),
-            Holder::PartnerB => names.of(PartnerSlot::B).to_owned(),
-        };
-        let whole = format!("{} ({holder}): {}", b.category_words(), b.statement);
-        let mut label: String = whole.chars().take(LABEL_CHARS).collect();
-        if whole.chars().count() > LABEL_CHARS {
-            label.push('…');
-        }
         let line_y = top + 26.0;
         tracks.push(Track {
-            label: Label { x: n(LEFT + 2.0), y: n(top + 13.0), text: label, bold: false },
+            label: Label { x: n(LEFT + 2.0), y: n(top + 13.0), text: boundary_label(b, names), bold: false },
             line_y: n(line_y),
             title: b.sentence(),
         });
-        for (on, kind) in &b.events {
-            let title = format!(
-                "{}: {} {}",
-                crate::display::day(*on),
-                if *kind == BoundaryEventKind::Kept { "kept" } else { "tested" },
-                b.statement
-            );
-            let cx = LEFT + scale.x(*on, false);
-            marks.push(match kind {
-                BoundaryEventKind::Kept => {
-                    SvgMark { class: "mark kept", shape: Shape::Circle(n(cx), n(line_y), "5".into(), false), fill: "#1a7f37", title }
-                }
-                BoundaryEventKind::Tested => SvgMark { class: "mark tested", shape: triangle(cx, line_y, 6.0), fill: "#b25e09", title },
-            });
-        }
+        marks.extend(b.events.iter().map(|&(on, kind)| boundary_mark(b, on, kind, LEFT + scale.x(on, false), line_y)));
     }
     Some(BoundaryPicture {
         height: n(bottom + 32.0),
@@ -321,6 +298,32 @@ pub fn boundaries(progress: &Progress, names: &PartnerNames) -> Option<BoundaryP
         marks,
         sentences: progress.boundary_sentences(),
     })
+}
+
+/// The boundary, its holder and its words, cut to the width of a row.
+fn boundary_label(b: &progress::BoundaryTrack, names: &PartnerNames) -> String {
+    let holder = match b.holder {
+        Holder::Both => "both".to_owned(),
+        Holder::PartnerA => names.of(PartnerSlot::A).to_owned(),
+        Holder::PartnerB => names.of(PartnerSlot::B).to_owned(),
+    };
+    let whole = format!("{} ({holder}): {}", b.category_words(), b.statement);
+    let mut label: String = whole.chars().take(LABEL_CHARS).collect();
+    if whole.chars().count() > LABEL_CHARS {
+        label.push('…');
+    }
+    label
+}
+
+/// A day the boundary was kept (a green dot) or tested (an amber triangle).
+fn boundary_mark(b: &progress::BoundaryTrack, on: Date, kind: BoundaryEventKind, cx: f32, line_y: f32) -> SvgMark {
+    let kept = kind == BoundaryEventKind::Kept;
+    let title = format!("{}: {} {}", crate::display::day(on), if kept { "kept" } else { "tested" }, b.statement);
+    if kept {
+        SvgMark { class: "mark kept", shape: Shape::Circle(n(cx), n(line_y), "5".into(), false), fill: "#1a7f37", title }
+    } else {
+        SvgMark { class: "mark tested", shape: triangle(cx, line_y, 6.0), fill: "#b25e09", title }
+    }
 }
 
 #[cfg(test)]

@@ -109,67 +109,20 @@ impl PlanDisplay {
             Some(RecoveryRole::InRecovery) => yours.to_owned(),
             Some(RecoveryRole::Supporting) => theirs,
         };
+        let section = |title: String, audience: Audience, items: Vec<String>| SectionDisplay { title, audience: names.audience(audience), items };
+        let text = |title: String, s: &Option<TextSection>| s.as_ref().map(|s| section(title, s.audience, s.items.clone()));
         let mut sections = Vec::new();
-        let text = |title: String, s: &Option<TextSection>| {
-            s.as_ref().map(|s| SectionDisplay { title, audience: names.audience(s.audience), items: s.items.clone() })
-        };
         sections.extend(text(title("Reasons for recovery", "Your reasons for recovery", format!("{other}'s reasons for recovery")), &c.reasons_for_recovery));
-        if let Some(s) = &c.high_risk_situations {
-            sections.push(SectionDisplay {
-                title: title("High-risk situations", "Your high-risk situations", format!("High-risk situations for {other}")),
-                audience: names.audience(s.audience),
-                items: s
-                    .items
-                    .iter()
-                    .map(|h| {
-                        let mut line = format!("{} ({}): {}", h.situation, label(h.category), label(h.response));
-                        if let Some(skill) = &h.coping_skill {
-                            line.push_str(&format!("; coping: {skill}"));
-                        }
-                        if let Some(call) = &h.who_to_call {
-                            line.push_str(&format!("; call: {call}"));
-                        }
-                        line
-                    })
-                    .collect(),
-            });
-        }
-        if let Some(s) = &c.warning_signs {
-            sections.push(SectionDisplay {
-                title: title("Warning signs", "Your warning signs", format!("Warning signs in {other}")),
-                audience: names.audience(s.audience),
-                items: s
-                    .items
-                    .iter()
-                    .map(|w| {
-                        let by = match w.noticed_by {
-                            NoticedBy::Myself => "noticed by the partner in recovery",
-                            NoticedBy::Partner => "noticed by the supporting partner",
-                        };
-                        format!("{} ({}, {by}): {}", w.sign, label(w.kind).to_lowercase(), w.what_to_do)
-                    })
-                    .collect(),
-            });
-        }
+        sections.extend(c.high_risk_situations.as_ref().map(|s| {
+            let title = title("High-risk situations", "Your high-risk situations", format!("High-risk situations for {other}"));
+            section(title, s.audience, s.items.iter().map(high_risk_line).collect())
+        }));
+        sections.extend(c.warning_signs.as_ref().map(|s| {
+            section(title("Warning signs", "Your warning signs", format!("Warning signs in {other}")), s.audience, s.items.iter().map(warning_sign_line).collect())
+        }));
         sections.extend(text(title("Coping strategies", "What helps you", format!("What helps {other}")), &c.coping_strategies));
         sections.extend(text(title("Daily habits", "Your daily habits", format!("{other}'s daily habits")), &c.daily_habits));
-        if let Some(s) = &c.support_people {
-            sections.push(SectionDisplay {
-                title: "Support people".into(),
-                audience: names.audience(s.audience),
-                items: s
-                    .items
-                    .iter()
-                    .map(|p| {
-                        [Some(format!("{} ({})", p.name, p.role)), p.phone.clone(), p.reachable.clone()]
-                            .into_iter()
-                            .flatten()
-                            .collect::<Vec<_>>()
-                            .join(" · ")
-                    })
-                    .collect(),
-            });
-        }
+        sections.extend(c.support_people.as_ref().map(|s| section("Support people".into(), s.audience, s.items.iter().map(support_person_line).collect())));
         sections.extend(text(title("Meetings and medications", "Your meetings and medications", format!("{other}'s meetings and medications")), &c.meetings_and_medications));
         let own_care = text(
             title("The supporting partner's own support", &format!("How {other} takes care of themselves"), "Taking care of yourself".into()),
@@ -180,38 +133,62 @@ impl PlanDisplay {
             (Some(RecoveryRole::Supporting), Some(care)) => sections.insert(0, care),
             (_, care) => sections.extend(care),
         }
-        let my_who = my_role.map(|r| match r {
-            RecoveryRole::InRecovery => TimelineWho::PartnerInRecovery,
-            RecoveryRole::Supporting => TimelineWho::SupportingPartner,
-        });
-        let timeline = match &c.lapse_response {
-            Some(t) => WHEN
-                .iter()
-                .map(|(when, title)| TimelineGroup {
-                    when: title,
-                    steps: t
-                        .items
-                        .iter()
-                        .filter(|s| s.when == *when)
-                        .map(|s| StepDisplay {
-                            who: who_label(s.who, names, roles),
-                            action: s.action.clone(),
-                            mine: Some(s.who) == my_who,
-                        })
-                        .collect(),
-                })
-                .filter(|g| !g.steps.is_empty())
-                .collect(),
-            None => Vec::new(),
-        };
         PlanDisplay {
             version: plan.version,
             review_on: crate::display::optional_date(c.review_on),
             sections,
             timeline_audience: c.lapse_response.as_ref().map(|t| names.audience(t.audience)),
-            timeline,
+            timeline: c.lapse_response.as_ref().map(|t| timeline(t, names, roles, my_role)).unwrap_or_default(),
         }
     }
+}
+
+fn high_risk_line(h: &HighRiskSituation) -> String {
+    let mut line = format!("{} ({}): {}", h.situation, label(h.category), label(h.response));
+    if let Some(skill) = &h.coping_skill {
+        line.push_str(&format!("; coping: {skill}"));
+    }
+    if let Some(call) = &h.who_to_call {
+        line.push_str(&format!("; call: {call}"));
+    }
+    line
+}
+
+fn warning_sign_line(w: &WarningSign) -> String {
+    let by = match w.noticed_by {
+        NoticedBy::Myself => "noticed by the partner in recovery",
+        NoticedBy::Partner => "noticed by the supporting partner",
+    };
+    format!("{} ({}, {by}): {}", w.sign, label(w.kind).to_lowercase(), w.what_to_do)
+}
+
+fn support_person_line(p: &SupportPerson) -> String {
+    [Some(format!("{} ({})", p.name, p.role)), p.phone.clone(), p.reachable.clone()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// The steps after a lapse, grouped by when; the reading partner's own
+/// steps are marked.
+fn timeline(t: &TimelineSection, names: &PartnerNames, roles: &PartnerRoles, my_role: Option<RecoveryRole>) -> Vec<TimelineGroup> {
+    let my_who = my_role.map(|r| match r {
+        RecoveryRole::InRecovery => TimelineWho::PartnerInRecovery,
+        RecoveryRole::Supporting => TimelineWho::SupportingPartner,
+    });
+    WHEN.iter()
+        .map(|(when, title)| TimelineGroup {
+            when: title,
+            steps: t
+                .items
+                .iter()
+                .filter(|s| s.when == *when)
+                .map(|s| StepDisplay { who: who_label(s.who, names, roles), action: s.action.clone(), mine: Some(s.who) == my_who })
+                .collect(),
+        })
+        .filter(|g| !g.steps.is_empty())
+        .collect()
 }
 
 /// Whether no section is kept from the couple (sections for one partner count as shared).
@@ -344,59 +321,7 @@ impl PlanForm {
         let meetings = text(&mut f, "meetings_and_medications", &self.meetings_and_medications, &self.meetings_and_medications_audience);
         let care = text(&mut f, "supporting_partner_care", &self.supporting_partner_care, &self.supporting_partner_care_audience);
 
-        let mut high_risk = Vec::new();
-        for i in 0..self.hr_situation.len() {
-            let (situation, skill, call) = (nth(&self.hr_situation, i), nth(&self.hr_coping_skill, i), nth(&self.hr_who_to_call, i));
-            if [situation, skill, call].iter().all(|t| t.trim().is_empty()) {
-                continue;
-            }
-            let n = high_risk.len();
-            let category = f.check(&format!("high_risk_situations.items[{n}].category"), pick_required::<HighRiskCategory>(nth(&self.hr_category, i)));
-            let response = f.check(&format!("high_risk_situations.items[{n}].response"), pick_required::<PlannedResponse>(nth(&self.hr_response, i)));
-            if let (Some(category), Some(response)) = (category, response) {
-                high_risk.push(HighRiskSituation { category, situation: situation.to_owned(), response, coping_skill: opt(skill), who_to_call: opt(call) });
-            }
-        }
-        let mut signs = Vec::new();
-        for i in 0..self.ws_sign.len() {
-            let (sign, todo) = (nth(&self.ws_sign, i), nth(&self.ws_what_to_do, i));
-            if sign.trim().is_empty() && todo.trim().is_empty() {
-                continue;
-            }
-            let n = signs.len();
-            let kind = f.check(&format!("warning_signs.items[{n}].kind"), pick_required::<SignKind>(nth(&self.ws_kind, i)));
-            let by = f.check(&format!("warning_signs.items[{n}].noticed_by"), pick_required::<NoticedBy>(nth(&self.ws_noticed_by, i)));
-            if let (Some(kind), Some(noticed_by)) = (kind, by) {
-                signs.push(WarningSign { kind, sign: sign.to_owned(), noticed_by, what_to_do: todo.to_owned() });
-            }
-        }
-        let mut people = Vec::new();
-        for i in 0..self.sp_name.len() {
-            let fields = [nth(&self.sp_name, i), nth(&self.sp_role, i), nth(&self.sp_phone, i), nth(&self.sp_reachable, i)];
-            if fields.iter().all(|t| t.trim().is_empty()) {
-                continue;
-            }
-            people.push(SupportPerson {
-                name: fields[0].to_owned(),
-                role: fields[1].to_owned(),
-                phone: opt(fields[2]),
-                reachable: opt(fields[3]),
-                consent_to_contact: nth(&self.sp_consent, i) == "yes",
-            });
-        }
-        let mut steps = Vec::new();
-        for i in 0..self.tl_action.len() {
-            let action = nth(&self.tl_action, i);
-            if action.trim().is_empty() {
-                continue;
-            }
-            let n = steps.len();
-            let when = f.check(&format!("lapse_response.items[{n}].when"), pick_required::<TimelineWhen>(nth(&self.tl_when, i)));
-            let who = f.check(&format!("lapse_response.items[{n}].who"), pick_required::<TimelineWho>(nth(&self.tl_who, i)));
-            if let (Some(when), Some(who)) = (when, who) {
-                steps.push(TimelineStep { when, who, action: action.to_owned() });
-            }
-        }
+        let (high_risk, signs, people, steps) = (self.high_risk(&mut f), self.warning_signs(&mut f), self.support_people(), self.lapse_steps(&mut f));
         let hr_aud = audience(&mut f, "high_risk_situations", &self.high_risk_situations_audience);
         let ws_aud = audience(&mut f, "warning_signs", &self.warning_signs_audience);
         let sp_aud = audience(&mut f, "support_people", &self.support_people_audience);
@@ -416,6 +341,73 @@ impl PlanForm {
                 review_on: review_on?,
             })
         })
+    }
+
+    /// The high-risk situation rows filled in; a row left blank is dropped.
+    fn high_risk(&self, f: &mut Fields) -> Vec<HighRiskSituation> {
+        let mut rows = Vec::new();
+        for i in 0..self.hr_situation.len() {
+            let (situation, skill, call) = (nth(&self.hr_situation, i), nth(&self.hr_coping_skill, i), nth(&self.hr_who_to_call, i));
+            if [situation, skill, call].iter().all(|t| t.trim().is_empty()) {
+                continue;
+            }
+            let n = rows.len();
+            let category = f.check(&format!("high_risk_situations.items[{n}].category"), pick_required::<HighRiskCategory>(nth(&self.hr_category, i)));
+            let response = f.check(&format!("high_risk_situations.items[{n}].response"), pick_required::<PlannedResponse>(nth(&self.hr_response, i)));
+            if let (Some(category), Some(response)) = (category, response) {
+                rows.push(HighRiskSituation { category, situation: situation.to_owned(), response, coping_skill: opt(skill), who_to_call: opt(call) });
+            }
+        }
+        rows
+    }
+
+    fn warning_signs(&self, f: &mut Fields) -> Vec<WarningSign> {
+        let mut rows = Vec::new();
+        for i in 0..self.ws_sign.len() {
+            let (sign, todo) = (nth(&self.ws_sign, i), nth(&self.ws_what_to_do, i));
+            if sign.trim().is_empty() && todo.trim().is_empty() {
+                continue;
+            }
+            let n = rows.len();
+            let kind = f.check(&format!("warning_signs.items[{n}].kind"), pick_required::<SignKind>(nth(&self.ws_kind, i)));
+            let by = f.check(&format!("warning_signs.items[{n}].noticed_by"), pick_required::<NoticedBy>(nth(&self.ws_noticed_by, i)));
+            if let (Some(kind), Some(noticed_by)) = (kind, by) {
+                rows.push(WarningSign { kind, sign: sign.to_owned(), noticed_by, what_to_do: todo.to_owned() });
+            }
+        }
+        rows
+    }
+
+    fn support_people(&self) -> Vec<SupportPerson> {
+        (0..self.sp_name.len())
+            .filter_map(|i| {
+                let fields = [nth(&self.sp_name, i), nth(&self.sp_role, i), nth(&self.sp_phone, i), nth(&self.sp_reachable, i)];
+                (!fields.iter().all(|t| t.trim().is_empty())).then(|| SupportPerson {
+                    name: fields[0].to_owned(),
+                    role: fields[1].to_owned(),
+                    phone: opt(fields[2]),
+                    reachable: opt(fields[3]),
+                    consent_to_contact: nth(&self.sp_consent, i) == "yes",
+                })
+            })
+            .collect()
+    }
+
+    fn lapse_steps(&self, f: &mut Fields) -> Vec<TimelineStep> {
+        let mut rows = Vec::new();
+        for i in 0..self.tl_action.len() {
+            let action = nth(&self.tl_action, i);
+            if action.trim().is_empty() {
+                continue;
+            }
+            let n = rows.len();
+            let when = f.check(&format!("lapse_response.items[{n}].when"), pick_required::<TimelineWhen>(nth(&self.tl_when, i)));
+            let who = f.check(&format!("lapse_response.items[{n}].who"), pick_required::<TimelineWho>(nth(&self.tl_who, i)));
+            if let (Some(when), Some(who)) = (when, who) {
+                rows.push(TimelineStep { when, who, action: action.to_owned() });
+            }
+        }
+        rows
     }
 }
 
@@ -485,8 +477,7 @@ fn with_blank<T: Clone + Default>(values: &[T], n: usize) -> Vec<T> {
 }
 
 fn form_page(chrome: Chrome, couple: CoupleContext, form: PlanForm, errors: FormErrors, theirs: Option<PlanDisplay>) -> PlanFormPage {
-    let names = couple.names.clone();
-    let aud = |selected: &str| forms::audience_choices(&names, selected);
+    let aud = |selected: &str| forms::audience_choices(&couple.names, selected);
     let text = |name: &'static str, title: &'static str, hint: &'static str, value: &str, audience: &str| TextField {
         name,
         title,
@@ -501,51 +492,6 @@ fn form_page(chrome: Chrome, couple: CoupleContext, form: PlanForm, errors: Form
         text("meetings_and_medications", "Meetings and medications", "One per line.", &form.meetings_and_medications, &form.meetings_and_medications_audience),
         text("supporting_partner_care", "The supporting partner's own support", "One per line.", &form.supporting_partner_care, &form.supporting_partner_care_audience),
     ];
-    let n = rows(form.hr_situation.len());
-    let high_risk = n
-        .iter()
-        .map(|&i| HighRiskRow {
-            categories: choices(&HIGH_RISK, nth(&form.hr_category, i)),
-            situation: nth(&form.hr_situation, i).to_owned(),
-            responses: choices(&[PlannedResponse::Avoid, PlannedResponse::Escape, PlannedResponse::Cope], nth(&form.hr_response, i)),
-            coping_skill: nth(&form.hr_coping_skill, i).to_owned(),
-            who_to_call: nth(&form.hr_who_to_call, i).to_owned(),
-        })
-        .collect();
-    let signs = rows(form.ws_sign.len())
-        .iter()
-        .map(|&i| SignRow {
-            kinds: choices(&[SignKind::Emotional, SignKind::Mental, SignKind::Physical], nth(&form.ws_kind, i)),
-            sign: nth(&form.ws_sign, i).to_owned(),
-            noticed_by: vec![
-                Choice { value: "self".into(), label: "The partner in recovery".into(), selected: nth(&form.ws_noticed_by, i) == "self" },
-                Choice { value: "partner".into(), label: "The supporting partner".into(), selected: nth(&form.ws_noticed_by, i) == "partner" },
-            ],
-            what_to_do: nth(&form.ws_what_to_do, i).to_owned(),
-        })
-        .collect();
-    let consent = with_blank(&form.sp_consent, form.sp_name.len() + BLANK_ROWS);
-    let people = rows(form.sp_name.len())
-        .iter()
-        .map(|&i| PersonRow {
-            name: nth(&form.sp_name, i).to_owned(),
-            role: nth(&form.sp_role, i).to_owned(),
-            phone: nth(&form.sp_phone, i).to_owned(),
-            reachable: nth(&form.sp_reachable, i).to_owned(),
-            consent: vec![
-                Choice { value: "no".into(), label: "No".into(), selected: consent[i] != "yes" },
-                Choice { value: "yes".into(), label: "Yes".into(), selected: consent[i] == "yes" },
-            ],
-        })
-        .collect();
-    let timeline = rows(form.tl_action.len())
-        .iter()
-        .map(|&i| StepRow {
-            when: choices(&[TimelineWhen::Immediately, TimelineWhen::FirstWeek, TimelineWhen::FirstMonth], nth(&form.tl_when, i)),
-            who: choices(&[TimelineWho::PartnerInRecovery, TimelineWho::SupportingPartner, TimelineWho::Counselor], nth(&form.tl_who, i)),
-            action: nth(&form.tl_action, i).to_owned(),
-        })
-        .collect();
     PlanFormPage {
         nav: chrome.nav,
         csrf_token: chrome.csrf_token,
@@ -553,16 +499,76 @@ fn form_page(chrome: Chrome, couple: CoupleContext, form: PlanForm, errors: Form
         review_on: form.review_on.clone(),
         texts,
         high_risk_audience: aud(&form.high_risk_situations_audience),
-        high_risk,
+        high_risk: form.high_risk_rows(),
         signs_audience: aud(&form.warning_signs_audience),
-        signs,
+        signs: form.sign_rows(),
         people_audience: aud(&form.support_people_audience),
-        people,
+        people: form.person_rows(),
         timeline_audience: aud(&form.lapse_response_audience),
-        timeline,
+        timeline: form.step_rows(),
         errors,
         theirs,
         couple,
+    }
+}
+
+/// The structured sections' rows as the form shows them: what was sent (or
+/// stored), then blank rows to add more.
+impl PlanForm {
+    fn high_risk_rows(&self) -> Vec<HighRiskRow> {
+        rows(self.hr_situation.len())
+            .into_iter()
+            .map(|i| HighRiskRow {
+                categories: choices(&HIGH_RISK, nth(&self.hr_category, i)),
+                situation: nth(&self.hr_situation, i).to_owned(),
+                responses: choices(&[PlannedResponse::Avoid, PlannedResponse::Escape, PlannedResponse::Cope], nth(&self.hr_response, i)),
+                coping_skill: nth(&self.hr_coping_skill, i).to_owned(),
+                who_to_call: nth(&self.hr_who_to_call, i).to_owned(),
+            })
+            .collect()
+    }
+
+    fn sign_rows(&self) -> Vec<SignRow> {
+        rows(self.ws_sign.len())
+            .into_iter()
+            .map(|i| SignRow {
+                kinds: choices(&[SignKind::Emotional, SignKind::Mental, SignKind::Physical], nth(&self.ws_kind, i)),
+                sign: nth(&self.ws_sign, i).to_owned(),
+                noticed_by: vec![
+                    Choice { value: "self".into(), label: "The partner in recovery".into(), selected: nth(&self.ws_noticed_by, i) == "self" },
+                    Choice { value: "partner".into(), label: "The supporting partner".into(), selected: nth(&self.ws_noticed_by, i) == "partner" },
+                ],
+                what_to_do: nth(&self.ws_what_to_do, i).to_owned(),
+            })
+            .collect()
+    }
+
+    fn person_rows(&self) -> Vec<PersonRow> {
+        let consent = with_blank(&self.sp_consent, self.sp_name.len() + BLANK_ROWS);
+        rows(self.sp_name.len())
+            .into_iter()
+            .map(|i| PersonRow {
+                name: nth(&self.sp_name, i).to_owned(),
+                role: nth(&self.sp_role, i).to_owned(),
+                phone: nth(&self.sp_phone, i).to_owned(),
+                reachable: nth(&self.sp_reachable, i).to_owned(),
+                consent: vec![
+                    Choice { value: "no".into(), label: "No".into(), selected: consent[i] != "yes" },
+                    Choice { value: "yes".into(), label: "Yes".into(), selected: consent[i] == "yes" },
+                ],
+            })
+            .collect()
+    }
+
+    fn step_rows(&self) -> Vec<StepRow> {
+        rows(self.tl_action.len())
+            .into_iter()
+            .map(|i| StepRow {
+                when: choices(&[TimelineWhen::Immediately, TimelineWhen::FirstWeek, TimelineWhen::FirstMonth], nth(&self.tl_when, i)),
+                who: choices(&[TimelineWho::PartnerInRecovery, TimelineWho::SupportingPartner, TimelineWho::Counselor], nth(&self.tl_who, i)),
+                action: nth(&self.tl_action, i).to_owned(),
+            })
+            .collect()
     }
 }
 
