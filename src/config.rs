@@ -55,6 +55,9 @@ Configuration (defaults < TOML file given by --config or TANDEM_CONFIG < environ
   TANDEM_SHUTDOWN_GRACE_SECONDS   then requests in flight get this long to finish; if any is cut
                                   off, Tandem exits with status 3 [default: 20]
   TANDEM_DATABASE_MAX_CONNECTIONS [default: 10]
+  TANDEM_DATABASE_CHECK_IDLE_MS  a pooled connection idle longer than this is checked before
+                               it is used again, and replaced if the server dropped it; 0 checks
+                               every time, at a round trip per request [default: 1000]
   TANDEM_AUDIT_KEY_FILE        Ed25519 key that signs access-log checkpoints; keep it outside the
                                database and its backups [default: data/audit-signing.key, created
                                on first start by `serve`; `tandem audit verify` never creates it]
@@ -144,6 +147,8 @@ pub struct Config {
     pub shutdown_drain_seconds: u64,
     pub shutdown_grace_seconds: u64,
     pub database_max_connections: u32,
+    /// See `db::connect_with`.
+    pub database_check_idle_ms: u64,
     pub audit_key_file: PathBuf,
     /// Where signed checkpoints are journaled; `None`: next to the key file.
     pub audit_journal_file: Option<PathBuf>,
@@ -191,6 +196,7 @@ impl Default for Config {
             shutdown_drain_seconds: 2,
             shutdown_grace_seconds: 20,
             database_max_connections: 10,
+            database_check_idle_ms: 1000,
             audit_key_file: PathBuf::from("data/audit-signing.key"),
             audit_journal_file: None,
             // A cut tail goes unnoticed at most until its checkpoint: keep it short.
@@ -330,6 +336,11 @@ impl Config {
 
     pub fn session_max(&self) -> time::Duration {
         time::Duration::hours(self.session_max_hours.into())
+    }
+
+    /// How long a pooled connection may sit idle before it is checked again.
+    pub fn check_idle(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.database_check_idle_ms)
     }
 }
 

@@ -16,17 +16,22 @@ use sea_orm::{
 use crate::config::Config;
 
 pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
-    connect_url(config.database_url.expose(), config.database_max_connections).await
+    connect_with(config.database_url.expose(), config.database_max_connections, config.check_idle()).await
 }
 
 /// How long one attempt to reach the database may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A pooled connection idle longer than this is checked before it is
-/// handed out again; see `connect_url`.
+/// handed out again, unless configured otherwise; see `connect_with`.
 pub const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
+/// [`connect_with`] with the default [`CHECK_IF_IDLE_FOR`].
 pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    connect_with(url, max_connections, CHECK_IF_IDLE_FOR).await
+}
+
+pub async fn connect_with(url: &str, max_connections: u32, check_idle: Duration) -> anyhow::Result<DatabaseConnection> {
     if url.starts_with("sqlite:") {
         ensure_sqlite_parent_dir(url)?;
     } else {
@@ -62,11 +67,12 @@ pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Data
         // sqlx checks every connection it takes back (a round trip that
         // also carries a dropped transaction's ROLLBACK), and by default
         // again before handing it out: a second round trip on every
-        // request. A connection back in the pool for less than this was
-        // found alive when it came back; only one idle longer is checked
-        // (and quietly replaced if the server dropped it). One that broke
-        // in between fails its one request with a 503 and is closed.
-        .test_before_acquire_if_idle_for(CHECK_IF_IDLE_FOR)
+        // request. A connection back in the pool for less than
+        // `check_idle` was found alive when it came back; only one idle
+        // longer is checked (and quietly replaced if the server dropped
+        // it). One that broke in between fails its one request with a 503
+        // and is closed.
+        .test_before_acquire_if_idle_for(check_idle)
         // Plans of prepared statements are kept, never made again per
         // execution: the audited couple overview cost 2.49-2.68 ms of CPU
         // with them kept against 2.88-3.01 ms re-planned (BENCHMARKS.md, the

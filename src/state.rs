@@ -64,7 +64,7 @@ impl AppState {
         vault: vault::Vault,
     ) -> Self {
         // Must run inside a Tokio runtime: it starts the access-log appender.
-        let appender = audit::appender::Appender::start(db.clone(), config.database_url.expose().clone());
+        let appender = audit::appender::Appender::start(db.clone(), config.database_url.expose().clone(), config.check_idle());
         let db = Db::new(db);
         let sso = sso::Discovery::new(
             std::time::Duration::from_secs(config.sso_http_timeout_seconds.max(1)),

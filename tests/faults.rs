@@ -117,39 +117,19 @@ async fn an_unreachable_database_answers_503_with_retry_after(app: TestApp) {
 both!(a_panic_answers_500_with_its_event, an_unreachable_database_answers_503_with_retry_after);
 
 /// PostgreSQL drops every connection Tandem holds (a restart, a failover,
-/// an operator ending backends). A pooled connection back for less than
-/// `CHECK_IF_IDLE_FOR` is handed out unchecked, so a request may meet a
-/// dropped one: it answers 503, never a 2xx without its access event, and
-/// the next ones succeed. One idle longer is checked and replaced before any
-/// request sees it.
+/// an operator ending backends). With the default check (a connection
+/// idle for under `database_check_idle_ms` is handed out unchecked) a
+/// request may meet a dropped one: it answers 503, never a 2xx without its
+/// access event, and the next ones succeed. Checked before every use (0),
+/// a dropped connection is replaced before any request sees it.
 #[tokio::test]
 async fn connections_the_server_dropped_are_replaced_without_a_restart() {
     let _watchdog = Watchdog::start();
     let Some(app) = TestApp::postgres_with(test_config()).await else { return };
     let mut w = World::build(&app).await;
     let path = format!("/api/v1/couples/{}", w.couple);
-    let drop_all = || async {
-        app.db
-            .execute_unprepared("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-            .await
-            .unwrap();
-    };
-    let logged = |request_id: String| {
-        let db = app.db.clone();
-        async move {
-            entity::access_events::Entity::find()
-                .filter(entity::access_events::Column::RequestId.eq(request_id))
-                .one(&db)
-                .await
-                .unwrap()
-                .is_some()
-        }
-    };
     assert_eq!(w.client(Actor::CareTeam).get(&path).await.status, StatusCode::OK);
-
-    // At once: some requests may fail, none succeeds unlogged, and Tandem
-    // comes back by itself.
-    drop_all().await;
+    end_every_connection(&app).await;
     let mut answered = Vec::new();
     let mut succeeded = None;
     for _ in 0..40 {
@@ -165,18 +145,38 @@ async fn connections_the_server_dropped_are_replaced_without_a_restart() {
         }
     }
     assert_eq!(answered.last(), Some(&StatusCode::OK), "back without a restart: {answered:?}");
-    // The test's own pool lost its connections too: past the threshold
-    // they are checked and replaced before it reads.
-    tokio::time::sleep(tandem::db::CHECK_IF_IDLE_FOR + Duration::from_millis(300)).await;
-    assert!(logged(succeeded.unwrap()).await, "a 200 has its access event");
+    assert!(logged(&app, &succeeded.unwrap()).await, "a 200 has its access event");
 
-    // After the idle check's threshold: the first request already succeeds.
+    let checked = tandem::config::Config { database_check_idle_ms: 0, ..test_config() };
+    let Some(app) = TestApp::postgres_with(checked).await else { return };
+    let mut w = World::build(&app).await;
+    let path = format!("/api/v1/couples/{}", w.couple);
     assert_eq!(w.client(Actor::CareTeam).get(&path).await.status, StatusCode::OK);
-    drop_all().await;
-    tokio::time::sleep(tandem::db::CHECK_IF_IDLE_FOR + Duration::from_millis(300)).await;
+    end_every_connection(&app).await;
     let res = w.client(Actor::CareTeam).get(&path).await;
-    assert_eq!(res.status, StatusCode::OK, "a connection idle past the threshold is checked first: {}", res.text());
-    assert!(logged(res.header("x-request-id").unwrap().to_owned()).await);
+    assert_eq!(res.status, StatusCode::OK, "every connection is checked before use: {}", res.text());
+    assert!(logged(&app, res.header("x-request-id").unwrap()).await);
+}
+
+/// Ends every connection to `app`'s database but the one that asks.
+async fn end_every_connection(app: &TestApp) {
+    app.db
+        .execute_unprepared("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        .await
+        .unwrap();
+}
+
+/// Whether the request `request_id` left its access event, read on a new
+/// connection (the test's own pool lost its connections too).
+async fn logged(app: &TestApp, request_id: &str) -> bool {
+    let owner = app.state.config.database_owner_url.as_ref().unwrap().expose();
+    let db = tandem::db::connect_url(owner, 1).await.unwrap();
+    entity::access_events::Entity::find()
+        .filter(entity::access_events::Column::RequestId.eq(request_id))
+        .one(&db)
+        .await
+        .unwrap()
+        .is_some()
 }
 
 /// `/readyz` on SQLite proves a write commits: with another process holding

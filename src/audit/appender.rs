@@ -24,10 +24,10 @@ impl Appender {
     /// Starts the appender task on the current Tokio runtime. It appends
     /// through connections of its own (so a busy request pool never keeps
     /// events waiting), falling back to `shared` if those cannot be opened.
-    pub fn start(shared: DatabaseConnection, url: String) -> Self {
+    pub fn start(shared: DatabaseConnection, url: String, check_idle: std::time::Duration) -> Self {
         let (queue, mut inbox) = mpsc::channel::<(NewEvent, Reply)>(4 * MAX_BATCH);
         tokio::spawn(async move {
-            let db = match crate::db::connect_url(&url, 2).await {
+            let db = match crate::db::connect_with(&url, 2, check_idle).await {
                 Ok(own) => own,
                 Err(err) => {
                     tracing::warn!(error = %err, "access-log appender shares the request pool");
