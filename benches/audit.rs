@@ -87,7 +87,7 @@ async fn fixture(url: &str) -> Fixture {
     .await
     .unwrap()
     .secret;
-    Fixture { state, couple: couple.id, token }
+    Fixture { state, couple: couple.id.uuid(), token }
 }
 
 /// The baseline: `GET /api/v1/couples/{id}` as the API serves it, minus
@@ -144,7 +144,7 @@ async fn throughput(router: axum::Router, path: &str, token: &str, clients: usiz
 /// by `clients` concurrent writers, each waiting for its event's commit as a
 /// request does: the audit's own ceiling, without the request around it.
 async fn appender_throughput(f: &Fixture, clients: usize) -> f64 {
-    let practice_id = entity::practices::Entity::find().one(&f.state.db).await.unwrap().unwrap().id;
+    let practice_id = entity::practices::Entity::find().one(&f.state.db).await.unwrap().unwrap().id.uuid();
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + seconds();
     let mut tasks = Vec::new();

@@ -66,7 +66,7 @@ async fn run(name: &str, url: &str) {
     let n = events();
     let mut done = 0;
     while done < n {
-        let batch: Vec<_> = (done..(done + 5_000).min(n)).map(|i| event(practice.id, members[i % 50], i)).collect();
+        let batch: Vec<_> = (done..(done + 5_000).min(n)).map(|i| event(practice.id.uuid(), members[i % 50], i)).collect();
         done += batch.len();
         tandem::audit::record(&state.db, &batch).await.unwrap();
         if done.is_multiple_of(100_000) || done == n {

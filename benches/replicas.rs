@@ -73,7 +73,7 @@ async fn seed(url: &str) -> (uuid::Uuid, String) {
         .await
         .unwrap()
         .unwrap();
-    (couple.id, token.secret)
+    (couple.id.uuid(), token.secret)
 }
 
 /// A `tandem serve` process, stopped (SIGTERM, then waited for) when dropped.

@@ -4,9 +4,9 @@
 //! relapse-prevention plan with its lapse-response timeline, boundaries,
 //! safety plans, a lapse and what was learned from it, and milestones.
 
+use entity::ids::PracticeId;
 use serde_json::json;
 use time::{Date, Duration, OffsetDateTime, Time};
-use uuid::Uuid;
 
 use entity::{members, practices};
 
@@ -79,11 +79,11 @@ fn at(day: Date, hour: u8) -> OffsetDateTime {
 
 pub async fn load(state: &AppState) -> Result<Demo, AppError> {
     // One unit of work in the new practice: all of the demo, or none of it.
-    let id = Uuid::now_v7();
+    let id = PracticeId::new();
     crate::tenant::within(id, load_into(state, id)).await
 }
 
-async fn load_into(state: &AppState, id: Uuid) -> Result<Demo, AppError> {
+async fn load_into(state: &AppState, id: PracticeId) -> Result<Demo, AppError> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     if practices::Entity::find().filter(practices::Column::Slug.eq(SLUG)).one(&state.db).await?.is_some() {
         return Err(AppError::Conflict(format!("A practice named `{SLUG}` exists already; the demo loads into a database without it.")));

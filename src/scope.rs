@@ -8,7 +8,7 @@
 use sea_orm::{
     ColumnTrait, EntityTrait, PrimaryKeyTrait, QueryFilter, Select, UpdateMany, DeleteMany,
 };
-use uuid::Uuid;
+use entity::ids::PracticeId;
 
 use entity::{
     access_events, api_tokens, audit_checkpoints, audit_verifications, boundaries, boundary_events, boundary_versions, care_team_members, contract_checkins, couples,
@@ -163,22 +163,22 @@ versioned_row![
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PracticeScope {
-    practice_id: Uuid,
+    practice_id: PracticeId,
 }
 
 impl PracticeScope {
     /// Only for code that has established which practice a request acts in.
-    pub(crate) fn trusted(practice_id: Uuid) -> Self {
-        Self { practice_id }
+    pub(crate) fn trusted(practice_id: impl Into<PracticeId>) -> Self {
+        Self { practice_id: practice_id.into() }
     }
 
     /// For the benchmark harness, which sets up data the way a script would.
     #[doc(hidden)]
-    pub fn for_benchmarks(practice_id: Uuid) -> Self {
-        Self { practice_id }
+    pub fn for_benchmarks(practice_id: impl Into<PracticeId>) -> Self {
+        Self { practice_id: practice_id.into() }
     }
 
-    pub fn practice_id(&self) -> Uuid {
+    pub fn practice_id(&self) -> PracticeId {
         self.practice_id
     }
 
@@ -188,10 +188,9 @@ impl PracticeScope {
     }
 
     /// One row of `E` by id, only if it is in this practice.
-    pub fn by_id<E>(&self, id: Uuid) -> Select<E>
+    pub fn by_id<E>(&self, id: impl Into<<E::PrimaryKey as PrimaryKeyTrait>::ValueType>) -> Select<E>
     where
         E: PracticeOwned,
-        <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
     {
         E::find_by_id(id).filter(E::practice_column().eq(self.practice_id))
     }

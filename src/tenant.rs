@@ -31,6 +31,7 @@ use std::{
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, ExecResult, QueryResult, Statement, TransactionOptions, TransactionTrait,
 };
+use entity::ids::PracticeId;
 use uuid::Uuid;
 
 tokio::task_local! {
@@ -143,10 +144,11 @@ pub async fn commit_now() -> Result<(), DbErr> {
 /// Runs `work` for `practice` outside a request (background rounds, the
 /// command line), committing when it succeeds. Inside a unit of work that
 /// already acts in `practice`, `work` simply joins it.
-pub async fn within<T, E>(practice: Uuid, work: impl Future<Output = Result<T, E>>) -> Result<T, E>
+pub async fn within<T, E>(practice: impl Into<PracticeId>, work: impl Future<Output = Result<T, E>>) -> Result<T, E>
 where
     E: From<DbErr>,
 {
+    let practice = practice.into().uuid();
     if current() == Some(practice) {
         return work.await;
     }
@@ -162,7 +164,8 @@ where
 
 /// The unit of work running on this task acts in `practice` from now on.
 /// Outside a [`scope`] this does nothing (SQLite tools, unit tests).
-pub fn enter(practice: Uuid) {
+pub fn enter(practice: impl Into<PracticeId>) {
+    let practice = practice.into().uuid();
     let _ = CONTEXT.try_with(|c| c.wanted.lock().expect("tenant lock").practice = Some(practice));
 }
 
@@ -278,10 +281,10 @@ impl Db {
 
     /// A transaction of its own (never the scope's) acting in `practice`:
     /// for a consistent snapshot, or for work over several practices in turn.
-    pub async fn begin_for(&self, practice: Uuid, options: TransactionOptions) -> Result<DatabaseTransaction, DbErr> {
+    pub async fn begin_for(&self, practice: impl Into<PracticeId>, options: TransactionOptions) -> Result<DatabaseTransaction, DbErr> {
         let txn = self.pool.begin_with_options(options).await?;
         if self.pool.get_database_backend() == DatabaseBackend::Postgres {
-            apply(&txn, &Settings { practice: Some(practice), secret: None }).await?;
+            apply(&txn, &Settings { practice: Some(practice.into().uuid()), secret: None }).await?;
         }
         Ok(txn)
     }
@@ -293,9 +296,9 @@ impl Db {
 
 /// Tells PostgreSQL, inside the transaction `txn` and only for it, that
 /// what follows acts in `practice` (work over several practices in turn).
-pub async fn act_in(txn: &impl ConnectionTrait, practice: Uuid) -> Result<(), DbErr> {
+pub async fn act_in(txn: &impl ConnectionTrait, practice: impl Into<PracticeId>) -> Result<(), DbErr> {
     if txn.get_database_backend() == DatabaseBackend::Postgres {
-        apply(txn, &Settings { practice: Some(practice), secret: None }).await?;
+        apply(txn, &Settings { practice: Some(practice.into().uuid()), secret: None }).await?;
     }
     Ok(())
 }

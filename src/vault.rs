@@ -26,6 +26,7 @@
 //! keys no data key needs any more. A running process that meets a data key
 //! wrapped by a key it has not loaded reads the keyring file again.
 
+use entity::ids::PracticeId;
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
@@ -129,15 +130,15 @@ impl Keyring {
     }
 }
 
-fn wrap_aad(practice_id: Uuid) -> String {
+fn wrap_aad(practice_id: PracticeId) -> String {
     format!("tandem-data-key-v1|{practice_id}")
 }
 
-fn wrap(master: &MasterKey, practice_id: Uuid, data_key: &[u8; 32]) -> String {
+fn wrap(master: &MasterKey, practice_id: PracticeId, data_key: &[u8; 32]) -> String {
     seal_with(&master.aead, data_key, &wrap_aad(practice_id))
 }
 
-fn unwrap(master: &MasterKey, practice_id: Uuid, wrapped: &str) -> Option<[u8; 32]> {
+fn unwrap(master: &MasterKey, practice_id: PracticeId, wrapped: &str) -> Option<[u8; 32]> {
     open_with(&master.aead, wrapped, &wrap_aad(practice_id))?.try_into().ok()
 }
 
@@ -170,7 +171,7 @@ pub fn is_sealed(value: &str) -> bool {
 /// A practice's data key: seals and opens that practice's clinical text.
 #[derive(Clone)]
 pub struct PracticeCipher {
-    practice_id: Uuid,
+    practice_id: PracticeId,
     /// AES-256-GCM under a key derived from the data key (`enc2.`).
     gcm: Arc<ring::aead::LessSafeKey>,
     /// XChaCha20-Poly1305 under the data key itself (`enc1.`, opening only).
@@ -215,7 +216,7 @@ fn gcm_key(data_key: &[u8; 32]) -> ring::aead::LessSafeKey {
 }
 
 impl PracticeCipher {
-    fn new(practice_id: Uuid, data_key: &[u8; 32]) -> Self {
+    fn new(practice_id: PracticeId, data_key: &[u8; 32]) -> Self {
         Self { practice_id, gcm: Arc::new(gcm_key(data_key)), legacy: XChaCha20Poly1305::new(Key::from_slice(data_key)) }
     }
 
@@ -309,7 +310,7 @@ impl PracticeCipher {
 pub struct Vault {
     path: Option<PathBuf>,
     keyring: RwLock<Arc<Keyring>>,
-    ciphers: RwLock<HashMap<Uuid, PracticeCipher>>,
+    ciphers: RwLock<HashMap<PracticeId, PracticeCipher>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -352,7 +353,8 @@ impl Vault {
 
     /// The data key of `practice_id`, created (and wrapped under the current
     /// master key) the first time the practice needs one.
-    pub async fn practice(&self, db: &impl ConnectionTrait, practice_id: Uuid) -> Result<PracticeCipher, AppError> {
+    pub async fn practice(&self, db: &impl ConnectionTrait, practice_id: impl Into<PracticeId>) -> Result<PracticeCipher, AppError> {
+        let practice_id = practice_id.into();
         if let Some(cipher) = self.ciphers.read().expect("cipher cache").get(&practice_id) {
             return Ok(cipher.clone());
         }
@@ -485,7 +487,7 @@ pub async fn seal_existing(db: &Db, vault: &Vault) -> Result<usize, AppError> {
     Ok(sealed)
 }
 
-async fn seal_practice(db: &Db, cipher: &PracticeCipher, practice_id: Uuid) -> Result<usize, AppError> {
+async fn seal_practice(db: &Db, cipher: &PracticeCipher, practice_id: PracticeId) -> Result<usize, AppError> {
     use sea_orm::sea_query::{Alias, Cond, Expr, ExprTrait, Order, Query};
     let backend = db.get_database_backend();
     let mut sealed = 0;
@@ -643,7 +645,7 @@ mod tests {
     fn cipher() -> PracticeCipher {
         let mut key = [0u8; 32];
         rand::rng().fill_bytes(&mut key);
-        PracticeCipher::new(Uuid::now_v7(), &key)
+        PracticeCipher::new(PracticeId::new(), &key)
     }
 
     const NOTE: Field = Field::new("session_notes", "content");
@@ -658,7 +660,7 @@ mod tests {
         assert_eq!(c.open(NOTE, row, &sealed).unwrap(), "Dan said he drank on Friday");
         assert!(matches!(c.open(NOTE, Uuid::now_v7(), &sealed), Err(AppError::Undecryptable)), "another row");
         assert!(c.open(Field::new("private_notes", "body"), row, &sealed).is_err(), "another table");
-        let other_practice = PracticeCipher { practice_id: Uuid::now_v7(), ..c.clone() };
+        let other_practice = PracticeCipher { practice_id: PracticeId::new(), ..c.clone() };
         assert!(other_practice.open(NOTE, row, &sealed).is_err(), "another practice, even under the same key");
         assert!(cipher().open(NOTE, row, &sealed).is_err(), "another key");
         assert!(c.open(NOTE, row, "Dan said he drank on Friday").is_err(), "plaintext is refused");
@@ -727,7 +729,7 @@ mod tests {
     #[test]
     fn a_data_key_unwraps_only_for_its_practice() {
         let master = MasterKey::generate().1;
-        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let (a, b) = (PracticeId::new(), PracticeId::new());
         let wrapped = wrap(&master, a, &[7u8; 32]);
         assert_eq!(unwrap(&master, a, &wrapped), Some([7u8; 32]));
         assert_eq!(unwrap(&master, b, &wrapped), None);

@@ -472,7 +472,7 @@ fn audit_verify_names_the_first_bad_entry() {
         let db = tandem::db::connect_url(&url, 1).await.unwrap();
         let practice = entity::practices::Entity::find().one(&db).await.unwrap().unwrap();
         for _ in 0..5 {
-            tandem::audit::record_on(&db, &[crate::audit_tamper::event(practice.id)]).await.unwrap();
+            tandem::audit::record_on(&db, &[crate::audit_tamper::event(practice.id.uuid())]).await.unwrap();
         }
         db.close().await.unwrap();
     });
@@ -517,7 +517,7 @@ fn audit_verify_never_creates_a_key_and_takes_a_pinned_public_key() {
         use sea_orm::EntityTrait;
         let db = tandem::db::connect_url(&url, 1).await.unwrap();
         let practice = entity::practices::Entity::find().one(&db).await.unwrap().unwrap();
-        tandem::audit::record_on(&db, &[crate::audit_tamper::event(practice.id)]).await.unwrap();
+        tandem::audit::record_on(&db, &[crate::audit_tamper::event(practice.id.uuid())]).await.unwrap();
         db.close().await.unwrap();
     });
     assert!(tandem("audit.key", &["audit", "checkpoint"]).status.success());
@@ -577,7 +577,7 @@ fn a_clean_stop_signs_the_newest_entries() {
         let db = tandem::db::connect_url(&url, 1).await.unwrap();
         let practice = entity::practices::Entity::find().one(&db).await.unwrap().unwrap();
         for _ in 0..3 {
-            tandem::audit::record_on(&db, &[crate::audit_tamper::event(practice.id)]).await.unwrap();
+            tandem::audit::record_on(&db, &[crate::audit_tamper::event(practice.id.uuid())]).await.unwrap();
         }
         let head = entity::audit_heads::Entity::find_by_id(practice.id).one(&db).await.unwrap().unwrap().seq;
         db.close().await.unwrap();

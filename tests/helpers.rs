@@ -357,7 +357,7 @@ impl TestApp {
         .unwrap_or_else(|e| panic!("create practice: {e}"));
         let mut admin = self.client();
         admin.accept_invitation(&link, "Ada Admin").await;
-        Practice { id: practice.id, admin }
+        Practice { id: practice.id.uuid(), admin }
     }
 }
 

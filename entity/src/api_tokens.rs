@@ -1,12 +1,14 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{MemberId, PracticeId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "api_tokens")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
-    pub member_id: Uuid,
+    pub practice_id: PracticeId,
+    pub member_id: MemberId,
     pub name: String,
     /// The first characters of the token, so its owner can recognise it.
     pub prefix: String,

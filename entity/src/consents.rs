@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{CoupleId, MemberId, PracticeId};
+
 use crate::values::PartnerSlot;
 
 /// A partner's written consent to disclose (42 CFR 2.31). Text columns
@@ -9,11 +11,11 @@ use crate::values::PartnerSlot;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
-    pub couple_id: Uuid,
+    pub practice_id: PracticeId,
+    pub couple_id: CoupleId,
     pub partner_slot: PartnerSlot,
     /// None: the practice may disclose; otherwise only this member.
-    pub discloser_member_id: Option<Uuid>,
+    pub discloser_member_id: Option<MemberId>,
     /// Comma-separated kinds of record.
     pub record_kinds: String,
     pub recipient_kind: String,
@@ -28,12 +30,12 @@ pub struct Model {
     pub signature_name: String,
     pub signed_via: String,
     pub signed_at: TimeDateTimeWithTimeZone,
-    pub recorded_by: Uuid,
+    pub recorded_by: MemberId,
     pub revoked_at: Option<TimeDateTimeWithTimeZone>,
-    pub revoked_by: Option<Uuid>,
+    pub revoked_by: Option<MemberId>,
     /// When a consent that expires on an event ended because it happened.
     pub event_ended_at: Option<TimeDateTimeWithTimeZone>,
-    pub event_ended_by: Option<Uuid>,
+    pub event_ended_by: Option<MemberId>,
     /// Why: `event_recorded` (the care team recorded the event) or
     /// `discharged` (the couple's care was closed).
     pub event_end_cause: Option<String>,

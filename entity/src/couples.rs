@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{CoupleId, MemberId, PracticeId};
+
 use crate::values::CoupleStatus;
 
 /// A couple in care: the unit everything clinical belongs to.
@@ -7,13 +9,13 @@ use crate::values::CoupleStatus;
 #[sea_orm(table_name = "couples")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub practice_id: Uuid,
+    pub id: CoupleId,
+    pub practice_id: PracticeId,
     pub label: String,
     pub status: CoupleStatus,
     pub secrets_policy: String,
     pub care_started_on: TimeDate,
-    pub created_by: Uuid,
+    pub created_by: MemberId,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
     pub version: i32,

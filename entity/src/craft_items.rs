@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{CoupleId, MemberId, PracticeId};
+
 use crate::values::{Audience, PartnerSlot};
 
 /// One item of a supporting partner's CRAFT track; its text is sealed.
@@ -8,15 +10,15 @@ use crate::values::{Audience, PartnerSlot};
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
-    pub couple_id: Uuid,
+    pub practice_id: PracticeId,
+    pub couple_id: CoupleId,
     pub owner: PartnerSlot,
     pub audience: Audience,
     pub kind: String,
     #[sea_orm(column_type = "Text")]
     pub content: String,
     pub done: bool,
-    pub created_by: Uuid,
+    pub created_by: MemberId,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
     pub version: i32,

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{CoupleId, MemberId, PracticeId};
+
 use crate::values::Audience;
 
 /// A milestone the couple chose to celebrate, such as a first meeting.
@@ -8,12 +10,12 @@ use crate::values::Audience;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
-    pub couple_id: Uuid,
+    pub practice_id: PracticeId,
+    pub couple_id: CoupleId,
     pub title: String,
     pub achieved_on: TimeDate,
     pub audience: Audience,
-    pub created_by: Uuid,
+    pub created_by: MemberId,
     pub created_at: TimeDateTimeWithTimeZone,
 }
 

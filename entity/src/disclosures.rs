@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{CoupleId, MemberId, PracticeId};
+
 use crate::values::PartnerSlot;
 
 /// One disclosure of a partner's records, and the consent it rested on.
@@ -8,8 +10,8 @@ use crate::values::PartnerSlot;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
-    pub couple_id: Uuid,
+    pub practice_id: PracticeId,
+    pub couple_id: CoupleId,
     /// Whose records were disclosed.
     pub partner_slot: PartnerSlot,
     pub consent_id: Uuid,
@@ -23,7 +25,7 @@ pub struct Model {
     pub recipient: String,
     #[sea_orm(column_type = "Text")]
     pub purpose: String,
-    pub disclosed_by: Uuid,
+    pub disclosed_by: MemberId,
     pub disclosed_at: TimeDateTimeWithTimeZone,
 }
 

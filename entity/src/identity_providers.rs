@@ -1,12 +1,14 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{PracticeId};
+
 /// An OpenID Connect provider a practice's members may sign in with.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "identity_providers")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
+    pub practice_id: PracticeId,
     pub display_name: String,
     pub issuer: String,
     pub client_id: String,

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{CoupleId, MemberId, PracticeId};
+
 use crate::values::{Audience, PartnerSlot};
 
 /// One step of a lapse's response timeline: copied from the plan when the
@@ -9,8 +11,8 @@ use crate::values::{Audience, PartnerSlot};
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
-    pub couple_id: Uuid,
+    pub practice_id: PracticeId,
+    pub couple_id: CoupleId,
     pub lapse_id: Uuid,
     pub position: i32,
     /// immediately, first_week, first_month.
@@ -23,7 +25,7 @@ pub struct Model {
     pub action: String,
     pub due_at: TimeDateTimeWithTimeZone,
     pub done_at: Option<TimeDateTimeWithTimeZone>,
-    pub done_by: Option<Uuid>,
+    pub done_by: Option<MemberId>,
     /// The audience of the plan's timeline section when it was copied.
     pub section_audience: Audience,
     /// Who reads the step: the narrower of the lapse's and the section's.

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{CoupleId, MemberId, PracticeId};
+
 use crate::values::{Audience, PartnerSlot};
 
 /// A return to use: when, what, and what was learned.
@@ -8,8 +10,8 @@ use crate::values::{Audience, PartnerSlot};
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
-    pub couple_id: Uuid,
+    pub practice_id: PracticeId,
+    pub couple_id: CoupleId,
     pub partner_slot: PartnerSlot,
     pub occurred_on: TimeDate,
     pub days: i32,
@@ -24,7 +26,7 @@ pub struct Model {
     pub timeline_step: Option<String>,
     pub safety_checked: bool,
     pub audience: Audience,
-    pub created_by: Uuid,
+    pub created_by: MemberId,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
     pub version: i32,

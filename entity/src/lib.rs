@@ -17,6 +17,7 @@ pub mod couples;
 pub mod custom_milestones;
 pub mod emergency_accesses;
 pub mod identity_providers;
+pub mod ids;
 pub mod invitations;
 pub mod lapses;
 pub mod member_identities;

@@ -1,13 +1,15 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{MemberId, PracticeId};
+
 /// A member's account at an identity provider, keyed by (issuer, subject).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "member_identities")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
-    pub member_id: Uuid,
+    pub practice_id: PracticeId,
+    pub member_id: MemberId,
     pub provider_id: Uuid,
     pub issuer: String,
     pub subject: String,

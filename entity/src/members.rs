@@ -1,11 +1,13 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{MemberId, PracticeId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "members")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub practice_id: Uuid,
+    pub id: MemberId,
+    pub practice_id: PracticeId,
     /// Lower-cased; unique within a practice.
     pub email: String,
     pub display_name: String,

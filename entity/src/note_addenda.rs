@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{CoupleId, MemberId, PracticeId};
+
 use crate::values::Audience;
 
 /// A correction or addition appended to a signed note.
@@ -8,10 +10,10 @@ use crate::values::Audience;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
-    pub couple_id: Uuid,
+    pub practice_id: PracticeId,
+    pub couple_id: CoupleId,
     pub note_id: Uuid,
-    pub author_id: Uuid,
+    pub author_id: MemberId,
     pub reason: String,
     #[sea_orm(column_type = "Text")]
     pub body: String,

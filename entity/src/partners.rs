@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{CoupleId, MemberId, PracticeId};
+
 use crate::values::PartnerSlot;
 
 /// One of the two people in a couple.
@@ -8,8 +10,8 @@ use crate::values::PartnerSlot;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
-    pub couple_id: Uuid,
+    pub practice_id: PracticeId,
+    pub couple_id: CoupleId,
     pub slot: PartnerSlot,
     pub recovery_role: String,
     pub full_name: String,
@@ -20,7 +22,7 @@ pub struct Model {
     pub email: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub emergency_contact: Option<String>,
-    pub member_id: Option<Uuid>,
+    pub member_id: Option<MemberId>,
     pub updated_at: TimeDateTimeWithTimeZone,
     pub version: i32,
 }

@@ -3,11 +3,13 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{PracticeId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "practice_keys")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub practice_id: Uuid,
+    pub practice_id: PracticeId,
     /// The data key sealed (XChaCha20-Poly1305) by the master key below,
     /// bound to the practice.
     pub wrapped: String,

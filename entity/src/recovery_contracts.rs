@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{CoupleId, MemberId, PracticeId};
+
 use crate::values::Audience;
 
 /// A couple's recovery contract (behavioural couples therapy): one per couple.
@@ -8,13 +10,13 @@ use crate::values::Audience;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
+    pub practice_id: PracticeId,
     #[sea_orm(unique)]
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     #[sea_orm(column_type = "Text")]
     pub content: String,
     pub audience: Audience,
-    pub created_by: Uuid,
+    pub created_by: MemberId,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
     pub version: i32,

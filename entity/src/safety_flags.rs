@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{CoupleId, MemberId, PracticeId};
+
 use crate::values::PartnerSlot;
 
 /// A partner's fear of violence, raised by them or the care team; open
@@ -9,13 +11,13 @@ use crate::values::PartnerSlot;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
-    pub couple_id: Uuid,
+    pub practice_id: PracticeId,
+    pub couple_id: CoupleId,
     pub partner_slot: PartnerSlot,
-    pub raised_by: Uuid,
+    pub raised_by: MemberId,
     pub raised_by_partner: bool,
     pub raised_at: TimeDateTimeWithTimeZone,
-    pub cleared_by: Option<Uuid>,
+    pub cleared_by: Option<MemberId>,
     pub cleared_at: Option<TimeDateTimeWithTimeZone>,
 }
 

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{CoupleId, MemberId, PracticeId};
+
 use crate::values::NoteStatus;
 
 /// Clinical documentation of a session; immutable once signed.
@@ -8,17 +10,17 @@ use crate::values::NoteStatus;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
-    pub couple_id: Uuid,
+    pub practice_id: PracticeId,
+    pub couple_id: CoupleId,
     pub session_id: Uuid,
-    pub author_id: Uuid,
+    pub author_id: MemberId,
     pub format: String,
     #[sea_orm(column_type = "Text")]
     pub content: String,
     pub status: NoteStatus,
-    pub signed_by: Option<Uuid>,
+    pub signed_by: Option<MemberId>,
     pub signed_at: Option<TimeDateTimeWithTimeZone>,
-    pub cosigned_by: Option<Uuid>,
+    pub cosigned_by: Option<MemberId>,
     pub cosigned_at: Option<TimeDateTimeWithTimeZone>,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,

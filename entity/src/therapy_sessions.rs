@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{CoupleId, MemberId, PracticeId};
+
 use crate::values::PartnerSlot;
 
 /// A scheduled or held session with a couple or one partner.
@@ -8,8 +10,8 @@ use crate::values::PartnerSlot;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub practice_id: Uuid,
-    pub couple_id: Uuid,
+    pub practice_id: PracticeId,
+    pub couple_id: CoupleId,
     pub starts_at: TimeDateTimeWithTimeZone,
     pub ends_at: TimeDateTimeWithTimeZone,
     pub kind: String,
@@ -19,7 +21,7 @@ pub struct Model {
     pub attendees: String,
     pub location: Option<String>,
     pub telehealth: bool,
-    pub created_by: Uuid,
+    pub created_by: MemberId,
     pub created_at: TimeDateTimeWithTimeZone,
     pub updated_at: TimeDateTimeWithTimeZone,
     pub version: i32,

@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{MemberId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "web_sessions")]
 pub struct Model {
@@ -11,7 +13,7 @@ pub struct Model {
     pub data: String,
     pub expires_at: TimeDateTimeWithTimeZone,
     /// Set once someone signed in, so a member's sessions can be ended together.
-    pub member_id: Option<Uuid>,
+    pub member_id: Option<MemberId>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -20,6 +20,7 @@
 //! never have the other partner in their audience, by any route.
 
 use time::{Date, OffsetDateTime};
+use entity::ids::MemberId;
 use uuid::Uuid;
 
 use super::CoupleAccess;
@@ -54,7 +55,7 @@ pub struct ConsentInForce {
 /// Whether `consent` lets `discloser` disclose `kind` of its partner's
 /// records to `recipient` on `today`. A named recipient matches the
 /// consent's name ignoring case and surrounding space.
-pub fn covers(consent: &ConsentView, discloser: Uuid, kind: RecordKind, recipient: Recipient<'_>, today: Date) -> bool {
+pub fn covers(consent: &ConsentView, discloser: MemberId, kind: RecordKind, recipient: Recipient<'_>, today: Date) -> bool {
     let to_whom = match (recipient, consent.recipient_kind, consent.recipient_name.as_deref()) {
         (Recipient::OtherPartner, RecipientKind::OtherPartner, _) => true,
         (Recipient::Named(asked), RecipientKind::Named, Some(named)) => asked.trim().to_lowercase() == named.trim().to_lowercase(),
@@ -160,7 +161,7 @@ mod tests {
     #[test]
     fn a_consent_covers_only_its_recipient_records_time_and_discloser() {
         let today = time::macros::date!(2026 - 12 - 06);
-        let me = Uuid::now_v7();
+        let me = MemberId::new();
         let c = consent(RecipientKind::OtherPartner, None);
         assert!(covers(&c, me, RecordKind::Lapses, Recipient::OtherPartner, today));
         assert!(!covers(&c, me, RecordKind::Plan, Recipient::OtherPartner, today));
@@ -170,7 +171,7 @@ mod tests {
         assert!(!covers(&revoked, me, RecordKind::Lapses, Recipient::OtherPartner, today));
         let event_happened = ConsentView { event_ended_at: Some(OffsetDateTime::UNIX_EPOCH), ..c.clone() };
         assert!(!covers(&event_happened, me, RecordKind::Lapses, Recipient::OtherPartner, today));
-        let someone_else = ConsentView { discloser_member_id: Some(Uuid::now_v7()), ..c };
+        let someone_else = ConsentView { discloser_member_id: Some(MemberId::new()), ..c };
         assert!(!covers(&someone_else, me, RecordKind::Lapses, Recipient::OtherPartner, today));
         let named = consent(RecipientKind::Named, Some("Dr. Lee"));
         assert!(covers(&named, me, RecordKind::Lapses, Recipient::Named(" dr. lee "), today));

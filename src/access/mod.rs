@@ -9,6 +9,7 @@
 
 pub mod consent;
 
+use entity::ids::{CoupleId, MemberId};
 use std::{collections::HashMap, sync::Arc};
 
 use sea_orm::{
@@ -81,7 +82,7 @@ impl Relation {
 pub struct CoupleAccess {
     pub couple: Couple,
     pub relation: Relation,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub scope: PracticeScope,
     pool: Db,
     /// Present for writes: the request's transaction, which the access
@@ -129,7 +130,7 @@ impl CoupleAccess {
         }
     }
 
-    pub fn couple_id(&self) -> Uuid {
+    pub fn couple_id(&self) -> CoupleId {
         self.couple.id
     }
 
@@ -228,7 +229,7 @@ pub async fn exec_at_version<E: sea_orm::EntityTrait>(update: UpdateMany<E>, db:
 
 /// The access log's actor for `current`, before any decision: refused, in
 /// their practice roles (how the log names someone with no relation).
-fn actor(current: &CurrentMember, couple_id: Option<Uuid>, kind: Option<&'static str>, action: Option<&'static str>) -> Actor {
+fn actor(current: &CurrentMember, couple_id: Option<CoupleId>, kind: Option<&'static str>, action: Option<&'static str>) -> Actor {
     Actor {
         practice_id: current.scope.practice_id(),
         member_id: current.id(),
@@ -251,9 +252,10 @@ pub async fn couple(
     state: &AppState,
     audit: &AuditContext,
     current: &CurrentMember,
-    couple_id: Uuid,
+    couple_id: impl Into<CoupleId>,
     need: Need,
 ) -> Result<CoupleAccess, AppError> {
+    let couple_id = couple_id.into();
     // Before the write transaction: a practice's first key is stored on
     // a connection of its own.
     let cipher = state.vault.practice(&state.db, current.scope.practice_id()).await?;
@@ -314,7 +316,7 @@ impl sea_orm::FromQueryResult for CoupleRow {
 async fn decide(
     db: &impl ConnectionTrait,
     current: &CurrentMember,
-    couple_id: Uuid,
+    couple_id: CoupleId,
     need: Need,
     now: time::OffsetDateTime,
 ) -> Result<(Couple, Relation, Option<String>), AppError> {
@@ -364,7 +366,7 @@ async fn decide(
 pub async fn emergency_grant(
     db: &impl ConnectionTrait,
     current: &CurrentMember,
-    couple_id: Uuid,
+    couple_id: CoupleId,
     now: time::OffsetDateTime,
 ) -> Result<Option<emergency_accesses::Model>, AppError> {
     if !current.roles.contains(Role::Counselor) {
@@ -387,7 +389,7 @@ pub async fn open_emergency(
     state: &AppState,
     audit: &AuditContext,
     current: &CurrentMember,
-    couple_id: Uuid,
+    couple_id: CoupleId,
     reason: &str,
 ) -> Result<emergency_accesses::Model, AppError> {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set};
@@ -446,7 +448,7 @@ pub async fn open_emergency(
 async fn relation(
     db: &impl ConnectionTrait,
     current: &CurrentMember,
-    couple_id: Uuid,
+    couple_id: CoupleId,
     care_team_checked: bool,
 ) -> Result<Option<Relation>, AppError> {
     let scope = current.scope;
@@ -486,8 +488,8 @@ async fn relation(
 pub async fn on_care_team(
     db: &impl ConnectionTrait,
     scope: PracticeScope,
-    couple_id: Uuid,
-    member_id: Uuid,
+    couple_id: CoupleId,
+    member_id: MemberId,
 ) -> Result<bool, AppError> {
     Ok(scope
         .select::<care_team_members::Entity>()
@@ -503,7 +505,7 @@ pub async fn on_care_team(
 /// with that relation, decided as [`couple`] decides it (care team before
 /// supervisor before partner). A fixed number of queries, whatever the
 /// caseload.
-pub async fn relations(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<Vec<(Uuid, Relation)>, AppError> {
+pub async fn relations(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<Vec<(CoupleId, Relation)>, AppError> {
     Ok(standing(db, current).await?.0.into_iter().map(|c| (c.id, c.relation)).collect())
 }
 
@@ -518,7 +520,7 @@ async fn standing(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<
     let me = current.id();
     let mut found: Vec<CoupleRevision> = Vec::new();
     let mut couples = Condition::any();
-    let care_teams_of = |members: Vec<Uuid>| {
+    let care_teams_of = |members: Vec<MemberId>| {
         scope
             .select::<care_team_members::Entity>()
             .filter(care_team_members::Column::MemberId.is_in(members))
@@ -533,9 +535,9 @@ async fn standing(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<
             .filter(couples::Column::Id.in_subquery(ids))
             .select_only()
             .columns([couples::Column::Id, couples::Column::Revision, couples::Column::Version])
-            .into_tuple::<(Uuid, i64, i32)>()
+            .into_tuple::<(CoupleId, i64, i32)>()
     };
-    let as_relation = |relation: Relation| move |(id, revision, version): (Uuid, i64, i32)| CoupleRevision { id, relation, revision, version };
+    let as_relation = |relation: Relation| move |(id, revision, version): (CoupleId, i64, i32)| CoupleRevision { id, relation, revision, version };
     if current.roles.contains(Role::Counselor) {
         let mine = care_teams_of(vec![me]);
         couples = couples.add(couples::Column::Id.in_subquery(mine.clone()));
@@ -552,7 +554,7 @@ async fn standing(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<
     if current.roles.contains(Role::Client) {
         let mine = scope.select::<partners::Entity>().filter(partners::Column::MemberId.eq(me)).select_only().column(partners::Column::CoupleId);
         couples = couples.add(couples::Column::Id.in_subquery(mine.clone().into_query()));
-        let slots: HashMap<Uuid, PartnerSlot> = mine.clone().column(partners::Column::Slot).into_tuple().all(db).await?.into_iter().collect();
+        let slots: HashMap<CoupleId, PartnerSlot> = mine.clone().column(partners::Column::Slot).into_tuple().all(db).await?.into_iter().collect();
         if !slots.is_empty() {
             for row in revisions(mine.into_query()).all(db).await? {
                 if let Some(slot) = slots.get(&row.0) {
@@ -569,8 +571,8 @@ async fn standing(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<
 }
 
 /// The ids of couples the caller has any relation to, for lists.
-pub async fn visible_couple_ids(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<Vec<Uuid>, AppError> {
-    let mut ids: Vec<Uuid> = relations(db, current).await?.into_iter().map(|(id, _)| id).collect();
+pub async fn visible_couple_ids(db: &impl ConnectionTrait, current: &CurrentMember) -> Result<Vec<CoupleId>, AppError> {
+    let mut ids: Vec<CoupleId> = relations(db, current).await?.into_iter().map(|(id, _)| id).collect();
     ids.sort();
     Ok(ids)
 }
@@ -601,7 +603,7 @@ pub async fn caseload(state: &AppState, current: &CurrentMember) -> Result<Casel
 /// A couple of the caseload as far as telling a change goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CoupleRevision {
-    pub id: Uuid,
+    pub id: CoupleId,
     pub relation: Relation,
     /// `couples.revision`: moved by every change to the couple's records.
     pub revision: i64,
@@ -612,7 +614,7 @@ pub struct CoupleRevision {
 pub struct CaseloadRevisions {
     pub couples: Vec<CoupleRevision>,
     standing: Condition,
-    member_id: Uuid,
+    member_id: MemberId,
     scope: PracticeScope,
     pool: Db,
     vault: Arc<crate::vault::Vault>,
@@ -631,7 +633,7 @@ impl CaseloadRevisions {
             true => Vec::new(),
             false => self.scope.select::<couples::Entity>().filter(self.standing.clone()).order_by_desc(couples::Column::Id).all(&self.pool).await?,
         };
-        let relation_of: HashMap<Uuid, Relation> = self.couples.iter().map(|c| (c.id, c.relation)).collect();
+        let relation_of: HashMap<CoupleId, Relation> = self.couples.iter().map(|c| (c.id, c.relation)).collect();
         let cipher = self.vault.practice(&self.pool, self.scope.practice_id()).await?;
         let couples = rows
             .into_iter()
@@ -657,7 +659,7 @@ impl CaseloadRevisions {
 /// Read access to many couples at once, newest couple first; see [`caseload`].
 pub struct Caseload {
     pub couples: Vec<CoupleAccess>,
-    index: HashMap<Uuid, usize>,
+    index: HashMap<CoupleId, usize>,
     scope: PracticeScope,
     pool: Db,
 }
@@ -665,13 +667,13 @@ pub struct Caseload {
 impl Caseload {
     /// Rows of `E` that belong to the couples `which` picks, in one query.
     pub fn records<E: CoupleOwned>(&self, which: impl Fn(&CoupleAccess) -> bool) -> Select<E> {
-        let ids: Vec<Uuid> = self.couples.iter().filter(|a| which(a)).map(|a| a.couple.id).collect();
+        let ids: Vec<CoupleId> = self.couples.iter().filter(|a| which(a)).map(|a| a.couple.id).collect();
         self.scope.select::<E>().filter(E::couple_column().is_in(ids))
     }
 
     /// The access to couple `id`, which decides what of its records the caller sees.
-    pub fn of(&self, id: Uuid) -> Option<&CoupleAccess> {
-        self.index.get(&id).map(|i| &self.couples[*i])
+    pub fn of(&self, id: impl Into<CoupleId>) -> Option<&CoupleAccess> {
+        self.index.get(&id.into()).map(|i| &self.couples[*i])
     }
 
     pub fn db(&self) -> &Db {
@@ -682,7 +684,7 @@ impl Caseload {
 /// An emergency access someone opened to a couple of the caller's care team.
 #[derive(Clone, Debug)]
 pub struct EmergencyOpened {
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub opened_by: String,
     pub reason: String,
     pub started_at: time::OffsetDateTime,
@@ -693,7 +695,7 @@ pub struct EmergencyOpened {
 /// the caller is on, newest first: the care team learns who read their
 /// couple's records outside it, and why. Two queries.
 pub async fn emergencies_on_care_team(caseload: &Caseload, since: time::OffsetDateTime) -> Result<Vec<EmergencyOpened>, AppError> {
-    let couples: Vec<Uuid> = caseload.couples.iter().filter(|a| a.relation == Relation::CareTeam).map(|a| a.couple.id).collect();
+    let couples: Vec<CoupleId> = caseload.couples.iter().filter(|a| a.relation == Relation::CareTeam).map(|a| a.couple.id).collect();
     let rows = caseload
         .scope
         .select::<emergency_accesses::Entity>()
@@ -702,12 +704,12 @@ pub async fn emergencies_on_care_team(caseload: &Caseload, since: time::OffsetDa
         .order_by_desc(emergency_accesses::Column::StartedAt)
         .all(caseload.db())
         .await?;
-    let names = crate::audit::review::names(caseload.db(), caseload.scope, rows.iter().map(|r| r.member_id).collect()).await?;
+    let names = crate::audit::review::names(caseload.db(), caseload.scope, rows.iter().map(|r| r.member_id.uuid()).collect()).await?;
     Ok(rows
         .into_iter()
         .map(|r| EmergencyOpened {
             couple_id: r.couple_id,
-            opened_by: names.get(&r.member_id).cloned().unwrap_or_default(),
+            opened_by: names.get(&r.member_id.uuid()).cloned().unwrap_or_default(),
             reason: r.reason,
             started_at: r.started_at,
             reviewed: r.acknowledged_at.is_some(),
@@ -716,7 +718,7 @@ pub async fn emergencies_on_care_team(caseload: &Caseload, since: time::OffsetDa
 }
 
 /// The counselors a supervisor supervises.
-async fn supervisees(db: &impl ConnectionTrait, scope: PracticeScope, supervisor: Uuid) -> Result<Vec<Uuid>, AppError> {
+async fn supervisees(db: &impl ConnectionTrait, scope: PracticeScope, supervisor: MemberId) -> Result<Vec<MemberId>, AppError> {
     Ok(scope
         .select::<supervisions::Entity>()
         .filter(supervisions::Column::SupervisorId.eq(supervisor))

@@ -1,5 +1,6 @@
 //! The caller's own account: who they are, and their API tokens.
 
+use crate::practice::{MemberId, PracticeId};
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -24,7 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Serialize, ToSchema)]
 struct Me {
-    id: Uuid,
+    id: MemberId,
     email: String,
     display_name: String,
     #[schema(value_type = Vec<String>, example = json!(["counselor"]))]
@@ -34,7 +35,7 @@ struct Me {
 
 #[derive(Serialize, ToSchema)]
 struct PracticeView {
-    id: Uuid,
+    id: PracticeId,
     slug: String,
     name: String,
     time_zone: String,

@@ -1,5 +1,6 @@
 //! Members, invitations and supervision, for practice admins.
 
+use crate::practice::MemberId;
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -82,7 +83,7 @@ async fn list_members(
 async fn get_member(
     State(state): State<AppState>,
     current: CurrentMember,
-    Path(id): Path<Uuid>,
+    Path(id): Path<MemberId>,
 ) -> Result<axum::Json<MemberView>, AppError> {
     admin(&current)?;
     Ok(axum::Json(members::get(&state, current.scope, id).await?.try_into()?))
@@ -95,7 +96,7 @@ async fn deactivate(
     State(state): State<AppState>,
     current: CurrentMember,
     meta: RequestMeta,
-    Path(id): Path<Uuid>,
+    Path(id): Path<MemberId>,
 ) -> Result<axum::Json<MemberView>, AppError> {
     admin(&current)?;
     Ok(axum::Json(members::deactivate(&state, &current, id, &meta).await?))
@@ -108,7 +109,7 @@ async fn reactivate(
     State(state): State<AppState>,
     current: CurrentMember,
     meta: RequestMeta,
-    Path(id): Path<Uuid>,
+    Path(id): Path<MemberId>,
 ) -> Result<axum::Json<MemberView>, AppError> {
     admin(&current)?;
     Ok(axum::Json(members::reactivate(&state, &current, id, &meta).await?))
@@ -138,7 +139,7 @@ async fn set_roles(
     State(state): State<AppState>,
     current: CurrentMember,
     meta: RequestMeta,
-    Path(id): Path<Uuid>,
+    Path(id): Path<MemberId>,
     Json(body): Json<RolesBody>,
 ) -> Result<axum::Json<MemberView>, AppError> {
     admin(&current)?;
@@ -222,8 +223,8 @@ async fn list_supervisions(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SupervisionBody {
-    supervisor_id: Uuid,
-    counselor_id: Uuid,
+    supervisor_id: MemberId,
+    counselor_id: MemberId,
     /// Only for making yourself a supervisor, which only a practice's single
     /// admin may do: your password, typed again.
     #[serde(default)]

@@ -31,9 +31,9 @@ pub struct Change {
 }
 
 impl Change {
-    pub fn new(subjects: Vec<Uuid>, before: impl Serialize, after: impl Serialize) -> Self {
+    pub fn new(subjects: impl IntoIterator<Item = impl Into<Uuid>>, before: impl Serialize, after: impl Serialize) -> Self {
         Self {
-            subjects,
+            subjects: subjects.into_iter().map(Into::into).collect(),
             before: serde_json::to_value(before).unwrap_or(Value::Null),
             after: serde_json::to_value(after).unwrap_or(Value::Null),
         }
@@ -141,7 +141,7 @@ pub async fn list(
             let change = row.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
             (row, change)
         })
-        .filter(|(_, change): &(access_events::Model, Change)| sees_all(viewer) || change.subjects.contains(&viewer.id()))
+        .filter(|(_, change): &(access_events::Model, Change)| sees_all(viewer) || change.subjects.contains(&viewer.id().uuid()))
         .collect();
     let ids: Vec<Uuid> = changes.iter().flat_map(|(row, c)| row.member_id.into_iter().chain(c.subjects.iter().copied())).collect();
     let names = super::review::names(db, viewer.scope, ids).await?;

@@ -2,6 +2,7 @@
 //! about the caller, the request's write transaction, and the layer that
 //! turns both into one appended event before the response leaves.
 
+use entity::ids::{CoupleId, MemberId, PracticeId};
 use std::sync::{Arc, Mutex};
 
 use axum::{
@@ -21,12 +22,12 @@ use crate::{state::AppState, auth::ClientAddr, error::AppError};
 /// Who acted, as the access module established it.
 #[derive(Clone, Debug)]
 pub struct Actor {
-    pub practice_id: Uuid,
-    pub member_id: Uuid,
+    pub practice_id: PracticeId,
+    pub member_id: MemberId,
     /// care_team, supervisor, partner_a, partner_b, emergency; or, with no
     /// relation, the member's practice roles.
     pub role: String,
-    pub couple_id: Option<Uuid>,
+    pub couple_id: Option<CoupleId>,
     /// The access check said no.
     pub denied: bool,
     pub emergency: bool,
@@ -105,14 +106,14 @@ impl AuditContext {
     }
 
     /// Names the record a form created, for pages that answer with a redirect.
-    pub fn created(&self, id: Uuid) {
-        self.0.recorded.lock().expect("audit context lock").created = Some(id);
+    pub fn created(&self, id: impl Into<Uuid>) {
+        self.0.recorded.lock().expect("audit context lock").created = Some(id.into());
     }
 
     /// Names the record a request was about when its route does not (a
     /// partner's plan PDF names that partner), so that who-viewed lists can
     /// tell whose it was.
-    pub fn about(&self, id: Uuid) {
+    pub fn about(&self, id: impl Into<Uuid>) {
         self.created(id);
     }
 
@@ -201,14 +202,14 @@ pub async fn record_requests(State(state): State<AppState>, req: Request, next: 
         (response, None)
     };
     let event = NewEvent {
-        practice_id: actor.practice_id,
+        practice_id: actor.practice_id.uuid(),
         occurred_at: state.clock.now(),
-        member_id: Some(actor.member_id),
+        member_id: Some(actor.member_id.uuid()),
         role: actor.role,
         action: actor.action.unwrap_or(described.action).to_owned(),
         record_kind: Some(actor.kind.map(str::to_owned).unwrap_or(described.kind)),
         record_id: described.record_id.or(created_id).or(recorded.created),
-        couple_id: actor.couple_id,
+        couple_id: actor.couple_id.map(CoupleId::uuid),
         // A record the caller may not see answers 404 like one that does not
         // exist; either way the caller was refused.
         outcome: if actor.denied || matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN) {

@@ -18,6 +18,7 @@ mod describe;
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 
 use crate::tenant::Db;
+use entity::ids::PracticeId;
 use uuid::Uuid;
 
 pub use chain::NewEvent;
@@ -53,7 +54,8 @@ pub async fn record_on(pool: &DatabaseConnection, events: &[NewEvent]) -> Result
 
 /// Signs the practice's current head, in the database and in the journal
 /// (the journal first: it is the copy the database's writer cannot reach).
-pub async fn checkpoint(state: &crate::state::AppState, practice_id: Uuid) -> Result<Option<i64>, DbErr> {
+pub async fn checkpoint(state: &crate::state::AppState, practice_id: impl Into<PracticeId>) -> Result<Option<i64>, DbErr> {
+    let practice_id = practice_id.into().uuid();
     // Its own transaction, committed before the journal is written: never
     // part of a request's unit of work that might still roll back.
     let txn = state.db.begin_for(practice_id, write_options()).await?;
@@ -79,7 +81,7 @@ pub async fn checkpoint_all(state: &crate::state::AppState) -> Result<usize, DbE
     let mut signed = 0;
     for practice in entity::practices::Entity::find().all(&state.db).await? {
         let signed_one = crate::tenant::within(practice.id, async {
-            Ok::<_, DbErr>(checkpoints::head_moved(&state.db, practice.id).await? && checkpoint(state, practice.id).await?.is_some())
+            Ok::<_, DbErr>(checkpoints::head_moved(&state.db, practice.id.uuid()).await? && checkpoint(state, practice.id).await?.is_some())
         });
         if signed_one.await? {
             signed += 1;
@@ -111,16 +113,16 @@ pub async fn verify_chains(
     let mut results = Vec::new();
     for practice in &practices {
         let v = match &journaled {
-            Err(why) => checkpoints::Verification::could_not_run(practice.id, why.clone()),
+            Err(why) => checkpoints::Verification::could_not_run(practice.id.uuid(), why.clone()),
             Ok(journaled) => {
-                let theirs = journaled.get(&practice.id).map(Vec::as_slice).unwrap_or_default();
-                verify_or_report(db, key, theirs, practice.id).await
+                let theirs = journaled.get(&practice.id.uuid()).map(Vec::as_slice).unwrap_or_default();
+                verify_or_report(db, key, theirs, practice.id.uuid()).await
             }
         };
         results.push((practice.slug.clone(), v));
     }
     if let (None, Ok(journaled)) = (slug, &journaled) {
-        let known: std::collections::HashSet<Uuid> = practices.iter().map(|p| p.id).collect();
+        let known: std::collections::HashSet<Uuid> = practices.iter().map(|p| p.id.uuid()).collect();
         let mut gone: Vec<_> = journaled.iter().filter(|(id, _)| !known.contains(id)).collect();
         gone.sort_by_key(|(id, _)| **id);
         for (id, theirs) in gone {
@@ -181,7 +183,8 @@ pub async fn verify_all(state: &crate::state::AppState, slug: Option<&str>) -> R
 }
 
 /// Verifies one practice's chain against the journal, storing nothing.
-pub async fn verify_one(state: &crate::state::AppState, practice_id: Uuid) -> checkpoints::Verification {
+pub async fn verify_one(state: &crate::state::AppState, practice_id: impl Into<PracticeId>) -> checkpoints::Verification {
+    let practice_id = practice_id.into().uuid();
     let key = state.checkpoint_key.verifying();
     match state.journal.read() {
         Ok(journaled) => verify_or_report(&state.db, &key, journaled.get(&practice_id).map(Vec::as_slice).unwrap_or_default(), practice_id).await,
@@ -191,7 +194,8 @@ pub async fn verify_one(state: &crate::state::AppState, practice_id: Uuid) -> ch
 
 /// Signs the head of one practice's chain, verifies the chain and stores the
 /// result: what a supervisor's "verify now" does, from the API or a page.
-pub async fn verify_practice(state: &crate::state::AppState, practice_id: Uuid) -> Result<checkpoints::Verification, DbErr> {
+pub async fn verify_practice(state: &crate::state::AppState, practice_id: impl Into<PracticeId>) -> Result<checkpoints::Verification, DbErr> {
+    let practice_id = practice_id.into().uuid();
     if let Err(err) = checkpoint(state, practice_id).await {
         tracing::warn!(practice_id = %practice_id, error = %err, "could not sign a checkpoint before verifying");
     }
@@ -217,9 +221,9 @@ pub fn account_event(
         _ => "failed",
     };
     NewEvent {
-        practice_id: current.scope.practice_id(),
+        practice_id: current.scope.practice_id().uuid(),
         occurred_at: now,
-        member_id: Some(current.id()),
+        member_id: Some(current.id().uuid()),
         role: current.roles.to_stored(),
         action: action.to_owned(),
         record_kind: Some("member".into()),

@@ -7,6 +7,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, QueryFilter, QueryOrder, Quer
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
+use entity::ids::{CoupleId, MemberId};
 use uuid::Uuid;
 
 use entity::{access_events, audit_verifications, couples, emergency_accesses, members};
@@ -100,7 +101,7 @@ pub(crate) async fn names(db: &impl ConnectionTrait, scope: PracticeScope, mut i
         .all(db)
         .await?
         .into_iter()
-        .map(|m| (m.id, m.display_name))
+        .map(|m| (m.id.uuid(), m.display_name))
         .collect())
 }
 
@@ -132,7 +133,7 @@ async fn views(db: &impl ConnectionTrait, scope: PracticeScope, rows: Vec<access
 /// One page of events matching the filter, newest first.
 /// The practice's couples by label, for a supervisor's filter of the log
 /// (supervisors may see labels; counselors are never shown this list).
-pub async fn couple_labels(db: &impl ConnectionTrait, scope: PracticeScope) -> Result<Vec<(Uuid, String)>, AppError> {
+pub async fn couple_labels(db: &impl ConnectionTrait, scope: PracticeScope) -> Result<Vec<(CoupleId, String)>, AppError> {
     Ok(scope
         .select::<couples::Entity>()
         .order_by_asc(couples::Column::Label)
@@ -274,16 +275,16 @@ pub async fn last_verification(db: &impl ConnectionTrait, scope: PracticeScope, 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EmergencyAccessView {
     pub id: Uuid,
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub couple_label: String,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub member_name: String,
     pub reason: String,
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
-    pub acknowledged_by: Option<Uuid>,
+    pub acknowledged_by: Option<MemberId>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub acknowledged_at: Option<OffsetDateTime>,
 }
@@ -295,8 +296,8 @@ pub async fn emergency_queue(db: &impl ConnectionTrait, scope: PracticeScope, pe
         q = q.filter(emergency_accesses::Column::AcknowledgedAt.is_null());
     }
     let rows = q.limit(500).all(db).await?;
-    let names = names(db, scope, rows.iter().map(|r| r.member_id).collect()).await?;
-    let labels: std::collections::HashMap<Uuid, String> = scope
+    let names = names(db, scope, rows.iter().map(|r| r.member_id.uuid()).collect()).await?;
+    let labels: std::collections::HashMap<CoupleId, String> = scope
         .select::<couples::Entity>()
         .filter(couples::Column::Id.is_in(rows.iter().map(|r| r.couple_id)))
         .all(db)
@@ -308,7 +309,7 @@ pub async fn emergency_queue(db: &impl ConnectionTrait, scope: PracticeScope, pe
         .into_iter()
         .map(|r| EmergencyAccessView {
             couple_label: labels.get(&r.couple_id).cloned().unwrap_or_default(),
-            member_name: names.get(&r.member_id).cloned().unwrap_or_default(),
+            member_name: names.get(&r.member_id.uuid()).cloned().unwrap_or_default(),
             id: r.id,
             couple_id: r.couple_id,
             member_id: r.member_id,
@@ -321,7 +322,7 @@ pub async fn emergency_queue(db: &impl ConnectionTrait, scope: PracticeScope, pe
         .collect())
 }
 
-pub async fn acknowledge(db: &impl ConnectionTrait, scope: PracticeScope, id: Uuid, supervisor: Uuid, now: OffsetDateTime) -> Result<(), AppError> {
+pub async fn acknowledge(db: &impl ConnectionTrait, scope: PracticeScope, id: Uuid, supervisor: MemberId, now: OffsetDateTime) -> Result<(), AppError> {
     let row = scope.by_id::<emergency_accesses::Entity>(id).one(db).await?.ok_or(AppError::NotFound)?;
     if row.acknowledged_at.is_some() {
         return Err(AppError::Conflict("This emergency access has already been reviewed.".into()));

@@ -1,3 +1,4 @@
+use entity::ids::{MemberId, PracticeId};
 use axum::{
     extract::{FromRequestParts, OptionalFromRequestParts},
     http::{Method, header, request::Parts},
@@ -20,8 +21,8 @@ use crate::{
 /// What a browser session remembers about the person signed in to it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AuthState {
-    pub member_id: Uuid,
-    pub practice_id: Uuid,
+    pub member_id: MemberId,
+    pub practice_id: PracticeId,
     /// Unix seconds; the absolute timeout counts from here.
     pub signed_in_at: i64,
     /// Unix seconds; refreshed at most once a minute.
@@ -46,7 +47,7 @@ pub struct CurrentMember {
 }
 
 impl CurrentMember {
-    pub fn id(&self) -> Uuid {
+    pub fn id(&self) -> MemberId {
         self.member.id
     }
 
@@ -133,7 +134,7 @@ async fn credential_holder(parts: &mut Parts, state: &AppState, api: bool) -> Re
             ?;
     }
     if let Some(id) = session.id() {
-        state.session_practices.remember(&super::session_store::key(&id), auth.practice_id);
+        state.session_practices.remember(&super::session_store::key(&id), auth.practice_id.uuid());
     }
     member_in_practice(member, AuthMethod::Session)
 }
@@ -143,7 +144,7 @@ async fn credential_holder(parts: &mut Parts, state: &AppState, api: bool) -> Re
 pub(crate) async fn active_member(
     db: &impl ConnectionTrait,
     scope: PracticeScope,
-    id: Uuid,
+    id: MemberId,
 ) -> Result<Option<(members::Model, practices::Model)>, AppError> {
     match scope.by_id::<members::Entity>(id).find_also_related(practices::Entity).one(db).await? {
         Some((member, _)) if !member.active => Ok(None),

@@ -146,7 +146,7 @@ pub async fn remember(
 /// `keep` (the browser changing the password): after a password change, a
 /// browser that only knew the old password is a stranger again, and its
 /// failures count against the account like anyone else's.
-pub async fn forget_others(db: &impl sea_orm::ConnectionTrait, scope: PracticeScope, member_id: uuid::Uuid, keep: &DeviceCookie) -> Result<u64, DbErr> {
+pub async fn forget_others(db: &impl sea_orm::ConnectionTrait, scope: PracticeScope, member_id: entity::ids::MemberId, keep: &DeviceCookie) -> Result<u64, DbErr> {
     let kept: Vec<String> = keep.0.iter().map(|t| secret::hash(t)).collect();
     Ok(scope
         .delete_many::<trusted_devices::Entity>()

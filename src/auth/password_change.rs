@@ -51,7 +51,7 @@ pub async fn change_password(
     let right = password::verify(change.current_password, stored.password_hash.clone()).await?;
     let now = state.clock.now();
     if !right {
-        let event = audit::account_event(current, "password_change", Some(current.id()), 422, meta, now);
+        let event = audit::account_event(current, "password_change", Some(current.id().uuid()), 422, meta, now);
         audit::record(&state.db, &[event]).await?;
         source.failed(state).await?;
         return Err(AppError::Invalid(vec![FieldError::new("current_password", "this is not your current password")]));
@@ -70,7 +70,7 @@ pub async fn change_password(
     if change.revoke_tokens {
         tokens::revoke_all(&txn, current.scope, member.id, now).await?;
     }
-    let event = audit::account_event(current, "password_change", Some(member.id), 303, meta, now);
+    let event = audit::account_event(current, "password_change", Some(member.id.uuid()), 303, meta, now);
     audit::chain::append(&txn, &[event]).await?;
     txn.commit().await?;
     tracing::info!(member_id = %member.id, "password changed");

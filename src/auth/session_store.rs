@@ -4,6 +4,7 @@
 //! sign in. A session expires after the configured idle time, measured by the
 //! application clock.
 
+use entity::ids::MemberId;
 use std::sync::Arc;
 
 use sea_orm::{
@@ -49,7 +50,7 @@ impl DbSessionStore {
     }
 
     /// Ends every browser session of a member (deactivation, password change).
-    pub async fn end_sessions_of(db: &impl ConnectionTrait, member_id: Uuid) -> Result<(), sea_orm::DbErr> {
+    pub async fn end_sessions_of(db: &impl ConnectionTrait, member_id: MemberId) -> Result<(), sea_orm::DbErr> {
         web_sessions::Entity::delete_many()
             .filter(web_sessions::Column::MemberId.eq(member_id))
             .exec(db)
@@ -90,7 +91,7 @@ impl SessionStore for DbSessionStore {
             id: Set(key(&record.id)),
             data: Set(data),
             expires_at: Set(self.clock.now() + self.idle),
-            member_id: Set(member_id),
+            member_id: Set(member_id.map(Into::into)),
         };
         web_sessions::Entity::insert(row)
             .on_conflict(

@@ -86,9 +86,9 @@ pub async fn with_password(
     // attempt on a practice that does not exist has no log to go to.
     if let Some(practice) = &practice {
         let event = NewEvent {
-            practice_id: practice.id,
+            practice_id: practice.id.uuid(),
             occurred_at: state.clock.now(),
-            member_id: member.as_ref().map(|m| m.id),
+            member_id: member.as_ref().map(|m| m.id.uuid()),
             role: member.as_ref().map(|m| m.roles.clone()).unwrap_or_else(|| "unknown".into()),
             action: "sign_in".into(),
             record_kind: None,

@@ -7,6 +7,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 use time::OffsetDateTime;
+use entity::ids::MemberId;
 use uuid::Uuid;
 
 use entity::{api_tokens, members, practices};
@@ -74,7 +75,7 @@ pub fn parse_days(days: Option<i64>) -> Result<i64, String> {
 pub async fn create(
     db: &impl ConnectionTrait,
     scope: PracticeScope,
-    member_id: Uuid,
+    member_id: MemberId,
     name: String,
     days: i64,
     now: OffsetDateTime,
@@ -100,7 +101,7 @@ pub async fn create(
 pub async fn list(
     db: &impl ConnectionTrait,
     scope: PracticeScope,
-    member_id: Uuid,
+    member_id: MemberId,
 ) -> Result<Vec<TokenView>, AppError> {
     Ok(scope
         .select::<api_tokens::Entity>()
@@ -119,7 +120,7 @@ pub async fn list(
 pub async fn revoke(
     db: &impl ConnectionTrait,
     scope: PracticeScope,
-    member_id: Uuid,
+    member_id: MemberId,
     token_id: Uuid,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
@@ -144,7 +145,7 @@ pub async fn revoke(
 pub async fn revoke_all(
     db: &impl ConnectionTrait,
     scope: PracticeScope,
-    member_id: Uuid,
+    member_id: MemberId,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
     scope
@@ -182,7 +183,7 @@ pub async fn authenticate(
         .await?
         .filter(|(t, _, _)| t.revoked_at.is_none() && t.expires_at > now)
         .ok_or(AppError::Unauthenticated)?;
-    state.token_practices.remember(&hash, token.practice_id);
+    state.token_practices.remember(&hash, token.practice_id.uuid());
     crate::tenant::enter(token.practice_id);
     let scope = PracticeScope::trusted(token.practice_id);
     let member = match (member, practice) {

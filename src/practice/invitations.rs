@@ -1,6 +1,7 @@
 //! Invitations: an admin names an email address and roles; the person gets a
 //! single-use link that expires, and through it chooses a name and password.
 
+use entity::ids::MemberId;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, sea_query::Expr,
@@ -68,7 +69,7 @@ pub(crate) async fn insert(
     db: &impl ConnectionTrait,
     state: &AppState,
     scope: PracticeScope,
-    invited_by: Option<Uuid>,
+    invited_by: Option<MemberId>,
     email: Email,
     roles: Roles,
 ) -> Result<(invitations::Model, String), AppError> {
@@ -120,7 +121,7 @@ pub async fn create(
     let scope = current.scope;
     let txn = crate::audit::begin_write(&state.db).await?;
     let (row, secret) = insert(&txn, state, scope, Some(current.id()), email, roles.clone()).await?;
-    let change = crate::audit::changes::Change::new(vec![], None::<()>, &roles);
+    let change = crate::audit::changes::Change::new(Vec::<Uuid>::new(), None::<()>, &roles);
     let event = crate::audit::changes::event(current, "invitation_create", "invitation", Some(row.id), &change, meta, state.clock.now());
     crate::audit::chain::append(&txn, &[event]).await?;
     txn.commit().await?;

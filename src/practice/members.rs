@@ -1,5 +1,6 @@
 //! A practice's members as its admins manage them.
 
+use super::MemberId;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect,
@@ -24,7 +25,7 @@ use crate::{
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
-    pub id: Uuid,
+    pub id: MemberId,
     pub email: String,
     pub display_name: String,
     #[schema(value_type = Vec<String>, example = json!(["counselor"]))]
@@ -80,7 +81,7 @@ pub async fn list(state: &AppState, scope: PracticeScope) -> Result<Vec<MemberVi
         .collect()
 }
 
-pub async fn get(state: &AppState, scope: PracticeScope, id: Uuid) -> Result<members::Model, AppError> {
+pub async fn get(state: &AppState, scope: PracticeScope, id: MemberId) -> Result<members::Model, AppError> {
     scope.by_id::<members::Entity>(id).one(&state.db).await?.ok_or(AppError::NotFound)
 }
 
@@ -108,7 +109,7 @@ pub async fn rename(db: &impl ConnectionTrait, member: &Member, display_name: &s
 /// end and their API tokens are revoked, all in one transaction with its
 /// access event. Their records and history stay. An admin cannot deactivate
 /// themselves (someone must be left to undo it).
-pub async fn deactivate(state: &AppState, current: &CurrentMember, id: Uuid, meta: &RequestMeta) -> Result<MemberView, AppError> {
+pub async fn deactivate(state: &AppState, current: &CurrentMember, id: MemberId, meta: &RequestMeta) -> Result<MemberView, AppError> {
     let scope = current.scope;
     let member = get(state, scope, id).await?;
     if member.id == current.id() {
@@ -124,7 +125,7 @@ pub async fn deactivate(state: &AppState, current: &CurrentMember, id: Uuid, met
         active.updated_at = Set(now);
         let updated = active.update(&txn).await?;
         let change = Change::new(vec![updated.id], "active", "deactivated");
-        let event = changes::event(current, "member_deactivate", "member", Some(updated.id), &change, meta, now);
+        let event = changes::event(current, "member_deactivate", "member", Some(updated.id.uuid()), &change, meta, now);
         crate::audit::chain::append(&txn, &[event]).await?;
         updated
     } else {
@@ -138,7 +139,7 @@ pub async fn deactivate(state: &AppState, current: &CurrentMember, id: Uuid, met
 }
 
 /// Lets a deactivated member sign in again, with its access event.
-pub async fn reactivate(state: &AppState, current: &CurrentMember, id: Uuid, meta: &RequestMeta) -> Result<MemberView, AppError> {
+pub async fn reactivate(state: &AppState, current: &CurrentMember, id: MemberId, meta: &RequestMeta) -> Result<MemberView, AppError> {
     let member = get(state, current.scope, id).await?;
     if member.active {
         return member.try_into();
@@ -151,7 +152,7 @@ pub async fn reactivate(state: &AppState, current: &CurrentMember, id: Uuid, met
     active.updated_at = Set(now);
     let updated = active.update(&txn).await?;
     let change = Change::new(vec![updated.id], "deactivated", "active");
-    let event = changes::event(current, "member_reactivate", "member", Some(updated.id), &change, meta, now);
+    let event = changes::event(current, "member_reactivate", "member", Some(updated.id.uuid()), &change, meta, now);
     crate::audit::chain::append(&txn, &[event]).await?;
     txn.commit().await?;
     tracing::info!(member_id = %updated.id, "member reactivated");
@@ -165,11 +166,12 @@ pub async fn reactivate(state: &AppState, current: &CurrentMember, id: Uuid, met
 pub async fn set_roles(
     state: &AppState,
     current: &CurrentMember,
-    id: Uuid,
+    id: impl Into<MemberId>,
     roles: Roles,
     password: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<MemberView, AppError> {
+    let id = id.into();
     let scope = current.scope;
     if id == current.id() && !roles.contains(Role::Admin) {
         return Err(AppError::Conflict("You cannot remove your own admin role.".into()));
@@ -189,7 +191,7 @@ pub async fn set_roles(
     active.updated_at = Set(now);
     let updated = active.update(&txn).await?;
     let change = Change::new(vec![updated.id], &before, &roles);
-    let event = changes::event(current, "role_change", "member", Some(updated.id), &change, meta, now);
+    let event = changes::event(current, "role_change", "member", Some(updated.id.uuid()), &change, meta, now);
     crate::audit::chain::append(&txn, &[event]).await?;
     txn.commit().await?;
     tracing::info!(member_id = %updated.id, "member roles changed");
@@ -228,7 +230,7 @@ async fn grant_to_self(
     throttle::check(state, std::slice::from_ref(&key)).await?;
     let stored = get(state, current.scope, current.id()).await?.password_hash;
     if !crate::auth::password::verify(password.to_owned(), stored).await? {
-        let event = crate::audit::account_event(current, "self_grant_confirm", Some(current.id()), 422, meta, state.clock.now());
+        let event = crate::audit::account_event(current, "self_grant_confirm", Some(current.id().uuid()), 422, meta, state.clock.now());
         crate::audit::record(&state.db, &[event]).await?;
         throttle::record_failure(state, &key, state.config.sign_in_max_failures_per_account).await?;
         return Err(AppError::invalid("password", "this is not your password"));
@@ -275,8 +277,8 @@ pub const LAST_ADMIN: &str = "A practice needs at least one active admin: give s
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Supervision {
     pub id: Uuid,
-    pub supervisor_id: Uuid,
-    pub counselor_id: Uuid,
+    pub supervisor_id: MemberId,
+    pub counselor_id: MemberId,
 }
 
 pub async fn supervisions(state: &AppState, scope: PracticeScope) -> Result<Vec<Supervision>, AppError> {
@@ -296,8 +298,8 @@ pub async fn supervisions(state: &AppState, scope: PracticeScope) -> Result<Vec<
 pub async fn add_supervision(
     state: &AppState,
     current: &CurrentMember,
-    supervisor_id: Uuid,
-    counselor_id: Uuid,
+    supervisor_id: MemberId,
+    counselor_id: MemberId,
     password: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<Supervision, AppError> {

@@ -8,5 +8,5 @@ pub mod settings;
 pub mod setup;
 
 pub use model::{
-    Email, Fields, Member, Practice, Role, Roles, parse_name, parse_new_password, parse_slug, parse_time_zone, roles_schema,
+    Email, Fields, Member, MemberId, Practice, PracticeId, Role, Roles, parse_name, parse_new_password, parse_slug, parse_time_zone, roles_schema,
 };

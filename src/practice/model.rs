@@ -4,7 +4,7 @@
 use std::{collections::BTreeSet, fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+pub use entity::ids::{MemberId, PracticeId};
 
 use crate::error::{AppError, FieldError};
 
@@ -12,8 +12,8 @@ use crate::error::{AppError, FieldError};
 /// prove it (the password hash stays with the code that checks it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
-    pub id: Uuid,
-    pub practice_id: Uuid,
+    pub id: MemberId,
+    pub practice_id: PracticeId,
     pub display_name: String,
     pub email: String,
     pub active: bool,
@@ -28,7 +28,7 @@ impl From<entity::members::Model> for Member {
 /// A practice as its members and pages see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Practice {
-    pub id: Uuid,
+    pub id: PracticeId,
     pub name: String,
     /// The practice's part of sign-in and provider addresses (`/p/{slug}/...`).
     pub slug: String,

@@ -1,8 +1,8 @@
 //! Finding a practice: by the slug in its addresses, or by id (a session
 //! names its practice), and the one practice of a single-practice install.
 
+use super::PracticeId;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
-use uuid::Uuid;
 
 use entity::practices;
 
@@ -18,7 +18,7 @@ pub async fn by_slug(db: &impl ConnectionTrait, slug: &str) -> Result<Option<Pra
     Ok(practices::Entity::find().filter(practices::Column::Slug.eq(slug)).one(db).await?.map(Practice::from))
 }
 
-pub async fn by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Practice>, AppError> {
+pub async fn by_id(db: &impl ConnectionTrait, id: PracticeId) -> Result<Option<Practice>, AppError> {
     Ok(practices::Entity::find_by_id(id).one(db).await?.map(Practice::from))
 }
 
@@ -35,6 +35,6 @@ pub async fn only_slug(db: &impl ConnectionTrait) -> Result<Option<String>, AppE
 /// Every practice's id, for work done practice by practice (sealing,
 /// key rotation, checkpoints). The practices table itself is readable
 /// before a practice is chosen: it names practices, it holds no records.
-pub async fn all_ids(db: &impl ConnectionTrait) -> Result<Vec<Uuid>, sea_orm::DbErr> {
+pub async fn all_ids(db: &impl ConnectionTrait) -> Result<Vec<PracticeId>, sea_orm::DbErr> {
     practices::Entity::find().select_only().column(practices::Column::Id).into_tuple().all(db).await
 }

@@ -1,6 +1,8 @@
 //! Creating a practice: from the one-time link printed on first start, or
 //! from the command line (`tandem practice create`).
 
+use entity::ids::MemberId;
+use entity::ids::PracticeId;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
     EntityTrait, PaginatorTrait, QueryFilter, sea_query::Expr,
@@ -170,7 +172,7 @@ async fn insert_practice(
     now: OffsetDateTime,
 ) -> Result<practices::Model, AppError> {
     // The unit of work acts in the new practice from its first row on.
-    let id = Uuid::now_v7();
+    let id = PracticeId::new();
     crate::tenant::enter(id);
     crate::tenant::act_in(db, id).await?;
     let row = practices::ActiveModel {
@@ -197,7 +199,7 @@ pub(crate) async fn insert_member(
     now: OffsetDateTime,
 ) -> Result<members::Model, AppError> {
     members::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(MemberId::new()),
         practice_id: Set(scope.practice_id()),
         email: Set(email.as_str().to_owned()),
         display_name: Set(display_name),

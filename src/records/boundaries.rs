@@ -4,6 +4,8 @@
 //! retired boundary stays in the record. Times a boundary was tested or kept
 //! are logged without blame.
 
+use entity::ids::MemberId;
+use entity::ids::CoupleId;
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
@@ -113,7 +115,7 @@ pub struct BoundaryEventView {
     pub kind: BoundaryEventKind,
     pub occurred_on: Date,
     pub note: Option<String>,
-    pub recorded_by: Uuid,
+    pub recorded_by: MemberId,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -123,7 +125,7 @@ pub struct BoundaryVersionView {
     pub consequence: String,
     pub effective_on: Option<Date>,
     pub review_on: Option<Date>,
-    pub created_by: Uuid,
+    pub created_by: MemberId,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -342,7 +344,7 @@ pub async fn versions(access: &CoupleAccess, id: Uuid) -> Result<Vec<BoundaryVer
 #[derive(Clone, Debug)]
 pub struct Awaiting {
     pub id: Uuid,
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub category: BoundaryCategory,
     pub holder: Holder,
     /// The partners who have not agreed yet.

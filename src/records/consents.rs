@@ -7,6 +7,7 @@
 //! team records. Revocation is a column read on every request that needs a
 //! consent (see `access::consent`), so it takes effect on the next one.
 
+use entity::ids::MemberId;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, sea_query::Expr};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -131,7 +132,7 @@ pub struct ConsentInput {
     /// Whose consent: a partner gives their own; the care team names the partner.
     pub partner: Option<PartnerSlot>,
     /// Who may disclose: a member of the practice by id; left out, the practice.
-    pub discloser_member_id: Option<Uuid>,
+    pub discloser_member_id: Option<MemberId>,
     /// What may be disclosed.
     pub record_kinds: Vec<RecordKind>,
     /// The consent must say explicitly that it covers substance-use information.
@@ -162,7 +163,7 @@ pub struct ConsentView {
     pub id: Uuid,
     pub partner: PartnerSlot,
     /// None: any member of the practice on the care team may disclose.
-    pub discloser_member_id: Option<Uuid>,
+    pub discloser_member_id: Option<MemberId>,
     pub record_kinds: Vec<RecordKind>,
     /// Always true: a consent without it is refused.
     pub substance_use_information: bool,
@@ -470,6 +471,6 @@ pub async fn mark_change(access: &CoupleAccess, audit: &crate::audit::AuditConte
         "consent_revoke" | "consent_event" => (state(true), state(false)),
         _ => (serde_json::Value::Null, state(true)),
     };
-    audit.changed_access(action, &crate::audit::changes::Change::new(account.into_iter().collect(), before, after));
+    audit.changed_access(action, &crate::audit::changes::Change::new(account, before, after));
     Ok(())
 }

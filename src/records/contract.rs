@@ -5,6 +5,8 @@
 //! partner checks off each day. The care team reviews the calendar at the
 //! start of each joint session.
 
+use entity::ids::MemberId;
+use entity::ids::CoupleId;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
     sea_query::{Expr, OnConflict},
@@ -65,7 +67,7 @@ fn couple() -> Audience {
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ContractView {
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub content: ContractContent,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
@@ -107,7 +109,7 @@ pub struct DayView {
     pub day: Date,
     pub partner: PartnerSlot,
     pub check_in: CheckIn,
-    pub recorded_by: Uuid,
+    pub recorded_by: MemberId,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -197,7 +199,7 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
 
 /// The id of a new check-in row: the same for the same couple, day and
 /// partner, whoever writes it first.
-fn checkin_id(couple_id: Uuid, day: Date, slot: PartnerSlot) -> Uuid {
+fn checkin_id(couple_id: CoupleId, day: Date, slot: PartnerSlot) -> Uuid {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("tandem-checkin|{couple_id}|{day}|{}", slot.as_str()));
     let mut bytes = [0u8; 16];

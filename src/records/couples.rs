@@ -1,5 +1,6 @@
 //! Couples, their two partners, and their care teams.
 
+use entity::ids::MemberId;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, sea_query::Expr,
@@ -25,7 +26,7 @@ use crate::{
     practice::{Email, Fields, Role},
 };
 
-pub use entity::values::CoupleStatus;
+pub use entity::{ids::CoupleId, values::CoupleStatus};
 
 /// Agreed at intake: the default audience of one partner's individual material.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -76,7 +77,7 @@ pub struct PartnerInput {
     /// When changing a partner: left out keeps the current link, `null` unlinks.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Uuid>, nullable)]
-    pub member_id: Option<Option<Uuid>>,
+    pub member_id: Option<Option<MemberId>>,
 }
 
 /// A field that was sent, `null` or not: `Some(None)` for an explicit
@@ -134,13 +135,13 @@ pub struct PartnerView {
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct CareTeamMember {
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub display_name: String,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct CoupleView {
-    pub id: Uuid,
+    pub id: CoupleId,
     pub label: String,
     pub status: CoupleStatus,
     pub secrets_policy: SecretsPolicy,
@@ -154,7 +155,7 @@ pub struct CoupleView {
 /// the couple is read against (its secrets policy sets default audiences).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Couple {
-    pub id: Uuid,
+    pub id: CoupleId,
     pub label: String,
     pub status: CoupleStatus,
     pub secrets_policy: SecretsPolicy,
@@ -183,7 +184,7 @@ impl TryFrom<couples::Model> for Couple {
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct CoupleSummary {
-    pub id: Uuid,
+    pub id: CoupleId,
     pub label: String,
     pub status: CoupleStatus,
     pub care_started_on: Date,
@@ -199,7 +200,7 @@ struct ParsedPartner {
     email: Option<String>,
     emergency_contact: Option<String>,
     /// `None`: leave the link as it is.
-    member_id: Option<Option<Uuid>>,
+    member_id: Option<Option<MemberId>>,
 }
 
 fn parse_partner(fields: &mut Fields, prefix: &str, input: &PartnerInput) -> Option<ParsedPartner> {
@@ -233,7 +234,7 @@ async fn check_portal_account(
     db: &impl ConnectionTrait,
     current: &CurrentMember,
     field: &str,
-    member_id: Option<Uuid>,
+    member_id: Option<MemberId>,
 ) -> Result<(), AppError> {
     let Some(id) = member_id else { return Ok(()) };
     let member = current.scope.by_id::<members::Entity>(id).one(db).await?;
@@ -268,7 +269,7 @@ pub async fn create(state: &AppState, audit: &AuditContext, current: &CurrentMem
 
     let now = state.clock.now();
     let scope = current.scope;
-    let id = Uuid::now_v7();
+    let id = CoupleId::new();
     let txn = audit.write_txn(&state.db).await?;
     let txn = txn.as_ref();
     couples::ActiveModel {
@@ -376,7 +377,7 @@ pub async fn partner_slot(access: &CoupleAccess, id: Uuid) -> Result<PartnerSlot
 }
 
 /// Which client account gives each partner the portal (for the care team's edit form).
-pub async fn portal_accounts(access: &CoupleAccess) -> Result<Vec<(PartnerSlot, Option<Uuid>)>, AppError> {
+pub async fn portal_accounts(access: &CoupleAccess) -> Result<Vec<(PartnerSlot, Option<MemberId>)>, AppError> {
     if !access.is_clinician() {
         return Err(AppError::NotFound);
     }
@@ -416,7 +417,7 @@ pub async fn list(state: &AppState, current: &CurrentMember, page: &PageQuery) -
     if let Some(cursor) = page.cursor {
         query = query.filter(couples::Column::Id.lt(cursor));
     }
-    let (rows, next_cursor) = split_page(query.all(&state.db).await?, limit, |r| r.id);
+    let (rows, next_cursor) = split_page(query.all(&state.db).await?, limit, |r| r.id.uuid());
     let items = rows
         .into_iter()
         .map(|c| {
@@ -543,7 +544,7 @@ pub const CHOOSE_COUNSELOR: &str = "choose an active counselor of this practice"
 pub async fn add_to_care_team(
     state: &AppState,
     access: &CoupleAccess,
-    member_id: Uuid,
+    member_id: MemberId,
 ) -> Result<(Vec<CareTeamMember>, Option<Change>), AppError> {
     let member = access.scope.by_id::<members::Entity>(member_id).one(&access.db()).await?;
     if !crate::practice::members::acts_as(member.as_ref(), Role::Counselor) {
@@ -572,7 +573,7 @@ pub async fn add_to_care_team(
 
 /// Takes a counselor off the care team (the last one stays), with the change.
 pub async fn remove_from_care_team(access: &CoupleAccess,
-    member_id: Uuid,
+    member_id: MemberId,
 ) -> Result<(Vec<CareTeamMember>, Change), AppError> {
     let team = care_team(access).await?;
     if !team.iter().any(|m| m.member_id == member_id) {
@@ -593,7 +594,7 @@ pub async fn remove_from_care_team(access: &CoupleAccess,
 
 pub const LAST_COUNSELOR: &str = "A couple in care keeps at least one counselor on its care team.";
 
-fn team_change(member_id: Uuid, before: &[CareTeamMember], after: &[CareTeamMember]) -> Change {
+fn team_change(member_id: MemberId, before: &[CareTeamMember], after: &[CareTeamMember]) -> Change {
     let ids = |team: &[CareTeamMember]| team.iter().map(|m| m.member_id).collect::<Vec<_>>();
     Change::new(vec![member_id], ids(before), ids(after))
 }

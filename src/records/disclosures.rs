@@ -7,6 +7,7 @@
 //! their own records ("who received my records"); the care team reads the
 //! couple's; a supervisor exports them as CSV.
 
+use entity::ids::MemberId;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -72,7 +73,7 @@ pub struct DisclosureView {
     pub channel: Channel,
     /// The consent it rested on (it stays listed after a revocation).
     pub consent_id: Uuid,
-    pub disclosed_by: Uuid,
+    pub disclosed_by: MemberId,
 }
 
 /// One disclosure about to be registered.

@@ -11,6 +11,7 @@
 //! clinician-only part of a note, never private notes. Every resource is
 //! labelled restricted (HL7 confidentiality `R`) and `42CFRPart2`.
 
+use entity::ids::MemberId;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -77,7 +78,8 @@ fn text_concept(text: &str) -> Value {
 struct Entries(Vec<Value>);
 
 impl Entries {
-    fn add(&mut self, id: Uuid, mut resource: Value) -> Value {
+    fn add(&mut self, id: impl Into<Uuid>, mut resource: Value) -> Value {
+        let id: Uuid = id.into();
         let url = format!("urn:uuid:{id}");
         resource["id"] = json!(id.to_string());
         resource["meta"] = json!({ "security": security() });
@@ -158,7 +160,7 @@ where
 struct People {
     group: Value,
     patients: Vec<(PartnerSlot, Value)>,
-    practitioners: Vec<(Uuid, Value)>,
+    practitioners: Vec<(MemberId, Value)>,
     subject: Value,
 }
 
@@ -168,7 +170,7 @@ impl People {
     }
 
     /// A care-team member by reference; anyone else of the practice by id.
-    fn member(&self, id: Uuid) -> Value {
+    fn member(&self, id: MemberId) -> Value {
         match self.practitioners.iter().find(|(m, _)| *m == id) {
             Some((_, r)) => r.clone(),
             None => json!({ "identifier": { "system": "urn:ietf:rfc:3986", "value": format!("urn:uuid:{id}") } }),

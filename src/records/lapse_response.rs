@@ -12,6 +12,7 @@
 //! hours" is 24 hours from then; "first week" and "first month" are 7 and 30
 //! calendar days later at the same local time, across clock changes.
 
+use entity::ids::CoupleId;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, sea_query::Expr};
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
@@ -306,7 +307,7 @@ pub async fn demo_done(access: &CoupleAccess, lapse_id: Uuid, done: impl Fn(Time
 
 /// Open steps past their due time among the caseload's couples the caller
 /// treats, the longest overdue first: one query.
-pub async fn overdue_in(caseload: &Caseload, now: OffsetDateTime) -> Result<Vec<(Uuid, StepView)>, AppError> {
+pub async fn overdue_in(caseload: &Caseload, now: OffsetDateTime) -> Result<Vec<(CoupleId, StepView)>, AppError> {
     let rows = caseload
         .records::<lapse_steps::Entity>(CoupleAccess::is_clinician)
         .filter(lapse_steps::Column::DoneAt.is_null())

@@ -4,6 +4,7 @@
 //! started, and whether safety was checked. Recording one never erases
 //! progress: sobriety shows the streak and the total side by side.
 
+use entity::ids::CoupleId;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -265,7 +266,7 @@ impl Lapses {
 
 /// Lapses on or after `on` of the caseload's couples the caller treats
 /// (care team, supervisor), newest first: one query.
-pub async fn since(caseload: &Caseload, on: Date) -> Result<Vec<(Uuid, LapseView)>, AppError> {
+pub async fn since(caseload: &Caseload, on: Date) -> Result<Vec<(CoupleId, LapseView)>, AppError> {
     let rows = caseload
         .records::<lapses::Entity>(CoupleAccess::is_clinician)
         .filter(lapses::Column::OccurredOn.gte(on))

@@ -4,6 +4,8 @@
 //! until they sign it; a signed note never changes again, and corrections
 //! are appended as addenda. A supervisor may co-sign.
 
+use entity::ids::MemberId;
+use entity::ids::CoupleId;
 use std::collections::BTreeMap;
 
 use sea_orm::{
@@ -143,7 +145,7 @@ pub struct NoteInput {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct AddendumView {
     pub id: Uuid,
-    pub author_id: Uuid,
+    pub author_id: MemberId,
     pub reason: String,
     pub text: String,
     pub audience: Audience,
@@ -154,17 +156,17 @@ pub struct AddendumView {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct NoteView {
     pub id: Uuid,
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub session_id: Uuid,
-    pub author_id: Uuid,
+    pub author_id: MemberId,
     pub format: NoteFormat,
     pub status: NoteStatus,
     /// Only the parts the caller's audience allows.
     pub content: NoteContent,
-    pub signed_by: Option<Uuid>,
+    pub signed_by: Option<MemberId>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub signed_at: Option<OffsetDateTime>,
-    pub cosigned_by: Option<Uuid>,
+    pub cosigned_by: Option<MemberId>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub cosigned_at: Option<OffsetDateTime>,
     pub addenda: Vec<AddendumView>,
@@ -545,7 +547,7 @@ pub async fn carried_forward(access: &CoupleAccess, session_id: Uuid) -> Result<
 #[derive(Clone, Debug)]
 pub struct Draft {
     pub id: Uuid,
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub session_id: Uuid,
     pub format: NoteFormat,
     pub updated_at: OffsetDateTime,
@@ -553,7 +555,7 @@ pub struct Draft {
 
 /// The caller's own unsigned drafts among the caseload's couples they are
 /// on the care team of, oldest first: one query, nothing decrypted.
-pub async fn drafts(caseload: &Caseload, author_id: Uuid) -> Result<Vec<Draft>, AppError> {
+pub async fn drafts(caseload: &Caseload, author_id: MemberId) -> Result<Vec<Draft>, AppError> {
     caseload
         .records::<session_notes::Entity>(|a| a.relation == crate::access::Relation::CareTeam)
         .filter(session_notes::Column::AuthorId.eq(author_id))

@@ -15,6 +15,8 @@
 //! revisions of all its couples (see [`caseload`]). Every read is still
 //! decided and audited as before: only the loading of records is saved.
 
+use entity::ids::MemberId;
+use entity::ids::CoupleId;
 use std::{sync::Arc, time::Instant};
 
 use serde::{Deserialize, Serialize};
@@ -199,19 +201,19 @@ enum Key {
     /// The same part of the same couple at the same revision and version,
     /// by the same reader in the same relation.
     Couple {
-        couple: Uuid,
+        couple: CoupleId,
         revision: i64,
         version: i32,
-        reader: Uuid,
+        reader: MemberId,
         relation: &'static str,
         part: Part,
     },
     /// The same reader's caseload on the same day: the same couples, each
     /// at the same revision and version and in the same relation.
     Caseload {
-        reader: Uuid,
+        reader: MemberId,
         today: Date,
-        couples: Vec<(Uuid, i64, i32, &'static str)>,
+        couples: Vec<(CoupleId, i64, i32, &'static str)>,
     },
     /// A presentation of the kept caseload read under `caseload` at
     /// `read_at`, as cut at a moment that keeps the same items of it
@@ -256,7 +258,7 @@ impl Overviews {
     /// The key of `caseload` as `reader` sees it on `today`, if it may be
     /// kept: only a clinician's (a partner's view of their couple turns on
     /// consents in force at the moment).
-    fn caseload_key(&self, caseload: &CaseloadRevisions, reader: Uuid, today: Date) -> Option<(&quick_cache::sync::Cache<Key, Kept>, Key)> {
+    fn caseload_key(&self, caseload: &CaseloadRevisions, reader: MemberId, today: Date) -> Option<(&quick_cache::sync::Cache<Key, Kept>, Key)> {
         let cache = self.0.as_deref()?;
         if !caseload.couples.iter().all(|c| matches!(c.relation, Relation::CareTeam | Relation::Supervisor)) {
             return None;
@@ -302,7 +304,7 @@ async fn read(access: &CoupleAccess, today: Date, at: &OverviewAt) -> Result<Cou
 /// A couple of the caseload, in a list.
 #[derive(Clone, Debug)]
 pub struct CaseloadCouple {
-    pub id: Uuid,
+    pub id: CoupleId,
     pub label: String,
     pub status: CoupleStatus,
 }
@@ -310,7 +312,7 @@ pub struct CaseloadCouple {
 /// Something on the dashboard, with the couple it is about.
 #[derive(Clone, Debug)]
 pub struct About<T> {
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub couple: String,
     pub item: T,
 }
@@ -358,7 +360,7 @@ pub struct CaseloadOverview {
 /// caseload, cut the same way, is not presented again.
 pub async fn caseload<P: Send + Sync + 'static>(
     caseload: &CaseloadRevisions,
-    reader: Uuid,
+    reader: MemberId,
     at: Window,
     variant: String,
     present: impl FnOnce(CaseloadOverview) -> Result<P, AppError>,
@@ -460,11 +462,11 @@ impl WideCaseload {
 /// [`KEPT_FOR`] will add to its lists of sessions coming up and steps overdue.
 async fn read_caseload(
     caseload: &Caseload,
-    reader: Uuid,
+    reader: MemberId,
     Window { now, today, ahead, recent }: Window,
 ) -> Result<WideCaseload, AppError> {
     let until = now + KEPT_FOR;
-    let about = |couple_id: Uuid| About {
+    let about = |couple_id: CoupleId| About {
         couple_id,
         couple: caseload.of(couple_id).map(|a| a.couple.label.clone()).unwrap_or_default(),
         item: (),

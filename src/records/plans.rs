@@ -3,6 +3,8 @@
 //! typically shared with the couple, while some sections (say, the supporting
 //! partner's own support) may be for one partner only.
 
+use entity::ids::CoupleId;
+use entity::ids::MemberId;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -210,12 +212,12 @@ pub struct PlanContent {
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PlanView {
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     /// The version number; also the ETag.
     pub version: i32,
     /// Sections outside the caller's audience are left out (null).
     pub content: PlanContentView,
-    pub created_by: Uuid,
+    pub created_by: MemberId,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -253,7 +255,7 @@ impl PlanContentView {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PlanVersionSummary {
     pub version: i32,
-    pub created_by: Uuid,
+    pub created_by: MemberId,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -364,8 +366,8 @@ pub async fn current_content(db: &impl ConnectionTrait, access: &CoupleAccess) -
 
 /// The review date of each current plan among the caseload's couples the
 /// caller treats (care team, supervisor): one query.
-pub async fn review_dates(caseload: &Caseload) -> Result<Vec<(Uuid, Date)>, AppError> {
-    let rows: Vec<(Uuid, i32, Option<Date>)> = caseload
+pub async fn review_dates(caseload: &Caseload) -> Result<Vec<(CoupleId, Date)>, AppError> {
+    let rows: Vec<(CoupleId, i32, Option<Date>)> = caseload
         .records::<relapse_plans::Entity>(CoupleAccess::is_clinician)
         .select_only()
         .column(relapse_plans::Column::CoupleId)
@@ -374,7 +376,7 @@ pub async fn review_dates(caseload: &Caseload) -> Result<Vec<(Uuid, Date)>, AppE
         .into_tuple()
         .all(caseload.db())
         .await?;
-    let mut current: std::collections::HashMap<Uuid, (i32, Option<Date>)> = std::collections::HashMap::new();
+    let mut current: std::collections::HashMap<CoupleId, (i32, Option<Date>)> = std::collections::HashMap::new();
     for (couple, number, review_on) in rows {
         let entry = current.entry(couple).or_insert((number, review_on));
         if number > entry.0 {

@@ -1,6 +1,7 @@
 //! Sessions with a couple: joint, with one partner, or collateral (with
 //! someone else in the couple's life).
 
+use entity::ids::CoupleId;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder,
     QuerySelect, sea_query::Expr,
@@ -70,7 +71,7 @@ pub struct SessionInput {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct SessionView {
     pub id: Uuid,
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     #[serde(with = "time::serde::rfc3339")]
     pub starts_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]

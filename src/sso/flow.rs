@@ -20,6 +20,7 @@
 //! decision) creates the member with its roles; the provider only vouches
 //! for the invited address. Every outcome is an access event.
 
+use entity::ids::{MemberId, PracticeId};
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, Nonce, PkceCodeChallenge,
     PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, RequestTokenError, Scope,
@@ -96,7 +97,7 @@ pub enum Purpose {
     /// Accept this (open) invitation: the invitation creates the member.
     Join(Uuid),
     /// The signed-in member connects their own account at the provider.
-    Connect(Uuid),
+    Connect(MemberId),
 }
 
 /// Begins a sign-in with one of `practice`'s enabled providers. `replaces`
@@ -173,7 +174,7 @@ pub struct Callback {
 pub struct Refusal {
     pub code: &'static str,
     pub message: String,
-    member_id: Option<Uuid>,
+    member_id: Option<MemberId>,
     role: Option<String>,
     provider_id: Option<Uuid>,
 }
@@ -222,10 +223,10 @@ pub enum Finished {
 /// A link waiting for the member's password, kept in the browser's session.
 #[derive(Clone, Debug, serde::Serialize, Deserialize)]
 pub struct PendingLink {
-    pub practice_id: Uuid,
+    pub practice_id: PracticeId,
     pub provider_id: Uuid,
     pub provider_name: String,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub email: String,
     pub subject: String,
     /// Unix seconds after which the password is no longer asked for.
@@ -243,7 +244,7 @@ pub async fn finish(
     practice: &Practice,
     callback: Callback,
     bound_state: Option<String>,
-    signed_in_as: Option<Uuid>,
+    signed_in_as: Option<MemberId>,
     meta: &RequestMeta,
 ) -> Result<Finished, Failure> {
     match complete(state, practice, callback, bound_state, signed_in_as, meta).await {
@@ -267,18 +268,18 @@ fn unavailable() -> AppError {
 #[allow(clippy::too_many_arguments)]
 fn event(
     state: &AppState,
-    practice_id: Uuid,
+    practice_id: PracticeId,
     meta: &RequestMeta,
     role: &Option<String>,
-    member_id: Option<Uuid>,
+    member_id: Option<MemberId>,
     provider_id: Option<Uuid>,
     action: &str,
     refused: Option<&str>,
 ) -> NewEvent {
     NewEvent {
-        practice_id,
+        practice_id: practice_id.uuid(),
         occurred_at: state.clock.now(),
-        member_id,
+        member_id: member_id.map(MemberId::uuid),
         role: role.clone().unwrap_or_else(|| "unknown".into()),
         action: action.into(),
         record_kind: provider_id.map(|_| "identity_provider".into()),
@@ -330,7 +331,7 @@ async fn complete(
     practice: &Practice,
     callback: Callback,
     bound_state: Option<String>,
-    signed_in_as: Option<Uuid>,
+    signed_in_as: Option<MemberId>,
     meta: &RequestMeta,
 ) -> Result<Finished, Failure> {
     let flow = take_flow(state, practice, &callback, bound_state.as_deref()).await?;
@@ -594,7 +595,7 @@ async fn connect(
     practice: &Practice,
     provider: &identity_providers::Model,
     person: Verified,
-    member_id: Uuid,
+    member_id: MemberId,
     meta: &RequestMeta,
 ) -> Result<SignedIn, Failure> {
     let scope = PracticeScope::trusted(practice.id);
@@ -695,7 +696,7 @@ async fn link(
 /// The `sso_link` event: a change to who can act as `member`.
 fn link_event(
     state: &AppState,
-    practice_id: Uuid,
+    practice_id: PracticeId,
     meta: &RequestMeta,
     member: &members::Model,
     provider: &identity_providers::Model,
@@ -712,7 +713,7 @@ async fn linked_at_issuer(
     state: &AppState,
     scope: PracticeScope,
     provider: &identity_providers::Model,
-    member_id: Uuid,
+    member_id: MemberId,
 ) -> Result<bool, DbErr> {
     Ok(scope
         .select::<member_identities::Entity>()

@@ -2,6 +2,7 @@
 //! secret goes in and never comes out: it is sealed before it is stored (or
 //! named as a file in the operator's secret folder) and no view carries it.
 
+use entity::ids::MemberId;
 use std::path::{Path, PathBuf};
 
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter, QueryOrder};
@@ -244,7 +245,7 @@ pub async fn list(state: &AppState, scope: PracticeScope, slug: &str) -> Result<
 }
 
 /// The providers `member_id` has connected an account at.
-pub async fn connected(state: &AppState, scope: PracticeScope, member_id: Uuid) -> Result<Vec<Uuid>, AppError> {
+pub async fn connected(state: &AppState, scope: PracticeScope, member_id: MemberId) -> Result<Vec<Uuid>, AppError> {
     Ok(scope
         .select::<entity::member_identities::Entity>()
         .filter(entity::member_identities::Column::MemberId.eq(member_id))
@@ -294,7 +295,7 @@ pub async fn create(state: &AppState, current: &CurrentMember, input: &ProviderI
     apply(state, &mut row, id, parsed, input.enabled, now);
     let txn = crate::audit::begin_write(&state.db).await?;
     let created = row.insert(&txn).await.map_err(|e| on_unique(e, "issuer", DUPLICATE))?;
-    let change = Change::new(vec![], None::<()>, settings(&created));
+    let change = Change::new(Vec::<Uuid>::new(), None::<()>, settings(&created));
     let event = changes::event(current, "identity_provider_add", "identity_provider", Some(id), &change, meta, now);
     crate::audit::chain::append(&txn, &[event]).await?;
     txn.commit().await?;
@@ -323,7 +324,7 @@ pub async fn update(
     let mut row = existing.into_active_model();
     apply(state, &mut row, id, parsed, input.enabled, now);
     let updated = row.update(&txn).await.map_err(|e| on_unique(e, "issuer", DUPLICATE))?;
-    let change = Change::new(vec![], before, settings(&updated));
+    let change = Change::new(Vec::<Uuid>::new(), before, settings(&updated));
     let event = changes::event(current, "identity_provider_change", "identity_provider", Some(id), &change, meta, now);
     crate::audit::chain::append(&txn, &[event]).await?;
     txn.commit().await?;

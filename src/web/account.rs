@@ -2,6 +2,7 @@
 //! members' roles (admins). Nothing here is clinical; a password or role
 //! change is still an access event, like a sign-in.
 
+use crate::practice::MemberId;
 use askama::Template;
 use axum::{
     Router,
@@ -284,7 +285,7 @@ async fn roles_submit(
     session: Session,
     SignedIn(current): SignedIn,
     meta: RequestMeta,
-    Path(id): Path<Uuid>,
+    Path(id): Path<MemberId>,
     CsrfForm(form): CsrfForm<RolesForm>,
 ) -> PageResult {
     current.require(Role::Admin)?;

@@ -1,5 +1,6 @@
 //! The practice's members and invitations, as its admins manage them.
 
+use crate::practice::MemberId;
 use axum::{
     Router,
     extract::State,
@@ -39,7 +40,7 @@ pub(super) struct InviteDraft {
 }
 
 pub(super) struct RolesEdit {
-    pub(super) member_id: Uuid,
+    pub(super) member_id: MemberId,
     pub(super) roles: Vec<String>,
     pub(super) error: String,
 }
@@ -159,7 +160,7 @@ async fn deactivate_submit(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     meta: RequestMeta,
-    Path(id): Path<Uuid>,
+    Path(id): Path<MemberId>,
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> PageResult {
     current.require(Role::Admin)?;
@@ -171,7 +172,7 @@ async fn reactivate_submit(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     meta: RequestMeta,
-    Path(id): Path<Uuid>,
+    Path(id): Path<MemberId>,
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> PageResult {
     current.require(Role::Admin)?;

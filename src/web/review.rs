@@ -4,6 +4,7 @@
 //! `api::clinical::access_log` does, so a page and an API call leave the same
 //! event.
 
+use crate::records::couples::CoupleId;
 use askama::Template;
 use axum::{
     Router,
@@ -289,7 +290,7 @@ async fn found_events(
     state: &AppState,
     current: &CurrentMember,
     query: &LogQuery,
-    couples: &[(Uuid, String)],
+    couples: &[(CoupleId, String)],
 ) -> Result<(Vec<EventRow>, Option<String>, FormErrors, StatusCode), AppError> {
     let tz = current.practice.time_zone.as_str();
     match query.parse(tz) {
@@ -305,8 +306,8 @@ async fn found_events(
 }
 
 /// The events table, each couple named by its label.
-fn event_rows(events: Vec<review::AccessEventView>, couples: &[(Uuid, String)], tz: &str) -> Vec<EventRow> {
-    let labels: std::collections::HashMap<Uuid, &str> = couples.iter().map(|(id, l)| (*id, l.as_str())).collect();
+fn event_rows(events: Vec<review::AccessEventView>, couples: &[(CoupleId, String)], tz: &str) -> Vec<EventRow> {
+    let labels: std::collections::HashMap<Uuid, &str> = couples.iter().map(|(id, l)| (id.uuid(), l.as_str())).collect();
     events
         .into_iter()
         .map(|e| EventRow {
@@ -470,7 +471,7 @@ struct EmergencyForm {
 /// labels differ only in case, the exact spelling picks one; labels that are
 /// the same twice cannot be told apart here.
 enum LabelMatch {
-    One(Uuid),
+    One(CoupleId),
     None,
     Several,
 }
@@ -492,12 +493,12 @@ async fn couple_by_label(state: &AppState, current: &CurrentMember, typed: &str)
     let typed = typed.trim();
     let wanted = typed.to_lowercase();
     // Compared here rather than in SQL: SQLite's lower() folds ASCII only.
-    let matching: Vec<(Uuid, String)> = review::couple_labels(&state.db, current.scope)
+    let matching: Vec<(CoupleId, String)> = review::couple_labels(&state.db, current.scope)
         .await?
         .into_iter()
         .filter(|(_, label)| label.trim().to_lowercase() == wanted)
         .collect();
-    let exact: Vec<&(Uuid, String)> = matching.iter().filter(|(_, label)| label.trim() == typed).collect();
+    let exact: Vec<&(CoupleId, String)> = matching.iter().filter(|(_, label)| label.trim() == typed).collect();
     Ok(match (matching.as_slice(), exact.as_slice()) {
         ([], _) => LabelMatch::None,
         ([(id, _)], _) | (_, [(id, _)]) => LabelMatch::One(*id),

@@ -1,6 +1,7 @@
 //! Who supervises whom, as a practice's admins manage it: the rules of
 //! `/api/v1/supervisions` (practice::members), on a page.
 
+use crate::practice::MemberId;
 use askama::Template;
 use axum::{
     Router,
@@ -68,7 +69,7 @@ struct SupervisionForm {
 }
 
 fn row(s: &Supervision, members: &[MemberView]) -> SupervisionRow {
-    let name = |id: Uuid| match members.iter().find(|m| m.id == id) {
+    let name = |id: MemberId| match members.iter().find(|m| m.id == id) {
         Some(m) if m.active => m.display_name.clone(),
         Some(m) => format!("{} (deactivated)", m.display_name),
         None => "someone who left".into(),
@@ -110,7 +111,7 @@ async fn add(
     CsrfForm(form): CsrfForm<SupervisionForm>,
 ) -> PageResult {
     current.require(Role::Admin)?;
-    let chosen = |id: &str, what: &str| Uuid::parse_str(id).map_err(|_| format!("choose {what}"));
+    let chosen = |id: &str, what: &str| id.parse::<MemberId>().map_err(|_| format!("choose {what}"));
     let mut fields = Fields::default();
     let supervisor = fields.check("supervisor_id", chosen(&form.supervisor_id, "a supervisor"));
     let counselor = fields.check("counselor_id", chosen(&form.counselor_id, "a counselor"));

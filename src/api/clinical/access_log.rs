@@ -1,6 +1,7 @@
 //! The access log, for supervisors; each partner's view of who looked at
 //! their records; emergency access and its review queue.
 
+use crate::records::couples::CoupleId;
 use axum::{
     extract::State,
     http::{StatusCode, header},
@@ -142,7 +143,7 @@ struct EmergencyBody {
 #[derive(Serialize, ToSchema)]
 struct EmergencyGrant {
     id: Uuid,
-    couple_id: Uuid,
+    couple_id: CoupleId,
     reason: String,
     /// When the access ends.
     #[serde(with = "time::serde::rfc3339")]
@@ -160,7 +161,7 @@ async fn open_emergency_access(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Json(body): Json<EmergencyBody>,
 ) -> Result<impl IntoResponse, AppError> {
     let grant = access::open_emergency(&state, &audit, &current, couple_id, &body.reason).await?;
@@ -179,7 +180,7 @@ async fn couple_viewings(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Query(query): Query<ViewingQuery>,
 ) -> Result<axum::Json<ViewingPage>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;

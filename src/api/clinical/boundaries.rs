@@ -1,5 +1,6 @@
 //! Boundary agreements.
 
+use crate::records::couples::CoupleId;
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -36,7 +37,7 @@ async fn list_boundaries(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<BoundaryView>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
@@ -51,7 +52,7 @@ async fn create_boundary(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Json(body): Json<BoundaryInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -66,7 +67,7 @@ async fn get_boundary(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, boundary_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<Tagged<BoundaryView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(Tagged(boundaries::get(&access, boundary_id).await?))
@@ -82,7 +83,7 @@ async fn revise_boundary(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, boundary_id)): Path<(CoupleId, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<BoundaryInput>,
 ) -> Result<Tagged<BoundaryView>, AppError> {
@@ -98,7 +99,7 @@ async fn boundary_versions(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, boundary_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<axum::Json<Vec<BoundaryVersionView>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(axum::Json(boundaries::versions(&access, boundary_id).await?))
@@ -115,7 +116,7 @@ async fn agree_to_boundary(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, boundary_id)): Path<(CoupleId, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<AgreeInput>,
 ) -> Result<Tagged<BoundaryView>, AppError> {
@@ -132,7 +133,7 @@ async fn retire_boundary(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, boundary_id)): Path<(CoupleId, Uuid)>,
     if_match: IfMatch,
 ) -> Result<Tagged<BoundaryView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -147,7 +148,7 @@ async fn log_boundary_event(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, boundary_id)): Path<(CoupleId, Uuid)>,
     Json(body): Json<BoundaryEventInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;

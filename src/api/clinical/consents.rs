@@ -3,6 +3,7 @@
 //! changes who may receive a partner's records: each is an access event
 //! that says so.
 
+use crate::records::couples::CoupleId;
 use axum::{
     body::Bytes,
     extract::{State, rejection::BytesRejection},
@@ -49,7 +50,7 @@ async fn list_consents(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> Result<axum::Json<Vec<ConsentView>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(axum::Json(consents::list(&access).await?))
@@ -64,7 +65,7 @@ async fn create_consent(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Json(body): Json<ConsentInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
@@ -81,7 +82,7 @@ async fn get_consent(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, consent_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<Tagged<ConsentView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(Tagged(consents::get(&access, consent_id).await?))
@@ -97,7 +98,7 @@ async fn revoke_consent(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, consent_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<Tagged<ConsentView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Ending::Revocation.need()).await?;
     Ok(Tagged(consents::end(&access, &audit, state.clock.now(), consent_id, Ending::Revocation).await?))
@@ -114,7 +115,7 @@ async fn record_consent_event(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, consent_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<Tagged<ConsentView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Ending::Event.need()).await?;
     Ok(Tagged(consents::end(&access, &audit, state.clock.now(), consent_id, Ending::Event).await?))
@@ -133,7 +134,7 @@ async fn upload_consent_scan(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, consent_id)): Path<(CoupleId, Uuid)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, AppError> {
@@ -153,7 +154,7 @@ async fn download_consent_scan(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, consent_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<Response, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     let scan = consent_scans::download(&access, consent_id).await?;
@@ -168,7 +169,7 @@ async fn list_disclosures(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> Result<axum::Json<Vec<DisclosureView>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(axum::Json(disclosures::list(&access).await?))
@@ -181,7 +182,7 @@ async fn disclosures_csv(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> Result<Response, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     audit.describe_as("disclosure", "export");
@@ -202,7 +203,7 @@ async fn disclosed_plan_pdf(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Json(body): Json<DisclosedCopyInput>,
 ) -> Result<Response, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -226,7 +227,7 @@ async fn fhir_export(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Json(body): Json<FhirExportInput>,
 ) -> Result<Response, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;

@@ -1,9 +1,9 @@
 //! The recovery contract and its daily calendar.
 
+use crate::records::couples::CoupleId;
 use axum::extract::State;
 use time::Date;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use super::Tagged;
 use crate::{
@@ -35,7 +35,7 @@ async fn get_contract(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> Result<Tagged<ContractView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(Tagged(contract::get(&access).await?))
@@ -50,7 +50,7 @@ async fn save_contract(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     if_match: IfMatch,
     Json(body): Json<ContractContent>,
 ) -> Result<Tagged<ContractView>, AppError> {
@@ -66,7 +66,7 @@ async fn list_days(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Query(range): Query<DayRange>,
 ) -> Result<axum::Json<Vec<DayView>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
@@ -82,7 +82,7 @@ async fn check_in_day(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, day)): Path<(Uuid, Date)>,
+    Path((couple_id, day)): Path<(CoupleId, Date)>,
     Json(body): Json<CheckIn>,
 ) -> Result<axum::Json<DayView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;

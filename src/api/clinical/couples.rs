@@ -1,10 +1,11 @@
 //! Couples, partners and care teams.
 
+use crate::practice::MemberId;
+use crate::records::couples::CoupleId;
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use super::Tagged;
 use crate::{
@@ -66,7 +67,7 @@ async fn get_couple(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> Result<Tagged<CoupleView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(Tagged(couples::view(&access).await?))
@@ -83,7 +84,7 @@ async fn get_overview(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Query(at): Query<OverviewAt>,
 ) -> Result<axum::response::Response, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
@@ -108,7 +109,7 @@ async fn update_couple(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     if_match: IfMatch,
     Json(body): Json<CouplePatch>,
 ) -> Result<Tagged<CoupleView>, AppError> {
@@ -127,7 +128,7 @@ async fn update_partner(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, slot)): Path<(Uuid, PartnerSlot)>,
+    Path((couple_id, slot)): Path<(CoupleId, PartnerSlot)>,
     if_match: IfMatch,
     Json(body): Json<PartnerInput>,
 ) -> Result<Tagged<PartnerView>, AppError> {
@@ -142,7 +143,7 @@ async fn list_care_team(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> Result<axum::Json<Vec<CareTeamMember>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(axum::Json(couples::care_team(&access).await?))
@@ -152,7 +153,7 @@ async fn list_care_team(
 #[serde(deny_unknown_fields)]
 struct CareTeamBody {
     /// An active counselor of the practice.
-    member_id: Uuid,
+    member_id: MemberId,
 }
 
 /// Adds a counselor to the care team (care team only).
@@ -163,7 +164,7 @@ async fn add_care_team_member(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Json(body): Json<CareTeamBody>,
 ) -> Result<axum::Json<Vec<CareTeamMember>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -182,7 +183,7 @@ async fn remove_care_team_member(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, member_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, member_id)): Path<(CoupleId, MemberId)>,
 ) -> Result<axum::Json<Vec<CareTeamMember>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     let (team, change) = couples::remove_from_care_team(&access, member_id).await?;

@@ -1,5 +1,6 @@
 //! The CRAFT track of a supporting partner (see `records::craft`).
 
+use crate::records::couples::CoupleId;
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -34,7 +35,7 @@ async fn list_craft_items(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> Result<axum::Json<Vec<CraftItemView>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(axum::Json(craft::list(&access).await?))
@@ -48,7 +49,7 @@ async fn create_craft_item(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Json(body): Json<CraftItemInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
@@ -63,7 +64,7 @@ async fn get_craft_item(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, item_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, item_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<Tagged<CraftItemView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(Tagged(craft::get(&access, item_id).await?))
@@ -78,7 +79,7 @@ async fn update_craft_item(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, item_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, item_id)): Path<(CoupleId, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<CraftItemInput>,
 ) -> Result<Tagged<CraftItemView>, AppError> {
@@ -95,7 +96,7 @@ async fn check_off_craft_item(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, item_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, item_id)): Path<(CoupleId, Uuid)>,
     Json(body): Json<CheckOffInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;

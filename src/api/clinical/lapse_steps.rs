@@ -1,5 +1,6 @@
 //! The live lapse-response timeline: its steps, and marking one done.
 
+use crate::records::couples::CoupleId;
 use axum::extract::State;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -34,7 +35,7 @@ async fn list_steps(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Query(query): Query<StepQuery>,
 ) -> Result<axum::Json<Page<StepView>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
@@ -49,7 +50,7 @@ async fn get_step(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, step_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, step_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<Tagged<StepView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(Tagged(lapse_response::get(&access, step_id).await?))
@@ -75,7 +76,7 @@ async fn mark_step(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, step_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, step_id)): Path<(CoupleId, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<StepDone>,
 ) -> Result<Tagged<StepView>, AppError> {

@@ -2,6 +2,7 @@
 //! the blocking pool, unless an equal document was just rendered
 //! (`pdf::Renderings`); each PDF is an export event in the access log.
 
+use crate::records::couples::CoupleId;
 use axum::{
     extract::State,
     http::header,
@@ -50,7 +51,7 @@ async fn session_prep_pdf(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Query(prep_for): Query<PrepFor>,
 ) -> Result<Response, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
@@ -87,7 +88,7 @@ async fn partner_plan_pdf(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Query(query): Query<PlanFor>,
 ) -> Result<Response, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;

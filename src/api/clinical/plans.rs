@@ -1,5 +1,6 @@
 //! The relapse-prevention plan and safety plans.
 
+use crate::records::couples::CoupleId;
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -35,7 +36,7 @@ async fn get_plan(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> Result<Tagged<PlanView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(Tagged(plans::current(&access).await?))
@@ -51,7 +52,7 @@ async fn save_plan(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     if_match: IfMatch,
     Json(body): Json<PlanContent>,
 ) -> Result<Tagged<PlanView>, AppError> {
@@ -66,7 +67,7 @@ async fn plan_versions(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> Result<axum::Json<Vec<PlanVersionSummary>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(axum::Json(plans::versions(&access).await?))
@@ -80,7 +81,7 @@ async fn plan_version(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, version)): Path<(Uuid, i32)>,
+    Path((couple_id, version)): Path<(CoupleId, i32)>,
 ) -> Result<axum::Json<PlanView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(axum::Json(plans::version(&access, version).await?))
@@ -93,7 +94,7 @@ async fn list_safety_plans(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> Result<axum::Json<Vec<SafetyPlanView>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(axum::Json(safety_plans::list(&access).await?))
@@ -107,7 +108,7 @@ async fn create_safety_plan(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Json(body): Json<SafetyPlanInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -122,7 +123,7 @@ async fn get_safety_plan(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, plan_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, plan_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<Tagged<SafetyPlanView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(Tagged(safety_plans::get(&access, plan_id).await?))
@@ -138,7 +139,7 @@ async fn update_safety_plan(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, plan_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, plan_id)): Path<(CoupleId, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<SafetyPlanInput>,
 ) -> Result<Tagged<SafetyPlanView>, AppError> {

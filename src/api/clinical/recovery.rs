@@ -1,5 +1,6 @@
 //! Lapses, sobriety figures and milestones.
 
+use crate::records::couples::CoupleId;
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -35,7 +36,7 @@ async fn list_lapses(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<LapseView>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
@@ -57,7 +58,7 @@ async fn record_lapse(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Json(body): Json<LapseInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -72,7 +73,7 @@ async fn get_lapse(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, lapse_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, lapse_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<Tagged<LapseView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(Tagged(lapses::get(&access, lapse_id).await?))
@@ -90,7 +91,7 @@ async fn update_lapse(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, lapse_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, lapse_id)): Path<(CoupleId, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<LapseInput>,
 ) -> Result<Tagged<LapseView>, AppError> {
@@ -110,7 +111,7 @@ async fn get_sobriety(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> Result<axum::Json<SobrietyView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(axum::Json(milestones::sobriety(&state, &access, &current.practice.time_zone).await?))
@@ -123,7 +124,7 @@ async fn list_milestones(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> Result<axum::Json<Vec<CustomMilestoneView>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(axum::Json(milestones::custom(&access).await?))
@@ -137,7 +138,7 @@ async fn add_milestone(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Json(body): Json<CustomMilestoneInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;

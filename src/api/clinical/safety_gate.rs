@@ -1,8 +1,8 @@
 //! The safety gate: a partner's fear of violence (see `records::safety_gate`).
 
+use crate::records::couples::CoupleId;
 use axum::extract::State;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use crate::{
     state::AppState,
@@ -26,7 +26,7 @@ async fn get_safety_flag(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> Result<axum::Json<SafetyGateView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(axum::Json(safety_gate::status(&access).await?))
@@ -41,7 +41,7 @@ async fn raise_safety_flag(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Json(body): Json<SafetyFlagInput>,
 ) -> Result<axum::Json<SafetyGateView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
@@ -57,7 +57,7 @@ async fn clear_safety_flag(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Json(body): Json<SafetyFlagInput>,
 ) -> Result<axum::Json<SafetyGateView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;

@@ -1,5 +1,6 @@
 //! Preparing a session: the prep read model and the counselor's agenda.
 
+use crate::records::couples::CoupleId;
 use axum::extract::State;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -33,7 +34,7 @@ async fn get_prep(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, session_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<axum::Json<SessionPrep>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     let today = milestones::practice_today(&state, &current.practice.time_zone);
@@ -48,7 +49,7 @@ async fn get_agenda(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, session_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<Tagged<Agenda>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(Tagged(session_prep::get_agenda(&access, session_id).await?))
@@ -65,7 +66,7 @@ async fn save_agenda(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, session_id)): Path<(CoupleId, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<AgendaInput>,
 ) -> Result<Tagged<Agenda>, AppError> {

@@ -1,5 +1,6 @@
 //! Sessions, session notes (with signing, co-signing and addenda) and private notes.
 
+use crate::records::couples::CoupleId;
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -42,7 +43,7 @@ async fn list_sessions(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<SessionView>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
@@ -57,7 +58,7 @@ async fn create_session(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Json(body): Json<SessionInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -72,7 +73,7 @@ async fn get_session(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, session_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<Tagged<SessionView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(Tagged(sessions::get(&access, session_id).await?))
@@ -88,7 +89,7 @@ async fn update_session(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, session_id)): Path<(CoupleId, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<SessionInput>,
 ) -> Result<Tagged<SessionView>, AppError> {
@@ -104,7 +105,7 @@ async fn list_session_notes(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, session_id)): Path<(CoupleId, Uuid)>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<NoteView>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
@@ -119,7 +120,7 @@ async fn create_note(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, session_id)): Path<(CoupleId, Uuid)>,
     Json(body): Json<NoteInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -134,7 +135,7 @@ async fn list_notes(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<NoteView>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
@@ -149,7 +150,7 @@ async fn get_note(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, note_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<Tagged<NoteView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(Tagged(notes::get(&access, note_id).await?))
@@ -165,7 +166,7 @@ async fn update_note(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, note_id)): Path<(CoupleId, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<NoteInput>,
 ) -> Result<Tagged<NoteView>, AppError> {
@@ -185,7 +186,7 @@ async fn sign_note(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, note_id)): Path<(CoupleId, Uuid)>,
     if_match: IfMatch,
 ) -> Result<Tagged<NoteView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -200,7 +201,7 @@ async fn cosign_note(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, note_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<axum::Json<NoteView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Cosign).await?;
     Ok(axum::Json(notes::cosign(&state, &access, note_id).await?))
@@ -214,7 +215,7 @@ async fn add_addendum(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, note_id)): Path<(CoupleId, Uuid)>,
     Json(body): Json<AddendumInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -229,7 +230,7 @@ async fn list_private_notes(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Query(page): Query<PageQuery>,
 ) -> Result<axum::Json<Page<PrivateNoteView>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -244,7 +245,7 @@ async fn create_private_note(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Json(body): Json<PrivateNoteInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -259,7 +260,7 @@ async fn get_private_note(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, note_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<Tagged<PrivateNoteView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(Tagged(private_notes::get(&access, note_id).await?))
@@ -275,7 +276,7 @@ async fn update_private_note(
     State(state): State<AppState>,
     current: CurrentMember,
     audit: AuditContext,
-    Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, note_id)): Path<(CoupleId, Uuid)>,
     if_match: IfMatch,
     Json(body): Json<PrivateNoteEdit>,
 ) -> Result<Tagged<PrivateNoteView>, AppError> {

@@ -1,6 +1,7 @@
 //! Boundaries: proposing one, rewording it (both partners agree again),
 //! each partner's agreement, and retiring it.
 
+use crate::records::couples::CoupleId;
 use askama::Template;
 use axum::{
     extract::State,
@@ -166,7 +167,7 @@ pub async fn agree(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, boundary_id)): Path<(CoupleId, Uuid)>,
     CsrfForm(form): CsrfForm<AgreeForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
@@ -184,7 +185,7 @@ pub async fn retire(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, boundary_id)): Path<(CoupleId, Uuid)>,
     CsrfForm(form): CsrfForm<VersionForm>,
 ) -> PageResult {
     let access: CoupleAccess = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;

@@ -4,12 +4,12 @@
 //! read model, so each is shown only to whom its audience allows; the page
 //! is one practice-level access event, like the dashboard.
 
+use crate::records::couples::CoupleId;
 use askama::Template;
 use axum::{extract::State, response::IntoResponse};
 use serde::Deserialize;
 use time::{Date, Duration};
 use tower_sessions::Session;
-use uuid::Uuid;
 
 use super::{Chrome, PageResult, forms::label};
 use crate::{
@@ -24,7 +24,7 @@ use crate::{
 };
 
 pub struct CalendarSession {
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub couple: String,
     pub time: String,
     pub kind: String,

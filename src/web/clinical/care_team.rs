@@ -3,6 +3,8 @@
 //! only the care team may, only active counselors join, the last one stays.
 //! Admins outside the care team may not (the API refuses them too).
 
+use crate::practice::MemberId;
+use crate::records::couples::CoupleId;
 use askama::Template;
 use axum::{
     extract::State,
@@ -10,7 +12,6 @@ use axum::{
 };
 use serde::Deserialize;
 use tower_sessions::Session;
-use uuid::Uuid;
 
 use super::{Chrome, CoupleContext, PageResult, again};
 use crate::{
@@ -78,7 +79,7 @@ pub async fn page(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(render(&care_team_page(&state, &session, &current, &access, FormErrors::default()).await?))
@@ -95,11 +96,11 @@ pub async fn add(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     CsrfForm(form): CsrfForm<AddForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    let result = match Uuid::parse_str(&form.member_id) {
+    let result = match form.member_id.parse::<MemberId>() {
         Ok(member_id) => couples::add_to_care_team(&state, &access, member_id).await,
         Err(_) => Err(AppError::invalid("member_id", couples::CHOOSE_COUNSELOR)),
     };
@@ -119,7 +120,7 @@ pub async fn remove(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, member_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, member_id)): Path<(CoupleId, MemberId)>,
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;

@@ -7,6 +7,7 @@
 //! those of `/api/v1/couples/{id}/consents`, `.../disclosures/plan.pdf`
 //! and `.../fhir-export` (records::consents, disclosures, fhir).
 
+use crate::records::couples::CoupleId;
 use askama::Template;
 use axum::{
     extract::State,
@@ -309,7 +310,7 @@ pub async fn page(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(render(&consents_page(&state, &session, &current, &access, Typed::default()).await?))
@@ -320,7 +321,7 @@ pub async fn create(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     CsrfForm(form): CsrfForm<ConsentForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
@@ -343,7 +344,7 @@ pub async fn create(
 }
 
 /// Ends a consent (revoked, or its event recorded) and shows the page again.
-async fn end(state: &AppState, current: &CurrentMember, audit: &AuditContext, (couple_id, consent_id): (Uuid, Uuid), how: Ending) -> PageResult {
+async fn end(state: &AppState, current: &CurrentMember, audit: &AuditContext, (couple_id, consent_id): (CoupleId, Uuid), how: Ending) -> PageResult {
     let access = access::couple(state, audit, current, couple_id, how.need()).await?;
     consents::end(&access, audit, state.clock.now(), consent_id, how).await?;
     Ok(Redirect::to(&format!("/couples/{couple_id}/consents")).into_response())
@@ -353,7 +354,7 @@ pub async fn revoke(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(ids): Path<(Uuid, Uuid)>,
+    Path(ids): Path<(CoupleId, Uuid)>,
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> PageResult {
     end(&state, &current, &audit, ids, Ending::Revocation).await
@@ -364,7 +365,7 @@ pub async fn record_event(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(ids): Path<(Uuid, Uuid)>,
+    Path(ids): Path<(CoupleId, Uuid)>,
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> PageResult {
     end(&state, &current, &audit, ids, Ending::Event).await
@@ -377,7 +378,7 @@ pub async fn upload_scan(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, consent_id)): Path<(CoupleId, Uuid)>,
     upload: CsrfUpload,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -397,7 +398,7 @@ pub async fn download_scan(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, consent_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, consent_id)): Path<(CoupleId, Uuid)>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     let scan = consent_scans::download(&access, consent_id).await?;
@@ -413,7 +414,7 @@ pub async fn disclose(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     CsrfForm(form): CsrfForm<DiscloseForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;

@@ -2,6 +2,7 @@
 //! statement said at the daily trust discussion, the commitments, and the
 //! calendar each partner checks off day by day.
 
+use crate::records::couples::CoupleId;
 use askama::Template;
 use axum::{
     extract::{Query, State},
@@ -11,7 +12,6 @@ use axum::{
 use serde::Deserialize;
 use time::{Date, Duration};
 use tower_sessions::Session;
-use uuid::Uuid;
 
 use super::{Chrome, CoupleContext, PageResult, Rejected, STALE, again, editing::parse_version, forms};
 use crate::{
@@ -167,7 +167,7 @@ pub async fn page(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Query(choice): Query<CheckInChoice>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
@@ -219,7 +219,7 @@ pub async fn check_in(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, day)): Path<(Uuid, String)>,
+    Path((couple_id, day)): Path<(CoupleId, String)>,
     CsrfForm(form): CsrfForm<CheckInForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
@@ -313,7 +313,7 @@ pub async fn edit_form(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     let values = match contract_of(&access).await? {
@@ -328,7 +328,7 @@ pub async fn save(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     CsrfForm(form): CsrfForm<ContractForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;

@@ -2,6 +2,8 @@
 //! sees only what is shared with them), and the form that takes a couple
 //! into care.
 
+use crate::practice::MemberId;
+use crate::records::couples::CoupleId;
 use askama::Template;
 use axum::{
     extract::State,
@@ -333,7 +335,7 @@ pub async fn page(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     Query(at): Query<CoupleAt>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
@@ -754,7 +756,7 @@ fn partner_input(fields: &mut Fields, prefix: &str, f: &PartnerFields) -> Option
         &format!("{prefix}member_id"),
         match f.member_id.trim() {
             "" => Ok(Some(None)),
-            id => Uuid::parse_str(id).map(|id| Some(Some(id))).map_err(|_| "choose one of the accounts".to_owned()),
+            id => id.parse::<MemberId>().map(|id| Some(Some(id))).map_err(|_| "choose one of the accounts".to_owned()),
         },
     );
     Some(PartnerInput {
@@ -956,7 +958,7 @@ pub async fn edit_form(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     Ok(render(&edit_page(&state, &session, &current, &access, Sent::Nothing, FormErrors::default()).await?))
@@ -988,7 +990,7 @@ pub async fn update(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     CsrfForm(form): CsrfForm<CoupleForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -1014,7 +1016,7 @@ pub async fn update_partner(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, slot)): Path<(Uuid, PartnerSlot)>,
+    Path((couple_id, slot)): Path<(CoupleId, PartnerSlot)>,
     CsrfForm(raw): CsrfForm<HashMap<String, String>>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;

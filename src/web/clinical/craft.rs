@@ -2,6 +2,7 @@
 //! items; a partner sees their own, adds to it and checks items off with
 //! how it went. (The rules are in `records::craft`.)
 
+use crate::records::couples::CoupleId;
 use askama::Template;
 use axum::{
     extract::State,
@@ -146,7 +147,7 @@ pub async fn page(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(render(&page_of(&state, &session, &access, &current, ItemForm::default(), FormErrors::default()).await?).into_response())
@@ -183,7 +184,7 @@ pub async fn create(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     CsrfForm(form): CsrfForm<ItemForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
@@ -211,7 +212,7 @@ pub async fn check_off(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, item_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, item_id)): Path<(CoupleId, Uuid)>,
     CsrfForm(form): CsrfForm<CheckOffForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;

@@ -3,6 +3,7 @@
 //! supervisor, the couples of the counselors they supervise; for a partner,
 //! their couple. One access event records that the dashboard was viewed.
 
+use crate::records::couples::CoupleId;
 use std::sync::Arc;
 
 use askama::Template;
@@ -34,14 +35,14 @@ use crate::{
 };
 
 pub struct CoupleLink {
-    pub id: Uuid,
+    pub id: CoupleId,
     pub label: String,
     pub status: String,
 }
 
 pub struct Upcoming {
     pub session_id: Uuid,
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub couple: String,
     pub when: String,
     pub kind: String,
@@ -49,14 +50,14 @@ pub struct Upcoming {
 }
 
 pub struct RecentLapse {
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub couple: String,
     pub occurred_on: String,
     pub kind: String,
 }
 
 pub struct DraftLink {
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub couple: String,
     pub id: Uuid,
     pub format: String,
@@ -64,7 +65,7 @@ pub struct DraftLink {
 }
 
 pub struct EmergencyLine {
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub couple: String,
     pub opened_by: String,
     pub when: String,
@@ -73,21 +74,21 @@ pub struct EmergencyLine {
 }
 
 pub struct AwaitingLink {
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub couple: String,
     pub what: String,
     pub waiting_for: String,
 }
 
 pub struct ReviewDue {
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub couple: String,
     pub review_on: String,
     pub overdue: bool,
 }
 
 pub struct OverdueStep {
-    pub couple_id: Uuid,
+    pub couple_id: CoupleId,
     pub couple: String,
     pub who: String,
     pub action: String,

@@ -4,6 +4,7 @@
 //! the form again with messages (422), and the lost race (409): the form
 //! keeps what was typed and shows the version that won beside it.
 
+use crate::records::couples::CoupleId;
 use askama::Template;
 use axum::{
     extract::State,
@@ -129,7 +130,7 @@ fn target<R: EditableRecord>(couple: &CoupleContext, editing: Option<Uuid>) -> F
     }
 }
 
-fn back<R: EditableRecord>(couple_id: Uuid) -> Response {
+fn back<R: EditableRecord>(couple_id: CoupleId) -> Response {
     Redirect::to(&format!("/couples/{couple_id}#{}", R::SEGMENT)).into_response()
 }
 
@@ -138,7 +139,7 @@ pub async fn new_form<R: EditableRecord>(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     let couple = CoupleContext::of(&access, &current).await?;
@@ -152,7 +153,7 @@ pub async fn create<R: EditableRecord>(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     CsrfForm(form): CsrfForm<R::Form>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -178,7 +179,7 @@ pub async fn edit_form<R: EditableRecord>(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, id)): Path<(CoupleId, Uuid)>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     let couple = CoupleContext::of(&access, &current).await?;
@@ -194,7 +195,7 @@ pub async fn update<R: EditableRecord>(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, id)): Path<(CoupleId, Uuid)>,
     CsrfForm(form): CsrfForm<R::Form>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;

@@ -2,6 +2,7 @@
 //! due time, who it belongs to, and a button for that person to mark it
 //! done (or take the mark back).
 
+use crate::records::couples::CoupleId;
 use axum::{
     extract::State,
     response::{IntoResponse, Redirect},
@@ -72,7 +73,7 @@ pub async fn mark(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, step_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, step_id)): Path<(CoupleId, Uuid)>,
     CsrfForm(form): CsrfForm<MarkForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;

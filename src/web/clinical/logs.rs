@@ -1,6 +1,7 @@
 //! Records that are only ever added to: milestones the couple celebrates,
 //! and each time a boundary was kept or tested. One small form each.
 
+use crate::records::couples::CoupleId;
 use askama::Template;
 use axum::{
     extract::State,
@@ -114,7 +115,7 @@ async fn entry_of(access: &CoupleAccess, boundary_id: Option<Uuid>) -> Result<En
     })
 }
 
-async fn show(state: AppState, session: Session, current: CurrentMember, audit: AuditContext, couple_id: Uuid, boundary_id: Option<Uuid>) -> PageResult {
+async fn show(state: AppState, session: Session, current: CurrentMember, audit: AuditContext, couple_id: CoupleId, boundary_id: Option<Uuid>) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     let entry = entry_of(&access, boundary_id).await?;
     let today = milestones::practice_today(&state, &current.practice.time_zone);
@@ -128,7 +129,7 @@ async fn add(
     session: Session,
     current: CurrentMember,
     audit: AuditContext,
-    couple_id: Uuid,
+    couple_id: CoupleId,
     boundary_id: Option<Uuid>,
     form: EntryForm,
 ) -> PageResult {
@@ -157,7 +158,7 @@ pub async fn new_milestone(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> PageResult {
     show(state, session, current, audit, couple_id, None).await
 }
@@ -167,7 +168,7 @@ pub async fn add_milestone(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     CsrfForm(form): CsrfForm<EntryForm>,
 ) -> PageResult {
     add(state, session, current, audit, couple_id, None, form).await
@@ -178,7 +179,7 @@ pub async fn new_boundary_event(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, boundary_id)): Path<(CoupleId, Uuid)>,
 ) -> PageResult {
     show(state, session, current, audit, couple_id, Some(boundary_id)).await
 }
@@ -188,7 +189,7 @@ pub async fn add_boundary_event(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, boundary_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, boundary_id)): Path<(CoupleId, Uuid)>,
     CsrfForm(form): CsrfForm<EntryForm>,
 ) -> PageResult {
     add(state, session, current, audit, couple_id, Some(boundary_id), form).await

@@ -31,6 +31,7 @@ mod lapse_steps;
 mod pictures;
 mod prep;
 
+use crate::records::couples::CoupleId;
 use axum::{
     Router,
     http::StatusCode,
@@ -38,7 +39,6 @@ use axum::{
     routing::{get, post},
 };
 use tower_sessions::Session;
-use uuid::Uuid;
 
 use self::forms::PartnerNames;
 use crate::{
@@ -118,7 +118,7 @@ type PageResult = Result<Response, PageError>;
 /// What every page about one couple shows in its heading, and how the
 /// reader stands to the couple.
 pub struct CoupleContext {
-    pub id: Uuid,
+    pub id: CoupleId,
     pub label: String,
     pub names: PartnerNames,
     /// A counselor on the care team: may edit.

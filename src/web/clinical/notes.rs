@@ -2,6 +2,7 @@
 //! partner and an audience for each part), signing it, which makes it final,
 //! addenda to a signed note, and a supervisor's co-signature.
 
+use crate::records::couples::CoupleId;
 use std::collections::BTreeMap;
 
 use askama::Template;
@@ -407,7 +408,7 @@ pub async fn new_form(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, session_id)): Path<(CoupleId, Uuid)>,
     Query(query): Query<FormatQuery>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -421,7 +422,7 @@ pub async fn create(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, session_id)): Path<(CoupleId, Uuid)>,
     CsrfForm(form): CsrfForm<NoteForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -454,7 +455,7 @@ pub async fn edit_form(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, note_id)): Path<(CoupleId, Uuid)>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     let note = notes::get(&access, note_id).await?;
@@ -470,7 +471,7 @@ pub async fn update(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, note_id)): Path<(CoupleId, Uuid)>,
     CsrfForm(form): CsrfForm<NoteForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -628,7 +629,7 @@ pub async fn page(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, note_id)): Path<(CoupleId, Uuid)>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     Ok(render(&note_page(&session, &current, &access, note_id, AddendumForm::default(), FormErrors::default()).await?))
@@ -643,7 +644,7 @@ pub async fn sign(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, note_id)): Path<(CoupleId, Uuid)>,
     CsrfForm(form): CsrfForm<VersionForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -655,7 +656,7 @@ pub async fn cosign(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, note_id)): Path<(CoupleId, Uuid)>,
     CsrfForm(_): CsrfForm<crate::web::CsrfOnly>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Cosign).await?;
@@ -668,7 +669,7 @@ pub async fn add_addendum(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, note_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, note_id)): Path<(CoupleId, Uuid)>,
     CsrfForm(form): CsrfForm<AddendumForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;

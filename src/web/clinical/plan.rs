@@ -1,6 +1,7 @@
 //! The relapse-prevention plan: how each reader sees it, the form that
 //! writes a new version of it, and sharing it with the couple.
 
+use crate::records::couples::CoupleId;
 use askama::Template;
 use axum::{
     extract::State,
@@ -9,7 +10,6 @@ use axum::{
 };
 use serde::Deserialize;
 use tower_sessions::Session;
-use uuid::Uuid;
 
 use super::{
     Chrome, CoupleContext, PageResult, Rejected, STALE, again,
@@ -614,7 +614,7 @@ pub async fn edit_form(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     let ctx = CoupleContext::of(&access, &current).await?;
@@ -631,7 +631,7 @@ pub async fn save(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     CsrfForm(form): CsrfForm<PlanForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
@@ -671,7 +671,7 @@ pub async fn share(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     CsrfForm(form): CsrfForm<ShareForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;

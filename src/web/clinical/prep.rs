@@ -2,6 +2,7 @@
 //! care team and supervisors, saying what the session-prep PDF says in the
 //! same order; the counselor edits the session's agenda here.
 
+use crate::records::couples::CoupleId;
 use askama::Template;
 use axum::{
     extract::State,
@@ -66,7 +67,7 @@ pub async fn page(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, session_id)): Path<(CoupleId, Uuid)>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     let today = milestones::practice_today(&state, &current.practice.time_zone);
@@ -134,7 +135,7 @@ pub async fn save_agenda(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path((couple_id, session_id)): Path<(Uuid, Uuid)>,
+    Path((couple_id, session_id)): Path<(CoupleId, Uuid)>,
     CsrfForm(form): CsrfForm<AgendaForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;

@@ -2,6 +2,7 @@
 //! violence; the care team records it for a partner, or clears it.
 //! (The rules, and what each reader may learn, are in `records::safety_gate`.)
 
+use crate::records::couples::CoupleId;
 use askama::Template;
 use axum::{
     extract::State,
@@ -9,7 +10,6 @@ use axum::{
 };
 use serde::Deserialize;
 use tower_sessions::Session;
-use uuid::Uuid;
 
 use super::{Chrome, CoupleContext, PageResult, forms};
 use crate::{
@@ -56,7 +56,7 @@ pub async fn page(
     session: Session,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
     let gate = safety_gate::status(&access).await?;
@@ -83,7 +83,7 @@ pub async fn raise(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     CsrfForm(form): CsrfForm<FlagForm>,
 ) -> PageResult {
     change(&state, &current, &audit, couple_id, &form, false).await
@@ -93,14 +93,14 @@ pub async fn clear(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     audit: AuditContext,
-    Path(couple_id): Path<Uuid>,
+    Path(couple_id): Path<CoupleId>,
     CsrfForm(form): CsrfForm<FlagForm>,
 ) -> PageResult {
     change(&state, &current, &audit, couple_id, &form, true).await
 }
 
 /// Raises (a partner for themself, or the care team) or clears (the care team) a flag.
-async fn change(state: &AppState, current: &CurrentMember, audit: &AuditContext, couple_id: Uuid, form: &FlagForm, clearing: bool) -> PageResult {
+async fn change(state: &AppState, current: &CurrentMember, audit: &AuditContext, couple_id: CoupleId, form: &FlagForm, clearing: bool) -> PageResult {
     let need = if clearing { Need::Write } else { Need::PartnerOrCareTeam };
     let access = access::couple(state, audit, current, couple_id, need).await?;
     audit.describe_as("safety_flag", if clearing { "clear" } else { "flag" });
