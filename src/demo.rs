@@ -149,7 +149,7 @@ async fn load_into(state: &AppState, id: PracticeId) -> Result<Demo, AppError> {
     .await?;
     let access = access::couple(state, &audit, &counselor, couple.id, Need::Write).await?;
 
-    plans::save(state, &access, IfMatch(0), from_json::<PlanContent>(json!({
+    plans::save(state.clock.now(), &access, IfMatch(0), from_json::<PlanContent>(json!({
         "reasons_for_recovery": {"items": ["Be present for our daughter, Lucía", "Trust each other again", "Keep my job and my health"]},
         "high_risk_situations": {"items": [
             {"category": "social_pressure", "situation": "Friday drinks and leaving parties at work", "response": "avoid",
@@ -186,7 +186,7 @@ async fn load_into(state: &AppState, id: PracticeId) -> Result<Demo, AppError> {
     let mut session_ids = Vec::new();
     for weeks_ago in [12, 10, 8, 6, 4, 2, 1] {
         let day = today - Duration::days(7 * weeks_ago);
-        let session = sessions::create(state, &access, from_json::<SessionInput>(json!({
+        let session = sessions::create(state.clock.now(), &access, from_json::<SessionInput>(json!({
             "starts_at": format_rfc3339(at(day, 23)), "ends_at": format_rfc3339(at(day, 23) + Duration::minutes(50)),
             "kind": "joint", "modality": "behavioral_couples_therapy", "attendees": ["Dan", "Marisol"],
             "location": "Room 2", "telehealth": weeks_ago == 6
@@ -207,7 +207,7 @@ async fn load_into(state: &AppState, id: PracticeId) -> Result<Demo, AppError> {
     ];
     let mut signed = Vec::new();
     for ((weeks_ago, session_id), (subjective, intervention, homework)) in session_ids.iter().zip(notes_text) {
-        let note = notes::create(state, &access, *session_id, from_json::<NoteInput>(json!({
+        let note = notes::create(state.clock.now(), &access, *session_id, from_json::<NoteInput>(json!({
             "format": "birp",
             "content": {
                 "sections": {
@@ -225,12 +225,12 @@ async fn load_into(state: &AppState, id: PracticeId) -> Result<Demo, AppError> {
                 "goals_addressed": ["Rebuild trust after the lapse", "Keep the daily trust discussion"]
             }
         }))?).await?;
-        signed.push(notes::sign(state, &access, note.id, IfMatch(1)).await?.id);
+        signed.push(notes::sign(state.clock.now(), &access, note.id, IfMatch(1)).await?.id);
     }
     // Sessions booked this week and next, so the dashboard has a day to show.
     for days_ahead in [2, 9] {
         let day = today + Duration::days(days_ahead);
-        sessions::create(state, &access, from_json::<SessionInput>(json!({
+        sessions::create(state.clock.now(), &access, from_json::<SessionInput>(json!({
             "starts_at": format_rfc3339(at(day, 23)), "ends_at": format_rfc3339(at(day, 23) + Duration::minutes(50)),
             "kind": "joint", "modality": "behavioral_couples_therapy", "attendees": ["Dan", "Marisol"],
             "location": "Room 2", "telehealth": false
@@ -238,42 +238,42 @@ async fn load_into(state: &AppState, id: PracticeId) -> Result<Demo, AppError> {
     }
     // The latest session's note is still a draft.
     let (_, last_session) = session_ids[session_ids.len() - 1];
-    notes::create(state, &access, last_session, from_json::<NoteInput>(json!({
+    notes::create(state.clock.now(), &access, last_session, from_json::<NoteInput>(json!({
         "format": "soap",
         "content": {"sections": {"subjective": {"text": "Both arrived on time; Dan mentioned a stressful week at work."}}}
     }))?).await?;
     let supervisor = current(&sasha, &practice)?;
     let supervising = access::couple(state, &audit, &supervisor, couple.id, Need::Cosign).await?;
-    notes::cosign(state, &supervising, signed[0]).await?;
-    private_notes::create(state, &access, from_json::<PrivateNoteInput>(json!({
+    notes::cosign(state.clock.now(), &supervising, signed[0]).await?;
+    private_notes::create(state.clock.now(), &access, from_json::<PrivateNoteInput>(json!({
         "session_id": session_ids[0].1,
         "text": "Wonder whether Dan's 'fine' covers shame about the lapse. Try an externalising question next time."
     }))?).await?;
 
-    let money = boundaries::create(state, &access, from_json::<BoundaryInput>(json!({
+    let money = boundaries::create(state.clock.now(), &access, from_json::<BoundaryInput>(json!({
         "holder": "partner_b", "category": "money",
         "statement": "If money goes missing from the joint account, I will move my pay to my own account for a month.",
         "consequence": "We talk about it in session, not at home.", "effective_on": today - Duration::days(30)
     }))?).await?;
-    let home = boundaries::create(state, &access, from_json::<BoundaryInput>(json!({
+    let home = boundaries::create(state.clock.now(), &access, from_json::<BoundaryInput>(json!({
         "holder": "both", "category": "substances_at_home",
         "statement": "If alcohol is brought into our home, it is poured out that evening and we tell our counselor.",
         "consequence": "No blame; it goes on the agenda for the next session.", "effective_on": start + Duration::days(14)
     }))?).await?;
     for (boundary, slot) in [(home.id, PartnerSlot::A), (home.id, PartnerSlot::B), (money.id, PartnerSlot::B)] {
         let version = boundaries::get(&access, boundary).await?.version;
-        boundaries::agree(state, &access, boundary, IfMatch(version), AgreeInput { partner: Some(slot) }).await?;
+        boundaries::agree(state.clock.now(), &access, boundary, IfMatch(version), AgreeInput { partner: Some(slot) }).await?;
     }
-    boundaries::log_event(state, &access, home.id, from_json::<BoundaryEventInput>(json!({
+    boundaries::log_event(state.clock.now(), &access, home.id, from_json::<BoundaryEventInput>(json!({
         "kind": "kept", "occurred_on": today - Duration::days(20), "note": "A guest brought wine; Dan asked him to take it home."
     }))?).await?;
-    boundaries::create(state, &access, from_json::<BoundaryInput>(json!({
+    boundaries::create(state.clock.now(), &access, from_json::<BoundaryInput>(json!({
         "holder": "partner_a", "category": "contact_with_people_who_use",
         "statement": "If old friends invite me out drinking, I will say no and tell Marisol they called.",
         "consequence": "Marisol thanks me for telling her."
     }))?).await?;
 
-    safety_plans::create(state, &access, from_json::<SafetyPlanInput>(json!({
+    safety_plans::create(state.clock.now(), &access, from_json::<SafetyPlanInput>(json!({
         "owner": "couple",
         "content": {
             "warning_signs": ["Raised voices after 10 pm", "Either of us saying 'I can't do this anymore'"],
@@ -286,7 +286,7 @@ async fn load_into(state: &AppState, id: PracticeId) -> Result<Demo, AppError> {
             "reasons_for_living": "Lucía, and the life we are rebuilding"
         }
     }))?).await?;
-    safety_plans::create(state, &access, from_json::<SafetyPlanInput>(json!({
+    safety_plans::create(state.clock.now(), &access, from_json::<SafetyPlanInput>(json!({
         "owner": "partner_b",
         "content": {
             "warning_signs": ["Dan comes home late and won't say where he was"],
@@ -316,7 +316,7 @@ async fn load_into(state: &AppState, id: PracticeId) -> Result<Demo, AppError> {
     consents::create(&access, now, from_json(consent(every_kind, Some(TREATMENT_CENTRE), "Continuity of care on transfer to intensive outpatient treatment"))?).await?;
     let employer = consents::create(&access, now, from_json(consent(json!(["sobriety"]), Some("Northside Employee Assistance Program"), "Return-to-work review"))?).await?;
     consents::revoke(&access, now, employer.id).await?;
-    let long_ago = lapses::create(state, &access, from_json::<LapseInput>(json!({
+    let long_ago = lapses::create(state.clock.now(), &access, from_json::<LapseInput>(json!({
         "partner": "a", "occurred_on": today - Duration::days(95), "days": 2, "substance": "alcohol",
         "amount": "about six beers each evening", "setting": "A colleague's leaving party, then alone the next night",
         "high_risk_category": "social_pressure", "reported_by": "self", "kind": "lapse",
@@ -334,16 +334,16 @@ async fn load_into(state: &AppState, id: PracticeId) -> Result<Demo, AppError> {
         "learned": "Family calls are a trigger too; call Luis before, not after.",
         "timeline_step": "immediately", "safety_checked": true, "audience": "partner_a"
     });
-    let kept = lapses::create(state, &access, from_json::<LapseInput>(slip.clone())?).await?;
+    let kept = lapses::create(state.clock.now(), &access, from_json::<LapseInput>(slip.clone())?).await?;
     let mut shared = slip;
     shared["audience"] = json!("couple");
-    lapses::update(state, &access, kept.id, IfMatch(kept.version), from_json::<LapseInput>(shared)?).await?;
-    disclosures::disclosed_plan(state, &access, from_json(json!({
+    lapses::update(state.clock.now(), &access, kept.id, IfMatch(kept.version), from_json::<LapseInput>(shared)?).await?;
+    disclosures::disclosed_plan(state.clock.now(), &access, from_json(json!({
         "partner": "a", "recipient": PHYSICIAN, "purpose": "Coordinating naltrexone and follow-up"
     }))?, &practice.name, "America/Chicago").await?;
     // Its timeline half done: the first day's steps, not yet the week's.
     lapse_response::demo_done(&access, kept.id, |when| when == TimelineWhen::Immediately).await?;
-    contract::save(state, &access, IfMatch(0), from_json::<ContractContent>(json!({
+    contract::save(state.clock.now(), &access, IfMatch(0), from_json::<ContractContent>(json!({
         "intention_statement": "I intend not to drink or use today. Thank you for listening and for supporting me.",
         "trust_discussion_time": "9 pm, at the kitchen table",
         "meetings": ["AA Tuesday and Thursday, 7 am"],
@@ -355,7 +355,7 @@ async fn load_into(state: &AppState, id: PracticeId) -> Result<Demo, AppError> {
         let day = crate::input::BoundedDate::new(today - Duration::days(days_ago)).map_err(|m| anyhow::anyhow!(m))?;
         let missed = days_ago == 5 || days_ago == 3 || days_ago == 19;
         for slot in [PartnerSlot::A, PartnerSlot::B] {
-            contract::check_in(state, &access, day, today, from_json::<CheckIn>(json!({
+            contract::check_in(state.clock.now(), &access, day, today, from_json::<CheckIn>(json!({
                 "partner": slot, "trust_discussion": !missed,
                 "meeting_attended": if slot == PartnerSlot::A && days_ago % 7 < 2 { Some(true) } else { None },
                 "medication_taken": if slot == PartnerSlot::A { Some(true) } else { None },
@@ -363,7 +363,7 @@ async fn load_into(state: &AppState, id: PracticeId) -> Result<Demo, AppError> {
             }))?).await?;
         }
     }
-    milestones::add_custom(state, &access, from_json::<CustomMilestoneInput>(json!({
+    milestones::add_custom(state.clock.now(), &access, from_json::<CustomMilestoneInput>(json!({
         "title": "First AA meeting together", "achieved_on": start + Duration::days(21)
     }))?).await?;
 

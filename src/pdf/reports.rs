@@ -7,7 +7,6 @@ use time::{Date, OffsetDateTime};
 
 use super::{Block, Document};
 use crate::{
-    state::AppState,
     access::CoupleAccess,
     error::AppError,
     records::{
@@ -513,7 +512,7 @@ fn who_words(who: TimelineWho) -> &'static str {
 /// never one disclosed under a consent to share the plan), it ends with
 /// the months in care and the boundaries over time, as that partner sees them.
 pub async fn partner_plan(
-    state: &AppState,
+    now: OffsetDateTime,
     access: &CoupleAccess,
     slot: PartnerSlot,
     practice: &str,
@@ -583,7 +582,7 @@ pub async fn partner_plan(
         }
     }
     if pictures {
-        let today = crate::records::milestones::practice_today(state, time_zone);
+        let today = crate::records::milestones::today_in(now, time_zone);
         let seen = crate::records::overview::couple(access, today, &Default::default()).await?;
         let progress = crate::records::progress::read(access, &seen, time_zone).await?;
         b.push(Block::Heading("Your months in care".into()));
@@ -598,7 +597,7 @@ pub async fn partner_plan(
         title: "My plan".into(),
         practice: practice.into(),
         made_for: format!("Prepared for {} ({})", me.full_name, role_words(me.recovery_role)),
-        generated_at: local(state.clock.now(), time_zone),
+        generated_at: local(now, time_zone),
         notice: NOTICE.into(),
         blocks: b,
     })

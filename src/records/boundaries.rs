@@ -24,7 +24,6 @@ use super::common::{
 };
 use crate::input::BoundedDate;
 use crate::{
-    state::AppState,
     access::{CoupleAccess, exec_at_version},
     error::AppError,
     practice::Fields,
@@ -275,9 +274,8 @@ async fn insert_version(
     Ok(())
 }
 
-pub async fn create(state: &AppState, access: &CoupleAccess, input: BoundaryInput) -> Result<BoundaryView, AppError> {
+pub async fn create(now: OffsetDateTime, access: &CoupleAccess, input: BoundaryInput) -> Result<BoundaryView, AppError> {
     let wording = parse(&input)?;
-    let now = state.clock.now();
     let id = Uuid::now_v7();
     let txn = access.db().begin().await?;
     boundaries::ActiveModel {
@@ -386,7 +384,7 @@ pub async fn awaiting_agreement(caseload: &crate::access::Caseload) -> Result<Ve
 /// Rewords a boundary: a new version, kept beside the old ones, which both
 /// partners agree to afresh.
 pub async fn revise(
-    state: &AppState,
+    now: OffsetDateTime,
     access: &CoupleAccess,
     id: Uuid,
     IfMatch(expected): IfMatch,
@@ -397,7 +395,6 @@ pub async fn revise(
         return Err(AppError::Conflict("A retired boundary is kept as it was; propose a new one.".into()));
     }
     let wording = parse(&input)?;
-    let now = state.clock.now();
     let next = row.current_version + 1;
     let txn = access.db().begin().await?;
     let update = access
@@ -421,7 +418,7 @@ pub async fn revise(
 /// Records one partner's agreement to the current wording. If-Match ties
 /// the agreement to the version the partner read.
 pub async fn agree(
-    state: &AppState,
+    now: OffsetDateTime,
     access: &CoupleAccess,
     id: Uuid,
     IfMatch(expected): IfMatch,
@@ -432,7 +429,6 @@ pub async fn agree(
     if row.status == BoundaryStatus::Retired {
         return Err(AppError::Conflict("This boundary is retired.".into()));
     }
-    let now = state.clock.now();
     let (at, by, other_at) = match slot {
         PartnerSlot::A => (boundaries::Column::AgreedAAt, boundaries::Column::AgreedABy, row.agreed_b_at),
         PartnerSlot::B => (boundaries::Column::AgreedBAt, boundaries::Column::AgreedBBy, row.agreed_a_at),
@@ -448,18 +444,18 @@ pub async fn agree(
     get(access, id).await
 }
 
-pub async fn retire(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch) -> Result<BoundaryView, AppError> {
+pub async fn retire(now: OffsetDateTime, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch) -> Result<BoundaryView, AppError> {
     load_row(&access.db(), access, id).await?;
     let update = access
         .update_at_version::<boundaries::Entity>(id, expected)
         .col_expr(boundaries::Column::Status, Expr::value(BoundaryStatus::Retired))
-        .col_expr(boundaries::Column::UpdatedAt, Expr::value(state.clock.now()));
+        .col_expr(boundaries::Column::UpdatedAt, Expr::value(now));
     exec_at_version(update, &access.db()).await?;
     get(access, id).await
 }
 
 /// Logs a time the boundary was tested or kept. The log only grows.
-pub async fn log_event(state: &AppState, access: &CoupleAccess, id: Uuid, input: BoundaryEventInput) -> Result<BoundaryView, AppError> {
+pub async fn log_event(now: OffsetDateTime, access: &CoupleAccess, id: Uuid, input: BoundaryEventInput) -> Result<BoundaryView, AppError> {
     load_row(&access.db(), access, id).await?;
     let note = optional_text(input.note.as_deref(), limits::MEDIUM).map_err(|e| AppError::invalid("note", &e))?;
     let event_id = Uuid::now_v7();
@@ -471,7 +467,7 @@ pub async fn log_event(state: &AppState, access: &CoupleAccess, id: Uuid, input:
         occurred_on: Set(input.occurred_on.get()),
         note: Set(access.cipher().seal_opt(EVENT_NOTE, event_id, note.as_deref())),
         recorded_by: Set(access.member_id),
-        created_at: Set(state.clock.now()),
+        created_at: Set(now),
     }
     .insert(&access.db())
     .await?;

@@ -21,7 +21,6 @@ use entity::{contract_checkin_revisions, contract_checkins, recovery_contracts};
 use super::common::{Audience, IfMatch, PartnerSlot, StoredEnum, limits, optional_text, required_text};
 use crate::input::BoundedDate;
 use crate::{
-    state::AppState,
     access::{CoupleAccess, Relation, exec_at_version},
     error::AppError,
     practice::Fields,
@@ -159,9 +158,8 @@ pub async fn get(access: &CoupleAccess) -> Result<ContractView, AppError> {
 }
 
 /// Writes the contract. `If-Match: "0"` creates it; afterwards the current ETag.
-pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): IfMatch, content: ContractContent) -> Result<ContractView, AppError> {
+pub async fn save(now: OffsetDateTime, access: &CoupleAccess, IfMatch(expected): IfMatch, content: ContractContent) -> Result<ContractView, AppError> {
     let json = validate(&content)?;
-    let now = state.clock.now();
     match row(access).await? {
         None if expected == 0 => {
             let id = Uuid::now_v7();
@@ -237,7 +235,7 @@ pub async fn days(access: &CoupleAccess, range: &DayRange, today: Date) -> Resul
 /// Checks off one day for one partner (again, to correct it). Partners check
 /// off their own days, up to a week back; the care team may record any past
 /// day for a partner. Days after today cannot be checked off.
-pub async fn check_in(state: &AppState, access: &CoupleAccess, day: BoundedDate, today: Date, input: CheckIn) -> Result<DayView, AppError> {
+pub async fn check_in(now: OffsetDateTime, access: &CoupleAccess, day: BoundedDate, today: Date, input: CheckIn) -> Result<DayView, AppError> {
     get(access).await?;
     // Joint check-ins pause while a partner fears violence (see safety_gate).
     if super::safety_gate::pauses_joint_work(access).await? {
@@ -254,7 +252,6 @@ pub async fn check_in(state: &AppState, access: &CoupleAccess, day: BoundedDate,
     let note = optional_text(input.note.as_deref(), limits::MEDIUM).map_err(|e| AppError::invalid("note", &e))?;
     let stored = CheckIn { partner: None, note, ..input };
     let content = serde_json::to_string(&stored).map_err(anyhow::Error::from)?;
-    let now = state.clock.now();
     let earlier = access
         .records::<contract_checkins::Entity>()
         .filter(contract_checkins::Column::Day.eq(day))

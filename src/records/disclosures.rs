@@ -26,7 +26,6 @@ use crate::{
     error::AppError,
     pdf::{self, reports},
     practice::{Fields, Role},
-    state::AppState,
     vault::{PracticeCipher, fields::{DISCLOSURE_PURPOSE as PURPOSE, DISCLOSURE_RECIPIENT as RECIPIENT, DISCLOSURE_WHAT as WHAT}},
 };
 
@@ -179,7 +178,7 @@ pub struct DisclosedCopyInput {
 /// covers the plan and names the recipient; registered; every page carries
 /// the 2.32 notice in place of the internal footer.
 pub async fn disclosed_plan(
-    state: &AppState,
+    now: OffsetDateTime,
     access: &CoupleAccess,
     input: DisclosedCopyInput,
     practice: &str,
@@ -189,9 +188,8 @@ pub async fn disclosed_plan(
     let recipient = f.check("recipient", required_text(&input.recipient, limits::MEDIUM));
     let purpose = f.check("purpose", required_text(&input.purpose, limits::MEDIUM));
     let (recipient, purpose) = f.finish_with(|| Some((recipient?, purpose?)))?;
-    let now = state.clock.now();
     let consent = consent_in_force(access, now, input.partner, RecordKind::Plan, Recipient::Named(&recipient)).await?;
-    let mut doc = reports::partner_plan(state, &access.as_partner(input.partner), input.partner, practice, time_zone, false).await?;
+    let mut doc = reports::partner_plan(now, &access.as_partner(input.partner), input.partner, practice, time_zone, false).await?;
     doc.title = "Plan (disclosed copy)".into();
     doc.made_for = format!("Disclosed to {recipient} for: {purpose}");
     doc.notice = NOTICE_2_32.into();

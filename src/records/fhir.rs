@@ -34,7 +34,6 @@ use crate::{
     error::AppError,
     input::BoundedDate,
     practice::Fields,
-    state::AppState,
 };
 
 const CONFIDENTIALITY: &str = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
@@ -182,12 +181,11 @@ impl People {
 /// (the care team: the handler asks for a write access): refused with 409
 /// naming the missing consent unless one in force names the recipient;
 /// registered once; the kinds of record its consent does not cover are left out.
-pub async fn export(state: &AppState, access: &CoupleAccess, input: FhirExportInput, practice: &str, time_zone: &str) -> Result<Value, AppError> {
+pub async fn export(now: OffsetDateTime, access: &CoupleAccess, input: FhirExportInput, practice: &str, time_zone: &str) -> Result<Value, AppError> {
     let mut f = Fields::default();
     let recipient = f.check("recipient", required_text(&input.recipient, limits::MEDIUM));
     let purpose = f.check("purpose", required_text(&input.purpose, limits::MEDIUM));
     let (recipient, purpose) = f.finish_with(|| Some((recipient?, purpose?)))?;
-    let now = state.clock.now();
     let subject = input.partner;
     let (consent, kinds) = consent_for_export(access, now, subject, Recipient::Named(&recipient)).await?;
     let what = format!(
@@ -204,7 +202,7 @@ pub async fn export(state: &AppState, access: &CoupleAccess, input: FhirExportIn
     let mut entries = Entries::default();
     let people = people(access, &seen, subject, &mut entries).await?;
     condition(&seen, subject, &people, covered(RecordKind::Lapses), &mut entries).await?;
-    let today = milestones::practice_today(state, time_zone);
+    let today = milestones::today_in(now, time_zone);
     let encounters = if covered(RecordKind::Sessions) || covered(RecordKind::Notes) {
         encounters(&seen, subject, &people, covered(RecordKind::Sessions), now, &mut entries).await?
     } else {
@@ -235,7 +233,7 @@ pub async fn export(state: &AppState, access: &CoupleAccess, input: FhirExportIn
         lapse_observations(&seen, subject, &people, &mut entries).await?;
     }
     if covered(RecordKind::Sobriety) {
-        sobriety(state, &seen, subject, &people, time_zone, &mut entries).await?;
+        sobriety(now, &seen, subject, &people, time_zone, &mut entries).await?;
     }
     let consents = consents::of_partner(access, subject).await?;
     for c in &consents {
@@ -515,8 +513,8 @@ async fn lapse_observations(seen: &CoupleAccess, subject: PartnerSlot, people: &
     Ok(())
 }
 
-async fn sobriety(state: &AppState, seen: &CoupleAccess, subject: PartnerSlot, people: &People, time_zone: &str, entries: &mut Entries) -> Result<(), AppError> {
-    let view = milestones::sobriety(state, seen, time_zone).await?;
+async fn sobriety(now: OffsetDateTime, seen: &CoupleAccess, subject: PartnerSlot, people: &People, time_zone: &str, entries: &mut Entries) -> Result<(), AppError> {
+    let view = milestones::sobriety(now, seen, time_zone).await?;
     let days = |n: u32| json!({ "value": n, "unit": "d", "system": "http://unitsofmeasure.org", "code": "d" });
     let observation = |code: &str, effective: Date, value: (&str, Value)| {
         let mut obs = json!({

@@ -4,6 +4,7 @@
 //! started, and whether safety was checked. Recording one never erases
 //! progress: sobriety shows the streak and the total side by side.
 
+use time::OffsetDateTime;
 use entity::ids::CoupleId;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
 use serde::{Deserialize, Serialize};
@@ -22,7 +23,6 @@ use super::{
 };
 use crate::input::BoundedDate;
 use crate::{
-    state::AppState,
     access::{Caseload, ConsentInForce, CoupleAccess, Recipient, exec_at_version},
     error::AppError,
     practice::Fields,
@@ -170,9 +170,8 @@ fn to_view(cipher: &PracticeCipher, row: lapses::Model) -> Result<LapseView, App
     })
 }
 
-pub async fn create(state: &AppState, access: &CoupleAccess, input: LapseInput) -> Result<LapseView, AppError> {
+pub async fn create(now: OffsetDateTime, access: &CoupleAccess, input: LapseInput) -> Result<LapseView, AppError> {
     let p = parse(&input)?;
-    let now = state.clock.now();
     let audience = match input.audience {
         Some(a) => a,
         None => default_audience(access, input.partner)?,
@@ -301,7 +300,7 @@ pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<LapseV
     Ok(Page { items: rows.into_iter().map(|row| to_view(access.cipher(), row)).collect::<Result<_, _>>()?, next_cursor })
 }
 
-pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch, input: LapseInput) -> Result<LapseView, AppError> {
+pub async fn update(now: OffsetDateTime, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch, input: LapseInput) -> Result<LapseView, AppError> {
     let stored = get(access, id).await?;
     let p = parse(&input)?;
     // Left out, the audience stays as it is: a counselor's earlier choice is
@@ -316,7 +315,6 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
     // that partner's consent in force, and lands in the register.
     let other = input.partner.other();
     let shares = audience.includes_partner(other) && !(stored.partner == input.partner && stored.audience.includes_partner(other));
-    let now = state.clock.now();
     let consent = match shares {
         true => Some(crate::access::consent_in_force(access, now, input.partner, RecordKind::Lapses, Recipient::OtherPartner).await?),
         false => None,
@@ -336,7 +334,7 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         .col_expr(lapses::Column::TimelineStep, Expr::value(input.timeline_step.map(|t| t.as_str())))
         .col_expr(lapses::Column::SafetyChecked, Expr::value(input.safety_checked))
         .col_expr(lapses::Column::Audience, Expr::value(audience))
-        .col_expr(lapses::Column::UpdatedAt, Expr::value(state.clock.now()));
+        .col_expr(lapses::Column::UpdatedAt, Expr::value(now));
     exec_at_version(update, &access.db()).await?;
     if let Some(consent) = &consent {
         register_share(access, now, consent, id, input.occurred_on.get()).await?;

@@ -9,6 +9,7 @@
 //! other partner's under individual confidentiality (see [`figures_shared`]).
 //! Otherwise the answer says the figures are not shared, and gives none.
 
+use time::OffsetDateTime;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -162,7 +163,11 @@ pub struct CustomMilestoneInput {
 
 /// Today's date where the practice is.
 pub fn practice_today(state: &AppState, time_zone: &str) -> Date {
-    let now = state.clock.now();
+    today_in(state.clock.now(), time_zone)
+}
+
+/// The date at `now` in `time_zone` (UTC when the name is unknown).
+pub fn today_in(now: OffsetDateTime, time_zone: &str) -> Date {
     let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
     let offset_seconds = jiff::Timestamp::from_second(now.unix_timestamp())
         .map(|ts| tz.to_offset(ts).seconds())
@@ -170,7 +175,7 @@ pub fn practice_today(state: &AppState, time_zone: &str) -> Date {
     (now + time::Duration::seconds(offset_seconds.into())).date()
 }
 
-pub async fn sobriety(state: &AppState, access: &CoupleAccess, time_zone: &str) -> Result<SobrietyView, AppError> {
+pub async fn sobriety(now: OffsetDateTime, access: &CoupleAccess, time_zone: &str) -> Result<SobrietyView, AppError> {
     let in_recovery: Vec<PartnerSlot> = access
         .records::<partners::Entity>()
         .filter(partners::Column::RecoveryRole.eq(RecoveryRole::InRecovery.as_str()))
@@ -181,7 +186,7 @@ pub async fn sobriety(state: &AppState, access: &CoupleAccess, time_zone: &str) 
         .all(&access.db())
         .await?;
     let lapses = lapses::for_sobriety(&access.db(), access).await?;
-    Ok(sobriety_of(access, practice_today(state, time_zone), &in_recovery, &lapses, custom(access).await?))
+    Ok(sobriety_of(access, today_in(now, time_zone), &in_recovery, &lapses, custom(access).await?))
 }
 
 /// The figures for the partners `in_recovery`, from the couple's lapses as
@@ -241,7 +246,7 @@ pub async fn custom(access: &CoupleAccess) -> Result<Vec<CustomMilestoneView>, A
         .collect()
 }
 
-pub async fn add_custom(state: &AppState, access: &CoupleAccess, input: CustomMilestoneInput) -> Result<CustomMilestoneView, AppError> {
+pub async fn add_custom(now: OffsetDateTime, access: &CoupleAccess, input: CustomMilestoneInput) -> Result<CustomMilestoneView, AppError> {
     let title = required_text(&input.title, limits::SHORT).map_err(|e| AppError::invalid("title", &e))?;
     let audience = input.audience.unwrap_or(Audience::Couple);
     let row = custom_milestones::ActiveModel {
@@ -252,7 +257,7 @@ pub async fn add_custom(state: &AppState, access: &CoupleAccess, input: CustomMi
         achieved_on: Set(input.achieved_on.get()),
         audience: Set(audience),
         created_by: Set(access.member_id),
-        created_at: Set(state.clock.now()),
+        created_at: Set(now),
     }
     .insert(&access.db())
     .await?;

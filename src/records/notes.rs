@@ -26,7 +26,7 @@ use super::{
     disclosures::{self, Channel, Disclosed},
     sessions,
 };
-use crate::{state::AppState, access::{Caseload, CoupleAccess, Recipient, consent_in_force, exec_at_version}, error::AppError, practice::Fields, vault::fields::{ADDENDUM_BODY, ADDENDUM_REASON, NOTE_CONTENT}};
+use crate::{access::{Caseload, CoupleAccess, Recipient, consent_in_force, exec_at_version}, error::AppError, practice::Fields, vault::fields::{ADDENDUM_BODY, ADDENDUM_REASON, NOTE_CONTENT}};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -311,10 +311,9 @@ pub async fn get(access: &CoupleAccess, id: Uuid) -> Result<NoteView, AppError> 
     visible(access, row, addenda)?.ok_or(AppError::NotFound)
 }
 
-pub async fn create(state: &AppState, access: &CoupleAccess, session_id: Uuid, input: NoteInput) -> Result<NoteView, AppError> {
+pub async fn create(now: OffsetDateTime, access: &CoupleAccess, session_id: Uuid, input: NoteInput) -> Result<NoteView, AppError> {
     sessions::load(&access.db(), access, session_id).await?;
     let content = validate(&input)?;
-    let now = state.clock.now();
     let id = Uuid::now_v7();
     let row = session_notes::ActiveModel {
         id: Set(id),
@@ -399,7 +398,7 @@ fn visible_with_addenda(access: &CoupleAccess, rows: Vec<session_notes::Model>, 
 const SIGNED_IS_FINAL: &str = "This note is signed and cannot change. Add an addendum instead.";
 
 /// Edits a draft. Only its author may, and only while it is a draft.
-pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch, input: NoteInput) -> Result<NoteView, AppError> {
+pub async fn update(now: OffsetDateTime, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch, input: NoteInput) -> Result<NoteView, AppError> {
     let row = load_row(&access.db(), access, id).await?;
     if row.author_id != access.member_id {
         return Err(AppError::Forbidden("Only the author may edit a draft note.".into()));
@@ -412,7 +411,7 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
         .update_at_version::<session_notes::Entity>(id, expected)
         .col_expr(session_notes::Column::Format, Expr::value(input.format.as_str()))
         .col_expr(session_notes::Column::Content, Expr::value(access.cipher().seal(NOTE_CONTENT, id, &content)))
-        .col_expr(session_notes::Column::UpdatedAt, Expr::value(state.clock.now()))
+        .col_expr(session_notes::Column::UpdatedAt, Expr::value(now))
         // Signing races an edit: whichever lands first wins, the other changes nothing.
         .filter(session_notes::Column::Status.eq(NoteStatus::Draft.as_str()));
     if exec_at_version(update, &access.db()).await.is_err() {
@@ -427,7 +426,7 @@ pub async fn update(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(e
 }
 
 /// Signs a draft: from now on it is final. Only its author signs.
-pub async fn sign(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch) -> Result<NoteView, AppError> {
+pub async fn sign(now: OffsetDateTime, access: &CoupleAccess, id: Uuid, IfMatch(expected): IfMatch) -> Result<NoteView, AppError> {
     let row = load_row(&access.db(), access, id).await?;
     if row.author_id != access.member_id {
         return Err(AppError::Forbidden("Only the author may sign a note.".into()));
@@ -435,7 +434,6 @@ pub async fn sign(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(exp
     if row.status != NoteStatus::Draft {
         return Err(AppError::Conflict("This note is already signed.".into()));
     }
-    let now = state.clock.now();
     // Partners read a note once it is signed: a partner's own block shown
     // to the other partner is disclosed now, on that partner's consent.
     let content: NoteContent = serde_json::from_str(&access.cipher().open(NOTE_CONTENT, row.id, &row.content)?).map_err(anyhow::Error::from)?;
@@ -462,7 +460,7 @@ pub async fn sign(state: &AppState, access: &CoupleAccess, id: Uuid, IfMatch(exp
 
 /// A supervisor's co-signature on a signed note. It records who reviewed the
 /// note and when; the note itself does not change.
-pub async fn cosign(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result<NoteView, AppError> {
+pub async fn cosign(now: OffsetDateTime, access: &CoupleAccess, id: Uuid) -> Result<NoteView, AppError> {
     let row = load_row(&access.db(), access, id).await?;
     if row.status != NoteStatus::Signed {
         return Err(AppError::Conflict("Only a signed note can be co-signed.".into()));
@@ -470,7 +468,6 @@ pub async fn cosign(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result
     if row.cosigned_by.is_some() {
         return Err(AppError::Conflict("This note is already co-signed.".into()));
     }
-    let now = state.clock.now();
     // The note's content stays as signed; its representation gains the
     // co-signature, so its version (ETag) moves on.
     let result = access
@@ -489,7 +486,7 @@ pub async fn cosign(state: &AppState, access: &CoupleAccess, id: Uuid) -> Result
 }
 
 /// Appends a correction or addition to a signed note.
-pub async fn add_addendum(state: &AppState, access: &CoupleAccess, id: Uuid, input: AddendumInput) -> Result<NoteView, AppError> {
+pub async fn add_addendum(now: OffsetDateTime, access: &CoupleAccess, id: Uuid, input: AddendumInput) -> Result<NoteView, AppError> {
     let row = load_row(&access.db(), access, id).await?;
     if row.status != NoteStatus::Signed {
         return Err(AppError::Conflict("A draft is edited directly; addenda are for signed notes.".into()));
@@ -508,7 +505,7 @@ pub async fn add_addendum(state: &AppState, access: &CoupleAccess, id: Uuid, inp
         reason: Set(access.cipher().seal(ADDENDUM_REASON, addendum_id, &reason)),
         body: Set(access.cipher().seal(ADDENDUM_BODY, addendum_id, &text)),
         audience: Set(input.audience),
-        created_at: Set(state.clock.now()),
+        created_at: Set(now),
     }
     .insert(&access.db())
     .await?;

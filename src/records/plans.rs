@@ -15,7 +15,7 @@ use entity::relapse_plans;
 
 use super::common::{Audience, IfMatch, StoredEnum, limits, optional_text, required_text};
 use crate::input::BoundedDate;
-use crate::{state::AppState, access::{Caseload, CoupleAccess}, error::AppError, practice::Fields, vault::fields::PLAN_CONTENT};
+use crate::{access::{Caseload, CoupleAccess}, error::AppError, practice::Fields, vault::fields::PLAN_CONTENT};
 
 fn couple() -> Audience {
     Audience::Couple
@@ -389,7 +389,7 @@ pub async fn review_dates(caseload: &Caseload) -> Result<Vec<(CoupleId, Date)>, 
 /// Saves a new version. `If-Match` names the version being replaced (`"0"`
 /// when the couple has no plan yet); two saves from the same version cannot
 /// both land, because version numbers are unique per couple.
-pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): IfMatch, content: PlanContent) -> Result<PlanView, AppError> {
+pub async fn save(now: OffsetDateTime, access: &CoupleAccess, IfMatch(expected): IfMatch, content: PlanContent) -> Result<PlanView, AppError> {
     let json = validate(&content)?;
     let current = latest(&access.db(), access).await?.map_or(0, |r| r.number);
     if current != expected {
@@ -404,7 +404,7 @@ pub async fn save(state: &AppState, access: &CoupleAccess, IfMatch(expected): If
         content: Set(access.cipher().seal(PLAN_CONTENT, id, &json)),
         review_on: Set(content.review_on.map(BoundedDate::get)),
         created_by: Set(access.member_id),
-        created_at: Set(state.clock.now()),
+        created_at: Set(now),
     }
     .insert(&access.db())
     .await

@@ -15,7 +15,6 @@ use super::{
     sessions,
 };
 use crate::{
-    state::AppState,
     access::{CoupleAccess, exec_at_version},
     error::AppError,
     vault::fields::PRIVATE_NOTE_BODY as BODY,
@@ -71,14 +70,13 @@ fn mine(access: &CoupleAccess) -> sea_orm::Select<private_notes::Entity> {
         .filter(private_notes::Column::AuthorId.eq(access.member_id))
 }
 
-pub async fn create(state: &AppState, access: &CoupleAccess, input: PrivateNoteInput) -> Result<PrivateNoteView, AppError> {
+pub async fn create(now: OffsetDateTime, access: &CoupleAccess, input: PrivateNoteInput) -> Result<PrivateNoteView, AppError> {
     let text = required_text(&input.text, limits::LONG).map_err(|e| AppError::invalid("text", &e))?;
     if let Some(session_id) = input.session_id {
         sessions::load(&access.db(), access, session_id)
             .await
             .map_err(|_| AppError::invalid("session_id", "choose a session of this couple"))?;
     }
-    let now = state.clock.now();
     let id = Uuid::now_v7();
     let row = private_notes::ActiveModel {
         id: Set(id),
@@ -116,7 +114,7 @@ pub async fn list(access: &CoupleAccess, page: &PageQuery) -> Result<Page<Privat
 }
 
 pub async fn update(
-    state: &AppState,
+    now: OffsetDateTime,
     access: &CoupleAccess,
     id: Uuid,
     IfMatch(expected): IfMatch,
@@ -127,7 +125,7 @@ pub async fn update(
     let update = access
         .update_at_version::<private_notes::Entity>(id, expected)
         .col_expr(private_notes::Column::Body, Expr::value(access.cipher().seal(BODY, id, &text)))
-        .col_expr(private_notes::Column::UpdatedAt, Expr::value(state.clock.now()))
+        .col_expr(private_notes::Column::UpdatedAt, Expr::value(now))
         .filter(private_notes::Column::AuthorId.eq(access.member_id));
     exec_at_version(update, &access.db()).await?;
     get(access, id).await

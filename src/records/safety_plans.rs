@@ -11,7 +11,7 @@ use uuid::Uuid;
 use entity::safety_plans;
 
 use super::common::{Audience, IfMatch, PartnerSlot, StoredEnum, limits, optional_text, required_text};
-use crate::{state::AppState, access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields, vault::fields::SAFETY_PLAN_CONTENT as CONTENT};
+use crate::{access::{CoupleAccess, exec_at_version}, error::AppError, practice::Fields, vault::fields::SAFETY_PLAN_CONTENT as CONTENT};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -153,9 +153,8 @@ fn to_view(access: &CoupleAccess, row: safety_plans::Model) -> Result<SafetyPlan
     })
 }
 
-pub async fn create(state: &AppState, access: &CoupleAccess, input: SafetyPlanInput) -> Result<SafetyPlanView, AppError> {
+pub async fn create(now: OffsetDateTime, access: &CoupleAccess, input: SafetyPlanInput) -> Result<SafetyPlanView, AppError> {
     let content = validate(&input)?;
-    let now = state.clock.now();
     let id = Uuid::now_v7();
     let row = safety_plans::ActiveModel {
         id: Set(id),
@@ -191,7 +190,7 @@ pub async fn list(access: &CoupleAccess) -> Result<Vec<SafetyPlanView>, AppError
 }
 
 pub async fn update(
-    state: &AppState,
+    now: OffsetDateTime,
     access: &CoupleAccess,
     id: Uuid,
     IfMatch(expected): IfMatch,
@@ -205,7 +204,7 @@ pub async fn update(
     let update = access
         .update_at_version::<safety_plans::Entity>(id, expected)
         .col_expr(safety_plans::Column::Content, Expr::value(access.cipher().seal(CONTENT, id, &content)))
-        .col_expr(safety_plans::Column::UpdatedAt, Expr::value(state.clock.now()));
+        .col_expr(safety_plans::Column::UpdatedAt, Expr::value(now));
     exec_at_version(update, &access.db()).await?;
     get(access, id).await
 }

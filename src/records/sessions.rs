@@ -21,7 +21,7 @@ use super::{
     couples::SecretsPolicy,
 };
 use crate::input::BoundedDateTime;
-use crate::{state::AppState, access::{Caseload, CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
+use crate::{access::{Caseload, CoupleAccess, exec_at_version}, error::AppError, practice::Fields};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -155,9 +155,8 @@ fn to_view(row: therapy_sessions::Model) -> Result<SessionView, AppError> {
     })
 }
 
-pub async fn create(state: &AppState, access: &CoupleAccess, input: SessionInput) -> Result<SessionView, AppError> {
+pub async fn create(now: OffsetDateTime, access: &CoupleAccess, input: SessionInput) -> Result<SessionView, AppError> {
     let parsed = parse(&input)?;
-    let now = state.clock.now();
     let row = therapy_sessions::ActiveModel {
         id: Set(Uuid::now_v7()),
         practice_id: Set(access.scope.practice_id()),
@@ -253,7 +252,7 @@ pub async fn between(caseload: &Caseload, from: OffsetDateTime, to: OffsetDateTi
 }
 
 pub async fn update(
-    state: &AppState,
+    now: OffsetDateTime,
     access: &CoupleAccess,
     id: Uuid,
     IfMatch(expected): IfMatch,
@@ -271,7 +270,7 @@ pub async fn update(
         .col_expr(therapy_sessions::Column::Attendees, Expr::value(parsed.attendees))
         .col_expr(therapy_sessions::Column::Location, Expr::value(parsed.location))
         .col_expr(therapy_sessions::Column::Telehealth, Expr::value(input.telehealth))
-        .col_expr(therapy_sessions::Column::UpdatedAt, Expr::value(state.clock.now()));
+        .col_expr(therapy_sessions::Column::UpdatedAt, Expr::value(now));
     exec_at_version(update, &access.db()).await?;
     get(access, id).await
 }

@@ -56,7 +56,7 @@ async fn create_boundary(
     Json(body): Json<BoundaryInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok((StatusCode::CREATED, Tagged(boundaries::create(&state, &access, body).await?)))
+    Ok((StatusCode::CREATED, Tagged(boundaries::create(state.clock.now(), &access, body).await?)))
 }
 
 /// One boundary with its current wording, agreements and log.
@@ -88,7 +88,7 @@ async fn revise_boundary(
     Json(body): Json<BoundaryInput>,
 ) -> Result<Tagged<BoundaryView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(Tagged(boundaries::revise(&state, &access, boundary_id, if_match, body).await?))
+    Ok(Tagged(boundaries::revise(state.clock.now(), &access, boundary_id, if_match, body).await?))
 }
 
 /// Every wording the boundary has had, oldest first.
@@ -121,7 +121,7 @@ async fn agree_to_boundary(
     Json(body): Json<AgreeInput>,
 ) -> Result<Tagged<BoundaryView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
-    Ok(Tagged(boundaries::agree(&state, &access, boundary_id, if_match, body).await?))
+    Ok(Tagged(boundaries::agree(state.clock.now(), &access, boundary_id, if_match, body).await?))
 }
 
 /// Retires a boundary; it stays in the record (care team; If-Match).
@@ -137,7 +137,7 @@ async fn retire_boundary(
     if_match: IfMatch,
 ) -> Result<Tagged<BoundaryView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(Tagged(boundaries::retire(&state, &access, boundary_id, if_match).await?))
+    Ok(Tagged(boundaries::retire(state.clock.now(), &access, boundary_id, if_match).await?))
 }
 
 /// Logs a time the boundary was tested or kept (care team).
@@ -152,5 +152,5 @@ async fn log_boundary_event(
     Json(body): Json<BoundaryEventInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok((StatusCode::CREATED, axum::Json(boundaries::log_event(&state, &access, boundary_id, body).await?)))
+    Ok((StatusCode::CREATED, axum::Json(boundaries::log_event(state.clock.now(), &access, boundary_id, body).await?)))
 }

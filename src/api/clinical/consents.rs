@@ -208,7 +208,7 @@ async fn disclosed_plan_pdf(
 ) -> Result<Response, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     audit.describe_as("partner_plan", "export");
-    let doc = disclosures::disclosed_plan(&state, &access, body, &current.practice.name, &current.practice.time_zone).await?;
+    let doc = disclosures::disclosed_plan(state.clock.now(), &access, body, &current.practice.name, &current.practice.time_zone).await?;
     super::pdfs::pdf_response(&state, doc, "disclosed-plan.pdf").await
 }
 
@@ -232,7 +232,7 @@ async fn fhir_export(
 ) -> Result<Response, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     audit.describe_as("couple_chart", "export");
-    let bundle = fhir::export(&state, &access, body, &current.practice.name, &current.practice.time_zone).await?;
+    let bundle = fhir::export(state.clock.now(), &access, body, &current.practice.name, &current.practice.time_zone).await?;
     let disposition = "attachment; filename=\"chart.fhir.json\"";
     Ok(([(header::CONTENT_TYPE, "application/fhir+json"), (header::CONTENT_DISPOSITION, disposition)], bundle.to_string()).into_response())
 }

@@ -55,7 +55,7 @@ async fn save_contract(
     Json(body): Json<ContractContent>,
 ) -> Result<Tagged<ContractView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(Tagged(contract::save(&state, &access, if_match, body).await?))
+    Ok(Tagged(contract::save(state.clock.now(), &access, if_match, body).await?))
 }
 
 /// The calendar between two days: what each partner checked off.
@@ -88,5 +88,5 @@ async fn check_in_day(
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
     let day = BoundedDate::new(day).map_err(|m| AppError::invalid("day", &m))?;
     let today = practice_today(&state, &current.practice.time_zone);
-    Ok(axum::Json(contract::check_in(&state, &access, day, today, body).await?))
+    Ok(axum::Json(contract::check_in(state.clock.now(), &access, day, today, body).await?))
 }

@@ -105,6 +105,6 @@ async fn partner_plan_pdf(
         audit.about(partner);
     }
     let seen_as_partner = access.as_partner(slot);
-    let doc = reports::partner_plan(&state, &seen_as_partner, slot, &current.practice.name, &current.practice.time_zone, true).await?;
+    let doc = reports::partner_plan(state.clock.now(), &seen_as_partner, slot, &current.practice.name, &current.practice.time_zone, true).await?;
     pdf_response(&state, doc, "my-plan.pdf").await
 }

@@ -57,7 +57,7 @@ async fn save_plan(
     Json(body): Json<PlanContent>,
 ) -> Result<Tagged<PlanView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(Tagged(plans::save(&state, &access, if_match, body).await?))
+    Ok(Tagged(plans::save(state.clock.now(), &access, if_match, body).await?))
 }
 
 /// Every version of the plan, newest first (care team and supervisors).
@@ -112,7 +112,7 @@ async fn create_safety_plan(
     Json(body): Json<SafetyPlanInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok((StatusCode::CREATED, Tagged(safety_plans::create(&state, &access, body).await?)))
+    Ok((StatusCode::CREATED, Tagged(safety_plans::create(state.clock.now(), &access, body).await?)))
 }
 
 /// One safety plan.
@@ -144,5 +144,5 @@ async fn update_safety_plan(
     Json(body): Json<SafetyPlanInput>,
 ) -> Result<Tagged<SafetyPlanView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(Tagged(safety_plans::update(&state, &access, plan_id, if_match, body).await?))
+    Ok(Tagged(safety_plans::update(state.clock.now(), &access, plan_id, if_match, body).await?))
 }

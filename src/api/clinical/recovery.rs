@@ -62,7 +62,7 @@ async fn record_lapse(
     Json(body): Json<LapseInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok((StatusCode::CREATED, Tagged(lapses::create(&state, &access, body).await?)))
+    Ok((StatusCode::CREATED, Tagged(lapses::create(state.clock.now(), &access, body).await?)))
 }
 
 /// One lapse.
@@ -96,7 +96,7 @@ async fn update_lapse(
     Json(body): Json<LapseInput>,
 ) -> Result<Tagged<LapseView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(Tagged(lapses::update(&state, &access, lapse_id, if_match, body).await?))
+    Ok(Tagged(lapses::update(state.clock.now(), &access, lapse_id, if_match, body).await?))
 }
 
 /// Current streak and total abstinent days for each partner in recovery,
@@ -114,7 +114,7 @@ async fn get_sobriety(
     Path(couple_id): Path<CoupleId>,
 ) -> Result<axum::Json<SobrietyView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Read).await?;
-    Ok(axum::Json(milestones::sobriety(&state, &access, &current.practice.time_zone).await?))
+    Ok(axum::Json(milestones::sobriety(state.clock.now(), &access, &current.practice.time_zone).await?))
 }
 
 /// Custom milestones shared with the caller.
@@ -142,5 +142,5 @@ async fn add_milestone(
     Json(body): Json<CustomMilestoneInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok((StatusCode::CREATED, axum::Json(milestones::add_custom(&state, &access, body).await?)))
+    Ok((StatusCode::CREATED, axum::Json(milestones::add_custom(state.clock.now(), &access, body).await?)))
 }

@@ -62,7 +62,7 @@ async fn create_session(
     Json(body): Json<SessionInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok((StatusCode::CREATED, Tagged(sessions::create(&state, &access, body).await?)))
+    Ok((StatusCode::CREATED, Tagged(sessions::create(state.clock.now(), &access, body).await?)))
 }
 
 /// One session.
@@ -94,7 +94,7 @@ async fn update_session(
     Json(body): Json<SessionInput>,
 ) -> Result<Tagged<SessionView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(Tagged(sessions::update(&state, &access, session_id, if_match, body).await?))
+    Ok(Tagged(sessions::update(state.clock.now(), &access, session_id, if_match, body).await?))
 }
 
 /// Notes of one session. Partners see signed notes, and only the parts shared with them.
@@ -124,7 +124,7 @@ async fn create_note(
     Json(body): Json<NoteInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok((StatusCode::CREATED, Tagged(notes::create(&state, &access, session_id, body).await?)))
+    Ok((StatusCode::CREATED, Tagged(notes::create(state.clock.now(), &access, session_id, body).await?)))
 }
 
 /// All notes of the couple, newest first.
@@ -171,7 +171,7 @@ async fn update_note(
     Json(body): Json<NoteInput>,
 ) -> Result<Tagged<NoteView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(Tagged(notes::update(&state, &access, note_id, if_match, body).await?))
+    Ok(Tagged(notes::update(state.clock.now(), &access, note_id, if_match, body).await?))
 }
 
 /// Signs a draft (its author; If-Match). From then on the note never changes.
@@ -190,7 +190,7 @@ async fn sign_note(
     if_match: IfMatch,
 ) -> Result<Tagged<NoteView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(Tagged(notes::sign(&state, &access, note_id, if_match).await?))
+    Ok(Tagged(notes::sign(state.clock.now(), &access, note_id, if_match).await?))
 }
 
 /// Co-signs a signed note (a supervisor of the care team).
@@ -204,7 +204,7 @@ async fn cosign_note(
     Path((couple_id, note_id)): Path<(CoupleId, Uuid)>,
 ) -> Result<axum::Json<NoteView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Cosign).await?;
-    Ok(axum::Json(notes::cosign(&state, &access, note_id).await?))
+    Ok(axum::Json(notes::cosign(state.clock.now(), &access, note_id).await?))
 }
 
 /// Appends an addendum to a signed note (care team).
@@ -219,7 +219,7 @@ async fn add_addendum(
     Json(body): Json<AddendumInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok((StatusCode::CREATED, axum::Json(notes::add_addendum(&state, &access, note_id, body).await?)))
+    Ok((StatusCode::CREATED, axum::Json(notes::add_addendum(state.clock.now(), &access, note_id, body).await?)))
 }
 
 /// The caller's own private notes about the couple (nobody else's, ever).
@@ -249,7 +249,7 @@ async fn create_private_note(
     Json(body): Json<PrivateNoteInput>,
 ) -> Result<impl IntoResponse, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok((StatusCode::CREATED, Tagged(private_notes::create(&state, &access, body).await?)))
+    Ok((StatusCode::CREATED, Tagged(private_notes::create(state.clock.now(), &access, body).await?)))
 }
 
 /// One of the caller's private notes.
@@ -281,5 +281,5 @@ async fn update_private_note(
     Json(body): Json<PrivateNoteEdit>,
 ) -> Result<Tagged<PrivateNoteView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(Tagged(private_notes::update(&state, &access, note_id, if_match, body).await?))
+    Ok(Tagged(private_notes::update(state.clock.now(), &access, note_id, if_match, body).await?))
 }

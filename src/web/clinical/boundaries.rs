@@ -120,7 +120,7 @@ impl EditableRecord for Boundaries {
         boundaries::get(access, id).await
     }
     async fn create(state: &AppState, access: &CoupleAccess, _: &CoupleContext, form: &BoundaryForm) -> Result<BoundaryView, AppError> {
-        boundaries::create(state, access, form.input()?).await
+        boundaries::create(state.clock.now(), access, form.input()?).await
     }
     async fn update(
         state: &AppState,
@@ -130,7 +130,7 @@ impl EditableRecord for Boundaries {
         version: IfMatch,
         form: &BoundaryForm,
     ) -> Result<BoundaryView, AppError> {
-        boundaries::revise(state, access, id, version, form.input()?).await
+        boundaries::revise(state.clock.now(), access, id, version, form.input()?).await
     }
 
     fn render(page: FormPage<BoundaryForm>, theirs: Option<BoundaryView>) -> Response {
@@ -172,7 +172,7 @@ pub async fn agree(
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::PartnerOrCareTeam).await?;
     let partner = pick::<PartnerSlot>(&form.partner).map_err(|m| AppError::invalid("partner", &m))?;
-    boundaries::agree(&state, &access, boundary_id, IfMatch(parse_version(&form.version)?), AgreeInput { partner }).await?;
+    boundaries::agree(state.clock.now(), &access, boundary_id, IfMatch(parse_version(&form.version)?), AgreeInput { partner }).await?;
     Ok(Redirect::to(&format!("/couples/{couple_id}#boundary-{boundary_id}")).into_response())
 }
 
@@ -189,6 +189,6 @@ pub async fn retire(
     CsrfForm(form): CsrfForm<VersionForm>,
 ) -> PageResult {
     let access: CoupleAccess = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    boundaries::retire(&state, &access, boundary_id, IfMatch(parse_version(&form.version)?)).await?;
+    boundaries::retire(state.clock.now(), &access, boundary_id, IfMatch(parse_version(&form.version)?)).await?;
     Ok(Redirect::to(&format!("/couples/{couple_id}#boundaries")).into_response())
 }

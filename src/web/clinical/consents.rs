@@ -424,7 +424,7 @@ pub async fn disclose(
         Ok((Format::PlanPdf, partner)) => {
             audit.describe_as("partner_plan", "export");
             let input = DisclosedCopyInput { partner, recipient, purpose };
-            match disclosures::disclosed_plan(&state, &access, input, practice, zone).await {
+            match disclosures::disclosed_plan(state.clock.now(), &access, input, practice, zone).await {
                 Ok(doc) => crate::pdf::render_off_runtime(doc).await.map(|pdf| download("application/pdf", "disclosed-plan.pdf", pdf)),
                 Err(err) => Err(err),
             }
@@ -432,7 +432,7 @@ pub async fn disclose(
         Ok((Format::Fhir, partner)) => {
             audit.describe_as("couple_chart", "export");
             let input = FhirExportInput { partner, recipient, purpose };
-            fhir::export(&state, &access, input, practice, zone).await.map(|bundle| download("application/fhir+json", "chart.fhir.json", bundle.to_string()))
+            fhir::export(state.clock.now(), &access, input, practice, zone).await.map(|bundle| download("application/fhir+json", "chart.fhir.json", bundle.to_string()))
         }
         Err(err) => Err(err),
     };

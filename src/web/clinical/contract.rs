@@ -243,7 +243,7 @@ pub async fn check_in(
         })
     })?;
     let today = practice_today(&state, &current.practice.time_zone);
-    contract::check_in(&state, &access, day, today, input).await?;
+    contract::check_in(state.clock.now(), &access, day, today, input).await?;
     Ok(Redirect::to(&format!("/couples/{couple_id}/recovery-contract")).into_response())
 }
 
@@ -334,7 +334,7 @@ pub async fn save(
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     let version = parse_version(&form.version)?;
     let result = match form.content() {
-        Ok(content) => contract::save(&state, &access, IfMatch(version), content).await.map(|_| ()),
+        Ok(content) => contract::save(state.clock.now(), &access, IfMatch(version), content).await.map(|_| ()),
         Err(err) => Err(err),
     };
     let rejected = match result {

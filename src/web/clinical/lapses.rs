@@ -185,10 +185,10 @@ impl EditableRecord for Lapses {
         lapses::get(access, id).await
     }
     async fn create(state: &AppState, access: &CoupleAccess, _: &CoupleContext, form: &LapseForm) -> Result<LapseView, AppError> {
-        lapses::create(state, access, form.input()?).await
+        lapses::create(state.clock.now(), access, form.input()?).await
     }
     async fn update(state: &AppState, access: &CoupleAccess, _: &CoupleContext, id: Uuid, version: IfMatch, form: &LapseForm) -> Result<LapseView, AppError> {
-        lapses::update(state, access, id, version, form.input()?).await
+        lapses::update(state.clock.now(), access, id, version, form.input()?).await
     }
 
     fn render(page: FormPage<LapseForm>, theirs: Option<LapseView>) -> Response {

@@ -97,12 +97,12 @@ async fn save(state: &AppState, access: &CoupleAccess, entry: &Entry, form: &Ent
         Entry::Milestone => {
             let audience = f.check("choice", forms::pick::<Audience>(&form.choice));
             let input = f.finish_with(|| Some(CustomMilestoneInput { title: form.text.clone(), achieved_on: on?, audience: audience? }))?;
-            Ok(milestones::add_custom(state, access, input).await?.id)
+            Ok(milestones::add_custom(state.clock.now(), access, input).await?.id)
         }
         Entry::BoundaryEvent { boundary_id, .. } => {
             let kind = f.check("choice", forms::pick_required::<BoundaryEventKind>(&form.choice));
             let input = f.finish_with(|| Some(BoundaryEventInput { kind: kind?, occurred_on: on?, note: forms::opt(&form.text) }))?;
-            boundaries::log_event(state, access, *boundary_id, input).await?;
+            boundaries::log_event(state.clock.now(), access, *boundary_id, input).await?;
             Ok(*boundary_id)
         }
     }

@@ -434,7 +434,7 @@ pub async fn create(
         return Ok(render(&note_form(&session, &current, &access, Target::New { session_id }, form, FormErrors::default()).await?).into_response());
     }
     let result = match form.input() {
-        Ok(input) => notes::create(&state, &access, session_id, input).await,
+        Ok(input) => notes::create(state.clock.now(), &access, session_id, input).await,
         Err(err) => Err(err),
     };
     match result {
@@ -477,7 +477,7 @@ pub async fn update(
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     let version = parse_version(&form.version)?;
     let result = match form.input() {
-        Ok(input) => notes::update(&state, &access, note_id, IfMatch(version), input).await,
+        Ok(input) => notes::update(state.clock.now(), &access, note_id, IfMatch(version), input).await,
         Err(err) => Err(err),
     };
     let rejected = match result {
@@ -648,7 +648,7 @@ pub async fn sign(
     CsrfForm(form): CsrfForm<VersionForm>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    notes::sign(&state, &access, note_id, IfMatch(form.version)).await?;
+    notes::sign(state.clock.now(), &access, note_id, IfMatch(form.version)).await?;
     Ok(Redirect::to(&format!("/couples/{couple_id}/notes/{note_id}")).into_response())
 }
 
@@ -660,7 +660,7 @@ pub async fn cosign(
     CsrfForm(_): CsrfForm<crate::web::CsrfOnly>,
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Cosign).await?;
-    notes::cosign(&state, &access, note_id).await?;
+    notes::cosign(state.clock.now(), &access, note_id).await?;
     Ok(Redirect::to(&format!("/couples/{couple_id}/notes/{note_id}")).into_response())
 }
 
@@ -675,7 +675,7 @@ pub async fn add_addendum(
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     let audience = forms::pick_required::<Audience>(&form.audience).map_err(|m| AppError::invalid("audience", &m));
     let result = match audience {
-        Ok(audience) => notes::add_addendum(&state, &access, note_id, AddendumInput { reason: form.reason.clone(), text: form.text.clone(), audience }).await,
+        Ok(audience) => notes::add_addendum(state.clock.now(), &access, note_id, AddendumInput { reason: form.reason.clone(), text: form.text.clone(), audience }).await,
         Err(err) => Err(err),
     };
     match result {

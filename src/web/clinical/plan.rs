@@ -637,7 +637,7 @@ pub async fn save(
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     let version = parse_version(&form.version)?;
     let result = match form.content() {
-        Ok(content) => plans::save(&state, &access, IfMatch(version), content).await.map(|_| ()),
+        Ok(content) => plans::save(state.clock.now(), &access, IfMatch(version), content).await.map(|_| ()),
         Err(err) => Err(err),
     };
     let rejected = match result {
@@ -692,6 +692,6 @@ pub async fn share(
         ..content
     }
     .content()?;
-    plans::save(&state, &access, IfMatch(form.version), content).await?;
+    plans::save(state.clock.now(), &access, IfMatch(form.version), content).await?;
     Ok(Redirect::to(&format!("/couples/{couple_id}#plan")).into_response())
 }

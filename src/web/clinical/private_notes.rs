@@ -56,7 +56,7 @@ impl EditableRecord for PrivateNotes {
         private_notes::get(access, id).await
     }
     async fn create(state: &AppState, access: &CoupleAccess, _: &CoupleContext, form: &PrivateNoteForm) -> Result<PrivateNoteView, AppError> {
-        private_notes::create(state, access, PrivateNoteInput { session_id: None, text: form.text.clone() }).await
+        private_notes::create(state.clock.now(), access, PrivateNoteInput { session_id: None, text: form.text.clone() }).await
     }
     async fn update(
         state: &AppState,
@@ -66,7 +66,7 @@ impl EditableRecord for PrivateNotes {
         version: IfMatch,
         form: &PrivateNoteForm,
     ) -> Result<PrivateNoteView, AppError> {
-        private_notes::update(state, access, id, version, PrivateNoteEdit { text: form.text.clone() }).await
+        private_notes::update(state.clock.now(), access, id, version, PrivateNoteEdit { text: form.text.clone() }).await
     }
 
     fn render(page: FormPage<PrivateNoteForm>, theirs: Option<PrivateNoteView>) -> Response {

@@ -135,7 +135,7 @@ impl EditableRecord for SafetyPlans {
         safety_plans::get(access, id).await
     }
     async fn create(state: &AppState, access: &CoupleAccess, _: &CoupleContext, form: &SafetyPlanForm) -> Result<SafetyPlanView, AppError> {
-        safety_plans::create(state, access, form.input()?).await
+        safety_plans::create(state.clock.now(), access, form.input()?).await
     }
     async fn update(
         state: &AppState,
@@ -145,7 +145,7 @@ impl EditableRecord for SafetyPlans {
         version: IfMatch,
         form: &SafetyPlanForm,
     ) -> Result<SafetyPlanView, AppError> {
-        safety_plans::update(state, access, id, version, form.input()?).await
+        safety_plans::update(state.clock.now(), access, id, version, form.input()?).await
     }
 
     fn render(page: FormPage<SafetyPlanForm>, theirs: Option<SafetyPlanView>) -> Response {

@@ -119,7 +119,7 @@ impl EditableRecord for Sessions {
         sessions::get(access, id).await
     }
     async fn create(state: &AppState, access: &CoupleAccess, couple: &CoupleContext, form: &SessionForm) -> Result<SessionView, AppError> {
-        sessions::create(state, access, form.input(couple)?).await
+        sessions::create(state.clock.now(), access, form.input(couple)?).await
     }
     async fn update(
         state: &AppState,
@@ -129,7 +129,7 @@ impl EditableRecord for Sessions {
         version: IfMatch,
         form: &SessionForm,
     ) -> Result<SessionView, AppError> {
-        sessions::update(state, access, id, version, form.input(couple)?).await
+        sessions::update(state.clock.now(), access, id, version, form.input(couple)?).await
     }
 
     fn render(page: FormPage<SessionForm>, theirs: Option<SessionView>) -> Response {
