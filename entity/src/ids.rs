@@ -111,3 +111,37 @@ typed_id! {
     /// A couple in care.
     CoupleId
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Typing an id must not change how it is written anywhere: in JSON
+    /// (the API, browser sessions, change details), in paths and templates
+    /// (`Display`/`FromStr`), or in logs (`Debug`).
+    #[test]
+    fn a_typed_id_reads_and_writes_as_its_bare_uuid() {
+        let bare = Uuid::now_v7();
+        let typed = CoupleId::from(bare);
+        let json = serde_json::to_string(&typed).unwrap();
+        assert_eq!(json, serde_json::to_string(&bare).unwrap());
+        assert_eq!(serde_json::from_str::<CoupleId>(&json).unwrap(), typed);
+        assert_eq!(typed.to_string(), bare.to_string());
+        assert_eq!(format!("{typed:?}"), format!("{bare:?}"));
+        assert_eq!(bare.to_string().parse::<CoupleId>().unwrap(), typed);
+        assert!("not-a-uuid".parse::<MemberId>().is_err());
+        assert!(serde_json::from_str::<PracticeId>("\"not-a-uuid\"").is_err());
+        assert_eq!(typed, bare);
+        assert_eq!(bare, typed);
+        assert_eq!(Uuid::from(typed), bare);
+    }
+
+    /// What a column of a typed id holds is the UUID itself, so rows written
+    /// before the ids were typed read back unchanged.
+    #[test]
+    fn a_typed_id_is_stored_as_a_uuid_value() {
+        let bare = Uuid::now_v7();
+        assert_eq!(sea_orm::Value::from(MemberId(bare)), sea_orm::Value::from(bare));
+        assert_eq!(<MemberId as sea_orm::sea_query::ValueType>::column_type(), <Uuid as sea_orm::sea_query::ValueType>::column_type());
+    }
+}
