@@ -74,7 +74,7 @@ async fn list_members(
     current: CurrentMember,
 ) -> Result<axum::Json<Vec<MemberView>>, AppError> {
     admin(&current)?;
-    Ok(axum::Json(members::list(&state, current.scope).await?))
+    Ok(axum::Json(members::list(&state.db, current.scope).await?))
 }
 
 /// One member.
@@ -86,7 +86,7 @@ async fn get_member(
     Path(id): Path<MemberId>,
 ) -> Result<axum::Json<MemberView>, AppError> {
     admin(&current)?;
-    Ok(axum::Json(members::get(&state, current.scope, id).await?.try_into()?))
+    Ok(axum::Json(members::get(&state.db, current.scope, id).await?.try_into()?))
 }
 
 /// Ends a member's access: sessions end, tokens are revoked, records stay.
@@ -99,7 +99,7 @@ async fn deactivate(
     Path(id): Path<MemberId>,
 ) -> Result<axum::Json<MemberView>, AppError> {
     admin(&current)?;
-    Ok(axum::Json(members::deactivate(&state, &current, id, &meta).await?))
+    Ok(axum::Json(members::deactivate(&state.db, state.clock.now(), &current, id, &meta).await?))
 }
 
 /// Lets a deactivated member sign in again.
@@ -112,7 +112,7 @@ async fn reactivate(
     Path(id): Path<MemberId>,
 ) -> Result<axum::Json<MemberView>, AppError> {
     admin(&current)?;
-    Ok(axum::Json(members::reactivate(&state, &current, id, &meta).await?))
+    Ok(axum::Json(members::reactivate(&state.db, state.clock.now(), &current, id, &meta).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -155,7 +155,7 @@ async fn list_invitations(
     current: CurrentMember,
 ) -> Result<axum::Json<Vec<InvitationView>>, AppError> {
     admin(&current)?;
-    Ok(axum::Json(invitations::list(&state, current.scope).await?))
+    Ok(axum::Json(invitations::list(&state.db, state.clock.now(), current.scope).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -206,7 +206,7 @@ async fn revoke_invitation(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<InvitationView>, AppError> {
     admin(&current)?;
-    Ok(axum::Json(invitations::revoke(&state, current.scope, id).await?))
+    Ok(axum::Json(invitations::revoke(&state.db, state.clock.now(), current.scope, id).await?))
 }
 
 /// Who supervises whom.
@@ -217,7 +217,7 @@ async fn list_supervisions(
     current: CurrentMember,
 ) -> Result<axum::Json<Vec<Supervision>>, AppError> {
     admin(&current)?;
-    Ok(axum::Json(members::supervisions(&state, current.scope).await?))
+    Ok(axum::Json(members::supervisions(&state.db, current.scope).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -260,6 +260,6 @@ async fn remove_supervision(
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, AppError> {
     admin(&current)?;
-    members::remove_supervision(&state, &current, id, &meta).await?;
+    members::remove_supervision(&state.db, state.clock.now(), &current, id, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -45,7 +45,7 @@ pub async fn change_password(
     }
     let new_password = fields.finish_with(|| new_password)?;
 
-    let stored = members::get(state, current.scope, current.id()).await?;
+    let stored = members::get(&state.db, current.scope, current.id()).await?;
     let source = sign_in::source(state, &current.practice.slug, &current.member.email, Some(&stored), addr, device).await?;
     source.check(state).await?;
     let right = password::verify(change.current_password, stored.password_hash.clone()).await?;

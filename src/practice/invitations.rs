@@ -132,25 +132,23 @@ pub async fn create(
     })
 }
 
-pub async fn list(state: &AppState, scope: PracticeScope) -> Result<Vec<InvitationView>, AppError> {
-    let now = state.clock.now();
+pub async fn list(db: &impl ConnectionTrait, now: OffsetDateTime, scope: PracticeScope) -> Result<Vec<InvitationView>, AppError> {
     scope
         .select::<invitations::Entity>()
         .order_by_desc(invitations::Column::CreatedAt)
         // Ids are UUIDv7: a tie on the timestamp still lists newest first.
         .order_by_desc(invitations::Column::Id)
-        .all(&state.db)
+        .all(db)
         .await?
         .into_iter()
         .map(|m| InvitationView::from_model(m, now))
         .collect()
 }
 
-pub async fn revoke(state: &AppState, scope: PracticeScope, id: Uuid) -> Result<InvitationView, AppError> {
-    let now = state.clock.now();
+pub async fn revoke(db: &impl ConnectionTrait, now: OffsetDateTime, scope: PracticeScope, id: Uuid) -> Result<InvitationView, AppError> {
     let invitation = scope
         .by_id::<invitations::Entity>(id)
-        .one(&state.db)
+        .one(db)
         .await?
         .ok_or(AppError::NotFound)?;
     if invitation.accepted_at.is_some() {
@@ -161,10 +159,10 @@ pub async fn revoke(state: &AppState, scope: PracticeScope, id: Uuid) -> Result<
             .update_many::<invitations::Entity>()
             .col_expr(invitations::Column::RevokedAt, Expr::value(now))
             .filter(invitations::Column::Id.eq(id))
-            .exec(&state.db)
+            .exec(db)
             .await?;
     }
-    let updated = scope.by_id::<invitations::Entity>(id).one(&state.db).await?.ok_or(AppError::NotFound)?;
+    let updated = scope.by_id::<invitations::Entity>(id).one(db).await?.ok_or(AppError::NotFound)?;
     InvitationView::from_model(updated, now)
 }
 

@@ -1,6 +1,7 @@
 //! A practice's members as its admins manage them.
 
 use super::MemberId;
+use crate::tenant::Db;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect,
@@ -69,20 +70,20 @@ pub fn acts_as(member: Option<&members::Model>, role: Role) -> bool {
         .is_some_and(|r| r.contains(role))
 }
 
-pub async fn list(state: &AppState, scope: PracticeScope) -> Result<Vec<MemberView>, AppError> {
+pub async fn list(db: &impl ConnectionTrait, scope: PracticeScope) -> Result<Vec<MemberView>, AppError> {
     scope
         .select::<members::Entity>()
         .order_by_asc(members::Column::DisplayName)
         .order_by_asc(members::Column::Id)
-        .all(&state.db)
+        .all(db)
         .await?
         .into_iter()
         .map(MemberView::try_from)
         .collect()
 }
 
-pub async fn get(state: &AppState, scope: PracticeScope, id: MemberId) -> Result<members::Model, AppError> {
-    scope.by_id::<members::Entity>(id).one(&state.db).await?.ok_or(AppError::NotFound)
+pub async fn get(db: &impl ConnectionTrait, scope: PracticeScope, id: MemberId) -> Result<members::Model, AppError> {
+    scope.by_id::<members::Entity>(id).one(db).await?.ok_or(AppError::NotFound)
 }
 
 /// Whether `member` has a Tandem password (members who join through the
@@ -109,14 +110,13 @@ pub async fn rename(db: &impl ConnectionTrait, member: &Member, display_name: &s
 /// end and their API tokens are revoked, all in one transaction with its
 /// access event. Their records and history stay. An admin cannot deactivate
 /// themselves (someone must be left to undo it).
-pub async fn deactivate(state: &AppState, current: &CurrentMember, id: MemberId, meta: &RequestMeta) -> Result<MemberView, AppError> {
+pub async fn deactivate(db: &Db, now: OffsetDateTime, current: &CurrentMember, id: MemberId, meta: &RequestMeta) -> Result<MemberView, AppError> {
     let scope = current.scope;
-    let member = get(state, scope, id).await?;
+    let member = get(db, scope, id).await?;
     if member.id == current.id() {
         return Err(AppError::Conflict("You cannot deactivate your own account.".into()));
     }
-    let now = state.clock.now();
-    let txn = crate::audit::begin_write(&state.db).await?;
+    let txn = crate::audit::begin_write(db).await?;
     ensure_another_admin(&txn, scope, &member).await?;
     let updated = if member.active {
         let mut active = member.into_active_model();
@@ -139,13 +139,12 @@ pub async fn deactivate(state: &AppState, current: &CurrentMember, id: MemberId,
 }
 
 /// Lets a deactivated member sign in again, with its access event.
-pub async fn reactivate(state: &AppState, current: &CurrentMember, id: MemberId, meta: &RequestMeta) -> Result<MemberView, AppError> {
-    let member = get(state, current.scope, id).await?;
+pub async fn reactivate(db: &Db, now: OffsetDateTime, current: &CurrentMember, id: MemberId, meta: &RequestMeta) -> Result<MemberView, AppError> {
+    let member = get(db, current.scope, id).await?;
     if member.active {
         return member.try_into();
     }
-    let now = state.clock.now();
-    let txn = crate::audit::begin_write(&state.db).await?;
+    let txn = crate::audit::begin_write(db).await?;
     let mut active = member.into_active_model();
     active.active = Set(true);
     active.deactivated_at = Set(None);
@@ -228,7 +227,7 @@ async fn grant_to_self(
     };
     let key = throttle::account_key(&current.practice.slug, &current.member.email);
     throttle::check(state, std::slice::from_ref(&key)).await?;
-    let stored = get(state, current.scope, current.id()).await?.password_hash;
+    let stored = get(&state.db, current.scope, current.id()).await?.password_hash;
     if !crate::auth::password::verify(password.to_owned(), stored).await? {
         let event = crate::audit::account_event(current, "self_grant_confirm", Some(current.id().uuid()), 422, meta, state.clock.now());
         crate::audit::record(&state.db, &[event]).await?;
@@ -281,11 +280,11 @@ pub struct Supervision {
     pub counselor_id: MemberId,
 }
 
-pub async fn supervisions(state: &AppState, scope: PracticeScope) -> Result<Vec<Supervision>, AppError> {
+pub async fn supervisions(db: &impl ConnectionTrait, scope: PracticeScope) -> Result<Vec<Supervision>, AppError> {
     Ok(scope
         .select::<supervisions::Entity>()
         .order_by_asc(supervisions::Column::Id)
-        .all(&state.db)
+        .all(db)
         .await?
         .into_iter()
         .map(|s| Supervision { id: s.id, supervisor_id: s.supervisor_id, counselor_id: s.counselor_id })
@@ -346,8 +345,8 @@ pub async fn add_supervision(
 }
 
 /// Ends a supervision, as an access event in the same transaction.
-pub async fn remove_supervision(state: &AppState, current: &CurrentMember, id: Uuid, meta: &RequestMeta) -> Result<(), AppError> {
-    let txn = crate::audit::begin_write(&state.db).await?;
+pub async fn remove_supervision(db: &Db, now: OffsetDateTime, current: &CurrentMember, id: Uuid, meta: &RequestMeta) -> Result<(), AppError> {
+    let txn = crate::audit::begin_write(db).await?;
     let row = current.scope.by_id::<supervisions::Entity>(id).one(&txn).await?.ok_or(AppError::NotFound)?;
     current
         .scope
@@ -356,7 +355,7 @@ pub async fn remove_supervision(state: &AppState, current: &CurrentMember, id: U
         .exec(&txn)
         .await?;
     let change = Change::new(vec![row.supervisor_id, row.counselor_id], "supervises", None::<()>);
-    let event = changes::event(current, "supervision_remove", "supervision", Some(id), &change, meta, state.clock.now());
+    let event = changes::event(current, "supervision_remove", "supervision", Some(id), &change, meta, now);
     crate::audit::chain::append(&txn, &[event]).await?;
     txn.commit().await?;
     tracing::info!(supervision_id = %id, "supervision ended");

@@ -1,6 +1,7 @@
 //! Couples, their two partners, and their care teams.
 
 use entity::ids::MemberId;
+use time::OffsetDateTime;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, sea_query::Expr,
@@ -433,7 +434,7 @@ pub async fn list(state: &AppState, current: &CurrentMember, page: &PageQuery) -
 }
 
 pub async fn update(
-    state: &AppState,
+    now: OffsetDateTime,
     access: &CoupleAccess,
     IfMatch(expected): IfMatch,
     patch: CouplePatch,
@@ -445,7 +446,7 @@ pub async fn update(
         .scope
         .update_many::<couples::Entity>()
         .col_expr(couples::Column::Version, Expr::value(expected + 1))
-        .col_expr(couples::Column::UpdatedAt, Expr::value(state.clock.now()))
+        .col_expr(couples::Column::UpdatedAt, Expr::value(now))
         .filter(couples::Column::Id.eq(access.couple_id()))
         .filter(couples::Column::Version.eq(expected));
     if let Some(Some(label)) = label {
@@ -474,13 +475,13 @@ pub async fn update(
     let access = access.clone().with_couple(couple.try_into()?);
     // Discharge ends the consents that were to last until an event.
     if patch.status == Some(CoupleStatus::Closed) {
-        super::consents::end_at_discharge(&access, state.clock.now()).await?;
+        super::consents::end_at_discharge(&access, now).await?;
     }
     view(&access).await
 }
 
 pub async fn update_partner(
-    state: &AppState,
+    now: OffsetDateTime,
     current: &CurrentMember,
     access: &CoupleAccess,
     slot: PartnerSlot,
@@ -520,7 +521,7 @@ pub async fn update_partner(
         .col_expr(partners::Column::Email, Expr::value(p.email))
         .col_expr(partners::Column::EmergencyContact, Expr::value(p.emergency_contact))
         .col_expr(partners::Column::MemberId, Expr::value(member_id))
-        .col_expr(partners::Column::UpdatedAt, Expr::value(state.clock.now()))
+        .col_expr(partners::Column::UpdatedAt, Expr::value(now))
         .col_expr(partners::Column::Version, Expr::value(expected + 1))
         .filter(partners::Column::Slot.eq(slot.as_str()))
         .filter(partners::Column::Version.eq(expected))
@@ -542,7 +543,7 @@ pub const CHOOSE_COUNSELOR: &str = "choose an active counselor of this practice"
 /// Adds a counselor to the care team; the change to who can see the couple
 /// (the team's members before and after), or none when they were on it.
 pub async fn add_to_care_team(
-    state: &AppState,
+    now: OffsetDateTime,
     access: &CoupleAccess,
     member_id: MemberId,
 ) -> Result<(Vec<CareTeamMember>, Option<Change>), AppError> {
@@ -561,7 +562,7 @@ pub async fn add_to_care_team(
             couple_id: Set(access.couple_id()),
             member_id: Set(member_id),
             added_by: Set(access.member_id),
-            added_at: Set(state.clock.now()),
+            added_at: Set(now),
         }
         .insert(&access.db())
         .await?;

@@ -56,8 +56,8 @@ fn role_options(checked: impl Fn(Role) -> bool) -> Vec<RoleOption> {
 pub(super) async fn members_view(state: &AppState, session: &Session, current: &CurrentMember, draft: InviteDraft) -> PageResult {
     current.require(Role::Admin)?;
     let tz = current.practice.time_zone.as_str();
-    let members = members::list(state, current.scope).await?.into_iter().map(|m| member_row(m, current, &draft)).collect();
-    let invitations = invitations::list(state, current.scope).await?.into_iter().map(|i| invitation_row(i, tz)).collect();
+    let members = members::list(&state.db, current.scope).await?.into_iter().map(|m| member_row(m, current, &draft)).collect();
+    let invitations = invitations::list(&state.db, state.clock.now(), current.scope).await?.into_iter().map(|i| invitation_row(i, tz)).collect();
     let role_options = role_options(|r| draft.roles.iter().any(|x| x == r.as_str()));
     Ok(render(&MembersPage {
         nav: nav(session, current).await?,
@@ -164,7 +164,7 @@ async fn deactivate_submit(
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> PageResult {
     current.require(Role::Admin)?;
-    members::deactivate(&state, &current, id, &meta).await?;
+    members::deactivate(&state.db, state.clock.now(), &current, id, &meta).await?;
     Ok(Redirect::to("/members").into_response())
 }
 
@@ -176,7 +176,7 @@ async fn reactivate_submit(
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> PageResult {
     current.require(Role::Admin)?;
-    members::reactivate(&state, &current, id, &meta).await?;
+    members::reactivate(&state.db, state.clock.now(), &current, id, &meta).await?;
     Ok(Redirect::to("/members").into_response())
 }
 
@@ -187,6 +187,6 @@ async fn revoke_invitation_submit(
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> PageResult {
     current.require(Role::Admin)?;
-    invitations::revoke(&state, current.scope, id).await?;
+    invitations::revoke(&state.db, state.clock.now(), current.scope, id).await?;
     Ok(Redirect::to("/members").into_response())
 }

@@ -257,7 +257,7 @@ async fn access_log_page(
     let tz = current.practice.time_zone.as_str();
     let couples = review::couple_labels(&state.db, current.scope).await?;
     let (events, older_link, errors, status) = found_events(&state, &current, &query, &couples).await?;
-    let members = members::list(&state, current.scope)
+    let members = members::list(&state.db, current.scope)
         .await?
         .into_iter()
         .map(|m| (m.id.to_string(), format!("{} ({})", m.display_name, m.email)));

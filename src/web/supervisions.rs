@@ -79,8 +79,8 @@ fn row(s: &Supervision, members: &[MemberView]) -> SupervisionRow {
 
 async fn view(state: &AppState, session: &Session, current: &CurrentMember, sent: &SupervisionForm, errors: FormErrors) -> Result<SupervisionsPage, AppError> {
     current.require(Role::Admin)?;
-    let members = members::list(state, current.scope).await?;
-    let rows = members::supervisions(state, current.scope).await?.iter().map(|s| row(s, &members)).collect();
+    let members = members::list(&state.db, current.scope).await?;
+    let rows = members::supervisions(&state.db, current.scope).await?.iter().map(|s| row(s, &members)).collect();
     let choices = |role: Role, sent: &str| -> Vec<Choice> {
         let offered = members.iter().filter(|m| m.may_act_as(role));
         offered.map(|m| Choice { value: m.id.to_string(), label: m.display_name.clone(), selected: m.id.to_string() == sent }).collect()
@@ -132,8 +132,8 @@ async fn add(
 /// Asks before ending a supervision: the supervisor stops seeing the counselor's couples.
 async fn confirm_end(State(state): State<AppState>, session: Session, SignedIn(current): SignedIn, Path(id): Path<Uuid>) -> PageResult {
     current.require(Role::Admin)?;
-    let members = members::list(&state, current.scope).await?;
-    let supervisions = members::supervisions(&state, current.scope).await?;
+    let members = members::list(&state.db, current.scope).await?;
+    let supervisions = members::supervisions(&state.db, current.scope).await?;
     let found = supervisions.iter().find(|s| s.id == id).ok_or(AppError::NotFound)?;
     Ok(render(&EndPage { nav: nav(&session, &current).await?, csrf_token: csrf::token(&session).await?, row: row(found, &members) }))
 }
@@ -146,6 +146,6 @@ async fn end(
     CsrfForm(_): CsrfForm<CsrfOnly>,
 ) -> PageResult {
     current.require(Role::Admin)?;
-    members::remove_supervision(&state, &current, id, &meta).await?;
+    members::remove_supervision(&state.db, state.clock.now(), &current, id, &meta).await?;
     Ok(Redirect::to("/supervisions").into_response())
 }

@@ -114,7 +114,7 @@ async fn update_couple(
     Json(body): Json<CouplePatch>,
 ) -> Result<Tagged<CoupleView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(Tagged(couples::update(&state, &access, if_match, body).await?))
+    Ok(Tagged(couples::update(state.clock.now(), &access, if_match, body).await?))
 }
 
 /// Replaces one partner's details, including the link to their portal account (care team; If-Match).
@@ -133,7 +133,7 @@ async fn update_partner(
     Json(body): Json<PartnerInput>,
 ) -> Result<Tagged<PartnerView>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    Ok(Tagged(couples::update_partner(&state, &current, &access, slot, if_match, body).await?))
+    Ok(Tagged(couples::update_partner(state.clock.now(), &current, &access, slot, if_match, body).await?))
 }
 
 /// The counselors on the couple's care team.
@@ -168,7 +168,7 @@ async fn add_care_team_member(
     Json(body): Json<CareTeamBody>,
 ) -> Result<axum::Json<Vec<CareTeamMember>>, AppError> {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
-    let (team, change) = couples::add_to_care_team(&state, &access, body.member_id).await?;
+    let (team, change) = couples::add_to_care_team(state.clock.now(), &access, body.member_id).await?;
     if let Some(change) = change {
         audit.changed_access("care_team_add", &change);
     }

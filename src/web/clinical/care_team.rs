@@ -45,7 +45,7 @@ async fn care_team_page(
     errors: FormErrors,
 ) -> Result<CareTeamPage, AppError> {
     let team = couples::care_team(access).await?;
-    let counselors = members::list(state, current.scope)
+    let counselors = members::list(&state.db, current.scope)
         .await?
         .into_iter()
         .filter(|m| m.may_act_as(Role::Counselor) && !team.iter().any(|t| t.member_id == m.id))
@@ -101,7 +101,7 @@ pub async fn add(
 ) -> PageResult {
     let access = access::couple(&state, &audit, &current, couple_id, Need::Write).await?;
     let result = match form.member_id.parse::<MemberId>() {
-        Ok(member_id) => couples::add_to_care_team(&state, &access, member_id).await,
+        Ok(member_id) => couples::add_to_care_team(state.clock.now(), &access, member_id).await,
         Err(_) => Err(AppError::invalid("member_id", couples::CHOOSE_COUNSELOR)),
     };
     match result {

@@ -687,7 +687,7 @@ pub struct NewCouplePage {
 
 async fn client_accounts(state: &AppState, current: &crate::auth::CurrentMember, selected: &str) -> Result<Vec<Choice>, AppError> {
     let mut choices = vec![Choice { value: String::new(), label: "No portal account yet".into(), selected: selected.is_empty() }];
-    for m in members::list(state, current.scope).await? {
+    for m in members::list(&state.db, current.scope).await? {
         let value = m.id.to_string();
         let is_client = m.active && m.roles.contains(Role::Client);
         // The account a partner is linked to stays on offer (and chosen)
@@ -1002,7 +1002,7 @@ pub async fn update(
         Some(couples::CouplePatch { label: Some(form.label.clone()), status: status?, secrets_policy: policy?, care_started_on: Some(started?) })
     });
     let result = match (patch, parse_version(&form.version)) {
-        (Ok(patch), Ok(version)) => couples::update(&state, &access, IfMatch(version), patch).await.map(|_| ()),
+        (Ok(patch), Ok(version)) => couples::update(state.clock.now(), &access, IfMatch(version), patch).await.map(|_| ()),
         (Err(err), _) | (_, Err(err)) => Err(err),
     };
     match result {
@@ -1036,7 +1036,7 @@ pub async fn update_partner(
         }
     }
     let result = match (fields.finish_with(|| input), parse_version(&version)) {
-        (Ok(input), Ok(v)) => couples::update_partner(&state, &current, &access, slot, IfMatch(v), input).await.map(|_| ()),
+        (Ok(input), Ok(v)) => couples::update_partner(state.clock.now(), &current, &access, slot, IfMatch(v), input).await.map(|_| ()),
         (Err(err), _) | (_, Err(err)) => Err(err),
     };
     match result {
