@@ -11,7 +11,6 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
 };
 
 use serde_json::json;
@@ -72,15 +71,19 @@ fn under_write_load(database: &str, live: &tempfile::TempDir, couple: &str, toke
         .collect();
 
     // A signed checkpoint in the journal, then more writes past it.
-    std::thread::sleep(Duration::from_millis(500));
+    let written = || acknowledged.lock().unwrap().len();
+    progress("three writes before the checkpoint", || written() >= 3);
     let signed = run(|cmd| live_env(cmd, database, live), &["audit", "checkpoint"]);
     assert!(signed.status.success(), "{}", text(&signed));
-    std::thread::sleep(Duration::from_millis(500));
+    let at_checkpoint = written();
+    progress("two writes past the checkpoint", || written() >= at_checkpoint + 2);
 
     let mut before_backup = acknowledged.lock().unwrap().clone();
     before_backup.insert(0, sample_id);
     take_backup();
-    std::thread::sleep(Duration::from_millis(300));
+    // Writes acknowledged while and after the backup ran, which the restore
+    // may or may not hold.
+    progress("a write after the backup began", || written() > before_backup.len());
     stop.store(true, Ordering::SeqCst);
     for writer in writers {
         writer.join().unwrap();

@@ -558,6 +558,18 @@ impl<'a> Client<'a> {
     }
 }
 
+/// Blocks until `reached` holds, checking every 10 ms: for a test that
+/// needs concurrent work to have made some progress (so many writes, so many
+/// answers) rather than to have run for some time. Panics with `what` after
+/// a minute without it.
+pub fn progress(what: &str, reached: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !reached() {
+        assert!(std::time::Instant::now() < deadline, "no progress in a minute: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// `http://host/join/abc` -> `/join/abc`
 pub fn link_path(link: &str) -> String {
     let url = url::Url::parse(link).expect("absolute link");

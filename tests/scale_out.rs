@@ -253,8 +253,9 @@ struct Load {
     exit: std::process::ExitStatus,
 }
 
-/// `CLIENTS` clients read `path` round-robin over the ready replicas for a
-/// few seconds; after the first second the last replica gets SIGTERM.
+/// `CLIENTS` clients read `path` round-robin over the ready replicas; once
+/// they have made some reads the last replica gets SIGTERM, and they go on
+/// against the others until they have made more.
 fn read_under_a_stop(ports: &[u16], path: &str, token: &str, mut stopping: std::process::Child) -> Load {
     let ready: Arc<Vec<AtomicBool>> = Arc::new(ports.iter().map(|_| AtomicBool::new(true)).collect());
     let done = Arc::new(AtomicBool::new(false));
@@ -310,10 +311,13 @@ fn read_under_a_stop(ports: &[u16], path: &str, token: &str, mut stopping: std::
         })
         .collect();
 
-    std::thread::sleep(Duration::from_secs(1));
+    let reads = || answered.load(Ordering::SeqCst);
+    progress("reads on every replica before the stop", || reads() >= 15);
     assert!(Command::new("kill").args(["-TERM", &stopping.id().to_string()]).status().unwrap().success());
     let exit = stopping.wait().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // The clients go on against the replicas left.
+    let at_exit = reads();
+    progress("reads after the stopped replica exited", || reads() >= (at_exit + 15).max(30));
     done.store(true, Ordering::SeqCst);
     for client in clients {
         client.join().unwrap();
