@@ -547,7 +547,13 @@ async fn the_supporting_partner_on_her_phone() {
     p.go(&couple_path).await;
     let button = phone.find(Locator::XPath("//main//button[normalize-space(.)='Quick exit']")).await.unwrap();
     button.click().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The form's answer has replaced the couple's page: the session ended
+    // before it was sent.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while p.c.current_url().await.unwrap().path() == couple_path {
+        assert!(std::time::Instant::now() < deadline, "quick exit did not leave the page");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     p.go(&couple_path).await;
     p.c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("#practice")).await.unwrap();
     assert!(p.path().await.starts_with("/sign-in"), "still signed in after quick exit: {}", p.path().await);
