@@ -372,6 +372,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::spawn(background::run(state.clone(), job));
     }
 
+    // Registered before "listening": a stop that comes right after it is a
+    // graceful one, not the signal's default (an exit with nothing drained).
+    let stop = shutdown_signal();
     tracing::info!(address = %state.config.bind, public_url = %state.config.public_base(), "listening");
     let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
     // Long enough for a load balancer's next readiness check to see 503.
@@ -380,7 +383,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let stopped = tandem::serve::run(
         listener,
         tandem::app(state.clone()),
-        shutdown_signal(),
+        stop,
         move || draining.start_draining(),
         drain,
         grace,
@@ -409,23 +412,31 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 /// Exit status when the grace period ended with requests still under way.
 const EXIT_ABANDONED: i32 = 3;
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on SIGTERM or Ctrl-C (SIGINT). On Unix the handlers are
+/// installed when this is called, not when the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let terminate = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (terminate, interrupt) {
+                (Ok(mut terminate), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = terminate.recv() => {},
+                        _ = interrupt.recv() => {},
+                    }
+                }
+                (Ok(mut only), Err(_)) | (Err(_), Ok(mut only)) => {
+                    only.recv().await;
+                }
+                (Err(_), Err(_)) => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -385,17 +385,16 @@ fn a_stop_that_cuts_a_request_off_exits_non_zero() {
         lock.execute_unprepared("CREATE TABLE holds_the_write_lock (x INTEGER)").await.unwrap();
         (db, lock)
     });
+    // The request is sent before the signal (the drain second keeps
+    // accepting, so it is in flight either way); its answer is read apart.
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(stream, "GET {setup_path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").unwrap();
     let waiting = std::thread::spawn(move || {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        write!(stream, "GET {setup_path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").unwrap();
         let mut response = Vec::new();
         let _ = stream.read_to_end(&mut response);
         String::from_utf8_lossy(&response).into_owned()
     });
-    // The request is on its way before the signal; the drain second keeps
-    // accepting, so it is in flight either way.
-    std::thread::sleep(Duration::from_millis(200));
 
     let mut child = running.0.take().unwrap();
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
