@@ -20,6 +20,12 @@
 //! the policies of those tables show the one row whose hash matches, and
 //! nothing else.
 //!
+//! A request's first statement can tell the practice and the secret itself
+//! ([`Db::query_one_opening`]): the API token's lookup and the browser
+//! session's read call a function of the schema (`tandem_token_holder`,
+//! `tandem_session`) that sets both and then reads, so the request saves
+//! the round trip of a statement that only sets them.
+//!
 //! SQLite has no row-level security: there [`Db`] is the plain pool and the
 //! application's own scoping ([`crate::scope`]) is the only line.
 
@@ -255,6 +261,41 @@ impl Db {
                 Ok(Route::Scoped(txn, context))
             }
         }
+    }
+
+    /// On PostgreSQL, in a unit of work whose transaction has not begun yet
+    /// and that has something to tell: begins it with the statement `build`
+    /// makes from the unit's practice and secret (each `""` when unset), in
+    /// place of the statement that would tell them. That statement must set
+    /// both itself, transaction-local, before it reads (a function such as
+    /// `tandem_token_holder` does): the unit then takes one round trip fewer.
+    /// `None` where this does not apply (SQLite, outside a unit, nothing to
+    /// tell, a transaction already begun): run an ordinary query instead.
+    pub async fn query_one_opening(&self, build: impl FnOnce(&str, &str) -> Statement) -> Option<Result<Option<QueryResult>, DbErr>> {
+        if self.pool.get_database_backend() != DatabaseBackend::Postgres {
+            return None;
+        }
+        let context = CONTEXT.try_with(Arc::clone).ok()?;
+        let wanted = context.wanted.lock().expect("tenant lock").clone();
+        let mut open = context.open.lock().await;
+        if open.is_some() || wanted.is_empty() {
+            return None;
+        }
+        let txn = match self.pool.begin().await {
+            Ok(txn) => txn,
+            Err(e) => return Some(Err(e)),
+        };
+        let practice = wanted.practice.map(|p| p.to_string()).unwrap_or_default();
+        let stmt = build(&practice, wanted.secret.as_deref().unwrap_or_default());
+        context.note(&stmt.sql);
+        // A failed first statement leaves no transaction behind (as a failed
+        // setting does in `route`): the next statement begins afresh.
+        let row = match txn.query_one_raw(stmt).await {
+            Ok(row) => row,
+            Err(e) => return Some(Err(e)),
+        };
+        *open = Some(Open { txn: Arc::new(txn), applied: wanted });
+        Some(Ok(row))
     }
 
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {

@@ -150,6 +150,72 @@ async fn a_secret_shows_only_its_own_row_before_the_practice_is_known() {
     txn.rollback().await.unwrap();
 }
 
+/// An API request's first statement, `tandem_token_holder`, tells
+/// row-level security the practice and the secret before it reads, and both
+/// hold for the rest of the transaction (as `tandem_session` does for a
+/// browser request). The secret shows its own token and
+/// nothing else; the member shows only under the token's own practice.
+#[tokio::test]
+async fn the_opening_statements_tell_the_practice_and_secret_before_they_read() {
+    let Some(app) = postgres().await else { return };
+    let mut a = app.practice("rls-holder-a").await;
+    let mut b = app.practice("rls-holder-b").await;
+    let (_, _) = a.admin.create_token("a's script").await;
+    let (b_token, _) = b.admin.create_token("b's script").await;
+    let stored = app
+        .db
+        .query_one_raw(stmt(&format!("SELECT token_hash, member_id FROM api_tokens WHERE id = '{b_token}'")))
+        .await
+        .unwrap()
+        .unwrap();
+    let (hash, b_admin): (String, Uuid) = (stored.try_get_by_index(0).unwrap(), stored.try_get_by_index(1).unwrap());
+    let service = app.state.db.pool();
+    let holder = |practice: String| {
+        format!(
+            "SELECT (h.token).id AS token, (h.member).id AS member, (h.member_practice).id AS practice \
+             FROM tandem_token_holder('{hash}', '{practice}') AS h"
+        )
+    };
+
+    let txn = service.begin().await.unwrap();
+    let rows = txn.query_all_raw(stmt(&holder(b.id.to_string()))).await.unwrap();
+    assert_eq!(rows.len(), 1, "the one token whose secret is held");
+    assert_eq!(rows[0].try_get::<Uuid>("", "token").unwrap(), b_token);
+    assert_eq!(rows[0].try_get::<Option<Uuid>>("", "member").unwrap(), Some(b_admin), "its member, in its practice");
+    assert_eq!(rows[0].try_get::<Option<Uuid>>("", "practice").unwrap(), Some(b.id));
+    let b_members = count(&app.db, &format!("SELECT count(*) FROM members WHERE practice_id = '{}'", b.id)).await;
+    assert_eq!(count(&txn, "SELECT count(*) FROM members").await, b_members, "later statements act in the practice told");
+    assert_eq!(count(&txn, "SELECT count(*) FROM api_tokens").await, 1, "and hold the secret: one token, no other");
+    txn.rollback().await.unwrap();
+
+    let txn = service.begin().await.unwrap();
+    let rows = txn.query_all_raw(stmt(&holder(a.id.to_string()))).await.unwrap();
+    assert_eq!(rows.len(), 1, "the secret shows its token whatever the practice told");
+    assert_eq!(rows[0].try_get::<Option<Uuid>>("", "member").unwrap(), None, "but not its member from another practice");
+    assert_eq!(count(&txn, "SELECT count(*) FROM members WHERE practice_id <> current_setting('tandem.practice_id')::uuid").await, 0);
+    txn.rollback().await.unwrap();
+
+    let txn = service.begin().await.unwrap();
+    let rows = txn.query_all_raw(stmt(&holder(String::new()))).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].try_get::<Option<Uuid>>("", "member").unwrap(), None, "no practice told, no member shown");
+    assert_eq!(count(&txn, "SELECT count(*) FROM members").await, 0);
+    txn.rollback().await.unwrap();
+
+    let txn = service.begin().await.unwrap();
+    let wrong = format!("SELECT count(*) FROM tandem_token_holder('{}', '{}')", "0".repeat(64), b.id);
+    assert_eq!(count(&txn, &wrong).await, 0, "a secret that matches nothing finds nothing");
+    txn.rollback().await.unwrap();
+
+    // A browser request's opening statement does the same for its session.
+    let txn = service.begin().await.unwrap();
+    let session = format!("SELECT count(*) FROM tandem_session('{}', now(), '{}', '')", "0".repeat(64), b.id);
+    assert_eq!(count(&txn, &session).await, 0, "no such session");
+    assert_eq!(count(&txn, "SELECT count(*) FROM members").await, b_members, "yet the practice is told");
+    assert_eq!(count(&txn, "SELECT count(*) FROM api_tokens").await, 1, "and no secret: the practice's own token only");
+    txn.rollback().await.unwrap();
+}
+
 /// A unit of work that only read ends without a COMMIT of its own (its
 /// transaction is rolled back with the pool's check of the returned
 /// connection); the connection's next user finds no transaction open and

@@ -24,6 +24,7 @@ mod m20261206_000400_consents_and_disclosures;
 mod m20261207_000200_consent_scans_and_events;
 mod m20261207_000300_couple_revisions;
 mod m20261207_000400_couple_row_revisions;
+mod m20261208_000100_opening_statements;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000200_consent_scans_and_events::Migration),
             Box::new(m20261207_000300_couple_revisions::Migration),
             Box::new(m20261207_000400_couple_row_revisions::Migration),
+            Box::new(m20261208_000100_opening_statements::Migration),
         ]
     }
 }

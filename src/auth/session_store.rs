@@ -8,7 +8,7 @@ use entity::ids::MemberId;
 use std::sync::Arc;
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, Statement,
     sea_query::OnConflict,
 };
 use tower_sessions::{
@@ -47,6 +47,33 @@ impl std::fmt::Debug for DbSessionStore {
 impl DbSessionStore {
     pub fn new(db: crate::tenant::Db, clock: Arc<dyn Clock>, idle: time::Duration, practices: PracticeHints) -> Self {
         Self { db, clock, idle, practices }
+    }
+
+    /// The live row of the session whose key is `key`. On PostgreSQL, when
+    /// it is the first statement of a request whose practice is remembered,
+    /// `tandem_session` tells row-level security that practice and reads
+    /// the row in one round trip (`tenant::Db::query_one_opening`).
+    async fn row(&self, key: &str) -> Result<Option<web_sessions::Model>, DbErr> {
+        let now = self.clock.now();
+        let opening = self
+            .db
+            .query_one_opening(|practice, secret| {
+                Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT * FROM tandem_session($1, $2, $3, $4)",
+                    [key.into(), now.into(), practice.into(), secret.into()],
+                )
+            })
+            .await;
+        match opening {
+            Some(row) => row?.map(|row| web_sessions::Model::from_query_result(&row, "")).transpose(),
+            None => {
+                web_sessions::Entity::find_by_id(key)
+                    .filter(web_sessions::Column::ExpiresAt.gt(now))
+                    .one(&self.db)
+                    .await
+            }
+        }
     }
 
     /// Ends every browser session of a member (deactivation, password change).
@@ -118,11 +145,7 @@ impl SessionStore for DbSessionStore {
         if let Some(practice) = hinted {
             crate::tenant::enter(practice);
         }
-        let row = web_sessions::Entity::find_by_id(key.as_str())
-            .filter(web_sessions::Column::ExpiresAt.gt(self.clock.now()))
-            .one(&self.db)
-            .await
-            .map_err(backend)?;
+        let row = self.row(&key).await.map_err(backend)?;
         let record = match row {
             Some(row) => Some(Record {
                 id: *session_id,

@@ -2,8 +2,8 @@
 //! hash, expiring, revocable. Sent as `Authorization: Bearer tdm_...`.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, Statement, sea_query::Expr,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -174,12 +174,7 @@ pub async fn authenticate(
     if let Some(practice) = hinted {
         crate::tenant::enter(practice);
     }
-    // unscoped: the secret's hash is the key; the row names the practice.
-    let (token, member, practice) = api_tokens::Entity::find()
-        .filter(api_tokens::Column::TokenHash.eq(hash.as_str()))
-        .find_also_related(members::Entity)
-        .and_also_related(practices::Entity)
-        .one(&state.db)
+    let (token, member, practice) = holder(&state.db, &hash)
         .await?
         .filter(|(t, _, _)| t.revoked_at.is_none() && t.expires_at > now)
         .ok_or(AppError::Unauthenticated)?;
@@ -205,4 +200,58 @@ pub async fn authenticate(
             .await?;
     }
     Ok((token, member))
+}
+
+type Holder = (api_tokens::Model, Option<members::Model>, Option<practices::Model>);
+
+/// The token whose secret hashes to `hash`, with its member and practice
+/// where the request may already see them. Unscoped: the hash is the key,
+/// and the row names the practice. On PostgreSQL the request's first
+/// statement is `tandem_token_holder`, which tells row-level security the
+/// practice and the secret before it reads (`tenant::Db::query_one_opening`).
+async fn holder(db: &crate::tenant::Db, hash: &str) -> Result<Option<Holder>, DbErr> {
+    let opening = db
+        .query_one_opening(|practice, secret| {
+            Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                holder_sql(),
+                [secret.to_owned().into(), practice.to_owned().into()],
+            )
+        })
+        .await;
+    let Some(row) = opening else {
+        return api_tokens::Entity::find()
+            .filter(api_tokens::Column::TokenHash.eq(hash))
+            .find_also_related(members::Entity)
+            .and_also_related(practices::Entity)
+            .one(db)
+            .await;
+    };
+    let Some(row) = row? else { return Ok(None) };
+    let token = api_tokens::Model::from_query_result(&row, "A_")?;
+    // The function found the token by the secret the unit holds, which
+    // `authenticate` revealed: make sure that was this hash.
+    if token.token_hash != hash {
+        return Ok(None);
+    }
+    Ok(Some((
+        token,
+        members::Model::from_query_result_optional(&row, "B_")?,
+        practices::Model::from_query_result_optional(&row, "C_")?,
+    )))
+}
+
+/// `SELECT` of `tandem_token_holder`'s three rows, each column under the
+/// prefix sea-orm gives a three-way select (`A_`, `B_`, `C_`).
+fn holder_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        fn columns<C: sea_orm::Iterable + sea_orm::IdenStatic>(field: &str, prefix: &str) -> Vec<String> {
+            C::iter().map(|c| format!("(h.{field}).\"{0}\" AS \"{prefix}{0}\"", c.as_str())).collect()
+        }
+        let mut all = columns::<api_tokens::Column>("token", "A_");
+        all.extend(columns::<members::Column>("member", "B_"));
+        all.extend(columns::<practices::Column>("member_practice", "C_"));
+        format!("SELECT {} FROM tandem_token_holder($1, $2) AS h", all.join(", "))
+    })
 }
