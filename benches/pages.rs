@@ -24,6 +24,10 @@ mod state;
 mod ceiling;
 #[path = "support/load.rs"]
 mod load;
+// Only part of it.
+#[allow(dead_code)]
+#[path = "support/cpu.rs"]
+mod cpu;
 
 use load::{Auth, api, clients, join, load, request, seconds, send, sign_in, statements, token};
 
@@ -100,20 +104,27 @@ async fn run(name: &str, url: &str, ceiling: f64) {
         ("dashboard, 200 couples", "/dashboard".to_owned(), f.busy_cookie.clone()),
     ];
     println!("\n{name}, {c} clients, {}s each, audited; insert ceiling {ceiling:.0} tx/s", seconds().as_secs());
-    println!("| request | per second | / insert ceiling | p50 (ms) | p95 (ms) | p99 (ms) | SQL statements per request |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("| request | per second | / insert ceiling | p50 (ms) | p95 (ms) | p99 (ms) | SQL statements per request | CPU ms per request: Tandem and load / PostgreSQL |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     // `BENCH_ONLY=dashboard` measures only the requests whose name contains it.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     for (what, path, auth) in cases.into_iter().filter(|(what, _, _)| what.contains(only.as_str())) {
         let sql = statements(&f.router, &f.statements, &path, &auth).await;
+        // CPU the requests cost, whatever else the machine did meanwhile
+        // (PostgreSQL's share on SQLite is the idle server's).
+        let (ours, postgres) = cpu::ours_and_postgres();
         let m = load(&f.router, &path, &auth, c).await;
+        let (ours_after, postgres_after) = cpu::ours_and_postgres();
+        let per_request = |seconds: f64| seconds * 1000.0 / m.requests.max(1) as f64;
         println!(
-            "| {what} | {:.0} | {:.2} | {:.1} | {:.1} | {:.1} | {sql:.1} |",
+            "| {what} | {:.0} | {:.2} | {:.1} | {:.1} | {:.1} | {sql:.1} | {:.3} / {:.3} |",
             m.per_second,
             m.per_second / ceiling,
             m.p50,
             m.p95,
-            m.p99
+            m.p99,
+            per_request(ours_after - ours),
+            per_request(postgres_after - postgres)
         );
     }
     // The dashboard alone, one request at a time: its own cost.

@@ -260,6 +260,12 @@ async fn a_remembered_session_is_read_in_its_practice_and_still_checked(app: Tes
         // One statement tells the practice and reads the session's row.
         assert!(statements[0].contains("tandem_session("), "{statements:#?}");
         assert!(!statements.iter().any(|s| s.contains("set_config") || s.contains("web_sessions")), "{statements:#?}");
+        // A column added while the service runs (an upgrade's migration)
+        // leaves the opening statement working, prepared or not.
+        app.db.execute_unprepared("ALTER TABLE web_sessions ADD COLUMN added_later integer").await.unwrap();
+        for _ in 0..4 {
+            assert_eq!(browser.get("/api/v1/me").await.status, StatusCode::OK);
+        }
     } else {
         assert!(statements[0].contains("web_sessions"), "{statements:#?}");
     }

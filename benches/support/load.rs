@@ -105,7 +105,7 @@ pub async fn token(router: &axum::Router, auth: &Auth) -> Auth {
         .body(Body::from(serde_json::json!({"name": "bench", "expires_in_days": 30}).to_string()))
         .unwrap();
     let (status, _, body) = send(router, req).await;
-    assert!(status.is_success(), "token: {status}");
+    assert!(status.is_success(), "token: {status} {}", String::from_utf8_lossy(&body));
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     Auth::Bearer(body["token_secret"].as_str().unwrap().to_owned())
 }
@@ -147,6 +147,7 @@ pub fn load_average() -> String {
 }
 
 pub struct Measured {
+    pub requests: usize,
     pub per_second: f64,
     pub p50: f64,
     pub p95: f64,
@@ -179,6 +180,6 @@ pub async fn load(router: &axum::Router, path: &str, auth: &Auth, clients: usize
     let mut all = std::mem::take(&mut *latencies.lock().unwrap());
     all.sort();
     let p = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
-    Measured { per_second: all.len() as f64 / elapsed, p50: p(0.5), p95: p(0.95), p99: p(0.99) }
+    Measured { requests: all.len(), per_second: all.len() as f64 / elapsed, p50: p(0.5), p95: p(0.95), p99: p(0.99) }
 }
 

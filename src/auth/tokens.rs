@@ -220,6 +220,7 @@ async fn holder(db: &crate::tenant::Db, hash: &str) -> Result<Option<Holder>, Db
         })
         .await;
     let Some(row) = opening else {
+        // unscoped: the secret's hash is the key; the row names the practice.
         return api_tokens::Entity::find()
             .filter(api_tokens::Column::TokenHash.eq(hash))
             .find_also_related(members::Entity)
@@ -241,8 +242,8 @@ async fn holder(db: &crate::tenant::Db, hash: &str) -> Result<Option<Holder>, Db
     )))
 }
 
-/// `SELECT` of `tandem_token_holder`'s three rows, each column under the
-/// prefix sea-orm gives a three-way select (`A_`, `B_`, `C_`).
+/// `SELECT` of `tandem_token_holder`'s three rows, each column named under
+/// the prefix sea-orm gives a three-way select (`A_`, `B_`, `C_`).
 fn holder_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
