@@ -3,7 +3,8 @@
 //! couples, all audited, at 64 concurrent clients, with latency percentiles,
 //! next to each database's one-row insert ceiling measured in the same run
 //! (pgbench with a one-INSERT script on PostgreSQL, a tight commit loop on
-//! SQLite), and the SQL statements each request makes.
+//! SQLite), the SQL statements each request makes, and the CPU each costs
+//! (this process, which serves and loads, and PostgreSQL's processes).
 //!
 //! Run: `TANDEM_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench pages`
 //! (without the variable only SQLite runs). `BENCH_SECONDS` sets each
