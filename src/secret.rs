@@ -14,7 +14,7 @@ pub fn generate() -> String {
 
 pub fn hash(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 /// Compares two secrets without revealing through timing where they differ.

@@ -73,6 +73,8 @@ struct Context {
     /// plain SELECT ran in it, or a transaction was begun inside it (a
     /// savepoint, whose statements do not pass through [`Db`]).
     wrote: std::sync::atomic::AtomicBool,
+    /// What a statement of the unit read ahead for later code ([`keep_ahead`]).
+    ahead: Mutex<Option<Box<dyn std::any::Any + Send>>>,
 }
 
 impl Context {
@@ -191,6 +193,20 @@ pub fn wrote() -> bool {
 /// The practice the current unit of work acts in, if it has said.
 pub fn current() -> Option<Uuid> {
     CONTEXT.try_with(|c| c.wanted.lock().expect("tenant lock").practice).ok().flatten()
+}
+
+/// Keeps `value` in the current unit of work for later code to take
+/// ([`take_ahead`]): what a statement read ahead so that the code that needs
+/// it does not ask again (the couple an API read names, read with its
+/// token). One value at a time; outside a [`scope`] this does nothing.
+pub fn keep_ahead<T: std::any::Any + Send>(value: T) {
+    let _ = CONTEXT.try_with(|c| *c.ahead.lock().expect("tenant lock") = Some(Box::new(value)));
+}
+
+/// Takes what [`keep_ahead`] kept in the current unit of work, if it is a `T`.
+pub fn take_ahead<T: std::any::Any + Send>() -> Option<T> {
+    let kept = CONTEXT.try_with(|c| c.ahead.lock().expect("tenant lock").take()).ok().flatten()?;
+    kept.downcast::<T>().ok().map(|value| *value)
 }
 
 /// Lets the current unit of work see the row whose secret hashes to `hash`

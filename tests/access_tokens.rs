@@ -122,7 +122,88 @@ async fn a_remembered_token_is_still_checked_on_every_request(app: TestApp) {
     assert_eq!(script.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
 }
 
+/// A token's read of a couple (`/couples/{id}/...`) is decided as any
+/// other read: a counselor on the care team reads, one outside it does not,
+/// a supervisor of the care team does, a couple of another practice or none
+/// at all is "not found", and a change to the care team or the member holds
+/// on the very next request. On PostgreSQL a remembered token's statement
+/// also reads the couple it names and whether its member is on the care
+/// team (`tandem_token_couple`), so a read of a kept overview is one
+/// statement in all.
+async fn a_token_read_of_a_couple_is_decided_with_its_token(app: TestApp) {
+    let mut practice = app.practice("hazel").await;
+    let (casey_id, mut casey) = practice.member("casey@hazel.example", &["counselor"]).await;
+    let (drew_id, mut drew) = practice.member("drew@hazel.example", &["counselor"]).await;
+    let (sasha_id, mut sasha) = practice.member("sasha@hazel.example", &["supervisor"]).await;
+    let couple = casey.create_couple().await["id"].as_str().unwrap().to_owned();
+    let res = practice
+        .admin
+        .json(Method::POST, "/api/v1/supervisions", Some(serde_json::json!({"supervisor_id": sasha_id, "counselor_id": casey_id})))
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let mut elsewhere = app.practice("rowan").await;
+    let (_, mut olive) = elsewhere.member("olive@rowan.example", &["counselor"]).await;
+    let theirs = olive.create_couple().await["id"].as_str().unwrap().to_owned();
+    let (_, casey_secret) = casey.create_token("casey's script").await;
+    let (_, drew_secret) = drew.create_token("drew's script").await;
+    let (_, sasha_secret) = sasha.create_token("sasha's script").await;
+
+    let (recorded, statements) = recording(&app);
+    let mut casey_script = Client::with_bearer(&recorded, &casey_secret);
+    let mut drew_script = Client::with_bearer(&recorded, &drew_secret);
+    let mut sasha_script = Client::with_bearer(&recorded, &sasha_secret);
+    let overview = format!("/api/v1/couples/{couple}/overview");
+    for _ in 0..2 {
+        assert_eq!(casey_script.get(&overview).await.status, StatusCode::OK);
+    }
+    statements.lock().unwrap().clear();
+    let res = casey_script.get(&overview).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.json()["couple"]["id"], couple.as_str(), "{}", res.text());
+    let seen = statements.lock().unwrap().clone();
+    if app.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        assert_eq!(seen.len(), 1, "statements for a remembered token's read of a kept overview: {seen:#?}");
+        assert!(seen[0].contains("tandem_token_couple("), "{seen:#?}");
+    }
+
+    // Outside the care team: not found, however often asked.
+    for _ in 0..2 {
+        assert_eq!(drew_script.get(&overview).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(drew_script.get(&format!("/api/v1/couples/{couple}")).await.status, StatusCode::NOT_FOUND);
+    }
+    // A supervisor of the care team reads.
+    for _ in 0..2 {
+        let res = sasha_script.get(&overview).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    }
+    // Another practice's couple, and no couple at all.
+    for path in [format!("/api/v1/couples/{theirs}/overview"), format!("/api/v1/couples/{}/overview", uuid::Uuid::now_v7())] {
+        assert_eq!(casey_script.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // The care team changes: the next read follows it.
+    let team = format!("/api/v1/couples/{couple}/care-team");
+    let res = casey.json(Method::POST, &team, Some(serde_json::json!({"member_id": drew_id}))).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(drew_script.get(&overview).await.status, StatusCode::OK);
+    let res = casey.json(Method::DELETE, &format!("{team}/{drew_id}"), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(drew_script.get(&overview).await.status, StatusCode::NOT_FOUND);
+    // So does the member, changed around the service.
+    let sql = match app.db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "UPDATE members SET active = false WHERE email = $1",
+        _ => "UPDATE members SET active = false WHERE email = ?",
+    };
+    let done = app
+        .db
+        .execute_raw(sea_orm::Statement::from_sql_and_values(app.db.get_database_backend(), sql, ["casey@hazel.example".into()]))
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 1);
+    assert_eq!(casey_script.get(&overview).await.status, StatusCode::UNAUTHORIZED);
+}
+
 both!(
+    a_token_read_of_a_couple_is_decided_with_its_token,
     tokens_authenticate_until_revoked,
     tokens_expire,
     bad_credentials_never_fall_back_to_the_cookie,

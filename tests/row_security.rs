@@ -216,6 +216,62 @@ async fn the_opening_statements_tell_the_practice_and_secret_before_they_read() 
     txn.rollback().await.unwrap();
 }
 
+/// `tandem_token_couple`, the first statement of an API read that names a
+/// couple, reads that couple only in the token's own practice and only
+/// when that practice is the one told, says whether the token's member is
+/// on its care team, and tells the practice for the rest of the
+/// transaction as `tandem_token_holder` does.
+#[tokio::test]
+async fn the_token_statement_reads_the_named_couple_only_in_the_tokens_practice() {
+    let Some(app) = postgres().await else { return };
+    let mut a = app.practice("rls-named-a").await;
+    let mut b = app.practice("rls-named-b").await;
+    let (_, mut casey) = b.member("casey@rls-named-b.example", &["counselor"]).await;
+    let (_, mut drew) = b.member("drew@rls-named-b.example", &["counselor"]).await;
+    let (_, mut olive) = a.member("olive@rls-named-a.example", &["counselor"]).await;
+    let ours = casey.create_couple().await["id"].as_str().unwrap().to_owned();
+    let theirs = olive.create_couple().await["id"].as_str().unwrap().to_owned();
+    let mut hashes = Vec::new();
+    for client in [&mut casey, &mut drew] {
+        let (id, _) = client.create_token("script").await;
+        let row = app.db.query_one_raw(stmt(&format!("SELECT token_hash FROM api_tokens WHERE id = '{id}'"))).await.unwrap().unwrap();
+        hashes.push((id, row.try_get_by_index::<String>(0).unwrap()));
+    }
+    let [(casey_token, casey_hash), (_, drew_hash)] = <[(Uuid, String); 2]>::try_from(hashes).unwrap();
+    let b_members = count(&app.db, &format!("SELECT count(*) FROM members WHERE practice_id = '{}'", b.id)).await;
+    let service = app.state.db.pool();
+    let read = |hash: &str, practice: String, couple: &str| {
+        format!(
+            "SELECT (h.token).id AS token, (h.couple).id AS couple, h.on_care_team \
+             FROM tandem_token_couple('{hash}', '{practice}', '{couple}') AS h"
+        )
+    };
+    let ours_id: Uuid = ours.parse().unwrap();
+    for (hash, practice, couple, expected, on_team, why) in [
+        (&casey_hash, b.id.to_string(), &ours, Some(ours_id), true, "the couple, and its creator on its care team"),
+        (&drew_hash, b.id.to_string(), &ours, Some(ours_id), false, "the couple, and a counselor outside its care team"),
+        (&casey_hash, b.id.to_string(), &theirs, None, false, "another practice's couple is not read"),
+        (&casey_hash, a.id.to_string(), &ours, None, false, "nor the token's own under another practice told"),
+        (&casey_hash, String::new(), &ours, None, false, "nor with no practice told"),
+    ] {
+        let txn = service.begin().await.unwrap();
+        let rows = txn.query_all_raw(stmt(&read(hash, practice.clone(), couple))).await.unwrap();
+        assert_eq!(rows.len(), 1, "{why}: the one token whose secret is held");
+        assert_eq!(rows[0].try_get::<Option<Uuid>>("", "couple").unwrap(), expected, "{why}");
+        assert_eq!(rows[0].try_get::<bool>("", "on_care_team").unwrap(), on_team, "{why}");
+        if practice == b.id.to_string() {
+            assert_eq!(count(&txn, "SELECT count(*) FROM members").await, b_members, "{why}: later statements act in the practice told");
+        }
+        txn.rollback().await.unwrap();
+    }
+    let txn = service.begin().await.unwrap();
+    let row = txn.query_one_raw(stmt(&read(&casey_hash, b.id.to_string(), &ours))).await.unwrap().unwrap();
+    assert_eq!(row.try_get::<Uuid>("", "token").unwrap(), casey_token);
+    let wrong = format!("SELECT count(*) FROM tandem_token_couple('{}', '{}', '{ours}')", "0".repeat(64), b.id);
+    assert_eq!(count(&txn, &wrong).await, 0, "a secret that matches nothing finds nothing");
+    txn.rollback().await.unwrap();
+}
+
 /// A unit of work that only read ends without a COMMIT of its own (its
 /// transaction is rolled back with the pool's check of the returned
 /// connection); the connection's next user finds no transaction open and

@@ -25,6 +25,7 @@ mod m20261207_000200_consent_scans_and_events;
 mod m20261207_000300_couple_revisions;
 mod m20261207_000400_couple_row_revisions;
 mod m20261208_000100_opening_statements;
+mod m20261208_000200_token_couple_read_ahead;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000300_couple_revisions::Migration),
             Box::new(m20261207_000400_couple_row_revisions::Migration),
             Box::new(m20261208_000100_opening_statements::Migration),
+            Box::new(m20261208_000200_token_couple_read_ahead::Migration),
         ]
     }
 }

@@ -42,7 +42,8 @@ const DOWN: &[&str] = &[
     "DROP FUNCTION tandem_token_holder(text, text)",
 ];
 
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+/// Runs `statements` on PostgreSQL; nothing on SQLite.
+pub(crate) async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
     if manager.get_database_backend() != DatabaseBackend::Postgres {
         return Ok(());
     }

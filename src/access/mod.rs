@@ -268,7 +268,12 @@ pub async fn couple(
         Some(txn) => Exec::Txn(txn),
         None => Exec::Db(&pool),
     };
-    let decided = decide(&db, current, couple_id, need, state.clock.now()).await;
+    // A read's token may have brought the couple with it (`auth::tokens`).
+    let ahead = match need {
+        Need::Read => crate::auth::tokens::named_couple(current.scope.practice_id(), current.id(), couple_id),
+        _ => None,
+    };
+    let decided = decide(&db, current, couple_id, need, state.clock.now(), ahead).await;
     let mut actor = actor(current, Some(couple_id), None, None);
     match decided {
         Ok((couple, relation, emergency_reason)) => {
@@ -319,25 +324,27 @@ async fn decide(
     couple_id: CoupleId,
     need: Need,
     now: time::OffsetDateTime,
+    ahead: Option<(Option<couples::Model>, bool)>,
 ) -> Result<(Couple, Relation, Option<String>), AppError> {
     let scope = current.scope;
     let me = current.id();
     // The couple, and whether a counselor is on its care team, in one
-    // statement: the care team is by far the most frequent reader.
-    let on_team = scope
-        .select::<care_team_members::Entity>()
-        .filter(care_team_members::Column::CoupleId.eq(couple_id))
-        .filter(care_team_members::Column::MemberId.eq(me))
-        .select_only()
-        .column(care_team_members::Column::Id)
-        .into_query();
-    let CoupleRow { couple, on_care_team } = scope
-        .by_id::<couples::Entity>(couple_id)
-        .expr_as(Expr::exists(on_team), "on_care_team")
-        .into_model::<CoupleRow>()
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    // statement (or already read, in the same practice, with the token):
+    // the care team is by far the most frequent reader.
+    let found = match ahead {
+        Some((couple, on_care_team)) => couple.map(|couple| CoupleRow { couple, on_care_team }),
+        None => {
+            let on_team = scope
+                .select::<care_team_members::Entity>()
+                .filter(care_team_members::Column::CoupleId.eq(couple_id))
+                .filter(care_team_members::Column::MemberId.eq(me))
+                .select_only()
+                .column(care_team_members::Column::Id)
+                .into_query();
+            scope.by_id::<couples::Entity>(couple_id).expr_as(Expr::exists(on_team), "on_care_team").into_model::<CoupleRow>().one(db).await?
+        }
+    };
+    let CoupleRow { couple, on_care_team } = found.ok_or(AppError::NotFound)?;
     let found = if current.roles.contains(Role::Counselor) && on_care_team {
         Some(Relation::CareTeam)
     } else {

@@ -54,7 +54,7 @@ pub struct NewEvent {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 fn digest(value: Option<&str>) -> String {

@@ -70,7 +70,7 @@ impl CheckpointKey {
 /// A short fingerprint of a public key.
 pub fn key_id(key: &VerifyingKey) -> String {
     let digest = Sha256::digest(key.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&digest[..8])
 }
 
 /// The public key as `tandem audit public-key` prints it and `tandem audit

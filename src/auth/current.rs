@@ -1,6 +1,6 @@
-use entity::ids::{MemberId, PracticeId};
+use entity::ids::{CoupleId, MemberId, PracticeId};
 use axum::{
-    extract::{FromRequestParts, OptionalFromRequestParts},
+    extract::{FromRequestParts, OptionalFromRequestParts, RawPathParams},
     http::{Method, header, request::Parts},
 };
 use sea_orm::ConnectionTrait;
@@ -83,15 +83,17 @@ pub(crate) async fn authenticate(parts: &mut Parts, state: &AppState, api: bool)
 }
 
 async fn credential_holder(parts: &mut Parts, state: &AppState, api: bool) -> Result<CurrentMember, AppError> {
-    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+    if parts.headers.contains_key(header::AUTHORIZATION) {
+        let named = if api && !is_unsafe(&parts.method) { named_couple(parts, state).await } else { None };
         // A request that names a credential is judged by it alone; it never
         // falls back to a cookie.
-        let presented = value
-            .to_str()
-            .ok()
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(AppError::Unauthenticated)?;
-        let (token, member) = tokens::authenticate(state, presented.trim()).await?;
+        let (token, member) = tokens::authenticate(state, presented.trim(), named).await?;
         return member_in_practice(member, AuthMethod::Token { token_id: token.id });
     }
 
@@ -137,6 +139,14 @@ async fn credential_holder(parts: &mut Parts, state: &AppState, api: bool) -> Re
         state.session_practices.remember(&super::session_store::key(&id), auth.practice_id.uuid());
     }
     member_in_practice(member, AuthMethod::Session)
+}
+
+/// The couple a read's path names (`/couples/{couple_id}/...`): the token's
+/// statement reads it ahead for the access decision.
+async fn named_couple(parts: &mut Parts, state: &AppState) -> Option<CoupleId> {
+    let params = RawPathParams::from_request_parts(parts, state).await.ok()?;
+    let (_, value) = params.iter().find(|(name, _)| *name == "couple_id")?;
+    Uuid::parse_str(value).ok().map(CoupleId::from)
 }
 
 /// Member `id` of the practice `scope` with their practice, in one

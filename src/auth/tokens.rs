@@ -7,10 +7,10 @@ use sea_orm::{
 };
 use serde::Serialize;
 use time::OffsetDateTime;
-use entity::ids::MemberId;
+use entity::ids::{CoupleId, MemberId, PracticeId};
 use uuid::Uuid;
 
-use entity::{api_tokens, members, practices};
+use entity::{api_tokens, couples, members, practices};
 
 use crate::{state::AppState, error::AppError, scope::PracticeScope};
 
@@ -160,9 +160,12 @@ pub async fn revoke_all(
 
 /// Finds the live token and its active member. The lookup is by the hash of
 /// the secret, before any practice is known: the token itself names it.
+/// `named`: the couple a read's path names, read ahead with the token where
+/// one statement can (see [`holder`]) and kept for the access decision.
 pub async fn authenticate(
     state: &AppState,
     presented: &str,
+    named: Option<CoupleId>,
 ) -> Result<(api_tokens::Model, (members::Model, practices::Model)), AppError> {
     if !presented.starts_with(TOKEN_PREFIX) || presented.len() > 100 {
         return Err(AppError::Unauthenticated);
@@ -174,9 +177,9 @@ pub async fn authenticate(
     if let Some(practice) = hinted {
         crate::tenant::enter(practice);
     }
-    let (token, member, practice) = holder(&state.db, &hash)
+    let Holder { token, member, practice, couple } = holder(&state.db, &hash, named)
         .await?
-        .filter(|(t, _, _)| t.revoked_at.is_none() && t.expires_at > now)
+        .filter(|h| h.token.revoked_at.is_none() && h.token.expires_at > now)
         .ok_or(AppError::Unauthenticated)?;
     state.token_practices.remember(&hash, token.practice_id.uuid());
     crate::tenant::enter(token.practice_id);
@@ -184,6 +187,11 @@ pub async fn authenticate(
     let member = match (member, practice) {
         // Read with the token: the practice was known before the statement.
         (Some(member), Some(practice)) if member.practice_id == token.practice_id && practice.id == token.practice_id => {
+            // So were the couple and its care team: what the statement
+            // found of them is what the access decision would find.
+            if let (Some((couple, on_care_team)), Some(couple_id)) = (couple, named) {
+                crate::tenant::keep_ahead(NamedCouple { practice: token.practice_id, member: member.id, couple_id, couple, on_care_team });
+            }
             member.active.then_some((member, practice))
         }
         // The practice's rows were hidden until the token named it.
@@ -202,31 +210,60 @@ pub async fn authenticate(
     Ok((token, member))
 }
 
-type Holder = (api_tokens::Model, Option<members::Model>, Option<practices::Model>);
+/// A token with its member and practice where the request may already see
+/// them, and the couple its read names with whether the member is on its
+/// care team, where it was read with them.
+struct Holder {
+    token: api_tokens::Model,
+    member: Option<members::Model>,
+    practice: Option<practices::Model>,
+    couple: Option<(Option<couples::Model>, bool)>,
+}
+
+/// The couple an API read names as the token's statement found it, in the
+/// token's practice: kept in the request's unit of work for the access
+/// decision (`access::couple`) to take instead of asking again.
+struct NamedCouple {
+    practice: PracticeId,
+    member: MemberId,
+    couple_id: CoupleId,
+    couple: Option<couples::Model>,
+    on_care_team: bool,
+}
+
+/// What the token's statement found of couple `couple_id` for `member` of
+/// `practice` (the couple, if it is in the practice, and whether the member
+/// is on its care team), if it was read ahead for this request. Taken once.
+pub(crate) fn named_couple(practice: PracticeId, member: MemberId, couple_id: CoupleId) -> Option<(Option<couples::Model>, bool)> {
+    crate::tenant::take_ahead::<NamedCouple>()
+        .filter(|n| n.practice == practice && n.member == member && n.couple_id == couple_id)
+        .map(|n| (n.couple, n.on_care_team))
+}
 
 /// The token whose secret hashes to `hash`, with its member and practice
 /// where the request may already see them. Unscoped: the hash is the key,
 /// and the row names the practice. On PostgreSQL the request's first
 /// statement is `tandem_token_holder`, which tells row-level security the
-/// practice and the secret before it reads (`tenant::Db::query_one_opening`).
-async fn holder(db: &crate::tenant::Db, hash: &str) -> Result<Option<Holder>, DbErr> {
+/// practice and the secret before it reads (`tenant::Db::query_one_opening`);
+/// for a read that names a couple, `tandem_token_couple`, which also reads
+/// that couple and whether the token's member is on its care team.
+async fn holder(db: &crate::tenant::Db, hash: &str, named: Option<CoupleId>) -> Result<Option<Holder>, DbErr> {
     let opening = db
         .query_one_opening(|practice, secret| {
-            Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                holder_sql(),
-                [secret.to_owned().into(), practice.to_owned().into()],
-            )
+            let mut values: Vec<sea_orm::Value> = vec![secret.to_owned().into(), practice.to_owned().into()];
+            values.extend(named.map(|c| c.uuid().into()));
+            Statement::from_sql_and_values(DbBackend::Postgres, holder_sql(named.is_some()), values)
         })
         .await;
     let Some(row) = opening else {
         // unscoped: the secret's hash is the key; the row names the practice.
-        return api_tokens::Entity::find()
+        let found = api_tokens::Entity::find()
             .filter(api_tokens::Column::TokenHash.eq(hash))
             .find_also_related(members::Entity)
             .and_also_related(practices::Entity)
             .one(db)
-            .await;
+            .await?;
+        return Ok(found.map(|(token, member, practice)| Holder { token, member, practice, couple: None }));
     };
     let Some(row) = row? else { return Ok(None) };
     let token = api_tokens::Model::from_query_result(&row, "A_")?;
@@ -235,24 +272,35 @@ async fn holder(db: &crate::tenant::Db, hash: &str) -> Result<Option<Holder>, Db
     if token.token_hash != hash {
         return Ok(None);
     }
-    Ok(Some((
+    let couple = match named {
+        Some(_) => Some((couples::Model::from_query_result_optional(&row, "D_")?, row.try_get::<bool>("", "on_care_team")?)),
+        None => None,
+    };
+    Ok(Some(Holder {
         token,
-        members::Model::from_query_result_optional(&row, "B_")?,
-        practices::Model::from_query_result_optional(&row, "C_")?,
-    )))
+        member: members::Model::from_query_result_optional(&row, "B_")?,
+        practice: practices::Model::from_query_result_optional(&row, "C_")?,
+        couple,
+    }))
 }
 
 /// `SELECT` of `tandem_token_holder`'s three rows, each column named under
-/// the prefix sea-orm gives a three-way select (`A_`, `B_`, `C_`).
-fn holder_sql() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| {
+/// the prefix sea-orm gives a three-way select (`A_`, `B_`, `C_`); with
+/// `couple`, of `tandem_token_couple`'s, which adds the couple (`D_`) and
+/// `on_care_team`.
+fn holder_sql(couple: bool) -> &'static str {
+    static SQL: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
+    let [holder, with_couple] = SQL.get_or_init(|| {
         fn columns<C: sea_orm::Iterable + sea_orm::IdenStatic>(field: &str, prefix: &str) -> Vec<String> {
             C::iter().map(|c| format!("(h.{field}).\"{0}\" AS \"{prefix}{0}\"", c.as_str())).collect()
         }
         let mut all = columns::<api_tokens::Column>("token", "A_");
         all.extend(columns::<members::Column>("member", "B_"));
         all.extend(columns::<practices::Column>("member_practice", "C_"));
-        format!("SELECT {} FROM tandem_token_holder($1, $2) AS h", all.join(", "))
-    })
+        let holder = format!("SELECT {} FROM tandem_token_holder($1, $2) AS h", all.join(", "));
+        all.extend(columns::<couples::Column>("couple", "D_"));
+        all.push("h.on_care_team".into());
+        [holder, format!("SELECT {} FROM tandem_token_couple($1, $2, $3) AS h", all.join(", "))]
+    });
+    if couple { with_couple } else { holder }
 }
