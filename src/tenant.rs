@@ -248,35 +248,47 @@ impl Db {
         &self.pool
     }
 
+    /// The unit of work running on this task, where its statements share a
+    /// transaction: on PostgreSQL, inside a [`scope`].
+    fn unit(&self) -> Option<Arc<Context>> {
+        (self.pool.get_database_backend() == DatabaseBackend::Postgres).then(|| CONTEXT.try_with(Arc::clone).ok()).flatten()
+    }
+
+    /// Begins the unit's transaction with `first`, the statement that tells
+    /// the database `wanted`, and records it as open. A failed `first` leaves
+    /// no transaction behind: the unit's next statement begins afresh.
+    async fn open_with<T>(
+        &self,
+        open: &mut Option<Open>,
+        wanted: Settings,
+        first: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, DbErr>,
+    ) -> Result<(Arc<DatabaseTransaction>, T), DbErr> {
+        let txn = self.pool.begin().await?;
+        let told = first(&txn).await?;
+        let txn = Arc::new(txn);
+        *open = Some(Open { txn: txn.clone(), applied: wanted });
+        Ok((txn, told))
+    }
+
     async fn route(&self) -> Result<Route<'_>, DbErr> {
-        if self.pool.get_database_backend() != DatabaseBackend::Postgres {
-            return Ok(Route::Pool(&self.pool));
-        }
-        let Ok(context) = CONTEXT.try_with(Arc::clone) else {
+        let Some(context) = self.unit() else {
             return Ok(Route::Pool(&self.pool));
         };
         let wanted = context.wanted.lock().expect("tenant lock").clone();
         let mut open = context.open.lock().await;
-        match &mut *open {
-            None if wanted.is_empty() => Ok(Route::Pool(&self.pool)),
-            None => {
-                let txn = self.pool.begin().await?;
-                apply(&txn, &wanted).await?;
-                let txn = Arc::new(txn);
-                *open = Some(Open { txn: txn.clone(), applied: wanted });
-                drop(open);
-                Ok(Route::Scoped(txn, context))
-            }
+        let txn = match &mut *open {
+            None if wanted.is_empty() => return Ok(Route::Pool(&self.pool)),
+            None => self.open_with(&mut open, wanted.clone(), async |txn| apply(txn, &wanted).await).await?.0,
             Some(current) => {
                 if current.applied != wanted {
                     apply(current.txn.as_ref(), &wanted).await?;
                     current.applied = wanted;
                 }
-                let txn = current.txn.clone();
-                drop(open);
-                Ok(Route::Scoped(txn, context))
+                current.txn.clone()
             }
-        }
+        };
+        drop(open);
+        Ok(Route::Scoped(txn, context))
     }
 
     /// On PostgreSQL, in a unit of work whose transaction has not begun yet
@@ -288,30 +300,16 @@ impl Db {
     /// `None` where this does not apply (SQLite, outside a unit, nothing to
     /// tell, a transaction already begun): run an ordinary query instead.
     pub async fn query_one_opening(&self, build: impl FnOnce(&str, &str) -> Statement) -> Option<Result<Option<QueryResult>, DbErr>> {
-        if self.pool.get_database_backend() != DatabaseBackend::Postgres {
-            return None;
-        }
-        let context = CONTEXT.try_with(Arc::clone).ok()?;
+        let context = self.unit()?;
         let wanted = context.wanted.lock().expect("tenant lock").clone();
         let mut open = context.open.lock().await;
         if open.is_some() || wanted.is_empty() {
             return None;
         }
-        let txn = match self.pool.begin().await {
-            Ok(txn) => txn,
-            Err(e) => return Some(Err(e)),
-        };
         let practice = wanted.practice.map(|p| p.to_string()).unwrap_or_default();
         let stmt = build(&practice, wanted.secret.as_deref().unwrap_or_default());
         context.note(&stmt.sql);
-        // A failed first statement leaves no transaction behind (as a failed
-        // setting does in `route`): the next statement begins afresh.
-        let row = match txn.query_one_raw(stmt).await {
-            Ok(row) => row,
-            Err(e) => return Some(Err(e)),
-        };
-        *open = Some(Open { txn: Arc::new(txn), applied: wanted });
-        Some(Ok(row))
+        Some(self.open_with(&mut open, wanted, async |txn| txn.query_one_raw(stmt).await).await.map(|(_, row)| row))
     }
 
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
