@@ -38,15 +38,16 @@ pub fn count_statements(state: &mut tandem::state::AppState) -> Arc<std::sync::a
     statements
 }
 
-/// The demo practice on a Tandem at `url` (16 connections), its router, and
-/// the count of statements through its pool. `BENCH_OVERVIEW_CACHE_ENTRIES`
+/// The demo practice on a Tandem at `url` (16 connections, or
+/// `BENCH_CONNECTIONS`), its router, and the count of statements through
+/// its pool. `BENCH_OVERVIEW_CACHE_ENTRIES`
 /// sets how many couple reads it keeps in memory (0: none, every read from
 /// the database; default as in production).
 pub async fn demo(url: &str) -> (axum::Router, Arc<std::sync::atomic::AtomicU64>, tandem::demo::Demo) {
     let defaults = tandem::config::Config::default();
     let config = tandem::config::Config {
         database_url: tandem::config::Secret::new(url.to_owned()),
-        database_max_connections: 16,
+        database_max_connections: std::env::var("BENCH_CONNECTIONS").ok().map(|n| n.parse().expect("BENCH_CONNECTIONS: a number")).unwrap_or(16),
         overview_cache_entries: std::env::var("BENCH_OVERVIEW_CACHE_ENTRIES")
             .ok()
             .map(|n| n.parse().expect("BENCH_OVERVIEW_CACHE_ENTRIES: a number"))
