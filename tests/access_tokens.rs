@@ -109,16 +109,7 @@ async fn a_remembered_token_is_still_checked_on_every_request(app: TestApp) {
         }
     }
 
-    let sql = match app.db.get_database_backend() {
-        sea_orm::DatabaseBackend::Postgres => "UPDATE members SET active = false WHERE email = $1",
-        _ => "UPDATE members SET active = false WHERE email = ?",
-    };
-    let done = app
-        .db
-        .execute_raw(sea_orm::Statement::from_sql_and_values(app.db.get_database_backend(), sql, ["admin@alder.example".into()]))
-        .await
-        .unwrap();
-    assert_eq!(done.rows_affected(), 1);
+    deactivate_around_the_service(&app, "admin@alder.example").await;
     assert_eq!(script.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -189,17 +180,23 @@ async fn a_token_read_of_a_couple_is_decided_with_its_token(app: TestApp) {
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     assert_eq!(drew_script.get(&overview).await.status, StatusCode::NOT_FOUND);
     // So does the member, changed around the service.
+    deactivate_around_the_service(&app, "casey@hazel.example").await;
+    assert_eq!(casey_script.get(&overview).await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Makes the member with `email` inactive in the database itself, as an
+/// operator or another process would, past everything the service remembers.
+async fn deactivate_around_the_service(app: &TestApp, email: &str) {
     let sql = match app.db.get_database_backend() {
         sea_orm::DatabaseBackend::Postgres => "UPDATE members SET active = false WHERE email = $1",
         _ => "UPDATE members SET active = false WHERE email = ?",
     };
     let done = app
         .db
-        .execute_raw(sea_orm::Statement::from_sql_and_values(app.db.get_database_backend(), sql, ["casey@hazel.example".into()]))
+        .execute_raw(sea_orm::Statement::from_sql_and_values(app.db.get_database_backend(), sql, [email.into()]))
         .await
         .unwrap();
-    assert_eq!(done.rows_affected(), 1);
-    assert_eq!(casey_script.get(&overview).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(done.rows_affected(), 1, "{email}");
 }
 
 both!(
